@@ -1,1 +1,169 @@
-fn main(){}
+//! `stepwise`: run Amazon States Language state machines without the Step Functions service.
+//!
+//! Subcommands:
+//! - `exec`: run a definition to completion in memory and print one JSON line.
+//! - `validate`: check a definition with AWS's diagnostics.
+//! - `conformance`: run the AWS-recorded conformance corpus.
+
+mod functions;
+
+use anyhow::{bail, Context as _, Result};
+use clap::{Parser, Subcommand};
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use stepwise_asl::integrations::FunctionInvoker;
+use stepwise_asl::local::{self, ExecutionContext, RunOptions};
+
+#[derive(Parser)]
+#[command(name = "stepwise", version, about = "AWS Step Functions, rebuilt: run Amazon States Language state machines")]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run a definition to completion in memory; prints {"status","output"} or {"status","error","cause"}.
+    Exec {
+        /// The definition file (JSON), or - for stdin.
+        definition: PathBuf,
+        /// Execution input: JSON text, or @FILE.
+        #[arg(long, default_value = "{}")]
+        input: String,
+        /// Functions registry (JSON): function name or ARN -> command reading the event on stdin.
+        #[arg(long)]
+        functions: Option<PathBuf>,
+        /// Include the execution history in the output line.
+        #[arg(long)]
+        history: bool,
+        /// Real seconds per simulated second of Wait and Retry delays (0 = instant, still recorded).
+        #[arg(long, default_value_t = 1.0)]
+        time_scale: f64,
+        /// Execution name.
+        #[arg(long, default_value = "local-execution")]
+        name: String,
+    },
+    /// Validate a definition; prints AWS's InvalidDefinition message on failure.
+    Validate {
+        /// The definition file (JSON), or - for stdin.
+        definition: PathBuf,
+        /// Validate as an EXPRESS state machine.
+        #[arg(long)]
+        express: bool,
+    },
+    /// Run the AWS-recorded conformance corpus (a cases.jsonl file).
+    Conformance {
+        /// The cases file.
+        file: PathBuf,
+        /// Only this family (e.g. choice, map, pass/io).
+        #[arg(long)]
+        family: Option<String>,
+        /// Only cases whose id contains this.
+        #[arg(long)]
+        id: Option<String>,
+        /// Save and reload the execution between every step and require identical results.
+        #[arg(long)]
+        replay: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    match real_main() {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("stepwise: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn read_text(path: &Path) -> Result<String> {
+    if path.as_os_str() == "-" {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)?;
+        return Ok(s);
+    }
+    std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
+}
+
+fn read_json(path: &Path, what: &str) -> Result<Value> {
+    let text = read_text(path)?;
+    serde_json::from_str(&text).with_context(|| format!("{what} {} is not valid JSON", path.display()))
+}
+
+fn parse_input(arg: &str) -> Result<Value> {
+    if let Some(file) = arg.strip_prefix('@') {
+        return read_json(Path::new(file), "input file");
+    }
+    serde_json::from_str(arg).with_context(|| format!("--input is not valid JSON: {arg}"))
+}
+
+fn real_main() -> Result<ExitCode> {
+    let cli = Cli::parse();
+    match cli.command {
+        Cmd::Exec { definition, input, functions, history, time_scale, name } => {
+            if !(time_scale >= 0.0 && time_scale.is_finite()) {
+                bail!("--time-scale must be a finite number >= 0, got {time_scale}");
+            }
+            let def = read_json(&definition, "definition")?;
+            let input = parse_input(&input)?;
+            let mut registry: Box<dyn FunctionInvoker> = match functions {
+                Some(f) => Box::new(functions::Registry::load(&f)?),
+                None => Box::new(functions::NoFunctions),
+            };
+            let machine_name = definition
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .filter(|s| *s != "-")
+                .unwrap_or("StateMachine")
+                .to_string();
+            let opts = RunOptions {
+                context: ExecutionContext { state_machine_name: machine_name, execution_name: name, ..Default::default() },
+                time_scale,
+                seed: rand::random(),
+                ..Default::default()
+            };
+            let r = match local::run(&def, input, &opts, registry.as_mut()) {
+                Ok(r) => r,
+                Err(e) => {
+                    println!("{}", json!({"status": "INVALID_DEFINITION", "error": "InvalidDefinition", "cause": e.to_string()}));
+                    return Ok(ExitCode::from(1));
+                }
+            };
+            let mut line = serde_json::Map::new();
+            line.insert("status".into(), r.status.clone().into());
+            match &r.output {
+                Some(o) => {
+                    line.insert("output".into(), o.clone());
+                }
+                None => {
+                    line.insert("error".into(), r.error.clone().map(Value::String).unwrap_or(Value::Null));
+                    line.insert("cause".into(), r.cause.clone().map(Value::String).unwrap_or(Value::Null));
+                }
+            }
+            if history {
+                line.insert("history".into(), Value::Array(r.history));
+            }
+            println!("{}", Value::Object(line));
+            Ok(if r.status == "SUCCEEDED" { ExitCode::SUCCESS } else { ExitCode::from(1) })
+        }
+        Cmd::Validate { definition, express } => {
+            let def = read_json(&definition, "definition")?;
+            match stepwise_asl::load(&def, express) {
+                Ok(_) => {
+                    println!("{}", json!({"result": "OK", "diagnostics": []}));
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => {
+                    println!("{}", json!({"result": "FAIL", "error": "InvalidDefinition", "message": e.to_string()}));
+                    Ok(ExitCode::from(1))
+                }
+            }
+        }
+        Cmd::Conformance { file, family, id, replay } => {
+            let _ = (file, family, id, replay);
+            bail!("conformance runner not wired yet")
+        }
+    }
+}

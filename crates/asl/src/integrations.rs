@@ -1,0 +1,309 @@
+//! Task integrations: turning a [`TaskRequest`] into task outcomes with AWS's result shapes.
+//!
+//! The optimized `arn:aws:states:::lambda:invoke` integration wraps the function's result in
+//! Lambda's response envelope (`ExecutedVersion`, `Payload` parsed from JSON, `StatusCode`,
+//! `SdkHttpMetadata`, `SdkResponseMetadata`); a `FunctionError` fails the task with the
+//! function's `errorType` as the error and its error payload as the cause; `InvocationType:
+//! Event` answers 202 without waiting; a bare function ARN yields the raw output. SQS
+//! `sendMessage` and SNS `publish` answer with their services' response shapes.
+//!
+//! The actual I/O is behind [`FunctionInvoker`], so the in-memory runner, the durable local
+//! runtime and the AWS adapters share this code.
+
+use crate::stepper::{Integration, TaskOutcome, TaskRequest};
+use serde_json::{json, Value};
+use std::time::Duration;
+
+/// What a function invocation produced.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FunctionOutcome {
+    /// The function's returned JSON payload.
+    Ok(Value),
+    /// The function raised: Lambda's error payload (`errorMessage`, `errorType`, ...).
+    Error {
+        /// `errorType`.
+        error_type: String,
+        /// `errorMessage`.
+        error_message: String,
+        /// The whole error payload.
+        payload: Value,
+    },
+    /// No such function.
+    NotFound,
+    /// It ran past the timeout given.
+    TimedOut,
+}
+
+/// The I/O behind Task states: functions, and optionally queues and topics.
+pub trait FunctionInvoker {
+    /// Invokes `function` (a name, partial or full ARN, maybe with a qualifier) with `payload`.
+    fn invoke(&mut self, function: &str, payload: &Value, timeout: Option<Duration>) -> FunctionOutcome;
+
+    /// SQS SendMessage with the task's parameters (`QueueUrl`, `MessageBody`, ...). The default
+    /// accepts and drops the message: an in-memory run keeps no queues.
+    fn send_message(&mut self, _queue_url: &str, _body: &str, _params: &Value) -> Result<(), (String, String)> {
+        Ok(())
+    }
+
+    /// SNS Publish with the task's parameters (`TopicArn`, `Message`, ...). The default accepts
+    /// and drops the message.
+    fn publish(&mut self, _topic_arn: &str, _message: &str, _params: &Value) -> Result<(), (String, String)> {
+        Ok(())
+    }
+}
+
+/// Where the task runs, for ARNs in error messages.
+pub struct InvokeContext<'a> {
+    /// Region.
+    pub region: &'a str,
+    /// Account id.
+    pub account: &'a str,
+}
+
+/// Performs a task request and returns what to report to the stepper, in order.
+///
+/// A `.waitForTaskToken` request yields `Submitted` only: the result comes later through the
+/// token. A function that timed out yields nothing when the stepper holds a timeout timer (the
+/// timer reports it).
+pub fn perform(
+    req: &TaskRequest,
+    ctx: &InvokeContext,
+    functions: &mut dyn FunctionInvoker,
+    rng: &mut dyn FnMut() -> u64,
+) -> Vec<TaskOutcome> {
+    let timeout = req.timeout_seconds.map(Duration::from_secs);
+    let p = &req.parameters;
+    let outcome = match req.integration {
+        Integration::LambdaArn => match functions.invoke(&req.resource, p, timeout) {
+            FunctionOutcome::Ok(v) => TaskOutcome::Succeeded(v),
+            other => match function_failure(other, &req.resource, ctx, req.timeout_seconds.is_some(), rng) {
+                Some(f) => f,
+                None => return Vec::new(),
+            },
+        },
+        Integration::LambdaInvoke => {
+            let Some(name) = p.get("FunctionName").and_then(Value::as_str) else {
+                return vec![failed(
+                    "States.Runtime",
+                    "The field 'FunctionName' is required for arn:aws:states:::lambda:invoke",
+                )];
+            };
+            let payload = p.get("Payload").cloned().unwrap_or_else(|| json!({}));
+            let async_ = p.get("InvocationType").and_then(Value::as_str) == Some("Event");
+            let qualifier = p.get("Qualifier").and_then(Value::as_str);
+            let request_id = uuid(rng);
+            match functions.invoke(name, &payload, if async_ { None } else { timeout }) {
+                FunctionOutcome::Ok(v) if async_ => {
+                    let _ = v;
+                    TaskOutcome::Succeeded(lambda_envelope(Value::String(String::new()), 202, qualifier, &request_id))
+                }
+                FunctionOutcome::Ok(v) => TaskOutcome::Succeeded(lambda_envelope(v, 200, qualifier, &request_id)),
+                FunctionOutcome::Error { .. } if async_ => {
+                    TaskOutcome::Succeeded(lambda_envelope(Value::String(String::new()), 202, qualifier, &request_id))
+                }
+                other => match function_failure(other, name, ctx, req.timeout_seconds.is_some(), rng) {
+                    Some(f) => f,
+                    None => return Vec::new(),
+                },
+            }
+        }
+        Integration::SqsSendMessage => {
+            let url = p.get("QueueUrl").and_then(Value::as_str).unwrap_or_default();
+            let body = match p.get("MessageBody") {
+                Some(Value::String(s)) => s.clone(),
+                Some(other) => other.to_string(),
+                None => String::new(),
+            };
+            match functions.send_message(url, &body, p) {
+                Ok(()) => {
+                    let rid = uuid(rng);
+                    let mut out = json!({
+                        "MD5OfMessageBody": md5_hex(body.as_bytes()),
+                        "MessageId": uuid(rng),
+                    });
+                    add_sdk_metadata(&mut out, &rid, body.len());
+                    TaskOutcome::Succeeded(out)
+                }
+                Err((e, c)) => failed(&e, &c),
+            }
+        }
+        Integration::SnsPublish => {
+            let topic = p.get("TopicArn").or_else(|| p.get("TargetArn")).and_then(Value::as_str).unwrap_or_default();
+            let message = match p.get("Message") {
+                Some(Value::String(s)) => s.clone(),
+                Some(other) => other.to_string(),
+                None => String::new(),
+            };
+            match functions.publish(topic, &message, p) {
+                Ok(()) => {
+                    let rid = uuid(rng);
+                    let mut out = json!({"MessageId": uuid(rng)});
+                    add_sdk_metadata(&mut out, &rid, 0);
+                    TaskOutcome::Succeeded(out)
+                }
+                Err((e, c)) => failed(&e, &c),
+            }
+        }
+        Integration::Unsupported => failed(
+            "States.Runtime",
+            &format!(
+                "stepwise does not support the resource '{}' (supported: Lambda function ARNs, \
+                 arn:aws:states:::lambda:invoke, arn:aws:states:::sqs:sendMessage and \
+                 arn:aws:states:::sns:publish, each also with .waitForTaskToken where AWS allows it)",
+                req.resource
+            ),
+        ),
+    };
+    if req.wait_for_task_token {
+        return match outcome {
+            TaskOutcome::Succeeded(v) => vec![TaskOutcome::Submitted(v)],
+            other => vec![other],
+        };
+    }
+    vec![outcome]
+}
+
+fn failed(error: &str, cause: &str) -> TaskOutcome {
+    TaskOutcome::Failed { error: Some(error.into()), cause: Some(cause.into()) }
+}
+
+fn function_failure(
+    outcome: FunctionOutcome,
+    function: &str,
+    ctx: &InvokeContext,
+    has_timer: bool,
+    rng: &mut dyn FnMut() -> u64,
+) -> Option<TaskOutcome> {
+    match outcome {
+        FunctionOutcome::Ok(v) => Some(TaskOutcome::Succeeded(v)),
+        FunctionOutcome::Error { error_type, payload, .. } => Some(TaskOutcome::Failed {
+            error: Some(error_type),
+            cause: Some(serde_json::to_string(&payload).unwrap_or_default()),
+        }),
+        FunctionOutcome::NotFound => Some(failed(
+            "Lambda.ResourceNotFoundException",
+            &format!(
+                "Function not found: {}:$LATEST (Service: AWSLambda; Status Code: 404; Error Code: ResourceNotFoundException; Request ID: {}; Proxy: null)",
+                function_arn(function, ctx),
+                uuid(rng)
+            ),
+        )),
+        FunctionOutcome::TimedOut if has_timer => None,
+        FunctionOutcome::TimedOut => Some(TaskOutcome::Failed { error: Some("States.Timeout".into()), cause: None }),
+    }
+}
+
+/// The full, unqualified ARN of a function named by name, partial or full ARN.
+pub fn function_arn(function: &str, ctx: &InvokeContext) -> String {
+    let parts: Vec<&str> = function.split(':').collect();
+    match parts.as_slice() {
+        ["arn", _, "lambda", _, _, "function", ..] => parts[..7.min(parts.len())].join(":"),
+        [acct, "function", name, ..] => format!("arn:aws:lambda:{}:{acct}:function:{name}", ctx.region),
+        [name, ..] => format!("arn:aws:lambda:{}:{}:function:{name}", ctx.region, ctx.account),
+        [] => String::new(),
+    }
+}
+
+/// Lambda's response envelope as the optimized integration returns it.
+pub fn lambda_envelope(payload: Value, status: u16, qualifier: Option<&str>, request_id: &str) -> Value {
+    let version = qualifier.filter(|q| q.chars().all(|c| c.is_ascii_digit())).unwrap_or("$LATEST");
+    let len = serde_json::to_string(&payload).map(|s| s.len()).unwrap_or(0);
+    let date = chrono::Utc::now().format("%a, %d %b %Y %H:%M:%S GMT").to_string();
+    json!({
+        "ExecutedVersion": version,
+        "Payload": payload,
+        "SdkHttpMetadata": {
+            "AllHttpHeaders": {
+                "X-Amz-Executed-Version": [version],
+                "x-amzn-Remapped-Content-Length": ["0"],
+                "Connection": ["keep-alive"],
+                "x-amzn-RequestId": [request_id],
+                "Content-Length": [len.to_string()],
+                "Date": [date],
+                "Content-Type": ["application/json"]
+            },
+            "HttpHeaders": {
+                "Connection": "keep-alive",
+                "Content-Length": len.to_string(),
+                "Content-Type": "application/json",
+                "Date": date,
+                "X-Amz-Executed-Version": version,
+                "x-amzn-Remapped-Content-Length": "0",
+                "x-amzn-RequestId": request_id
+            },
+            "HttpStatusCode": status
+        },
+        "SdkResponseMetadata": {"RequestId": request_id},
+        "StatusCode": status
+    })
+}
+
+fn add_sdk_metadata(out: &mut Value, request_id: &str, len: usize) {
+    if let Some(o) = out.as_object_mut() {
+        o.insert(
+            "SdkHttpMetadata".into(),
+            json!({
+                "AllHttpHeaders": {
+                    "x-amzn-RequestId": [request_id],
+                    "Content-Length": [len.to_string()],
+                    "Content-Type": ["text/xml"]
+                },
+                "HttpHeaders": {
+                    "Content-Length": len.to_string(),
+                    "Content-Type": "text/xml",
+                    "x-amzn-RequestId": request_id
+                },
+                "HttpStatusCode": 200
+            }),
+        );
+        o.insert("SdkResponseMetadata".into(), json!({"RequestId": request_id}));
+    }
+}
+
+/// A version-4 UUID from the random source.
+pub fn uuid(rng: &mut dyn FnMut() -> u64) -> String {
+    let a = rng();
+    let b = rng();
+    let a = (a & 0xFFFF_FFFF_FFFF_0FFF) | 0x0000_0000_0000_4000;
+    let b = (b & 0x3FFF_FFFF_FFFF_FFFF) | 0x8000_0000_0000_0000;
+    format!(
+        "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
+        a >> 32,
+        (a >> 16) & 0xFFFF,
+        a & 0xFFFF,
+        b >> 48,
+        b & 0xFFFF_FFFF_FFFF
+    )
+}
+
+fn md5_hex(b: &[u8]) -> String {
+    use md5::{Digest, Md5};
+    Md5::digest(b).iter().map(|x| format!("{x:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn function_arns_are_completed_from_names() {
+        let ctx = InvokeContext { region: "eu-west-1", account: "111" };
+        assert_eq!(function_arn("f", &ctx), "arn:aws:lambda:eu-west-1:111:function:f");
+        assert_eq!(function_arn("222:function:f", &ctx), "arn:aws:lambda:eu-west-1:222:function:f");
+        assert_eq!(
+            function_arn("arn:aws:lambda:us-east-1:3:function:f:prod", &ctx),
+            "arn:aws:lambda:us-east-1:3:function:f"
+        );
+    }
+
+    #[test]
+    fn uuids_are_version_4() {
+        let mut n = 0u64;
+        let u = uuid(&mut || {
+            n += 0x1234_5678_9abc_def1;
+            n
+        });
+        assert_eq!(u.len(), 36);
+        assert_eq!(&u[14..15], "4");
+    }
+}

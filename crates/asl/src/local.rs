@@ -1,0 +1,254 @@
+//! Runs an execution to completion in memory, on a simulated clock.
+//!
+//! This is the smallest runtime around the pure stepper: a priority queue of step messages
+//! ordered by due time, a virtual clock that jumps to the next due message (sleeping
+//! `delay × time_scale` of real time on the way, so `time_scale = 0` makes waits instant while
+//! still recording them), and a [`FunctionInvoker`] for Lambda tasks. The task integrations'
+//! result shapes (the optimized `lambda:invoke` envelope, SQS/SNS responses) are built here by
+//! [`crate::integrations`], the same code the durable runtimes use.
+
+use crate::integrations;
+use crate::model::StateMachine;
+use crate::stepper::{self, Effect, Env, Event, ExecutionInfo, Status};
+use crate::Error;
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::time::Duration;
+
+pub use crate::integrations::{FunctionInvoker, FunctionOutcome};
+
+/// AWS's limit on history events per execution.
+pub const MAX_HISTORY_EVENTS: usize = 25_000;
+
+/// Account, region and names an execution runs under.
+#[derive(Debug, Clone)]
+pub struct ExecutionContext {
+    /// AWS account id.
+    pub account: String,
+    /// Region.
+    pub region: String,
+    /// State machine name.
+    pub state_machine_name: String,
+    /// Execution name.
+    pub execution_name: String,
+    /// Execution role ARN.
+    pub role_arn: String,
+    /// An EXPRESS machine.
+    pub express: bool,
+}
+
+impl Default for ExecutionContext {
+    fn default() -> Self {
+        ExecutionContext {
+            account: "123456789012".into(),
+            region: "us-east-1".into(),
+            state_machine_name: "StateMachine".into(),
+            execution_name: "local-execution".into(),
+            role_arn: "arn:aws:iam::123456789012:role/stepwise".into(),
+            express: false,
+        }
+    }
+}
+
+/// How to run.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Names and account.
+    pub context: ExecutionContext,
+    /// Real seconds slept per simulated second of Wait/Retry delay (0 = instant).
+    pub time_scale: f64,
+    /// The execution's start time (the simulated clock starts here).
+    pub start_time: DateTime<Utc>,
+    /// Seed of the random source (task tokens, States.UUID, jitter).
+    pub seed: u64,
+    /// Save and reload the execution (JSON) between every step, as a durable runtime does.
+    pub replay: bool,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            context: ExecutionContext::default(),
+            time_scale: 1.0,
+            start_time: Utc::now(),
+            seed: 0x5eed,
+            replay: false,
+        }
+    }
+}
+
+/// The outcome of a run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunResult {
+    /// SUCCEEDED, FAILED, TIMED_OUT, ABORTED, or RUNNING when it waits for a task token
+    /// nobody can send in memory.
+    pub status: String,
+    /// Output when SUCCEEDED.
+    pub output: Option<Value>,
+    /// Error when not SUCCEEDED.
+    pub error: Option<String>,
+    /// Cause when not SUCCEEDED.
+    pub cause: Option<String>,
+    /// History events in AWS's JSON shape.
+    pub history: Vec<Value>,
+    /// Number of steps (state transitions and task outcomes) taken.
+    pub steps: u64,
+}
+
+/// A deterministic environment: a simulated clock and a SplitMix64 random source.
+#[derive(Debug, Clone)]
+pub struct SimEnv {
+    /// The simulated now.
+    pub now: DateTime<Utc>,
+    state: u64,
+}
+
+impl SimEnv {
+    /// A clock at `now` and a random source seeded with `seed`.
+    pub fn new(now: DateTime<Utc>, seed: u64) -> Self {
+        SimEnv { now, state: seed }
+    }
+}
+
+impl Env for SimEnv {
+    fn now(&mut self) -> DateTime<Utc> {
+        self.now
+    }
+    fn random(&mut self) -> u64 {
+        self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+}
+
+/// Validates, compiles and runs a definition.
+pub fn run(
+    definition: &Value,
+    input: Value,
+    opts: &RunOptions,
+    functions: &mut dyn FunctionInvoker,
+) -> Result<RunResult, Error> {
+    let machine = crate::load(definition, opts.context.express)?;
+    Ok(run_machine(&machine, input, opts, functions))
+}
+
+/// Runs a compiled machine to completion.
+pub fn run_machine(
+    machine: &StateMachine,
+    input: Value,
+    opts: &RunOptions,
+    functions: &mut dyn FunctionInvoker,
+) -> RunResult {
+    let c = &opts.context;
+    let info = ExecutionInfo::new(&c.account, &c.region, &c.state_machine_name, &c.execution_name, &c.role_arn, c.express);
+    let mut env = SimEnv::new(opts.start_time, opts.seed);
+    let mut exec = stepper::new_execution(info, input, opts.start_time);
+    let mut history = Vec::new();
+    // (due time, sequence) → event; Reverse makes the heap a min-heap.
+    let mut queue: BinaryHeap<Reverse<(DateTime<Utc>, u64, QueuedEvent)>> = BinaryHeap::new();
+    let mut seq = 0u64;
+    queue.push(Reverse((opts.start_time, seq, QueuedEvent(Event::Start))));
+    let mut steps = 0u64;
+    let mut overflow = false;
+    while let Some(Reverse((at, _, QueuedEvent(event)))) = queue.pop() {
+        if at > env.now {
+            if opts.time_scale > 0.0 {
+                let secs = (at - env.now).num_milliseconds() as f64 / 1000.0 * opts.time_scale;
+                std::thread::sleep(Duration::from_secs_f64(secs.min(86_400.0)));
+            }
+            env.now = at;
+        }
+        if opts.replay {
+            let text = serde_json::to_string(&exec).unwrap_or_default();
+            match serde_json::from_str(&text) {
+                Ok(x) => exec = x,
+                Err(e) => panic!("execution state does not round-trip through JSON: {e}"),
+            }
+        }
+        let t = stepper::step(machine, exec, event, &mut env);
+        steps += 1;
+        exec = t.execution;
+        history.extend(t.history);
+        if history.len() > MAX_HISTORY_EVENTS {
+            overflow = true;
+            break;
+        }
+        let mut done = false;
+        for effect in t.effects {
+            match effect {
+                Effect::Schedule { frame, timer, at } => {
+                    seq += 1;
+                    let due = at.unwrap_or(env.now).max(env.now);
+                    queue.push(Reverse((due, seq, QueuedEvent(Event::Advance { frame, timer }))));
+                }
+                Effect::Invoke(req) => {
+                    let ctx = integrations::InvokeContext { region: &c.region, account: &c.account };
+                    let mut rid = || env.random();
+                    let outcomes = integrations::perform(&req, &ctx, functions, &mut rid);
+                    for outcome in outcomes {
+                        seq += 1;
+                        queue.push(Reverse((
+                            env.now,
+                            seq,
+                            QueuedEvent(Event::Task { frame: req.frame, task: req.task, outcome }),
+                        )));
+                    }
+                }
+                Effect::Complete => done = true,
+            }
+        }
+        if done {
+            break;
+        }
+    }
+    let history: Vec<Value> = history.iter().map(|e| e.to_aws_json()).collect();
+    if overflow {
+        return RunResult {
+            status: "FAILED".into(),
+            output: None,
+            error: Some("States.Runtime".into()),
+            cause: Some(format!(
+                "The execution reached the maximum number of history events ({MAX_HISTORY_EVENTS})."
+            )),
+            history,
+            steps,
+        };
+    }
+    let (status, output, error, cause) = match exec.status {
+        Status::Succeeded { output } => ("SUCCEEDED", Some(output), None, None),
+        Status::Failed { error, cause } => ("FAILED", None, error, cause),
+        Status::TimedOut { error, cause } => ("TIMED_OUT", None, error, cause),
+        Status::Aborted { error, cause } => ("ABORTED", None, error, cause),
+        Status::Running => (
+            "RUNNING",
+            None,
+            None,
+            Some("the execution waits for a task token; an in-memory run has nobody to send it".into()),
+        ),
+    };
+    RunResult { status: status.into(), output, error, cause, history, steps }
+}
+
+/// Events ordered only by their queue position.
+struct QueuedEvent(Event);
+
+impl PartialEq for QueuedEvent {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+impl Eq for QueuedEvent {}
+impl PartialOrd for QueuedEvent {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for QueuedEvent {
+    fn cmp(&self, _: &Self) -> std::cmp::Ordering {
+        std::cmp::Ordering::Equal
+    }
+}
