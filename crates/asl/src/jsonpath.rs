@@ -30,7 +30,7 @@ pub enum PathError {
 }
 
 /// Which document a path reads: `$` (the state input) or `$$` (the context object).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Root {
     /// `$`: the effective input.
     Input,
@@ -38,6 +38,8 @@ pub enum Root {
     Context,
     /// `@`: the current node inside a filter.
     Current,
+    /// `$name`: a workflow variable (set by `Assign`).
+    Variable(String),
 }
 
 /// One step of a parsed path.
@@ -164,9 +166,15 @@ impl Path {
             Root::Context => context,
             _ => input,
         };
+        self.eval_root(root)
+    }
+
+    /// Evaluates the path with `root` as the value its first token names.
+    pub fn eval_root(&self, root: &Value) -> Result<Value, PathError> {
+        let input = root;
         if let Some((Segment::Function(f), prefix)) = self.segments.split_last() {
-            let inner = Path { root: self.root, segments: prefix.to_vec(), text: String::new() };
-            let v = inner.eval(input, context)?;
+            let inner = Path { root: self.root.clone(), segments: prefix.to_vec(), text: String::new() };
+            let v = inner.eval_root(root)?;
             return apply_function(f, &v);
         }
         if self.is_definite() {
@@ -194,7 +202,7 @@ impl Path {
                 (Segment::Name(name), other) => {
                     return Err(PathError::NotFound(format!(
                         "Expected to find an object with property ['{name}'] in path {} but found '{}'. This is not a json object according to the JsonProvider: 'com.jayway.jsonpath.spi.json.JacksonJsonNodeJsonProvider'.",
-                        normalized(&self.segments[..k], self.root),
+                        normalized(&self.segments[..k], &self.root),
                         java_type(other)
                     )))
                 }
@@ -215,13 +223,13 @@ impl Path {
                 None if last => {
                     return Err(PathError::NotFound(format!(
                         "No results for path: {}",
-                        normalized(&self.segments, self.root)
+                        normalized(&self.segments, &self.root)
                     )))
                 }
                 None => {
                     return Err(PathError::NotFound(format!(
                         "Missing property in path {}",
-                        normalized(&self.segments[..=k], self.root)
+                        normalized(&self.segments[..=k], &self.root)
                     )))
                 }
             }
@@ -243,12 +251,13 @@ fn java_type(v: &Value) -> &'static str {
 }
 
 /// Jayway's normalized form of a path prefix: `$['a'][0]`.
-fn normalized(segs: &[Segment], root: Root) -> String {
-    let mut s = String::from(match root {
-        Root::Context => "$$",
-        Root::Current => "@",
-        Root::Input => "$",
-    });
+fn normalized(segs: &[Segment], root: &Root) -> String {
+    let mut s = match root {
+        Root::Context => "$$".to_string(),
+        Root::Current => "@".to_string(),
+        Root::Input => "$".to_string(),
+        Root::Variable(name) => format!("${name}"),
+    };
     for seg in segs {
         match seg {
             Segment::Name(n) => s.push_str(&format!("['{n}']")),
@@ -476,6 +485,12 @@ impl<'a> Parser<'a> {
         let root = if self.eat(b'$') {
             if self.eat(b'$') {
                 Root::Context
+            } else if self.peek().is_some_and(|c| c.is_ascii_alphabetic() || c == b'_') {
+                let start = self.i;
+                while self.peek().is_some_and(|c| c.is_ascii_alphanumeric() || c == b'_') {
+                    self.i += 1;
+                }
+                Root::Variable(String::from_utf8_lossy(&self.s[start..self.i]).into_owned())
             } else {
                 Root::Input
             }
@@ -642,12 +657,9 @@ impl<'a> Parser<'a> {
         loop {
             match self.peek() {
                 None => return Err(self.err("unterminated string")),
-                Some(b'\\') => {
-                    self.i += 1;
-                    if let Some(c) = self.peek() {
-                        out.push(c);
-                        self.i += 1;
-                    }
+                Some(b'\\') if self.s.get(self.i + 1) == Some(&q) => {
+                    out.push(q);
+                    self.i += 2;
                 }
                 Some(c) if c == q => {
                     self.i += 1;
@@ -827,7 +839,7 @@ pub fn set(target: &mut Value, path: &Path, value: Value) -> Result<(), PathErro
                 let Value::Object(m) = cur else {
                     return Err(PathError::NotFound(format!(
                         "Unable to set value at path {}: not an object",
-                        normalized(&path.segments[..k], path.root)
+                        normalized(&path.segments[..k], &path.root)
                     )));
                 };
                 if last {
@@ -840,13 +852,13 @@ pub fn set(target: &mut Value, path: &Path, value: Value) -> Result<(), PathErro
                 let Value::Array(a) = cur else {
                     return Err(PathError::NotFound(format!(
                         "Unable to set value at path {}: not an array",
-                        normalized(&path.segments[..k], path.root)
+                        normalized(&path.segments[..k], &path.root)
                     )));
                 };
                 let Some(j) = norm_index(*i, a.len()) else {
                     return Err(PathError::NotFound(format!(
                         "Index {i} out of bounds at path {}",
-                        normalized(&path.segments[..k], path.root)
+                        normalized(&path.segments[..k], &path.root)
                     )));
                 };
                 if last {

@@ -101,6 +101,8 @@ pub struct State {
     pub retry: Vec<Retrier>,
     /// Catch.
     pub catch: Vec<Catcher>,
+    /// Assign: workflow variables set when the state completes.
+    pub assign: Option<Assign>,
     /// The state's effective query language.
     pub query_language: QueryLanguage,
     /// The raw JSON of the state, for fields other modules read lazily.
@@ -232,6 +234,14 @@ pub struct Catcher {
     pub error_equals: Vec<String>,
     pub result_path: PathField,
     pub next: usize,
+    pub assign: Option<Assign>,
+}
+
+/// An `Assign` block.
+#[derive(Debug, Clone)]
+pub enum Assign {
+    /// JSONPath: a payload template (`.$` keys read paths, intrinsics and variables).
+    JsonPath(Template),
 }
 
 /// A top-level Choice rule with its target.
@@ -241,6 +251,8 @@ pub struct ChoiceBranch {
     pub rule: crate::choice::Rule,
     /// Index of the target state.
     pub next: usize,
+    /// Variables assigned when this rule matches.
+    pub assign: Option<Assign>,
 }
 
 impl StateMachine {
@@ -364,7 +376,8 @@ impl Builder {
                     let rule = crate::choice::Rule::parse(c, ql).map_err(|m| err(m, &cloc))?;
                     let next = target("Next", c.get("Next"))?
                         .ok_or_else(|| err("These fields are required: [Next]", &cloc))?;
-                    choices.push(ChoiceBranch { rule, next });
+                    let assign = assign_field(c.get("Assign"), ql, &format!("{cloc}/Assign"))?;
+                    choices.push(ChoiceBranch { rule, next, assign });
                 }
                 StateKind::Choice { choices, default: target("Default", o.get("Default"))? }
             }
@@ -451,6 +464,7 @@ impl Builder {
                 error_equals: strings(c.get("ErrorEquals")),
                 result_path: path_field(co, "ResultPath", &cloc)?,
                 next: target("Next", c.get("Next"))?.ok_or_else(|| err("These fields are required: [Next]", &cloc))?,
+                assign: assign_field(c.get("Assign"), ql, &format!("{cloc}/Assign"))?,
             });
         }
         Ok(State {
@@ -467,6 +481,7 @@ impl Builder {
             },
             retry,
             catch,
+            assign: assign_field(o.get("Assign"), ql, &format!("{loc}/Assign"))?,
             query_language: ql,
             raw: raw.clone(),
         })
@@ -516,5 +531,12 @@ fn opt_template(v: Option<&Value>, loc: &str) -> Result<Option<Template>, ModelE
         None => Ok(None),
         Some(Value::String(s)) => Template::compile_expr(s).map(Some).map_err(|m| err(m, loc)),
         Some(_) => Err(err("must be a string", loc)),
+    }
+}
+
+fn assign_field(v: Option<&Value>, _ql: QueryLanguage, loc: &str) -> Result<Option<Assign>, ModelError> {
+    match v {
+        None => Ok(None),
+        Some(v) => Ok(Some(Assign::JsonPath(template(v, loc)?))),
     }
 }

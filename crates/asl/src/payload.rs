@@ -24,20 +24,30 @@ pub enum Template {
     Intrinsic(Call),
 }
 
-/// The context object (`$$`), built only when a path asks for it.
+/// What paths other than `$` read: the context object (`$$`), built only when a path asks
+/// for it, and workflow variables (`$name`).
 pub struct Context<'a> {
     cell: OnceCell<Value>,
     make: &'a dyn Fn() -> Value,
+    vars: Option<&'a dyn Fn(&str) -> Option<Value>>,
 }
 
 impl<'a> Context<'a> {
-    /// A context whose value `make` builds on first use.
+    /// A context whose value `make` builds on first use; no variables.
     pub fn new(make: &'a dyn Fn() -> Value) -> Self {
-        Context { cell: OnceCell::new(), make }
+        Context { cell: OnceCell::new(), make, vars: None }
+    }
+    /// The same, with workflow variables looked up through `vars`.
+    pub fn with_vars(make: &'a dyn Fn() -> Value, vars: &'a dyn Fn(&str) -> Option<Value>) -> Self {
+        Context { cell: OnceCell::new(), make, vars: Some(vars) }
     }
     /// The context object.
     pub fn get(&self) -> &Value {
         self.cell.get_or_init(|| (self.make)())
+    }
+    /// A workflow variable.
+    pub fn var(&self, name: &str) -> Option<Value> {
+        self.vars.and_then(|v| v(name))
     }
 }
 
@@ -141,7 +151,8 @@ impl Template {
             }),
             Template::Intrinsic(call) => {
                 let c = if call_uses_context(call) { ctx.get().clone() } else { Value::Null };
-                intrinsics::evaluate(call, input, &c, rng)
+                let vars = |n: &str| ctx.var(n);
+                intrinsics::evaluate_with_variables(call, input, &c, &vars, rng)
                     .map_err(|e| EvalError { error: e.error().to_string(), cause: e.cause() })
             }
         }
@@ -156,11 +167,15 @@ fn call_uses_context(call: &Call) -> bool {
     })
 }
 
-/// Evaluates a path against the input or, for `$$`, the lazily built context.
+/// Evaluates a path against the input, the lazily built context (`$$`) or a variable (`$x`).
 pub fn eval_path(p: &Path, input: &Value, ctx: &Context) -> Result<Value, PathError> {
-    match p.root {
-        Root::Context => p.eval(&Value::Null, ctx.get()),
-        _ => p.eval(input, &Value::Null),
+    match &p.root {
+        Root::Context => p.eval_root(ctx.get()),
+        Root::Variable(name) => match ctx.var(name) {
+            Some(v) => p.eval_root(&v),
+            None => Err(PathError::NotFound(format!("Variable '{name}' is not defined"))),
+        },
+        _ => p.eval_root(input),
     }
 }
 

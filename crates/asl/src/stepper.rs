@@ -15,7 +15,7 @@
 
 use crate::history::{details_key, HistoryEvent};
 use crate::model::{
-    FloatOrPath, IntOrPath, PathField, State, StateKind, StateMachine, Transition as Next, WaitSpec,
+    Assign, FloatOrPath, IntOrPath, PathField, State, StateKind, StateMachine, Transition as Next, WaitSpec,
 };
 use crate::payload::{eval_path, Context, EvalError};
 use crate::{jsonpath, timestamp};
@@ -170,6 +170,9 @@ pub struct Frame {
     pub retries: Vec<u32>,
     /// Events of this frame stay out of the history (distributed Map children).
     pub silent: bool,
+    /// Workflow variables assigned in this frame (children see their ancestors' too).
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub vars: Map<String, Value>,
 }
 
 /// What a frame is doing.
@@ -185,6 +188,9 @@ pub enum Phase {
         timer: u64,
         /// The state's output once the wait is over.
         output: Value,
+        /// Variables to assign when the wait is over.
+        #[serde(default)]
+        assigned: Option<Map<String, Value>>,
     },
     /// Waiting out a Retry interval before trying the state again.
     Backoff {
@@ -414,7 +420,7 @@ pub fn new_execution(info: ExecutionInfo, input: Value, start_time: DateTime<Utc
 /// Applies one event to an execution.
 pub fn step(machine: &StateMachine, execution: Execution, event: Event, env: &mut dyn Env) -> Transition {
     let now = env.now();
-    let mut s = Stepper { m: machine, x: execution, env, now, effects: Vec::new(), history: Vec::new() };
+    let mut s = Stepper { m: machine, x: execution, env, now, effects: Vec::new(), history: Vec::new(), pending_assign: None };
     if s.x.status == Status::Running || matches!(event, Event::Start) {
         s.apply(event);
     }
@@ -428,6 +434,8 @@ struct Stepper<'a> {
     now: DateTime<Utc>,
     effects: Vec<Effect>,
     history: Vec<HistoryEvent>,
+    /// Variables the current state assigns, applied when it exits.
+    pending_assign: Option<Map<String, Value>>,
 }
 
 /// A failure of the current state: ASL error name and cause.
@@ -536,6 +544,7 @@ impl<'a> Stepper<'a> {
             prev_event: 0,
             retries: Vec::new(),
             silent: false,
+            vars: Map::new(),
         });
         if let Some(t) = self.m.timeout_seconds {
             let id = self.next_seq();
@@ -557,10 +566,12 @@ impl<'a> Stepper<'a> {
         match (&f.phase, timer) {
             (Phase::Ready, None) => self.enter(frame),
             (Phase::Waiting { timer: t, .. }, Some(got)) if *t == got => {
-                let Phase::Waiting { output, .. } = std::mem::replace(&mut self.x.frames[frame].phase, Phase::Ready)
+                let Phase::Waiting { output, assigned, .. } =
+                    std::mem::replace(&mut self.x.frames[frame].phase, Phase::Ready)
                 else {
                     return;
                 };
+                self.pending_assign = assigned;
                 self.exit_state(frame, output);
             }
             (Phase::Backoff { timer: t }, Some(got)) if *t == got => {
@@ -665,7 +676,8 @@ impl<'a> Stepper<'a> {
             PathField::Null => Ok(json!({})),
             PathField::Path(p) => {
                 let make = || context_value(&self.x, self.m, frame, None);
-                let ctx = Context::new(&make);
+                let vars = |n: &str| lookup_var(&self.x, frame, n);
+                let ctx = Context::with_vars(&make, &vars);
                 eval_path(p, raw, &ctx)
                     .map_err(|e| self.runtime(frame, format!("Invalid path '{p}' : {e}")))
             }
@@ -676,7 +688,8 @@ impl<'a> Stepper<'a> {
         let Some(t) = &st.parameters else { return Ok(effective) };
         let ctx_val = std::cell::OnceCell::new();
         let make = || ctx_val.get_or_init(|| context_value(&self.x, self.m, frame, extra.clone())).clone();
-        let ctx = Context::new(&make);
+        let vars = |n: &str| lookup_var(&self.x, frame, n);
+        let ctx = Context::with_vars(&make, &vars);
         let mut rng = Rng(self.env);
         let r = t.eval(&effective, &ctx, &mut || rng.next());
         r.map_err(|e| self.eval_err(frame, e))
@@ -687,12 +700,14 @@ impl<'a> Stepper<'a> {
         let result = match &st.result_selector {
             Some(t) => {
                 let make = || context_value(&self.x, self.m, frame, None);
-                let ctx = Context::new(&make);
+                let vars = |n: &str| lookup_var(&self.x, frame, n);
+                let ctx = Context::with_vars(&make, &vars);
                 let mut rng = Rng(self.env);
                 t.eval(&result, &ctx, &mut || rng.next()).map_err(|e| self.eval_err(frame, e))?
             }
             None => result,
         };
+        let assigned = self.eval_assign(frame, st.assign.as_ref(), &result)?;
         let raw = &self.x.frames[frame].input;
         let merged = match &st.result_path {
             PathField::Default => result,
@@ -713,7 +728,47 @@ impl<'a> Stepper<'a> {
                 target
             }
         };
-        self.output_path(frame, st, merged)
+        let out = self.output_path(frame, st, merged)?;
+        self.pending_assign = assigned;
+        Ok(out)
+    }
+
+    /// Evaluates an Assign block with `$` = `dollar`; the variables apply when the state exits.
+    fn eval_assign(&mut self, frame: usize, assign: Option<&Assign>, dollar: &Value) -> Result<Option<Map<String, Value>>, Failure> {
+        let Some(assign) = assign else { return Ok(None) };
+        let v = match assign {
+            Assign::JsonPath(t) => {
+                let make = || context_value(&self.x, self.m, frame, None);
+                let vars = |n: &str| lookup_var(&self.x, frame, n);
+                let ctx = Context::with_vars(&make, &vars);
+                let mut rng = Rng(self.env);
+                let r = t.eval(dollar, &ctx, &mut || rng.next());
+                r.map_err(|e| self.eval_err(frame, e))?
+            }
+        };
+        match v {
+            Value::Object(m) => Ok(Some(m)),
+            _ => Ok(None),
+        }
+    }
+
+    /// Details of a `*StateExited` event, with the variables the state assigned.
+    fn exited_details(&mut self, frame: usize, name: &str, output: &Value) -> Value {
+        let mut d = Map::new();
+        if let Some(vars) = self.pending_assign.take() {
+            let shown: Map<String, Value> =
+                vars.iter().map(|(k, v)| (k.clone(), Value::String(v.to_string()))).collect();
+            d.insert("assignedVariables".into(), Value::Object(shown));
+            d.insert("assignedVariablesDetails".into(), json!({"truncated": false}));
+            let f = &mut self.x.frames[frame];
+            for (k, v) in vars {
+                f.vars.insert(k, v);
+            }
+        }
+        d.insert("name".into(), name.into());
+        d.insert("output".into(), output.clone());
+        d.insert("outputDetails".into(), json!({"truncated": false}));
+        Value::Object(d)
     }
 
     fn output_path(&self, frame: usize, st: &State, v: Value) -> Result<Value, Failure> {
@@ -722,7 +777,8 @@ impl<'a> Stepper<'a> {
             PathField::Null => Ok(json!({})),
             PathField::Path(p) => {
                 let make = || context_value(&self.x, self.m, frame, None);
-                let ctx = Context::new(&make);
+                let vars = |n: &str| lookup_var(&self.x, frame, n);
+                let ctx = Context::with_vars(&make, &vars);
                 eval_path(p, &v, &ctx).map_err(|e| self.runtime(frame, format!("Invalid path '{p}' : {e}")))
             }
         }
@@ -731,11 +787,19 @@ impl<'a> Stepper<'a> {
     /// Emits `*StateExited` and moves on: to the next state, or ends the frame.
     fn exit_state(&mut self, frame: usize, output: Value) {
         let st = self.state(frame);
-        self.emit(
-            frame,
-            &format!("{}StateExited", st.kind.event_prefix()),
-            Some(json!({"name": st.name, "output": output, "outputDetails": {"truncated": false}})),
-        );
+        if exceeds_size(&output, MAX_PAYLOAD_BYTES) {
+            self.pending_assign = None;
+            let f = fail(
+                "States.DataLimitExceeded",
+                format!(
+                    "The state/task '{}' returned a result with a size exceeding the maximum number of bytes service limit.",
+                    st.name
+                ),
+            );
+            return self.fail_frame(frame, f);
+        }
+        let details = self.exited_details(frame, &st.name, &output);
+        self.emit(frame, &format!("{}StateExited", st.kind.event_prefix()), Some(details));
         match (&st.kind, &st.transition) {
             (StateKind::Succeed, _) | (_, Next::End) => self.frame_succeeded(frame, output),
             (_, Next::Next(n)) => self.goto(frame, *n, output),
@@ -825,7 +889,8 @@ impl<'a> Stepper<'a> {
     fn handle_error(&mut self, frame: usize, failure: Failure) {
         let st = self.state(frame);
         let name = failure.0.as_deref().unwrap_or("");
-        let terminal = name == "States.Runtime" || name == "States.DataLimitExceeded";
+        // AWS: States.Runtime is never retried or caught; States.DataLimitExceeded only by name.
+        let terminal = name == "States.Runtime";
         let handles = matches!(st.kind, StateKind::Task(_) | StateKind::Parallel { .. } | StateKind::Map(_));
         if handles && !terminal {
             if let Some(i) = st.retry.iter().position(|r| matches(&r.error_equals, name)) {
@@ -851,6 +916,7 @@ impl<'a> Stepper<'a> {
             }
             if let Some(c) = st.catch.iter().find(|c| matches(&c.error_equals, name)) {
                 let err_out = json!({"Error": failure.0.clone().unwrap_or_default(), "Cause": failure.1.clone().unwrap_or_default()});
+                let err_out_for_assign = err_out.clone();
                 let raw = self.x.frames[frame].input.clone();
                 let out = match &c.result_path {
                     PathField::Default => Ok(err_out),
@@ -860,13 +926,15 @@ impl<'a> Stepper<'a> {
                         jsonpath::set(&mut t, p, err_out).map(|_| t)
                     }
                 };
+                let assigned = match self.eval_assign(frame, c.assign.as_ref(), &err_out_for_assign) {
+                    Ok(a) => a,
+                    Err(f) => return self.fail_frame(frame, f),
+                };
                 match out {
                     Ok(out) => {
-                        self.emit(
-                            frame,
-                            &format!("{}StateExited", st.kind.event_prefix()),
-                            Some(json!({"name": st.name, "output": out, "outputDetails": {"truncated": false}})),
-                        );
+                        self.pending_assign = assigned;
+                        let details = self.exited_details(frame, &st.name, &out);
+                        self.emit(frame, &format!("{}StateExited", st.kind.event_prefix()), Some(details));
                         self.goto(frame, c.next, out);
                     }
                     Err(e) => {
@@ -901,7 +969,8 @@ impl<'a> Stepper<'a> {
         let StateKind::Fail(spec) = &st.kind else { return Ok(()) };
         let raw = self.x.frames[frame].input.clone();
         let make = || context_value(&self.x, self.m, frame, None);
-        let ctx = Context::new(&make);
+        let vars = |n: &str| lookup_var(&self.x, frame, n);
+        let ctx = Context::with_vars(&make, &vars);
         let mut rng = Rng(self.env);
         let mut pick = |t: &Option<crate::payload::Template>, lit: &Option<String>, field: &str| -> Result<Option<String>, Failure> {
             match t {
@@ -942,13 +1011,16 @@ impl<'a> Stepper<'a> {
         let StateKind::Choice { choices, default } = &st.kind else { return Ok(()) };
         let effective = self.effective_input(frame, st)?;
         let mut target = None;
+        let mut assign = st.assign.as_ref();
         {
             let make = || context_value(&self.x, self.m, frame, None);
-            let ctx = Context::new(&make);
+            let vars = |n: &str| lookup_var(&self.x, frame, n);
+            let ctx = Context::with_vars(&make, &vars);
             for c in choices {
                 match c.rule.eval(&effective, &ctx) {
                     Ok(true) => {
                         target = Some(c.next);
+                        assign = c.assign.as_ref();
                         break;
                     }
                     Ok(false) => {}
@@ -962,12 +1034,11 @@ impl<'a> Stepper<'a> {
                 format!("{}No Matches!", self.cause_prefix(frame)),
             ));
         };
+        let assigned = self.eval_assign(frame, assign, &effective)?;
         let out = self.output_path(frame, st, effective)?;
-        self.emit(
-            frame,
-            "ChoiceStateExited",
-            Some(json!({"name": st.name, "output": out, "outputDetails": {"truncated": false}})),
-        );
+        self.pending_assign = assigned;
+        let details = self.exited_details(frame, &st.name, &out);
+        self.emit(frame, "ChoiceStateExited", Some(details));
         self.goto(frame, next, out);
         Ok(())
     }
@@ -980,7 +1051,7 @@ impl<'a> Stepper<'a> {
                 self.runtime(frame, format!("The Timestamp parameter is not a valid ISO-8601 timestamp: {t}"))
             })?,
             WaitSpec::SecondsPath(p) => {
-                let v = eval_path(p, &effective, &Context::new(&|| context_value(&self.x, self.m, frame, None))).map_err(|_| {
+                let v = eval_path(p, &effective, &Context::with_vars(&|| context_value(&self.x, self.m, frame, None), &|n: &str| lookup_var(&self.x, frame, n))).map_err(|_| {
                     self.runtime(frame, format!("The SecondsPath parameter does not reference an input value: {p}"))
                 })?;
                 let shown = display_value(&v);
@@ -1002,7 +1073,7 @@ impl<'a> Stepper<'a> {
                 self.now + Duration::seconds(secs.min(i64::MAX / 2_000_000))
             }
             WaitSpec::TimestampPath(p) => {
-                let v = eval_path(p, &effective, &Context::new(&|| context_value(&self.x, self.m, frame, None))).map_err(|_| {
+                let v = eval_path(p, &effective, &Context::with_vars(&|| context_value(&self.x, self.m, frame, None), &|n: &str| lookup_var(&self.x, frame, n))).map_err(|_| {
                     self.runtime(frame, format!("The TimestampPath parameter does not reference an input value: {p}"))
                 })?;
                 v.as_str().and_then(timestamp::parse).ok_or_else(|| {
@@ -1019,9 +1090,10 @@ impl<'a> Stepper<'a> {
         if (until - self.now).num_seconds() > i32::MAX as i64 {
             return Err(self.runtime(frame, "Wait state delay is too long."));
         }
+        let assigned = self.eval_assign(frame, st.assign.as_ref(), &effective)?;
         let out = self.output_path(frame, st, effective)?;
         let timer = self.next_seq();
-        self.x.frames[frame].phase = Phase::Waiting { timer, output: out };
+        self.x.frames[frame].phase = Phase::Waiting { timer, output: out, assigned };
         self.schedule(frame, Some(timer), Some(until));
         Ok(())
     }
@@ -1031,7 +1103,7 @@ impl<'a> Stepper<'a> {
             None => Ok(None),
             Some(IntOrPath::Value(n)) => Ok(Some(*n)),
             Some(IntOrPath::Path(p)) => {
-                let got = eval_path(p, input, &Context::new(&|| context_value(&self.x, self.m, frame, None)))
+                let got = eval_path(p, input, &Context::with_vars(&|| context_value(&self.x, self.m, frame, None), &|n: &str| lookup_var(&self.x, frame, n)))
                     .map_err(|e| self.runtime(frame, format!("Invalid path '{p}' : {e}")))?;
                 match &got {
                     Value::Number(n) if n.as_i64().is_some() => Ok(n.as_i64()),
@@ -1146,6 +1218,13 @@ impl<'a> Stepper<'a> {
                     Some(json!({"output": output, "outputDetails": {"truncated": false}, "resource": res, "resourceType": rty})),
                 );
             }
+            TaskOutcome::Succeeded(output) if exceeds_size(&output, MAX_PAYLOAD_BYTES) => {
+                let who = if lambda { rt.request.resource.clone() } else { rty.clone() };
+                let cause = format!(
+                    "The state/task '{who}' returned a result with a size exceeding the maximum number of bytes service limit."
+                );
+                self.task_outcome(frame, task, TaskOutcome::Failed { error: Some("States.DataLimitExceeded".into()), cause: Some(cause) });
+            }
             TaskOutcome::Succeeded(output) => {
                 self.x.frames[frame].phase = Phase::Ready;
                 if lambda {
@@ -1162,13 +1241,6 @@ impl<'a> Stepper<'a> {
                     );
                 }
                 let st = self.state(frame);
-                if serde_json::to_vec(&output).map(|b| b.len()).unwrap_or(0) > MAX_PAYLOAD_BYTES {
-                    let f = fail(
-                        "States.DataLimitExceeded",
-                        format!("The state/task '{}' returned a result with a size exceeding the maximum number of bytes service limit.", st.name),
-                    );
-                    return self.fail_frame(frame, f);
-                }
                 match self.process_result(frame, st, output) {
                     Ok(out) => self.exit_state(frame, out),
                     Err(f) => self.handle_error(frame, f),
@@ -1242,6 +1314,7 @@ impl<'a> Stepper<'a> {
             prev_event: prev,
             retries: Vec::new(),
             silent,
+            vars: Map::new(),
         });
         self.schedule(id, None, None);
         id
@@ -1251,7 +1324,7 @@ impl<'a> Stepper<'a> {
         let StateKind::Map(spec) = &st.kind else { return Ok(()) };
         let effective = self.effective_input(frame, st)?;
         let items_val = match &spec.items_path {
-            PathField::Path(p) => eval_path(p, &effective, &Context::new(&|| context_value(&self.x, self.m, frame, None)))
+            PathField::Path(p) => eval_path(p, &effective, &Context::with_vars(&|| context_value(&self.x, self.m, frame, None), &|n: &str| lookup_var(&self.x, frame, n)))
                 .map_err(|e| self.runtime(frame, format!("Invalid path '{p}' : {e}")))?,
             _ => effective.clone(),
         };
@@ -1274,7 +1347,7 @@ impl<'a> Stepper<'a> {
             None => None,
             Some(FloatOrPath::Value(v)) => Some(*v),
             Some(FloatOrPath::Path(p)) => {
-                let got = eval_path(p, &effective, &Context::new(&|| context_value(&self.x, self.m, frame, None)))
+                let got = eval_path(p, &effective, &Context::with_vars(&|| context_value(&self.x, self.m, frame, None), &|n: &str| lookup_var(&self.x, frame, n)))
                     .map_err(|e| self.runtime(frame, format!("Invalid path '{p}' : {e}")))?;
                 match &got {
                     Value::Number(n) => n.as_f64(),
@@ -1301,7 +1374,8 @@ impl<'a> Stepper<'a> {
             let v = match &spec.item_selector {
                 Some(t) => {
                     let make = || context_value(&self.x, self.m, frame, Some(("Map", json!({"Item": {"Index": index, "Value": item}}))));
-                    let ctx = Context::new(&make);
+                    let vars = |n: &str| lookup_var(&self.x, frame, n);
+                    let ctx = Context::with_vars(&make, &vars);
                     let mut rng = Rng(self.env);
                     t.eval(&effective, &ctx, &mut || rng.next()).map_err(|e| self.eval_err(frame, e))?
                 }
@@ -1363,7 +1437,8 @@ impl<'a> Stepper<'a> {
             Some(t) => {
                 let tpl = crate::payload::Template::compile(t).map_err(|m| self.runtime(frame, m))?;
                 let make = || context_value(&self.x, self.m, frame, None);
-                let ctx = Context::new(&make);
+                let vars = |n: &str| lookup_var(&self.x, frame, n);
+                let ctx = Context::with_vars(&make, &vars);
                 let mut rng = Rng(self.env);
                 Some(tpl.eval(effective, &ctx, &mut || rng.next()).map_err(|e| self.eval_err(frame, e))?)
             }
@@ -1509,6 +1584,17 @@ impl<'a> Stepper<'a> {
     }
 }
 
+/// A workflow variable as frame `frame` sees it: its own, then its ancestors'.
+fn lookup_var(x: &Execution, mut frame: usize, name: &str) -> Option<Value> {
+    loop {
+        let f = x.frames.get(frame)?;
+        if let Some(v) = f.vars.get(name) {
+            return Some(v.clone());
+        }
+        frame = f.parent?.frame;
+    }
+}
+
 /// The context object (`$$`) of a frame's current state.
 fn context_value(x: &Execution, m: &StateMachine, frame: usize, extra: Option<(&str, Value)>) -> Value {
     let f = &x.frames[frame];
@@ -1538,7 +1624,40 @@ fn context_value(x: &Execution, m: &StateMachine, frame: usize, extra: Option<(&
 }
 
 fn matches(error_equals: &[String], name: &str) -> bool {
-    error_equals.iter().any(|e| e == name || (e == "States.ALL"))
+    error_equals.iter().any(|e| e == name || (e == "States.ALL" && name != "States.DataLimitExceeded"))
+}
+
+/// Whether `v` serialises to more than `limit` bytes, without serialising small values.
+pub fn exceeds_size(v: &Value, limit: usize) -> bool {
+    fn walk(v: &Value, budget: &mut isize) {
+        if *budget < 0 {
+            return;
+        }
+        match v {
+            Value::Null | Value::Bool(_) => *budget -= 5,
+            Value::Number(_) => *budget -= 24,
+            Value::String(s) => *budget -= s.len() as isize + 2,
+            Value::Array(a) => {
+                *budget -= 2 + a.len() as isize;
+                a.iter().for_each(|x| walk(x, budget));
+            }
+            Value::Object(m) => {
+                *budget -= 2;
+                for (k, x) in m {
+                    *budget -= k.len() as isize + 4;
+                    walk(x, budget);
+                }
+            }
+        }
+    }
+    // The estimate over-counts numbers and escapes under-count; only near the limit is the
+    // exact serialisation needed.
+    let mut budget = limit as isize;
+    walk(v, &mut budget);
+    if budget >= 0 {
+        return false;
+    }
+    serde_json::to_vec(v).map(|b| b.len() > limit).unwrap_or(true)
 }
 
 /// How AWS shows a value in a cause: strings raw, everything else as JSON.

@@ -1773,7 +1773,7 @@ fn path_ok(s: &str, rule: PathRule) -> bool {
             PathRule::Path => p.root != Root::Current,
             PathRule::Reference => match p.root {
                 Root::Input => p.is_reference(),
-                Root::Context => p.is_definite(),
+                Root::Context | Root::Variable(_) => p.is_definite(),
                 Root::Current => false,
             },
             PathRule::ResultPath => p.is_reference(),

@@ -65,6 +65,16 @@ enum Cmd {
         /// Save and reload the execution between every step and require identical results.
         #[arg(long)]
         replay: bool,
+        /// Worker threads.
+        #[arg(long, default_value_t = 2)]
+        threads: usize,
+        /// Print a line for every case.
+        #[arg(long)]
+        verbose: bool,
+        /// Start time of every execution (RFC 3339); the corpus' timestamps were generated for
+        /// its default.
+        #[arg(long, default_value = "2026-11-21T17:00:04Z")]
+        start_time: String,
     },
 }
 
@@ -161,9 +171,31 @@ fn real_main() -> Result<ExitCode> {
                 }
             }
         }
-        Cmd::Conformance { file, family, id, replay } => {
-            let _ = (file, family, id, replay);
-            bail!("conformance runner not wired yet")
+        Cmd::Conformance { file, family, id, replay, threads, verbose, start_time } => {
+            let start = chrono::DateTime::parse_from_rfc3339(&start_time)
+                .with_context(|| format!("--start-time is not an RFC 3339 time: {start_time}"))?
+                .with_timezone(&chrono::Utc);
+            let filter = stepwise_conformance::Filter {
+                families: family.into_iter().collect(),
+                ids: id.into_iter().collect(),
+                ..Default::default()
+            };
+            let options = stepwise_conformance::RunnerOptions {
+                threads: threads.max(1),
+                replay,
+                verbose,
+                start_time: stepwise_conformance::StartTime::Fixed(start),
+                ..Default::default()
+            };
+            let mut out = std::io::stdout();
+            let summary = stepwise_conformance::run_corpus_with(
+                &file,
+                &filter,
+                &options,
+                std::sync::Arc::new(stepwise_conformance::LocalEngine),
+                &mut out,
+            );
+            Ok(if summary.is_success() { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
     }
 }
