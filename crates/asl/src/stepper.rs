@@ -889,7 +889,7 @@ impl<'a> Stepper<'a> {
     fn handle_error(&mut self, frame: usize, failure: Failure) {
         let st = self.state(frame);
         let name = failure.0.as_deref().unwrap_or("");
-        // AWS: States.Runtime is never retried or caught; States.DataLimitExceeded only by name.
+        // AWS (recorded): States.Runtime is never retried or caught, even when named.
         let terminal = name == "States.Runtime";
         let handles = matches!(st.kind, StateKind::Task(_) | StateKind::Parallel { .. } | StateKind::Map(_));
         if handles && !terminal {
@@ -946,6 +946,18 @@ impl<'a> Stepper<'a> {
             }
         }
         self.fail_frame(frame, failure);
+    }
+
+    /// Whether `handle_error` will retry the current state for this failure.
+    fn will_retry(&self, frame: usize, failure: &Failure) -> bool {
+        let st = self.state(frame);
+        let name = failure.0.as_deref().unwrap_or("");
+        if name == "States.Runtime" {
+            return false;
+        }
+        st.retry.iter().position(|r| matches(&r.error_equals, name)).is_some_and(|i| {
+            self.x.frames[frame].retries.get(i).copied().unwrap_or(0) < st.retry[i].max_attempts
+        })
     }
 
     fn fail_frame(&mut self, frame: usize, failure: Failure) {
@@ -1338,6 +1350,9 @@ impl<'a> Stepper<'a> {
                 format!("Invalid path '{path}': The Map state's items must be an array, but was: {}", display_value(&items_val)),
             ));
         };
+        let batches = self.batch(frame, spec, &effective, items)?;
+        let n = batches.len();
+        self.emit(frame, "MapStateStarted", Some(json!({"length": n})));
         let max = self.resolve_int(frame, &spec.max_concurrency, &effective, "MaxConcurrency")?.unwrap_or(0);
         let tol_count = self.resolve_int(frame, &spec.tolerated_failure_count, &effective, "ToleratedFailureCount")?;
         if tol_count.is_some_and(|c| c < 0) {
@@ -1368,8 +1383,7 @@ impl<'a> Stepper<'a> {
             return Err(self.runtime(frame, "ToleratedFailurePercentage must be between 0 and 100."));
         }
         // Item inputs: ItemSelector (with $$.Map.Item) or the item itself; batched when asked.
-        let mut inputs = Vec::with_capacity(items.len());
-        let batches = self.batch(frame, spec, &effective, items)?;
+        let mut inputs = Vec::with_capacity(n);
         for (index, item) in batches.into_iter().enumerate() {
             let v = match &spec.item_selector {
                 Some(t) => {
@@ -1383,8 +1397,6 @@ impl<'a> Stepper<'a> {
             };
             inputs.push(v);
         }
-        let n = inputs.len();
-        self.emit(frame, "MapStateStarted", Some(json!({"length": n})));
         if spec.distributed {
             let arn = format!(
                 "{}/{}:{}",
@@ -1569,7 +1581,9 @@ impl<'a> Stepper<'a> {
                 }
                 self.emit(frame, "MapRunFailed", Some(Value::Object(d)));
             }
-            self.emit(frame, &format!("{prefix}StateFailed"), None);
+            if !self.will_retry(frame, &failure) {
+                self.emit(frame, &format!("{prefix}StateFailed"), None);
+            }
             return self.handle_error(frame, failure);
         }
         if join.distributed {
@@ -1624,7 +1638,7 @@ fn context_value(x: &Execution, m: &StateMachine, frame: usize, extra: Option<(&
 }
 
 fn matches(error_equals: &[String], name: &str) -> bool {
-    error_equals.iter().any(|e| e == name || (e == "States.ALL" && name != "States.DataLimitExceeded"))
+    error_equals.iter().any(|e| e == name || e == "States.ALL")
 }
 
 /// Whether `v` serialises to more than `limit` bytes, without serialising small values.
