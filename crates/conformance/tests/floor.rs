@@ -1,0 +1,55 @@
+//! The whole AWS-recorded corpus against the interpreter, every execution saved and reloaded
+//! between steps (replay mode): fails when a pass count drops below its committed floor.
+//!
+//! Raise the floors when the interpreter gets better; `docs/conformance.md` lists what still
+//! fails and why. The corpus must be present (`../shared/conformance` beside the repository, or
+//! `STEPWISE_CORPUS`): a missing corpus fails this test.
+
+use std::sync::Arc;
+use stepwise_conformance::{
+    default_corpus_dir, load_corpus, run_cases, Filter, HistoryVerdict, LocalEngine, RunnerOptions,
+    StartTime, Verdict,
+};
+
+/// Exactly comparable cases passing, all families.
+const FLOOR_PASSED: usize = 810;
+/// Exactly comparable cases passing outside the `jsonata` and `assign/variables` families.
+const FLOOR_TARGET_PASSED: usize = 793;
+/// Cases whose recorded history event types match ours.
+const FLOOR_HISTORY_MATCHED: usize = 368;
+
+#[test]
+fn corpus_pass_counts_stay_above_their_floors() {
+    let dir = std::env::var_os("STEPWISE_CORPUS").map(Into::into).unwrap_or_else(default_corpus_dir);
+    let corpus = load_corpus(&dir).unwrap_or_else(|e| panic!("the conformance corpus is missing at {}: {e}", dir.display()));
+    let options = RunnerOptions {
+        threads: 2,
+        replay: true,
+        start_time: StartTime::Fixed("2026-11-21T17:00:04Z".parse().expect("time")),
+        ..RunnerOptions::default()
+    };
+    let mut report = Vec::new();
+    let s = run_cases(&corpus, &Filter::default(), &options, Arc::new(LocalEngine), &mut report);
+    let report = String::from_utf8_lossy(&report);
+    let target = |r: &&stepwise_conformance::CaseResult| {
+        r.exact && r.family != "jsonata" && r.family != "assign/variables"
+    };
+    let target_total = s.results.iter().filter(target).count();
+    let target_passed = s.results.iter().filter(target).filter(|r| r.verdict == Verdict::Pass).count();
+    let hist_ok = s.results.iter().filter(|r| matches!(r.history, HistoryVerdict::Match | HistoryVerdict::LenientMatch)).count();
+    eprintln!(
+        "corpus: {} passed, {} failed; target {target_passed}/{target_total}; history {}/{}",
+        s.passed, s.failed, s.history_matched, s.history_total
+    );
+    assert!(s.errors.is_empty(), "corpus errors: {:?}", s.errors);
+    assert!(s.passed >= FLOOR_PASSED, "passed {} < floor {FLOOR_PASSED}\n{report}", s.passed);
+    assert!(
+        target_passed >= FLOOR_TARGET_PASSED,
+        "target passed {target_passed} < floor {FLOOR_TARGET_PASSED}\n{report}"
+    );
+    assert!(
+        s.history_matched >= FLOOR_HISTORY_MATCHED && hist_ok >= FLOOR_HISTORY_MATCHED,
+        "history matched {} < floor {FLOOR_HISTORY_MATCHED}\n{report}",
+        s.history_matched
+    );
+}
