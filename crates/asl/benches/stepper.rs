@@ -59,6 +59,30 @@ fn map_of(items: usize) -> (Value, Value) {
     (def, input)
 }
 
+/// The stepper alone: feed each Schedule effect straight back as the next event (no timers,
+/// no tasks in these machines), dropping history.
+fn step_only(m: &stepwise_asl::StateMachine, input: Value) -> usize {
+    use stepwise_asl::local::SimEnv;
+    use stepwise_asl::stepper::{new_execution, step, Effect, Event, ExecutionInfo};
+    let start = chrono::Utc::now();
+    let mut env = SimEnv::new(start, 1);
+    let info = ExecutionInfo::new("1", "us-east-1", "m", "e", "arn:aws:iam::1:role/r", false);
+    let mut x = new_execution(info, input, start);
+    let mut queue = std::collections::VecDeque::from([Event::Start]);
+    let mut steps = 0;
+    while let Some(ev) = queue.pop_front() {
+        let t = step(m, x, ev, &mut env);
+        steps += 1;
+        x = t.execution;
+        for e in t.effects {
+            if let Effect::Schedule { frame, timer, .. } = e {
+                queue.push_back(Event::Advance { frame, timer });
+            }
+        }
+    }
+    steps
+}
+
 fn bench(c: &mut Criterion) {
     let opts = RunOptions { time_scale: 0.0, ..Default::default() };
     let mut g = c.benchmark_group("stepper");
@@ -70,6 +94,11 @@ fn bench(c: &mut Criterion) {
             b.iter(|| run_machine(&m, json!({"x": 1}), &opts, &mut NoFunctions))
         });
     }
+    let m = stepwise_asl::load(&pass_chain(100), false).expect("valid");
+    g.throughput(Throughput::Elements(100));
+    g.bench_function("step_only/pass_chain_100", |b| b.iter(|| step_only(&m, json!({"x": 1}))));
+    let m = stepwise_asl::load(&mixed_chain(100), false).expect("valid");
+    g.bench_function("step_only/mixed_chain_100", |b| b.iter(|| step_only(&m, json!({"x": 1}))));
     let (def, input) = map_of(10_000);
     let m = stepwise_asl::load(&def, false).expect("valid");
     g.sample_size(10);

@@ -1,8 +1,13 @@
 //! Execution history events, shaped as Step Functions' `GetExecutionHistory` returns them.
+//!
+//! Events are kept typed (the frequent state entered/exited events hold their name and value
+//! directly) and turned into AWS's JSON only when someone reads them, so recording history costs
+//! the stepper one clone of the state's input or output and no intermediate JSON objects.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::{json, Map, Value};
+use std::borrow::Cow;
 
 /// One history event.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -14,9 +19,34 @@ pub struct HistoryEvent {
     /// When it happened.
     pub timestamp: DateTime<Utc>,
     /// AWS's event type (`PassStateEntered`, `TaskSucceeded`, ...).
-    pub event_type: String,
-    /// The details object, under its AWS key (`stateEnteredEventDetails`, ...).
-    pub details: Option<(String, Value)>,
+    pub event_type: Cow<'static, str>,
+    /// The event's details.
+    pub details: Details,
+}
+
+/// The details of an event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Details {
+    /// No details object.
+    None,
+    /// `stateEnteredEventDetails`.
+    Entered {
+        /// State name.
+        name: String,
+        /// State input.
+        input: Value,
+    },
+    /// `stateExitedEventDetails`.
+    Exited {
+        /// State name.
+        name: String,
+        /// State output.
+        output: Value,
+        /// Variables the state assigned.
+        assigned: Option<Map<String, Value>>,
+    },
+    /// Any other details object, under the key [`details_key`] gives for the type.
+    Other(Value),
 }
 
 impl HistoryEvent {
@@ -26,12 +56,53 @@ impl HistoryEvent {
         m.insert("id".into(), self.id.into());
         m.insert("previousEventId".into(), self.previous_event_id.into());
         m.insert("timestamp".into(), crate::timestamp::format(&self.timestamp).into());
-        m.insert("type".into(), self.event_type.clone().into());
-        if let Some((k, v)) = &self.details {
-            m.insert(k.clone(), v.clone());
+        m.insert("type".into(), Value::String(self.event_type.to_string()));
+        let details = match &self.details {
+            Details::None => None,
+            Details::Entered { name, input } => {
+                Some(json!({"input": input, "inputDetails": {"truncated": false}, "name": name}))
+            }
+            Details::Exited { name, output, assigned } => {
+                let mut d = Map::new();
+                if let Some(vars) = assigned {
+                    let shown: Map<String, Value> =
+                        vars.iter().map(|(k, v)| (k.clone(), Value::String(v.to_string()))).collect();
+                    d.insert("assignedVariables".into(), Value::Object(shown));
+                    d.insert("assignedVariablesDetails".into(), json!({"truncated": false}));
+                }
+                d.insert("name".into(), name.clone().into());
+                d.insert("output".into(), output.clone());
+                d.insert("outputDetails".into(), json!({"truncated": false}));
+                Some(Value::Object(d))
+            }
+            Details::Other(v) => Some(v.clone()),
+        };
+        if let (Some(d), Some(k)) = (details, details_key(&self.event_type)) {
+            m.insert(k.into(), d);
         }
         Value::Object(m)
     }
+}
+
+/// The `*StateEntered` / `*StateExited` / ... event type for a state type prefix, without
+/// allocating.
+pub fn state_event(prefix: &str, suffix: &str) -> &'static str {
+    macro_rules! table {
+        ($($p:literal),*) => {
+            match (prefix, suffix) {
+                $(
+                    ($p, "Entered") => concat!($p, "StateEntered"),
+                    ($p, "Exited") => concat!($p, "StateExited"),
+                    ($p, "Started") => concat!($p, "StateStarted"),
+                    ($p, "Succeeded") => concat!($p, "StateSucceeded"),
+                    ($p, "Failed") => concat!($p, "StateFailed"),
+                    ($p, "Aborted") => concat!($p, "StateAborted"),
+                )*
+                _ => "UnknownEvent",
+            }
+        };
+    }
+    table!("Pass", "Task", "Choice", "Wait", "Succeed", "Fail", "Parallel", "Map")
 }
 
 /// The details key AWS uses for an event type.
@@ -61,8 +132,35 @@ pub fn details_key(event_type: &str) -> Option<&'static str> {
         "TaskSucceeded" => "taskSucceededEventDetails",
         "TaskFailed" => "taskFailedEventDetails",
         "TaskTimedOut" => "taskTimedOutEventDetails",
-        "WaitStateAborted" | "TaskStateAborted" | "ParallelStateAborted" | "MapStateAborted" => return None,
-        "ParallelStateFailed" | "MapStateFailed" => return None,
         _ => return None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_events_are_named_without_allocating() {
+        assert_eq!(state_event("Pass", "Entered"), "PassStateEntered");
+        assert_eq!(state_event("Map", "Failed"), "MapStateFailed");
+    }
+
+    #[test]
+    fn exited_events_show_assigned_variables_as_json_text() {
+        let e = HistoryEvent {
+            id: 3,
+            previous_event_id: 2,
+            timestamp: DateTime::<Utc>::from_timestamp(0, 0).unwrap_or_default(),
+            event_type: Cow::Borrowed("PassStateExited"),
+            details: Details::Exited {
+                name: "P".into(),
+                output: json!({}),
+                assigned: Some(json!({"x": 42, "s": "a"}).as_object().cloned().unwrap_or_default()),
+            },
+        };
+        let v = e.to_aws_json();
+        assert_eq!(v["stateExitedEventDetails"]["assignedVariables"], json!({"x": "42", "s": "\"a\""}));
+        assert_eq!(v["type"], "PassStateExited");
+    }
 }

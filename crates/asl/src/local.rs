@@ -7,6 +7,7 @@
 //! result shapes (the optimized `lambda:invoke` envelope, SQS/SNS responses) are built here by
 //! [`crate::integrations`], the same code the durable runtimes use.
 
+use crate::history::HistoryEvent;
 use crate::integrations;
 use crate::model::StateMachine;
 use crate::stepper::{self, Effect, Env, Event, ExecutionInfo, Status};
@@ -14,7 +15,7 @@ use crate::Error;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, VecDeque};
 use std::time::Duration;
 
 pub use crate::integrations::{FunctionInvoker, FunctionOutcome};
@@ -91,10 +92,17 @@ pub struct RunResult {
     pub error: Option<String>,
     /// Cause when not SUCCEEDED.
     pub cause: Option<String>,
-    /// History events in AWS's JSON shape.
-    pub history: Vec<Value>,
+    /// History events (see [`RunResult::history_json`] for AWS's JSON shape).
+    pub history: Vec<HistoryEvent>,
     /// Number of steps (state transitions and task outcomes) taken.
     pub steps: u64,
+}
+
+impl RunResult {
+    /// The history in AWS's `GetExecutionHistory` JSON shape.
+    pub fn history_json(&self) -> Vec<Value> {
+        self.history.iter().map(HistoryEvent::to_aws_json).collect()
+    }
 }
 
 /// A deterministic environment: a simulated clock and a SplitMix64 random source.
@@ -148,13 +156,21 @@ pub fn run_machine(
     let mut env = SimEnv::new(opts.start_time, opts.seed);
     let mut exec = stepper::new_execution(info, input, opts.start_time);
     let mut history = Vec::new();
-    // (due time, sequence) → event; Reverse makes the heap a min-heap.
+    // Messages due now, in order; and timers: (due time, sequence) → event, Reverse makes the
+    // heap a min-heap.
+    let mut ready: VecDeque<Event> = VecDeque::from([Event::Start]);
     let mut queue: BinaryHeap<Reverse<(DateTime<Utc>, u64, QueuedEvent)>> = BinaryHeap::new();
     let mut seq = 0u64;
-    queue.push(Reverse((opts.start_time, seq, QueuedEvent(Event::Start))));
     let mut steps = 0u64;
     let mut overflow = false;
-    while let Some(Reverse((at, _, QueuedEvent(event)))) = queue.pop() {
+    loop {
+        let (at, event) = match ready.pop_front() {
+            Some(e) => (env.now, e),
+            None => match queue.pop() {
+                Some(Reverse((at, _, QueuedEvent(e)))) => (at, e),
+                None => break,
+            },
+        };
         if at > env.now {
             if opts.time_scale > 0.0 {
                 let secs = (at - env.now).num_milliseconds() as f64 / 1000.0 * opts.time_scale;
@@ -163,10 +179,20 @@ pub fn run_machine(
             env.now = at;
         }
         if opts.replay {
-            let text = serde_json::to_string(&exec).unwrap_or_default();
-            match serde_json::from_str(&text) {
+            // What a durable runtime does between two steps: save, then load.
+            let reloaded = serde_json::to_string(&exec).and_then(|text| serde_json::from_str(&text));
+            match reloaded {
                 Ok(x) => exec = x,
-                Err(e) => panic!("execution state does not round-trip through JSON: {e}"),
+                Err(e) => {
+                    return RunResult {
+                        status: "FAILED".into(),
+                        output: None,
+                        error: Some("Stepwise.ReplayFailure".into()),
+                        cause: Some(format!("the execution state does not round-trip through JSON: {e}")),
+                        history,
+                        steps,
+                    }
+                }
             }
         }
         let t = stepper::step(machine, exec, event, &mut env);
@@ -180,22 +206,19 @@ pub fn run_machine(
         let mut done = false;
         for effect in t.effects {
             match effect {
-                Effect::Schedule { frame, timer, at } => {
-                    seq += 1;
-                    let due = at.unwrap_or(env.now).max(env.now);
-                    queue.push(Reverse((due, seq, QueuedEvent(Event::Advance { frame, timer }))));
-                }
+                Effect::Schedule { frame, timer, at } => match at {
+                    Some(due) if due > env.now => {
+                        seq += 1;
+                        queue.push(Reverse((due, seq, QueuedEvent(Event::Advance { frame, timer }))));
+                    }
+                    _ => ready.push_back(Event::Advance { frame, timer }),
+                },
                 Effect::Invoke(req) => {
                     let ctx = integrations::InvokeContext { region: &c.region, account: &c.account };
                     let mut rid = || env.random();
                     let outcomes = integrations::perform(&req, &ctx, functions, &mut rid);
                     for outcome in outcomes {
-                        seq += 1;
-                        queue.push(Reverse((
-                            env.now,
-                            seq,
-                            QueuedEvent(Event::Task { frame: req.frame, task: req.task, outcome }),
-                        )));
+                        ready.push_back(Event::Task { frame: req.frame, task: req.task, outcome });
                     }
                 }
                 Effect::Complete => done = true,
@@ -205,7 +228,6 @@ pub fn run_machine(
             break;
         }
     }
-    let history: Vec<Value> = history.iter().map(|e| e.to_aws_json()).collect();
     if overflow {
         return RunResult {
             status: "FAILED".into(),

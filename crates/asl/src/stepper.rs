@@ -13,7 +13,8 @@
 //! branch) are recognised by the frame's phase and ids and change nothing, which is what makes
 //! at-least-once delivery safe for the runtime.
 
-use crate::history::{details_key, HistoryEvent};
+use crate::history::{state_event, Details, HistoryEvent};
+use std::borrow::Cow;
 use crate::model::{
     Assign, FloatOrPath, IntOrPath, PathField, State, StateKind, StateMachine, Transition as Next, WaitSpec,
 };
@@ -471,7 +472,15 @@ impl<'a> Stepper<'a> {
 
     // ---------- history ----------
 
-    fn emit(&mut self, frame: usize, ty: &str, details: Option<Value>) -> u64 {
+    fn emit(&mut self, frame: usize, ty: &'static str, details: Option<Value>) -> u64 {
+        let details = match details {
+            Some(v) => Details::Other(v),
+            None => Details::None,
+        };
+        self.emit_details(frame, ty, details)
+    }
+
+    fn emit_details(&mut self, frame: usize, ty: &'static str, details: Details) -> u64 {
         let f = &mut self.x.frames[frame];
         if f.silent {
             return f.prev_event;
@@ -484,13 +493,13 @@ impl<'a> Stepper<'a> {
             id,
             previous_event_id: prev,
             timestamp: self.now,
-            event_type: ty.to_string(),
-            details: details.and_then(|d| details_key(ty).map(|k| (k.to_string(), d))),
+            event_type: Cow::Borrowed(ty),
+            details,
         });
         id
     }
 
-    fn emit_root(&mut self, ty: &str, details: Option<Value>) {
+    fn emit_root(&mut self, ty: &'static str, details: Option<Value>) {
         let prev = self.x.frames.first().map(|f| f.prev_event).unwrap_or(0);
         self.x.last_event_id += 1;
         let id = self.x.last_event_id;
@@ -501,8 +510,8 @@ impl<'a> Stepper<'a> {
             id,
             previous_event_id: prev,
             timestamp: self.now,
-            event_type: ty.to_string(),
-            details: details.and_then(|d| details_key(ty).map(|k| (k.to_string(), d))),
+            event_type: Cow::Borrowed(ty),
+            details: details.map(Details::Other).unwrap_or(Details::None),
         });
     }
 
@@ -526,11 +535,10 @@ impl<'a> Stepper<'a> {
             id: 1,
             previous_event_id: 0,
             timestamp: self.now,
-            event_type: "ExecutionStarted".into(),
-            details: Some((
-                "executionStartedEventDetails".into(),
+            event_type: Cow::Borrowed("ExecutionStarted"),
+            details: Details::Other(
                 json!({"input": self.x.input, "inputDetails": {"truncated": false}, "roleArn": self.x.info.role_arn}),
-            )),
+            ),
         });
         let scope = &self.m.scopes[0];
         self.x.frames.push(Frame {
@@ -638,10 +646,10 @@ impl<'a> Stepper<'a> {
             f.entered_time = self.now;
             f.retries = vec![0; st.retry.len()];
         }
-        let id = self.emit(
+        let id = self.emit_details(
             frame,
-            &format!("{prefix}StateEntered"),
-            Some(json!({"input": input, "inputDetails": {"truncated": false}, "name": st.name})),
+            state_event(prefix, "Entered"),
+            Details::Entered { name: st.name.clone(), input },
         );
         self.x.frames[frame].entered_event = id;
         self.run_state(frame);
@@ -752,23 +760,17 @@ impl<'a> Stepper<'a> {
         }
     }
 
-    /// Details of a `*StateExited` event, with the variables the state assigned.
-    fn exited_details(&mut self, frame: usize, name: &str, output: &Value) -> Value {
-        let mut d = Map::new();
-        if let Some(vars) = self.pending_assign.take() {
-            let shown: Map<String, Value> =
-                vars.iter().map(|(k, v)| (k.clone(), Value::String(v.to_string()))).collect();
-            d.insert("assignedVariables".into(), Value::Object(shown));
-            d.insert("assignedVariablesDetails".into(), json!({"truncated": false}));
+    /// Details of a `*StateExited` event, with the variables the state assigned (which are
+    /// applied to the frame now).
+    fn exited_details(&mut self, frame: usize, name: &str, output: &Value) -> Details {
+        let assigned = self.pending_assign.take();
+        if let Some(vars) = &assigned {
             let f = &mut self.x.frames[frame];
             for (k, v) in vars {
-                f.vars.insert(k, v);
+                f.vars.insert(k.clone(), v.clone());
             }
         }
-        d.insert("name".into(), name.into());
-        d.insert("output".into(), output.clone());
-        d.insert("outputDetails".into(), json!({"truncated": false}));
-        Value::Object(d)
+        Details::Exited { name: name.to_string(), output: output.clone(), assigned }
     }
 
     fn output_path(&self, frame: usize, st: &State, v: Value) -> Result<Value, Failure> {
@@ -799,7 +801,7 @@ impl<'a> Stepper<'a> {
             return self.fail_frame(frame, f);
         }
         let details = self.exited_details(frame, &st.name, &output);
-        self.emit(frame, &format!("{}StateExited", st.kind.event_prefix()), Some(details));
+        self.emit_details(frame, state_event(st.kind.event_prefix(), "Exited"), details);
         match (&st.kind, &st.transition) {
             (StateKind::Succeed, _) | (_, Next::End) => self.frame_succeeded(frame, output),
             (_, Next::Next(n)) => self.goto(frame, *n, output),
@@ -934,7 +936,7 @@ impl<'a> Stepper<'a> {
                     Ok(out) => {
                         self.pending_assign = assigned;
                         let details = self.exited_details(frame, &st.name, &out);
-                        self.emit(frame, &format!("{}StateExited", st.kind.event_prefix()), Some(details));
+                        self.emit_details(frame, state_event(st.kind.event_prefix(), "Exited"), details);
                         self.goto(frame, c.next, out);
                     }
                     Err(e) => {
@@ -1050,7 +1052,7 @@ impl<'a> Stepper<'a> {
         let out = self.output_path(frame, st, effective)?;
         self.pending_assign = assigned;
         let details = self.exited_details(frame, &st.name, &out);
-        self.emit(frame, "ChoiceStateExited", Some(details));
+        self.emit_details(frame, "ChoiceStateExited", details);
         self.goto(frame, next, out);
         Ok(())
     }
@@ -1582,14 +1584,14 @@ impl<'a> Stepper<'a> {
                 self.emit(frame, "MapRunFailed", Some(Value::Object(d)));
             }
             if !self.will_retry(frame, &failure) {
-                self.emit(frame, &format!("{prefix}StateFailed"), None);
+                self.emit(frame, state_event(prefix, "Failed"), None);
             }
             return self.handle_error(frame, failure);
         }
         if join.distributed {
             self.emit(frame, "MapRunSucceeded", None);
         }
-        self.emit(frame, &format!("{prefix}StateSucceeded"), None);
+        self.emit(frame, state_event(prefix, "Succeeded"), None);
         let result = Value::Array(join.results);
         match self.process_result(frame, st, result) {
             Ok(out) => self.exit_state(frame, out),

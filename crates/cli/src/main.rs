@@ -153,7 +153,7 @@ fn real_main() -> Result<ExitCode> {
                 }
             }
             if history {
-                line.insert("history".into(), Value::Array(r.history));
+                line.insert("history".into(), Value::Array(r.history_json()));
             }
             println!("{}", Value::Object(line));
             Ok(if r.status == "SUCCEEDED" { ExitCode::SUCCESS } else { ExitCode::from(1) })

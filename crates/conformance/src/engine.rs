@@ -63,12 +63,13 @@ impl Engine for LocalEngine {
         };
         let r = local::run(definition, input, &opts, &mut Adapter(functions))
             .map_err(|e| e.to_string())?;
+        let history = r.history_json();
         Ok(EngineRun {
             status: r.status,
             output: r.output,
             error: r.error,
             cause: r.cause,
-            history: r.history,
+            history,
         })
     }
 }
