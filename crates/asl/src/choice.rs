@@ -28,8 +28,8 @@ pub enum Rule {
         /// The literal or path operand.
         operand: Operand,
     },
-    /// A JSONata `Condition` (evaluated once JSONata is supported).
-    Condition(String),
+    /// A JSONata `Condition` (`{% ... %}` or a literal boolean), evaluated by the stepper.
+    Condition(crate::jsonata::Template),
 }
 
 /// The value a comparison tests against.
@@ -101,7 +101,7 @@ impl Rule {
     pub fn parse(v: &Value, ql: QueryLanguage) -> Result<Rule, String> {
         let o = v.as_object().ok_or("a Choice rule must be an object")?;
         if let Some(c) = o.get("Condition") {
-            return Ok(Rule::Condition(c.to_string()));
+            return crate::jsonata::Template::compile(c).map(Rule::Condition);
         }
         if ql == QueryLanguage::JsonAta {
             return Err("a JSONata Choice rule needs a Condition".into());
@@ -150,9 +150,7 @@ impl Rule {
                 false
             }
             Rule::Not(r) => !r.eval(input, ctx)?,
-            Rule::Condition(_) => {
-                return Err("JSONata Choice conditions are not yet supported by stepwise".into())
-            }
+            Rule::Condition(_) => return Err("a JSONata Condition needs the JSONata evaluator".into()),
             Rule::Compare { variable, op, operand } => {
                 let value = eval_path(variable, input, ctx).ok();
                 if *op == Op::IsPresent {

@@ -76,6 +76,11 @@ pub fn perform(
     let outcome = match req.integration {
         Integration::LambdaArn => match functions.invoke(&req.resource, p, timeout) {
             FunctionOutcome::Ok(v) => TaskOutcome::Succeeded(v),
+            // The legacy integration reports the error payload as Lambda's runtime printed it.
+            FunctionOutcome::Error { error_type, payload, .. } => TaskOutcome::Failed {
+                error: Some(error_type),
+                cause: Some(spaced_json(&payload)),
+            },
             other => match function_failure(other, &req.resource, ctx, req.timeout_seconds.is_some(), rng) {
                 Some(f) => f,
                 None => return Vec::new(),
@@ -88,7 +93,13 @@ pub fn perform(
                     "The field 'FunctionName' is required for arn:aws:states:::lambda:invoke",
                 )];
             };
-            let payload = p.get("Payload").cloned().unwrap_or_else(|| json!({}));
+            // Lambda receives the Payload's bytes: a string is sent as is (so JSON text arrives
+            // parsed), a missing or null Payload as `{}`.
+            let payload = match p.get("Payload") {
+                None | Some(Value::Null) => json!({}),
+                Some(Value::String(text)) => serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.clone())),
+                Some(v) => v.clone(),
+            };
             let async_ = p.get("InvocationType").and_then(Value::as_str) == Some("Event");
             let qualifier = p.get("Qualifier").and_then(Value::as_str);
             let request_id = uuid(rng);
@@ -276,6 +287,36 @@ pub fn uuid(rng: &mut dyn FnMut() -> u64) -> String {
     )
 }
 
+/// JSON with `", "` and `": "` separators, as Python's `json.dumps` writes it.
+pub fn spaced_json(v: &Value) -> String {
+    struct Spaced;
+    impl serde_json::ser::Formatter for Spaced {
+        fn begin_array_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W, first: bool) -> std::io::Result<()> {
+            if first {
+                Ok(())
+            } else {
+                w.write_all(b", ")
+            }
+        }
+        fn begin_object_key<W: ?Sized + std::io::Write>(&mut self, w: &mut W, first: bool) -> std::io::Result<()> {
+            if first {
+                Ok(())
+            } else {
+                w.write_all(b", ")
+            }
+        }
+        fn begin_object_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+            w.write_all(b": ")
+        }
+    }
+    let mut out = Vec::new();
+    let mut ser = serde_json::Serializer::with_formatter(&mut out, Spaced);
+    if serde::Serialize::serialize(v, &mut ser).is_err() {
+        return v.to_string();
+    }
+    String::from_utf8(out).unwrap_or_default()
+}
+
 fn md5_hex(b: &[u8]) -> String {
     use md5::{Digest, Md5};
     Md5::digest(b).iter().map(|x| format!("{x:02x}")).collect()
@@ -294,6 +335,11 @@ mod tests {
             function_arn("arn:aws:lambda:us-east-1:3:function:f:prod", &ctx),
             "arn:aws:lambda:us-east-1:3:function:f"
         );
+    }
+
+    #[test]
+    fn spaced_json_matches_python() {
+        assert_eq!(spaced_json(&json!({"a": [1, 2], "b": {"c": "d"}})), r#"{"a": [1, 2], "b": {"c": "d"}}"#);
     }
 
     #[test]

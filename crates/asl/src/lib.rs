@@ -11,6 +11,7 @@ pub mod choice;
 pub mod history;
 pub mod integrations;
 pub mod intrinsics;
+pub mod jsonata;
 pub mod jsonpath;
 pub mod local;
 pub mod model;

@@ -7,6 +7,7 @@
 //! index, so a frame of an execution names its scope with one integer.
 
 use crate::jsonpath::Path;
+use crate::jsonata::Template as JTemplate;
 use crate::payload::Template;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
@@ -105,8 +106,33 @@ pub struct State {
     pub assign: Option<Assign>,
     /// The state's effective query language.
     pub query_language: QueryLanguage,
+    /// JSONata fields (`Arguments`, `Output`, `Items`, and any field given as a `{% %}`
+    /// expression), compiled; empty for JSONPath states.
+    pub jsonata: HashMap<&'static str, JTemplate>,
     /// The raw JSON of the state, for fields other modules read lazily.
     pub raw: Value,
+}
+
+/// Fields a JSONata state may give as expressions (or, for the first ones, only in JSONata).
+pub const JSONATA_FIELDS: &[&str] = &[
+    "Arguments",
+    "Output",
+    "Items",
+    "ItemSelector",
+    "Error",
+    "Cause",
+    "Seconds",
+    "Timestamp",
+    "TimeoutSeconds",
+    "HeartbeatSeconds",
+    "MaxConcurrency",
+    "ToleratedFailureCount",
+    "ToleratedFailurePercentage",
+];
+
+/// Whether a field value is a JSONata expression string (`{% ... %}`).
+fn is_expr(v: Option<&Value>) -> bool {
+    v.and_then(Value::as_str).is_some_and(|s| crate::jsonata::expression_of(s).is_some())
 }
 
 /// The state types and their own fields.
@@ -235,6 +261,8 @@ pub struct Catcher {
     pub result_path: PathField,
     pub next: usize,
     pub assign: Option<Assign>,
+    /// JSONata `Output` of the catcher.
+    pub output: Option<JTemplate>,
 }
 
 /// An `Assign` block.
@@ -242,6 +270,8 @@ pub struct Catcher {
 pub enum Assign {
     /// JSONPath: a payload template (`.$` keys read paths, intrinsics and variables).
     JsonPath(Template),
+    /// JSONata: values may be `{% %}` expressions.
+    JsonAta(JTemplate),
 }
 
 /// A top-level Choice rule with its target.
@@ -253,6 +283,8 @@ pub struct ChoiceBranch {
     pub next: usize,
     /// Variables assigned when this rule matches.
     pub assign: Option<Assign>,
+    /// JSONata `Output` when this rule matches.
+    pub output: Option<JTemplate>,
 }
 
 impl StateMachine {
@@ -358,7 +390,9 @@ impl Builder {
                 error_path: opt_template(o.get("ErrorPath"), &format!("{loc}/ErrorPath"))?,
                 cause_path: opt_template(o.get("CausePath"), &format!("{loc}/CausePath"))?,
             }),
-            "Wait" => StateKind::Wait(if let Some(v) = o.get("Seconds") {
+            "Wait" => StateKind::Wait(if is_expr(o.get("Seconds")) || is_expr(o.get("Timestamp")) {
+                WaitSpec::Seconds(0) // evaluated from the JSONata field
+            } else if let Some(v) = o.get("Seconds") {
                 WaitSpec::Seconds(v.as_i64().ok_or_else(|| err("Seconds must be an integer", loc))?)
             } else if let Some(v) = o.get("Timestamp") {
                 WaitSpec::Timestamp(v.as_str().unwrap_or_default().to_string())
@@ -377,7 +411,8 @@ impl Builder {
                     let next = target("Next", c.get("Next"))?
                         .ok_or_else(|| err("These fields are required: [Next]", &cloc))?;
                     let assign = assign_field(c.get("Assign"), ql, &format!("{cloc}/Assign"))?;
-                    choices.push(ChoiceBranch { rule, next, assign });
+                    let output = jtemplate(c.get("Output"), &format!("{cloc}/Output"))?;
+                    choices.push(ChoiceBranch { rule, next, assign, output });
                 }
                 StateKind::Choice { choices, default: target("Default", o.get("Default"))? }
             }
@@ -420,7 +455,7 @@ impl Builder {
                     max_concurrency: int_or_path(o, "MaxConcurrency", loc)?,
                     tolerated_failure_count: int_or_path(o, "ToleratedFailureCount", loc)?,
                     tolerated_failure_percentage: match (
-                        o.get("ToleratedFailurePercentage"),
+                        o.get("ToleratedFailurePercentage").filter(|v| !is_expr(Some(v))),
                         o.get("ToleratedFailurePercentagePath"),
                     ) {
                         (Some(v), _) => Some(FloatOrPath::Value(v.as_f64().unwrap_or(0.0))),
@@ -456,7 +491,7 @@ impl Builder {
             });
             let _ = rloc;
         }
-        let mut catch = Vec::new();
+        let mut catch: Vec<Catcher> = Vec::new();
         for (i, c) in o.get("Catch").and_then(Value::as_array).into_iter().flatten().enumerate() {
             let cloc = format!("{loc}/Catch/{i}");
             let co = c.as_object().ok_or_else(|| err("a catcher must be an object", &cloc))?;
@@ -465,6 +500,7 @@ impl Builder {
                 result_path: path_field(co, "ResultPath", &cloc)?,
                 next: target("Next", c.get("Next"))?.ok_or_else(|| err("These fields are required: [Next]", &cloc))?,
                 assign: assign_field(c.get("Assign"), ql, &format!("{cloc}/Assign"))?,
+                output: jtemplate(c.get("Output"), &format!("{cloc}/Output"))?,
             });
         }
         Ok(State {
@@ -482,6 +518,17 @@ impl Builder {
             retry,
             catch,
             assign: assign_field(o.get("Assign"), ql, &format!("{loc}/Assign"))?,
+            jsonata: if ql == QueryLanguage::JsonAta {
+                let mut m = HashMap::new();
+                for f in JSONATA_FIELDS {
+                    if let Some(t) = jtemplate(o.get(*f), &format!("{loc}/{f}"))? {
+                        m.insert(*f, t);
+                    }
+                }
+                m
+            } else {
+                HashMap::new()
+            },
             query_language: ql,
             raw: raw.clone(),
         })
@@ -508,6 +555,9 @@ fn path_field(o: &Map<String, Value>, field: &str, loc: &str) -> Result<PathFiel
 }
 
 fn int_or_path(o: &Map<String, Value>, field: &str, loc: &str) -> Result<Option<IntOrPath>, ModelError> {
+    if is_expr(o.get(field)) {
+        return Ok(None); // a JSONata expression, evaluated per execution
+    }
     if let Some(v) = o.get(field) {
         let n = v
             .as_i64()
@@ -534,9 +584,14 @@ fn opt_template(v: Option<&Value>, loc: &str) -> Result<Option<Template>, ModelE
     }
 }
 
-fn assign_field(v: Option<&Value>, _ql: QueryLanguage, loc: &str) -> Result<Option<Assign>, ModelError> {
-    match v {
-        None => Ok(None),
-        Some(v) => Ok(Some(Assign::JsonPath(template(v, loc)?))),
+fn assign_field(v: Option<&Value>, ql: QueryLanguage, loc: &str) -> Result<Option<Assign>, ModelError> {
+    match (v, ql) {
+        (None, _) => Ok(None),
+        (Some(v), QueryLanguage::JsonPath) => Ok(Some(Assign::JsonPath(template(v, loc)?))),
+        (Some(v), QueryLanguage::JsonAta) => Ok(Some(Assign::JsonAta(JTemplate::compile(v).map_err(|m| err(m, loc))?))),
     }
+}
+
+fn jtemplate(v: Option<&Value>, loc: &str) -> Result<Option<JTemplate>, ModelError> {
+    v.map(|v| JTemplate::compile(v).map_err(|m| err(m, loc))).transpose()
 }

@@ -19,6 +19,8 @@ use crate::model::{
     Assign, FloatOrPath, IntOrPath, PathField, State, StateKind, StateMachine, Transition as Next, WaitSpec,
 };
 use crate::payload::{eval_path, Context, EvalError};
+use crate::jsonata::{self, Template as JTemplate};
+use crate::model::QueryLanguage;
 use crate::{jsonpath, timestamp};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
@@ -658,13 +660,12 @@ impl<'a> Stepper<'a> {
     /// Does the work of the current state after it was entered (and again after a retry).
     fn run_state(&mut self, frame: usize) {
         let st = self.state(frame);
-        if st.query_language == crate::model::QueryLanguage::JsonAta {
-            let f = self.runtime(frame, "The JSONata query language is not yet supported by stepwise");
-            return self.fail_frame(frame, f);
-        }
         let r = match &st.kind {
             StateKind::Pass { result } => self.run_pass(frame, st, result.as_ref()),
-            StateKind::Succeed => self.effective_input(frame, st).map(|v| self.exit_state(frame, v)),
+            StateKind::Succeed => self
+                .effective_input(frame, st)
+                .and_then(|v| self.output_path(frame, st, v))
+                .map(|v| self.exit_state(frame, v)),
             StateKind::Fail(_) => self.run_fail(frame, st),
             StateKind::Choice { .. } => self.run_choice(frame, st),
             StateKind::Wait(w) => self.run_wait(frame, st, w),
@@ -677,8 +678,44 @@ impl<'a> Stepper<'a> {
         }
     }
 
+    // ---------- JSONata ----------
+
+    fn jsonata(st: &State) -> bool {
+        st.query_language == QueryLanguage::JsonAta
+    }
+
+    /// `$states`: the state's input, the context object, and the result or error output.
+    fn states_var(&self, frame: usize, input: &Value, extra: Option<(&str, Value)>, more: &[(&str, &Value)]) -> Value {
+        let mut m = Map::new();
+        m.insert("input".into(), input.clone());
+        m.insert("context".into(), context_value(&self.x, self.m, frame, extra));
+        for (k, v) in more {
+            m.insert((*k).into(), (*v).clone());
+        }
+        Value::Object(m)
+    }
+
+    fn jeval(&mut self, frame: usize, t: &JTemplate, field: &str, states: &Value) -> Result<Value, Failure> {
+        let vars = |n: &str| lookup_var(&self.x, frame, n);
+        let scope = jsonata::Scope { states, variables: &vars };
+        let mut rng = Rng(self.env);
+        let r = t.eval(&scope, field, &mut || rng.next());
+        r.map_err(|e| self.eval_err(frame, e))
+    }
+
+    /// A JSONata field of the state, if given, evaluated with `$states.input` = the raw input.
+    fn jfield(&mut self, frame: usize, st: &State, field: &'static str) -> Result<Option<Value>, Failure> {
+        let Some(t) = st.jsonata.get(field) else { return Ok(None) };
+        let raw = self.x.frames[frame].input.clone();
+        let states = self.states_var(frame, &raw, None, &[]);
+        self.jeval(frame, t, field, &states).map(Some)
+    }
+
     fn effective_input(&self, frame: usize, st: &State) -> Result<Value, Failure> {
         let raw = &self.x.frames[frame].input;
+        if Self::jsonata(st) {
+            return Ok(raw.clone());
+        }
         match &st.input_path {
             PathField::Default => Ok(raw.clone()),
             PathField::Null => Ok(json!({})),
@@ -693,6 +730,11 @@ impl<'a> Stepper<'a> {
     }
 
     fn parameters(&mut self, frame: usize, st: &State, effective: Value, extra: Option<(&str, Value)>) -> Result<Value, Failure> {
+        if Self::jsonata(st) {
+            let Some(t) = st.jsonata.get("Arguments") else { return Ok(effective) };
+            let states = self.states_var(frame, &effective, extra, &[]);
+            return self.jeval(frame, t, "Arguments", &states);
+        }
         let Some(t) = &st.parameters else { return Ok(effective) };
         let ctx_val = std::cell::OnceCell::new();
         let make = || ctx_val.get_or_init(|| context_value(&self.x, self.m, frame, extra.clone())).clone();
@@ -703,8 +745,20 @@ impl<'a> Stepper<'a> {
         r.map_err(|e| self.eval_err(frame, e))
     }
 
-    /// ResultSelector, ResultPath and OutputPath, in AWS's order.
+    /// ResultSelector, Assign, ResultPath and OutputPath, in AWS's order (JSONata: Assign and
+    /// Output, both seeing `$states.result`).
     fn process_result(&mut self, frame: usize, st: &State, result: Value) -> Result<Value, Failure> {
+        if Self::jsonata(st) {
+            let raw = self.x.frames[frame].input.clone();
+            let states = self.states_var(frame, &raw, None, &[("result", &result)]);
+            let assigned = self.eval_assign_states(frame, st.assign.as_ref(), &states)?;
+            let out = match st.jsonata.get("Output") {
+                Some(t) => self.jeval(frame, t, "Output", &states)?,
+                None => result,
+            };
+            self.pending_assign = assigned;
+            return Ok(out);
+        }
         let result = match &st.result_selector {
             Some(t) => {
                 let make = || context_value(&self.x, self.m, frame, None);
@@ -741,10 +795,28 @@ impl<'a> Stepper<'a> {
         Ok(out)
     }
 
-    /// Evaluates an Assign block with `$` = `dollar`; the variables apply when the state exits.
+    /// Evaluates a JSONata Assign block against `$states`.
+    fn eval_assign_states(&mut self, frame: usize, assign: Option<&Assign>, states: &Value) -> Result<Option<Map<String, Value>>, Failure> {
+        match assign {
+            Some(Assign::JsonAta(t)) => match self.jeval(frame, t, "Assign", states)? {
+                Value::Object(m) => Ok(Some(m)),
+                _ => Ok(None),
+            },
+            Some(Assign::JsonPath(_)) => self.eval_assign(frame, assign, states.get("input").unwrap_or(&Value::Null)),
+            None => Ok(None),
+        }
+    }
+
+    /// Evaluates an Assign block with `$` = `dollar` (JSONata: `$states.input` = the raw input);
+    /// the variables apply when the state exits.
     fn eval_assign(&mut self, frame: usize, assign: Option<&Assign>, dollar: &Value) -> Result<Option<Map<String, Value>>, Failure> {
         let Some(assign) = assign else { return Ok(None) };
         let v = match assign {
+            Assign::JsonAta(_) => {
+                let raw = self.x.frames[frame].input.clone();
+                let states = self.states_var(frame, &raw, None, &[]);
+                return self.eval_assign_states(frame, Some(assign), &states);
+            }
             Assign::JsonPath(t) => {
                 let make = || context_value(&self.x, self.m, frame, None);
                 let vars = |n: &str| lookup_var(&self.x, frame, n);
@@ -773,7 +845,10 @@ impl<'a> Stepper<'a> {
         Details::Exited { name: name.to_string(), output: output.clone(), assigned }
     }
 
-    fn output_path(&self, frame: usize, st: &State, v: Value) -> Result<Value, Failure> {
+    fn output_path(&mut self, frame: usize, st: &State, v: Value) -> Result<Value, Failure> {
+        if Self::jsonata(st) {
+            return Ok(self.jfield(frame, st, "Output")?.unwrap_or(v));
+        }
         match &st.output_path {
             PathField::Default => Ok(v),
             PathField::Null => Ok(json!({})),
@@ -920,6 +995,26 @@ impl<'a> Stepper<'a> {
                 let err_out = json!({"Error": failure.0.clone().unwrap_or_default(), "Cause": failure.1.clone().unwrap_or_default()});
                 let err_out_for_assign = err_out.clone();
                 let raw = self.x.frames[frame].input.clone();
+                if Self::jsonata(st) {
+                    let states = self.states_var(frame, &raw, None, &[("errorOutput", &err_out)]);
+                    let r = self.eval_assign_states(frame, c.assign.as_ref(), &states).and_then(|a| {
+                        let out = match &c.output {
+                            Some(t) => self.jeval(frame, t, "Output", &states)?,
+                            None => err_out.clone(),
+                        };
+                        Ok((a, out))
+                    });
+                    match r {
+                        Ok((assigned, out)) => {
+                            self.pending_assign = assigned;
+                            let details = self.exited_details(frame, &st.name, &out);
+                            self.emit_details(frame, state_event(st.kind.event_prefix(), "Exited"), details);
+                            self.goto(frame, c.next, out);
+                        }
+                        Err(f) => self.fail_frame(frame, f),
+                    }
+                    return;
+                }
                 let out = match &c.result_path {
                     PathField::Default => Ok(err_out),
                     PathField::Null => Ok(raw),
@@ -981,6 +1076,12 @@ impl<'a> Stepper<'a> {
 
     fn run_fail(&mut self, frame: usize, st: &State) -> Result<(), Failure> {
         let StateKind::Fail(spec) = &st.kind else { return Ok(()) };
+        if Self::jsonata(st) {
+            let error = self.jfield(frame, st, "Error")?.map(|v| display_value(&v));
+            let cause = self.jfield(frame, st, "Cause")?.map(|v| display_value(&v));
+            self.fail_frame(frame, (error, cause));
+            return Ok(());
+        }
         let raw = self.x.frames[frame].input.clone();
         let make = || context_value(&self.x, self.m, frame, None);
         let vars = |n: &str| lookup_var(&self.x, frame, n);
@@ -1026,6 +1127,50 @@ impl<'a> Stepper<'a> {
         let effective = self.effective_input(frame, st)?;
         let mut target = None;
         let mut assign = st.assign.as_ref();
+        let mut output = st.jsonata.get("Output");
+        if Self::jsonata(st) {
+            let states = self.states_var(frame, &effective, None, &[]);
+            for c in choices {
+                let crate::choice::Rule::Condition(t) = &c.rule else { continue };
+                match self.jeval(frame, t, "Condition", &states)? {
+                    Value::Bool(true) => {
+                        target = Some(c.next);
+                        assign = c.assign.as_ref();
+                        output = c.output.as_ref();
+                        break;
+                    }
+                    Value::Bool(false) => {}
+                    other => {
+                        let text = match t {
+                            JTemplate::Expr(e) => e.text().to_string(),
+                            _ => other.to_string(),
+                        };
+                        return Err(fail(
+                            "States.QueryEvaluationError",
+                            format!(
+                                "{}The JSONata expression '{text}' specified for the field 'Condition' returned an unexpected result type. Expected 'boolean', but was '{}' for value: {other}",
+                                self.cause_prefix(frame),
+                                jsonata::type_name(&other)
+                            ),
+                        ));
+                    }
+                }
+            }
+            let Some(next) = target.or(*default) else {
+                return Err(fail("States.NoChoiceMatched", format!("{}No Matches!", self.cause_prefix(frame))));
+            };
+            let assigned = self.eval_assign_states(frame, assign, &states)?;
+            let out = match output {
+                Some(t) => self.jeval(frame, t, "Output", &states)?,
+                None => effective,
+            };
+            self.pending_assign = assigned;
+            let details = self.exited_details(frame, &st.name, &out);
+            self.emit_details(frame, "ChoiceStateExited", details);
+            self.goto(frame, next, out);
+            return Ok(());
+        }
+        let _ = output;
         {
             let make = || context_value(&self.x, self.m, frame, None);
             let vars = |n: &str| lookup_var(&self.x, frame, n);
@@ -1059,7 +1204,36 @@ impl<'a> Stepper<'a> {
 
     fn run_wait(&mut self, frame: usize, st: &State, w: &WaitSpec) -> Result<(), Failure> {
         let effective = self.effective_input(frame, st)?;
-        let until = match w {
+        let jseconds = self.jfield(frame, st, "Seconds")?;
+        let jstamp = self.jfield(frame, st, "Timestamp")?;
+        let until = match (jseconds, jstamp, w) {
+            (Some(v), _, _) => match v.as_i64() {
+                Some(secs) if secs >= 0 => self.now + Duration::seconds(secs.min(i64::MAX / 2_000_000)),
+                _ => {
+                    return Err(fail(
+                        "States.QueryEvaluationError",
+                        format!(
+                            "{}The JSONata expression specified for the field 'Seconds' returned an unexpected result type. Expected 'integer', but was '{}' for value: {v}",
+                            self.cause_prefix(frame),
+                            jsonata::type_name(&v)
+                        ),
+                    ))
+                }
+            },
+            (None, Some(v), _) => match v.as_str().and_then(timestamp::parse) {
+                Some(t) => t,
+                None => {
+                    return Err(fail(
+                        "States.QueryEvaluationError",
+                        format!(
+                            "{}The Timestamp field cannot be parsed as an ISO-8601 extended offset date-time format string: {}",
+                            self.cause_prefix(frame),
+                            display_value(&v)
+                        ),
+                    ))
+                }
+            },
+            (None, None, w) => match w {
             WaitSpec::Seconds(s) => self.now + Duration::seconds(*s),
             WaitSpec::Timestamp(t) => timestamp::parse(t).ok_or_else(|| {
                 self.runtime(frame, format!("The Timestamp parameter is not a valid ISO-8601 timestamp: {t}"))
@@ -1100,6 +1274,7 @@ impl<'a> Stepper<'a> {
                     )
                 })?
             }
+            },
         };
         if (until - self.now).num_seconds() > i32::MAX as i64 {
             return Err(self.runtime(frame, "Wait state delay is too long."));
@@ -1112,7 +1287,21 @@ impl<'a> Stepper<'a> {
         Ok(())
     }
 
-    fn resolve_int(&self, frame: usize, v: &Option<IntOrPath>, input: &Value, field: &str) -> Result<Option<i64>, Failure> {
+    fn resolve_int(&mut self, frame: usize, v: &Option<IntOrPath>, input: &Value, field: &'static str) -> Result<Option<i64>, Failure> {
+        let st = self.state(frame);
+        if let Some(got) = self.jfield(frame, st, field)? {
+            return match got.as_f64() {
+                Some(f) if f.fract() == 0.0 => Ok(Some(f as i64)),
+                _ => Err(fail(
+                    "States.QueryEvaluationError",
+                    format!(
+                        "{}The JSONata expression specified for the field '{field}' returned an unexpected result type. Expected 'integer', but was '{}' for value: {got}",
+                        self.cause_prefix(frame),
+                        jsonata::type_name(&got)
+                    ),
+                )),
+            };
+        }
         match v {
             None => Ok(None),
             Some(IntOrPath::Value(n)) => Ok(Some(*n)),
@@ -1337,10 +1526,37 @@ impl<'a> Stepper<'a> {
     fn run_map(&mut self, frame: usize, st: &State) -> Result<(), Failure> {
         let StateKind::Map(spec) = &st.kind else { return Ok(()) };
         let effective = self.effective_input(frame, st)?;
-        let items_val = match &spec.items_path {
+        let items_val = if Self::jsonata(st) {
+            match self.jfield(frame, st, "Items")? {
+                Some(Value::Array(a)) => Value::Array(a),
+                Some(other) => {
+                    let text = match st.jsonata.get("Items") {
+                        Some(JTemplate::Expr(e)) => e.text().to_string(),
+                        _ => other.to_string(),
+                    };
+                    return Err(fail(
+                        "States.QueryEvaluationError",
+                        format!(
+                            "{}The JSONata expression '{text}' specified for the field 'Items' returned an unexpected result type. Expected 'array', but was '{}' for value: {other}",
+                            self.cause_prefix(frame),
+                            jsonata::type_name(&other)
+                        ),
+                    ));
+                }
+                None if effective.is_array() => effective.clone(),
+                None => {
+                    return Err(fail(
+                        "States.QueryEvaluationError",
+                        format!("{}Map state input must be an array but was: {effective}", self.cause_prefix(frame)),
+                    ))
+                }
+            }
+        } else {
+            match &spec.items_path {
             PathField::Path(p) => eval_path(p, &effective, &Context::with_vars(&|| context_value(&self.x, self.m, frame, None), &|n: &str| lookup_var(&self.x, frame, n)))
                 .map_err(|e| self.runtime(frame, format!("Invalid path '{p}' : {e}")))?,
             _ => effective.clone(),
+            }
         };
         let Value::Array(items) = items_val else {
             let path = match &spec.items_path {
@@ -1360,7 +1576,9 @@ impl<'a> Stepper<'a> {
         if tol_count.is_some_and(|c| c < 0) {
             return Err(self.runtime(frame, "ToleratedFailureCount cannot be negative."));
         }
+        let jpct = self.jfield(frame, st, "ToleratedFailurePercentage")?;
         let tol_pct = match &spec.tolerated_failure_percentage {
+            None if jpct.is_some() => jpct.as_ref().and_then(Value::as_f64),
             None => None,
             Some(FloatOrPath::Value(v)) => Some(*v),
             Some(FloatOrPath::Path(p)) => {
@@ -1386,7 +1604,14 @@ impl<'a> Stepper<'a> {
         }
         // Item inputs: ItemSelector (with $$.Map.Item) or the item itself; batched when asked.
         let mut inputs = Vec::with_capacity(n);
+        let jselector = st.jsonata.get("ItemSelector");
         for (index, item) in batches.into_iter().enumerate() {
+            if let Some(t) = jselector {
+                let map_ctx = json!({"Item": {"Index": index, "Value": item}});
+                let states = self.states_var(frame, &effective, Some(("Map", map_ctx)), &[]);
+                inputs.push(self.jeval(frame, t, "ItemSelector", &states)?);
+                continue;
+            }
             let v = match &spec.item_selector {
                 Some(t) => {
                     let make = || context_value(&self.x, self.m, frame, Some(("Map", json!({"Item": {"Index": index, "Value": item}}))));
