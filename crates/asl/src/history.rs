@@ -132,6 +132,7 @@ pub fn details_key(event_type: &str) -> Option<&'static str> {
         "TaskSucceeded" => "taskSucceededEventDetails",
         "TaskFailed" => "taskFailedEventDetails",
         "TaskTimedOut" => "taskTimedOutEventDetails",
+        "EvaluationFailed" => "evaluationFailedEventDetails",
         _ => return None,
     })
 }

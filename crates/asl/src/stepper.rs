@@ -674,9 +674,40 @@ impl<'a> Stepper<'a> {
             StateKind::Map(_) => self.run_map(frame, st),
         };
         if let Err(f) = r {
-            self.handle_error(frame, f);
+            self.state_failed(frame, f);
         }
     }
+
+    /// The current state's own work failed: record a JSONata evaluation failure as AWS does,
+    /// then Retry/Catch.
+    fn state_failed(&mut self, frame: usize, f: Failure) {
+        if f.0.as_deref() == Some(jsonata::QUERY_EVALUATION_ERROR) {
+            let st = self.state(frame);
+            let mut d = Map::new();
+            if let Some(c) = &f.1 {
+                d.insert("cause".into(), c.clone().into());
+            }
+            d.insert("error".into(), jsonata::QUERY_EVALUATION_ERROR.into());
+            d.insert("state".into(), st.name.clone().into());
+            self.emit(frame, "EvaluationFailed", Some(Value::Object(d)));
+        }
+        if f.0.as_deref() != Some("States.Runtime") {
+            self.emit_state_failed(frame, &f);
+        }
+        self.handle_error(frame, f);
+    }
+
+    /// `MapStateFailed` / `ParallelStateFailed` unless the state is retried (also when a Catch
+    /// takes the error), as AWS records them.
+    fn emit_state_failed(&mut self, frame: usize, failure: &Failure) {
+        let st = self.state(frame);
+        let emit = matches!(st.kind, StateKind::Map(_) | StateKind::Parallel { .. }) && !self.will_retry(frame, failure);
+        if emit {
+            self.emit(frame, state_event(st.kind.event_prefix(), "Failed"), None);
+        }
+    }
+
+
 
     // ---------- JSONata ----------
 
@@ -926,7 +957,14 @@ impl<'a> Stepper<'a> {
                 self.x.status = Status::Failed { error, cause };
                 self.finish_execution();
             }
-            Some(p) => self.child_done(p, frame, Err((error, cause))),
+            Some(p) => {
+                let st = self.state(frame);
+                let parallel = matches!(self.state(p.frame).kind, StateKind::Parallel { .. });
+                if parallel && !matches!(st.kind, StateKind::Fail(_)) {
+                    self.emit(frame, state_event(st.kind.event_prefix(), "Aborted"), None);
+                }
+                self.child_done(p, frame, Err((error, cause)))
+            }
         }
     }
 
@@ -944,6 +982,25 @@ impl<'a> Stepper<'a> {
             let f = &mut self.x.frames[i];
             if !matches!(f.phase, Phase::Done | Phase::Aborted) && self.is_descendant(i, root) {
                 self.x.frames[i].phase = Phase::Aborted;
+            }
+        }
+    }
+
+    /// Stops a frame and everything under it; a state caught mid-work gets `*StateAborted`.
+    fn abort_subtree(&mut self, frame: usize) {
+        let phase = std::mem::replace(&mut self.x.frames[frame].phase, Phase::Aborted);
+        let prefix = self.state(frame).kind.event_prefix();
+        match phase {
+            Phase::Done | Phase::Aborted => self.x.frames[frame].phase = phase,
+            Phase::Ready => {}
+            Phase::Children(join) => {
+                for c in join.children.iter().flatten() {
+                    self.abort_subtree(*c);
+                }
+                self.emit(frame, state_event(prefix, "Aborted"), None);
+            }
+            Phase::Running(_) | Phase::Waiting { .. } | Phase::Backoff { .. } => {
+                self.emit(frame, state_event(prefix, "Aborted"), None);
             }
         }
     }
@@ -1446,7 +1503,7 @@ impl<'a> Stepper<'a> {
                 let st = self.state(frame);
                 match self.process_result(frame, st, output) {
                     Ok(out) => self.exit_state(frame, out),
-                    Err(f) => self.handle_error(frame, f),
+                    Err(f) => self.state_failed(frame, f),
                 }
             }
             TaskOutcome::Failed { error, cause } => {
@@ -1570,8 +1627,8 @@ impl<'a> Stepper<'a> {
         };
         let batches = self.batch(frame, spec, &effective, items)?;
         let n = batches.len();
-        self.emit(frame, "MapStateStarted", Some(json!({"length": n})));
         let max = self.resolve_int(frame, &spec.max_concurrency, &effective, "MaxConcurrency")?.unwrap_or(0);
+        self.emit(frame, "MapStateStarted", Some(json!({"length": n})));
         let tol_count = self.resolve_int(frame, &spec.tolerated_failure_count, &effective, "ToleratedFailureCount")?;
         if tol_count.is_some_and(|c| c < 0) {
             return Err(self.runtime(frame, "ToleratedFailureCount cannot be negative."));
@@ -1766,8 +1823,7 @@ impl<'a> Stepper<'a> {
                     // stop the siblings
                     for c in join.children.iter().flatten() {
                         if !matches!(self.x.frames[*c].phase, Phase::Done | Phase::Aborted) {
-                            self.abort_frames(*c);
-                            self.x.frames[*c].phase = Phase::Aborted;
+                            self.abort_subtree(*c);
                             if join.map && !join.distributed {
                                 let idx = self.x.frames[*c].parent.map(|p| p.index).unwrap_or(0);
                                 self.emit(parent, "MapIterationAborted", Some(json!({"index": idx, "name": st.name})));
@@ -1808,9 +1864,7 @@ impl<'a> Stepper<'a> {
                 }
                 self.emit(frame, "MapRunFailed", Some(Value::Object(d)));
             }
-            if !self.will_retry(frame, &failure) {
-                self.emit(frame, state_event(prefix, "Failed"), None);
-            }
+            self.emit_state_failed(frame, &failure);
             return self.handle_error(frame, failure);
         }
         if join.distributed {
@@ -1820,7 +1874,7 @@ impl<'a> Stepper<'a> {
         let result = Value::Array(join.results);
         match self.process_result(frame, st, result) {
             Ok(out) => self.exit_state(frame, out),
-            Err(f) => self.handle_error(frame, f),
+            Err(f) => self.state_failed(frame, f),
         }
     }
 }
