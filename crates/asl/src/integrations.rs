@@ -108,7 +108,22 @@ pub fn perform(
                     let _ = v;
                     TaskOutcome::Succeeded(lambda_envelope(Value::String(String::new()), 202, qualifier, &request_id))
                 }
-                FunctionOutcome::Ok(v) => TaskOutcome::Succeeded(lambda_envelope(v, 200, qualifier, &request_id)),
+                FunctionOutcome::Ok(v) => {
+                    let mut env = lambda_envelope(v, 200, qualifier, &request_id);
+                    if p.get("LogType").and_then(Value::as_str) == Some("Tail") {
+                        // base64 of the log tail: local functions' own output is not captured,
+                        // so the tail holds the runtime's START/END/REPORT lines.
+                        use base64::Engine;
+                        let tail = format!(
+                            "START RequestId: {request_id} Version: $LATEST\nEND RequestId: {request_id}\nREPORT RequestId: {request_id}\n"
+                        );
+                        let log = base64::engine::general_purpose::STANDARD.encode(tail);
+                        env["SdkHttpMetadata"]["AllHttpHeaders"]["X-Amz-Log-Result"] = json!([log]);
+                        env["SdkHttpMetadata"]["HttpHeaders"]["X-Amz-Log-Result"] = json!(log);
+                        env["LogResult"] = Value::String(log);
+                    }
+                    TaskOutcome::Succeeded(env)
+                }
                 FunctionOutcome::Error { .. } if async_ => {
                     TaskOutcome::Succeeded(lambda_envelope(Value::String(String::new()), 202, qualifier, &request_id))
                 }
@@ -218,8 +233,10 @@ pub fn function_arn(function: &str, ctx: &InvokeContext) -> String {
 /// Lambda's response envelope as the optimized integration returns it.
 pub fn lambda_envelope(payload: Value, status: u16, qualifier: Option<&str>, request_id: &str) -> Value {
     let version = qualifier.filter(|q| q.chars().all(|c| c.is_ascii_digit())).unwrap_or("$LATEST");
-    let len = serde_json::to_string(&payload).map(|s| s.len()).unwrap_or(0);
+    // The body length as a Python runtime serialises it (`json.dumps`, spaced separators).
+    let len = spaced_json(&payload).len();
     let date = chrono::Utc::now().format("%a, %d %b %Y %H:%M:%S GMT").to_string();
+    let trace = format!("root=1-{}-{};sampled=0", &request_id[..8.min(request_id.len())], request_id.replace('-', ""));
     json!({
         "ExecutedVersion": version,
         "Payload": payload,
@@ -231,6 +248,7 @@ pub fn lambda_envelope(payload: Value, status: u16, qualifier: Option<&str>, req
                 "x-amzn-RequestId": [request_id],
                 "Content-Length": [len.to_string()],
                 "Date": [date],
+                "X-Amzn-Trace-Id": [trace],
                 "Content-Type": ["application/json"]
             },
             "HttpHeaders": {
@@ -240,7 +258,8 @@ pub fn lambda_envelope(payload: Value, status: u16, qualifier: Option<&str>, req
                 "Date": date,
                 "X-Amz-Executed-Version": version,
                 "x-amzn-Remapped-Content-Length": "0",
-                "x-amzn-RequestId": request_id
+                "x-amzn-RequestId": request_id,
+                "X-Amzn-Trace-Id": trace
             },
             "HttpStatusCode": status
         },

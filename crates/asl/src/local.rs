@@ -152,8 +152,13 @@ pub fn run_machine(
     functions: &mut dyn FunctionInvoker,
 ) -> RunResult {
     let c = &opts.context;
-    let info = ExecutionInfo::new(&c.account, &c.region, &c.state_machine_name, &c.execution_name, &c.role_arn, c.express);
+    let mut info = ExecutionInfo::new(&c.account, &c.region, &c.state_machine_name, &c.execution_name, &c.role_arn, c.express);
     let mut env = SimEnv::new(opts.start_time, opts.seed);
+    if c.express {
+        // Express execution ARNs carry one more part, a unique id.
+        let id = integrations::uuid(&mut || env.random());
+        info.execution_arn = format!("{}:{id}", info.execution_arn);
+    }
     let mut exec = stepper::new_execution(info, input, opts.start_time);
     let mut history = Vec::new();
     // Messages due now, in order; and timers: (due time, sequence) → event, Reverse makes the

@@ -1912,14 +1912,25 @@ fn context_value(x: &Execution, m: &StateMachine, frame: usize, extra: Option<(&
         "State": state,
         "StateMachine": {"Id": x.info.state_machine_arn, "Name": x.info.state_machine_name},
     });
+    if x.info.execution_arn.contains(":express:") {
+        // Express executions cannot be redriven: their context has no RedriveCount.
+        if let Some(e) = ctx.get_mut("Execution").and_then(Value::as_object_mut) {
+            e.remove("RedriveCount");
+        }
+    }
     if let (Some((k, v)), Some(o)) = (extra, ctx.as_object_mut()) {
         o.insert(k.into(), v);
     }
     ctx
 }
 
+/// Whether a Retry/Catch `ErrorEquals` list takes the error `name`. `States.ALL` takes every
+/// error; `States.TaskFailed` every error but `States.Timeout` (the ASL rule, confirmed by the
+/// recorded corpus: a Lambda `Exception` is caught by `States.TaskFailed`).
 fn matches(error_equals: &[String], name: &str) -> bool {
-    error_equals.iter().any(|e| e == name || e == "States.ALL")
+    error_equals
+        .iter()
+        .any(|e| e == name || e == "States.ALL" || (e == "States.TaskFailed" && name != "States.Timeout"))
 }
 
 /// Whether `v` serialises to more than `limit` bytes, without serialising small values.
