@@ -52,7 +52,8 @@ enum Cmd {
         #[arg(long)]
         express: bool,
     },
-    /// Run the AWS-recorded conformance corpus (a cases.jsonl file).
+    /// Run the AWS-recorded conformance corpus: execution cases (cases.jsonl) or invalid
+    /// definitions (validation_cases.jsonl).
     Conformance {
         /// The cases file.
         file: PathBuf,
@@ -172,6 +173,10 @@ fn real_main() -> Result<ExitCode> {
             }
         }
         Cmd::Conformance { file, family, id, replay, threads, verbose, start_time } => {
+            if stepwise_conformance::is_validation_file(&file) {
+                let s = stepwise_conformance::run_validation_cases(&file, id.as_deref(), &mut std::io::stdout())?;
+                return Ok(if s.passed() == s.total { ExitCode::SUCCESS } else { ExitCode::from(1) });
+            }
             let start = chrono::DateTime::parse_from_rfc3339(&start_time)
                 .with_context(|| format!("--start-time is not an RFC 3339 time: {start_time}"))?
                 .with_timezone(&chrono::Utc);

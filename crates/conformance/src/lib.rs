@@ -16,10 +16,12 @@ pub mod history;
 pub mod invoker;
 pub mod runner;
 pub mod transform;
+pub mod validation;
 
 pub use case::{default_corpus_dir, load_corpus, Case, Corpus, LoadError};
 pub use compare::{first_diff, json_equal, Diff};
 pub use engine::LocalEngine;
+pub use validation::{is_validation_file, run_validation_cases, ValidationSummary};
 pub use invoker::{Invocation, Invoke, PythonInvoker};
 pub use runner::{
     check_history, check_result, replay_check, run_case, run_cases, run_corpus,
