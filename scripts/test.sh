@@ -11,8 +11,9 @@ if [ ! -d ../shared/conformance ] && [ -z "${STEPWISE_CORPUS:-}" ]; then
 fi
 
 if command -v cargo-nextest >/dev/null 2>&1; then
-  cargo nextest run --workspace --no-fail-fast
+  # doc tests first: nextest's summary must be the closing line CI reads
   cargo test --workspace --doc
+  cargo nextest run --workspace --no-fail-fast
 else
   cargo test --workspace --no-fail-fast
 fi
