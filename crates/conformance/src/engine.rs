@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde_json::Value;
 use stepwise_asl::local::{self, ExecutionContext, FunctionInvoker, FunctionOutcome, RunOptions};
 
-use crate::invoker::{Invocation, Invoke};
+use crate::invoker::Invoke;
 use crate::runner::{Engine, EngineRun, RunSettings};
 
 /// Runs cases with `stepwise_asl::local::run`.
@@ -22,20 +22,7 @@ impl FunctionInvoker for Adapter<'_> {
         payload: &Value,
         timeout: Option<Duration>,
     ) -> FunctionOutcome {
-        match self.0.invoke(function, payload, timeout) {
-            Invocation::Ok(v) => FunctionOutcome::Ok(v),
-            Invocation::Error {
-                error_type,
-                error_message,
-                payload,
-            } => FunctionOutcome::Error {
-                error_type,
-                error_message,
-                payload,
-            },
-            Invocation::NotFound => FunctionOutcome::NotFound,
-            Invocation::TimedOut => FunctionOutcome::TimedOut,
-        }
+        self.0.invoke(function, payload, timeout)
     }
 }
 

@@ -22,25 +22,8 @@ use serde_json::{json, Value};
 
 use crate::case::LambdaFunction;
 
-/// The result of invoking a function (mirrors `stepwise_asl::local::FunctionOutcome`).
-#[derive(Debug, Clone, PartialEq)]
-pub enum Invocation {
-    /// The function returned this payload.
-    Ok(Value),
-    /// The function raised.
-    Error {
-        /// `errorType` (the exception class name).
-        error_type: String,
-        /// `errorMessage` (`str(exception)`).
-        error_message: String,
-        /// Lambda's error payload.
-        payload: Value,
-    },
-    /// No such function.
-    NotFound,
-    /// The function ran past the timeout and was killed.
-    TimedOut,
-}
+/// The result of invoking a function: the interpreter's own type.
+pub use stepwise_asl::integrations::FunctionOutcome as Invocation;
 
 /// Something that can invoke Lambda functions by name or ARN.
 pub trait Invoke {
