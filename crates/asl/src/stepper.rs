@@ -219,6 +219,9 @@ pub struct RunningTask {
     pub timeout_timer: Option<u64>,
     /// Timer of HeartbeatSeconds (moved by heartbeats).
     pub heartbeat_timer: Option<u64>,
+    /// A `.waitForTaskToken` request was delivered (TaskSubmitted recorded).
+    #[serde(default)]
+    pub submitted: bool,
 }
 
 /// The join of a Parallel or Map state.
@@ -250,6 +253,9 @@ pub struct Join {
     pub tolerated_pct: Option<f64>,
     /// The failure that ends the state.
     pub failure: Option<(Option<String>, Option<String>)>,
+    /// The failing child's latest event (the state's failure event follows it).
+    #[serde(default)]
+    pub failure_event: u64,
 }
 
 /// The integration a Task state's Resource selects.
@@ -464,6 +470,9 @@ impl<'a> Stepper<'a> {
                     if let Some(c) = &cause {
                         d.insert("cause".into(), c.clone().into());
                     }
+                    if let Some(f) = self.x.frames.first_mut() {
+                        f.prev_event = 0; // AWS records ExecutionAborted as following nothing
+                    }
                     self.emit_root("ExecutionAborted", Some(Value::Object(d)));
                     self.x.status = Status::Aborted { error, cause };
                     self.effects.push(Effect::Complete);
@@ -480,6 +489,14 @@ impl<'a> Stepper<'a> {
             None => Details::None,
         };
         self.emit_details(frame, ty, details)
+    }
+
+    /// Records an event that follows the frame's latest event without becoming the one later
+    /// events follow (AWS chains `*StateSucceeded` of Map/Parallel this way).
+    fn emit_side(&mut self, frame: usize, ty: &'static str, details: Option<Value>) {
+        let prev = self.x.frames[frame].prev_event;
+        self.emit(frame, ty, details);
+        self.x.frames[frame].prev_event = prev;
     }
 
     fn emit_details(&mut self, frame: usize, ty: &'static str, details: Details) -> u64 {
@@ -1441,7 +1458,7 @@ impl<'a> Stepper<'a> {
         });
         self.effects.push(Effect::Invoke(Box::new(request.clone())));
         self.x.frames[frame].phase =
-            Phase::Running(Box::new(RunningTask { task, request, timeout_timer, heartbeat_timer }));
+            Phase::Running(Box::new(RunningTask { task, request, timeout_timer, heartbeat_timer, submitted: false }));
         Ok(())
     }
 
@@ -1471,7 +1488,11 @@ impl<'a> Stepper<'a> {
                     self.schedule(frame, Some(id), Some(self.now + Duration::seconds(h as i64)));
                 }
             }
+            TaskOutcome::Submitted(_) if rt.submitted => {} // duplicate delivery
             TaskOutcome::Submitted(output) => {
+                if let Phase::Running(rt) = &mut self.x.frames[frame].phase {
+                    rt.submitted = true;
+                }
                 self.emit(
                     frame,
                     "TaskSubmitted",
@@ -1546,6 +1567,7 @@ impl<'a> Stepper<'a> {
             tolerated_count: None,
             tolerated_pct: None,
             failure: None,
+            failure_event: 0,
         };
         for (i, &scope) in branches.iter().enumerate() {
             let id = self.spawn(frame, i, scope, input.clone(), false);
@@ -1704,6 +1726,7 @@ impl<'a> Stepper<'a> {
             tolerated_count: tol_count.map(|c| c as u64),
             tolerated_pct: tol_pct,
             failure: None,
+            failure_event: 0,
         };
         self.x.frames[frame].phase = Phase::Children(Box::new(Join { ..join.clone() }));
         self.start_iterations(frame, spec.processor, &mut join);
@@ -1812,6 +1835,7 @@ impl<'a> Stepper<'a> {
                     join.results[p.index] = Value::Object(o);
                     join.done += 1;
                 } else {
+                    join.failure_event = last_child_event;
                     join.failure = Some(if join.map && (join.tolerated_count.is_some() || join.tolerated_pct.is_some()) {
                         (
                             Some("States.ExceedToleratedFailureThreshold".into()),
@@ -1838,6 +1862,10 @@ impl<'a> Stepper<'a> {
         }
         if join.map {
             if let StateKind::Map(spec) = &st.kind {
+                if join.next < join.children.len() && !join.distributed {
+                    // AWS chains the next MapIterationStarted to the finished iteration's last event.
+                    self.x.frames[parent].prev_event = last_child_event;
+                }
                 self.start_iterations(parent, spec.processor, &mut join);
             }
         }
@@ -1864,13 +1892,16 @@ impl<'a> Stepper<'a> {
                 }
                 self.emit(frame, "MapRunFailed", Some(Value::Object(d)));
             }
+            if join.failure_event > 0 && !join.map {
+                self.x.frames[frame].prev_event = join.failure_event;
+            }
             self.emit_state_failed(frame, &failure);
             return self.handle_error(frame, failure);
         }
         if join.distributed {
             self.emit(frame, "MapRunSucceeded", None);
         }
-        self.emit(frame, state_event(prefix, "Succeeded"), None);
+        self.emit_side(frame, state_event(prefix, "Succeeded"), None);
         let result = Value::Array(join.results);
         match self.process_result(frame, st, result) {
             Ok(out) => self.exit_state(frame, out),

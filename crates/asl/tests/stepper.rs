@@ -663,7 +663,6 @@ fn wait_for_task_token_runs_until_the_token_returns() {
 /// Guards at-least-once delivery of the integration's response: a duplicate Submitted must not
 /// record a second TaskSubmitted event (AWS records one per task).
 #[test]
-#[ignore = "BUG: a duplicate TaskOutcome::Submitted records a second TaskSubmitted event"]
 fn duplicate_submitted_is_a_no_op() {
     let mut r = Run::new(wait_for_token_machine(), json!({"v": 1}));
     r.start();
@@ -966,7 +965,6 @@ fn with_ids(r: &Run, prev: &[u64]) -> Vec<(String, u64)> {
 /// iteration points at the same event as that iteration's MapIterationSucceeded, and
 /// MapStateExited points at the same event as MapStateSucceeded.
 #[test]
-#[ignore = "BUG: Map's MapIterationStarted (after the first) and MapStateExited previousEventIds are one past AWS's"]
 fn map_history_previous_event_ids_match_aws() {
     let def = json!({"StartAt": "Start", "States": {
         "Start": {"Type": "Pass", "OutputPath": "$.items", "Next": "MapIterateState"},
@@ -984,7 +982,6 @@ fn map_history_previous_event_ids_match_aws() {
 /// Guards previousEventId of ParallelStateFailed, as AWS recorded it for
 /// `test_parallel_state_fail`: it points at the failing branch's last event (FailStateEntered).
 #[test]
-#[ignore = "BUG: ParallelStateFailed's previousEventId is the Parallel's own last event, not the failing branch's"]
 fn parallel_failed_previous_event_id_matches_aws() {
     let def = json!({"StartAt": "ParallelState", "States": {
         "ParallelState": {"Type": "Parallel", "End": true, "Branches": [
@@ -1003,7 +1000,6 @@ fn parallel_failed_previous_event_id_matches_aws() {
 /// Guards previousEventId of ExecutionAborted, as AWS recorded it for `test_stop_execution`
 /// (StopExecution during a Wait): 0, with empty details when no error or cause was given.
 #[test]
-#[ignore = "BUG: ExecutionAborted's previousEventId is the machine frame's last event; AWS records 0"]
 fn stop_during_wait_history_matches_aws() {
     let def = json!({"StartAt": "State_1", "States": {"State_1": {"Type": "Wait", "Seconds": 60, "End": true}}});
     let mut r = Run::new(def, json!({}));
