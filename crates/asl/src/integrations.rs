@@ -58,6 +58,8 @@ pub struct InvokeContext<'a> {
     pub region: &'a str,
     /// Account id.
     pub account: &'a str,
+    /// The runtime's clock at the call (for response headers), so replays are identical.
+    pub now: chrono::DateTime<chrono::Utc>,
 }
 
 /// Performs a task request and returns what to report to the stepper, in order.
@@ -106,10 +108,10 @@ pub fn perform(
             match functions.invoke(name, &payload, if async_ { None } else { timeout }) {
                 FunctionOutcome::Ok(v) if async_ => {
                     let _ = v;
-                    TaskOutcome::Succeeded(lambda_envelope(Value::String(String::new()), 202, qualifier, &request_id))
+                    TaskOutcome::Succeeded(lambda_envelope(Value::String(String::new()), 202, qualifier, &request_id, ctx.now))
                 }
                 FunctionOutcome::Ok(v) => {
-                    let mut env = lambda_envelope(v, 200, qualifier, &request_id);
+                    let mut env = lambda_envelope(v, 200, qualifier, &request_id, ctx.now);
                     if p.get("LogType").and_then(Value::as_str) == Some("Tail") {
                         // base64 of the log tail: local functions' own output is not captured,
                         // so the tail holds the runtime's START/END/REPORT lines.
@@ -125,7 +127,7 @@ pub fn perform(
                     TaskOutcome::Succeeded(env)
                 }
                 FunctionOutcome::Error { .. } if async_ => {
-                    TaskOutcome::Succeeded(lambda_envelope(Value::String(String::new()), 202, qualifier, &request_id))
+                    TaskOutcome::Succeeded(lambda_envelope(Value::String(String::new()), 202, qualifier, &request_id, ctx.now))
                 }
                 other => match function_failure(other, name, ctx, req.timeout_seconds.is_some(), rng) {
                     Some(f) => f,
@@ -231,11 +233,17 @@ pub fn function_arn(function: &str, ctx: &InvokeContext) -> String {
 }
 
 /// Lambda's response envelope as the optimized integration returns it.
-pub fn lambda_envelope(payload: Value, status: u16, qualifier: Option<&str>, request_id: &str) -> Value {
+pub fn lambda_envelope(
+    payload: Value,
+    status: u16,
+    qualifier: Option<&str>,
+    request_id: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Value {
     let version = qualifier.filter(|q| q.chars().all(|c| c.is_ascii_digit())).unwrap_or("$LATEST");
     // The body length as a Python runtime serialises it (`json.dumps`, spaced separators).
     let len = spaced_json(&payload).len();
-    let date = chrono::Utc::now().format("%a, %d %b %Y %H:%M:%S GMT").to_string();
+    let date = now.format("%a, %d %b %Y %H:%M:%S GMT").to_string();
     let trace = format!("root=1-{}-{};sampled=0", &request_id[..8.min(request_id.len())], request_id.replace('-', ""));
     json!({
         "ExecutedVersion": version,
@@ -347,7 +355,7 @@ mod tests {
 
     #[test]
     fn function_arns_are_completed_from_names() {
-        let ctx = InvokeContext { region: "eu-west-1", account: "111" };
+        let ctx = InvokeContext { region: "eu-west-1", account: "111", now: chrono::Utc::now() };
         assert_eq!(function_arn("f", &ctx), "arn:aws:lambda:eu-west-1:111:function:f");
         assert_eq!(function_arn("222:function:f", &ctx), "arn:aws:lambda:eu-west-1:222:function:f");
         assert_eq!(

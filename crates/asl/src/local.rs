@@ -219,7 +219,7 @@ pub fn run_machine(
                     _ => ready.push_back(Event::Advance { frame, timer }),
                 },
                 Effect::Invoke(req) => {
-                    let ctx = integrations::InvokeContext { region: &c.region, account: &c.account };
+                    let ctx = integrations::InvokeContext { region: &c.region, account: &c.account, now: env.now };
                     let mut rid = || env.random();
                     let outcomes = integrations::perform(&req, &ctx, functions, &mut rid);
                     for outcome in outcomes {
