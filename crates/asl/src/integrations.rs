@@ -62,38 +62,72 @@ pub struct InvokeContext<'a> {
     pub now: chrono::DateTime<chrono::Utc>,
 }
 
-/// Performs a task request and returns what to report to the stepper, in order.
-///
-/// A `.waitForTaskToken` request yields `Submitted` only: the result comes later through the
-/// token. A function that timed out yields nothing when the stepper holds a timeout timer (the
-/// timer reports it).
-pub fn perform(
-    req: &TaskRequest,
-    ctx: &InvokeContext,
-    functions: &mut dyn FunctionInvoker,
-    rng: &mut dyn FnMut() -> u64,
-) -> Vec<TaskOutcome> {
+/// The I/O a task request needs, decided without doing it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Call {
+    /// Invoke a Lambda function.
+    Invoke {
+        /// Name, partial or full ARN (maybe qualified).
+        function: String,
+        /// The event.
+        payload: Value,
+        /// Give up after this long.
+        timeout: Option<Duration>,
+        /// `InvocationType: Event`: start it and don't wait for its result.
+        asynchronous: bool,
+    },
+    /// SQS SendMessage.
+    SendMessage {
+        /// `QueueUrl`.
+        queue_url: String,
+        /// `MessageBody`, serialised when it is JSON.
+        body: String,
+    },
+    /// SNS Publish.
+    Publish {
+        /// `TopicArn` (or `TargetArn`).
+        topic_arn: String,
+        /// `Message`, serialised when it is JSON.
+        message: String,
+    },
+    /// No I/O: the outcome is already known (a malformed request, an unsupported resource).
+    Done(TaskOutcome),
+}
+
+/// What the I/O of a [`Call`] returned.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CallResult {
+    /// A function's outcome.
+    Function(FunctionOutcome),
+    /// A message was sent or published (its id, when the service gave one) or refused
+    /// (error name, cause).
+    Delivered(Result<Option<String>, (String, String)>),
+    /// Nothing was done ([`Call::Done`]).
+    Nothing,
+}
+
+/// Decides the I/O for a task request.
+pub fn plan(req: &TaskRequest) -> Call {
     let timeout = req.timeout_seconds.map(Duration::from_secs);
     let p = &req.parameters;
-    let outcome = match req.integration {
-        Integration::LambdaArn => match functions.invoke(&req.resource, p, timeout) {
-            FunctionOutcome::Ok(v) => TaskOutcome::Succeeded(v),
-            // The legacy integration reports the error payload as Lambda's runtime printed it.
-            FunctionOutcome::Error { error_type, payload, .. } => TaskOutcome::Failed {
-                error: Some(error_type),
-                cause: Some(spaced_json(&payload)),
-            },
-            other => match function_failure(other, &req.resource, ctx, req.timeout_seconds.is_some(), rng) {
-                Some(f) => f,
-                None => return Vec::new(),
-            },
+    let text = |v: Option<&Value>| match v {
+        Some(Value::String(s)) => s.clone(),
+        Some(other) => other.to_string(),
+        None => String::new(),
+    };
+    match req.integration {
+        Integration::LambdaArn => Call::Invoke {
+            function: req.resource.clone(),
+            payload: p.clone(),
+            timeout,
+            asynchronous: false,
         },
         Integration::LambdaInvoke => {
             let Some(name) = p.get("FunctionName").and_then(Value::as_str) else {
-                return vec![failed(
+                return Call::Done(failed(
                     "States.Runtime",
                     "The field 'FunctionName' is required for arn:aws:states:::lambda:invoke",
-                )];
+                ));
             };
             // Lambda receives the Payload's bytes: a string is sent as is (so JSON text arrives
             // parsed), a missing or null Payload as `{}`.
@@ -102,12 +136,56 @@ pub fn perform(
                 Some(Value::String(text)) => serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.clone())),
                 Some(v) => v.clone(),
             };
-            let async_ = p.get("InvocationType").and_then(Value::as_str) == Some("Event");
+            let asynchronous = p.get("InvocationType").and_then(Value::as_str) == Some("Event");
+            Call::Invoke { function: name.to_string(), payload, timeout: if asynchronous { None } else { timeout }, asynchronous }
+        }
+        Integration::SqsSendMessage => Call::SendMessage {
+            queue_url: p.get("QueueUrl").and_then(Value::as_str).unwrap_or_default().to_string(),
+            body: text(p.get("MessageBody")),
+        },
+        Integration::SnsPublish => Call::Publish {
+            topic_arn: p.get("TopicArn").or_else(|| p.get("TargetArn")).and_then(Value::as_str).unwrap_or_default().to_string(),
+            message: text(p.get("Message")),
+        },
+        Integration::Unsupported => Call::Done(failed(
+            "States.Runtime",
+            &format!(
+                "stepwise does not support the resource '{}' (supported: Lambda function ARNs, \
+                 arn:aws:states:::lambda:invoke, arn:aws:states:::sqs:sendMessage and \
+                 arn:aws:states:::sns:publish, each also with .waitForTaskToken where AWS allows it)",
+                req.resource
+            ),
+        )),
+    }
+}
+
+/// Turns what the I/O returned into what to report to the stepper, in order, with AWS's
+/// result shapes.
+///
+/// A `.waitForTaskToken` request yields `Submitted` only: the result comes later through the
+/// token. A function that timed out yields nothing when the stepper holds a timeout timer (the
+/// timer reports it).
+pub fn complete(req: &TaskRequest, call: &Call, result: CallResult, ctx: &InvokeContext, rng: &mut dyn FnMut() -> u64) -> Vec<TaskOutcome> {
+    let p = &req.parameters;
+    let outcome = match (call, result) {
+        (Call::Done(outcome), _) => outcome.clone(),
+        (Call::Invoke { function, .. }, CallResult::Function(f)) if req.integration == Integration::LambdaArn => match f {
+            FunctionOutcome::Ok(v) => TaskOutcome::Succeeded(v),
+            // The legacy integration reports the error payload as Lambda's runtime printed it.
+            FunctionOutcome::Error { error_type, payload, .. } => TaskOutcome::Failed {
+                error: Some(error_type),
+                cause: Some(spaced_json(&payload)),
+            },
+            other => match function_failure(other, function, ctx, req.timeout_seconds.is_some(), rng) {
+                Some(f) => f,
+                None => return Vec::new(),
+            },
+        },
+        (Call::Invoke { function, asynchronous, .. }, CallResult::Function(f)) => {
             let qualifier = p.get("Qualifier").and_then(Value::as_str);
             let request_id = uuid(rng);
-            match functions.invoke(name, &payload, if async_ { None } else { timeout }) {
-                FunctionOutcome::Ok(v) if async_ => {
-                    let _ = v;
+            match f {
+                FunctionOutcome::Ok(_) | FunctionOutcome::Error { .. } if *asynchronous => {
                     TaskOutcome::Succeeded(lambda_envelope(Value::String(String::new()), 202, qualifier, &request_id, ctx.now))
                 }
                 FunctionOutcome::Ok(v) => {
@@ -126,60 +204,36 @@ pub fn perform(
                     }
                     TaskOutcome::Succeeded(env)
                 }
-                FunctionOutcome::Error { .. } if async_ => {
-                    TaskOutcome::Succeeded(lambda_envelope(Value::String(String::new()), 202, qualifier, &request_id, ctx.now))
-                }
-                other => match function_failure(other, name, ctx, req.timeout_seconds.is_some(), rng) {
+                other => match function_failure(other, function, ctx, req.timeout_seconds.is_some(), rng) {
                     Some(f) => f,
                     None => return Vec::new(),
                 },
             }
         }
-        Integration::SqsSendMessage => {
-            let url = p.get("QueueUrl").and_then(Value::as_str).unwrap_or_default();
-            let body = match p.get("MessageBody") {
-                Some(Value::String(s)) => s.clone(),
-                Some(other) => other.to_string(),
-                None => String::new(),
-            };
-            match functions.send_message(url, &body, p) {
-                Ok(()) => {
-                    let rid = uuid(rng);
-                    let mut out = json!({
-                        "MD5OfMessageBody": md5_hex(body.as_bytes()),
-                        "MessageId": uuid(rng),
-                    });
-                    add_sdk_metadata(&mut out, &rid, body.len());
-                    TaskOutcome::Succeeded(out)
-                }
-                Err((e, c)) => failed(&e, &c),
+        (Call::SendMessage { body, .. }, CallResult::Delivered(r)) => match r {
+            Ok(id) => {
+                let rid = uuid(rng);
+                let mut out = json!({
+                    "MD5OfMessageBody": md5_hex(body.as_bytes()),
+                    "MessageId": id.unwrap_or_else(|| uuid(rng)),
+                });
+                add_sdk_metadata(&mut out, &rid, body.len());
+                TaskOutcome::Succeeded(out)
             }
-        }
-        Integration::SnsPublish => {
-            let topic = p.get("TopicArn").or_else(|| p.get("TargetArn")).and_then(Value::as_str).unwrap_or_default();
-            let message = match p.get("Message") {
-                Some(Value::String(s)) => s.clone(),
-                Some(other) => other.to_string(),
-                None => String::new(),
-            };
-            match functions.publish(topic, &message, p) {
-                Ok(()) => {
-                    let rid = uuid(rng);
-                    let mut out = json!({"MessageId": uuid(rng)});
-                    add_sdk_metadata(&mut out, &rid, 0);
-                    TaskOutcome::Succeeded(out)
-                }
-                Err((e, c)) => failed(&e, &c),
+            Err((e, c)) => failed(&e, &c),
+        },
+        (Call::Publish { .. }, CallResult::Delivered(r)) => match r {
+            Ok(id) => {
+                let rid = uuid(rng);
+                let mut out = json!({"MessageId": id.unwrap_or_else(|| uuid(rng))});
+                add_sdk_metadata(&mut out, &rid, 0);
+                TaskOutcome::Succeeded(out)
             }
-        }
-        Integration::Unsupported => failed(
+            Err((e, c)) => failed(&e, &c),
+        },
+        (call, result) => failed(
             "States.Runtime",
-            &format!(
-                "stepwise does not support the resource '{}' (supported: Lambda function ARNs, \
-                 arn:aws:states:::lambda:invoke, arn:aws:states:::sqs:sendMessage and \
-                 arn:aws:states:::sns:publish, each also with .waitForTaskToken where AWS allows it)",
-                req.resource
-            ),
+            &format!("internal: the result {result:?} does not answer the call {call:?}"),
         ),
     };
     if req.wait_for_task_token {
@@ -189,6 +243,27 @@ pub fn perform(
         };
     }
     vec![outcome]
+}
+
+/// Performs a task request synchronously through `functions` (plan, I/O, complete).
+pub fn perform(
+    req: &TaskRequest,
+    ctx: &InvokeContext,
+    functions: &mut dyn FunctionInvoker,
+    rng: &mut dyn FnMut() -> u64,
+) -> Vec<TaskOutcome> {
+    let call = plan(req);
+    let result = match &call {
+        Call::Invoke { function, payload, timeout, .. } => CallResult::Function(functions.invoke(function, payload, *timeout)),
+        Call::SendMessage { queue_url, body } => {
+            CallResult::Delivered(functions.send_message(queue_url, body, &req.parameters).map(|_| None))
+        }
+        Call::Publish { topic_arn, message } => {
+            CallResult::Delivered(functions.publish(topic_arn, message, &req.parameters).map(|_| None))
+        }
+        Call::Done(_) => CallResult::Nothing,
+    };
+    complete(req, &call, result, ctx, rng)
 }
 
 fn failed(error: &str, cause: &str) -> TaskOutcome {
