@@ -1,0 +1,230 @@
+//! Ports: what the runtime needs from the world, as traits. Each has an embedded adapter
+//! (`stepwise-embedded`: SQLite, in-process queues and topics) and an AWS adapter (DynamoDB,
+//! SQS, SNS, Lambda), and both pass the same contract tests ([`crate::contract`]).
+//!
+//! Methods return `impl Future + Send` so drivers can run on multi-threaded executors; adapters
+//! implement them with plain `async fn`.
+
+use crate::Error;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::future::Future;
+use std::time::Duration;
+use stepwise_asl::history::HistoryEvent;
+use stepwise_asl::integrations::FunctionOutcome;
+use stepwise_asl::stepper::{Event, Execution, TaskRequest};
+
+/// The queue step messages travel on.
+pub const STEP_QUEUE: &str = "stepwise-steps";
+
+/// A state machine as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Machine {
+    /// `arn:aws:states:REGION:ACCOUNT:stateMachine:NAME`.
+    pub arn: String,
+    /// Name.
+    pub name: String,
+    /// The ASL definition.
+    pub definition: Value,
+    /// The role executions run as.
+    pub role_arn: String,
+    /// EXPRESS (true) or STANDARD.
+    pub express: bool,
+    /// Creation time.
+    pub created: DateTime<Utc>,
+}
+
+/// A message for the step driver: one event for one execution.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepMessage {
+    /// The execution.
+    pub execution_arn: String,
+    /// What happened.
+    pub event: Event,
+    /// Not to be processed before this time (queues whose delays are bounded, like SQS's
+    /// 15 minutes, deliver early and the driver sends the message on again).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_before: Option<DateTime<Utc>>,
+}
+
+/// Work a commit promises to do, kept with the commit until done (an outbox).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Action {
+    /// Send a step message, not before `at`.
+    Step {
+        /// The message.
+        message: StepMessage,
+        /// Earliest delivery.
+        at: Option<DateTime<Utc>>,
+    },
+    /// Perform a task integration and send its outcomes as step messages.
+    Invoke(Box<TaskRequest>),
+    /// The execution finished.
+    Complete,
+}
+
+/// An outbox entry: an action with a stable id, so that doing it again after a crash is
+/// recognised (queues drop a second message with the same deduplication id).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutboxItem {
+    /// `{execution arn}#{version}#{index}`.
+    pub id: String,
+    /// What to do.
+    pub action: Action,
+}
+
+/// An execution as stored: the stepper's state and the runtime's bookkeeping.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Stored {
+    /// The execution state.
+    pub execution: Execution,
+    /// The machine it runs.
+    pub machine_arn: String,
+    /// Incremented by every commit; commits are conditional on it.
+    pub version: u64,
+    /// Actions of the last commit not yet done.
+    pub outbox: Vec<OutboxItem>,
+}
+
+/// A task token's index entry. Only the token's SHA-256 is stored, so reading the store does
+/// not let anyone complete tasks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenEntry {
+    /// Hex SHA-256 of the token.
+    pub hash: String,
+    /// The execution waiting for it.
+    pub execution_arn: String,
+    /// The frame waiting for it.
+    pub frame: usize,
+    /// The task it completes.
+    pub task: u64,
+    /// The Task state's name.
+    pub state_name: String,
+    /// When it was issued.
+    pub created: DateTime<Utc>,
+}
+
+/// A row of an execution listing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExecutionSummary {
+    /// Execution ARN.
+    pub execution_arn: String,
+    /// State machine ARN.
+    pub machine_arn: String,
+    /// Execution name.
+    pub name: String,
+    /// RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED.
+    pub status: String,
+    /// Start time.
+    pub start: DateTime<Utc>,
+}
+
+/// One transition's worth of writes, applied together or not at all.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Commit {
+    /// The new execution state.
+    pub execution: Execution,
+    /// The version the transition was computed from (0 when creating).
+    pub expected_version: u64,
+    /// New history events.
+    pub history: Vec<HistoryEvent>,
+    /// Actions to do after the commit.
+    pub outbox: Vec<OutboxItem>,
+    /// Task tokens issued by this transition.
+    pub tokens: Vec<TokenEntry>,
+}
+
+/// The execution store.
+pub trait Store: Send + Sync {
+    /// Creates or replaces a state machine.
+    fn put_machine(&self, machine: &Machine) -> impl Future<Output = Result<(), Error>> + Send;
+    /// A state machine by ARN.
+    fn get_machine(&self, arn: &str) -> impl Future<Output = Result<Option<Machine>, Error>> + Send;
+    /// Creates an execution (version 1); `ExecutionAlreadyExists` when the ARN is taken.
+    fn create(&self, machine_arn: &str, commit: Commit) -> impl Future<Output = Result<(), Error>> + Send;
+    /// An execution by ARN.
+    fn load(&self, arn: &str) -> impl Future<Output = Result<Option<Stored>, Error>> + Send;
+    /// Applies a commit if the stored version is still `expected_version` (then it becomes
+    /// `expected_version + 1`); `Conflict` otherwise, with nothing written.
+    fn commit(&self, commit: Commit) -> impl Future<Output = Result<(), Error>> + Send;
+    /// Empties the outbox if the stored version is still `version` (a later commit's outbox
+    /// is left alone).
+    fn clear_outbox(&self, arn: &str, version: u64) -> impl Future<Output = Result<(), Error>> + Send;
+    /// The history of an execution, in id order.
+    fn history(&self, arn: &str) -> impl Future<Output = Result<Vec<HistoryEvent>, Error>> + Send;
+    /// A token's entry by hash.
+    fn find_token(&self, hash: &str) -> impl Future<Output = Result<Option<TokenEntry>, Error>> + Send;
+    /// Marks a token used; `false` if it was already used (or never existed).
+    fn consume_token(&self, hash: &str) -> impl Future<Output = Result<bool, Error>> + Send;
+    /// Executions, newest first.
+    fn list(&self) -> impl Future<Output = Result<Vec<ExecutionSummary>, Error>> + Send;
+}
+
+/// A message received from a queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    /// The queue's id for the message.
+    pub id: String,
+    /// The body.
+    pub body: String,
+    /// Handle to acknowledge this delivery.
+    pub receipt: String,
+    /// How many times it was delivered (1 the first time).
+    pub receive_count: u32,
+}
+
+/// Queues: the step queue and the queues Task states send to.
+pub trait Queue: Send + Sync {
+    /// Sends a message, visible after `delay`. A second send with the same `dedup_id` is
+    /// dropped (returns the first message's id).
+    fn send(
+        &self,
+        queue: &str,
+        body: &str,
+        delay: Duration,
+        dedup_id: Option<&str>,
+    ) -> impl Future<Output = Result<String, Error>> + Send;
+    /// Up to `max` visible messages, hidden for `visibility` unless acknowledged.
+    fn receive(
+        &self,
+        queue: &str,
+        max: usize,
+        visibility: Duration,
+    ) -> impl Future<Output = Result<Vec<Message>, Error>> + Send;
+    /// Deletes a received message.
+    fn ack(&self, queue: &str, receipt: &str) -> impl Future<Output = Result<(), Error>> + Send;
+}
+
+/// Topics Task states publish to.
+pub trait Topics: Send + Sync {
+    /// Publishes a message; returns its id.
+    fn publish(&self, topic_arn: &str, message: &str) -> impl Future<Output = Result<String, Error>> + Send;
+}
+
+/// Lambda functions.
+pub trait Functions: Send + Sync {
+    /// Invokes a function (name, partial or full ARN, maybe qualified).
+    fn invoke(
+        &self,
+        function: &str,
+        payload: &Value,
+        timeout: Option<Duration>,
+    ) -> impl Future<Output = FunctionOutcome> + Send;
+}
+
+/// The clock.
+pub trait Clock: Send + Sync {
+    /// Now.
+    fn now(&self) -> DateTime<Utc>;
+}
+
+/// The system clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}
