@@ -4,8 +4,11 @@
 //! - `exec`: run a definition to completion in memory and print one JSON line.
 //! - `validate`: check a definition with AWS's diagnostics.
 //! - `conformance`: run the AWS-recorded conformance corpus.
+//! - `run`: run a project end to end on the durable embedded runtime.
+//! - `send-task-success`, `send-task-failure`, `send-task-heartbeat`: complete a task token.
 
 mod functions;
+mod run;
 
 use anyhow::{bail, Context as _, Result};
 use clap::{Parser, Subcommand};
@@ -43,6 +46,60 @@ enum Cmd {
         /// Execution name.
         #[arg(long, default_value = "local-execution")]
         name: String,
+    },
+    /// Run a project (definition.asl.json, bindings.json, functions.json, input.json) end to end
+    /// on the durable embedded runtime; resumes the execution a killed run left behind.
+    Run {
+        /// The project directory (e.g. examples/stock-trading).
+        dir: PathBuf,
+        /// Where executions are stored.
+        #[arg(long, default_value = ".stepwise")]
+        data_dir: PathBuf,
+        /// Execution input: JSON text, or @FILE (default: the project's input.json).
+        #[arg(long)]
+        input: Option<String>,
+        /// End with one line: the DescribeExecution-shaped result.
+        #[arg(long)]
+        json: bool,
+        /// Don't approve task-token requests automatically; print the command that does.
+        #[arg(long)]
+        manual_approval: bool,
+    },
+    /// SendTaskSuccess: complete a waiting task with an output.
+    SendTaskSuccess {
+        /// The task token.
+        #[arg(long)]
+        task_token: String,
+        /// The task's output (JSON text).
+        #[arg(long)]
+        task_output: String,
+        /// The data directory of the runtime that issued the token.
+        #[arg(long, default_value = ".stepwise")]
+        data_dir: PathBuf,
+    },
+    /// SendTaskFailure: fail a waiting task.
+    SendTaskFailure {
+        /// The task token.
+        #[arg(long)]
+        task_token: String,
+        /// Error name.
+        #[arg(long)]
+        error: Option<String>,
+        /// Cause.
+        #[arg(long)]
+        cause: Option<String>,
+        /// The data directory.
+        #[arg(long, default_value = ".stepwise")]
+        data_dir: PathBuf,
+    },
+    /// SendTaskHeartbeat: tell a waiting task it is still being worked on.
+    SendTaskHeartbeat {
+        /// The task token.
+        #[arg(long)]
+        task_token: String,
+        /// The data directory.
+        #[arg(long, default_value = ".stepwise")]
+        data_dir: PathBuf,
     },
     /// Validate a definition; prints AWS's InvalidDefinition message on failure.
     Validate {
@@ -110,9 +167,31 @@ fn parse_input(arg: &str) -> Result<Value> {
     serde_json::from_str(arg).with_context(|| format!("--input is not valid JSON: {arg}"))
 }
 
+fn tokio_runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().context("starting tokio")
+}
+
 fn real_main() -> Result<ExitCode> {
     let cli = Cli::parse();
     match cli.command {
+        Cmd::Run { dir, data_dir, input, json, manual_approval } => {
+            let input = input.as_deref().map(parse_input).transpose()?;
+            let ok = tokio_runtime()?.block_on(run::run(run::RunArgs { dir, data_dir, input, json, manual_approval }))?;
+            Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
+        }
+        Cmd::SendTaskSuccess { task_token, task_output, data_dir } => {
+            tokio_runtime()?.block_on(run::complete_token(&data_dir, &task_token, run::TokenAction::Success(task_output)))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::SendTaskFailure { task_token, error, cause, data_dir } => {
+            tokio_runtime()?
+                .block_on(run::complete_token(&data_dir, &task_token, run::TokenAction::Failure { error, cause }))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::SendTaskHeartbeat { task_token, data_dir } => {
+            tokio_runtime()?.block_on(run::complete_token(&data_dir, &task_token, run::TokenAction::Heartbeat))?;
+            Ok(ExitCode::SUCCESS)
+        }
         Cmd::Exec { definition, input, functions, history, time_scale, name } => {
             if !(time_scale >= 0.0 && time_scale.is_finite()) {
                 bail!("--time-scale must be a finite number >= 0, got {time_scale}");

@@ -11,7 +11,11 @@
 //! least once; transitions exactly once.
 #![warn(missing_docs)]
 
+pub mod contract;
+pub mod driver;
 pub mod ports;
+
+pub use driver::{Config, FaultPoint, Handled, Runtime};
 
 /// Errors of the runtime and its adapters, in Step Functions' vocabulary where it has one.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

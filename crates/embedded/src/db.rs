@@ -1,0 +1,260 @@
+//! The SQLite database the embedded adapters share: opening, schema, transactions, errors.
+
+use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
+use rusqlite::{Connection, Transaction, TransactionBehavior};
+use std::fmt::Display;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+use stepwise_runtime::Error;
+
+/// The database file's name inside the data directory.
+pub const DB_FILE: &str = "stepwise.db";
+
+/// How long a writer waits for another connection's write transaction before failing.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The schema version this crate writes (`PRAGMA user_version`).
+const SCHEMA_VERSION: i64 = 1;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS machines (
+    arn TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    created TEXT NOT NULL,
+    machine TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS executions (
+    arn TEXT PRIMARY KEY,
+    machine_arn TEXT NOT NULL,
+    name TEXT NOT NULL,
+    status TEXT NOT NULL,
+    start_time TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    outbox TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS executions_newest ON executions (start_time DESC, arn DESC);
+CREATE TABLE IF NOT EXISTS history (
+    arn TEXT NOT NULL,
+    event_id INTEGER NOT NULL,
+    event TEXT NOT NULL,
+    PRIMARY KEY (arn, event_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS tokens (
+    hash TEXT PRIMARY KEY,
+    entry TEXT NOT NULL,
+    used INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS messages (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    queue TEXT NOT NULL,
+    body TEXT NOT NULL,
+    sent_at INTEGER NOT NULL,
+    visible_at INTEGER NOT NULL,
+    receive_count INTEGER NOT NULL DEFAULT 0,
+    receipt TEXT,
+    dedup_id TEXT,
+    deleted INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (queue, dedup_id)
+);
+CREATE INDEX IF NOT EXISTS messages_ready ON messages (queue, deleted, visible_at);
+CREATE INDEX IF NOT EXISTS messages_receipt ON messages (queue, receipt);
+CREATE TABLE IF NOT EXISTS published (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    topic_arn TEXT NOT NULL,
+    message TEXT NOT NULL,
+    published_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS published_by_topic ON published (topic_arn, seq);
+CREATE TABLE IF NOT EXISTS subscriptions (
+    topic_arn TEXT NOT NULL,
+    queue TEXT NOT NULL,
+    PRIMARY KEY (topic_arn, queue)
+) WITHOUT ROWID;
+";
+
+/// Which runtime error a failure becomes.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Kind {
+    /// [`Error::Storage`].
+    Storage,
+    /// [`Error::Messaging`].
+    Messaging,
+}
+
+impl Kind {
+    pub(crate) fn error(self, context: &str, detail: impl Display) -> Error {
+        let text = format!("{context}: {detail}");
+        match self {
+            Kind::Storage => Error::Storage(text),
+            Kind::Messaging => Error::Messaging(text),
+        }
+    }
+}
+
+/// What can go wrong inside a database closure.
+#[derive(Debug)]
+pub(crate) enum Failure {
+    Sql(rusqlite::Error),
+    Json(serde_json::Error),
+    /// Bad data in a row (an out-of-range timestamp, ...).
+    Data(String),
+    /// A port-level outcome (conflict, already exists), passed through unchanged.
+    Port(Error),
+}
+
+impl From<rusqlite::Error> for Failure {
+    fn from(e: rusqlite::Error) -> Self {
+        Failure::Sql(e)
+    }
+}
+
+impl From<serde_json::Error> for Failure {
+    fn from(e: serde_json::Error) -> Self {
+        Failure::Json(e)
+    }
+}
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Self {
+        Failure::Port(e)
+    }
+}
+
+impl Failure {
+    pub(crate) fn into_error(self, kind: Kind, context: &str) -> Error {
+        match self {
+            Failure::Sql(e) => kind.error(context, format!("SQLite: {e}")),
+            Failure::Json(e) => kind.error(context, format!("JSON: {e}")),
+            Failure::Data(e) => kind.error(context, e),
+            Failure::Port(e) => e,
+        }
+    }
+}
+
+/// One SQLite connection, shared by the adapters made from it.
+#[derive(Debug)]
+pub(crate) struct Db {
+    conn: Mutex<Connection>,
+}
+
+impl Db {
+    /// Opens (creating if needed) `data_dir/stepwise.db`, creating `data_dir` if missing.
+    pub(crate) fn open(data_dir: &Path, kind: Kind) -> Result<Db, Error> {
+        std::fs::create_dir_all(data_dir)
+            .map_err(|e| kind.error(&format!("creating data directory {}", data_dir.display()), e))?;
+        let path: PathBuf = data_dir.join(DB_FILE);
+        let context = format!("opening {}", path.display());
+        let conn = Connection::open(&path).map_err(|e| Failure::from(e).into_error(kind, &context))?;
+        Db::setup(conn, true).map_err(|e| e.into_error(kind, &context))
+    }
+
+    /// A private in-memory database (gone when the last handle is dropped).
+    pub(crate) fn in_memory(kind: Kind) -> Result<Db, Error> {
+        let context = "opening an in-memory database";
+        let conn = Connection::open_in_memory().map_err(|e| Failure::from(e).into_error(kind, context))?;
+        Db::setup(conn, false).map_err(|e| e.into_error(kind, context))
+    }
+
+    fn setup(mut conn: Connection, file: bool) -> Result<Db, Failure> {
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        if file {
+            let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+            if !mode.eq_ignore_ascii_case("wal") {
+                return Err(Failure::Data(format!("could not switch to WAL mode (journal mode is {mode})")));
+            }
+        }
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if version > SCHEMA_VERSION {
+            return Err(Failure::Data(format!(
+                "the database has schema version {version}, newer than this stepwise's {SCHEMA_VERSION}"
+            )));
+        }
+        tx.execute_batch(SCHEMA)?;
+        tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+        tx.commit()?;
+        Ok(Db { conn: Mutex::new(conn) })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock cannot leave a transaction open (dropping a
+        // `Transaction` rolls it back), so the connection is still usable.
+        self.conn.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Runs `f` in a write transaction (`BEGIN IMMEDIATE`), committed when `f` returns `Ok`
+    /// and rolled back otherwise.
+    pub(crate) fn write<T>(
+        &self,
+        kind: Kind,
+        context: &str,
+        f: impl FnOnce(&Transaction<'_>) -> Result<T, Failure>,
+    ) -> Result<T, Error> {
+        let mut conn = self.lock();
+        let run = || -> Result<T, Failure> {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let value = f(&tx)?;
+            tx.commit()?;
+            Ok(value)
+        };
+        run().map_err(|e| e.into_error(kind, context))
+    }
+
+    /// Runs `f` on the connection (for reads).
+    pub(crate) fn read<T>(&self, kind: Kind, context: &str, f: impl FnOnce(&Connection) -> Result<T, Failure>) -> Result<T, Error> {
+        let conn = self.lock();
+        f(&conn).map_err(|e| e.into_error(kind, context))
+    }
+}
+
+/// Now, in milliseconds since the epoch.
+pub(crate) fn now_ms() -> i64 {
+    Utc::now().timestamp_millis()
+}
+
+/// Milliseconds since the epoch as a time.
+pub(crate) fn from_ms(ms: i64) -> Result<DateTime<Utc>, Failure> {
+    Utc.timestamp_millis_opt(ms).single().ok_or_else(|| Failure::Data(format!("timestamp {ms} ms out of range")))
+}
+
+/// A duration in milliseconds, saturating.
+pub(crate) fn duration_ms(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// A time as fixed-width RFC 3339 text (sorts chronologically).
+pub(crate) fn to_text(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Nanos, true)
+}
+
+/// RFC 3339 text as a time.
+pub(crate) fn from_text(s: &str) -> Result<DateTime<Utc>, Failure> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| Failure::Data(format!("bad timestamp {s:?}: {e}")))
+}
+
+/// A u64 as an SQLite integer.
+pub(crate) fn to_i64(v: u64) -> Result<i64, Failure> {
+    i64::try_from(v).map_err(|_| Failure::Data(format!("{v} does not fit an SQLite integer")))
+}
+
+/// An SQLite integer as a u64.
+pub(crate) fn to_u64(v: i64) -> Result<u64, Failure> {
+    u64::try_from(v).map_err(|_| Failure::Data(format!("negative value {v} where a count was expected")))
+}
+
+/// A random id shaped like a UUID (version 4), from SQLite's random source.
+pub(crate) fn new_id(conn: &Connection) -> Result<String, Failure> {
+    let hex: String = conn.query_row("SELECT lower(hex(randomblob(16)))", [], |r| r.get(0))?;
+    if hex.len() != 32 || !hex.is_ascii() {
+        return Err(Failure::Data(format!("unexpected random value {hex:?}")));
+    }
+    let variant = ["8", "9", "a", "b"][usize::from_str_radix(&hex[16..17], 16).unwrap_or(0) & 3];
+    Ok(format!("{}-{}-4{}-{}{}-{}", &hex[0..8], &hex[8..12], &hex[13..16], variant, &hex[17..20], &hex[20..32]))
+}

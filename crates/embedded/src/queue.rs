@@ -1,0 +1,167 @@
+//! [`SqliteQueue`]: durable queues in SQLite.
+
+use crate::db::{duration_ms, from_ms, new_id, now_ms, Db, Failure, Kind};
+use chrono::{DateTime, Utc};
+use rusqlite::{params, Connection, OptionalExtension};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+use stepwise_runtime::ports::{Message, Queue};
+use stepwise_runtime::Error;
+
+const KIND: Kind = Kind::Messaging;
+
+/// Queues in SQLite, with SQS's delivery model: messages become visible after their delay,
+/// a received message is hidden for its visibility timeout and delivered again unless
+/// acknowledged, and a second send with the same deduplication id (per queue, forever) is
+/// dropped.
+///
+/// Delays and visibility timeouts are stored as times, so a restarted process resumes them.
+/// Acknowledged messages are kept (marked acknowledged) so queues can be listed afterwards
+/// ([`SqliteQueue::list`]). Queues need no creation: a queue exists once a message is sent
+/// to it. Cloning shares the connection.
+#[derive(Debug, Clone)]
+pub struct SqliteQueue {
+    db: Arc<Db>,
+}
+
+impl SqliteQueue {
+    /// Opens the queues in `data_dir/stepwise.db`, creating the directory and the database if
+    /// missing. Each call opens its own connection.
+    pub fn open(data_dir: &Path) -> Result<SqliteQueue, Error> {
+        Ok(SqliteQueue { db: Arc::new(Db::open(data_dir, KIND)?) })
+    }
+
+    /// Queues in a private in-memory database, for tests.
+    pub fn in_memory() -> Result<SqliteQueue, Error> {
+        Ok(SqliteQueue { db: Arc::new(Db::in_memory(KIND)?) })
+    }
+
+    pub(crate) fn from_db(db: Arc<Db>) -> SqliteQueue {
+        SqliteQueue { db }
+    }
+
+    /// Every message sent to `queue`, oldest first, with when it was sent and whether it was
+    /// acknowledged. `receipt` is the latest delivery's receipt (empty if never received) and
+    /// `receive_count` the number of deliveries so far.
+    pub fn list(&self, queue: &str) -> Result<Vec<(Message, DateTime<Utc>, bool)>, Error> {
+        self.db.read(KIND, "list", |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT id, body, receipt, receive_count, sent_at, deleted FROM messages WHERE queue = ?1 ORDER BY seq",
+            )?;
+            let rows = stmt.query_map([queue], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, Option<String>>(2)?,
+                    r.get::<_, u32>(3)?,
+                    r.get::<_, i64>(4)?,
+                    r.get::<_, bool>(5)?,
+                ))
+            })?;
+            let mut list = Vec::new();
+            for row in rows {
+                let (id, body, receipt, receive_count, sent_at, acked) = row?;
+                let message = Message { id, body, receipt: receipt.unwrap_or_default(), receive_count };
+                list.push((message, from_ms(sent_at)?, acked));
+            }
+            Ok(list)
+        })
+    }
+
+    /// When the next unacknowledged message of `queue` becomes visible (a time in the past if
+    /// one is visible now), or `None` if there is none: how long a worker may sleep.
+    pub fn next_visible_at(&self, queue: &str) -> Result<Option<DateTime<Utc>>, Error> {
+        self.db.read(KIND, "next_visible_at", |conn| {
+            let at: Option<i64> = conn.query_row(
+                "SELECT MIN(visible_at) FROM messages WHERE queue = ?1 AND deleted = 0",
+                [queue],
+                |r| r.get(0),
+            )?;
+            at.map(from_ms).transpose()
+        })
+    }
+
+    /// The names of all queues that ever received a message, sorted.
+    pub fn queues(&self) -> Result<Vec<String>, Error> {
+        self.db.read(KIND, "queues", |conn| {
+            let mut stmt = conn.prepare_cached("SELECT DISTINCT queue FROM messages ORDER BY queue")?;
+            let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+    }
+}
+
+/// Inserts a message (or finds the one with the same deduplication id); returns its id.
+pub(crate) fn insert_message(
+    conn: &Connection,
+    queue: &str,
+    body: &str,
+    delay: Duration,
+    dedup_id: Option<&str>,
+) -> Result<String, Failure> {
+    if let Some(dedup) = dedup_id {
+        let existing: Option<String> = conn
+            .query_row("SELECT id FROM messages WHERE queue = ?1 AND dedup_id = ?2", [queue, dedup], |r| r.get(0))
+            .optional()?;
+        if let Some(id) = existing {
+            return Ok(id);
+        }
+    }
+    let id = new_id(conn)?;
+    let now = now_ms();
+    let visible_at = now.saturating_add(duration_ms(delay));
+    conn.prepare_cached(
+        "INSERT INTO messages (id, queue, body, sent_at, visible_at, receive_count, receipt, dedup_id, deleted)
+         VALUES (?1, ?2, ?3, ?4, ?5, 0, NULL, ?6, 0)",
+    )?
+    .execute(params![id, queue, body, now, visible_at, dedup_id])?;
+    Ok(id)
+}
+
+impl Queue for SqliteQueue {
+    async fn send(&self, queue: &str, body: &str, delay: Duration, dedup_id: Option<&str>) -> Result<String, Error> {
+        self.db.write(KIND, "send", |tx| insert_message(tx, queue, body, delay, dedup_id))
+    }
+
+    async fn receive(&self, queue: &str, max: usize, visibility: Duration) -> Result<Vec<Message>, Error> {
+        if max == 0 {
+            return Ok(Vec::new());
+        }
+        let limit = i64::try_from(max).unwrap_or(i64::MAX);
+        self.db.write(KIND, "receive", |tx| {
+            let now = now_ms();
+            let hidden_until = now.saturating_add(duration_ms(visibility));
+            let candidates = {
+                let mut stmt = tx.prepare_cached(
+                    "SELECT seq, id, body FROM messages WHERE queue = ?1 AND deleted = 0 AND visible_at <= ?2
+                     ORDER BY visible_at, seq LIMIT ?3",
+                )?;
+                let rows = stmt.query_map(params![queue, now, limit], |r| {
+                    Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?))
+                })?;
+                rows.collect::<Result<Vec<_>, _>>()?
+            };
+            let mut update = tx.prepare_cached(
+                "UPDATE messages SET visible_at = ?1, receive_count = receive_count + 1,
+                     receipt = lower(hex(randomblob(16)))
+                 WHERE seq = ?2 RETURNING receipt, receive_count",
+            )?;
+            let mut messages = Vec::with_capacity(candidates.len());
+            for (seq, id, body) in candidates {
+                let (receipt, receive_count) =
+                    update.query_row(params![hidden_until, seq], |r| Ok((r.get::<_, String>(0)?, r.get::<_, u32>(1)?)))?;
+                messages.push(Message { id, body, receipt, receive_count });
+            }
+            Ok(messages)
+        })
+    }
+
+    async fn ack(&self, queue: &str, receipt: &str) -> Result<(), Error> {
+        // Acknowledging twice, or with the receipt of an earlier delivery, does nothing.
+        self.db.write(KIND, "ack", |tx| {
+            tx.execute("UPDATE messages SET deleted = 1 WHERE queue = ?1 AND receipt = ?2 AND deleted = 0", [queue, receipt])?;
+            Ok(())
+        })
+    }
+}

@@ -1,0 +1,211 @@
+//! [`SqliteStore`]: the execution store in SQLite.
+
+use crate::db::{from_text, to_i64, to_text, to_u64, Db, Failure, Kind};
+use rusqlite::{params, OptionalExtension, Transaction};
+use std::path::Path;
+use std::sync::Arc;
+use stepwise_asl::history::HistoryEvent;
+use stepwise_runtime::ports::{Commit, ExecutionSummary, Machine, OutboxItem, Store, Stored, TokenEntry};
+use stepwise_runtime::Error;
+
+const KIND: Kind = Kind::Storage;
+
+/// The execution store in one SQLite database: machines, executions (state, version and
+/// outbox as JSON), history events and the task-token index.
+///
+/// Every write is one `BEGIN IMMEDIATE` transaction; commits are conditional on the stored
+/// version, so several handles on one file (in one process or several) can drive the same
+/// executions safely. Cloning shares the connection.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    db: Arc<Db>,
+}
+
+impl SqliteStore {
+    /// Opens the store in `data_dir/stepwise.db`, creating the directory and the database if
+    /// missing. Each call opens its own connection.
+    pub fn open(data_dir: &Path) -> Result<SqliteStore, Error> {
+        Ok(SqliteStore { db: Arc::new(Db::open(data_dir, KIND)?) })
+    }
+
+    /// A store in a private in-memory database, for tests.
+    pub fn in_memory() -> Result<SqliteStore, Error> {
+        Ok(SqliteStore { db: Arc::new(Db::in_memory(KIND)?) })
+    }
+
+    pub(crate) fn from_db(db: Arc<Db>) -> SqliteStore {
+        SqliteStore { db }
+    }
+}
+
+/// The rows a commit writes, serialised before the connection is locked.
+struct Rows {
+    arn: String,
+    status: &'static str,
+    state: String,
+    outbox: String,
+    history: Vec<(i64, String)>,
+    tokens: Vec<(String, String)>,
+}
+
+impl Rows {
+    fn of(commit: &Commit) -> Result<Rows, Failure> {
+        let history = commit
+            .history
+            .iter()
+            .map(|e| Ok((to_i64(e.id)?, serde_json::to_string(e)?)))
+            .collect::<Result<Vec<_>, Failure>>()?;
+        let tokens = commit
+            .tokens
+            .iter()
+            .map(|t| Ok((t.hash.clone(), serde_json::to_string(t)?)))
+            .collect::<Result<Vec<_>, Failure>>()?;
+        Ok(Rows {
+            arn: commit.execution.info.execution_arn.clone(),
+            status: commit.execution.status.as_str(),
+            state: serde_json::to_string(&commit.execution)?,
+            outbox: serde_json::to_string(&commit.outbox)?,
+            history,
+            tokens,
+        })
+    }
+
+    /// Inserts the history events and token entries.
+    fn insert_children(&self, tx: &Transaction<'_>) -> Result<(), Failure> {
+        let mut history = tx.prepare_cached("INSERT INTO history (arn, event_id, event) VALUES (?1, ?2, ?3)")?;
+        for (id, event) in &self.history {
+            history.execute(params![self.arn, id, event])?;
+        }
+        let mut tokens = tx.prepare_cached("INSERT INTO tokens (hash, entry, used) VALUES (?1, ?2, 0)")?;
+        for (hash, entry) in &self.tokens {
+            tokens.execute(params![hash, entry])?;
+        }
+        Ok(())
+    }
+}
+
+impl Store for SqliteStore {
+    async fn put_machine(&self, machine: &Machine) -> Result<(), Error> {
+        let json = serde_json::to_string(machine).map_err(|e| KIND.error("put_machine", e))?;
+        self.db.write(KIND, "put_machine", |tx| {
+            tx.execute(
+                "INSERT INTO machines (arn, name, created, machine) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (arn) DO UPDATE SET name = excluded.name, created = excluded.created, machine = excluded.machine",
+                params![machine.arn, machine.name, to_text(machine.created), json],
+            )?;
+            Ok(())
+        })
+    }
+
+    async fn get_machine(&self, arn: &str) -> Result<Option<Machine>, Error> {
+        self.db.read(KIND, "get_machine", |conn| {
+            let json: Option<String> =
+                conn.query_row("SELECT machine FROM machines WHERE arn = ?1", [arn], |r| r.get(0)).optional()?;
+            Ok(json.map(|j| serde_json::from_str(&j)).transpose()?)
+        })
+    }
+
+    async fn create(&self, machine_arn: &str, commit: Commit) -> Result<(), Error> {
+        let rows = Rows::of(&commit).map_err(|e| e.into_error(KIND, "create"))?;
+        let name = commit.execution.info.name.clone();
+        let start = to_text(commit.execution.start_time);
+        self.db.write(KIND, "create", |tx| {
+            let inserted = tx.execute(
+                "INSERT INTO executions (arn, machine_arn, name, status, start_time, version, state, outbox)
+                 VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6, ?7) ON CONFLICT (arn) DO NOTHING",
+                params![rows.arn, machine_arn, name, rows.status, start, rows.state, rows.outbox],
+            )?;
+            if inserted == 0 {
+                return Err(Error::ExecutionAlreadyExists(rows.arn.clone()).into());
+            }
+            rows.insert_children(tx)
+        })
+    }
+
+    async fn load(&self, arn: &str) -> Result<Option<Stored>, Error> {
+        self.db.read(KIND, "load", |conn| {
+            let row: Option<(String, String, i64, String)> = conn
+                .query_row("SELECT state, machine_arn, version, outbox FROM executions WHERE arn = ?1", [arn], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                })
+                .optional()?;
+            let Some((state, machine_arn, version, outbox)) = row else { return Ok(None) };
+            Ok(Some(Stored {
+                execution: serde_json::from_str(&state)?,
+                machine_arn,
+                version: to_u64(version)?,
+                outbox: serde_json::from_str::<Vec<OutboxItem>>(&outbox)?,
+            }))
+        })
+    }
+
+    async fn commit(&self, commit: Commit) -> Result<(), Error> {
+        let rows = Rows::of(&commit).map_err(|e| e.into_error(KIND, "commit"))?;
+        let expected = commit.expected_version;
+        self.db.write(KIND, "commit", |tx| {
+            let updated = tx.execute(
+                "UPDATE executions SET version = version + 1, status = ?1, state = ?2, outbox = ?3
+                 WHERE arn = ?4 AND version = ?5",
+                params![rows.status, rows.state, rows.outbox, rows.arn, to_i64(expected)?],
+            )?;
+            if updated == 0 {
+                // Returning an error rolls the transaction back.
+                return Err(Error::Conflict { expected }.into());
+            }
+            rows.insert_children(tx)
+        })
+    }
+
+    async fn clear_outbox(&self, arn: &str, version: u64) -> Result<(), Error> {
+        self.db.write(KIND, "clear_outbox", |tx| {
+            tx.execute(
+                "UPDATE executions SET outbox = '[]' WHERE arn = ?1 AND version = ?2 AND outbox <> '[]'",
+                params![arn, to_i64(version)?],
+            )?;
+            Ok(())
+        })
+    }
+
+    async fn history(&self, arn: &str) -> Result<Vec<HistoryEvent>, Error> {
+        self.db.read(KIND, "history", |conn| {
+            let mut stmt = conn.prepare_cached("SELECT event FROM history WHERE arn = ?1 ORDER BY event_id")?;
+            let rows = stmt.query_map([arn], |r| r.get::<_, String>(0))?;
+            let mut events = Vec::new();
+            for row in rows {
+                events.push(serde_json::from_str(&row?)?);
+            }
+            Ok(events)
+        })
+    }
+
+    async fn find_token(&self, hash: &str) -> Result<Option<TokenEntry>, Error> {
+        self.db.read(KIND, "find_token", |conn| {
+            let entry: Option<String> =
+                conn.query_row("SELECT entry FROM tokens WHERE hash = ?1", [hash], |r| r.get(0)).optional()?;
+            Ok(entry.map(|e| serde_json::from_str(&e)).transpose()?)
+        })
+    }
+
+    async fn consume_token(&self, hash: &str) -> Result<bool, Error> {
+        self.db.write(KIND, "consume_token", |tx| {
+            Ok(tx.execute("UPDATE tokens SET used = 1 WHERE hash = ?1 AND used = 0", [hash])? == 1)
+        })
+    }
+
+    async fn list(&self) -> Result<Vec<ExecutionSummary>, Error> {
+        self.db.read(KIND, "list", |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT arn, machine_arn, name, status, start_time FROM executions ORDER BY start_time DESC, arn DESC",
+            )?;
+            let rows = stmt.query_map([], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?, r.get::<_, String>(4)?))
+            })?;
+            let mut list = Vec::new();
+            for row in rows {
+                let (execution_arn, machine_arn, name, status, start) = row?;
+                list.push(ExecutionSummary { execution_arn, machine_arn, name, status, start: from_text(&start)? });
+            }
+            Ok(list)
+        })
+    }
+}

@@ -1,0 +1,388 @@
+//! The ports' contract suites on the SQLite adapters (in memory and file-backed), plus what
+//! only a file can show: several handles racing on one file, data surviving a reopen.
+
+use chrono::{DateTime, TimeZone, Utc};
+use serde_json::json;
+use std::borrow::Cow;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use stepwise_asl::history::{Details, HistoryEvent};
+use stepwise_asl::stepper::{new_execution, Execution, ExecutionInfo, Status};
+use stepwise_embedded::{Embedded, SqliteQueue, SqliteStore, SqliteTopics, DB_FILE};
+use stepwise_runtime::contract;
+use stepwise_runtime::ports::{Action, Commit, Machine, OutboxItem, Queue, Store, Topics, TokenEntry};
+use stepwise_runtime::Error;
+
+/// A fresh directory under the system temp dir, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> TempDir {
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("stepwise-embedded-{tag}-{}-{nanos:x}-{n}", std::process::id()));
+        // Not created here: opening must create a missing data directory.
+        TempDir(dir)
+    }
+
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn t(ms: i64) -> DateTime<Utc> {
+    Utc.timestamp_millis_opt(1_700_000_000_000 + ms).single().expect("valid time")
+}
+
+fn execution(name: &str) -> Execution {
+    new_execution(
+        ExecutionInfo::new("123456789012", "us-east-1", "tests", name, "arn:aws:iam::123456789012:role/r", false),
+        json!({"n": name}),
+        t(0),
+    )
+}
+
+fn event(id: u64, ty: &'static str) -> HistoryEvent {
+    HistoryEvent { id, previous_event_id: id - 1, timestamp: t(id as i64), event_type: Cow::Borrowed(ty), details: Details::None }
+}
+
+fn commit(execution: Execution, expected_version: u64, events: Vec<HistoryEvent>) -> Commit {
+    let arn = execution.info.execution_arn.clone();
+    Commit {
+        execution,
+        expected_version,
+        history: events,
+        outbox: vec![OutboxItem { id: format!("{arn}#{}#0", expected_version + 1), action: Action::Complete }],
+        tokens: vec![],
+    }
+}
+
+const MACHINE: &str = "arn:aws:states:us-east-1:123456789012:stateMachine:tests";
+
+// --- The contract suites. ---
+
+#[tokio::test]
+async fn store_contract_in_memory() {
+    contract::store_contract(&SqliteStore::in_memory().expect("open")).await;
+}
+
+#[tokio::test]
+async fn store_contract_file() {
+    let dir = TempDir::new("store");
+    let store = SqliteStore::open(dir.path()).expect("open");
+    contract::store_contract(&store).await;
+    // Twice on the same file: the suite's names do not collide with an earlier run's.
+    contract::store_contract(&store).await;
+    assert!(dir.path().join(DB_FILE).is_file());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queue_contract_in_memory() {
+    contract::queue_contract(&SqliteQueue::in_memory().expect("open")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queue_contract_file() {
+    let dir = TempDir::new("queue");
+    contract::queue_contract(&SqliteQueue::open(dir.path()).expect("open")).await;
+}
+
+#[tokio::test]
+async fn topics_contract_in_memory() {
+    contract::topics_contract(&SqliteTopics::in_memory().expect("open")).await;
+}
+
+#[tokio::test]
+async fn topics_contract_file() {
+    let dir = TempDir::new("topics");
+    contract::topics_contract(&SqliteTopics::open(dir.path()).expect("open")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn contracts_on_one_shared_connection() {
+    let dir = TempDir::new("shared");
+    let embedded = Embedded::open(dir.path()).expect("open");
+    let topic = "arn:aws:sns:us-east-1:123456789012:shared";
+    // Fan-out into a queue the queue suite does not use must not disturb it.
+    embedded.topics.subscribe_queue(topic, "fan-out").expect("subscribe");
+    tokio::join!(
+        contract::store_contract(&embedded.store),
+        contract::queue_contract(&embedded.queue),
+        contract::topics_contract_on(&embedded.topics, topic),
+    );
+    assert_eq!(embedded.queue.list("fan-out").expect("list").len(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_commits_through_one_handle() {
+    let store = Arc::new(SqliteStore::in_memory().expect("open"));
+    contract::store_concurrency_contract(store.clone(), store, 100).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_commits_through_two_handles_on_one_file() {
+    let dir = TempDir::new("race");
+    let a = Arc::new(SqliteStore::open(dir.path()).expect("open a"));
+    let b = Arc::new(SqliteStore::open(dir.path()).expect("open b"));
+    contract::store_concurrency_contract(a, b, 200).await;
+}
+
+#[test]
+fn concurrent_commits_from_two_runtimes_on_one_file() {
+    // Closest to two processes: two threads, each with its own runtime and connection,
+    // committing in lock step against the same execution.
+    let dir = TempDir::new("threads");
+    let setup = SqliteStore::open(dir.path()).expect("open");
+    let rt = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+    let x = execution("threads");
+    let arn = x.info.execution_arn.clone();
+    rt.block_on(setup.create(MACHINE, commit(x, 0, vec![event(1, "ExecutionStarted")]))).expect("create");
+    let rounds = 100u64;
+    let barrier = Arc::new(std::sync::Barrier::new(2));
+    let workers: Vec<_> = (0..2u64)
+        .map(|side| {
+            let path = dir.path().to_path_buf();
+            let arn = arn.clone();
+            let barrier = barrier.clone();
+            std::thread::spawn(move || {
+                let store = SqliteStore::open(&path).expect("open");
+                let rt = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+                let mut wins = 0u64;
+                for round in 0..rounds {
+                    let version = round + 1;
+                    // Both load the same version, then commit at the same moment.
+                    let loaded = rt.block_on(store.load(&arn)).expect("load").expect("exists");
+                    assert_eq!(loaded.version, version, "one commit per round");
+                    let next = Execution { last_event_id: version + 1, seq: side, ..loaded.execution };
+                    barrier.wait();
+                    match rt.block_on(store.commit(commit(next, version, vec![event(version + 1, "PassStateEntered")]))) {
+                        Ok(()) => wins += 1,
+                        Err(Error::Conflict { expected }) => assert_eq!(expected, version),
+                        Err(e) => panic!("unexpected error: {e}"),
+                    }
+                    barrier.wait();
+                }
+                wins
+            })
+        })
+        .collect();
+    let wins: u64 = workers.into_iter().map(|w| w.join().expect("worker")).sum();
+    assert_eq!(wins, rounds, "exactly one commit per round wins");
+    let history = rt.block_on(setup.history(&arn)).expect("history");
+    assert_eq!(history.iter().map(|e| e.id).collect::<Vec<_>>(), (1..=rounds + 1).collect::<Vec<_>>());
+    assert_eq!(rt.block_on(setup.load(&arn)).expect("load").map(|s| s.version), Some(rounds + 1));
+}
+
+// --- Durability. ---
+
+#[tokio::test]
+async fn data_survives_reopening_the_file() {
+    let dir = TempDir::new("reopen");
+    let machine = Machine {
+        arn: MACHINE.into(),
+        name: "tests".into(),
+        definition: json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}),
+        role_arn: "arn:aws:iam::123456789012:role/r".into(),
+        express: false,
+        created: t(0),
+    };
+    let x = execution("durable");
+    let arn = x.info.execution_arn.clone();
+    let token = TokenEntry {
+        hash: "ab".repeat(32),
+        execution_arn: arn.clone(),
+        frame: 0,
+        task: 1,
+        state_name: "Callback".into(),
+        created: t(2),
+    };
+    let done = Execution { last_event_id: 2, status: Status::Succeeded { output: json!({"ok": 1.5}) }, ..x.clone() };
+    let topic = "arn:aws:sns:us-east-1:123456789012:t";
+    {
+        let e = Embedded::open(dir.path()).expect("open");
+        e.store.put_machine(&machine).await.expect("put_machine");
+        e.store.create(MACHINE, commit(x, 0, vec![event(1, "ExecutionStarted")])).await.expect("create");
+        let mut c = commit(done.clone(), 1, vec![event(2, "ExecutionSucceeded")]);
+        c.tokens.push(token.clone());
+        e.store.commit(c).await.expect("commit");
+        e.queue.send("q", "kept", Duration::ZERO, Some("d")).await.expect("send");
+        e.topics.subscribe_queue(topic, "q").expect("subscribe");
+        e.topics.publish(topic, "news").await.expect("publish");
+    }
+    let e = Embedded::open(dir.path()).expect("reopen");
+    assert_eq!(e.store.get_machine(MACHINE).await.expect("get_machine"), Some(machine));
+    let stored = e.store.load(&arn).await.expect("load").expect("exists");
+    assert_eq!(stored.version, 2);
+    assert_eq!(stored.execution, done);
+    assert_eq!(stored.outbox.len(), 1);
+    assert_eq!(e.store.history(&arn).await.expect("history").iter().map(|e| e.id).collect::<Vec<_>>(), vec![1, 2]);
+    assert_eq!(e.store.find_token(&token.hash).await.expect("find_token"), Some(token.clone()));
+    let list = e.store.list().await.expect("list");
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0].status, "SUCCEEDED");
+    assert_eq!(list[0].start, t(0));
+    // The dedup id is remembered across the reopen.
+    let first = e.queue.list("q").expect("list")[0].0.id.clone();
+    assert_eq!(e.queue.send("q", "kept", Duration::ZERO, Some("d")).await.expect("send"), first);
+    let bodies: Vec<String> = e.queue.list("q").expect("list").into_iter().map(|(m, _, _)| m.body).collect();
+    assert_eq!(bodies, vec!["kept", "news"]);
+    assert_eq!(e.topics.list(topic).expect("list").iter().map(|p| p.message.as_str()).collect::<Vec<_>>(), vec!["news"]);
+    assert_eq!(e.topics.subscriptions(topic).expect("subscriptions"), vec!["q".to_string()]);
+    assert!(e.store.consume_token(&token.hash).await.expect("consume"));
+}
+
+#[tokio::test]
+async fn a_delayed_message_survives_reopening_and_arrives_on_time() {
+    let dir = TempDir::new("delay");
+    let delay = Duration::from_millis(1500);
+    let sent = Utc::now();
+    let id = {
+        let q = SqliteQueue::open(dir.path()).expect("open");
+        q.send("timers", "wake up", delay, None).await.expect("send")
+    };
+    let q = SqliteQueue::open(dir.path()).expect("reopen");
+    assert!(q.receive("timers", 10, Duration::from_secs(30)).await.expect("receive").is_empty(), "not visible before its delay");
+    let due = q.next_visible_at("timers").expect("next_visible_at").expect("a pending message");
+    let expected = sent + chrono::Duration::from_std(delay).expect("delay");
+    assert!((due - expected).num_milliseconds().abs() < 500, "due {due}, expected about {expected}");
+    let wait = (due - Utc::now()).to_std().unwrap_or_default();
+    tokio::time::sleep(wait + Duration::from_millis(20)).await;
+    let got = q.receive("timers", 10, Duration::from_secs(30)).await.expect("receive");
+    assert_eq!(got.len(), 1);
+    assert_eq!((got[0].id.as_str(), got[0].body.as_str(), got[0].receive_count), (id.as_str(), "wake up", 1));
+    assert!(Utc::now() >= expected, "delivered before its delay");
+}
+
+#[test]
+fn open_creates_the_directory_and_uses_wal() {
+    let dir = TempDir::new("wal");
+    assert!(!dir.path().exists());
+    let _store = SqliteStore::open(dir.path()).expect("open");
+    let conn = rusqlite::Connection::open(dir.path().join(DB_FILE)).expect("open file");
+    let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).expect("journal_mode");
+    assert_eq!(mode, "wal");
+    let tables: Vec<String> = conn
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
+        .expect("prepare")
+        .query_map([], |r| r.get(0))
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("rows");
+    assert_eq!(tables, ["executions", "history", "machines", "messages", "published", "subscriptions", "tokens"]);
+}
+
+#[test]
+fn a_data_dir_that_is_a_file_is_a_storage_error() {
+    let dir = TempDir::new("notadir");
+    std::fs::write(dir.path(), b"not a directory").expect("write");
+    match SqliteStore::open(dir.path()) {
+        Err(Error::Storage(msg)) => assert!(msg.contains("data directory"), "{msg}"),
+        other => panic!("expected a storage error, got {other:?}"),
+    }
+    let _ = std::fs::remove_file(dir.path());
+}
+
+// --- Inherent methods. ---
+
+#[tokio::test]
+async fn queue_listing_and_next_visible_at() {
+    let q = SqliteQueue::in_memory().expect("open");
+    assert_eq!(q.next_visible_at("q").expect("next"), None);
+    assert!(q.list("q").expect("list").is_empty());
+    let before = Utc::now();
+    let a = q.send("q", "a", Duration::ZERO, None).await.expect("send");
+    let b = q.send("q", "b", Duration::from_secs(3600), None).await.expect("send");
+    q.send("other", "c", Duration::ZERO, None).await.expect("send");
+    assert_eq!(q.queues().expect("queues"), vec!["other".to_string(), "q".to_string()]);
+    let next = q.next_visible_at("q").expect("next").expect("some");
+    assert!(next <= Utc::now() && next >= before - chrono::Duration::milliseconds(5), "a is visible now: {next}");
+    let got = q.receive("q", 10, Duration::from_secs(60)).await.expect("receive");
+    assert_eq!(got.len(), 1);
+    q.ack("q", &got[0].receipt).await.expect("ack");
+    q.ack("q", &got[0].receipt).await.expect("acking twice is harmless");
+    q.ack("q", "no such receipt").await.expect("unknown receipts are ignored");
+    let next = q.next_visible_at("q").expect("next").expect("b pending");
+    assert!(next > Utc::now() + chrono::Duration::minutes(59), "b is due in an hour: {next}");
+    let list = q.list("q").expect("list");
+    assert_eq!(list.len(), 2);
+    let (ma, sent_a, acked_a) = &list[0];
+    assert_eq!((ma.id.as_str(), ma.body.as_str(), ma.receive_count, *acked_a), (a.as_str(), "a", 1, true));
+    assert_eq!(ma.receipt, got[0].receipt);
+    assert!(*sent_a >= before - chrono::Duration::milliseconds(5));
+    let (mb, _, acked_b) = &list[1];
+    assert_eq!((mb.id.as_str(), mb.receive_count, mb.receipt.as_str(), *acked_b), (b.as_str(), 0, "", false));
+    assert!(q.receive("q", 0, Duration::from_secs(1)).await.expect("receive 0").is_empty());
+}
+
+#[tokio::test]
+async fn a_stale_receipt_does_not_acknowledge_a_redelivered_message() {
+    let q = SqliteQueue::in_memory().expect("open");
+    q.send("q", "x", Duration::ZERO, None).await.expect("send");
+    let first = q.receive("q", 1, Duration::ZERO).await.expect("receive");
+    let second = q.receive("q", 1, Duration::from_secs(60)).await.expect("receive");
+    assert_eq!(second.len(), 1);
+    assert_eq!(second[0].receive_count, 2);
+    assert_ne!(first[0].receipt, second[0].receipt);
+    q.ack("q", &first[0].receipt).await.expect("ack");
+    assert!(!q.list("q").expect("list")[0].2, "the old delivery's receipt must not acknowledge");
+    q.ack("q", &second[0].receipt).await.expect("ack");
+    assert!(q.list("q").expect("list")[0].2);
+}
+
+#[tokio::test]
+async fn topics_fan_out_to_subscribed_queues() {
+    let e = Embedded::in_memory().expect("open");
+    let topic = "arn:aws:sns:us-east-1:123456789012:orders";
+    e.topics.publish(topic, "before").await.expect("publish");
+    e.topics.subscribe_queue(topic, "billing").expect("subscribe");
+    e.topics.subscribe_queue(topic, "billing").expect("subscribe twice");
+    e.topics.subscribe_queue(topic, "shipping").expect("subscribe");
+    let id = e.topics.publish(topic, "{\"order\":1}").await.expect("publish");
+    e.topics.publish("arn:aws:sns:us-east-1:123456789012:other", "elsewhere").await.expect("publish");
+    for queue in ["billing", "shipping"] {
+        let got = e.queue.receive(queue, 10, Duration::from_secs(30)).await.expect("receive");
+        assert_eq!(got.iter().map(|m| m.body.as_str()).collect::<Vec<_>>(), vec!["{\"order\":1}"], "{queue}");
+    }
+    let published = e.topics.list(topic).expect("list");
+    assert_eq!(published.iter().map(|p| p.message.as_str()).collect::<Vec<_>>(), vec!["before", "{\"order\":1}"]);
+    assert_eq!(published[1].id, id);
+    assert_eq!(published[1].topic_arn, topic);
+    assert_eq!(e.topics.topics().expect("topics").len(), 2);
+    e.topics.unsubscribe_queue(topic, "shipping").expect("unsubscribe");
+    e.topics.publish(topic, "after").await.expect("publish");
+    assert_eq!(e.queue.list("shipping").expect("list").len(), 1);
+    assert_eq!(e.queue.list("billing").expect("list").len(), 2);
+}
+
+#[tokio::test]
+async fn a_failed_commit_writes_nothing() {
+    // A history event id already present makes the insert fail after the version update; the
+    // whole commit must roll back.
+    let store = SqliteStore::in_memory().expect("open");
+    let x = execution("atomic");
+    let arn = x.info.execution_arn.clone();
+    store.create(MACHINE, commit(x.clone(), 0, vec![event(1, "ExecutionStarted")])).await.expect("create");
+    let bad = commit(Execution { seq: 42, ..x.clone() }, 1, vec![event(1, "Duplicate")]);
+    match store.commit(bad).await {
+        Err(Error::Storage(msg)) => assert!(msg.starts_with("commit: SQLite"), "{msg}"),
+        other => panic!("expected a storage error, got {other:?}"),
+    }
+    let stored = store.load(&arn).await.expect("load").expect("exists");
+    assert_eq!(stored.version, 1);
+    assert_eq!(stored.execution, x);
+    assert_eq!(store.history(&arn).await.expect("history").len(), 1);
+    // And the store still works afterwards.
+    store.commit(commit(x, 1, vec![event(2, "PassStateEntered")])).await.expect("commit");
+}

@@ -1,0 +1,465 @@
+//! The step driver: one transition per step message, committed with its outbox.
+//!
+//! `handle` is the whole protocol (see the crate docs); `start_execution` and the task-token
+//! calls are the ways in. Fault points let tests crash the driver between any two of its writes.
+
+use crate::ports::{
+    Action, Clock, Commit, Functions, Machine, OutboxItem, Queue, StepMessage, Store, Stored, TokenEntry, Topics,
+    STEP_QUEUE,
+};
+use crate::Error;
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use stepwise_asl::integrations::{self, Call, CallResult, InvokeContext};
+use stepwise_asl::stepper::{self, Effect, Env, Event, ExecutionInfo, Phase, TaskOutcome};
+use stepwise_asl::StateMachine;
+
+/// Where a test may crash the driver.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FaultPoint {
+    /// After loading the execution, before anything is written.
+    AfterLoad,
+    /// After the commit, before any action of its outbox is done.
+    AfterCommit,
+    /// After the outbox action with this index was done.
+    AfterAction(usize),
+    /// After all actions, before the message is acknowledged.
+    BeforeAck,
+}
+
+/// Decides whether to crash at a point (for fault tests).
+pub type FaultHook = Arc<dyn Fn(&str, FaultPoint) -> bool + Send + Sync>;
+
+/// Account and region the runtime builds ARNs with.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// AWS account id.
+    pub account: String,
+    /// Region.
+    pub region: String,
+    /// How long a received step message stays hidden before it is delivered again.
+    pub visibility: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config { account: "123456789012".into(), region: "us-east-1".into(), visibility: Duration::from_secs(30) }
+    }
+}
+
+/// What `handle` did with a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Handled {
+    /// A transition was committed and its actions done.
+    Applied,
+    /// The message changed nothing (a duplicate, a late timer, a finished execution).
+    NoOp,
+    /// The message arrived before its time and was sent on again.
+    Deferred,
+}
+
+/// The runtime: ports plus the machines they run.
+pub struct Runtime<S, Q, T, F, C> {
+    /// Execution store.
+    pub store: S,
+    /// Queues (the step queue and the queues Task states send to).
+    pub queue: Q,
+    /// Topics.
+    pub topics: T,
+    /// Lambda functions.
+    pub functions: F,
+    /// Clock.
+    pub clock: C,
+    /// Account, region, timings.
+    pub config: Config,
+    machines: Mutex<HashMap<String, Arc<StateMachine>>>,
+    faults: Option<FaultHook>,
+}
+
+/// The stepper's environment: the runtime's clock and the OS's randomness.
+struct RuntimeEnv {
+    now: DateTime<Utc>,
+}
+
+impl Env for RuntimeEnv {
+    fn now(&mut self) -> DateTime<Utc> {
+        self.now
+    }
+    fn random(&mut self) -> u64 {
+        rand::random()
+    }
+}
+
+/// Hex SHA-256 of a task token: what the store indexes.
+pub fn token_hash(token: &str) -> String {
+    Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn delay_until(now: DateTime<Utc>, at: Option<DateTime<Utc>>) -> Duration {
+    at.and_then(|t| (t - now).to_std().ok()).unwrap_or(Duration::ZERO)
+}
+
+/// The queue name in an SQS queue URL (its last path segment).
+pub fn queue_name(url: &str) -> &str {
+    url.trim_end_matches('/').rsplit('/').next().unwrap_or(url)
+}
+
+impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, C> {
+    /// A runtime over these ports.
+    pub fn new(store: S, queue: Q, topics: T, functions: F, clock: C, config: Config) -> Self {
+        Runtime { store, queue, topics, functions, clock, config, machines: Mutex::new(HashMap::new()), faults: None }
+    }
+
+    /// Crashes (returns `InjectedCrash`) wherever `hook` says, for fault tests.
+    pub fn with_faults(mut self, hook: FaultHook) -> Self {
+        self.faults = Some(hook);
+        self
+    }
+
+    fn fault(&self, arn: &str, point: FaultPoint) -> Result<(), Error> {
+        match &self.faults {
+            Some(h) if h(arn, point) => Err(Error::InjectedCrash(format!("{point:?}"))),
+            _ => Ok(()),
+        }
+    }
+
+    /// Validates a definition and stores it as a state machine; returns its ARN.
+    pub async fn create_machine(&self, name: &str, definition: Value, role_arn: &str, express: bool) -> Result<Machine, Error> {
+        check_name(name)?;
+        stepwise_asl::load(&definition, express).map_err(|e| Error::InvalidDefinition(e.to_string()))?;
+        let m = Machine {
+            arn: format!("arn:aws:states:{}:{}:stateMachine:{name}", self.config.region, self.config.account),
+            name: name.to_string(),
+            definition,
+            role_arn: role_arn.to_string(),
+            express,
+            created: self.clock.now(),
+        };
+        self.store.put_machine(&m).await?;
+        self.machines.lock().map_err(|_| Error::Storage("machine cache poisoned".into()))?.remove(&m.arn);
+        Ok(m)
+    }
+
+    async fn machine(&self, arn: &str) -> Result<Arc<StateMachine>, Error> {
+        if let Some(m) = self.machines.lock().map_err(|_| Error::Storage("machine cache poisoned".into()))?.get(arn) {
+            return Ok(m.clone());
+        }
+        let rec = self.store.get_machine(arn).await?.ok_or_else(|| Error::StateMachineDoesNotExist(arn.into()))?;
+        let m = Arc::new(
+            stepwise_asl::load(&rec.definition, rec.express).map_err(|e| Error::InvalidDefinition(e.to_string()))?,
+        );
+        self.machines.lock().map_err(|_| Error::Storage("machine cache poisoned".into()))?.insert(arn.into(), m.clone());
+        Ok(m)
+    }
+
+    /// Starts an execution: stores it and sends its first step message. Returns the ARN.
+    pub async fn start_execution(&self, machine_arn: &str, name: &str, input: Value) -> Result<String, Error> {
+        check_name(name)?;
+        let rec = self.store.get_machine(machine_arn).await?.ok_or_else(|| Error::StateMachineDoesNotExist(machine_arn.into()))?;
+        if serde_json::to_vec(&input).map(|b| b.len()).unwrap_or(0) > stepper::MAX_PAYLOAD_BYTES {
+            return Err(Error::InvalidExecutionInput(format!(
+                "the input exceeds the maximum size of {} bytes",
+                stepper::MAX_PAYLOAD_BYTES
+            )));
+        }
+        let info = ExecutionInfo::new(&self.config.account, &self.config.region, &rec.name, name, &rec.role_arn, rec.express);
+        let arn = info.execution_arn.clone();
+        let execution = stepper::new_execution(info, input, self.clock.now());
+        let start = OutboxItem {
+            id: format!("{arn}#0#0"),
+            action: Action::Step { message: StepMessage { execution_arn: arn.clone(), event: Event::Start, not_before: None }, at: None },
+        };
+        let commit = Commit { execution, expected_version: 0, history: Vec::new(), outbox: vec![start.clone()], tokens: Vec::new() };
+        self.store.create(machine_arn, commit).await?;
+        self.do_actions(&arn, &[start]).await?;
+        self.store.clear_outbox(&arn, 1).await?;
+        Ok(arn)
+    }
+
+    /// Handles one step message: at most one transition of one execution.
+    pub async fn handle(&self, msg: &StepMessage) -> Result<Handled, Error> {
+        let arn = &msg.execution_arn;
+        for _attempt in 0..16 {
+            let Some(stored) = self.store.load(arn).await? else { return Ok(Handled::NoOp) };
+            self.fault(arn, FaultPoint::AfterLoad)?;
+            // A commit whose actions were not all done: do them first (their ids make the
+            // second time harmless).
+            if !stored.outbox.is_empty() {
+                self.do_actions(arn, &stored.outbox).await?;
+                self.store.clear_outbox(arn, stored.version).await?;
+            }
+            let now = self.clock.now();
+            if let Some(nb) = msg.not_before {
+                // Early delivery (bounded queue delays): send it on for the rest of the wait.
+                if nb > now + chrono::Duration::milliseconds(5) {
+                    let body = serde_json::to_string(msg).map_err(|e| Error::Messaging(e.to_string()))?;
+                    self.queue.send(STEP_QUEUE, &body, delay_until(now, Some(nb)), None).await?;
+                    return Ok(Handled::Deferred);
+                }
+            }
+            match self.apply(stored, msg.event.clone(), now).await {
+                Err(Error::Conflict { .. }) => continue, // someone else moved it: reload and retry
+                other => return other,
+            }
+        }
+        Err(Error::Storage(format!("{arn}: too many concurrent updates")))
+    }
+
+    async fn apply(&self, stored: Stored, event: Event, now: DateTime<Utc>) -> Result<Handled, Error> {
+        let arn = stored.execution.info.execution_arn.clone();
+        let machine = self.machine(&stored.machine_arn).await?;
+        let mut env = RuntimeEnv { now };
+        let t = stepper::step(&machine, stored.execution, event, &mut env);
+        if t.history.is_empty() && t.effects.is_empty() {
+            return Ok(Handled::NoOp);
+        }
+        let version = stored.version + 1;
+        let mut tokens = Vec::new();
+        let outbox: Vec<OutboxItem> = t
+            .effects
+            .into_iter()
+            .enumerate()
+            .map(|(i, e)| {
+                let action = match e {
+                    Effect::Schedule { frame, timer, at } => Action::Step {
+                        message: StepMessage { execution_arn: arn.clone(), event: Event::Advance { frame, timer }, not_before: at },
+                        at,
+                    },
+                    Effect::Invoke(req) => {
+                        if let Some(tok) = &req.token {
+                            tokens.push(TokenEntry {
+                                hash: token_hash(tok),
+                                execution_arn: arn.clone(),
+                                frame: req.frame,
+                                task: req.task,
+                                state_name: req.state_name.clone(),
+                                created: now,
+                            });
+                        }
+                        Action::Invoke(req)
+                    }
+                    Effect::Complete => Action::Complete,
+                };
+                OutboxItem { id: format!("{arn}#{version}#{i}"), action }
+            })
+            .collect();
+        let commit = Commit { execution: t.execution, expected_version: stored.version, history: t.history, outbox: outbox.clone(), tokens };
+        self.store.commit(commit).await?;
+        self.fault(&arn, FaultPoint::AfterCommit)?;
+        self.do_actions(&arn, &outbox).await?;
+        self.store.clear_outbox(&arn, version).await?;
+        Ok(Handled::Applied)
+    }
+
+    /// Does outbox actions in order. Every send carries the action's id (and outcome index) as
+    /// its deduplication id.
+    async fn do_actions(&self, arn: &str, items: &[OutboxItem]) -> Result<(), Error> {
+        for (i, item) in items.iter().enumerate() {
+            match &item.action {
+                Action::Step { message, at } => {
+                    let body = serde_json::to_string(message).map_err(|e| Error::Messaging(e.to_string()))?;
+                    let delay = delay_until(self.clock.now(), *at);
+                    self.queue.send(STEP_QUEUE, &body, delay, Some(&item.id)).await?;
+                }
+                Action::Invoke(req) => {
+                    let outcomes = self.perform(req).await?;
+                    for (k, outcome) in outcomes.into_iter().enumerate() {
+                        let message = StepMessage {
+                            execution_arn: arn.to_string(),
+                            event: Event::Task { frame: req.frame, task: req.task, outcome },
+                            not_before: None,
+                        };
+                        let body = serde_json::to_string(&message).map_err(|e| Error::Messaging(e.to_string()))?;
+                        self.queue.send(STEP_QUEUE, &body, Duration::ZERO, Some(&format!("{}#{k}", item.id))).await?;
+                    }
+                }
+                Action::Complete => {}
+            }
+            self.fault(arn, FaultPoint::AfterAction(i))?;
+        }
+        Ok(())
+    }
+
+    /// Performs a task integration through the ports and returns its outcomes.
+    async fn perform(&self, req: &stepper::TaskRequest) -> Result<Vec<TaskOutcome>, Error> {
+        let call = integrations::plan(req);
+        let result = match &call {
+            Call::Invoke { function, payload, timeout, .. } => {
+                CallResult::Function(self.functions.invoke(function, payload, *timeout).await)
+            }
+            Call::SendMessage { queue_url, body } => {
+                // The message id is the queue's; the dedup id keeps a redone send single.
+                let dedup = format!("{}#{}#send", req.state_name, req.task);
+                let r = self.queue.send(queue_name(queue_url), body, Duration::ZERO, Some(&dedup)).await;
+                CallResult::Delivered(r.map(Some).map_err(|e| ("SQS.InternalError".to_string(), e.to_string())))
+            }
+            Call::Publish { topic_arn, message } => {
+                let r = self.topics.publish(topic_arn, message).await;
+                CallResult::Delivered(r.map(Some).map_err(|e| ("SNS.InternalError".to_string(), e.to_string())))
+            }
+            Call::Done(_) => CallResult::Nothing,
+        };
+        let ctx = InvokeContext { region: &self.config.region, account: &self.config.account, now: self.clock.now() };
+        Ok(integrations::complete(req, &call, result, &ctx, &mut rand::random::<u64>))
+    }
+
+    /// Receives and handles step messages until `done()` says stop; acknowledges each one that
+    /// was handled (a failed one is delivered again after the visibility timeout). Sleeps a
+    /// little when the queue is empty, longer the longer it stays empty.
+    pub async fn work_until(&self, done: impl Fn() -> bool) -> Result<(), Error> {
+        let mut idle = Duration::from_millis(1);
+        while !done() {
+            let msgs = self.queue.receive(STEP_QUEUE, 10, self.config.visibility).await?;
+            if msgs.is_empty() {
+                tokio::time::sleep(idle).await;
+                idle = (idle * 2).min(Duration::from_millis(100));
+                continue;
+            }
+            idle = Duration::from_millis(1);
+            for m in msgs {
+                // A failed message stays unacknowledged and comes back after the visibility
+                // timeout; the worker goes on with the others.
+                if let Err(e) = self.process(&m).await {
+                    eprintln!("stepwise: step message {} not handled (it will be retried): {e}", m.id);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Handles one received step message and acknowledges it when handled. A malformed body
+    /// is acknowledged (it can never succeed) and reported.
+    pub async fn process(&self, m: &crate::ports::Message) -> Result<Handled, Error> {
+        let msg: StepMessage = match serde_json::from_str(&m.body) {
+            Ok(msg) => msg,
+            Err(e) => {
+                self.queue.ack(STEP_QUEUE, &m.receipt).await?;
+                return Err(Error::Messaging(format!("dropped a malformed step message {}: {e}", m.id)));
+            }
+        };
+        match self.handle(&msg).await {
+            Ok(h) => {
+                self.fault(&msg.execution_arn, FaultPoint::BeforeAck)?;
+                self.queue.ack(STEP_QUEUE, &m.receipt).await?;
+                Ok(h)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The execution, if it exists.
+    pub async fn describe(&self, arn: &str) -> Result<Stored, Error> {
+        self.store.load(arn).await?.ok_or_else(|| Error::ExecutionDoesNotExist(arn.into()))
+    }
+
+    /// StopExecution: sends a stop message.
+    pub async fn stop_execution(&self, arn: &str, error: Option<String>, cause: Option<String>) -> Result<(), Error> {
+        self.describe(arn).await?;
+        let msg = StepMessage { execution_arn: arn.into(), event: Event::Stop { error, cause }, not_before: None };
+        let body = serde_json::to_string(&msg).map_err(|e| Error::Messaging(e.to_string()))?;
+        self.queue.send(STEP_QUEUE, &body, Duration::ZERO, Some(&format!("{arn}#stop"))).await?;
+        Ok(())
+    }
+
+    // ---------- task tokens ----------
+
+    async fn running_task(&self, token: &str) -> Result<TokenEntry, Error> {
+        check_token(token)?;
+        let hash = token_hash(token);
+        let entry = self.store.find_token(&hash).await?.ok_or_else(|| {
+            Error::TaskDoesNotExist("Task does not exist: the task token is not known to this runtime".into())
+        })?;
+        let stored = self.store.load(&entry.execution_arn).await?;
+        let running = stored.as_ref().is_some_and(|s| {
+            matches!(s.execution.frames.get(entry.frame).map(|f| &f.phase), Some(Phase::Running(rt)) if rt.task == entry.task)
+        });
+        if !running {
+            return Err(Error::TaskTimedOut("Task Timed Out: the task of this token is no longer running".into()));
+        }
+        Ok(entry)
+    }
+
+    async fn send_outcome(&self, entry: &TokenEntry, outcome: TaskOutcome, dedup: &str) -> Result<(), Error> {
+        let msg = StepMessage {
+            execution_arn: entry.execution_arn.clone(),
+            event: Event::Task { frame: entry.frame, task: entry.task, outcome },
+            not_before: None,
+        };
+        let body = serde_json::to_string(&msg).map_err(|e| Error::Messaging(e.to_string()))?;
+        self.queue.send(STEP_QUEUE, &body, Duration::ZERO, Some(dedup)).await?;
+        Ok(())
+    }
+
+    /// SendTaskSuccess.
+    pub async fn send_task_success(&self, token: &str, output: &str) -> Result<(), Error> {
+        let value: Value = serde_json::from_str(output)
+            .map_err(|e| Error::InvalidOutput(format!("Invalid Output: the output is not valid JSON: {e}")))?;
+        if output.len() > stepper::MAX_PAYLOAD_BYTES {
+            return Err(Error::InvalidOutput(format!(
+                "Invalid Output: the output exceeds the maximum size of {} bytes",
+                stepper::MAX_PAYLOAD_BYTES
+            )));
+        }
+        let entry = self.running_task(token).await?;
+        // One completion per token: the queue keeps the first message with this dedup id.
+        self.send_outcome(&entry, TaskOutcome::Succeeded(value), &entry.hash).await?;
+        if !self.store.consume_token(&entry.hash).await? {
+            return Err(Error::TaskTimedOut("Task Timed Out: the task token was already used".into()));
+        }
+        Ok(())
+    }
+
+    /// SendTaskFailure.
+    pub async fn send_task_failure(&self, token: &str, error: Option<&str>, cause: Option<&str>) -> Result<(), Error> {
+        if error.is_some_and(|e| e.chars().count() > 256) {
+            return Err(Error::Validation("1 validation error detected: Value at 'error' failed to satisfy constraint: Member must have length less than or equal to 256".into()));
+        }
+        if cause.is_some_and(|c| c.chars().count() > 32768) {
+            return Err(Error::Validation("1 validation error detected: Value at 'cause' failed to satisfy constraint: Member must have length less than or equal to 32768".into()));
+        }
+        let entry = self.running_task(token).await?;
+        let outcome = TaskOutcome::Failed { error: error.map(String::from), cause: cause.map(String::from) };
+        self.send_outcome(&entry, outcome, &entry.hash).await?;
+        if !self.store.consume_token(&entry.hash).await? {
+            return Err(Error::TaskTimedOut("Task Timed Out: the task token was already used".into()));
+        }
+        Ok(())
+    }
+
+    /// SendTaskHeartbeat.
+    pub async fn send_task_heartbeat(&self, token: &str) -> Result<(), Error> {
+        let entry = self.running_task(token).await?;
+        let dedup = format!("{}#heartbeat#{}", entry.hash, self.clock.now().timestamp_nanos_opt().unwrap_or_default());
+        self.send_outcome(&entry, TaskOutcome::Heartbeat, &dedup).await
+    }
+}
+
+/// AWS's name rules for state machines and executions: 1–80 characters, none of whitespace,
+/// `< > { } [ ] ? * " # % \ ^ | ~ ` $ & , ; : /` or control characters.
+pub fn check_name(name: &str) -> Result<(), Error> {
+    let n = name.chars().count();
+    if n == 0 || n > 80 {
+        return Err(Error::InvalidName(format!("Invalid Name: '{name}' (a name has 1 to 80 characters)")));
+    }
+    if let Some(c) = name.chars().find(|c| {
+        c.is_whitespace() || c.is_control() || "<>{}[]?*\"#%\\^|~`$&,;:/".contains(*c)
+    }) {
+        return Err(Error::InvalidName(format!("Invalid Name: '{name}' (character {c:?} is not allowed)")));
+    }
+    Ok(())
+}
+
+/// Task tokens are URL-safe base64 of at least 128 bits; anything else is malformed.
+fn check_token(token: &str) -> Result<(), Error> {
+    let ok = (22..=1024).contains(&token.len())
+        && token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'=');
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::InvalidToken("Invalid Token: the task token is malformed".into()))
+    }
+}
