@@ -4,7 +4,8 @@ use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 use std::fmt::Display;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use stepwise_runtime::ports::{Clock, SystemClock};
 use std::time::Duration;
 use stepwise_runtime::Error;
 
@@ -136,9 +137,10 @@ impl Failure {
 }
 
 /// One SQLite connection, shared by the adapters made from it.
-#[derive(Debug)]
 pub(crate) struct Db {
     conn: Mutex<Connection>,
+    /// The clock message delays and visibility timeouts are measured with.
+    clock: Mutex<Arc<dyn Clock>>,
 }
 
 impl Db {
@@ -178,7 +180,7 @@ impl Db {
         tx.execute_batch(SCHEMA)?;
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
         tx.commit()?;
-        Ok(Db { conn: Mutex::new(conn) })
+        Ok(Db { conn: Mutex::new(conn), clock: Mutex::new(Arc::new(SystemClock)) })
     }
 
     fn lock(&self) -> MutexGuard<'_, Connection> {
@@ -212,9 +214,24 @@ impl Db {
     }
 }
 
-/// Now, in milliseconds since the epoch.
-pub(crate) fn now_ms() -> i64 {
-    Utc::now().timestamp_millis()
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db").finish_non_exhaustive()
+    }
+}
+
+impl Db {
+    /// Now, in milliseconds since the epoch, by the database's clock.
+    pub(crate) fn now_ms(&self) -> i64 {
+        self.clock.lock().map(|c| c.now()).unwrap_or_else(|_| Utc::now()).timestamp_millis()
+    }
+
+    /// Measures delays and visibility timeouts with `clock` from now on.
+    pub(crate) fn set_clock(&self, clock: Arc<dyn Clock>) {
+        if let Ok(mut c) = self.clock.lock() {
+            *c = clock;
+        }
+    }
 }
 
 /// Milliseconds since the epoch as a time.

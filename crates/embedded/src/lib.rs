@@ -55,6 +55,13 @@ impl Embedded {
         Ok(Embedded::from_db(Arc::new(db::Db::in_memory(db::Kind::Storage)?)))
     }
 
+    /// Measures queue delays and visibility timeouts with `clock` (tests drive time with it;
+    /// the default is the system clock).
+    pub fn with_clock(self, clock: Arc<dyn stepwise_runtime::ports::Clock>) -> Embedded {
+        self.queue.db().set_clock(clock);
+        self
+    }
+
     fn from_db(db: Arc<db::Db>) -> Embedded {
         Embedded {
             store: SqliteStore::from_db(db.clone()),

@@ -1,6 +1,6 @@
 //! [`SqliteQueue`]: durable queues in SQLite.
 
-use crate::db::{duration_ms, from_ms, new_id, now_ms, Db, Failure, Kind};
+use crate::db::{duration_ms, from_ms, new_id, Db, Failure, Kind};
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension};
 use std::path::Path;
@@ -39,6 +39,10 @@ impl SqliteQueue {
 
     pub(crate) fn from_db(db: Arc<Db>) -> SqliteQueue {
         SqliteQueue { db }
+    }
+
+    pub(crate) fn db(&self) -> &Db {
+        &self.db
     }
 
     /// Every message sent to `queue`, oldest first, with when it was sent and whether it was
@@ -95,6 +99,7 @@ impl SqliteQueue {
 /// Inserts a message (or finds the one with the same deduplication id); returns its id.
 pub(crate) fn insert_message(
     conn: &Connection,
+    now: i64,
     queue: &str,
     body: &str,
     delay: Duration,
@@ -109,7 +114,6 @@ pub(crate) fn insert_message(
         }
     }
     let id = new_id(conn)?;
-    let now = now_ms();
     let visible_at = now.saturating_add(duration_ms(delay));
     conn.prepare_cached(
         "INSERT INTO messages (id, queue, body, sent_at, visible_at, receive_count, receipt, dedup_id, deleted)
@@ -121,7 +125,8 @@ pub(crate) fn insert_message(
 
 impl Queue for SqliteQueue {
     async fn send(&self, queue: &str, body: &str, delay: Duration, dedup_id: Option<&str>) -> Result<String, Error> {
-        self.db.write(KIND, "send", |tx| insert_message(tx, queue, body, delay, dedup_id))
+        let now = self.db.now_ms();
+        self.db.write(KIND, "send", |tx| insert_message(tx, now, queue, body, delay, dedup_id))
     }
 
     async fn receive(&self, queue: &str, max: usize, visibility: Duration) -> Result<Vec<Message>, Error> {
@@ -129,8 +134,8 @@ impl Queue for SqliteQueue {
             return Ok(Vec::new());
         }
         let limit = i64::try_from(max).unwrap_or(i64::MAX);
+        let now = self.db.now_ms();
         self.db.write(KIND, "receive", |tx| {
-            let now = now_ms();
             let hidden_until = now.saturating_add(duration_ms(visibility));
             let candidates = {
                 let mut stmt = tx.prepare_cached(

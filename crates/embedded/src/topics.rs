@@ -1,6 +1,6 @@
 //! [`SqliteTopics`]: topics in SQLite, kept and listable, with queue subscriptions.
 
-use crate::db::{from_ms, new_id, now_ms, Db, Kind};
+use crate::db::{from_ms, new_id, Db, Kind};
 use crate::queue::insert_message;
 use chrono::{DateTime, Utc};
 use rusqlite::params;
@@ -108,11 +108,12 @@ impl SqliteTopics {
 
 impl Topics for SqliteTopics {
     async fn publish(&self, topic_arn: &str, message: &str) -> Result<String, Error> {
+        let now = self.db.now_ms();
         self.db.write(KIND, "publish", |tx| {
             let id = new_id(tx)?;
             tx.execute(
                 "INSERT INTO published (id, topic_arn, message, published_at) VALUES (?1, ?2, ?3, ?4)",
-                params![id, topic_arn, message, now_ms()],
+                params![id, topic_arn, message, now],
             )?;
             let queues = {
                 let mut stmt = tx.prepare_cached("SELECT queue FROM subscriptions WHERE topic_arn = ?1 ORDER BY queue")?;
@@ -120,7 +121,7 @@ impl Topics for SqliteTopics {
                 rows.collect::<Result<Vec<_>, _>>()?
             };
             for queue in queues {
-                insert_message(tx, &queue, message, Duration::ZERO, None)?;
+                insert_message(tx, now, &queue, message, Duration::ZERO, None)?;
             }
             Ok(id)
         })

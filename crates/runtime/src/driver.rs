@@ -266,7 +266,7 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
                     self.queue.send(STEP_QUEUE, &body, delay, Some(&item.id)).await?;
                 }
                 Action::Invoke(req) => {
-                    let outcomes = self.perform(req).await?;
+                    let outcomes = self.perform(req, &item.id).await?;
                     for (k, outcome) in outcomes.into_iter().enumerate() {
                         let message = StepMessage {
                             execution_arn: arn.to_string(),
@@ -284,8 +284,9 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
         Ok(())
     }
 
-    /// Performs a task integration through the ports and returns its outcomes.
-    async fn perform(&self, req: &stepper::TaskRequest) -> Result<Vec<TaskOutcome>, Error> {
+    /// Performs a task integration through the ports and returns its outcomes. `action_id`
+    /// (the outbox item's) deduplicates the message a redone send would repeat.
+    async fn perform(&self, req: &stepper::TaskRequest, action_id: &str) -> Result<Vec<TaskOutcome>, Error> {
         let call = integrations::plan(req);
         let result = match &call {
             Call::Invoke { function, payload, timeout, .. } => {
@@ -293,7 +294,7 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
             }
             Call::SendMessage { queue_url, body } => {
                 // The message id is the queue's; the dedup id keeps a redone send single.
-                let dedup = format!("{}#{}#send", req.state_name, req.task);
+                let dedup = format!("{action_id}#send");
                 let r = self.queue.send(queue_name(queue_url), body, Duration::ZERO, Some(&dedup)).await;
                 CallResult::Delivered(r.map(Some).map_err(|e| ("SQS.InternalError".to_string(), e.to_string())))
             }

@@ -1,0 +1,434 @@
+//! The step driver on the embedded adapters, under faults.
+//!
+//! - A crash injected at every point of the driver (after load, after commit, after each outbox
+//!   action, before acknowledge), at every step of the stock-trading sample and of corpus cases
+//!   with Wait / Retry / Parallel / Map, leaves a final history identical to the fault-free run.
+//! - Every step message delivered twice gives the same history.
+//! - Two drivers (two connections to one database file) working one queue never lose an update.
+//! - Forged, reused and expired task tokens get AWS's errors and change nothing.
+//!
+//! Time is a test clock shared by the driver and the queue, advanced to the next timer when
+//! nothing else is ready, so waits cost nothing.
+
+use chrono::{DateTime, Duration as CDuration, TimeZone, Utc};
+use serde_json::{json, Value};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use stepwise_embedded::functions::FunctionRouter;
+use stepwise_embedded::{Embedded, SqliteQueue, SqliteStore, SqliteTopics};
+use stepwise_runtime::driver::{FaultHook, FaultPoint};
+use stepwise_runtime::ports::{Clock, Queue, Store, STEP_QUEUE};
+use stepwise_runtime::{Config, Error, Runtime};
+
+#[derive(Clone)]
+struct TestClock(Arc<Mutex<DateTime<Utc>>>);
+
+impl TestClock {
+    fn new() -> Self {
+        TestClock(Arc::new(Mutex::new(Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).single().expect("time"))))
+    }
+    fn set(&self, t: DateTime<Utc>) {
+        let mut now = self.0.lock().expect("clock");
+        if t > *now {
+            *now = t;
+        }
+    }
+}
+
+impl Clock for TestClock {
+    fn now(&self) -> DateTime<Utc> {
+        *self.0.lock().expect("clock")
+    }
+}
+
+type Rt = Runtime<SqliteStore, SqliteQueue, SqliteTopics, FunctionRouter, TestClock>;
+
+/// Deterministic stand-ins for the sample's functions (the real ones draw random prices).
+fn sample_functions() -> FunctionRouter {
+    let mut r = FunctionRouter::new();
+    r.rust("CheckStockPrice", Arc::new(|_| Ok(json!({"stock_price": 42}))));
+    r.rust("GenerateBuySellRecommendation", Arc::new(|e: Value| {
+        let p = e["stock_price"].as_i64().ok_or(("InvalidEvent".to_string(), "no stock_price".to_string()))?;
+        Ok(json!(if p <= 50 { "buy" } else { "sell" }))
+    }));
+    r.rust("BuyStock", Arc::new(|e: Value| Ok(json!({"id": "t-1", "price": e["stock_price"], "type": "buy", "qty": 7}))));
+    r.rust("SellStock", Arc::new(|e: Value| Ok(json!({"id": "t-1", "price": e["stock_price"], "type": "sell", "qty": 7}))));
+    r
+}
+
+fn runtime(emb: &Embedded, clock: &TestClock, faults: Option<FaultHook>) -> Rt {
+    let emb = emb.clone().with_clock(Arc::new(clock.clone()));
+    let rt = Runtime::new(
+        emb.store,
+        emb.queue,
+        emb.topics,
+        sample_functions(),
+        clock.clone(),
+        Config { visibility: Duration::ZERO, ..Config::default() },
+    );
+    match faults {
+        Some(h) => rt.with_faults(h),
+        None => rt,
+    }
+}
+
+/// Crashes once, at the `nth` message handled (1-based), at `point`.
+fn crash_at(nth: usize, point: FaultPoint) -> (FaultHook, Arc<AtomicUsize>) {
+    let loads = Arc::new(AtomicUsize::new(0));
+    let fired = Arc::new(AtomicUsize::new(0));
+    let l = loads.clone();
+    let hook: FaultHook = Arc::new(move |_arn: &str, p: FaultPoint| {
+        if p == FaultPoint::AfterLoad {
+            l.fetch_add(1, Ordering::SeqCst);
+        }
+        let hit = l.load(Ordering::SeqCst) == nth && p == point && fired.load(Ordering::SeqCst) == 0;
+        if hit {
+            fired.fetch_add(1, Ordering::SeqCst);
+        }
+        hit
+    });
+    (hook, loads)
+}
+
+/// Runs the queue dry: handles step messages one at a time; approves callback-queue messages;
+/// advances the clock to the next timer when nothing is ready. A crash "restarts" the process:
+/// a fresh runtime on the same database, without the fault. `duplicate` sends every handled
+/// message again.
+async fn drive(emb: &Embedded, clock: &TestClock, mut rt: Rt, arn: &str, duplicate: bool) -> Result<usize, Error> {
+    let mut crashes = 0;
+    let mut copies = std::collections::HashSet::new();
+    for _ in 0..10_000 {
+        let msgs = rt.queue.receive(STEP_QUEUE, 1, Duration::ZERO).await?;
+        if let Some(m) = msgs.into_iter().next() {
+            if std::env::var_os("DEBUG_DRIVE").is_some() {
+                eprintln!("msg {} rc={} {}", m.id, m.receive_count, &m.body[..m.body.len().min(200)]);
+            }
+            match rt.process(&m).await {
+                Ok(_) => {
+                    if duplicate && !copies.contains(&m.id) {
+                        let copy = rt.queue.send(STEP_QUEUE, &m.body, Duration::ZERO, None).await?;
+                        copies.insert(copy);
+                    }
+                }
+                Err(Error::InjectedCrash(_)) => {
+                    crashes += 1;
+                    rt = runtime(emb, clock, None);
+                }
+                Err(e) => return Err(e),
+            }
+            continue;
+        }
+        // the approval callback
+        let approvals = rt.queue.receive("RequestHumanApprovalQueue", 10, Duration::from_secs(3600)).await?;
+        if !approvals.is_empty() {
+            for m in approvals {
+                let token = stepwise_sample::approval_token(&m.body).map_err(|e| Error::Validation(e.to_string()))?;
+                rt.send_task_success(&token, stepwise_sample::APPROVAL_OUTPUT).await?;
+                rt.queue.ack("RequestHumanApprovalQueue", &m.receipt).await?;
+            }
+            continue;
+        }
+        if rt.describe(arn).await?.execution.status.as_str() != "RUNNING" {
+            // drain: messages left (late timers) must be no-ops
+            continue_drain(&rt).await?;
+            return Ok(crashes);
+        }
+        let next = rt.queue.next_visible_at(STEP_QUEUE)?;
+        if std::env::var_os("DEBUG_DRIVE").is_some() {
+            eprintln!("idle: now {} next {next:?} list {:?}", clock.now(), rt.queue.list(STEP_QUEUE)?.iter().filter(|x| !x.2).map(|x| (&x.0.id, x.0.receive_count)).collect::<Vec<_>>());
+        }
+        match next {
+            Some(t) => clock.set(t + CDuration::milliseconds(1)),
+            None => return Ok(crashes),
+        }
+    }
+    panic!("{arn}: the execution did not finish in 10,000 rounds");
+}
+
+async fn continue_drain(rt: &Rt) -> Result<(), Error> {
+    loop {
+        let msgs = rt.queue.receive(STEP_QUEUE, 10, Duration::ZERO).await?;
+        if msgs.is_empty() {
+            return Ok(());
+        }
+        for m in msgs {
+            rt.process(&m).await?;
+        }
+    }
+}
+
+/// The history with the values that are random by design masked (request and message ids,
+/// tokens and what is computed from them).
+async fn history(rt: &Rt, arn: &str) -> Vec<Value> {
+    fn mask(v: &mut Value) {
+        match v {
+            Value::Object(m) => {
+                for (k, x) in m.iter_mut() {
+                    if ["TaskToken", "MD5OfMessageBody", "MessageId", "RequestId", "x-amzn-RequestId", "X-Amzn-Trace-Id"]
+                        .contains(&k.as_str())
+                    {
+                        *x = json!("<masked>");
+                    } else {
+                        mask(x);
+                    }
+                }
+            }
+            Value::Array(a) => a.iter_mut().for_each(mask),
+            Value::String(s) if s.starts_with('{') => {
+                if let Ok(mut inner) = serde_json::from_str::<Value>(s) {
+                    mask(&mut inner);
+                    *s = inner.to_string();
+                }
+            }
+            _ => {}
+        }
+    }
+    rt.store
+        .history(arn)
+        .await
+        .expect("history")
+        .iter()
+        .map(|e| {
+            let mut v = e.to_aws_json();
+            mask(&mut v);
+            v
+        })
+        .collect()
+}
+
+async fn sample_machine(rt: &Rt) -> String {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/stock-trading");
+    let text = std::fs::read_to_string(dir.join("definition.asl.json")).expect("example definition");
+    let bindings: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("bindings.json")).expect("bindings"))
+        .expect("bindings json");
+    let def = stepwise_sample::substitute(&text, bindings.as_object().expect("object")).expect("substitute");
+    let def: Value = serde_json::from_str(&def).expect("definition json");
+    rt.create_machine("stock-trading", def, "arn:aws:iam::123456789012:role/r", false).await.expect("machine").arn
+}
+
+/// One run of a machine: returns (status, masked history, crashes).
+async fn run_once(definition: Option<&Value>, input: Value, faults: Option<FaultHook>, duplicate: bool) -> (String, Vec<Value>, usize) {
+    let emb = Embedded::in_memory().expect("db");
+    let clock = TestClock::new();
+    let rt = runtime(&emb, &clock, faults);
+    let machine = match definition {
+        Some(d) => rt.create_machine("m", d.clone(), "arn:aws:iam::123456789012:role/r", false).await.expect("machine").arn,
+        None => sample_machine(&rt).await,
+    };
+    let arn = rt.start_execution(&machine, "e", input).await.expect("start");
+    let crashes = drive(&emb, &clock, rt, &arn, duplicate).await.expect("drive");
+    let check = runtime(&emb, &clock, None);
+    let status = check.describe(&arn).await.expect("describe").execution.status.as_str().to_string();
+    (status, history(&check, &arn).await, crashes)
+}
+
+const POINTS: [FaultPoint; 5] =
+    [FaultPoint::AfterLoad, FaultPoint::AfterCommit, FaultPoint::AfterAction(0), FaultPoint::AfterAction(1), FaultPoint::BeforeAck];
+
+/// Every crash point at every step gives the fault-free history.
+async fn check_faults(definition: Option<&Value>, input: Value, label: &str) -> usize {
+    let (status, reference, _) = run_once(definition, input.clone(), None, false).await;
+    // how many messages does a fault-free run handle?
+    let counter = Arc::new(AtomicUsize::new(0));
+    let c = counter.clone();
+    let counting: FaultHook = Arc::new(move |_: &str, p: FaultPoint| {
+        if p == FaultPoint::AfterLoad {
+            c.fetch_add(1, Ordering::SeqCst);
+        }
+        false
+    });
+    run_once(definition, input.clone(), Some(counting), false).await;
+    let steps = counter.load(Ordering::SeqCst);
+    let mut runs = 0;
+    for nth in 1..=steps {
+        for point in POINTS {
+            let (hook, _) = crash_at(nth, point);
+            let (st, h, _) = run_once(definition, input.clone(), Some(hook), false).await;
+            assert_eq!(st, status, "{label}: crash at message {nth} {point:?} changed the status");
+            assert_eq!(h, reference, "{label}: crash at message {nth} {point:?} changed the history");
+            runs += 1;
+        }
+    }
+    let (st, h, _) = run_once(definition, input, None, true).await;
+    assert_eq!(st, status, "{label}: duplicate delivery changed the status");
+    assert_eq!(h, reference, "{label}: duplicate delivery changed the history");
+    runs
+}
+
+#[tokio::test]
+async fn the_sample_survives_a_crash_at_every_point_of_every_step() {
+    let (status, history, _) = run_once(None, json!({}), None, false).await;
+    assert_eq!(status, "SUCCEEDED");
+    let types: Vec<&str> = history.iter().filter_map(|e| e["type"].as_str()).collect();
+    for state in ["Check Stock Price", "Generate Buy/Sell recommendation", "Request Human Approval", "Buy or Sell?", "Buy Stock", "Report Result"] {
+        assert!(
+            history.iter().any(|e| e["stateEnteredEventDetails"]["name"] == state),
+            "{state} not entered: {types:?}"
+        );
+    }
+    let runs = check_faults(None, json!({}), "stock-trading").await;
+    eprintln!("stock-trading: {runs} crash runs, each with the fault-free history");
+    assert!(runs >= 50, "only {runs} fault runs");
+}
+
+/// Self-contained corpus cases with Wait, Retry, Parallel or Map and no Lambda functions.
+fn corpus_cases() -> Vec<(String, Value, Value)> {
+    let path = std::env::var_os("STEPWISE_CORPUS")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/conformance"))
+        .join("cases.jsonl");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{} is required: {e}", path.display()));
+    let mut picked = Vec::new();
+    let mut per_feature = std::collections::HashMap::<&str, usize>::new();
+    for line in text.lines() {
+        let Ok(c) = serde_json::from_str::<Value>(line) else { continue };
+        if c["self_contained"] != true || c["exact_comparable"] != true || !c["lambda_functions"].as_object().is_none_or(|m| m.is_empty()) {
+            continue;
+        }
+        let d = c["definition"].to_string();
+        if d.contains("JSONata") {
+            continue;
+        }
+        for feature in ["\"Wait\"", "\"Retry\"", "\"Parallel\"", "\"Map\""] {
+            if d.contains(feature) && per_feature.get(feature).copied().unwrap_or(0) < 3 {
+                *per_feature.entry(feature).or_default() += 1;
+                picked.push((c["id"].as_str().unwrap_or("?").to_string(), c["definition"].clone(), c["input"].clone()));
+                break;
+            }
+        }
+    }
+    picked
+}
+
+#[tokio::test]
+async fn corpus_cases_survive_a_crash_at_every_point_of_every_step() {
+    let cases = corpus_cases();
+    assert!(cases.len() >= 8, "only {} corpus cases picked", cases.len());
+    let mut runs = 0;
+    for (id, def, input) in &cases {
+        runs += check_faults(Some(def), input.clone(), id).await;
+    }
+    eprintln!("{} corpus cases: {runs} crash runs, each with the fault-free history", cases.len());
+    assert!(runs >= 100, "only {runs} fault runs");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_drivers_on_one_database_never_lose_an_update() {
+    let dir = std::env::temp_dir().join(format!("stepwise-two-drivers-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let def = json!({"StartAt": "P", "States": {
+        "P": {"Type": "Parallel", "Branches": [
+            {"StartAt": "M", "States": {"M": {"Type": "Map", "ItemsPath": "$.items", "ItemProcessor": {"StartAt": "A", "States": {
+                "A": {"Type": "Pass", "Next": "B"}, "B": {"Type": "Pass", "End": true}}}, "End": true}}},
+            {"StartAt": "X", "States": {"X": {"Type": "Pass", "Next": "Y"}, "Y": {"Type": "Pass", "End": true}}}
+        ], "End": true}}});
+    let input = json!({"items": (0..20).collect::<Vec<_>>()});
+    let clock = TestClock::new();
+    let a = Embedded::open(&dir).expect("db a");
+    let b = Embedded::open(&dir).expect("db b");
+    let rt_a = Arc::new(runtime(&a, &clock, None));
+    let rt_b = Arc::new(runtime(&b, &clock, None));
+    let machine = rt_a.create_machine("m", def, "arn:aws:iam::123456789012:role/r", false).await.expect("machine").arn;
+    let arn = rt_a.start_execution(&machine, "e", input).await.expect("start");
+    let worker = |rt: Arc<Rt>, arn: String| async move {
+        for _ in 0..100_000 {
+            let msgs = rt.queue.receive(STEP_QUEUE, 2, Duration::from_secs(60)).await.expect("receive");
+            if msgs.is_empty() {
+                if rt.describe(&arn).await.expect("describe").execution.status.as_str() != "RUNNING" {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(1)).await;
+                continue;
+            }
+            for m in msgs {
+                rt.process(&m).await.expect("process");
+            }
+        }
+    };
+    let ta = tokio::spawn(worker(rt_a.clone(), arn.clone()));
+    let tb = tokio::spawn(worker(rt_b.clone(), arn.clone()));
+    ta.await.expect("driver a");
+    tb.await.expect("driver b");
+    let stored = rt_a.describe(&arn).await.expect("describe");
+    assert_eq!(stored.execution.status.as_str(), "SUCCEEDED");
+    let out = match &stored.execution.status {
+        stepwise_asl::stepper::Status::Succeeded { output } => output.clone(),
+        _ => Value::Null,
+    };
+    assert_eq!(out[0], json!((0..20).collect::<Vec<_>>()), "Map results in item order");
+    let h = rt_a.store.history(&arn).await.expect("history");
+    let ids: Vec<u64> = h.iter().map(|e| e.id).collect();
+    assert_eq!(ids, (1..=h.len() as u64).collect::<Vec<_>>(), "history ids contiguous, none lost");
+    // every state of every iteration and branch entered and exited once
+    let count = |t: &str| h.iter().filter(|e| e.event_type == t).count();
+    assert_eq!(count("PassStateEntered"), 20 * 2 + 2);
+    assert_eq!(count("PassStateExited"), 20 * 2 + 2);
+    assert_eq!(count("MapIterationSucceeded"), 20);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn forged_reused_and_expired_tokens_get_aws_errors_and_change_nothing() {
+    let emb = Embedded::in_memory().expect("db");
+    let clock = TestClock::new();
+    let rt = runtime(&emb, &clock, None);
+    let def = json!({"StartAt": "Ask", "States": {"Ask": {
+        "Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+        "Parameters": {"QueueUrl": "https://sqs.us-east-1.amazonaws.com/123456789012/Ask", "MessageBody": {"TaskToken.$": "$$.Task.Token"}},
+        "TimeoutSeconds": 60, "End": true}}});
+    let machine = rt.create_machine("m", def, "arn:aws:iam::123456789012:role/r", false).await.expect("machine").arn;
+    let arn = rt.start_execution(&machine, "e", json!({})).await.expect("start");
+    // run until the message is on the Ask queue
+    for _ in 0..20 {
+        for m in rt.queue.receive(STEP_QUEUE, 10, Duration::ZERO).await.expect("receive") {
+            rt.process(&m).await.expect("process");
+        }
+    }
+    let asks = rt.queue.receive("Ask", 1, Duration::from_secs(60)).await.expect("ask");
+    let token = stepwise_sample::approval_token(&asks[0].body).expect("token");
+    let before = rt.describe(&arn).await.expect("describe");
+
+    // malformed
+    assert!(matches!(rt.send_task_success("not a token!", "{}").await, Err(Error::InvalidToken(_))));
+    // well-formed but forged
+    let forged = "A".repeat(32);
+    assert!(matches!(rt.send_task_success(&forged, "{}").await, Err(Error::TaskDoesNotExist(_))));
+    // bad output
+    assert!(matches!(rt.send_task_success(&token, "{not json").await, Err(Error::InvalidOutput(_))));
+    assert!(matches!(
+        rt.send_task_failure(&token, Some(&"e".repeat(300)), None).await,
+        Err(Error::Validation(_))
+    ));
+    let after = rt.describe(&arn).await.expect("describe");
+    assert_eq!(before, after, "rejected calls change nothing");
+    assert!(rt.queue.receive(STEP_QUEUE, 10, Duration::ZERO).await.expect("receive").is_empty(), "no step message sent");
+
+    // the real one works once; a reuse is TaskTimedOut
+    rt.send_task_success(&token, "\"ok\"").await.expect("success");
+    assert!(matches!(rt.send_task_success(&token, "\"again\"").await, Err(Error::TaskTimedOut(_))));
+    for m in rt.queue.receive(STEP_QUEUE, 10, Duration::ZERO).await.expect("receive") {
+        rt.process(&m).await.expect("process");
+    }
+    let done = rt.describe(&arn).await.expect("describe");
+    assert_eq!(done.execution.status, stepwise_asl::stepper::Status::Succeeded { output: json!("ok") });
+
+    // expired: a second execution whose task times out before the token comes back
+    let arn2 = rt.start_execution(&machine, "e2", json!({})).await.expect("start");
+    for _ in 0..20 {
+        for m in rt.queue.receive(STEP_QUEUE, 10, Duration::ZERO).await.expect("receive") {
+            rt.process(&m).await.expect("process");
+        }
+    }
+    let asks = rt.queue.receive("Ask", 1, Duration::from_secs(60)).await.expect("ask");
+    let token2 = stepwise_sample::approval_token(&asks[0].body).expect("token");
+    clock.set(clock.now() + CDuration::seconds(61));
+    for m in rt.queue.receive(STEP_QUEUE, 10, Duration::ZERO).await.expect("receive") {
+        rt.process(&m).await.expect("process");
+    }
+    let timed_out = rt.describe(&arn2).await.expect("describe");
+    assert_eq!(timed_out.execution.status.as_str(), "FAILED");
+    assert!(matches!(rt.send_task_success(&token2, "{}").await, Err(Error::TaskTimedOut(_))));
+    assert!(matches!(rt.send_task_heartbeat(&token2).await, Err(Error::TaskTimedOut(_))));
+    assert_eq!(rt.describe(&arn2).await.expect("describe"), timed_out, "nothing changes after expiry");
+}
