@@ -142,12 +142,16 @@ pub async fn run(args: RunArgs) -> Result<bool> {
             let mut seen = HashMap::<String, ()>::new();
             while !done.load(Ordering::Relaxed) {
                 for q in &queues {
-                    let Ok(msgs) = rt.queue.receive(q, 10, Duration::from_secs(3600)).await else { continue };
+                    // A short visibility: if this process dies before approving, the message is
+                    // soon visible again to the next run.
+                    let Ok(msgs) = rt.queue.receive(q, 10, Duration::from_secs(2)).await else { continue };
                     for m in msgs {
-                        if seen.insert(m.id.clone(), ()).is_some() {
+                        let first = seen.insert(m.id.clone(), ()).is_none();
+                        if first {
+                            println!("  queue {q} received message {}: {}", m.id, m.body);
+                        } else if manual {
                             continue;
                         }
-                        println!("  queue {q} received message {}: {}", m.id, m.body);
                         match stepwise_sample::approval_token(&m.body) {
                             Ok(token) if manual => {
                                 println!("  waiting for approval; from another terminal run:");

@@ -1,0 +1,120 @@
+//! `stepwise run examples/stock-trading` end to end, as a user runs it: in one command, and
+//! killed mid-approval then run again (the execution resumes from the store).
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn data_dir(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("stepwise-run-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+fn stepwise() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_stepwise"));
+    c.current_dir(repo());
+    c
+}
+
+#[test]
+fn the_sample_runs_through_every_state_in_one_command() {
+    let dir = data_dir("once");
+    let out = stepwise()
+        .args(["run", "examples/stock-trading", "--json", "--data-dir"])
+        .arg(&dir)
+        .output()
+        .expect("run stepwise");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "exit {:?}\n{stdout}\n{}", out.status, String::from_utf8_lossy(&out.stderr));
+    for state in ["Check Stock Price", "Generate Buy/Sell recommendation", "Request Human Approval", "Buy or Sell?", "Report Result"] {
+        assert!(stdout.contains(state), "{state} missing:\n{stdout}");
+    }
+    assert!(stdout.contains("Buy Stock") || stdout.contains("Sell Stock"), "{stdout}");
+    assert!(stdout.contains("queue RequestHumanApprovalQueue received message"), "{stdout}");
+    assert!(stdout.contains("topic arn:aws:sns:us-east-1:123456789012:ReportResultTopic published message"), "{stdout}");
+    let last: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap_or("")).expect("last line is JSON");
+    assert_eq!(last["status"], "SUCCEEDED");
+    assert!(last["output"].as_str().is_some_and(|o| o.contains("MessageId")), "{last}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn killed_mid_approval_the_sample_resumes_and_succeeds() {
+    let dir = data_dir("resume");
+    let mut first = stepwise()
+        .args(["run", "examples/stock-trading", "--manual-approval", "--data-dir"])
+        .arg(&dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start stepwise");
+    let stdout = first.stdout.take().expect("stdout");
+    let mut token = None;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    for line in BufReader::new(stdout).lines() {
+        let line = line.expect("line");
+        if let Some(rest) = line.split("--task-token ").nth(1) {
+            token = rest.split_whitespace().next().map(String::from);
+            break;
+        }
+        assert!(Instant::now() < deadline, "no approval request within 60 s");
+    }
+    assert!(token.is_some(), "the run printed no send-task-success command");
+    first.kill().expect("kill");
+    let _ = first.wait();
+
+    let out = stepwise().args(["run", "examples/stock-trading", "--json", "--data-dir"]).arg(&dir).output().expect("rerun");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(stdout.contains("resuming execution"), "{stdout}");
+    let last: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap_or("")).expect("JSON");
+    assert_eq!(last["status"], "SUCCEEDED");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn manual_approval_is_completed_from_another_process() {
+    let dir = data_dir("manual");
+    let mut run = stepwise()
+        .args(["run", "examples/stock-trading", "--manual-approval", "--json", "--data-dir"])
+        .arg(&dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start stepwise");
+    let mut lines = BufReader::new(run.stdout.take().expect("stdout")).lines();
+    let mut token = None;
+    for line in lines.by_ref() {
+        let line = line.expect("line");
+        if let Some(rest) = line.split("--task-token ").nth(1) {
+            token = rest.split_whitespace().next().map(String::from);
+            break;
+        }
+    }
+    let token = token.expect("a send-task-success command");
+    // a forged token is refused with AWS's error, the real one accepted
+    let bad = stepwise()
+        .args(["send-task-success", "--task-token", &"B".repeat(32), "--task-output", "\"approved\"", "--data-dir"])
+        .arg(&dir)
+        .output()
+        .expect("forged");
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("TaskDoesNotExist"), "{}", String::from_utf8_lossy(&bad.stderr));
+    let ok = stepwise()
+        .args(["send-task-success", "--task-token", &token, "--task-output", "\"approved\"", "--data-dir"])
+        .arg(&dir)
+        .output()
+        .expect("approve");
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    assert!(run.wait().expect("wait").success(), "{rest:?}");
+    let last: serde_json::Value = serde_json::from_str(rest.last().map(String::as_str).unwrap_or("")).expect("JSON");
+    assert_eq!(last["status"], "SUCCEEDED");
+    let _ = std::fs::remove_dir_all(&dir);
+}
