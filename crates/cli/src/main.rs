@@ -101,6 +101,13 @@ enum Cmd {
         #[arg(long, default_value = ".stepwise")]
         data_dir: PathBuf,
     },
+    /// List what the embedded runtime keeps: executions, and every message sent to its queues
+    /// and published to its topics.
+    List {
+        /// The data directory.
+        #[arg(long, default_value = ".stepwise")]
+        data_dir: PathBuf,
+    },
     /// Validate a definition; prints AWS's InvalidDefinition message on failure.
     Validate {
         /// The definition file (JSON), or - for stdin.
@@ -186,6 +193,10 @@ fn real_main() -> Result<ExitCode> {
         Cmd::SendTaskFailure { task_token, error, cause, data_dir } => {
             tokio_runtime()?
                 .block_on(run::complete_token(&data_dir, &task_token, run::TokenAction::Failure { error, cause }))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::List { data_dir } => {
+            tokio_runtime()?.block_on(run::list(&data_dir))?;
             Ok(ExitCode::SUCCESS)
         }
         Cmd::SendTaskHeartbeat { task_token, data_dir } => {

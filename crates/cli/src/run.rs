@@ -305,3 +305,26 @@ pub enum TokenAction {
     /// SendTaskHeartbeat.
     Heartbeat,
 }
+
+/// `stepwise list`: executions, queue messages and topic messages of a data directory, one JSON
+/// object a line.
+pub async fn list(data_dir: &Path) -> Result<()> {
+    if !data_dir.join(stepwise_embedded::DB_FILE).exists() {
+        bail!("{} holds no stepwise data (no {})", data_dir.display(), stepwise_embedded::DB_FILE);
+    }
+    let rt = open_runtime(data_dir, None)?;
+    for e in rt.store.list().await? {
+        println!("{}", json!({"execution": e.execution_arn, "stateMachine": e.machine_arn, "status": e.status, "startDate": stepwise_asl::timestamp::format(&e.start)}));
+    }
+    for q in rt.queue.queues()? {
+        for (m, sent, acked) in rt.queue.list(&q)? {
+            println!("{}", json!({"queue": q, "messageId": m.id, "sent": stepwise_asl::timestamp::format(&sent), "receiveCount": m.receive_count, "acknowledged": acked, "body": m.body}));
+        }
+    }
+    for t in rt.topics.topics()? {
+        for p in rt.topics.list(&t)? {
+            println!("{}", json!({"topic": t, "messageId": p.id, "published": stepwise_asl::timestamp::format(&p.published_at), "message": p.message}));
+        }
+    }
+    Ok(())
+}
