@@ -74,6 +74,7 @@ fn step_item(arn: &str, version: u64, index: usize, frame: usize) -> OutboxItem 
                 execution_arn: arn.to_string(),
                 event: Event::Advance { frame, timer: None },
                 not_before: None,
+                origin: None,
             },
             at: None,
         },

@@ -171,12 +171,14 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
         let execution = stepper::new_execution(info, input, self.clock.now());
         let start = OutboxItem {
             id: format!("{arn}#0#0"),
-            action: Action::Step { message: StepMessage { execution_arn: arn.clone(), event: Event::Start, not_before: None }, at: None },
+            action: Action::Step {
+                message: StepMessage { execution_arn: arn.clone(), event: Event::Start, not_before: None, origin: Some((1, 0)) },
+                at: None,
+            },
         };
         let commit = Commit { execution, expected_version: 0, history: Vec::new(), outbox: vec![start.clone()], tokens: Vec::new() };
         self.store.create(machine_arn, commit).await?;
         self.do_actions(&arn, &[start]).await?;
-        self.store.clear_outbox(&arn, 1).await?;
         Ok(arn)
     }
 
@@ -186,9 +188,10 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
         for _attempt in 0..16 {
             let Some(stored) = self.store.load(arn).await? else { return Ok(Handled::NoOp) };
             self.fault(arn, FaultPoint::AfterLoad)?;
-            // A commit whose actions were not all done: do them first (their ids make the
-            // second time harmless).
-            if !stored.outbox.is_empty() {
+            // A commit whose actions may not all be done: do them first (their ids make the
+            // second time harmless). A message sent by the outbox's last action proves it done.
+            let proven = msg.origin == Some((stored.version, stored.outbox.len().saturating_sub(1)));
+            if !stored.outbox.is_empty() && !proven {
                 self.do_actions(arn, &stored.outbox).await?;
                 self.store.clear_outbox(arn, stored.version).await?;
             }
@@ -226,7 +229,7 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
             .map(|(i, e)| {
                 let action = match e {
                     Effect::Schedule { frame, timer, at } => Action::Step {
-                        message: StepMessage { execution_arn: arn.clone(), event: Event::Advance { frame, timer }, not_before: at },
+                        message: StepMessage { execution_arn: arn.clone(), event: Event::Advance { frame, timer }, not_before: at, origin: Some((version, i)) },
                         at,
                     },
                     Effect::Invoke(req) => {
@@ -251,7 +254,12 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
         self.store.commit(commit).await?;
         self.fault(&arn, FaultPoint::AfterCommit)?;
         self.do_actions(&arn, &outbox).await?;
-        self.store.clear_outbox(&arn, version).await?;
+        // When the last action sends a step message, that message proves the outbox done; only
+        // an outbox ending otherwise (an invocation with no outcome yet, completion) is emptied
+        // with a write of its own.
+        if !last_sends_a_message(&outbox) {
+            self.store.clear_outbox(&arn, version).await?;
+        }
         Ok(Handled::Applied)
     }
 
@@ -272,6 +280,7 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
                             execution_arn: arn.to_string(),
                             event: Event::Task { frame: req.frame, task: req.task, outcome },
                             not_before: None,
+                            origin: origin_of(&item.id),
                         };
                         let body = serde_json::to_string(&message).map_err(|e| Error::Messaging(e.to_string()))?;
                         self.queue.send(STEP_QUEUE, &body, Duration::ZERO, Some(&format!("{}#{k}", item.id))).await?;
@@ -360,7 +369,7 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
     /// StopExecution: sends a stop message.
     pub async fn stop_execution(&self, arn: &str, error: Option<String>, cause: Option<String>) -> Result<(), Error> {
         self.describe(arn).await?;
-        let msg = StepMessage { execution_arn: arn.into(), event: Event::Stop { error, cause }, not_before: None };
+        let msg = StepMessage { execution_arn: arn.into(), event: Event::Stop { error, cause }, not_before: None, origin: None };
         let body = serde_json::to_string(&msg).map_err(|e| Error::Messaging(e.to_string()))?;
         self.queue.send(STEP_QUEUE, &body, Duration::ZERO, Some(&format!("{arn}#stop"))).await?;
         Ok(())
@@ -389,6 +398,7 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
             execution_arn: entry.execution_arn.clone(),
             event: Event::Task { frame: entry.frame, task: entry.task, outcome },
             not_before: None,
+            origin: None,
         };
         let body = serde_json::to_string(&msg).map_err(|e| Error::Messaging(e.to_string()))?;
         self.queue.send(STEP_QUEUE, &body, Duration::ZERO, Some(dedup)).await?;
@@ -437,6 +447,20 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
         let dedup = format!("{}#heartbeat#{}", entry.hash, self.clock.now().timestamp_nanos_opt().unwrap_or_default());
         self.send_outcome(&entry, TaskOutcome::Heartbeat, &dedup).await
     }
+}
+
+/// `(version, index)` from an outbox item id `{arn}#{version}#{index}`.
+fn origin_of(id: &str) -> Option<(u64, usize)> {
+    let mut parts = id.rsplit('#');
+    let index = parts.next()?.parse().ok()?;
+    let version = parts.next()?.parse().ok()?;
+    Some((version, index))
+}
+
+/// Whether the outbox's last action ends by sending a step message that names it (a Step, or
+/// an invocation whose outcome is sent — one that times out sends none, so it does not count).
+fn last_sends_a_message(outbox: &[OutboxItem]) -> bool {
+    matches!(outbox.last().map(|i| &i.action), Some(Action::Step { .. }))
 }
 
 /// AWS's name rules for state machines and executions: 1–80 characters, none of whitespace,

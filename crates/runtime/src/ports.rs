@@ -46,6 +46,11 @@ pub struct StepMessage {
     /// 15 minutes, deliver early and the driver sends the message on again).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub not_before: Option<DateTime<Utc>>,
+    /// The outbox action that sent it: `(commit version, action index)`. A message from the last
+    /// action of the current version's outbox proves that whole outbox was done (actions are done
+    /// in order), which saves stores a write per transition.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<(u64, usize)>,
 }
 
 /// Work a commit promises to do, kept with the commit until done (an outbox).
