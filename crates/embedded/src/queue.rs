@@ -123,13 +123,24 @@ pub(crate) fn insert_message(
     Ok(id)
 }
 
+/// A queue URL names the queue by its last path segment; a name is itself.
+fn queue_name(queue: &str) -> &str {
+    if queue.starts_with("https://") || queue.starts_with("http://") {
+        stepwise_runtime::driver::queue_name(queue)
+    } else {
+        queue
+    }
+}
+
 impl Queue for SqliteQueue {
     async fn send(&self, queue: &str, body: &str, delay: Duration, dedup_id: Option<&str>) -> Result<String, Error> {
+        let queue = queue_name(queue);
         let now = self.db.now_ms();
         self.db.write(KIND, "send", |tx| insert_message(tx, now, queue, body, delay, dedup_id))
     }
 
     async fn receive(&self, queue: &str, max: usize, visibility: Duration) -> Result<Vec<Message>, Error> {
+        let queue = queue_name(queue);
         if max == 0 {
             return Ok(Vec::new());
         }
@@ -163,6 +174,7 @@ impl Queue for SqliteQueue {
     }
 
     async fn ack(&self, queue: &str, receipt: &str) -> Result<(), Error> {
+        let queue = queue_name(queue);
         // Acknowledging twice, or with the receipt of an earlier delivery, does nothing.
         self.db.write(KIND, "ack", |tx| {
             tx.execute("UPDATE messages SET deleted = 1 WHERE queue = ?1 AND receipt = ?2 AND deleted = 0", [queue, receipt])?;

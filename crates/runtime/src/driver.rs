@@ -304,7 +304,7 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
             Call::SendMessage { queue_url, body } => {
                 // The message id is the queue's; the dedup id keeps a redone send single.
                 let dedup = format!("{action_id}#send");
-                let r = self.queue.send(queue_name(queue_url), body, Duration::ZERO, Some(&dedup)).await;
+                let r = self.queue.send(queue_url, body, Duration::ZERO, Some(&dedup)).await;
                 CallResult::Delivered(r.map(Some).map_err(|e| ("SQS.InternalError".to_string(), e.to_string())))
             }
             Call::Publish { topic_arn, message } => {

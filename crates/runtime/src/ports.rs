@@ -179,7 +179,9 @@ pub struct Message {
     pub receive_count: u32,
 }
 
-/// Queues: the step queue and the queues Task states send to.
+/// Queues: the step queue and the queues Task states send to. A queue is named by its name or
+/// by its URL (`https://sqs.REGION.amazonaws.com/ACCOUNT/NAME`, as Task states give it); adapters
+/// accept both.
 pub trait Queue: Send + Sync {
     /// Sends a message, visible after `delay`. A second send with the same `dedup_id` is
     /// dropped (returns the first message's id).
