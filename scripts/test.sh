@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs every test of the project. Installs what the tests need first, so it works on a fresh
-# machine (CI runs it through .ci/run).
+# Runs every test of the project. Installs what the tests need first (a Python venv with moto for
+# the local AWS endpoint, cfn-lint and the SAM CLI for the template), starts moto server on
+# loopback for the AWS adapter tests, and stops it at the end. CI runs this through .ci/run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,6 +11,36 @@ if [ ! -d ../shared/conformance ] && [ -z "${STEPWISE_CORPUS:-}" ]; then
   exit 1
 fi
 
+# --- the Python test environment -----------------------------------------------------------
+VENV=.venv
+if [ ! -x "$VENV/bin/moto_server" ] || [ ! -x "$VENV/bin/cfn-lint" ] || [ ! -x "$VENV/bin/sam" ]; then
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check "moto[server]==5.2.5" "cfn-lint==1.58.0" "aws-sam-cli==1.170.0"
+fi
+
+# --- a local AWS endpoint ----------------------------------------------------------------------
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
+"$VENV/bin/moto_server" -H 127.0.0.1 -p "$PORT" > target/moto.log 2>&1 &
+MOTO_PID=$!
+trap 'kill $MOTO_PID 2>/dev/null || true' EXIT
+for _ in $(seq 1 120); do
+  if python3 -c "import urllib.request,sys; urllib.request.urlopen('http://127.0.0.1:$PORT/moto-api/reset', data=b'')" 2>/dev/null; then
+    break
+  fi
+  sleep 0.5
+done
+python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$PORT/moto-api/reset', data=b'')" \
+  || { echo "moto server did not start (see target/moto.log)" >&2; exit 1; }
+export AWS_ENDPOINT_URL="http://127.0.0.1:$PORT"
+export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
+export SAM_CLI_TELEMETRY=0
+
+# --- the template ------------------------------------------------------------------------------
+if [ -f scripts/validate-template.sh ]; then
+  bash scripts/validate-template.sh
+fi
+
+# --- Rust ---------------------------------------------------------------------------------------
 if command -v cargo-nextest >/dev/null 2>&1; then
   # doc tests first: nextest's summary must be the closing line CI reads
   cargo test --workspace --doc
