@@ -6,8 +6,10 @@
 //! - `conformance`: run the AWS-recorded conformance corpus.
 //! - `run`: run a project end to end on the durable embedded runtime.
 //! - `send-task-success`, `send-task-failure`, `send-task-heartbeat`: complete a task token.
+//! - `policy`: print the least-privilege IAM policy for a definition's Task resources.
 
 mod functions;
+mod policy;
 mod run;
 
 use anyhow::{bail, Context as _, Result};
@@ -107,6 +109,22 @@ enum Cmd {
         /// The data directory.
         #[arg(long, default_value = ".stepwise")]
         data_dir: PathBuf,
+    },
+    /// Print the least-privilege IAM policy for what a definition's Task states call (Lambda
+    /// functions, SQS queues, SNS topics), as Step Functions generates it; ${Name} variables are
+    /// kept unless --bindings substitutes them.
+    Policy {
+        /// The definition file (JSON), or - for stdin.
+        definition: PathBuf,
+        /// A JSON object binding the definition's ${Name} variables (like bindings.json).
+        #[arg(long)]
+        bindings: Option<PathBuf>,
+        /// Region of Lambda functions named without an ARN.
+        #[arg(long, default_value = "*")]
+        region: String,
+        /// Account of Lambda functions named without an ARN.
+        #[arg(long, default_value = "*")]
+        account: String,
     },
     /// Validate a definition; prints AWS's InvalidDefinition message on failure.
     Validate {
@@ -248,6 +266,18 @@ fn real_main() -> Result<ExitCode> {
             }
             println!("{}", Value::Object(line));
             Ok(if r.status == "SUCCEEDED" { ExitCode::SUCCESS } else { ExitCode::from(1) })
+        }
+        Cmd::Policy { definition, bindings, region, account } => {
+            let text = read_text(&definition)?;
+            let bindings = bindings.as_deref().map(read_text).transpose()?;
+            let def = policy::load_definition(&text, bindings.as_deref())
+                .with_context(|| format!("reading {}", definition.display()))?;
+            let p = policy::policy(&def, &policy::PolicyOptions { region, account })?;
+            for u in &p.uncovered {
+                eprintln!("stepwise: not in the policy (not a Lambda, SQS or SNS task): {u}");
+            }
+            println!("{}", serde_json::to_string_pretty(&p.document)?);
+            Ok(ExitCode::SUCCESS)
         }
         Cmd::Validate { definition, express } => {
             let def = read_json(&definition, "definition")?;

@@ -168,17 +168,26 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
         }
         let info = ExecutionInfo::new(&self.config.account, &self.config.region, &rec.name, name, &rec.role_arn, rec.express);
         let arn = info.execution_arn.clone();
-        let execution = stepper::new_execution(info, input, self.clock.now());
-        let start = OutboxItem {
-            id: format!("{arn}#0#0"),
-            action: Action::Step {
-                message: StepMessage { execution_arn: arn.clone(), event: Event::Start, not_before: None, origin: Some((1, 0)) },
-                at: None,
-            },
-        };
-        let commit = Commit { execution, expected_version: 0, history: Vec::new(), outbox: vec![start.clone()], tokens: Vec::new() };
-        self.store.create(machine_arn, commit).await?;
-        self.do_actions(&arn, &[start]).await?;
+        let now = self.clock.now();
+        // The Start transition (ExecutionStarted) is part of the creation: one write and one
+        // message fewer per execution than a separate Start step.
+        let machine = self.machine(machine_arn).await?;
+        let t = stepper::step(&machine, stepper::new_execution(info, input, now), Event::Start, &mut RuntimeEnv { now });
+        let outbox = outbox_of(&arn, 1, t.effects);
+        let commit = Commit { execution: t.execution, expected_version: 0, history: t.history, outbox: outbox.clone(), tokens: Vec::new() };
+        if let Err(e) = self.store.create(machine_arn, commit).await {
+            if let (Error::ExecutionAlreadyExists(_), Some(existing)) = (&e, self.store.load(&arn).await?) {
+                // A start that died between creating and sending: a repeated start finishes it.
+                if !existing.outbox.is_empty() {
+                    self.do_actions(&arn, &existing.outbox).await?;
+                }
+            }
+            return Err(e);
+        }
+        self.do_actions(&arn, &outbox).await?;
+        if !last_sends_a_message(&outbox) {
+            self.store.clear_outbox(&arn, 1).await?;
+        }
         Ok(arn)
     }
 
@@ -221,35 +230,23 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
             return Ok(Handled::NoOp);
         }
         let version = stored.version + 1;
-        let mut tokens = Vec::new();
-        let outbox: Vec<OutboxItem> = t
+        let tokens: Vec<TokenEntry> = t
             .effects
-            .into_iter()
-            .enumerate()
-            .map(|(i, e)| {
-                let action = match e {
-                    Effect::Schedule { frame, timer, at } => Action::Step {
-                        message: StepMessage { execution_arn: arn.clone(), event: Event::Advance { frame, timer }, not_before: at, origin: Some((version, i)) },
-                        at,
-                    },
-                    Effect::Invoke(req) => {
-                        if let Some(tok) = &req.token {
-                            tokens.push(TokenEntry {
-                                hash: token_hash(tok),
-                                execution_arn: arn.clone(),
-                                frame: req.frame,
-                                task: req.task,
-                                state_name: req.state_name.clone(),
-                                created: now,
-                            });
-                        }
-                        Action::Invoke(req)
-                    }
-                    Effect::Complete => Action::Complete,
-                };
-                OutboxItem { id: format!("{arn}#{version}#{i}"), action }
+            .iter()
+            .filter_map(|e| match e {
+                Effect::Invoke(req) => req.token.as_ref().map(|tok| TokenEntry {
+                    hash: token_hash(tok),
+                    execution_arn: arn.clone(),
+                    frame: req.frame,
+                    task: req.task,
+                    state_name: req.state_name.clone(),
+                    created: now,
+                }),
+                _ => None,
             })
             .collect();
+        let t = self.inline_task(&machine, t, &arn, version, &mut env).await?;
+        let outbox = outbox_of(&arn, version, t.effects);
         let commit = Commit { execution: t.execution, expected_version: stored.version, history: t.history, outbox: outbox.clone(), tokens };
         self.store.commit(commit).await?;
         self.fault(&arn, FaultPoint::AfterCommit)?;
@@ -261,6 +258,48 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
             self.store.clear_outbox(&arn, version).await?;
         }
         Ok(Handled::Applied)
+    }
+
+    /// A transition that starts one task integration performs it right away and applies its
+    /// outcome before committing, so a Task state costs one commit and one message instead of
+    /// two. This moves the call before the commit; that changes nothing for correctness, since
+    /// integrations run at least once anyway (a driver that dies after the call and before the
+    /// commit repeats it when the message comes back, as it would repeat it from the outbox).
+    /// A call that times out yields no outcome: the transition is committed without the
+    /// invocation and the task's timeout timer decides.
+    async fn inline_task(
+        &self,
+        machine: &StateMachine,
+        t: stepper::Transition,
+        arn: &str,
+        version: u64,
+        env: &mut RuntimeEnv,
+    ) -> Result<stepper::Transition, Error> {
+        let invokes = t.effects.iter().filter(|e| matches!(e, Effect::Invoke(_))).count();
+        if invokes != 1 {
+            return Ok(t);
+        }
+        let Some(Effect::Invoke(req)) = t.effects.iter().find(|e| matches!(e, Effect::Invoke(_))).cloned() else {
+            return Ok(t);
+        };
+        let outcomes = self.perform(&req, &format!("{arn}#{version}#inline")).await?;
+        let stepper::Transition { mut execution, effects, mut history } = t;
+        let mut effects: Vec<Effect> = effects.into_iter().filter(|e| !matches!(e, Effect::Invoke(_))).collect();
+        for outcome in outcomes {
+            let next = stepper::step(machine, execution, Event::Task { frame: req.frame, task: req.task, outcome }, env);
+            execution = next.execution;
+            history.extend(next.history);
+            effects.extend(next.effects);
+        }
+        // Timers of a task that already ended would only arrive to do nothing: don't send them.
+        let still_running = matches!(
+            execution.frames.get(req.frame).map(|f| &f.phase),
+            Some(Phase::Running(rt)) if rt.task == req.task
+        );
+        if !still_running {
+            effects.retain(|e| !matches!(e, Effect::Schedule { frame, timer: Some(_), .. } if *frame == req.frame && !timer_is_live(&execution, *frame)));
+        }
+        Ok(stepper::Transition { execution, effects, history })
     }
 
     /// Does outbox actions in order. Every send carries the action's id (and outcome index) as
@@ -447,6 +486,36 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
         let dedup = format!("{}#heartbeat#{}", entry.hash, self.clock.now().timestamp_nanos_opt().unwrap_or_default());
         self.send_outcome(&entry, TaskOutcome::Heartbeat, &dedup).await
     }
+}
+
+/// Whether a frame is waiting on a timer (a Wait, a Retry backoff): then its timer messages
+/// still matter.
+fn timer_is_live(execution: &stepper::Execution, frame: usize) -> bool {
+    matches!(execution.frames.get(frame).map(|f| &f.phase), Some(Phase::Waiting { .. } | Phase::Backoff { .. }))
+}
+
+/// The outbox of commit `version`: the stepper's effects as actions with stable ids.
+fn outbox_of(arn: &str, version: u64, effects: Vec<Effect>) -> Vec<OutboxItem> {
+    effects
+        .into_iter()
+        .enumerate()
+        .map(|(i, e)| {
+            let action = match e {
+                Effect::Schedule { frame, timer, at } => Action::Step {
+                    message: StepMessage {
+                        execution_arn: arn.to_string(),
+                        event: Event::Advance { frame, timer },
+                        not_before: at,
+                        origin: Some((version, i)),
+                    },
+                    at,
+                },
+                Effect::Invoke(req) => Action::Invoke(req),
+                Effect::Complete => Action::Complete,
+            };
+            OutboxItem { id: format!("{arn}#{version}#{i}"), action }
+        })
+        .collect()
 }
 
 /// `(version, index)` from an outbox item id `{arn}#{version}#{index}`.

@@ -1,0 +1,1212 @@
+//! [`DynamoStore`]: the execution store in one DynamoDB table.
+//!
+//! # Table
+//!
+//! One table, key `pk` (S) + `sk` (S), on-demand billing, TTL on `ttl` (N, epoch seconds), and
+//! one global secondary index `gsi1` (`gsi1pk` + `gsi1sk`, projecting `machine_arn` and
+//! `status`) for the newest-first listing. [`create_table`] makes it.
+//!
+//! | item | `pk` | `sk` | attributes |
+//! |---|---|---|---|
+//! | machine | `M#{arn}` | `M` | `machine` (S, JSON) |
+//! | execution | `E#{arn}` | `E` | `version` (N), `body` (B), `history_from` (N), `status` (S), `gsi1pk` = `EXECUTIONS`, `gsi1sk` = start time (fixed-width RFC 3339, so it sorts by time), `machine_arn` (only when it is not the execution's own), `ttl` once finished |
+//! | outbox marker | `E#{arn}` | `E#cleared` | `version` (N): the version whose outbox was done, `ttl` |
+//! | history | `E#{arn}` | `H#{from:012}` (or `H#{from:012}#{part:03}`) | `to` (N), `events` (B: deflated JSON array of the events of versions `from..=to`), `ttl` |
+//! | big body | `E#{arn}` | `B#{nonce}#{part:03}` | `data` (B), `ttl` |
+//! | token | `T#{hash}` | `T` | `entry` (S, JSON), `used` (BOOL), `ttl` |
+//!
+//! The execution's `body` is one deflate stream of three JSON documents: the state
+//! (`Execution`), the outbox, and the events of the latest commits. DynamoDB charges by the
+//! started kilobyte, and compressed together they take a quarter of their JSON (the ARNs,
+//! state names and keys repeat across all three). The execution name and machine come from the
+//! ARN, the start time from `gsi1sk`, so no byte is stored twice.
+//!
+//! # Commits
+//!
+//! Every commit is one conditional write on the execution item (`version = :expected`), so a
+//! stale commit writes nothing and fails with `Conflict`. The history is never lost or wrong:
+//!
+//! - The events of the latest commits are *in the execution item* (versions
+//!   `history_from..=version`), written by the same conditional update as the state. A loser of
+//!   a race writes nothing.
+//! - Older events live in history items. They are written by a *later* commit, before its
+//!   conditional update drops them from the execution item, from committed data only: the
+//!   events the committer loaded. Whoever writes them (the winner, a loser of a race, a crashed
+//!   attempt) writes the same events, so the write needs no transaction; a crash between it and
+//!   the update leaves a history item whose events are still in the execution item too, which
+//!   [`Store::history`] recognises (items with `from >= history_from` are superseded by the
+//!   execution item).
+//! - Events stay in the execution item while they fit in the write units the item costs anyway
+//!   (a write is charged for the larger of the old and the new item, by the started KB), and
+//!   move to one history item (keyed by the first version, `to` the last) when keeping them
+//!   would cost a unit more. A writer that loaded an older version may write a shorter range
+//!   under the same key: that put is conditional on `to` not going back
+//!   (`attribute_not_exists(to) OR to <= :to`), so it never overwrites a longer range.
+//! - Ranges are capped at 64 KB of JSON; a single commit's events beyond 350 KB deflated are
+//!   split into `H#{v}#{part}` items (their content is fixed, as they are one version's).
+//!
+//! Task tokens issued by a commit must exist exactly when the commit does: such a commit (rare:
+//! `.waitForTaskToken` tasks) is one `TransactWriteItems` of the execution update and the token
+//! puts. Every other commit is a single `UpdateItem`.
+//!
+//! Emptying the outbox (`clear_outbox`) writes the small marker item instead of the execution
+//! item: [`Store::load`] reads both with one strongly consistent `Query` (`begins_with(sk, "E")`,
+//! one read unit for up to 4 KB) and drops the outbox when the marker names the loaded
+//! version. Markers are only written once that version's actions were done, and are
+//! conditional on not going back.
+//!
+//! An execution whose body passes 350 KB (DynamoDB items hold 400 KB) is kept in
+//! `B#{nonce}#{part}` items written *before* the conditional update that points the execution
+//! item at them; the previous version's parts are deleted after it, a loser's right away (best
+//! effort: they carry a TTL too).
+//!
+//! Items written while an execution runs (history, markers, tokens, parts) expire one year (the
+//! longest an execution runs) plus the retention after they were written; the execution item
+//! gets its TTL when it finishes.
+//!
+//! # Cost per transition
+//!
+//! On-demand DynamoDB charges a write unit per started KB of the larger of the old and the new
+//! item (failed conditions included, transactions double) and a read unit per started 4 KB read
+//! strongly consistent. One transition of the driver (one step message handled) costs:
+//!
+//! | request | units |
+//! |---|---|
+//! | `Query` of the execution item and its marker (strongly consistent; ≤ 4 KB for most machines) | 1 read |
+//! | `UpdateItem` of the execution item (0.7–1.7 KB for the stock-trading sample) | 1–2 write |
+//! | `PutItem` of a history item, when the events no longer fit (one commit in seven for the sample) | 1 write |
+//! | `PutItem` of the outbox marker, only when the outbox's last action is not a step message (a task's invocation, completion) | 1 write |
+//! | `gsi1` index write, when the status changes (start, end) | 1 write per execution |
+//!
+//! Measured on the stock-trading sample (`tests/cost.rs`, 3 executions, 42 commits, sizes
+//! from the items written): per commit 2.6 write units in all (execution item 1.7, outbox
+//! markers 0.5, history items 0.15, creation with its index item 0.15, token transactions and
+//! consumption 0.1) and 1 read unit for the load (plus 0.2 for the machine and token look-ups
+//! of the API calls). At $0.625 per million write and $0.125 per million read units that is
+//! $1.75 per million commits; with one SQS `SendMessage` per commit and the event source
+//! mapping's batched receives and deletes (≈ $0.48) and the step function's batched Lambda
+//! invocations (≈ $0.06): ≈ $2.30 per million commits. The driver commits twice per Task
+//! state (entering it, its outcome), so per *state entered* the sample costs ≈ $5.3 per
+//! million.
+
+use crate::{add_estimated_capacity, add_reported_capacity, count, storage_error};
+use aws_sdk_dynamodb::primitives::Blob;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, ConsumedCapacity, GlobalSecondaryIndex, KeySchemaElement, KeyType,
+    Projection, ProjectionType, Put, ReturnConsumedCapacity, ScalarAttributeType, TableStatus, TimeToLiveSpecification,
+    TimeToLiveStatus, TransactWriteItem, Update,
+};
+use aws_sdk_dynamodb::Client;
+use chrono::{DateTime, SecondsFormat, Utc};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use stepwise_asl::history::HistoryEvent;
+use stepwise_asl::stepper::Execution;
+use stepwise_runtime::ports::{Commit, ExecutionSummary, Machine, OutboxItem, Store, Stored, TokenEntry};
+use stepwise_runtime::Error;
+
+/// The listing index.
+pub const GSI: &str = "gsi1";
+/// `gsi1pk` of execution items.
+const LIST_PK: &str = "EXECUTIONS";
+/// How long an execution may run at most (AWS: one year), for the TTL of items written while
+/// it runs: they expire this long plus the retention after they were written.
+const MAX_RUN: Duration = Duration::from_secs(366 * 24 * 3600);
+/// Largest body kept in the execution item.
+const INLINE_LIMIT: usize = 350_000;
+/// Largest `data`/`events` attribute of one part item.
+const PART: usize = 350_000;
+/// Most bytes of event JSON the execution item accumulates (while they cost no extra write
+/// unit) before they move to a history item.
+const MAX_PENDING: usize = 64 * 1024;
+/// Sort key of the marker saying which version's outbox was done.
+const CLEARED: &str = "E#cleared";
+/// The execution item's attributes that hold its body.
+const BODY_ATTRS: [&str; 3] = ["body", "blob", "blob_parts"];
+/// Entries of the per-store cache of loaded executions before it is emptied.
+const CACHE_LIMIT: usize = 10_000;
+
+/// The execution store in one DynamoDB table (see the module documentation for the layout,
+/// the commit protocol and its cost). Cloning shares the client and the cache.
+#[derive(Debug, Clone)]
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+    retention: Duration,
+    max_pending: usize,
+    /// What the last load or commit of each execution saw: the committed events a next commit
+    /// may have to move to a history item.
+    loaded: Arc<Mutex<HashMap<String, Head>>>,
+}
+
+/// What a commit needs to know about the version it replaces.
+#[derive(Debug, Clone)]
+struct Head {
+    version: u64,
+    history_from: u64,
+    /// JSON array of the events of versions `history_from..=version`.
+    history: Arc<Vec<u8>>,
+    blob: Option<(String, u32)>,
+    status: String,
+    /// Item size in bytes.
+    size: usize,
+    /// The part of `size` taken by the body attributes.
+    body_size: usize,
+}
+
+/// An execution item as read, decoded.
+struct Fetched {
+    stored: Stored,
+    head: Head,
+}
+
+type Item = HashMap<String, AttributeValue>;
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+fn n(v: impl ToString) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+fn b(v: Vec<u8>) -> AttributeValue {
+    AttributeValue::B(Blob::new(v))
+}
+
+fn key(pk: String, sk: &str) -> Item {
+    HashMap::from([("pk".to_string(), s(pk)), ("sk".to_string(), s(sk))])
+}
+
+fn exec_pk(arn: &str) -> String {
+    format!("E#{arn}")
+}
+
+fn history_sk(from: u64) -> String {
+    format!("H#{from:012}")
+}
+
+fn deflate(json: &[u8]) -> Vec<u8> {
+    miniz_oxide::deflate::compress_to_vec(json, 6)
+}
+
+fn inflate(bytes: &[u8], what: &str) -> Result<Vec<u8>, String> {
+    miniz_oxide::inflate::decompress_to_vec_with_limit(bytes, 1 << 30).map_err(|e| format!("{what} is not deflated data: {e:?}"))
+}
+
+/// `[a..] ++ [b..]` on two compact JSON arrays.
+fn concat_arrays(a: &[u8], b: &[u8]) -> Vec<u8> {
+    if a.len() <= 2 {
+        return b.to_vec();
+    }
+    if b.len() <= 2 {
+        return a.to_vec();
+    }
+    let mut out = Vec::with_capacity(a.len() + b.len());
+    out.extend_from_slice(&a[..a.len() - 1]);
+    out.push(b',');
+    out.extend_from_slice(&b[1..]);
+    out
+}
+
+/// DynamoDB's size of an attribute value.
+fn value_size(v: &AttributeValue) -> usize {
+    match v {
+        AttributeValue::S(x) => x.len(),
+        AttributeValue::B(x) => x.as_ref().len(),
+        AttributeValue::N(x) => x.trim_start_matches('-').len().div_ceil(2) + 1,
+        AttributeValue::Bool(_) | AttributeValue::Null(_) => 1,
+        AttributeValue::L(l) => 3 + l.iter().map(|v| value_size(v) + 1).sum::<usize>(),
+        AttributeValue::M(m) => 3 + m.iter().map(|(k, v)| k.len() + value_size(v) + 1).sum::<usize>(),
+        AttributeValue::Ss(l) => l.iter().map(String::len).sum(),
+        AttributeValue::Ns(l) => l.iter().map(|x| x.len().div_ceil(2) + 1).sum(),
+        AttributeValue::Bs(l) => l.iter().map(|x| x.as_ref().len()).sum(),
+        _ => 0,
+    }
+}
+
+/// DynamoDB's size of an item: attribute names and values.
+fn item_size(item: &Item) -> usize {
+    item.iter().map(|(k, v)| k.len() + value_size(v)).sum()
+}
+
+fn write_units(size: usize) -> f64 {
+    size.div_ceil(1024).max(1) as f64
+}
+
+fn read_units(size: usize, consistent: bool) -> f64 {
+    let units = size.div_ceil(4096).max(1) as f64;
+    if consistent {
+        units
+    } else {
+        units / 2.0
+    }
+}
+
+fn reported(cc: Option<&ConsumedCapacity>, write: bool) {
+    if let Some(cc) = cc {
+        let units = cc.capacity_units().unwrap_or(0.0);
+        if write {
+            add_reported_capacity(0.0, units);
+        } else {
+            add_reported_capacity(units, 0.0);
+        }
+    }
+}
+
+fn epoch(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default()
+}
+
+/// A fresh id for a set of body parts.
+fn nonce(arn: &str) -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or_default();
+    let seed = format!("{arn}/{nanos}/{}/{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed));
+    Sha256::digest(seed.as_bytes()).iter().take(8).map(|b| format!("{b:02x}")).collect()
+}
+
+/// The state machine of an execution ARN (`arn:aws:states:R:A:execution:M:N` →
+/// `arn:aws:states:R:A:stateMachine:M`; the same for `express:` ARNs).
+fn machine_of(arn: &str) -> String {
+    let parts: Vec<&str> = arn.split(':').collect();
+    match parts.as_slice() {
+        [a, p, svc, region, account, _kind, machine, ..] => format!("{a}:{p}:{svc}:{region}:{account}:stateMachine:{machine}"),
+        _ => String::new(),
+    }
+}
+
+/// The execution name in an execution ARN (`...:execution:M:NAME`, `...:express:M:NAME:ID`).
+fn name_of(arn: &str) -> String {
+    arn.split(':').nth(7).unwrap_or_default().to_string()
+}
+
+/// The fixed-width start time used in `gsi1sk` (sorts lexicographically by time).
+fn start_key(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Nanos, true)
+}
+
+/// Frames `parts` as `len ‖ bytes` each, for a body kept in part items.
+fn frame(parts: &[&[u8]]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(parts.iter().map(|p| p.len() + 4).sum());
+    for p in parts {
+        out.extend_from_slice(&(p.len() as u32).to_be_bytes());
+        out.extend_from_slice(p);
+    }
+    out
+}
+
+fn unframe(mut data: &[u8], count: usize) -> Option<Vec<Vec<u8>>> {
+    let mut out = Vec::with_capacity(count);
+    for _ in 0..count {
+        let len = u32::from_be_bytes(data.get(..4)?.try_into().ok()?) as usize;
+        out.push(data.get(4..4 + len)?.to_vec());
+        data = &data[4 + len..];
+    }
+    Some(out)
+}
+
+fn get_s<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
+    item.get(name).and_then(|v| v.as_s().ok()).map(String::as_str)
+}
+
+fn get_n(item: &Item, name: &str) -> Option<u64> {
+    item.get(name).and_then(|v| v.as_n().ok()).and_then(|x| x.parse().ok())
+}
+
+fn get_b<'a>(item: &'a Item, name: &str) -> Option<&'a [u8]> {
+    item.get(name).and_then(|v| v.as_b().ok()).map(|b| b.as_ref())
+}
+
+/// Expression attribute names for every attribute an expression mentions (`#x` → `x`).
+fn names(list: &[&str]) -> HashMap<String, String> {
+    list.iter().map(|x| (format!("#{x}"), x.to_string())).collect()
+}
+
+/// The execution body: state, outbox and pending events (JSON), framed and deflated together.
+fn pack(state: &[u8], outbox: &[u8], history: &[u8]) -> Vec<u8> {
+    deflate(&frame(&[state, outbox, history]))
+}
+
+fn body_size_of(item: &Item) -> usize {
+    BODY_ATTRS.iter().filter_map(|k| item.get(*k).map(|v| k.len() + value_size(v))).sum()
+}
+
+impl DynamoStore {
+    /// A store on `table` (which [`create_table`] makes). Finished executions are kept 90 days.
+    pub fn new(client: Client, table: &str) -> DynamoStore {
+        DynamoStore {
+            client,
+            table: table.to_string(),
+            retention: Duration::from_secs(90 * 24 * 3600),
+            max_pending: MAX_PENDING,
+            loaded: Arc::new(Mutex::new(HashMap::new())),
+        }
+    }
+
+    /// Keeps finished executions (and their history and token items) this long before TTL
+    /// removes them.
+    pub fn with_retention(mut self, retention: Duration) -> DynamoStore {
+        self.retention = retention;
+        self
+    }
+
+    /// Keeps at most `bytes` of event JSON in the execution item (default 64 KB; 0 moves every
+    /// commit's events to a history item at the next commit).
+    pub fn with_max_pending_history(mut self, bytes: usize) -> DynamoStore {
+        self.max_pending = bytes.min(MAX_PENDING);
+        self
+    }
+
+    /// The table's name.
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    /// The DynamoDB client.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    fn err(&self, op: &str, e: impl std::error::Error) -> Error {
+        storage_error(op, &self.table, e)
+    }
+
+    fn corrupt(&self, what: &str, detail: impl std::fmt::Display) -> Error {
+        Error::Storage(format!("DynamoDB table {}: {what}: {detail}", self.table))
+    }
+
+    /// TTL of items written while an execution runs (history, markers, tokens, body parts).
+    fn running_ttl(&self) -> AttributeValue {
+        n(epoch(SystemTime::now() + MAX_RUN + self.retention))
+    }
+
+    fn finished_ttl(&self) -> AttributeValue {
+        n(epoch(SystemTime::now() + self.retention))
+    }
+
+    fn remember(&self, arn: &str, head: Head) {
+        let mut cache = self.loaded.lock().unwrap_or_else(|e| e.into_inner());
+        if cache.len() >= CACHE_LIMIT && !cache.contains_key(arn) {
+            cache.clear();
+        }
+        cache.insert(arn.to_string(), head);
+    }
+
+    fn cached(&self, arn: &str) -> Option<Head> {
+        self.loaded.lock().unwrap_or_else(|e| e.into_inner()).get(arn).cloned()
+    }
+
+    fn forget(&self, arn: &str) {
+        self.loaded.lock().unwrap_or_else(|e| e.into_inner()).remove(arn);
+    }
+
+    // ---------- requests ----------
+
+    async fn get(&self, op: &str, pk: String, sk: &str) -> Result<Option<Item>, Error> {
+        count("dynamodb", "GetItem");
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(pk, sk)))
+            .consistent_read(true)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await
+            .map_err(|e| self.err(op, e))?;
+        reported(out.consumed_capacity(), false);
+        let item = out.item;
+        add_estimated_capacity(op, read_units(item.as_ref().map(item_size).unwrap_or(0), true), 0.0);
+        Ok(item)
+    }
+
+    /// An unconditional put.
+    async fn put(&self, op: &str, item: Item) -> Result<(), Error> {
+        count("dynamodb", "PutItem");
+        add_estimated_capacity(op, 0.0, write_units(item_size(&item)));
+        let out = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await
+            .map_err(|e| self.err(op, e))?;
+        reported(out.consumed_capacity(), true);
+        Ok(())
+    }
+
+    async fn delete(&self, op: &str, pk: String, sk: &str, size: usize) -> Result<(), Error> {
+        count("dynamodb", "DeleteItem");
+        add_estimated_capacity(op, 0.0, write_units(size));
+        let out = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key(pk, sk)))
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await
+            .map_err(|e| self.err(op, e))?;
+        reported(out.consumed_capacity(), true);
+        Ok(())
+    }
+
+    /// Every item of partition `pk` whose sort key starts with `prefix`, in key order
+    /// (strongly consistent).
+    async fn query_prefix(&self, op: &str, pk: String, prefix: &str) -> Result<Vec<Item>, Error> {
+        let mut items = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            count("dynamodb", "Query");
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+                .expression_attribute_values(":pk", s(pk.clone()))
+                .expression_attribute_values(":prefix", s(prefix))
+                .consistent_read(true)
+                .set_exclusive_start_key(start.take())
+                .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                .send()
+                .await
+                .map_err(|e| self.err(op, e))?;
+            reported(out.consumed_capacity(), false);
+            let page = out.items.unwrap_or_default();
+            add_estimated_capacity(op, read_units(page.iter().map(item_size).sum(), true), 0.0);
+            items.extend(page);
+            match out.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => break,
+            }
+        }
+        Ok(items)
+    }
+
+    // ---------- bodies ----------
+
+    /// Writes a body too large for the execution item as part items; returns (nonce, parts).
+    async fn write_parts(&self, op: &str, arn: &str, body: &[u8]) -> Result<(String, u32), Error> {
+        let id = nonce(arn);
+        let chunks: Vec<&[u8]> = body.chunks(PART).collect();
+        for (i, chunk) in chunks.iter().enumerate() {
+            let mut item = key(exec_pk(arn), &format!("B#{id}#{i:03}"));
+            item.insert("data".into(), b(chunk.to_vec()));
+            item.insert("ttl".into(), self.running_ttl());
+            self.put(op, item).await?;
+        }
+        Ok((id, chunks.len() as u32))
+    }
+
+    /// Deletes body parts, best effort (they expire by TTL anyway).
+    async fn delete_parts(&self, arn: &str, blob: &(String, u32)) {
+        for i in 0..blob.1 {
+            let _ = self.delete("delete body parts", exec_pk(arn), &format!("B#{}#{i:03}", blob.0), PART).await;
+        }
+    }
+
+    /// Reads and decodes an execution (item, outbox marker, body parts). `None` if it does not
+    /// exist.
+    async fn fetch(&self, op: &str, arn: &str) -> Result<Option<Fetched>, Error> {
+        // A concurrent commit may delete the parts of the version read: read again.
+        for _ in 0..5 {
+            // The execution item and the outbox marker: one request, one read unit.
+            let items = self.query_prefix(op, exec_pk(arn), "E").await?;
+            let Some(item) = items.iter().find(|i| get_s(i, "sk") == Some("E")) else { return Ok(None) };
+            let cleared = items.iter().find(|i| get_s(i, "sk") == Some(CLEARED)).and_then(|i| get_n(i, "version"));
+            let version = get_n(item, "version").ok_or_else(|| self.corrupt(arn, "execution item without a version"))?;
+            let blob = match (get_s(item, "blob"), get_n(item, "blob_parts")) {
+                (Some(id), Some(parts)) => Some((id.to_string(), parts as u32)),
+                _ => None,
+            };
+            let body = match &blob {
+                None => get_b(item, "body").map(<[u8]>::to_vec),
+                Some((id, parts)) => {
+                    let chunks = self.query_prefix(op, exec_pk(arn), &format!("B#{id}#")).await?;
+                    if chunks.len() != *parts as usize {
+                        continue;
+                    }
+                    Some(chunks.iter().flat_map(|c| get_b(c, "data").unwrap_or_default().iter().copied()).collect())
+                }
+            };
+            let body = body.ok_or_else(|| self.corrupt(arn, "execution item without a body"))?;
+            let raw = inflate(&body, "the execution body").map_err(|e| self.corrupt(arn, e))?;
+            let mut fields = unframe(&raw, 3).ok_or_else(|| self.corrupt(arn, "malformed execution body"))?.into_iter();
+            let (Some(state), Some(outbox), Some(history)) = (fields.next(), fields.next(), fields.next()) else {
+                return Err(self.corrupt(arn, "malformed execution body"));
+            };
+            let execution: Execution = serde_json::from_slice(&state)
+                .map_err(|e| self.corrupt(arn, format!("the stored execution does not decode: {e}")))?;
+            let outbox: Vec<OutboxItem> = if cleared == Some(version) {
+                Vec::new()
+            } else {
+                serde_json::from_slice(&outbox).map_err(|e| self.corrupt(arn, format!("the stored outbox does not decode: {e}")))?
+            };
+            let head = Head {
+                version,
+                history_from: get_n(item, "history_from").unwrap_or(version),
+                history: Arc::new(history),
+                blob,
+                status: get_s(item, "status").unwrap_or("RUNNING").to_string(),
+                size: item_size(item),
+                body_size: body_size_of(item),
+            };
+            // Stored only when it is not the execution's own machine.
+            let machine_arn =
+                get_s(item, "machine_arn").map(String::from).unwrap_or_else(|| execution.info.state_machine_arn.clone());
+            return Ok(Some(Fetched { stored: Stored { execution, machine_arn, version, outbox }, head }));
+        }
+        Err(Error::Storage(format!("DynamoDB {op} on table {}: {arn}: the body parts keep changing", self.table)))
+    }
+
+    /// Moves committed events (versions `from..=to`, JSON) to a history item. Idempotent: the
+    /// same range always has the same events, and a shorter range never overwrites a longer
+    /// one.
+    async fn write_history(&self, arn: &str, from: u64, to: u64, events_json: &[u8]) -> Result<(), Error> {
+        let op = "commit (history item)";
+        let events = deflate(events_json);
+        if events.len() > PART {
+            // Only a single commit's events get this big (ranges are capped at MAX_PENDING of
+            // JSON): fixed content, no condition needed.
+            for (i, chunk) in events.chunks(PART).enumerate() {
+                let mut item = key(exec_pk(arn), &format!("{}#{i:03}", history_sk(from)));
+                item.insert("to".into(), n(to));
+                item.insert("events".into(), b(chunk.to_vec()));
+                item.insert("ttl".into(), self.running_ttl());
+                self.put(op, item).await?;
+            }
+            return Ok(());
+        }
+        let mut item = key(exec_pk(arn), &history_sk(from));
+        item.insert("to".into(), n(to));
+        item.insert("events".into(), b(events));
+        item.insert("ttl".into(), self.running_ttl());
+        count("dynamodb", "PutItem");
+        add_estimated_capacity(op, 0.0, write_units(item_size(&item)));
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(#to) OR #to <= :to")
+            .expression_attribute_names("#to", "to")
+            .expression_attribute_values(":to", n(to))
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await;
+        match result {
+            Ok(out) => {
+                reported(out.consumed_capacity(), true);
+                Ok(())
+            }
+            // A longer range is there already (written from a later load).
+            Err(e) if e.as_service_error().is_some_and(|x| x.is_conditional_check_failed_exception()) => Ok(()),
+            Err(e) => Err(self.err(op, e)),
+        }
+    }
+
+    /// The execution item's attributes for a body: inline, or pointing at part items.
+    fn body_attrs(body: Vec<u8>, blob: &Option<(String, u32)>) -> Vec<(&'static str, AttributeValue)> {
+        match blob {
+            None => vec![("body", b(body))],
+            Some((id, parts)) => vec![("blob", s(id.clone())), ("blob_parts", n(parts))],
+        }
+    }
+
+    fn token_put(&self, t: &TokenEntry) -> Result<(Put, usize), Error> {
+        let json = serde_json::to_string(t).map_err(|e| self.corrupt("encoding a token entry", e))?;
+        let mut item = key(format!("T#{}", t.hash), "T");
+        item.insert("entry".into(), s(json));
+        item.insert("used".into(), AttributeValue::Bool(false));
+        item.insert("ttl".into(), self.running_ttl());
+        let size = item_size(&item);
+        let put = Put::builder().table_name(&self.table).set_item(Some(item)).build().map_err(|e| self.err("token put", e))?;
+        Ok((put, size))
+    }
+
+    /// Runs a transaction; `Ok(false)` when a condition failed or it collided with another
+    /// transaction (nothing was written either way).
+    async fn transact(&self, op: &str, items: Vec<TransactWriteItem>) -> Result<bool, Error> {
+        count("dynamodb", "TransactWriteItems");
+        let result = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await;
+        match result {
+            Ok(out) => {
+                for cc in out.consumed_capacity() {
+                    reported(Some(cc), true);
+                }
+                Ok(true)
+            }
+            Err(e) => {
+                use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+                let refused = match e.as_service_error() {
+                    Some(TransactWriteItemsError::TransactionCanceledException(c)) => c
+                        .cancellation_reasons()
+                        .iter()
+                        .any(|r| matches!(r.code(), Some("ConditionalCheckFailed") | Some("TransactionConflict"))),
+                    _ => false,
+                };
+                if refused {
+                    Ok(false)
+                } else {
+                    Err(self.err(op, e))
+                }
+            }
+        }
+    }
+
+    /// Writes the execution item of a commit (update, or transaction with its tokens):
+    /// `Ok(false)` when the version had moved on.
+    async fn write_commit(&self, arn: &str, update: Update, tokens: &[TokenEntry], units: f64) -> Result<bool, Error> {
+        let op = "commit";
+        if tokens.is_empty() {
+            count("dynamodb", "UpdateItem");
+            add_estimated_capacity(op, 0.0, units);
+            let mut req = self.client.update_item().table_name(&self.table).set_key(Some(update.key)).update_expression(update.update_expression);
+            req = req
+                .set_condition_expression(update.condition_expression)
+                .set_expression_attribute_names(update.expression_attribute_names)
+                .set_expression_attribute_values(update.expression_attribute_values)
+                .return_consumed_capacity(ReturnConsumedCapacity::Total);
+            return match req.send().await {
+                Ok(out) => {
+                    reported(out.consumed_capacity(), true);
+                    Ok(true)
+                }
+                Err(e)
+                    if e.as_service_error().is_some_and(|x| {
+                        x.is_conditional_check_failed_exception() || x.is_transaction_conflict_exception()
+                    }) =>
+                {
+                    Ok(false)
+                }
+                Err(e) => Err(self.err(&format!("{op} {arn}"), e)),
+            };
+        }
+        let mut items = vec![TransactWriteItem::builder().update(update).build()];
+        let mut total = 2.0 * units;
+        for t in tokens {
+            let (put, size) = self.token_put(t)?;
+            total += 2.0 * write_units(size);
+            items.push(TransactWriteItem::builder().put(put).build());
+        }
+        add_estimated_capacity(op, 0.0, total);
+        self.transact(op, items).await
+    }
+}
+
+impl Store for DynamoStore {
+    async fn put_machine(&self, machine: &Machine) -> Result<(), Error> {
+        let json = serde_json::to_string(machine).map_err(|e| self.corrupt("encoding a machine", e))?;
+        let mut item = key(format!("M#{}", machine.arn), "M");
+        item.insert("machine".into(), s(json));
+        self.put("put_machine", item).await
+    }
+
+    async fn get_machine(&self, arn: &str) -> Result<Option<Machine>, Error> {
+        let Some(item) = self.get("get_machine", format!("M#{arn}"), "M").await? else { return Ok(None) };
+        let json = get_s(&item, "machine").ok_or_else(|| self.corrupt(arn, "machine item without a definition"))?;
+        serde_json::from_str(json).map(Some).map_err(|e| self.corrupt(arn, format!("the stored machine does not decode: {e}")))
+    }
+
+    async fn create(&self, machine_arn: &str, commit: Commit) -> Result<(), Error> {
+        let op = "create";
+        let x = &commit.execution;
+        let arn = x.info.execution_arn.clone();
+        let encode = |e: serde_json::Error| self.corrupt("encoding an execution", e);
+        let state = serde_json::to_vec(x).map_err(encode)?;
+        let outbox = serde_json::to_vec(&commit.outbox).map_err(encode)?;
+        let history = serde_json::to_vec(&commit.history).map_err(encode)?;
+        let body = pack(&state, &outbox, &history);
+        let blob = if body.len() > INLINE_LIMIT { Some(self.write_parts(op, &arn, &body).await?) } else { None };
+        let status = x.status.as_str();
+        let mut item = key(exec_pk(&arn), "E");
+        item.insert("version".into(), n(1));
+        item.insert("history_from".into(), n(1));
+        item.insert("status".into(), s(status));
+        if machine_arn != x.info.state_machine_arn {
+            item.insert("machine_arn".into(), s(machine_arn));
+        }
+        item.insert("gsi1pk".into(), s(LIST_PK));
+        item.insert("gsi1sk".into(), s(start_key(x.start_time)));
+        if status != "RUNNING" {
+            item.insert("ttl".into(), self.finished_ttl());
+        }
+        for (k, v) in Self::body_attrs(body, &blob) {
+            item.insert(k.into(), v);
+        }
+        let size = item_size(&item);
+        let head = Head {
+            version: 1,
+            history_from: 1,
+            history: Arc::new(history),
+            blob: blob.clone(),
+            status: status.to_string(),
+            size,
+            body_size: body_size_of(&item),
+        };
+        // Plus the index item (keys and projected attributes: well under 1 KB).
+        let units = write_units(size) + 1.0;
+        let created = if commit.tokens.is_empty() {
+            count("dynamodb", "PutItem");
+            add_estimated_capacity(op, 0.0, units);
+            let result = self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .condition_expression("attribute_not_exists(pk)")
+                .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                .send()
+                .await;
+            match result {
+                Ok(out) => {
+                    reported(out.consumed_capacity(), true);
+                    Ok(true)
+                }
+                Err(e) if e.as_service_error().is_some_and(|x| x.is_conditional_check_failed_exception()) => Ok(false),
+                Err(e) => Err(self.err(op, e)),
+            }
+        } else {
+            let put = Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .condition_expression("attribute_not_exists(pk)")
+                .build()
+                .map_err(|e| self.err(op, e))?;
+            let mut items = vec![TransactWriteItem::builder().put(put).build()];
+            let mut total = 2.0 * units;
+            for t in &commit.tokens {
+                let (put, size) = self.token_put(t)?;
+                total += 2.0 * write_units(size);
+                items.push(TransactWriteItem::builder().put(put).build());
+            }
+            add_estimated_capacity(op, 0.0, total);
+            self.transact(op, items).await
+        };
+        match created {
+            Ok(true) => {
+                self.remember(&arn, head);
+                Ok(())
+            }
+            other => {
+                if let Some(blob) = &blob {
+                    self.delete_parts(&arn, blob).await;
+                }
+                match other {
+                    Err(e) => Err(e),
+                    _ => Err(Error::ExecutionAlreadyExists(arn)),
+                }
+            }
+        }
+    }
+
+    async fn load(&self, arn: &str) -> Result<Option<Stored>, Error> {
+        match self.fetch("load", arn).await? {
+            Some(f) => {
+                self.remember(arn, f.head);
+                Ok(Some(f.stored))
+            }
+            None => {
+                self.forget(arn);
+                Ok(None)
+            }
+        }
+    }
+
+    async fn commit(&self, commit: Commit) -> Result<(), Error> {
+        let op = "commit";
+        let arn = commit.execution.info.execution_arn.clone();
+        let expected = commit.expected_version;
+        let next = expected + 1;
+        // The version this commit replaces: as loaded (the driver always loads first), or read.
+        let prev = match self.cached(&arn).filter(|h| h.version == expected) {
+            Some(h) => h,
+            None => match self.fetch(op, &arn).await? {
+                Some(f) if f.head.version == expected => f.head,
+                _ => return Err(Error::Conflict { expected }),
+            },
+        };
+        let status = commit.execution.status.as_str();
+        let finished = status != "RUNNING";
+        let encode = |e: serde_json::Error| self.corrupt("encoding an execution", e);
+        let state = serde_json::to_vec(&commit.execution).map_err(encode)?;
+        let outbox = serde_json::to_vec(&commit.outbox).map_err(encode)?;
+        let new_events = serde_json::to_vec(&commit.history).map_err(encode)?;
+        // Everything but the body, as it will be.
+        let ttl_size = "ttl".len() + 6;
+        let mut meta = prev.size.saturating_sub(prev.body_size);
+        match (finished, prev.status == "RUNNING") {
+            (true, true) => meta += ttl_size,
+            (false, false) => meta = meta.saturating_sub(ttl_size),
+            _ => {}
+        }
+        let item_units = |body: &[u8]| write_units((meta + "body".len() + body.len()).max(prev.size));
+        // Events stay in the execution item while that costs no extra write unit.
+        let (history_from, history, body) = if commit.history.is_empty() {
+            (prev.history_from, prev.history.to_vec(), pack(&state, &outbox, &prev.history))
+        } else if prev.history.len() <= 2 {
+            (next, new_events.clone(), pack(&state, &outbox, &new_events))
+        } else {
+            let joined = concat_arrays(&prev.history, &new_events);
+            let with = pack(&state, &outbox, &joined);
+            let without = pack(&state, &outbox, &new_events);
+            if joined.len() <= self.max_pending && item_units(&with) <= item_units(&without) {
+                (prev.history_from, joined, with)
+            } else {
+                self.write_history(&arn, prev.history_from, expected, &prev.history).await?;
+                (next, new_events.clone(), without)
+            }
+        };
+        let blob = if body.len() > INLINE_LIMIT { Some(self.write_parts(op, &arn, &body).await?) } else { None };
+        let attrs = Self::body_attrs(body, &blob);
+        let body_size: usize = attrs.iter().map(|(k, v)| k.len() + value_size(v)).sum();
+        let new_size = meta + body_size;
+
+        let mut set = vec!["#version = :next".to_string(), "#history_from = :history_from".to_string()];
+        let mut used = vec!["version", "history_from"];
+        let mut values: Item = HashMap::from([
+            (":next".to_string(), n(next)),
+            (":expected".to_string(), n(expected)),
+            (":history_from".to_string(), n(history_from)),
+        ]);
+        for (k, v) in attrs {
+            set.push(format!("#{k} = :{k}"));
+            values.insert(format!(":{k}"), v);
+            used.push(k);
+        }
+        let status_changed = status != prev.status;
+        if status_changed {
+            set.push("#status = :status".into());
+            values.insert(":status".into(), s(status));
+            used.push("status");
+        }
+        let mut remove: Vec<&str> = if blob.is_some() { vec!["body"] } else { vec!["blob", "blob_parts"] };
+        if finished {
+            set.push("#ttl = :ttl".into());
+            values.insert(":ttl".into(), self.finished_ttl());
+            used.push("ttl");
+        } else if prev.status != "RUNNING" {
+            remove.push("ttl");
+        }
+        used.extend(remove.iter().copied());
+        let remove: Vec<String> = remove.iter().map(|k| format!("#{k}")).collect();
+        let update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(exec_pk(&arn), "E")))
+            .update_expression(format!("SET {} REMOVE {}", set.join(", "), remove.join(", ")))
+            .condition_expression("#version = :expected")
+            .set_expression_attribute_names(Some(names(&used)))
+            .set_expression_attribute_values(Some(values))
+            .build()
+            .map_err(|e| self.err(op, e))?;
+        // The item, plus the index item when a projected attribute changes.
+        let units = write_units(new_size.max(prev.size)) + if status_changed { 1.0 } else { 0.0 };
+        let applied = match self.write_commit(&arn, update, &commit.tokens, units).await {
+            Ok(applied) => applied,
+            Err(e) => {
+                if let Some(blob) = &blob {
+                    self.delete_parts(&arn, blob).await;
+                }
+                return Err(e);
+            }
+        };
+        if !applied {
+            if let Some(blob) = &blob {
+                self.delete_parts(&arn, blob).await;
+            }
+            self.forget(&arn);
+            return Err(Error::Conflict { expected });
+        }
+        let body_size = new_size - meta;
+        self.remember(
+            &arn,
+            Head { version: next, history_from, history: Arc::new(history), blob, status: status.to_string(), size: new_size, body_size },
+        );
+        if let Some(old) = &prev.blob {
+            self.delete_parts(&arn, old).await;
+        }
+        Ok(())
+    }
+
+    async fn clear_outbox(&self, arn: &str, version: u64) -> Result<(), Error> {
+        // A small marker item instead of rewriting the execution item: `load` reads both in
+        // one request and drops the outbox when the marker names the loaded version. It is
+        // written only after `version`'s actions were done, and version numbers are never
+        // reused, so a marker for an older version changes nothing.
+        let mut item = key(exec_pk(arn), CLEARED);
+        item.insert("version".into(), n(version));
+        item.insert("ttl".into(), self.running_ttl());
+        count("dynamodb", "PutItem");
+        add_estimated_capacity("clear_outbox", 0.0, write_units(item_size(&item)));
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(#version) OR #version < :version")
+            .expression_attribute_names("#version", "version")
+            .expression_attribute_values(":version", n(version))
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await;
+        match result {
+            Ok(out) => {
+                reported(out.consumed_capacity(), true);
+                Ok(())
+            }
+            // A later version's outbox was done already: leave the marker alone.
+            Err(e) if e.as_service_error().is_some_and(|x| x.is_conditional_check_failed_exception()) => Ok(()),
+            Err(e) => Err(self.err("clear_outbox", e)),
+        }
+    }
+
+    async fn history(&self, arn: &str) -> Result<Vec<HistoryEvent>, Error> {
+        let op = "history";
+        // The execution item first: history items read after it cover everything it moved out.
+        let Some(head) = self.fetch(op, arn).await?.map(|f| f.head) else { return Ok(Vec::new()) };
+        let items = self.query_prefix(op, exec_pk(arn), "H#").await?;
+        // Ranges by first version, parts concatenated in key order.
+        let mut ranges: Vec<(u64, Vec<u8>)> = Vec::new();
+        for item in &items {
+            let sk = get_s(item, "sk").unwrap_or_default();
+            let Some(from) = sk.get(2..14).and_then(|v| v.parse::<u64>().ok()) else { continue };
+            if from >= head.history_from {
+                continue; // moved out by a commit that did not happen (yet): the execution item has them
+            }
+            let events = get_b(item, "events").unwrap_or_default();
+            match ranges.last_mut() {
+                Some((f, data)) if *f == from => data.extend_from_slice(events),
+                _ => ranges.push((from, events.to_vec())),
+            }
+        }
+        let mut out = Vec::new();
+        for (from, data) in ranges {
+            let json = inflate(&data, "history").map_err(|e| self.corrupt(arn, e))?;
+            let events: Vec<HistoryEvent> = serde_json::from_slice(&json)
+                .map_err(|e| self.corrupt(arn, format!("history from version {from} does not decode: {e}")))?;
+            out.extend(events);
+        }
+        let pending: Vec<HistoryEvent> = serde_json::from_slice(&head.history)
+            .map_err(|e| self.corrupt(arn, format!("the execution item's events do not decode: {e}")))?;
+        out.extend(pending);
+        Ok(out)
+    }
+
+    async fn find_token(&self, hash: &str) -> Result<Option<TokenEntry>, Error> {
+        let Some(item) = self.get("find_token", format!("T#{hash}"), "T").await? else { return Ok(None) };
+        let json = get_s(&item, "entry").ok_or_else(|| self.corrupt(hash, "token item without an entry"))?;
+        serde_json::from_str(json).map(Some).map_err(|e| self.corrupt(hash, format!("the token entry does not decode: {e}")))
+    }
+
+    async fn consume_token(&self, hash: &str) -> Result<bool, Error> {
+        count("dynamodb", "UpdateItem");
+        add_estimated_capacity("consume_token", 0.0, 1.0);
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(format!("T#{hash}"), "T")))
+            .update_expression("SET #used = :yes")
+            .condition_expression("#used = :no")
+            .expression_attribute_names("#used", "used")
+            .expression_attribute_values(":yes", AttributeValue::Bool(true))
+            .expression_attribute_values(":no", AttributeValue::Bool(false))
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await;
+        match result {
+            Ok(out) => {
+                reported(out.consumed_capacity(), true);
+                Ok(true)
+            }
+            Err(e) if e.as_service_error().is_some_and(|x| x.is_conditional_check_failed_exception()) => Ok(false),
+            Err(e) => Err(self.err("consume_token", e)),
+        }
+    }
+
+    async fn list(&self) -> Result<Vec<ExecutionSummary>, Error> {
+        let mut out = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            count("dynamodb", "Query");
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(GSI)
+                .key_condition_expression("gsi1pk = :p")
+                .expression_attribute_values(":p", s(LIST_PK))
+                .scan_index_forward(false)
+                .set_exclusive_start_key(start.take())
+                .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                .send()
+                .await
+                .map_err(|e| self.err("list", e))?;
+            reported(page.consumed_capacity(), false);
+            let items = page.items.unwrap_or_default();
+            add_estimated_capacity("list", read_units(items.iter().map(item_size).sum(), false), 0.0);
+            for item in &items {
+                let Some(arn) = get_s(item, "pk").and_then(|pk| pk.strip_prefix("E#")) else { continue };
+                let sort = get_s(item, "gsi1sk").unwrap_or_default();
+                let start = DateTime::parse_from_rfc3339(sort)
+                    .map_err(|e| self.corrupt(arn, format!("bad start time {sort:?}: {e}")))?
+                    .with_timezone(&Utc);
+                out.push(ExecutionSummary {
+                    execution_arn: arn.to_string(),
+                    machine_arn: get_s(item, "machine_arn").map(String::from).unwrap_or_else(|| machine_of(arn)),
+                    name: name_of(arn),
+                    status: get_s(item, "status").unwrap_or("RUNNING").to_string(),
+                    start,
+                });
+            }
+            match page.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => break,
+            }
+        }
+        // Newest first; executions started at the same instant by ARN, descending.
+        out.sort_by(|a, b| (b.start, &b.execution_arn).cmp(&(a.start, &a.execution_arn)));
+        Ok(out)
+    }
+}
+
+/// Creates the store's table if it does not exist (key `pk` + `sk`, on-demand billing, the
+/// `gsi1` listing index, TTL on `ttl`), waits until it is active, and enables TTL.
+/// Idempotent.
+pub async fn create_table(client: &Client, name: &str) -> Result<(), Error> {
+    let err = |op: &str, e: &dyn std::error::Error| storage_error(op, name, e);
+    let attr = |a: &str| {
+        AttributeDefinition::builder().attribute_name(a).attribute_type(ScalarAttributeType::S).build()
+    };
+    let key_el = |a: &str, t: KeyType| KeySchemaElement::builder().attribute_name(a).key_type(t).build();
+    let defs = vec![
+        attr("pk").map_err(|e| err("create_table", &e))?,
+        attr("sk").map_err(|e| err("create_table", &e))?,
+        attr("gsi1pk").map_err(|e| err("create_table", &e))?,
+        attr("gsi1sk").map_err(|e| err("create_table", &e))?,
+    ];
+    let gsi = GlobalSecondaryIndex::builder()
+        .index_name(GSI)
+        .key_schema(key_el("gsi1pk", KeyType::Hash).map_err(|e| err("create_table", &e))?)
+        .key_schema(key_el("gsi1sk", KeyType::Range).map_err(|e| err("create_table", &e))?)
+        .projection(
+            Projection::builder()
+                .projection_type(ProjectionType::Include)
+                .non_key_attributes("machine_arn")
+                .non_key_attributes("status")
+                .build(),
+        )
+        .build()
+        .map_err(|e| err("create_table", &e))?;
+    count("dynamodb", "CreateTable");
+    let created = client
+        .create_table()
+        .table_name(name)
+        .set_attribute_definitions(Some(defs))
+        .key_schema(key_el("pk", KeyType::Hash).map_err(|e| err("create_table", &e))?)
+        .key_schema(key_el("sk", KeyType::Range).map_err(|e| err("create_table", &e))?)
+        .billing_mode(BillingMode::PayPerRequest)
+        .global_secondary_indexes(gsi)
+        .send()
+        .await;
+    match created {
+        Ok(_) => {}
+        Err(e) if e.as_service_error().is_some_and(|x| x.is_resource_in_use_exception()) => {}
+        Err(e) => return Err(err("CreateTable", &e)),
+    }
+    // Wait until active (instant on emulators; seconds on AWS).
+    for _ in 0..300 {
+        count("dynamodb", "DescribeTable");
+        let d = client.describe_table().table_name(name).send().await.map_err(|e| err("DescribeTable", &e))?;
+        if d.table().and_then(|t| t.table_status()) == Some(&TableStatus::Active) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    count("dynamodb", "DescribeTimeToLive");
+    let ttl = client.describe_time_to_live().table_name(name).send().await.map_err(|e| err("DescribeTimeToLive", &e))?;
+    let status = ttl.time_to_live_description().and_then(|d| d.time_to_live_status());
+    if !matches!(status, Some(TimeToLiveStatus::Enabled) | Some(TimeToLiveStatus::Enabling)) {
+        let spec = TimeToLiveSpecification::builder()
+            .enabled(true)
+            .attribute_name("ttl")
+            .build()
+            .map_err(|e| err("UpdateTimeToLive", &e))?;
+        count("dynamodb", "UpdateTimeToLive");
+        client
+            .update_time_to_live()
+            .table_name(name)
+            .time_to_live_specification(spec)
+            .send()
+            .await
+            .map_err(|e| err("UpdateTimeToLive", &e))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_machines_come_from_arns() {
+        let arn = "arn:aws:states:us-east-1:123456789012:execution:m:e-1";
+        assert_eq!(name_of(arn), "e-1");
+        assert_eq!(machine_of(arn), "arn:aws:states:us-east-1:123456789012:stateMachine:m");
+        let express = "arn:aws:states:us-east-1:123456789012:express:m:e-2:0e9d6b1c-5c2a-4d49-a7ad-2a1e3b8c4d5e";
+        assert_eq!(name_of(express), "e-2");
+        assert_eq!(machine_of(express), "arn:aws:states:us-east-1:123456789012:stateMachine:m");
+    }
+
+    #[test]
+    fn arrays_concatenate() {
+        assert_eq!(concat_arrays(b"[]", b"[1]"), b"[1]");
+        assert_eq!(concat_arrays(b"[1]", b"[]"), b"[1]");
+        assert_eq!(concat_arrays(b"[1,2]", b"[3]"), b"[1,2,3]");
+    }
+
+    #[test]
+    fn frames_round_trip() {
+        let data = frame(&[b"abc", b"", b"de"]);
+        assert_eq!(unframe(&data, 3), Some(vec![b"abc".to_vec(), vec![], b"de".to_vec()]));
+        assert_eq!(unframe(&data[..5], 3), None);
+    }
+
+    #[test]
+    fn deflate_round_trips() {
+        let json = br#"{"a":"arn:aws:states:us-east-1:123456789012:execution:m:e","b":"arn:aws:states:us-east-1:123456789012:execution:m:e"}"#;
+        let z = deflate(json);
+        assert!(z.len() < json.len());
+        assert_eq!(inflate(&z, "x").ok().as_deref(), Some(&json[..]));
+    }
+
+    #[test]
+    fn start_keys_sort_by_time() {
+        let a = DateTime::parse_from_rfc3339("2026-01-01T00:00:00.5Z").map(|t| t.with_timezone(&Utc));
+        let b = DateTime::parse_from_rfc3339("2026-01-01T00:00:01Z").map(|t| t.with_timezone(&Utc));
+        let (Ok(a), Ok(b)) = (a, b) else { panic!("times parse") };
+        assert!(start_key(a) < start_key(b));
+        assert_eq!(start_key(a).len(), start_key(b).len());
+    }
+
+    #[test]
+    fn sizes_follow_dynamodb_rules() {
+        let item: Item = HashMap::from([("pk".to_string(), s("abc")), ("n".to_string(), n(12345))]);
+        assert_eq!(item_size(&item), 2 + 3 + 1 + 4);
+        assert_eq!(write_units(1024), 1.0);
+        assert_eq!(write_units(1025), 2.0);
+        assert_eq!(read_units(4097, true), 2.0);
+    }
+}

@@ -1,0 +1,151 @@
+//! [`LambdaFunctions`]: Lambda functions, invoked synchronously.
+//!
+//! | what happened | outcome |
+//! |---|---|
+//! | 200, no `FunctionError` | `Ok(payload)` (an empty payload is `null`; a payload that is not JSON is the error `Runtime.InvalidResponse`) |
+//! | 200 with `FunctionError` | `Error` with the payload's `errorType` (else the `FunctionError` value, e.g. `Unhandled`, else `Lambda.Unknown`) and `errorMessage` |
+//! | `ResourceNotFoundException` | `NotFound` |
+//! | a 500 whose body has an `errorType` (`cargo lambda watch`'s way of reporting a raised error) | that error |
+//! | another service error with code `X` | `Error` of type `Lambda.X` (`Lambda.TooManyRequestsException`, ...), so Retry can match it |
+//! | a service error without code | `Lambda.ServiceException` (5xx) or `Lambda.AWSLambdaException` |
+//! | no response (connection, I/O) | `Lambda.SdkClientException` |
+//! | the task's timeout passes | `TimedOut` |
+//!
+//! The client does not retry by itself: the state machine's Retry decides (Step Functions
+//! reports these errors to Retry the same way).
+
+use crate::count;
+use aws_sdk_lambda::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_lambda::primitives::Blob;
+use aws_sdk_lambda::types::InvocationType;
+use aws_sdk_lambda::Client;
+use aws_config::SdkConfig;
+use aws_smithy_types::retry::RetryConfig;
+use serde_json::{Map, Value};
+use std::time::Duration;
+use stepwise_asl::integrations::FunctionOutcome;
+use stepwise_runtime::ports::Functions;
+
+/// Lambda functions through the Invoke API (see the module documentation for how responses
+/// map to outcomes).
+#[derive(Debug, Clone)]
+pub struct LambdaFunctions {
+    client: Client,
+}
+
+fn error(error_type: &str, message: &str) -> FunctionOutcome {
+    let mut o = Map::new();
+    o.insert("errorMessage".into(), message.into());
+    o.insert("errorType".into(), error_type.into());
+    FunctionOutcome::Error { error_type: error_type.into(), error_message: message.into(), payload: Value::Object(o) }
+}
+
+/// The error a payload reports: its `errorType`, else `fallback`.
+fn error_from_payload(bytes: &[u8], fallback: Option<&str>) -> Option<FunctionOutcome> {
+    let parsed = serde_json::from_slice::<Value>(bytes).ok();
+    let object = match &parsed {
+        Some(Value::Object(o)) => Some(o),
+        _ => None,
+    };
+    let error_type = object.and_then(|o| o.get("errorType")).and_then(Value::as_str).or(fallback)?.to_string();
+    let error_message = match object.and_then(|o| o.get("errorMessage")) {
+        Some(Value::String(m)) => m.clone(),
+        Some(other) => other.to_string(),
+        None if object.is_some() => String::new(),
+        None => String::from_utf8_lossy(bytes).trim().to_string(),
+    };
+    let payload = match object {
+        Some(o) if o.contains_key("errorType") => Value::Object(o.clone()),
+        _ => {
+            let mut o = object.cloned().unwrap_or_default();
+            o.insert("errorMessage".into(), Value::String(error_message.clone()));
+            o.insert("errorType".into(), Value::String(error_type.clone()));
+            Value::Object(o)
+        }
+    };
+    Some(FunctionOutcome::Error { error_type, error_message, payload })
+}
+
+impl LambdaFunctions {
+    /// Functions through a client made from `sdk` with the SDK's own retries off.
+    pub fn new(sdk: &SdkConfig) -> LambdaFunctions {
+        let conf = aws_sdk_lambda::config::Builder::from(sdk).retry_config(RetryConfig::disabled()).build();
+        LambdaFunctions { client: Client::from_conf(conf) }
+    }
+
+    /// Functions through this client (as configured: retries included).
+    pub fn from_client(client: Client) -> LambdaFunctions {
+        LambdaFunctions { client }
+    }
+
+    /// The Lambda client.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+}
+
+impl Functions for LambdaFunctions {
+    async fn invoke(&self, function: &str, payload: &Value, timeout: Option<Duration>) -> FunctionOutcome {
+        let bytes = match serde_json::to_vec(payload) {
+            Ok(b) => b,
+            Err(e) => return error("Lambda.SdkClientException", &format!("encoding the payload: {e}")),
+        };
+        count("lambda", "Invoke");
+        let call = self
+            .client
+            .invoke()
+            .function_name(function)
+            .invocation_type(InvocationType::RequestResponse)
+            .payload(Blob::new(bytes))
+            .send();
+        let result = match timeout {
+            Some(t) => match tokio::time::timeout(t, call).await {
+                Ok(r) => r,
+                Err(_) => return FunctionOutcome::TimedOut,
+            },
+            None => call.await,
+        };
+        match result {
+            Ok(out) => {
+                let body = out.payload().map(|b| b.as_ref()).unwrap_or_default();
+                if let Some(kind) = out.function_error() {
+                    let fallback = if kind.is_empty() { "Lambda.Unknown" } else { kind };
+                    return error_from_payload(body, Some(fallback)).unwrap_or_else(|| error(fallback, ""));
+                }
+                if body.iter().all(u8::is_ascii_whitespace) {
+                    return FunctionOutcome::Ok(Value::Null);
+                }
+                match serde_json::from_slice(body) {
+                    Ok(v) => FunctionOutcome::Ok(v),
+                    Err(e) => error("Runtime.InvalidResponse", &format!("the function's output is not JSON: {e}")),
+                }
+            }
+            Err(SdkError::ServiceError(ctx)) => {
+                let raw = ctx.raw();
+                let status = raw.status().as_u16();
+                let body = raw.body().bytes().unwrap_or_default();
+                let err = ctx.err();
+                if err.is_resource_not_found_exception() {
+                    return FunctionOutcome::NotFound;
+                }
+                if status == 500 {
+                    if let Some(e) = error_from_payload(body, None) {
+                        return e;
+                    }
+                }
+                let message = err.message().map(String::from).unwrap_or_else(|| String::from_utf8_lossy(body).trim().to_string());
+                let error_type = match err.code() {
+                    Some(code) => format!("Lambda.{code}"),
+                    None if status >= 500 => "Lambda.ServiceException".to_string(),
+                    None => "Lambda.AWSLambdaException".to_string(),
+                };
+                error(&error_type, &format!("{message} (Service: AWSLambda; Status Code: {status})"))
+            }
+            Err(SdkError::TimeoutError(_)) => FunctionOutcome::TimedOut,
+            Err(e) => error(
+                "Lambda.SdkClientException",
+                &format!("cannot invoke {function}: {}", aws_smithy_types::error::display::DisplayErrorContext(e)),
+            ),
+        }
+    }
+}

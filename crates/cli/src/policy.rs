@@ -1,0 +1,281 @@
+//! `stepwise policy DEFINITION`: the least-privilege IAM policy for what a definition's Task
+//! states call, as Step Functions generates it when it creates a state machine's role.
+//!
+//! One statement per service, each listing the exact resources (in the order the definition
+//! first names them):
+//!
+//! | Task resource | action | resources |
+//! |---|---|---|
+//! | a Lambda function ARN (`arn:aws:lambda:...:function:NAME`) | `lambda:InvokeFunction` | that ARN |
+//! | `arn:aws:states:::lambda:invoke[.waitForTaskToken]` with a literal `FunctionName` | `lambda:InvokeFunction` | the function's ARN and `ARN:*` (its versions and aliases; a qualified name gives its own ARN only) |
+//! | `arn:aws:states:::sqs:sendMessage[.waitForTaskToken]` with a literal `QueueUrl` | `sqs:SendMessage*` | the queue's ARN (`https://sqs.R.amazonaws.com/A/N` → `arn:aws:sqs:R:A:N`) |
+//! | `arn:aws:states:::sns:publish[.waitForTaskToken]` with a literal `TopicArn` | `sns:Publish` | the topic ARN |
+//!
+//! A resource chosen at run time (`FunctionName.$`, `QueueUrl.$`, a JSONata `{% %}` value, or
+//! SNS's `TargetArn`/`PhoneNumber`) makes that statement's `Resource` `"*"`, as Step Functions
+//! does for dynamic resources. `${Name}` substitution variables (SAM's
+//! `DefinitionSubstitutions`) are kept as they are: a `Resource` that is a variable is taken for
+//! a Lambda function ARN, and a `QueueUrl` that is one variable is printed as that variable (it
+//! stands for the queue). With `--bindings FILE` the variables are substituted first. Function
+//! names and partial ARNs are completed with `--region` and `--account` (default `*`). States
+//! inside Parallel branches and Map processors count; Task resources of other services are
+//! reported on stderr and left out.
+
+use anyhow::{bail, Context as _, Result};
+use serde_json::{json, Map, Value};
+
+/// Options of `stepwise policy`.
+pub struct PolicyOptions {
+    /// Region for function names given without an ARN.
+    pub region: String,
+    /// Account for function names given without an ARN.
+    pub account: String,
+}
+
+/// A statement under construction: one per service.
+struct Statement {
+    action: &'static str,
+    resources: Vec<String>,
+}
+
+/// The policy and what was left out.
+pub struct Policy {
+    /// `{"Version": "2012-10-17", "Statement": [...]}`.
+    pub document: Value,
+    /// Task resources the policy does not cover, with the state naming them.
+    pub uncovered: Vec<String>,
+}
+
+/// A parameter of a Task: fixed in the definition, or chosen at run time.
+enum Param {
+    Literal(String),
+    Dynamic,
+    Missing,
+}
+
+fn param(state: &Map<String, Value>, name: &str) -> Param {
+    let args = state.get("Parameters").or_else(|| state.get("Arguments")).and_then(Value::as_object);
+    let Some(args) = args else { return Param::Missing };
+    if args.contains_key(&format!("{name}.$")) {
+        return Param::Dynamic;
+    }
+    match args.get(name) {
+        Some(Value::String(s)) if s.trim_start().starts_with("{%") => Param::Dynamic,
+        Some(Value::String(s)) => Param::Literal(s.clone()),
+        Some(_) => Param::Dynamic,
+        None => Param::Missing,
+    }
+}
+
+fn is_variable(s: &str) -> bool {
+    s.starts_with("${") && s.ends_with('}') && s[2..s.len() - 1].chars().all(|c| c != '{' && c != '}')
+}
+
+/// The ARNs to grant for a `lambda:invoke` `FunctionName` (a name, partial ARN or ARN, maybe
+/// qualified).
+fn function_arns(name: &str, opts: &PolicyOptions) -> Vec<String> {
+    if is_variable(name) {
+        return vec![name.to_string(), format!("{name}:*")];
+    }
+    let parts: Vec<&str> = name.split(':').collect();
+    let (arn, qualified) = match parts.as_slice() {
+        ["arn", _, "lambda", _, _, "function", _] => (name.to_string(), false),
+        ["arn", _, "lambda", _, _, "function", _, _] => (name.to_string(), true),
+        [account, "function", fname] => (format!("arn:aws:lambda:{}:{account}:function:{fname}", opts.region), false),
+        [account, "function", fname, q] => {
+            (format!("arn:aws:lambda:{}:{account}:function:{fname}:{q}", opts.region), true)
+        }
+        [fname] => (format!("arn:aws:lambda:{}:{}:function:{fname}", opts.region, opts.account), false),
+        [fname, q] => (format!("arn:aws:lambda:{}:{}:function:{fname}:{q}", opts.region, opts.account), true),
+        _ => (name.to_string(), true),
+    };
+    if qualified {
+        vec![arn]
+    } else {
+        vec![arn.clone(), format!("{arn}:*")]
+    }
+}
+
+/// The ARN of the queue at an SQS queue URL: `https://sqs.REGION.amazonaws.com/ACCOUNT/NAME`
+/// (also the legacy `https://REGION.queue.amazonaws.com/...` and `https://queue.amazonaws.com/...`
+/// forms, and other partitions' domains). A URL that is one `${Name}` variable is kept.
+pub fn queue_arn(url: &str) -> Option<String> {
+    if is_variable(url) {
+        return Some(url.to_string());
+    }
+    let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"))?;
+    let (host, path) = rest.split_once('/')?;
+    let mut segments = path.trim_end_matches('/').split('/');
+    let (account, name) = (segments.next()?, segments.next()?);
+    if segments.next().is_some() || account.is_empty() || name.is_empty() {
+        return None;
+    }
+    let labels: Vec<&str> = host.split('.').collect();
+    let (region, domain_from) = match labels.as_slice() {
+        ["sqs", region, ..] => (region.to_string(), 2),
+        ["queue", ..] => ("us-east-1".to_string(), 1),
+        [region, "queue", ..] => (region.to_string(), 2),
+        _ => return None,
+    };
+    let domain = labels[domain_from..].join(".");
+    let partition = if domain.ends_with("amazonaws.com.cn") {
+        "aws-cn"
+    } else if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else {
+        "aws"
+    };
+    Some(format!("arn:{partition}:sqs:{region}:{account}:{name}"))
+}
+
+/// Walks every state (Parallel branches and Map processors included).
+fn each_state<'a>(states: &'a Map<String, Value>, f: &mut dyn FnMut(&'a str, &'a Map<String, Value>)) {
+    for (name, state) in states {
+        let Some(state) = state.as_object() else { continue };
+        f(name, state);
+        if let Some(branches) = state.get("Branches").and_then(Value::as_array) {
+            for b in branches {
+                if let Some(s) = b.get("States").and_then(Value::as_object) {
+                    each_state(s, f);
+                }
+            }
+        }
+        for key in ["ItemProcessor", "Iterator"] {
+            if let Some(s) = state.get(key).and_then(|p| p.get("States")).and_then(Value::as_object) {
+                each_state(s, f);
+            }
+        }
+    }
+}
+
+/// The policy for a definition.
+pub fn policy(definition: &Value, opts: &PolicyOptions) -> Result<Policy> {
+    let Some(states) = definition.get("States").and_then(Value::as_object) else {
+        bail!("the definition has no \"States\" object");
+    };
+    let mut statements: Vec<Statement> = Vec::new();
+    let mut uncovered = Vec::new();
+    let mut grant = |action: &'static str, resources: Vec<String>| {
+        let i = match statements.iter().position(|s| s.action == action) {
+            Some(i) => i,
+            None => {
+                statements.push(Statement { action, resources: Vec::new() });
+                statements.len() - 1
+            }
+        };
+        for r in resources {
+            if !statements[i].resources.contains(&r) {
+                statements[i].resources.push(r);
+            }
+        }
+    };
+    each_state(states, &mut |name, state| {
+        if state.get("Type").and_then(Value::as_str) != Some("Task") {
+            return;
+        }
+        let Some(resource) = state.get("Resource").and_then(Value::as_str) else { return };
+        let service = resource.strip_prefix("arn:aws:states:::").map(|s| s.split('.').next().unwrap_or(s));
+        match service {
+            Some("lambda:invoke") => match param(state, "FunctionName") {
+                Param::Literal(f) => grant("lambda:InvokeFunction", function_arns(&f, opts)),
+                _ => grant("lambda:InvokeFunction", vec!["*".into()]),
+            },
+            Some("sqs:sendMessage") => match param(state, "QueueUrl") {
+                Param::Literal(url) => match queue_arn(&url) {
+                    Some(arn) => grant("sqs:SendMessage*", vec![arn]),
+                    None => {
+                        uncovered.push(format!("{name}: QueueUrl {url} is not an SQS queue URL"));
+                        grant("sqs:SendMessage*", vec!["*".into()]);
+                    }
+                },
+                _ => grant("sqs:SendMessage*", vec!["*".into()]),
+            },
+            Some("sns:publish") => match param(state, "TopicArn") {
+                Param::Literal(arn) => grant("sns:Publish", vec![arn]),
+                _ => grant("sns:Publish", vec!["*".into()]),
+            },
+            Some(_) => uncovered.push(format!("{name}: {resource}")),
+            None if is_variable(resource) || (resource.contains(":lambda:") && resource.contains(":function:")) => {
+                grant("lambda:InvokeFunction", vec![resource.to_string()])
+            }
+            None => uncovered.push(format!("{name}: {resource}")),
+        }
+    });
+    let statement: Vec<Value> = statements
+        .into_iter()
+        .map(|s| {
+            let resource =
+                if s.resources.iter().any(|r| r == "*") { json!("*") } else { json!(s.resources) };
+            json!({"Effect": "Allow", "Action": [s.action], "Resource": resource})
+        })
+        .collect();
+    Ok(Policy { document: json!({"Version": "2012-10-17", "Statement": statement}), uncovered })
+}
+
+/// Reads a definition file, substituting `${Name}` variables from `bindings` (a JSON object
+/// file) when given.
+pub fn load_definition(text: &str, bindings: Option<&str>) -> Result<Value> {
+    let text = match bindings {
+        Some(b) => {
+            let map: Map<String, Value> = serde_json::from_str(b).context("the bindings are not a JSON object")?;
+            stepwise_sample::substitute(text, &map).map_err(|e| anyhow::anyhow!("substituting the bindings: {e}"))?
+        }
+        None => text.to_string(),
+    };
+    serde_json::from_str(&text).context("the definition is not valid JSON")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts() -> PolicyOptions {
+        PolicyOptions { region: "us-east-1".into(), account: "123456789012".into() }
+    }
+
+    #[test]
+    fn queue_urls_become_arns() {
+        assert_eq!(
+            queue_arn("https://sqs.us-west-1.amazonaws.com/111122223333/Q").as_deref(),
+            Some("arn:aws:sqs:us-west-1:111122223333:Q")
+        );
+        assert_eq!(queue_arn("https://queue.amazonaws.com/1/Q").as_deref(), Some("arn:aws:sqs:us-east-1:1:Q"));
+        assert_eq!(queue_arn("https://eu-west-1.queue.amazonaws.com/1/Q").as_deref(), Some("arn:aws:sqs:eu-west-1:1:Q"));
+        assert_eq!(queue_arn("https://sqs.cn-north-1.amazonaws.com.cn/1/Q").as_deref(), Some("arn:aws-cn:sqs:cn-north-1:1:Q"));
+        assert_eq!(queue_arn("${QueueUrl}").as_deref(), Some("${QueueUrl}"));
+        assert_eq!(queue_arn("not a url"), None);
+        assert_eq!(queue_arn("https://sqs.us-east-1.amazonaws.com/1"), None);
+    }
+
+    #[test]
+    fn lambda_invoke_grants_the_function_and_its_versions() {
+        let o = opts();
+        assert_eq!(function_arns("F", &o), ["arn:aws:lambda:us-east-1:123456789012:function:F", "arn:aws:lambda:us-east-1:123456789012:function:F:*"]);
+        assert_eq!(function_arns("F:prod", &o), ["arn:aws:lambda:us-east-1:123456789012:function:F:prod"]);
+        assert_eq!(function_arns("9:function:F", &o), ["arn:aws:lambda:us-east-1:9:function:F", "arn:aws:lambda:us-east-1:9:function:F:*"]);
+        let arn = "arn:aws:lambda:eu-west-1:9:function:F";
+        assert_eq!(function_arns(arn, &o), [arn.to_string(), format!("{arn}:*")]);
+        assert_eq!(function_arns(&format!("{arn}:1"), &o), [format!("{arn}:1")]);
+        assert_eq!(function_arns("${Fn}", &o), ["${Fn}", "${Fn}:*"]);
+    }
+
+    #[test]
+    fn dynamic_resources_are_wildcards_and_nested_states_count() {
+        let def = json!({"StartAt": "P", "States": {"P": {"Type": "Parallel", "End": true, "Branches": [
+            {"StartAt": "A", "States": {"A": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+                "Parameters": {"FunctionName.$": "$.f"}, "End": true}}},
+            {"StartAt": "M", "States": {"M": {"Type": "Map", "End": true, "ItemProcessor": {"StartAt": "S", "States": {
+                "S": {"Type": "Task", "Resource": "arn:aws:states:::sns:publish", "Parameters": {"TopicArn": "arn:aws:sns:us-east-1:1:T", "Message": "m"}, "Next": "J"},
+                "J": {"Type": "Task", "QueryLanguage": "JSONata", "Resource": "arn:aws:states:::sqs:sendMessage",
+                    "Arguments": {"QueueUrl": "{% $states.input.q %}", "MessageBody": "x"}, "Next": "X"},
+                "X": {"Type": "Task", "Resource": "arn:aws:states:::dynamodb:putItem", "End": true}}}}}}
+        ]}}});
+        let p = policy(&def, &opts()).expect("policy");
+        assert_eq!(p.document["Statement"], json!([
+            {"Effect": "Allow", "Action": ["lambda:InvokeFunction"], "Resource": "*"},
+            {"Effect": "Allow", "Action": ["sns:Publish"], "Resource": ["arn:aws:sns:us-east-1:1:T"]},
+            {"Effect": "Allow", "Action": ["sqs:SendMessage*"], "Resource": "*"},
+        ]));
+        assert_eq!(p.uncovered, ["X: arn:aws:states:::dynamodb:putItem"]);
+    }
+}

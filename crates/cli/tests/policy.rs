@@ -1,0 +1,271 @@
+//! `stepwise policy`: the IAM policy Step Functions would generate for a definition, and the
+//! template's step driver is granted exactly that for the stock-trading definition (plus its
+//! own table and queue).
+
+use serde_json::{json, Value};
+use serde_yaml::Value as Yaml;
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::process::Command;
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Runs `stepwise policy ARGS...` and parses its output.
+fn policy(args: &[&str]) -> Value {
+    let out = Command::new(env!("CARGO_BIN_EXE_stepwise"))
+        .current_dir(repo())
+        .arg("policy")
+        .args(args)
+        .output()
+        .expect("run stepwise");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).expect("a JSON policy")
+}
+
+fn policy_of(definition: &Value) -> Value {
+    let path = std::env::temp_dir().join(format!("stepwise-policy-{}-{}.json", std::process::id(), rand_suffix()));
+    std::fs::write(&path, definition.to_string()).expect("write");
+    let p = policy(&[path.to_str().expect("UTF-8 path")]);
+    let _ = std::fs::remove_file(&path);
+    p
+}
+
+fn rand_suffix() -> u128 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0)
+}
+
+const DEFINITION: &str = "examples/stock-trading/definition.asl.json";
+
+#[test]
+fn the_stock_trading_policy_keeps_the_substitution_variables() {
+    assert_eq!(
+        policy(&[DEFINITION]),
+        json!({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": ["lambda:InvokeFunction"], "Resource": [
+                "${CheckStockPriceFunctionArn}", "${GenerateBuySellRecommendationFunctionArn}",
+                "${BuyStockFunctionArn}", "${SellStockFunctionArn}"]},
+            {"Effect": "Allow", "Action": ["sqs:SendMessage*"], "Resource": ["${RequestHumanApprovalQueueUrl}"]},
+            {"Effect": "Allow", "Action": ["sns:Publish"], "Resource": ["${ReportResultTopicArn}"]},
+        ]})
+    );
+}
+
+#[test]
+fn bindings_give_the_resources_arns() {
+    let p = policy(&[DEFINITION, "--bindings", "examples/stock-trading/bindings.json"]);
+    assert_eq!(
+        p["Statement"],
+        json!([
+            {"Effect": "Allow", "Action": ["lambda:InvokeFunction"], "Resource": [
+                "arn:aws:lambda:us-east-1:123456789012:function:CheckStockPrice",
+                "arn:aws:lambda:us-east-1:123456789012:function:GenerateBuySellRecommendation",
+                "arn:aws:lambda:us-east-1:123456789012:function:BuyStock",
+                "arn:aws:lambda:us-east-1:123456789012:function:SellStock"]},
+            {"Effect": "Allow", "Action": ["sqs:SendMessage*"], "Resource": ["arn:aws:sqs:us-east-1:123456789012:RequestHumanApprovalQueue"]},
+            {"Effect": "Allow", "Action": ["sns:Publish"], "Resource": ["arn:aws:sns:us-east-1:123456789012:ReportResultTopic"]},
+        ])
+    );
+}
+
+#[test]
+fn the_samples_published_definition_gets_the_samples_published_grants() {
+    // AWS's sample as the documentation shows it (literal ARNs, us-west-1) and its IAM examples.
+    let definition = json!({"StartAt": "Check Stock Price", "States": {
+        "Check Stock Price": {"Type": "Task", "Resource": "arn:aws:lambda:us-west-1:111122223333:function:StepFunctionsSample-HelloLam-CheckStockPriceLambda-444455556666", "Next": "Generate Buy/Sell recommendation"},
+        "Generate Buy/Sell recommendation": {"Type": "Task", "Resource": "arn:aws:lambda:us-west-1:111122223333:function:StepFunctionsSample-Hello-GenerateBuySellRecommend-123456789012", "ResultPath": "$.recommended_type", "Next": "Request Human Approval"},
+        "Request Human Approval": {"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken", "Parameters": {
+            "QueueUrl": "https://sqs.us-west-1.amazonaws.com/111122223333/StepFunctionsSample-HelloLambda4444-5555-6666-RequestHumanApprovalSqs-777788889999",
+            "MessageBody": {"Input.$": "$", "TaskToken.$": "$$.Task.Token"}}, "ResultPath": null, "Next": "Buy or Sell?"},
+        "Buy or Sell?": {"Type": "Choice", "Choices": [
+            {"Variable": "$.recommended_type", "StringEquals": "buy", "Next": "Buy Stock"},
+            {"Variable": "$.recommended_type", "StringEquals": "sell", "Next": "Sell Stock"}]},
+        "Buy Stock": {"Type": "Task", "Resource": "arn:aws:lambda:us-west-1:111122223333:function:StepFunctionsSample-HelloLambda-BuyStockLambda-000000000000", "Next": "Report Result"},
+        "Sell Stock": {"Type": "Task", "Resource": "arn:aws:lambda:us-west-1:111122223333:function:StepFunctionsSample-HelloLambda-SellStockLambda-111111111111", "Next": "Report Result"},
+        "Report Result": {"Type": "Task", "Resource": "arn:aws:states:::sns:publish", "Parameters": {
+            "TopicArn": "arn:aws:sns:us-west-1:111122223333:StepFunctionsSample-HelloLambda1111-2222-3333-ReportResultSnsTopic-222222222222",
+            "Message": {"Input.$": "$"}}, "End": true}}});
+    let p = policy_of(&definition);
+    assert_eq!(
+        p["Statement"],
+        json!([
+            {"Effect": "Allow", "Action": ["lambda:InvokeFunction"], "Resource": [
+                "arn:aws:lambda:us-west-1:111122223333:function:StepFunctionsSample-HelloLam-CheckStockPriceLambda-444455556666",
+                "arn:aws:lambda:us-west-1:111122223333:function:StepFunctionsSample-Hello-GenerateBuySellRecommend-123456789012",
+                "arn:aws:lambda:us-west-1:111122223333:function:StepFunctionsSample-HelloLambda-BuyStockLambda-000000000000",
+                "arn:aws:lambda:us-west-1:111122223333:function:StepFunctionsSample-HelloLambda-SellStockLambda-111111111111"]},
+            {"Effect": "Allow", "Action": ["sqs:SendMessage*"], "Resource": [
+                "arn:aws:sqs:us-west-1:111122223333:StepFunctionsSample-HelloLambda4444-5555-6666-RequestHumanApprovalSqs-777788889999"]},
+            {"Effect": "Allow", "Action": ["sns:Publish"], "Resource": [
+                "arn:aws:sns:us-west-1:111122223333:StepFunctionsSample-HelloLambda1111-2222-3333-ReportResultSnsTopic-222222222222"]},
+        ])
+    );
+}
+
+#[test]
+fn optimized_lambda_invoke_grants_the_function_and_its_versions() {
+    let definition = json!({"StartAt": "CallLambda", "States": {
+        "CallLambda": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+            "Parameters": {"FunctionName": "arn:aws:lambda:us-east-1:123456789012:function:MyFunction"}, "Next": "Review"},
+        "Review": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
+            "Parameters": {"FunctionName": "get-model-review-decision", "Payload": {"token.$": "$$.Task.Token"}, "Qualifier": "prod-v1"}, "Next": "Echo"},
+        "Echo": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+            "Parameters": {"FunctionName": "arn:aws:lambda:us-east-1:123456789012:function:echo", "InvocationType": "Event"}, "End": true}}});
+    let p = policy_of(&definition);
+    assert_eq!(
+        p["Statement"],
+        json!([{"Effect": "Allow", "Action": ["lambda:InvokeFunction"], "Resource": [
+            "arn:aws:lambda:us-east-1:123456789012:function:MyFunction",
+            "arn:aws:lambda:us-east-1:123456789012:function:MyFunction:*",
+            "arn:aws:lambda:*:*:function:get-model-review-decision",
+            "arn:aws:lambda:*:*:function:get-model-review-decision:*",
+            "arn:aws:lambda:us-east-1:123456789012:function:echo",
+            "arn:aws:lambda:us-east-1:123456789012:function:echo:*"]}])
+    );
+}
+
+// ---------- the template ----------
+
+/// A CloudFormation short-form intrinsic (`!Ref X`, `!GetAtt X.Y`, `!Sub ...`): its name and
+/// argument.
+fn intrinsic(v: &Yaml) -> Option<(String, &Yaml)> {
+    match v {
+        Yaml::Tagged(t) => Some((t.tag.to_string().trim_start_matches('!').to_string(), &t.value)),
+        _ => None,
+    }
+}
+
+/// The logical id a `!Ref X` or `!GetAtt X.Attr` names, with the attribute (`Ref` for a Ref).
+fn referenced(v: &Yaml) -> (String, String) {
+    match intrinsic(v) {
+        Some((name, Yaml::String(arg))) if name == "Ref" => (arg.clone(), "Ref".into()),
+        Some((name, Yaml::String(arg))) if name == "GetAtt" => {
+            let (id, attr) = arg.split_once('.').expect("X.Attr");
+            (id.into(), attr.into())
+        }
+        other => panic!("expected !Ref or !GetAtt, got {other:?}"),
+    }
+}
+
+fn template() -> Yaml {
+    let text = std::fs::read_to_string(repo().join("template.yaml")).expect("template.yaml");
+    serde_yaml::from_str(&text).expect("template.yaml is YAML")
+}
+
+/// What each SAM policy template grants (`samtranslator`'s policy_templates.json).
+fn policy_template_actions(name: &str) -> Vec<&'static str> {
+    match name {
+        "LambdaInvokePolicy" => vec!["lambda:InvokeFunction"],
+        "SQSSendMessagePolicy" => vec!["sqs:SendMessage*"],
+        "SNSPublishMessagePolicy" => vec!["sns:Publish"],
+        "DynamoDBCrudPolicy" => vec![
+            "dynamodb:GetItem", "dynamodb:DeleteItem", "dynamodb:PutItem", "dynamodb:Scan", "dynamodb:Query",
+            "dynamodb:UpdateItem", "dynamodb:BatchWriteItem", "dynamodb:BatchGetItem", "dynamodb:DescribeTable",
+            "dynamodb:ConditionCheckItem",
+        ],
+        other => panic!("policy template {other} is not expected on the step driver"),
+    }
+}
+
+#[test]
+fn the_policy_template_actions_are_sams() {
+    // Checked against the SAM translator when the project's venv has it (scripts/test.sh
+    // installs it).
+    let Ok(dirs) = std::fs::read_dir(repo().join(".venv/lib")) else { return };
+    for d in dirs.flatten() {
+        let f = d.path().join("site-packages/samtranslator/policy_templates_data/policy_templates.json");
+        let Ok(text) = std::fs::read_to_string(&f) else { continue };
+        let templates: Value = serde_json::from_str(&text).expect("JSON");
+        for name in ["LambdaInvokePolicy", "SQSSendMessagePolicy", "SNSPublishMessagePolicy", "DynamoDBCrudPolicy"] {
+            let statements = templates["Templates"][name]["Definition"]["Statement"].as_array().expect("statements");
+            let actions: Vec<&str> =
+                statements.iter().flat_map(|s| s["Action"].as_array().into_iter().flatten().filter_map(Value::as_str)).collect();
+            assert_eq!(actions, policy_template_actions(name), "{name}");
+        }
+    }
+}
+
+#[test]
+fn the_step_driver_is_granted_what_the_definition_needs() {
+    let t = template();
+    let resources = &t["Resources"];
+    let resource_type = |id: &str| resources[id]["Type"].as_str().unwrap_or_else(|| panic!("no resource {id}")).to_string();
+
+    // The definition the start function registers: the example's, with its variables bound by
+    // Fn::Sub to the template's resources.
+    let var = &resources["StartExecutionFunction"]["Properties"]["Environment"]["Variables"]["STEPWISE_MACHINE_DEFINITION"];
+    let (name, arg) = intrinsic(var).expect("!Sub");
+    assert_eq!(name, "Sub");
+    let Yaml::Sequence(parts) = arg else { panic!("!Sub [text, variables]") };
+    let text = parts[0].as_str().expect("the definition text");
+    let in_template: Value = serde_json::from_str(text).expect("the definition is JSON");
+    let example: Value =
+        serde_json::from_str(&std::fs::read_to_string(repo().join(DEFINITION)).expect("definition")).expect("JSON");
+    assert_eq!(in_template, example, "the template's definition is examples/stock-trading's");
+    let Yaml::Mapping(vars) = &parts[1] else { panic!("variables") };
+    let bound = |name: &str| -> (String, String) {
+        referenced(vars.get(name).unwrap_or_else(|| panic!("${{{name}}} is not bound in the template")))
+    };
+
+    // `stepwise policy` on the example, its variables resolved to logical ids.
+    let printed = policy(&[DEFINITION]);
+    let mut needed = BTreeSet::new();
+    for s in printed["Statement"].as_array().expect("statements") {
+        let action = s["Action"][0].as_str().expect("action").to_string();
+        for r in s["Resource"].as_array().expect("resources") {
+            let r = r.as_str().expect("string");
+            let name = r.strip_prefix("${").and_then(|r| r.split_once('}')).map(|(n, _)| n).expect("a variable");
+            let (id, attr) = bound(name);
+            // The variable must stand for what the definition uses it as.
+            let (want_type, want_attr) = match action.as_str() {
+                "lambda:InvokeFunction" => ("AWS::Serverless::Function", "Arn"),
+                "sqs:SendMessage*" => ("AWS::SQS::Queue", "Ref"), // a queue's Ref is its URL
+                "sns:Publish" => ("AWS::SNS::Topic", "Ref"), // a topic's Ref is its ARN
+                other => panic!("unexpected action {other}"),
+            };
+            assert_eq!((resource_type(&id).as_str(), attr.as_str()), (want_type, want_attr), "${{{name}}}");
+            needed.insert((action.clone(), id));
+        }
+    }
+    assert_eq!(needed.len(), 6, "{needed:?}");
+
+    // The step driver's policies.
+    let driver = &resources["StepDriverFunction"]["Properties"];
+    let mut granted = BTreeSet::new();
+    for p in driver["Policies"].as_sequence().expect("a list of policies") {
+        let Yaml::Mapping(m) = p else { panic!("only SAM policy templates on the step driver, got {p:?}") };
+        assert_eq!(m.len(), 1);
+        let (name, params) = m.iter().next().expect("one");
+        let name = name.as_str().expect("template name");
+        let Yaml::Mapping(params) = params else { panic!("{name} parameters") };
+        assert_eq!(params.len(), 1, "{name}");
+        let (param, value) = params.iter().next().expect("one");
+        let (id, attr) = referenced(value);
+        // Each parameter names its resource as SAM expects (a function's and table's Ref is
+        // its name; queues and topics give their names as attributes).
+        let want = match param.as_str().expect("parameter") {
+            "FunctionName" => ("AWS::Serverless::Function", "Ref"),
+            "QueueName" => ("AWS::SQS::Queue", "QueueName"),
+            "TopicName" => ("AWS::SNS::Topic", "TopicName"),
+            "TableName" => ("AWS::DynamoDB::Table", "Ref"),
+            other => panic!("unexpected parameter {other}"),
+        };
+        assert_eq!((resource_type(&id).as_str(), attr.as_str()), want, "{name}");
+        for action in policy_template_actions(name) {
+            granted.insert((action.to_string(), id.clone()));
+        }
+    }
+
+    // Exactly the definition's needs, plus the runtime's own table and step queue.
+    let mut expected = needed.clone();
+    for action in policy_template_actions("DynamoDBCrudPolicy") {
+        expected.insert((action.to_string(), "Table".into()));
+    }
+    expected.insert(("sqs:SendMessage*".into(), "StepQueue".into()));
+    assert_eq!(granted, expected);
+
+    // The step driver consumes the step queue the others send to.
+    let steps = &driver["Events"]["Steps"]["Properties"];
+    assert_eq!(referenced(&steps["Queue"]), ("StepQueue".into(), "Arn".into()));
+}

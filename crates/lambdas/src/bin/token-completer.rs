@@ -1,0 +1,14 @@
+//! The token completer Lambda function: SendTaskSuccess, SendTaskFailure and SendTaskHeartbeat
+//! over the HTTP API (see `stepwise_lambdas::token_completer`).
+
+use lambda_http::{service_fn, Error, Request};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    stepwise_lambdas::init_logging();
+    let rt: &'static stepwise_aws::AwsRuntime = Box::leak(Box::new(stepwise_aws::aws_runtime().await));
+    lambda_http::run(service_fn(move |req: Request| async move {
+        Ok::<_, Error>(stepwise_lambdas::token_completer(rt, req).await)
+    }))
+    .await
+}

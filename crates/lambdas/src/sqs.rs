@@ -1,0 +1,177 @@
+//! The SQS-triggered handlers: the step driver, the approval callback, and StartExecution from a
+//! queue. Each reports the records to deliver again as partial batch failures
+//! (`FunctionResponseTypes: [ReportBatchItemFailures]`): a record not listed is deleted.
+
+use crate::start::{start, Started};
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
+use stepwise_asl::stepper::Event;
+use stepwise_runtime::driver::token_hash;
+use stepwise_runtime::ports::{Clock, Functions, Queue, StepMessage, Store, Topics};
+use stepwise_runtime::{Error, Runtime};
+use tracing::field::Empty;
+use tracing::{error, info, info_span, warn, Instrument, Span};
+
+pub use crate::start::StartExecutionInput;
+
+/// Collects the ids of failed records.
+#[derive(Default)]
+struct Failures(Vec<BatchItemFailure>);
+
+impl Failures {
+    fn add(&mut self, record: &SqsMessage) {
+        match &record.message_id {
+            Some(id) => self.0.push(BatchItemFailure { item_identifier: id.clone() }),
+            // Without an id the record cannot be named; failing the whole batch would redo the
+            // others, so it is only logged.
+            None => error!("a failed SQS record has no messageId: it cannot be reported for redelivery"),
+        }
+    }
+    fn response(self) -> SqsBatchResponse {
+        SqsBatchResponse { batch_item_failures: self.0 }
+    }
+}
+
+fn event_kind(event: &Event) -> (&'static str, Option<usize>) {
+    match event {
+        Event::Start => ("Start", Some(0)),
+        Event::Advance { frame, .. } => ("Advance", Some(*frame)),
+        Event::Task { frame, .. } => ("Task", Some(*frame)),
+        Event::Stop { .. } => ("Stop", None),
+    }
+}
+
+/// The step driver: each record's body is a [`StepMessage`], handled with
+/// [`Runtime::handle`] (one transition). A record whose handling fails, or whose body is not a
+/// step message, is reported in `batch_item_failures`, so SQS delivers it again (and moves it to
+/// the dead-letter queue after the queue's `maxReceiveCount`); the others are deleted. Records
+/// are handled one after the other, in batch order.
+pub async fn step_driver<S, Q, T, F, C>(rt: &Runtime<S, Q, T, F, C>, event: SqsEvent) -> SqsBatchResponse
+where
+    S: Store,
+    Q: Queue,
+    T: Topics,
+    F: Functions,
+    C: Clock,
+{
+    let mut failures = Failures::default();
+    for record in &event.records {
+        let message_id = record.message_id.as_deref().unwrap_or_default();
+        let body = record.body.as_deref().unwrap_or_default();
+        let msg: StepMessage = match serde_json::from_str(body) {
+            Ok(m) => m,
+            Err(e) => {
+                let span = info_span!("step", execution_arn = Empty, state = Empty, message_id);
+                span.in_scope(|| error!(error = %e, "the record's body is not a step message"));
+                failures.add(record);
+                continue;
+            }
+        };
+        let (kind, frame) = event_kind(&msg.event);
+        let span = info_span!("step", execution_arn = %msg.execution_arn, state = Empty, message_id, event = kind, frame);
+        let handled = rt.handle(&msg).instrument(span.clone()).await;
+        span.in_scope(|| match handled {
+            Ok(outcome) => info!(outcome = ?outcome, "step message handled"),
+            Err(e) => {
+                error!(error = %e, code = e.code(), "step message not handled (it will be delivered again)");
+                failures.add(record);
+            }
+        });
+    }
+    failures.response()
+}
+
+/// Records the task token's execution and state in the current span (for the log lines), if
+/// the store knows the token.
+async fn record_token<S: Store, Q, T, F, C>(rt: &Runtime<S, Q, T, F, C>, token: &str) {
+    if let Ok(Some(entry)) = rt.store.find_token(&token_hash(token)).await {
+        let span = Span::current();
+        span.record("execution_arn", entry.execution_arn.as_str());
+        span.record("state", entry.state_name.as_str());
+    }
+}
+
+/// The sample's approval callback (ApproveSqsLambda): reads the task token from each record's
+/// body (`{"Input": ..., "TaskToken": "..."}`, [`stepwise_sample::approval_token`]) and sends
+/// it back with `SendTaskSuccess` and [`stepwise_sample::APPROVAL_OUTPUT`]. A token whose task
+/// is over (`TaskTimedOut`) or unknown (`TaskDoesNotExist`) can never succeed: it is logged and
+/// the record deleted. Any other error (a body without a token, a store or queue failure) makes
+/// the record a batch item failure.
+pub async fn approval_callback<S, Q, T, F, C>(rt: &Runtime<S, Q, T, F, C>, event: SqsEvent) -> SqsBatchResponse
+where
+    S: Store,
+    Q: Queue,
+    T: Topics,
+    F: Functions,
+    C: Clock,
+{
+    let mut failures = Failures::default();
+    for record in &event.records {
+        let message_id = record.message_id.as_deref().unwrap_or_default();
+        let span = info_span!("approval", execution_arn = Empty, state = Empty, message_id);
+        let failed = async {
+            let body = record.body.as_deref().unwrap_or_default();
+            let token = match stepwise_sample::approval_token(body) {
+                Ok(t) => t,
+                Err(e) => {
+                    error!(error_type = %e.error_type, error = %e.error_message, "the approval request has no usable task token");
+                    return true;
+                }
+            };
+            record_token(rt, &token).await;
+            match rt.send_task_success(&token, stepwise_sample::APPROVAL_OUTPUT).await {
+                Ok(()) => {
+                    info!(output = stepwise_sample::APPROVAL_OUTPUT, "task approved");
+                    false
+                }
+                Err(e @ (Error::TaskTimedOut(_) | Error::TaskDoesNotExist(_))) => {
+                    warn!(error = %e, code = e.code(), "the approval came too late or for an unknown task: dropped");
+                    false
+                }
+                Err(e) => {
+                    error!(error = %e, code = e.code(), "the approval was not sent (it will be delivered again)");
+                    true
+                }
+            }
+        }
+        .instrument(span)
+        .await;
+        if failed {
+            failures.add(record);
+        }
+    }
+    failures.response()
+}
+
+/// StartExecution from a queue: each record's body is a [`StartExecutionInput`]
+/// (`{"stateMachineArn", "name"?, "input"?}`). The default name is the SQS message id, so a
+/// redelivered message does not start a second execution (a start repeated with the same name
+/// and input succeeds, as AWS's idempotent StartExecution). A record that cannot be started is
+/// a batch item failure (it ends in the dead-letter queue, where its sender can find it).
+pub async fn start_execution_sqs<S, Q, T, F, C>(rt: &Runtime<S, Q, T, F, C>, event: SqsEvent) -> SqsBatchResponse
+where
+    S: Store,
+    Q: Queue,
+    T: Topics,
+    F: Functions,
+    C: Clock,
+{
+    let mut failures = Failures::default();
+    for record in &event.records {
+        let message_id = record.message_id.clone().unwrap_or_default();
+        let span = info_span!("start_execution", execution_arn = Empty, state = Empty, message_id = %message_id);
+        let result: Result<Started, Error> = async {
+            let body = record.body.as_deref().unwrap_or_default();
+            let req: StartExecutionInput = serde_json::from_str(body)
+                .map_err(|e| Error::Validation(format!("the message body is not a StartExecution request: {e}")))?;
+            let default_name = if message_id.is_empty() { crate::uuid_v4() } else { message_id.clone() };
+            start(rt, &req, || default_name, true).await
+        }
+        .instrument(span.clone())
+        .await;
+        if let Err(e) = result {
+            span.in_scope(|| error!(error = %e, code = e.code(), "the execution was not started"));
+            failures.add(record);
+        }
+    }
+    failures.response()
+}

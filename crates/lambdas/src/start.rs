@@ -1,0 +1,106 @@
+//! StartExecution, shared by the HTTP and SQS ways in: the request in the Step Functions API
+//! shape, its validation, and AWS's idempotency rule for a repeated name.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use stepwise_asl::stepper::{ExecutionInfo, Status};
+use stepwise_runtime::ports::{Clock, Functions, Queue, Store, Topics};
+use stepwise_runtime::{Error, Runtime};
+use tracing::{info, Span};
+
+/// A StartExecution request (`{"stateMachineArn", "name"?, "input"?}`), as the Step Functions
+/// API takes it. `input` is JSON text as in the API (`"{\"a\": 1}"`); any other JSON value is
+/// taken as the input itself, for convenience. No input is `{}`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StartExecutionInput {
+    /// The state machine to run (required).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state_machine_arn: Option<String>,
+    /// The execution name (default: a UUID, or the SQS message id on the queue path).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The execution input.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input: Option<Value>,
+}
+
+/// What was started: the execution ARN and its start date.
+pub(crate) struct Started {
+    pub arn: String,
+    pub start: DateTime<Utc>,
+}
+
+fn missing(field: &str) -> Error {
+    Error::Validation(format!("1 validation error detected: Value null at '{field}' failed to satisfy constraint: Member must not be null"))
+}
+
+impl StartExecutionInput {
+    /// The execution input as a JSON value (`InvalidExecutionInput` when a string input is not
+    /// JSON).
+    fn input_value(&self) -> Result<Value, Error> {
+        match &self.input {
+            None | Some(Value::Null) => Ok(Value::Object(Default::default())),
+            Some(Value::String(text)) => serde_json::from_str(text)
+                .map_err(|e| Error::InvalidExecutionInput(format!("Invalid State Machine Execution Input: '{e}'"))),
+            Some(other) => Ok(other.clone()),
+        }
+    }
+}
+
+/// Starts the execution `req` asks for, named `req.name` or `default_name`. A repeated start
+/// with the same name and input is not an error (as AWS: the original execution is returned)
+/// when the execution is still running, or, with `closed_too`, whatever its status (the SQS
+/// path, where a redelivered message repeats a start that went through).
+pub(crate) async fn start<S, Q, T, F, C>(
+    rt: &Runtime<S, Q, T, F, C>,
+    req: &StartExecutionInput,
+    default_name: impl FnOnce() -> String,
+    closed_too: bool,
+) -> Result<Started, Error>
+where
+    S: Store,
+    Q: Queue,
+    T: Topics,
+    F: Functions,
+    C: Clock,
+{
+    let machine_arn = req.state_machine_arn.as_deref().ok_or_else(|| missing("stateMachineArn"))?;
+    let name = req.name.clone().unwrap_or_else(default_name);
+    let input = req.input_value()?;
+    let now = rt.clock.now();
+    match rt.start_execution(machine_arn, &name, input.clone()).await {
+        Ok(arn) => {
+            Span::current().record("execution_arn", arn.as_str());
+            info!(name = %name, "execution started");
+            // The stored start time, so a repeated start answers the same date; the started
+            // execution must not turn into an error if this read fails.
+            let start = match rt.store.load(&arn).await {
+                Ok(Some(stored)) => stored.execution.start_time,
+                _ => now,
+            };
+            Ok(Started { arn, start })
+        }
+        Err(Error::ExecutionAlreadyExists(existing)) => {
+            let machine = rt.store.get_machine(machine_arn).await?;
+            let arn = match machine {
+                Some(m) => {
+                    ExecutionInfo::new(&rt.config.account, &rt.config.region, &m.name, &name, &m.role_arn, m.express)
+                        .execution_arn
+                }
+                None => existing.clone(),
+            };
+            Span::current().record("execution_arn", arn.as_str());
+            if let Some(stored) = rt.store.load(&arn).await? {
+                let running = matches!(stored.execution.status, Status::Running);
+                if stored.execution.input == input && (running || closed_too) {
+                    info!(name = %name, "execution already started with this input");
+                    return Ok(Started { arn, start: stored.execution.start_time });
+                }
+            }
+            Err(Error::ExecutionAlreadyExists(arn))
+        }
+        Err(e) => Err(e),
+    }
+}
