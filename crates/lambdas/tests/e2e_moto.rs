@@ -1,0 +1,237 @@
+//! The stock-trading sample end to end on the local AWS endpoint (moto) through the real Lambda
+//! handlers, the way AWS wires them:
+//! - step messages are pulled from the SQS step queue and handed to `step_driver` as SQS events,
+//!   records it does not report as failed are deleted (what the event source mapping does);
+//! - the approval queue's messages go to `approval_callback`;
+//! - the execution starts with a message on the start queue through `start_execution_sqs`;
+//! - the sample's functions are the Lambda handlers behind a local Lambda Invoke API endpoint;
+//! - the SNS report reaches a queue subscribed to the topic.
+//!
+//! On the way, one step message is delivered twice and the driver crashes once between its commit
+//! and sending the next step message; the execution still ends SUCCEEDED with a clean history.
+//!
+//! Needs `AWS_ENDPOINT_URL` (the test command starts moto server); without it the test fails
+//! when `CI` is set and is skipped with a notice otherwise.
+
+#[path = "../../aws/tests/common/mod.rs"]
+mod common;
+
+use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
+use common::{endpoint, invoke_server, Reply};
+use lambda_runtime::{Context, LambdaEvent};
+use serde_json::{json, Value};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use stepwise_aws::{aws_runtime_with, create_table, AwsRuntime, AwsSettings, LambdaFunctions};
+use stepwise_lambdas::{approval_callback, start_execution_sqs, step_driver};
+use stepwise_runtime::driver::{FaultHook, FaultPoint};
+use stepwise_runtime::ports::{Message, Queue, Store, STEP_QUEUE};
+
+fn record(m: &Message) -> SqsMessage {
+    SqsMessage {
+        message_id: Some(m.id.clone()),
+        receipt_handle: Some(m.receipt.clone()),
+        body: Some(m.body.clone()),
+        event_source: Some("aws:sqs".into()),
+        ..Default::default()
+    }
+}
+
+/// The sample's Lambda handlers behind the Invoke API.
+fn sample_functions(name: &str, body: &[u8]) -> Reply {
+    let event: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    let rt = match tokio::runtime::Builder::new_current_thread().build() {
+        Ok(rt) => rt,
+        Err(e) => return Reply::status(500, e.to_string().into_bytes()),
+    };
+    let ev = LambdaEvent::new(event, Context::default());
+    let result = rt.block_on(async move {
+        match name {
+            "CheckStockPrice" => Some(stepwise_lambdas::check_stock_price(ev).await),
+            "GenerateBuySellRecommendation" => Some(stepwise_lambdas::generate_buy_sell_recommendation(ev).await),
+            "BuyStock" => Some(stepwise_lambdas::buy_stock(ev).await),
+            "SellStock" => Some(stepwise_lambdas::sell_stock(ev).await),
+            _ => None,
+        }
+    });
+    match result {
+        Some(Ok(v)) => Reply::ok(serde_json::to_vec(&v).unwrap_or_default()),
+        Some(Err(d)) => Reply::ok(
+            serde_json::to_vec(&json!({"errorType": d.error_type, "errorMessage": d.error_message})).unwrap_or_default(),
+        )
+        .header("X-Amz-Function-Error", "Unhandled"),
+        None => Reply::status(404, b"{}".to_vec()).header("x-amzn-ErrorType", "ResourceNotFoundException"),
+    }
+}
+
+struct Setup {
+    sdk: aws_config::SdkConfig,
+    settings: AwsSettings,
+    step_url: String,
+    lambda_url: String,
+}
+
+impl Setup {
+    /// A runtime as a Lambda container builds it, optionally with a fault hook.
+    fn runtime(&self, faults: Option<FaultHook>) -> AwsRuntime {
+        let mut rt = aws_runtime_with(&self.sdk, &self.settings);
+        rt.queue = rt.queue.clone().with_queue_url(STEP_QUEUE, &self.step_url);
+        let conf = aws_sdk_lambda::config::Builder::from(&self.sdk)
+            .endpoint_url(&self.lambda_url)
+            .retry_config(aws_smithy_types::retry::RetryConfig::disabled())
+            .build();
+        rt.functions = LambdaFunctions::from_client(aws_sdk_lambda::Client::from_conf(conf));
+        match faults {
+            Some(h) => rt.with_faults(h),
+            None => rt,
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sample_runs_end_to_end_through_the_lambda_handlers_on_the_local_endpoint() {
+    if endpoint().is_none() {
+        return;
+    }
+    let sdk = stepwise_aws::sdk_config().await;
+    let settings = AwsSettings {
+        table: common::unique("e2e"),
+        step_queue_url: None,
+        visibility: Duration::from_secs(1),
+        ..AwsSettings::from_env(&sdk)
+    };
+    create_table(&aws_sdk_dynamodb::Client::new(&sdk), &settings.table).await.expect("create table");
+    let probe = aws_runtime_with(&sdk, &settings);
+    let step_url = probe.queue.create_queue(&common::unique("steps")).await.expect("step queue");
+    let approval_url = probe.queue.create_queue(&common::unique("approval")).await.expect("approval queue");
+    let report_url = probe.queue.create_queue(&common::unique("report")).await.expect("report queue");
+    let topic = probe.topics.create_topic(&common::unique("topic")).await.expect("topic");
+    // the report queue subscribes to the topic (raw delivery, as a consumer would set it)
+    let report_arn = format!(
+        "arn:aws:sqs:{}:{}:{}",
+        settings.region,
+        settings.account,
+        report_url.rsplit('/').next().unwrap_or_default()
+    );
+    probe
+        .topics
+        .client()
+        .subscribe()
+        .topic_arn(&topic)
+        .protocol("sqs")
+        .endpoint(&report_arn)
+        .attributes("RawMessageDelivery", "true")
+        .send()
+        .await
+        .expect("subscribe the report queue");
+    let setup = Setup { sdk, settings, step_url, lambda_url: invoke_server(Arc::new(sample_functions)) };
+    let rt = setup.runtime(None);
+
+    // the machine, as the start-execution function registers it
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/stock-trading");
+    let text = std::fs::read_to_string(dir.join("definition.asl.json")).expect("example definition");
+    let mut bindings: serde_json::Map<String, Value> =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("bindings.json")).expect("bindings")).expect("json");
+    bindings.insert("RequestHumanApprovalQueueUrl".into(), approval_url.clone().into());
+    bindings.insert("ReportResultTopicArn".into(), topic.clone().into());
+    let definition: Value =
+        serde_json::from_str(&stepwise_sample::substitute(&text, &bindings).expect("substitute")).expect("definition");
+    let machine = rt.create_machine("StockTrading", definition, "arn:aws:iam::123456789012:role/r", false).await.expect("machine");
+
+    // start through an SQS message
+    let name = common::unique("run");
+    let start = SqsEvent {
+        records: vec![SqsMessage {
+            message_id: Some("start-1".into()),
+            body: Some(json!({"stateMachineArn": machine.arn, "name": name, "input": {}}).to_string()),
+            ..Default::default()
+        }],
+    };
+    let resp = start_execution_sqs(&rt, start).await;
+    assert!(resp.batch_item_failures.is_empty(), "start failed");
+    let arn = format!("arn:aws:states:{}:{}:execution:StockTrading:{name}", setup.settings.region, setup.settings.account);
+
+    // a driver that crashes once, after committing its second message's transition
+    let handled = Arc::new(AtomicUsize::new(0));
+    let h = handled.clone();
+    let crash: FaultHook = Arc::new(move |_: &str, p: FaultPoint| {
+        if p == FaultPoint::AfterLoad {
+            h.fetch_add(1, Ordering::SeqCst);
+        }
+        p == FaultPoint::AfterCommit && h.load(Ordering::SeqCst) == 2
+    });
+    let crashing = setup.runtime(Some(crash));
+
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let (mut batches, mut failures, mut duplicated) = (0, 0, false);
+    loop {
+        let status = rt.describe(&arn).await.expect("describe").execution.status.as_str().to_string();
+        if status != "RUNNING" {
+            assert_eq!(status, "SUCCEEDED");
+            break;
+        }
+        assert!(Instant::now() < deadline, "the sample did not finish in 120 s");
+        // the event source mapping of the step queue
+        let msgs = rt.queue.receive(STEP_QUEUE, 10, Duration::from_secs(1)).await.expect("receive steps");
+        if !msgs.is_empty() {
+            batches += 1;
+            let driver = if batches <= 3 { &crashing } else { &rt };
+            let resp = step_driver(driver, SqsEvent { records: msgs.iter().map(record).collect() }).await;
+            let failed: Vec<String> = resp.batch_item_failures.iter().map(|f| f.item_identifier.clone()).collect();
+            failures += failed.len();
+            for m in &msgs {
+                if !failed.contains(&m.id) {
+                    rt.queue.ack(STEP_QUEUE, &m.receipt).await.expect("delete");
+                    if !duplicated {
+                        // at-least-once delivery: the same message once more
+                        rt.queue.send(STEP_QUEUE, &m.body, Duration::ZERO, None).await.expect("duplicate");
+                        duplicated = true;
+                    }
+                }
+            }
+        }
+        // the event source mapping of the approval queue
+        let approvals = rt.queue.receive(&approval_url, 10, Duration::from_secs(30)).await.expect("receive approvals");
+        if !approvals.is_empty() {
+            let resp = approval_callback(&rt, SqsEvent { records: approvals.iter().map(record).collect() }).await;
+            let failed: Vec<String> = resp.batch_item_failures.iter().map(|f| f.item_identifier.clone()).collect();
+            for m in approvals.iter().filter(|m| !failed.contains(&m.id)) {
+                rt.queue.ack(&approval_url, &m.receipt).await.expect("delete approval");
+            }
+        }
+        if msgs.is_empty() {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    eprintln!("e2e: {batches} step batches, {failures} batch item failures");
+    assert!(duplicated, "a step message was delivered twice");
+    assert_eq!(failures, 1, "the injected crash was reported as one batch item failure and retried");
+
+    // a clean history: consecutive ids, every state of the path entered once
+    let history = rt.store.history(&arn).await.expect("history");
+    let ids: Vec<u64> = history.iter().map(|e| e.id).collect();
+    assert_eq!(ids, (1..=history.len() as u64).collect::<Vec<_>>());
+    let entered: Vec<String> = history
+        .iter()
+        .filter(|e| e.event_type.ends_with("StateEntered"))
+        .map(|e| e.to_aws_json()["stateEnteredEventDetails"]["name"].as_str().unwrap_or("").to_string())
+        .collect();
+    assert_eq!(entered.len(), 6, "{entered:?}");
+    for state in ["Check Stock Price", "Generate Buy/Sell recommendation", "Request Human Approval", "Buy or Sell?", "Report Result"] {
+        assert_eq!(entered.iter().filter(|s| *s == state).count(), 1, "{state}: {entered:?}");
+    }
+
+    // the SNS message on the subscribed queue
+    let mut report = Vec::new();
+    for _ in 0..50 {
+        report = rt.queue.receive(&report_url, 10, Duration::from_secs(30)).await.expect("receive report");
+        if !report.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(report.len(), 1, "one report message");
+    let message: Value = serde_json::from_str(&report[0].body).expect("the report is JSON");
+    assert!(message["Input"]["type"].as_str().is_some_and(|t| t == "buy" || t == "sell"), "{message}");
+}
