@@ -526,10 +526,13 @@ fn origin_of(id: &str) -> Option<(u64, usize)> {
     Some((version, index))
 }
 
-/// Whether the outbox's last action ends by sending a step message that names it (a Step, or
-/// an invocation whose outcome is sent — one that times out sends none, so it does not count).
+/// Whether the outbox needs no write of its own to be marked done: its last action sends a
+/// step message that names it (which proves the whole outbox done), or it only completes the
+/// execution (doing that again is nothing). An invocation always needs the write: one that
+/// times out sends no outcome, and invoking again must not happen.
 fn last_sends_a_message(outbox: &[OutboxItem]) -> bool {
-    matches!(outbox.last().map(|i| &i.action), Some(Action::Step { .. }))
+    let no_invoke = !outbox.iter().any(|i| matches!(i.action, Action::Invoke(_)));
+    no_invoke && matches!(outbox.last().map(|i| &i.action), Some(Action::Step { .. } | Action::Complete))
 }
 
 /// AWS's name rules for state machines and executions: 1–80 characters, none of whitespace,
