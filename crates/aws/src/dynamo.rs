@@ -125,7 +125,7 @@ const MAX_PENDING: usize = 64 * 1024;
 /// Sort key of the marker saying which version's outbox was done.
 const CLEARED: &str = "E#cleared";
 /// The execution item's attributes that hold its body.
-const BODY_ATTRS: [&str; 3] = ["body", "blob", "blob_parts"];
+const BODY_ATTRS: [&str; 4] = ["z", "body", "blob", "blob_parts"];
 /// Entries of the per-store cache of loaded executions before it is emptied.
 const CACHE_LIMIT: usize = 10_000;
 
@@ -195,6 +195,66 @@ fn deflate(json: &[u8]) -> Vec<u8> {
 
 fn inflate(bytes: &[u8], what: &str) -> Result<Vec<u8>, String> {
     miniz_oxide::inflate::decompress_to_vec_with_limit(bytes, 1 << 30).map_err(|e| format!("{what} is not deflated data: {e:?}"))
+}
+
+/// The preset dictionary of bodies and history items written as `z`: the keys and the usual
+/// strings of an execution's state, outbox and history events, so that their first occurrence
+/// in a small item costs a back-reference instead of its bytes (it halves a typical
+/// execution item). Stored data depends on it byte for byte: never edit it; a new dictionary
+/// needs a new attribute name.
+const DICTIONARY: &[u8] = include_bytes!("body_dictionary.json");
+
+/// Raw deflate of `data` primed with `prefix`: the whole stream is `deflate(prefix)` (ended by
+/// a sync flush, so on a byte boundary) followed by what this returns, whose back-references
+/// may reach into `prefix`.
+fn deflate_primed(prefix: &[u8], data: &[u8]) -> (Vec<u8>, Vec<u8>) {
+    use miniz_oxide::deflate::core::{compress, create_comp_flags_from_zip_params, CompressorOxide, TDEFLFlush, TDEFLStatus};
+    let mut c = CompressorOxide::new(create_comp_flags_from_zip_params(6, -15, 0));
+    let mut run = |mut input: &[u8], flush: TDEFLFlush| {
+        let mut out = vec![0; input.len() + input.len() / 8 + 1024];
+        let mut pos = 0;
+        loop {
+            let (status, used, wrote) = compress(&mut c, input, &mut out[pos..], flush);
+            pos += wrote;
+            input = &input[used..];
+            let done = match flush {
+                TDEFLFlush::Finish => status == TDEFLStatus::Done,
+                _ => status == TDEFLStatus::Okay && input.is_empty() && pos < out.len(),
+            };
+            if done || !matches!(status, TDEFLStatus::Okay | TDEFLStatus::Done) {
+                out.truncate(pos);
+                return out;
+            }
+            out.resize(out.len() * 2, 0);
+        }
+    };
+    let head = run(prefix, TDEFLFlush::Sync);
+    let tail = run(data, TDEFLFlush::Finish);
+    (head, tail)
+}
+
+/// The compressed dictionary that [`inflate_z`] puts before a stored stream.
+fn dictionary_head() -> &'static [u8] {
+    static HEAD: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    HEAD.get_or_init(|| deflate_primed(DICTIONARY, b"").0)
+}
+
+/// Deflate with the preset [`DICTIONARY`] (the `z` attributes).
+fn deflate_z(data: &[u8]) -> Vec<u8> {
+    deflate_primed(DICTIONARY, data).1
+}
+
+fn inflate_z(bytes: &[u8], what: &str) -> Result<Vec<u8>, String> {
+    let head = dictionary_head();
+    let mut stream = Vec::with_capacity(head.len() + bytes.len());
+    stream.extend_from_slice(head);
+    stream.extend_from_slice(bytes);
+    let mut out = inflate(&stream, what)?;
+    if !out.starts_with(DICTIONARY) {
+        return Err(format!("{what} does not continue the dictionary"));
+    }
+    out.drain(..DICTIONARY.len());
+    Ok(out)
 }
 
 /// `[a..] ++ [b..]` on two compact JSON arrays.
@@ -328,7 +388,7 @@ fn names(list: &[&str]) -> HashMap<String, String> {
 
 /// The execution body: state, outbox and pending events (JSON), framed and deflated together.
 fn pack(state: &[u8], outbox: &[u8], history: &[u8]) -> Vec<u8> {
-    deflate(&frame(&[state, outbox, history]))
+    deflate_z(&frame(&[state, outbox, history]))
 }
 
 fn body_size_of(item: &Item) -> usize {
@@ -493,7 +553,7 @@ impl DynamoStore {
 
     /// Writes a body too large for the execution item as part items; returns (nonce, parts).
     async fn write_parts(&self, op: &str, arn: &str, body: &[u8]) -> Result<(String, u32), Error> {
-        let id = nonce(arn);
+        let id = format!("z{}", nonce(arn));
         let chunks: Vec<&[u8]> = body.chunks(PART).collect();
         for (i, chunk) in chunks.iter().enumerate() {
             let mut item = key(exec_pk(arn), &format!("B#{id}#{i:03}"));
@@ -526,17 +586,25 @@ impl DynamoStore {
                 _ => None,
             };
             let body = match &blob {
-                None => get_b(item, "body").map(<[u8]>::to_vec),
+                // `z` uses the dictionary; `body` was written before it.
+                None => match get_b(item, "z") {
+                    Some(z) => Some((z.to_vec(), true)),
+                    None => get_b(item, "body").map(|body| (body.to_vec(), false)),
+                },
                 Some((id, parts)) => {
                     let chunks = self.query_prefix(op, exec_pk(arn), &format!("B#{id}#")).await?;
                     if chunks.len() != *parts as usize {
                         continue;
                     }
-                    Some(chunks.iter().flat_map(|c| get_b(c, "data").unwrap_or_default().iter().copied()).collect())
+                    // Parts named `z…` use the dictionary.
+                    let data = chunks.iter().flat_map(|c| get_b(c, "data").unwrap_or_default().iter().copied()).collect();
+                    Some((data, id.starts_with('z')))
                 }
             };
             let body = body.ok_or_else(|| self.corrupt(arn, "execution item without a body"))?;
-            let raw = inflate(&body, "the execution body").map_err(|e| self.corrupt(arn, e))?;
+            let (body, dictionary) = body;
+            let raw = if dictionary { inflate_z(&body, "the execution body") } else { inflate(&body, "the execution body") }
+                .map_err(|e| self.corrupt(arn, e))?;
             let mut fields = unframe(&raw, 3).ok_or_else(|| self.corrupt(arn, "malformed execution body"))?.into_iter();
             let (Some(state), Some(outbox), Some(history)) = (fields.next(), fields.next(), fields.next()) else {
                 return Err(self.corrupt(arn, "malformed execution body"));
@@ -570,14 +638,14 @@ impl DynamoStore {
     /// one.
     async fn write_history(&self, arn: &str, from: u64, to: u64, events_json: &[u8]) -> Result<(), Error> {
         let op = "commit (history item)";
-        let events = deflate(events_json);
+        let events = deflate_z(events_json);
         if events.len() > PART {
             // Only a single commit's events get this big (ranges are capped at MAX_PENDING of
             // JSON): fixed content, no condition needed.
             for (i, chunk) in events.chunks(PART).enumerate() {
                 let mut item = key(exec_pk(arn), &format!("{}#{i:03}", history_sk(from)));
                 item.insert("to".into(), n(to));
-                item.insert("events".into(), b(chunk.to_vec()));
+                item.insert("z".into(), b(chunk.to_vec()));
                 item.insert("ttl".into(), self.running_ttl());
                 self.put(op, item).await?;
             }
@@ -585,7 +653,7 @@ impl DynamoStore {
         }
         let mut item = key(exec_pk(arn), &history_sk(from));
         item.insert("to".into(), n(to));
-        item.insert("events".into(), b(events));
+        item.insert("z".into(), b(events));
         item.insert("ttl".into(), self.running_ttl());
         count("dynamodb", "PutItem");
         add_estimated_capacity(op, 0.0, write_units(item_size(&item)));
@@ -614,7 +682,7 @@ impl DynamoStore {
     /// The execution item's attributes for a body: inline, or pointing at part items.
     fn body_attrs(body: Vec<u8>, blob: &Option<(String, u32)>) -> Vec<(&'static str, AttributeValue)> {
         match blob {
-            None => vec![("body", b(body))],
+            None => vec![("z", b(body))],
             Some((id, parts)) => vec![("blob", s(id.clone())), ("blob_parts", n(parts))],
         }
     }
@@ -852,7 +920,8 @@ impl Store for DynamoStore {
             (false, false) => meta = meta.saturating_sub(ttl_size),
             _ => {}
         }
-        let item_units = |body: &[u8]| write_units((meta + "body".len() + body.len()).max(prev.size));
+        // The units of the new item on its own: what the following commits pay for it.
+        let own_units = |body: &[u8]| write_units(meta + "z".len() + body.len());
         // Events stay in the execution item while that costs no extra write unit.
         let (history_from, history, body) = if commit.history.is_empty() {
             (prev.history_from, prev.history.to_vec(), pack(&state, &outbox, &prev.history))
@@ -862,7 +931,7 @@ impl Store for DynamoStore {
             let joined = concat_arrays(&prev.history, &new_events);
             let with = pack(&state, &outbox, &joined);
             let without = pack(&state, &outbox, &new_events);
-            if joined.len() <= self.max_pending && item_units(&with) <= item_units(&without) {
+            if joined.len() <= self.max_pending && own_units(&with) <= own_units(&without) {
                 (prev.history_from, joined, with)
             } else {
                 self.write_history(&arn, prev.history_from, expected, &prev.history).await?;
@@ -892,7 +961,7 @@ impl Store for DynamoStore {
             values.insert(":status".into(), s(status));
             used.push("status");
         }
-        let mut remove: Vec<&str> = if blob.is_some() { vec!["body"] } else { vec!["blob", "blob_parts"] };
+        let mut remove: Vec<&str> = if blob.is_some() { vec!["z", "body"] } else { vec!["body", "blob", "blob_parts"] };
         if finished {
             set.push("#ttl = :ttl".into());
             values.insert(":ttl".into(), self.finished_ttl());
@@ -978,22 +1047,27 @@ impl Store for DynamoStore {
         let Some(head) = self.fetch(op, arn).await?.map(|f| f.head) else { return Ok(Vec::new()) };
         let items = self.query_prefix(op, exec_pk(arn), "H#").await?;
         // Ranges by first version, parts concatenated in key order.
-        let mut ranges: Vec<(u64, Vec<u8>)> = Vec::new();
+        // `z` uses the dictionary; `events` was written before it.
+        let mut ranges: Vec<(u64, Vec<u8>, bool)> = Vec::new();
         for item in &items {
             let sk = get_s(item, "sk").unwrap_or_default();
             let Some(from) = sk.get(2..14).and_then(|v| v.parse::<u64>().ok()) else { continue };
             if from >= head.history_from {
                 continue; // moved out by a commit that did not happen (yet): the execution item has them
             }
-            let events = get_b(item, "events").unwrap_or_default();
+            let (events, dictionary) = match get_b(item, "z") {
+                Some(z) => (z, true),
+                None => (get_b(item, "events").unwrap_or_default(), false),
+            };
             match ranges.last_mut() {
-                Some((f, data)) if *f == from => data.extend_from_slice(events),
-                _ => ranges.push((from, events.to_vec())),
+                Some((f, data, _)) if *f == from => data.extend_from_slice(events),
+                _ => ranges.push((from, events.to_vec(), dictionary)),
             }
         }
         let mut out = Vec::new();
-        for (from, data) in ranges {
-            let json = inflate(&data, "history").map_err(|e| self.corrupt(arn, e))?;
+        for (from, data, dictionary) in ranges {
+            let json = if dictionary { inflate_z(&data, "history") } else { inflate(&data, "history") }
+                .map_err(|e| self.corrupt(arn, e))?;
             let events: Vec<HistoryEvent> = serde_json::from_slice(&json)
                 .map_err(|e| self.corrupt(arn, format!("history from version {from} does not decode: {e}")))?;
             out.extend(events);
@@ -1190,6 +1264,17 @@ mod tests {
         let z = deflate(json);
         assert!(z.len() < json.len());
         assert_eq!(inflate(&z, "x").ok().as_deref(), Some(&json[..]));
+    }
+
+    #[test]
+    fn dictionary_deflate_round_trips() {
+        let json = br#"{"id":3,"previous_event_id":2,"timestamp":"2026-01-01T00:00:00.000000000Z","event_type":"TaskStateEntered"}"#;
+        let z = deflate_z(json);
+        assert!(z.len() < deflate(json).len());
+        assert_eq!(inflate_z(&z, "x").ok().as_deref(), Some(&json[..]));
+        let big: Vec<u8> = (0..200_000u32).flat_map(|i| (i % 251).to_string().into_bytes()).collect();
+        assert_eq!(inflate_z(&deflate_z(&big), "x").ok(), Some(big.clone()));
+        assert_eq!(inflate_z(&deflate_z(b""), "x").ok(), Some(Vec::new()));
     }
 
     #[test]
