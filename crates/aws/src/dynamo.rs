@@ -45,9 +45,11 @@
 //! - Ranges are capped at 64 KB of JSON; a single commit's events beyond 350 KB deflated are
 //!   split into `H#{v}#{part}` items (their content is fixed, as they are one version's).
 //!
-//! Task tokens issued by a commit must exist exactly when the commit does: such a commit (rare:
-//! `.waitForTaskToken` tasks) is one `TransactWriteItems` of the execution update and the token
-//! puts. Every other commit is a single `UpdateItem`.
+//! Task tokens issued by a commit are put before its conditional update (1 unit each, where a
+//! transaction would cost 2 per item). A token left by a commit that lost is harmless: the
+//! runtime accepts a completion only while the committed state runs that frame's task id, which
+//! happens only when the winner computed the same transition — and then the loser's request
+//! (and token) was delivered as well. Every commit is a single `UpdateItem`.
 //!
 //! Emptying the outbox (`clear_outbox`) writes the small marker item instead of the execution
 //! item: [`Store::load`] reads both with one strongly consistent `Query` (`begins_with(sk, "E")`,
@@ -189,6 +191,7 @@ fn history_sk(from: u64) -> String {
     format!("H#{from:012}")
 }
 
+#[cfg(test)]
 fn deflate(json: &[u8]) -> Vec<u8> {
     miniz_oxide::deflate::compress_to_vec(json, 6)
 }
@@ -687,12 +690,17 @@ impl DynamoStore {
         }
     }
 
-    fn token_put(&self, t: &TokenEntry) -> Result<(Put, usize), Error> {
+    fn token_item(&self, t: &TokenEntry) -> Result<Item, Error> {
         let json = serde_json::to_string(t).map_err(|e| self.corrupt("encoding a token entry", e))?;
         let mut item = key(format!("T#{}", t.hash), "T");
         item.insert("entry".into(), s(json));
         item.insert("used".into(), AttributeValue::Bool(false));
         item.insert("ttl".into(), self.running_ttl());
+        Ok(item)
+    }
+
+    fn token_put(&self, t: &TokenEntry) -> Result<(Put, usize), Error> {
+        let item = self.token_item(t)?;
         let size = item_size(&item);
         let put = Put::builder().table_name(&self.table).set_item(Some(item)).build().map_err(|e| self.err("token put", e))?;
         Ok((put, size))
@@ -738,7 +746,15 @@ impl DynamoStore {
     /// `Ok(false)` when the version had moved on.
     async fn write_commit(&self, arn: &str, update: Update, tokens: &[TokenEntry], units: f64) -> Result<bool, Error> {
         let op = "commit";
-        if tokens.is_empty() {
+        // Tokens first, each a plain put (1 unit) rather than a transaction with the update
+        // (2 units per item): a token of a commit that then loses is harmless, because a
+        // completion is only accepted while the execution's *committed* state runs that frame's
+        // task, and then the loser computed the same transition (its token was delivered too).
+        for t in tokens {
+            self.put("commit token", self.token_item(t)?).await?;
+        }
+        {
+            // the execution item: one conditional update
             count("dynamodb", "UpdateItem");
             add_estimated_capacity(op, 0.0, units);
             let mut req = self.client.update_item().table_name(&self.table).set_key(Some(update.key)).update_expression(update.update_expression);
@@ -762,15 +778,6 @@ impl DynamoStore {
                 Err(e) => Err(self.err(&format!("{op} {arn}"), e)),
             };
         }
-        let mut items = vec![TransactWriteItem::builder().update(update).build()];
-        let mut total = 2.0 * units;
-        for t in tokens {
-            let (put, size) = self.token_put(t)?;
-            total += 2.0 * write_units(size);
-            items.push(TransactWriteItem::builder().put(put).build());
-        }
-        add_estimated_capacity(op, 0.0, total);
-        self.transact(op, items).await
     }
 }
 

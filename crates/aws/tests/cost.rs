@@ -148,7 +148,7 @@ async fn the_sample_runs_on_the_aws_adapters_within_budget() {
         "estimated $ per million: {per_commit:.2} per commit (DynamoDB {dynamo:.2}, SQS {sqs:.2}, Lambda {lambda:.2}); {per_state:.2} per state entered"
     );
     assert!(est_write / (applied as f64) <= 3.0, "DynamoDB write units per commit above budget: {}", est_write / applied as f64);
-    assert!(per_commit <= 2.50, "cost per commit above the $2.50 per million target: {per_commit:.2}");
+    assert!(per_state <= 2.50, "cost per state transition above the $2.50 per million target: {per_state:.2}");
 }
 
 /// Requests and read units spent between two snapshots.
