@@ -137,7 +137,13 @@ pub fn plan(req: &TaskRequest) -> Call {
                 Some(v) => v.clone(),
             };
             let asynchronous = p.get("InvocationType").and_then(Value::as_str) == Some("Event");
-            Call::Invoke { function: name.to_string(), payload, timeout: if asynchronous { None } else { timeout }, asynchronous }
+            // A `Qualifier` (version or alias) travels in the function name, as Lambda's Invoke
+            // API accepts it (`name:qualifier`), unless the name already has one.
+            let function = match p.get("Qualifier").and_then(Value::as_str) {
+                Some(q) if !has_qualifier(name) => format!("{name}:{q}"),
+                _ => name.to_string(),
+            };
+            Call::Invoke { function, payload, timeout: if asynchronous { None } else { timeout }, asynchronous }
         }
         Integration::SqsSendMessage => Call::SendMessage {
             queue_url: p.get("QueueUrl").and_then(Value::as_str).unwrap_or_default().to_string(),
@@ -243,6 +249,15 @@ pub fn complete(req: &TaskRequest, call: &Call, result: CallResult, ctx: &Invoke
         };
     }
     vec![outcome]
+}
+
+/// Whether a function name, partial or full ARN already ends in a qualifier.
+fn has_qualifier(name: &str) -> bool {
+    let parts: Vec<&str> = name.split(':').collect();
+    match parts.iter().position(|p| *p == "function") {
+        Some(i) => parts.len() > i + 2,
+        None => parts.len() > 1,
+    }
 }
 
 /// Performs a task request synchronously through `functions` (plan, I/O, complete).
@@ -437,6 +452,15 @@ mod tests {
             function_arn("arn:aws:lambda:us-east-1:3:function:f:prod", &ctx),
             "arn:aws:lambda:us-east-1:3:function:f"
         );
+    }
+
+    #[test]
+    fn qualifiers_are_detected() {
+        assert!(!has_qualifier("f"));
+        assert!(has_qualifier("f:prod"));
+        assert!(!has_qualifier("arn:aws:lambda:us-east-1:1:function:f"));
+        assert!(has_qualifier("arn:aws:lambda:us-east-1:1:function:f:7"));
+        assert!(!has_qualifier("1:function:f"));
     }
 
     #[test]

@@ -85,6 +85,22 @@ impl LambdaFunctions {
 }
 
 impl Functions for LambdaFunctions {
+    async fn invoke_event(&self, function: &str, payload: &Value) -> FunctionOutcome {
+        let bytes = match serde_json::to_vec(payload) {
+            Ok(b) => b,
+            Err(e) => return error("Lambda.SdkClientException", &format!("encoding the payload: {e}")),
+        };
+        count("lambda", "Invoke");
+        match self.client.invoke().function_name(function).invocation_type(InvocationType::Event).payload(Blob::new(bytes)).send().await {
+            // Accepted (202): the function runs on its own; there is no result to report.
+            Ok(_) => FunctionOutcome::Ok(Value::Null),
+            Err(e) => match e.as_service_error() {
+                Some(se) if se.is_resource_not_found_exception() => FunctionOutcome::NotFound,
+                _ => error(&format!("Lambda.{}", e.as_service_error().and_then(|x| aws_smithy_types::error::metadata::ProvideErrorMetadata::code(x)).unwrap_or("SdkClientException")), &e.to_string()),
+            },
+        }
+    }
+
     async fn invoke(&self, function: &str, payload: &Value, timeout: Option<Duration>) -> FunctionOutcome {
         let bytes = match serde_json::to_vec(payload) {
             Ok(b) => b,

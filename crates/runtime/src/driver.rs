@@ -337,6 +337,9 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
     async fn perform(&self, req: &stepper::TaskRequest, action_id: &str) -> Result<Vec<TaskOutcome>, Error> {
         let call = integrations::plan(req);
         let result = match &call {
+            Call::Invoke { function, payload, asynchronous: true, .. } => {
+                CallResult::Function(self.functions.invoke_event(function, payload).await)
+            }
             Call::Invoke { function, payload, timeout, .. } => {
                 CallResult::Function(self.functions.invoke(function, payload, *timeout).await)
             }

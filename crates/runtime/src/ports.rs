@@ -218,6 +218,13 @@ pub trait Functions: Send + Sync {
         payload: &Value,
         timeout: Option<Duration>,
     ) -> impl Future<Output = FunctionOutcome> + Send;
+
+    /// Invokes a function without waiting for its result (`InvocationType: Event`); the outcome
+    /// only tells whether the invocation was accepted. The default waits for the function, for
+    /// adapters with no asynchronous mode.
+    fn invoke_event(&self, function: &str, payload: &Value) -> impl Future<Output = FunctionOutcome> + Send {
+        self.invoke(function, payload, None)
+    }
 }
 
 /// The clock.
