@@ -246,6 +246,7 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
             })
             .collect();
         let t = self.inline_task(&machine, t, &arn, version, &mut env).await?;
+        log_transition(&arn, version, &t.history);
         let outbox = outbox_of(&arn, version, t.effects);
         let commit = Commit { execution: t.execution, expected_version: stored.version, history: t.history, outbox: outbox.clone(), tokens };
         self.store.commit(commit).await?;
@@ -495,6 +496,23 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
 /// still matter.
 fn timer_is_live(execution: &stepper::Execution, frame: usize) -> bool {
     matches!(execution.frames.get(frame).map(|f| &f.phase), Some(Phase::Waiting { .. } | Phase::Backoff { .. }))
+}
+
+/// One structured log line per state entered or exited and per execution end, carrying the
+/// execution ARN and the state name (the Lambda functions print them as JSON).
+fn log_transition(arn: &str, version: u64, history: &[stepwise_asl::history::HistoryEvent]) {
+    use stepwise_asl::history::Details;
+    for e in history {
+        match &e.details {
+            Details::Entered { name, .. } | Details::Exited { name, .. } => {
+                tracing::info!(execution_arn = arn, state = name.as_str(), event = e.event_type.as_ref(), event_id = e.id, version, "state transition");
+            }
+            _ if e.event_type.starts_with("Execution") => {
+                tracing::info!(execution_arn = arn, event = e.event_type.as_ref(), event_id = e.id, version, "execution");
+            }
+            _ => {}
+        }
+    }
 }
 
 /// The outbox of commit `version`: the stepper's effects as actions with stable ids.
