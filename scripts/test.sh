@@ -13,9 +13,9 @@ fi
 
 # --- the Python test environment -----------------------------------------------------------
 VENV=.venv
-if [ ! -x "$VENV/bin/moto_server" ] || [ ! -x "$VENV/bin/cfn-lint" ] || [ ! -x "$VENV/bin/sam" ]; then
+if [ ! -x "$VENV/bin/moto_server" ] || [ ! -x "$VENV/bin/cfn-lint" ] || [ ! -x "$VENV/bin/sam" ] || [ ! -x "$VENV/bin/aws" ]; then
   python3 -m venv "$VENV"
-  "$VENV/bin/pip" install --quiet --disable-pip-version-check "moto[server]==5.2.5" "cfn-lint==1.58.0" "aws-sam-cli==1.170.0"
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check "moto[server]==5.2.5" "cfn-lint==1.58.0" "aws-sam-cli==1.170.0" "boto3==1.43.108" "awscli==1.46.3"
 fi
 
 # --- a local AWS endpoint ----------------------------------------------------------------------

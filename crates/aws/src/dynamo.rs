@@ -795,6 +795,38 @@ impl Store for DynamoStore {
         serde_json::from_str(json).map(Some).map_err(|e| self.corrupt(arn, format!("the stored machine does not decode: {e}")))
     }
 
+    async fn list_machines(&self) -> Result<Vec<Machine>, Error> {
+        // Machines are few and listed rarely: a filtered Scan beats another index on every write.
+        let mut out = Vec::new();
+        let mut start: Option<HashMap<String, AttributeValue>> = None;
+        loop {
+            count("dynamodb", "Scan");
+            let page = self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .filter_expression("begins_with(pk, :m) AND sk = :s")
+                .expression_attribute_values(":m", s("M#".to_string()))
+                .expression_attribute_values(":s", s("M".to_string()))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| self.err("list_machines", e))?;
+            for item in page.items() {
+                let Some(json) = get_s(item, "machine") else { continue };
+                let m: Machine =
+                    serde_json::from_str(json).map_err(|e| self.corrupt("list_machines", format!("a stored machine does not decode: {e}")))?;
+                out.push(m);
+            }
+            match page.last_evaluated_key() {
+                Some(k) if !k.is_empty() => start = Some(k.clone()),
+                _ => break,
+            }
+        }
+        out.sort_by(|a, b| (a.created, &a.arn).cmp(&(b.created, &b.arn)));
+        Ok(out)
+    }
+
     async fn create(&self, machine_arn: &str, commit: Commit) -> Result<(), Error> {
         let op = "create";
         let x = &commit.execution;

@@ -6,11 +6,13 @@
 //! - `conformance`: run the AWS-recorded conformance corpus.
 //! - `run`: run a project end to end on the durable embedded runtime.
 //! - `send-task-success`, `send-task-failure`, `send-task-heartbeat`: complete a task token.
+//! - `serve`: the Step Functions API (AWS JSON 1.0) on 127.0.0.1 over the embedded runtime.
 //! - `policy`: print the least-privilege IAM policy for a definition's Task resources.
 
 mod functions;
 mod policy;
 mod run;
+mod serve;
 
 use anyhow::{bail, Context as _, Result};
 use clap::{Parser, Subcommand};
@@ -66,6 +68,19 @@ enum Cmd {
         /// Don't approve task-token requests automatically; print the command that does.
         #[arg(long)]
         manual_approval: bool,
+    },
+    /// Serve the Step Functions API (AWS JSON 1.0: the AWS CLI and SDKs with --endpoint-url) on
+    /// 127.0.0.1 over the durable embedded runtime; executions advance in the background.
+    Serve {
+        /// TCP port (0: any free port; the address is printed as `listening on http://ADDR`).
+        #[arg(long, default_value_t = 8083)]
+        port: u16,
+        /// Where state machines and executions are stored.
+        #[arg(long, default_value = ".stepwise")]
+        data_dir: PathBuf,
+        /// Functions registry for Lambda tasks (functions.json format).
+        #[arg(long)]
+        functions: Option<PathBuf>,
     },
     /// SendTaskSuccess: complete a waiting task with an output.
     SendTaskSuccess {
@@ -203,6 +218,10 @@ fn real_main() -> Result<ExitCode> {
             let input = input.as_deref().map(parse_input).transpose()?;
             let ok = tokio_runtime()?.block_on(run::run(run::RunArgs { dir, data_dir, input, json, manual_approval }))?;
             Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
+        }
+        Cmd::Serve { port, data_dir, functions } => {
+            tokio_runtime()?.block_on(serve::serve(serve::ServeArgs { port, data_dir, functions }))?;
+            Ok(ExitCode::SUCCESS)
         }
         Cmd::SendTaskSuccess { task_token, task_output, data_dir } => {
             tokio_runtime()?.block_on(run::complete_token(&data_dir, &task_token, run::TokenAction::Success(task_output)))?;

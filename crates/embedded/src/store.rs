@@ -105,6 +105,18 @@ impl Store for SqliteStore {
         })
     }
 
+    async fn list_machines(&self) -> Result<Vec<Machine>, Error> {
+        self.db.read(KIND, "list_machines", |conn| {
+            let mut stmt = conn.prepare_cached("SELECT machine FROM machines ORDER BY created, arn")?;
+            let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+            let mut out = Vec::new();
+            for json in rows {
+                out.push(serde_json::from_str(&json?)?);
+            }
+            Ok(out)
+        })
+    }
+
     async fn create(&self, machine_arn: &str, commit: Commit) -> Result<(), Error> {
         let rows = Rows::of(&commit).map_err(|e| e.into_error(KIND, "create"))?;
         let name = commit.execution.info.name.clone();

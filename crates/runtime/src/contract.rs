@@ -147,6 +147,12 @@ pub async fn store_contract<S: Store>(store: &S) {
     );
     let unknown_machine = machine_arn(&format!("{machine}-missing"));
     assert_eq!(ok(store.get_machine(&unknown_machine).await, "get_machine (unknown)"), None, "store contract: get_machine of an unknown ARN must be None");
+    let listed = ok(store.list_machines().await, "list_machines");
+    assert!(listed.iter().any(|x| x.arn == m.arn), "store contract: list_machines must include a machine put");
+    assert!(
+        listed.windows(2).all(|w| (w[0].created, &w[0].arn) <= (w[1].created, &w[1].arn)),
+        "store contract: list_machines must be oldest first"
+    );
 
     // Create.
     let (arn, create) = creation(&machine, "first", t0);

@@ -146,6 +146,8 @@ pub trait Store: Send + Sync {
     fn put_machine(&self, machine: &Machine) -> impl Future<Output = Result<(), Error>> + Send;
     /// A state machine by ARN.
     fn get_machine(&self, arn: &str) -> impl Future<Output = Result<Option<Machine>, Error>> + Send;
+    /// Every state machine, oldest first (ties by ARN).
+    fn list_machines(&self) -> impl Future<Output = Result<Vec<Machine>, Error>> + Send;
     /// Creates an execution (version 1); `ExecutionAlreadyExists` when the ARN is taken.
     fn create(&self, machine_arn: &str, commit: Commit) -> impl Future<Output = Result<(), Error>> + Send;
     /// An execution by ARN.

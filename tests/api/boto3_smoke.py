@@ -1,0 +1,183 @@
+"""Drives `stepwise serve` with the unmodified AWS clients: boto3 and the AWS CLI.
+
+Usage: boto3_smoke.py ENDPOINT_URL   (the AWS CLI is $AWS_CLI, default `aws`)
+
+Checks create/describe/list of state machines, start (idempotent), describe, history,
+list, stop, StartSyncExecution, a waitForTaskToken round trip where the token is read from
+GetExecutionHistory and completed with `aws stepfunctions send-task-success`, and that the
+error codes come back as boto3's typed exceptions and in the CLI's error line.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import boto3
+from botocore.config import Config
+
+URL = sys.argv[1]
+AWS_CLI = os.environ.get("AWS_CLI", "aws")
+ENV = dict(
+    os.environ,
+    AWS_ACCESS_KEY_ID="test",
+    AWS_SECRET_ACCESS_KEY="test",
+    AWS_DEFAULT_REGION="us-east-1",
+    AWS_CONFIG_FILE=os.devnull,
+    AWS_SHARED_CREDENTIALS_FILE=os.devnull,
+)
+ROLE = "arn:aws:iam::123456789012:role/stepwise-test"
+
+
+def client(**config):
+    return boto3.client(
+        "stepfunctions",
+        endpoint_url=URL,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+        config=Config(retries={"max_attempts": 1}, **config),
+    )
+
+
+sfn = client()
+X = sfn.exceptions
+
+
+def expect(exc, fn, **kwargs):
+    try:
+        fn(**kwargs)
+    except exc as e:
+        code = e.response["Error"]["Code"]
+        assert code == exc.__name__, (code, exc.__name__)
+        return e
+    raise AssertionError(f"{fn.__name__}({kwargs}) did not raise {exc.__name__}")
+
+
+def wait_done(arn):
+    deadline = time.time() + 30
+    while True:
+        d = sfn.describe_execution(executionArn=arn)
+        if d["status"] != "RUNNING":
+            return d
+        assert time.time() < deadline, d
+        time.sleep(0.02)
+
+
+def cli(*args):
+    return subprocess.run(
+        [AWS_CLI, "stepfunctions", *args, "--endpoint-url", URL, "--region", "us-east-1", "--output", "json"],
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+PASS = {"StartAt": "P", "States": {"P": {"Type": "Pass", "Result": "ok", "ResultPath": "$.r", "End": True}}}
+WAIT = {"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 600, "End": True}}}
+CALLBACK = {
+    "StartAt": "Ask",
+    "States": {
+        "Ask": {
+            "Type": "Task",
+            "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+            "Parameters": {
+                "QueueUrl": "https://sqs.us-east-1.amazonaws.com/123456789012/approvals",
+                "MessageBody": {"token.$": "$$.Task.Token"},
+            },
+            "End": True,
+        }
+    },
+}
+
+# --- state machines ---------------------------------------------------------------------------
+m = sfn.create_state_machine(name="Smoke", definition=json.dumps(PASS), roleArn=ROLE)
+machine = m["stateMachineArn"]
+assert machine == "arn:aws:states:us-east-1:123456789012:stateMachine:Smoke", m
+assert m["creationDate"].year >= 2024, m  # epoch seconds parsed into a datetime
+d = sfn.describe_state_machine(stateMachineArn=machine)
+assert d["name"] == "Smoke" and d["type"] == "STANDARD" and json.loads(d["definition"]) == PASS, d
+waiter = sfn.create_state_machine(name="SmokeWait", definition=json.dumps(WAIT), roleArn=ROLE)["stateMachineArn"]
+names = [x["name"] for x in sfn.get_paginator("list_state_machines").paginate(PaginationConfig={"PageSize": 1}).build_full_result()["stateMachines"]]
+assert names == ["Smoke", "SmokeWait"], names
+
+# --- executions -------------------------------------------------------------------------------
+s = sfn.start_execution(stateMachineArn=machine, name="one", input=json.dumps({"a": 1}))
+arn = s["executionArn"]
+d = wait_done(arn)
+assert d["status"] == "SUCCEEDED", d
+assert json.loads(d["output"]) == {"a": 1, "r": "ok"}, d
+assert d["stopDate"] >= d["startDate"], d
+for i in range(3):
+    sfn.start_execution(stateMachineArn=machine, name=f"more-{i}")
+events = sfn.get_paginator("get_execution_history").paginate(executionArn=arn, PaginationConfig={"PageSize": 2}).build_full_result()["events"]
+assert [e["type"] for e in events] == ["ExecutionStarted", "PassStateEntered", "PassStateExited", "ExecutionSucceeded"], events
+assert json.loads(events[0]["executionStartedEventDetails"]["input"]) == {"a": 1}, events[0]
+assert [e["id"] for e in events] == [1, 2, 3, 4]
+rev = sfn.get_execution_history(executionArn=arn, reverseOrder=True, maxResults=1)
+assert rev["events"][0]["type"] == "ExecutionSucceeded" and "nextToken" in rev, rev
+listed = sfn.get_paginator("list_executions").paginate(stateMachineArn=machine, PaginationConfig={"PageSize": 2}).build_full_result()["executions"]
+assert len(listed) == 4, listed
+
+# Idempotent start, stop.
+a = sfn.start_execution(stateMachineArn=waiter, name="same", input='{"k": 1}')
+b = sfn.start_execution(stateMachineArn=waiter, name="same", input='{"k": 1}')
+assert a["executionArn"] == b["executionArn"], (a, b)
+expect(X.ExecutionAlreadyExists, sfn.start_execution, stateMachineArn=waiter, name="same", input='{"k": 2}')
+running = sfn.list_executions(stateMachineArn=waiter, statusFilter="RUNNING")["executions"]
+assert [e["executionArn"] for e in running] == [a["executionArn"]], running
+sfn.stop_execution(executionArn=a["executionArn"], error="Manual", cause="smoke test")
+d = wait_done(a["executionArn"])
+assert d["status"] == "ABORTED" and d["error"] == "Manual", d
+
+# StartSyncExecution (its host prefix is turned off to reach a plain endpoint URL).
+quick = sfn.create_state_machine(name="SmokeExpress", definition=json.dumps(PASS), roleArn=ROLE, type="EXPRESS")["stateMachineArn"]
+sync = client(inject_host_prefix=False).start_sync_execution(stateMachineArn=quick, input='{"s": 1}')
+assert sync["status"] == "SUCCEEDED" and json.loads(sync["output"]) == {"s": 1, "r": "ok"}, sync
+
+# --- waitForTaskToken: the token from the history, completed with the AWS CLI ------------------
+cb = sfn.create_state_machine(name="SmokeCallback", definition=json.dumps(CALLBACK), roleArn=ROLE)["stateMachineArn"]
+run = sfn.start_execution(stateMachineArn=cb)["executionArn"]
+token = None
+deadline = time.time() + 30
+while token is None:
+    for e in sfn.get_execution_history(executionArn=run)["events"]:
+        if e["type"] == "TaskScheduled":
+            token = json.loads(e["taskScheduledEventDetails"]["parameters"])["MessageBody"]["token"]
+    assert token or time.time() < deadline, "no TaskScheduled event"
+    time.sleep(0.02)
+sfn.send_task_heartbeat(taskToken=token)
+r = cli("send-task-success", "--task-token", token, "--task-output", '{"approved": true}')
+assert r.returncode == 0, (r.returncode, r.stdout, r.stderr)
+d = wait_done(run)
+assert d["status"] == "SUCCEEDED" and json.loads(d["output"]) == {"approved": True}, d
+r = cli("send-task-success", "--task-token", token, "--task-output", "{}")
+assert r.returncode != 0 and "(TaskTimedOut)" in r.stderr, (r.returncode, r.stderr)
+r = cli("describe-execution", "--execution-arn", "arn:aws:states:us-east-1:123456789012:execution:Smoke:missing")
+assert r.returncode != 0 and "An error occurred (ExecutionDoesNotExist) when calling the DescribeExecution operation" in r.stderr, r.stderr
+r = cli("list-state-machines")
+assert r.returncode == 0 and len(json.loads(r.stdout)["stateMachines"]) == 4, (r.stdout, r.stderr)
+
+# --- typed exceptions -------------------------------------------------------------------------
+missing_machine = "arn:aws:states:us-east-1:123456789012:stateMachine:Nope"
+missing_exec = "arn:aws:states:us-east-1:123456789012:execution:Smoke:nope"
+expect(X.InvalidDefinition, sfn.create_state_machine, name="Bad", definition='{"StartAt": "X", "States": {}}', roleArn=ROLE)
+expect(X.InvalidName, sfn.create_state_machine, name="bad name", definition=json.dumps(PASS), roleArn=ROLE)
+expect(X.InvalidArn, sfn.describe_state_machine, stateMachineArn="not-an-arn")
+expect(X.StateMachineDoesNotExist, sfn.describe_state_machine, stateMachineArn=missing_machine)
+expect(X.StateMachineDoesNotExist, sfn.start_execution, stateMachineArn=missing_machine)
+expect(X.InvalidExecutionInput, sfn.start_execution, stateMachineArn=machine, input="{oops")
+expect(X.ExecutionDoesNotExist, sfn.describe_execution, executionArn=missing_exec)
+expect(X.ExecutionDoesNotExist, sfn.get_execution_history, executionArn=missing_exec)
+expect(X.ExecutionDoesNotExist, sfn.stop_execution, executionArn=missing_exec)
+expect(X.InvalidToken, sfn.send_task_success, taskToken="not a token!", output="{}")
+expect(X.TaskDoesNotExist, sfn.send_task_success, taskToken="A" * 32, output="{}")
+expect(X.TaskTimedOut, sfn.send_task_failure, taskToken=token, error="E")
+expect(X.InvalidOutput, sfn.send_task_success, taskToken="A" * 32, output="{not json")
+expect(X.ValidationException, sfn.get_execution_history, executionArn=arn, maxResults=5000)
+expect(X.StateMachineAlreadyExists, sfn.create_state_machine, name="Smoke", definition=json.dumps(WAIT), roleArn=ROLE)
+expect(X.StateMachineTypeNotSupported, client(inject_host_prefix=False).start_sync_execution, stateMachineArn=machine)
+
+print("boto3 smoke: all checks passed")
