@@ -82,7 +82,9 @@ fn callback_queues(definition: &Value) -> Vec<String> {
         match v {
             Value::Object(m) => {
                 if m.get("Resource").and_then(Value::as_str) == Some("arn:aws:states:::sqs:sendMessage.waitForTaskToken") {
-                    if let Some(url) = m.get("Parameters").and_then(|p| p.get("QueueUrl")).and_then(Value::as_str) {
+                    // JSONPath states give the queue in Parameters, JSONata states in Arguments.
+                    let args = m.get("Parameters").or_else(|| m.get("Arguments"));
+                    if let Some(url) = args.and_then(|p| p.get("QueueUrl")).and_then(Value::as_str) {
                         out.push(stepwise_runtime::driver::queue_name(url).to_string());
                     }
                 }

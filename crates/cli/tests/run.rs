@@ -118,3 +118,34 @@ fn manual_approval_is_completed_from_another_process() {
     assert_eq!(last["status"], "SUCCEEDED");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The history event types of a `--json` run's printed events (`  #N Type ...` lines).
+fn event_types(stdout: &str) -> Vec<String> {
+    stdout
+        .lines()
+        .filter(|l| l.trim_start().starts_with('#'))
+        .filter_map(|l| l.split_whitespace().nth(1).map(String::from))
+        .collect()
+}
+
+#[test]
+fn the_jsonata_sample_gives_the_same_result_as_the_jsonpath_one() {
+    let mut runs = Vec::new();
+    for example in ["examples/stock-trading", "examples/stock-trading-jsonata"] {
+        let dir = data_dir(&format!("same-{}", example.len()));
+        let out = stepwise().args(["run", example, "--json", "--data-dir"]).arg(&dir).output().expect("run");
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(out.status.success(), "{example}: {stdout}");
+        let last: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap_or("")).expect("JSON");
+        assert_eq!(last["status"], "SUCCEEDED", "{example}");
+        let output: serde_json::Value = serde_json::from_str(last["output"].as_str().unwrap_or("null")).expect("output");
+        assert!(output["MessageId"].is_string(), "{example}: {output}");
+        let published = stdout.lines().find(|l| l.contains("published message")).unwrap_or("").to_string();
+        let message: serde_json::Value =
+            serde_json::from_str(published.split_once(": ").map(|x| x.1).unwrap_or("null")).expect("message JSON");
+        assert!(message["Input"]["type"].as_str().is_some_and(|t| t == "buy" || t == "sell"), "{example}: {message}");
+        runs.push(event_types(&stdout));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    assert_eq!(runs[0], runs[1], "the two definitions take the same steps");
+}
