@@ -847,7 +847,7 @@ impl<'a> Stepper<'a> {
     fn eval_assign_states(&mut self, frame: usize, assign: Option<&Assign>, states: &Value) -> Result<Option<Map<String, Value>>, Failure> {
         match assign {
             Some(Assign::JsonAta(t)) => match self.jeval(frame, t, "Assign", states)? {
-                Value::Object(m) => Ok(Some(m)),
+                Value::Object(m) => self.check_variables(frame, m).map(Some),
                 _ => Ok(None),
             },
             Some(Assign::JsonPath(_)) => self.eval_assign(frame, assign, states.get("input").unwrap_or(&Value::Null)),
@@ -875,9 +875,32 @@ impl<'a> Stepper<'a> {
             }
         };
         match v {
-            Value::Object(m) => Ok(Some(m)),
+            Value::Object(m) => self.check_variables(frame, m).map(Some),
             _ => Ok(None),
         }
+    }
+
+    /// AWS's limits on workflow variables: 256 KiB for one variable's value and for all the
+    /// variables one Assign sets together.
+    fn check_variables(&self, frame: usize, vars: Map<String, Value>) -> Result<Map<String, Value>, Failure> {
+        let mut total = 0usize;
+        for (name, value) in &vars {
+            let size = serde_json::to_vec(value).map(|b| b.len()).unwrap_or(usize::MAX);
+            if size > MAX_PAYLOAD_BYTES {
+                return Err(self.runtime(
+                    frame,
+                    format!("The value assigned to the variable '{name}' is {size} bytes, above the maximum of {MAX_PAYLOAD_BYTES} bytes."),
+                ));
+            }
+            total = total.saturating_add(size).saturating_add(name.len());
+        }
+        if total > MAX_PAYLOAD_BYTES {
+            return Err(self.runtime(
+                frame,
+                format!("The variables assigned by this state total {total} bytes, above the maximum of {MAX_PAYLOAD_BYTES} bytes."),
+            ));
+        }
+        Ok(vars)
     }
 
     /// Details of a `*StateExited` event, with the variables the state assigned (which are

@@ -1,0 +1,43 @@
+//! Workflow variable limits: one variable's value and one Assign's variables together are at
+//! most 256 KiB; past that the state fails with States.Runtime (which no Catch takes).
+
+use serde_json::{json, Value};
+use std::time::Duration;
+use stepwise_asl::integrations::{FunctionInvoker, FunctionOutcome};
+use stepwise_asl::local::{run, RunOptions};
+
+struct NoFunctions;
+impl FunctionInvoker for NoFunctions {
+    fn invoke(&mut self, _: &str, _: &Value, _: Option<Duration>) -> FunctionOutcome {
+        FunctionOutcome::NotFound
+    }
+}
+
+fn run_assign(assign: Value) -> stepwise_asl::local::RunResult {
+    let def = json!({"StartAt": "A", "States": {
+        "A": {"Type": "Pass", "Assign": assign, "Next": "B"},
+        "B": {"Type": "Pass", "Parameters": {"seen.$": "States.ArrayLength(States.StringSplit($big, 'x'))"}, "End": true}}});
+    let input = json!({"s": "y".repeat(150_000)});
+    run(&def, input, &RunOptions { time_scale: 0.0, ..Default::default() }, &mut NoFunctions).expect("valid")
+}
+
+#[test]
+fn variables_within_the_limits_are_kept() {
+    let r = run_assign(json!({"big.$": "$.s"}));
+    assert_eq!(r.status, "SUCCEEDED", "{:?} {:?}", r.error, r.cause);
+}
+
+#[test]
+fn one_variable_over_256_kib_fails_the_state() {
+    let r = run_assign(json!({"big.$": "States.Format('{}{}', $.s, $.s)"}));
+    assert_eq!(r.status, "FAILED");
+    assert_eq!(r.error.as_deref(), Some("States.Runtime"));
+    assert!(r.cause.as_deref().is_some_and(|c| c.contains("'big'") && c.contains("262144")), "{:?}", r.cause);
+}
+
+#[test]
+fn an_assign_over_256_kib_in_total_fails_the_state() {
+    let r = run_assign(json!({"big.$": "$.s", "other.$": "$.s"}));
+    assert_eq!(r.status, "FAILED");
+    assert!(r.cause.as_deref().is_some_and(|c| c.contains("total")), "{:?}", r.cause);
+}
