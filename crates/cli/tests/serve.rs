@@ -19,12 +19,19 @@ struct Server {
     child: Child,
     url: String,
     dir: PathBuf,
+    /// Leave the data directory behind on drop (a restarted server takes it over).
+    keep_dir: bool,
 }
 
 impl Server {
     fn start(tag: &str) -> Server {
         let dir = std::env::temp_dir().join(format!("stepwise-serve-{tag}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
+        Server::start_in(dir)
+    }
+
+    /// A server on an existing (or new) data directory.
+    fn start_in(dir: PathBuf) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_stepwise"))
             .args(["serve", "--port", "0", "--data-dir"])
             .arg(&dir)
@@ -36,7 +43,7 @@ impl Server {
         let mut line = String::new();
         BufReader::new(stdout).read_line(&mut line).expect("read the address line");
         let url = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("unexpected first line {line:?}")).to_string();
-        Server { child, url, dir }
+        Server { child, url, dir, keep_dir: false }
     }
 
     /// Calls an operation; `Ok(body)` on 200, `Err((status, __type, body))` otherwise.
@@ -109,7 +116,9 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
+        if !self.keep_dir {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
     }
 }
 
@@ -410,4 +419,30 @@ fn boto3_and_the_aws_cli_drive_the_server() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "boto3_smoke.py failed\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     assert!(stdout.contains("boto3 smoke: all checks passed"), "{stdout}");
+}
+
+#[test]
+fn executions_survive_a_server_restart() {
+    let mut first = Server::start("restart");
+    let machine = first.create(
+        "restart",
+        json!({"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 2, "Next": "P"}, "P": {"Type": "Pass", "End": true}}}),
+    );
+    let started = first.ok("StartExecution", json!({"stateMachineArn": machine, "name": "r1", "input": "{\"k\": 1}"}));
+    let arn = started["executionArn"].as_str().expect("executionArn").to_string();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !first.history(&arn).iter().any(|e| e["type"] == "WaitStateEntered") {
+        assert!(Instant::now() < deadline, "the execution never reached its Wait state");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // the server dies mid-wait; a new one on the same data directory finishes the execution
+    first.keep_dir = true;
+    let dir = first.dir.clone();
+    drop(first);
+    let second = Server::start_in(dir);
+    let d = second.wait_done(&arn);
+    assert_eq!(d["status"], "SUCCEEDED", "{d}");
+    assert_eq!(serde_json::from_str::<Value>(d["output"].as_str().unwrap_or("null")).expect("output"), json!({"k": 1}));
+    let types: Vec<String> = second.history(&arn).iter().filter_map(|e| e["type"].as_str().map(String::from)).collect();
+    assert_eq!(types.iter().filter(|t| *t == "WaitStateExited").count(), 1, "{types:?}");
 }
