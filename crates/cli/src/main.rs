@@ -19,7 +19,6 @@ use clap::{Parser, Subcommand};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use stepwise_asl::integrations::FunctionInvoker;
 use stepwise_asl::local::{self, ExecutionContext, RunOptions};
 
 #[derive(Parser)]
@@ -246,9 +245,9 @@ fn real_main() -> Result<ExitCode> {
             }
             let def = read_json(&definition, "definition")?;
             let input = parse_input(&input)?;
-            let mut registry: Box<dyn FunctionInvoker> = match functions {
-                Some(f) => Box::new(functions::Registry::load(&f)?),
-                None => Box::new(functions::NoFunctions),
+            let mut registry = match functions {
+                Some(f) => functions::LocalFunctions::load(&f)?,
+                None => functions::LocalFunctions::none()?,
             };
             let machine_name = definition
                 .file_stem()
@@ -262,7 +261,7 @@ fn real_main() -> Result<ExitCode> {
                 seed: rand::random(),
                 ..Default::default()
             };
-            let r = match local::run(&def, input, &opts, registry.as_mut()) {
+            let r = match local::run(&def, input, &opts, &mut registry) {
                 Ok(r) => r,
                 Err(e) => {
                     println!("{}", json!({"status": "INVALID_DEFINITION", "error": "InvalidDefinition", "cause": e.to_string()}));

@@ -1,0 +1,62 @@
+//! `stepwise exec`: the in-memory run of a definition with local functions, one JSON line out.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn exec(args: &[&str]) -> (bool, serde_json::Value) {
+    let out = Command::new(env!("CARGO_BIN_EXE_stepwise")).current_dir(repo()).arg("exec").args(args).output().expect("run");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    (out.status.success(), line)
+}
+
+#[test]
+fn the_hello_example_runs_with_command_functions() {
+    let (ok, line) = exec(&[
+        "examples/hello/definition.json",
+        "--input",
+        "@examples/hello/input.json",
+        "--functions",
+        "examples/hello/functions.json",
+        "--time-scale",
+        "0",
+    ]);
+    assert!(ok, "{line}");
+    assert_eq!(line["status"], "SUCCEEDED");
+    assert_eq!(line["output"]["greetings"], serde_json::json!(["Hello, Ada!", "Hello, Grace!", "Hello, Barbara!"]));
+}
+
+#[test]
+fn a_failing_command_is_a_lambda_function_error_retry_and_catch_can_match() {
+    let dir = std::env::temp_dir().join(format!("stepwise-exec-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    std::fs::write(
+        dir.join("functions.json"),
+        r#"{"Echo": "cat", "Boom": "echo '{\"errorType\":\"Boom\",\"errorMessage\":\"no\"}'; exit 1", "Crash": ["sh", "-c", "exit 3"]}"#,
+    )
+    .expect("write");
+    let def = serde_json::json!({"StartAt": "A", "States": {
+        "A": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:1:function:Echo", "Next": "B"},
+        "B": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:1:function:Boom",
+              "Catch": [{"ErrorEquals": ["Boom"], "ResultPath": "$.error", "Next": "C"}], "End": true},
+        "C": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:1:function:Crash", "End": true}}});
+    std::fs::write(dir.join("def.json"), def.to_string()).expect("write");
+    let (ok, line) = exec(&[
+        dir.join("def.json").to_str().expect("utf-8"),
+        "--functions",
+        dir.join("functions.json").to_str().expect("utf-8"),
+        "--input",
+        r#"{"x": 1}"#,
+    ]);
+    assert!(!ok);
+    assert_eq!(line["status"], "FAILED");
+    assert_eq!(line["error"], "Runtime.ExitError", "{line}");
+    let (ok, line) = exec(&[dir.join("def.json").to_str().expect("utf-8"), "--input", "{}"]);
+    assert!(!ok);
+    assert_eq!(line["error"], "Lambda.ResourceNotFoundException", "without functions: {line}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
