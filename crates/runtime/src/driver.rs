@@ -194,7 +194,7 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
     /// Handles one step message: at most one transition of one execution.
     pub async fn handle(&self, msg: &StepMessage) -> Result<Handled, Error> {
         let arn = &msg.execution_arn;
-        for _attempt in 0..16 {
+        for attempt in 0..64 {
             let Some(stored) = self.store.load(arn).await? else { return Ok(Handled::NoOp) };
             self.fault(arn, FaultPoint::AfterLoad)?;
             // A commit whose actions may not all be done: do them first (their ids make the
@@ -214,7 +214,14 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
                 }
             }
             match self.apply(stored, msg.event.clone(), now).await {
-                Err(Error::Conflict { .. }) => continue, // someone else moved it: reload and retry
+                Err(Error::Conflict { .. }) => {
+                    // Someone else moved it: reload and retry, after a short random pause so
+                    // drivers racing on one execution (its Parallel branches, Map iterations)
+                    // spread out.
+                    let pause = rand::random::<u64>() % (1 + 2 * attempt.min(16) as u64);
+                    tokio::time::sleep(Duration::from_millis(pause)).await;
+                    continue;
+                }
                 other => return other,
             }
         }
