@@ -658,6 +658,13 @@ impl DynamoStore {
         item.insert("to".into(), n(to));
         item.insert("z".into(), b(events));
         item.insert("ttl".into(), self.running_ttl());
+        // A longer range already there (written from a later load) stays.
+        self.put_unless_newer(op, item, "to", "<=", to).await
+    }
+
+    /// Puts `item` unless the stored one has a larger `attr` (compared with `cmp`: `<` or `<=`
+    /// for "the stored value may be replaced"); a stored newer item is left alone, not an error.
+    async fn put_unless_newer(&self, op: &str, item: Item, attr: &str, cmp: &str, value: u64) -> Result<(), Error> {
         count("dynamodb", "PutItem");
         add_estimated_capacity(op, 0.0, write_units(item_size(&item)));
         let result = self
@@ -665,9 +672,9 @@ impl DynamoStore {
             .put_item()
             .table_name(&self.table)
             .set_item(Some(item))
-            .condition_expression("attribute_not_exists(#to) OR #to <= :to")
-            .expression_attribute_names("#to", "to")
-            .expression_attribute_values(":to", n(to))
+            .condition_expression(format!("attribute_not_exists(#a) OR #a {cmp} :v"))
+            .expression_attribute_names("#a", attr)
+            .expression_attribute_values(":v", n(value))
             .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .await;
@@ -676,7 +683,6 @@ impl DynamoStore {
                 reported(out.consumed_capacity(), true);
                 Ok(())
             }
-            // A longer range is there already (written from a later load).
             Err(e) if e.as_service_error().is_some_and(|x| x.is_conditional_check_failed_exception()) => Ok(()),
             Err(e) => Err(self.err(op, e)),
         }
@@ -1056,28 +1062,8 @@ impl Store for DynamoStore {
         let mut item = key(exec_pk(arn), CLEARED);
         item.insert("version".into(), n(version));
         item.insert("ttl".into(), self.running_ttl());
-        count("dynamodb", "PutItem");
-        add_estimated_capacity("clear_outbox", 0.0, write_units(item_size(&item)));
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(#version) OR #version < :version")
-            .expression_attribute_names("#version", "version")
-            .expression_attribute_values(":version", n(version))
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
-            .await;
-        match result {
-            Ok(out) => {
-                reported(out.consumed_capacity(), true);
-                Ok(())
-            }
-            // A later version's outbox was done already: leave the marker alone.
-            Err(e) if e.as_service_error().is_some_and(|x| x.is_conditional_check_failed_exception()) => Ok(()),
-            Err(e) => Err(self.err("clear_outbox", e)),
-        }
+        // A later version's outbox was done already: that marker stays.
+        self.put_unless_newer("clear_outbox", item, "version", "<", version).await
     }
 
     async fn history(&self, arn: &str) -> Result<Vec<HistoryEvent>, Error> {
