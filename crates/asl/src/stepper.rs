@@ -50,6 +50,10 @@ pub struct ExecutionInfo {
     pub state_machine_name: String,
     /// The role the execution runs as.
     pub role_arn: String,
+    /// The revision of the state machine it runs (the durable runtime's `revisionId`; an update
+    /// of the machine does not change what a running execution runs). `None`: the current one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state_machine_revision: Option<String>,
 }
 
 impl ExecutionInfo {
@@ -62,6 +66,7 @@ impl ExecutionInfo {
             state_machine_arn: format!("arn:aws:states:{region}:{account}:stateMachine:{machine}"),
             state_machine_name: machine.into(),
             role_arn: role_arn.into(),
+            state_machine_revision: None,
         }
     }
 }
@@ -362,6 +367,15 @@ pub enum Event {
         /// Cause.
         cause: Option<String>,
     },
+    /// The runtime ends a running execution with a failure (`ExecutionFailed`), as AWS does to
+    /// the executions of a deleted state machine (`States.Runtime`, "State machine NAME has
+    /// been deleted.").
+    Terminate {
+        /// Error.
+        error: String,
+        /// Cause.
+        cause: String,
+    },
 }
 
 /// What a task integration reports.
@@ -476,6 +490,12 @@ impl<'a> Stepper<'a> {
                     self.emit_root("ExecutionAborted", Some(Value::Object(d)));
                     self.x.status = Status::Aborted { error, cause };
                     self.effects.push(Effect::Complete);
+                }
+            }
+            Event::Terminate { error, cause } => {
+                if self.x.status == Status::Running {
+                    self.abort_frames(0);
+                    self.frame_failed(0, (Some(error), Some(cause)));
                 }
             }
         }

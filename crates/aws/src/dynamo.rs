@@ -9,6 +9,7 @@
 //! | item | `pk` | `sk` | attributes |
 //! |---|---|---|---|
 //! | machine | `M#{arn}` | `M` | `machine` (S, JSON) |
+//! | machine revision | `M#{arn}` | `R#{revision id}` | `machine` (S, JSON): kept after updates and deletion, for the executions that run it |
 //! | execution | `E#{arn}` | `E` | `version` (N), `body` (B), `history_from` (N), `status` (S), `gsi1pk` = `EXECUTIONS`, `gsi1sk` = start time (fixed-width RFC 3339, so it sorts by time), `machine_arn` (only when it is not the execution's own), `ttl` once finished |
 //! | outbox marker | `E#{arn}` | `E#cleared` | `version` (N): the version whose outbox was done, `ttl` |
 //! | history | `E#{arn}` | `H#{from:012}` (or `H#{from:012}#{part:03}`) | `to` (N), `events` (B: deflated JSON array of the events of versions `from..=to`), `ttl` |
@@ -790,9 +791,25 @@ impl DynamoStore {
 impl Store for DynamoStore {
     async fn put_machine(&self, machine: &Machine) -> Result<(), Error> {
         let json = serde_json::to_string(machine).map_err(|e| self.corrupt("encoding a machine", e))?;
+        // The revision first: a machine is never visible without its revision.
+        let mut revision = key(format!("M#{}", machine.arn), &format!("R#{}", machine.revision_id));
+        revision.insert("machine".into(), s(json.clone()));
+        self.put("put_machine", revision).await?;
         let mut item = key(format!("M#{}", machine.arn), "M");
         item.insert("machine".into(), s(json));
         self.put("put_machine", item).await
+    }
+
+    async fn get_machine_revision(&self, arn: &str, revision_id: &str) -> Result<Option<Machine>, Error> {
+        let Some(item) = self.get("get_machine_revision", format!("M#{arn}"), &format!("R#{revision_id}")).await? else {
+            return Ok(None);
+        };
+        let json = get_s(&item, "machine").ok_or_else(|| self.corrupt(arn, "machine revision item without a definition"))?;
+        serde_json::from_str(json).map(Some).map_err(|e| self.corrupt(arn, format!("the stored machine revision does not decode: {e}")))
+    }
+
+    async fn delete_machine(&self, arn: &str) -> Result<(), Error> {
+        self.delete("delete_machine", format!("M#{arn}"), "M", 1024).await
     }
 
     async fn get_machine(&self, arn: &str) -> Result<Option<Machine>, Error> {

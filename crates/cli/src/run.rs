@@ -213,7 +213,7 @@ pub async fn run(args: RunArgs) -> Result<bool> {
     let _ = approver.await;
 
     let exec = &status.execution;
-    let describe = describe_execution(exec, &machine.arn);
+    let describe = stepwise_api::describe_execution(exec, &machine.arn);
     if args.json {
         println!("{describe}");
     } else {
@@ -224,37 +224,6 @@ pub async fn run(args: RunArgs) -> Result<bool> {
         }
     }
     Ok(exec.status.as_str() == "SUCCEEDED")
-}
-
-/// A DescribeExecution-shaped summary.
-pub fn describe_execution(exec: &stepwise_asl::stepper::Execution, machine_arn: &str) -> Value {
-    use stepwise_asl::stepper::Status;
-    let mut d = json!({
-        "executionArn": exec.info.execution_arn,
-        "stateMachineArn": machine_arn,
-        "name": exec.info.name,
-        "status": exec.status.as_str(),
-        "startDate": stepwise_asl::timestamp::format(&exec.start_time),
-        "input": serde_json::to_string(&exec.input).unwrap_or_default(),
-        "inputDetails": {"included": true},
-        "redriveCount": exec.redrive_count,
-    });
-    match &exec.status {
-        Status::Succeeded { output } => {
-            d["output"] = Value::String(serde_json::to_string(output).unwrap_or_default());
-            d["outputDetails"] = json!({"included": true});
-        }
-        Status::Failed { error, cause } | Status::TimedOut { error, cause } | Status::Aborted { error, cause } => {
-            if let Some(e) = error {
-                d["error"] = Value::String(e.clone());
-            }
-            if let Some(c) = cause {
-                d["cause"] = Value::String(c.clone());
-            }
-        }
-        Status::Running => {}
-    }
-    d
 }
 
 /// One line for a history event: `  #5 TaskStateEntered  Check Stock Price  {input}`.

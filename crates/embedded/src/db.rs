@@ -25,6 +25,12 @@ CREATE TABLE IF NOT EXISTS machines (
     created TEXT NOT NULL,
     machine TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS machine_revisions (
+    arn TEXT NOT NULL,
+    revision TEXT NOT NULL,
+    machine TEXT NOT NULL,
+    PRIMARY KEY (arn, revision)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS executions (
     arn TEXT PRIMARY KEY,
     machine_arn TEXT NOT NULL,

@@ -93,6 +93,28 @@ impl Store for SqliteStore {
                  ON CONFLICT (arn) DO UPDATE SET name = excluded.name, created = excluded.created, machine = excluded.machine",
                 params![machine.arn, machine.name, to_text(machine.created), json],
             )?;
+            tx.execute(
+                "INSERT INTO machine_revisions (arn, revision, machine) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+                params![machine.arn, machine.revision_id, json],
+            )?;
+            Ok(())
+        })
+    }
+
+    async fn get_machine_revision(&self, arn: &str, revision_id: &str) -> Result<Option<Machine>, Error> {
+        self.db.read(KIND, "get_machine_revision", |conn| {
+            let json: Option<String> = conn
+                .query_row("SELECT machine FROM machine_revisions WHERE arn = ?1 AND revision = ?2", [arn, revision_id], |r| {
+                    r.get(0)
+                })
+                .optional()?;
+            Ok(json.map(|j| serde_json::from_str(&j)).transpose()?)
+        })
+    }
+
+    async fn delete_machine(&self, arn: &str) -> Result<(), Error> {
+        self.db.write(KIND, "delete_machine", |tx| {
+            tx.execute("DELETE FROM machines WHERE arn = ?1", [arn])?;
             Ok(())
         })
     }

@@ -197,6 +197,8 @@ async fn data_survives_reopening_the_file() {
         role_arn: "arn:aws:iam::123456789012:role/r".into(),
         express: false,
         created: t(0),
+        revision_id: "r1".into(),
+        updated: None,
     };
     let x = execution("durable");
     let arn = x.info.execution_arn.clone();
@@ -280,7 +282,7 @@ fn open_creates_the_directory_and_uses_wal() {
         .expect("query")
         .collect::<Result<_, _>>()
         .expect("rows");
-    assert_eq!(tables, ["executions", "history", "machines", "messages", "published", "subscriptions", "tokens"]);
+    assert_eq!(tables, ["executions", "history", "machine_revisions", "machines", "messages", "published", "subscriptions", "tokens"]);
 }
 
 #[test]

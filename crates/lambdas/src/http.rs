@@ -1,27 +1,25 @@
-//! The HTTP API handlers (API Gateway HTTP API, payload format 2.0): the task-token calls and
-//! StartExecution, in the Step Functions API's request and error shapes.
+//! The HTTP API handlers (API Gateway HTTP API, payload format 2.0): the Step Functions API
+//! (`stepwise-api`, the same operations `stepwise serve` answers) and the path routes of the
+//! task-token calls and StartExecution.
 //!
 //! Two protocols are served:
 //!
+//! - **AWS JSON 1.0**, as the Step Functions endpoint speaks it: a `POST` with `X-Amz-Target:
+//!   AWSStepFunctions.<Operation>` and the operation's JSON body; answers are
+//!   `application/x-amz-json-1.0`. The API function ([`token_completer`], at `POST /`) serves
+//!   every operation of [`stepwise_api`]: CreateStateMachine through SendTaskHeartbeat, so
+//!   `aws stepfunctions --endpoint-url` and the SDKs work against the deployment; the
+//!   `start-execution` function serves `StartExecution`.
 //! - **Paths**: `POST /send-task-success` (`{"taskToken", "output"}`), `POST /send-task-failure`
 //!   (`{"taskToken", "error"?, "cause"?}`), `POST /send-task-heartbeat` (`{"taskToken"}`),
 //!   `POST /executions` (`{"stateMachineArn", "name"?, "input"?}`). Only the last path segment
 //!   counts, so a stage prefix (`/prod/executions`) is fine.
-//! - **AWS JSON 1.0**, as the Step Functions endpoint speaks it: a `POST` on any path with
-//!   `X-Amz-Target: AWSStepFunctions.SendTaskSuccess` (`SendTaskFailure`, `SendTaskHeartbeat`:
-//!   the template routes `POST /` to the token completer; `StartExecution`: `POST /executions`)
-//!   and the same bodies; answers are `application/x-amz-json-1.0`.
 //!
-//! Success is `200` with `{}` (StartExecution: `{"executionArn", "startDate"}`, the date in
-//! epoch seconds). Errors are `{"__type": CODE, "message": ...}` with AWS's codes
-//! ([`stepwise_runtime::Error::code`]): `400` for the caller's errors (`InvalidToken`,
-//! `TaskDoesNotExist`, `TaskTimedOut`, `InvalidOutput`, `ValidationException`,
-//! `SerializationException` for a body that is not the expected JSON,
-//! `UnknownOperationException`), `500` for `InternalFailure` (the store or a queue failed: the
+//! Errors are `{"__type": CODE, "message": ...}` with AWS's codes ([`stepwise_api::ApiError`]):
+//! `400` for the caller's errors, `500` for `InternalFailure` (the store or a queue failed: the
 //! caller may retry).
 
 use crate::sqs::start_execution_sqs;
-use crate::start::{start, StartExecutionInput};
 use aws_lambda_events::event::apigw::ApiGatewayV2httpResponse;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_http::http::header::{HeaderValue, CONTENT_TYPE};
@@ -29,83 +27,31 @@ use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use lambda_runtime::Diagnostic;
 use serde::Serialize;
-use serde_json::{json, Map, Value};
-use stepwise_runtime::driver::token_hash;
+use serde_json::Value;
+use stepwise_api::{ApiError, AMZ_JSON};
 use stepwise_runtime::ports::{Clock, Functions, Queue, Store, Topics};
 use stepwise_runtime::{Error, Runtime};
 use tracing::field::Empty;
 use tracing::{error, info, info_span, warn, Instrument, Span};
 
-/// The `X-Amz-Target` prefix of the Step Functions API.
-const TARGET_PREFIX: &str = "AWSStepFunctions.";
-
-/// The content type of the AWS JSON 1.0 protocol.
-const AMZ_JSON: &str = "application/x-amz-json-1.0";
-
+/// Which operations a function serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Op {
-    SendTaskSuccess,
-    SendTaskFailure,
-    SendTaskHeartbeat,
+enum Serves {
+    /// Every operation of the API, and the task-token paths.
+    Api,
+    /// StartExecution only (`POST /executions`).
     StartExecution,
 }
 
-impl Op {
-    fn name(self) -> &'static str {
-        match self {
-            Op::SendTaskSuccess => "SendTaskSuccess",
-            Op::SendTaskFailure => "SendTaskFailure",
-            Op::SendTaskHeartbeat => "SendTaskHeartbeat",
-            Op::StartExecution => "StartExecution",
-        }
-    }
-    fn from_target(target: &str) -> Option<Op> {
-        Some(match target.strip_prefix(TARGET_PREFIX)? {
-            "SendTaskSuccess" => Op::SendTaskSuccess,
-            "SendTaskFailure" => Op::SendTaskFailure,
-            "SendTaskHeartbeat" => Op::SendTaskHeartbeat,
-            "StartExecution" => Op::StartExecution,
-            _ => return None,
-        })
-    }
-    fn from_path(path: &str) -> Option<Op> {
-        Some(match path.trim_end_matches('/').rsplit('/').next()? {
-            "send-task-success" => Op::SendTaskSuccess,
-            "send-task-failure" => Op::SendTaskFailure,
-            "send-task-heartbeat" => Op::SendTaskHeartbeat,
-            "executions" => Op::StartExecution,
-            _ => return None,
-        })
-    }
-}
-
-/// An error answer: HTTP status, `__type` and message.
-#[derive(Debug)]
-struct ApiError {
-    status: StatusCode,
-    code: String,
-    message: String,
-}
-
-impl ApiError {
-    fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
-        ApiError { status, code: code.into(), message: message.into() }
-    }
-    fn serialization(message: impl Into<String>) -> Self {
-        ApiError::new(StatusCode::BAD_REQUEST, "SerializationException", message)
-    }
-}
-
-impl From<Error> for ApiError {
-    fn from(e: Error) -> Self {
-        let code = e.code();
-        let text = e.to_string();
-        // The runtime's messages start with the code (`InvalidToken: ...`); AWS's `message`
-        // does not repeat it.
-        let message = text.strip_prefix(code).and_then(|m| m.strip_prefix(": ")).unwrap_or(&text).to_string();
-        let status = if code == "InternalFailure" { StatusCode::INTERNAL_SERVER_ERROR } else { StatusCode::BAD_REQUEST };
-        ApiError { status, code: code.into(), message }
-    }
+/// The operation a path names.
+fn path_operation(path: &str) -> Option<&'static str> {
+    Some(match path.trim_end_matches('/').rsplit('/').next()? {
+        "send-task-success" => "SendTaskSuccess",
+        "send-task-failure" => "SendTaskFailure",
+        "send-task-heartbeat" => "SendTaskHeartbeat",
+        "executions" => "StartExecution",
+        _ => return None,
+    })
 }
 
 /// The HTTP answer for a runtime error: `{"__type": e.code(), "message": ...}`, status 400
@@ -117,7 +63,7 @@ pub fn api_error(e: Error) -> Response<Body> {
 fn respond(result: Result<Value, ApiError>, amz_json: bool) -> Response<Body> {
     let (status, body) = match result {
         Ok(v) => (StatusCode::OK, v),
-        Err(e) => (e.status, json!({"__type": e.code, "message": e.message})),
+        Err(e) => (StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST), e.body()),
     };
     let mut resp = Response::new(Body::Text(body.to_string()));
     *resp.status_mut() = status;
@@ -125,63 +71,47 @@ fn respond(result: Result<Value, ApiError>, amz_json: bool) -> Response<Body> {
     resp
 }
 
-/// The operation a request asks for, and whether it speaks AWS JSON 1.0 (an `X-Amz-Target`).
-fn route(req: &Request) -> (Result<Op, ApiError>, bool) {
-    if let Some(target) = req.headers().get("x-amz-target") {
-        let target = target.to_str().unwrap_or_default();
-        let op = Op::from_target(target)
-            .ok_or_else(|| ApiError::new(StatusCode::BAD_REQUEST, "UnknownOperationException", format!("unknown operation '{target}'")));
-        return (if req.method() == Method::POST { op } else { Err(not_post(req)) }, true);
-    }
-    let path = req.uri().path();
-    let op = match Op::from_path(path) {
-        Some(_) if req.method() != Method::POST => Err(not_post(req)),
-        Some(op) => Ok(op),
-        None => Err(ApiError::new(StatusCode::NOT_FOUND, "UnknownOperationException", format!("no operation at '{path}'"))),
-    };
-    (op, false)
-}
-
 fn not_post(req: &Request) -> ApiError {
-    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "UnknownOperationException", format!("{} is not supported: use POST", req.method()))
+    ApiError { status: 405, code: "UnknownOperationException".into(), message: format!("{} is not supported: use POST", req.method()) }
 }
 
-/// The request body as a JSON object (an empty body is `{}`).
-fn body_object(req: &Request) -> Result<Map<String, Value>, ApiError> {
-    let text = match req.body() {
-        Body::Empty => return Ok(Map::new()),
-        Body::Text(s) => s.as_str(),
-        Body::Binary(b) => std::str::from_utf8(b).map_err(|_| ApiError::serialization("the request body is not UTF-8 text"))?,
+/// The operation a request asks for, and whether it speaks AWS JSON 1.0 (an `X-Amz-Target`).
+fn route(req: &Request, serves: Serves) -> (Result<String, ApiError>, bool) {
+    let amz_json = req.headers().contains_key("x-amz-target");
+    let op = if req.method() != Method::POST {
+        Err(not_post(req))
+    } else if let Some(target) = req.headers().get("x-amz-target") {
+        stepwise_api::operation(target.to_str().unwrap_or_default()).map(str::to_string)
+    } else {
+        let path = req.uri().path();
+        path_operation(path).map(str::to_string).ok_or_else(|| ApiError {
+            status: 404,
+            code: "UnknownOperationException".into(),
+            message: format!("no operation at '{path}'"),
+        })
     };
-    if text.trim().is_empty() {
-        return Ok(Map::new());
-    }
-    match serde_json::from_str(text) {
-        Ok(Value::Object(m)) => Ok(m),
-        Ok(_) => Err(ApiError::serialization("the request body must be a JSON object")),
-        Err(e) => Err(ApiError::serialization(format!("the request body is not valid JSON: {e}"))),
+    let op = op.and_then(|op| match serves {
+        Serves::Api if op == "StartExecution" && !amz_json => {
+            Err(ApiError::bad("UnknownOperationException", "StartExecution by path is served at POST /executions"))
+        }
+        Serves::StartExecution if op != "StartExecution" => {
+            Err(ApiError::bad("UnknownOperationException", format!("{op} is not served by this function")))
+        }
+        _ => Ok(op),
+    });
+    (op, amz_json)
+}
+
+fn body_bytes(req: &Request) -> &[u8] {
+    match req.body() {
+        Body::Empty => &[],
+        Body::Text(s) => s.as_bytes(),
+        Body::Binary(b) => b,
     }
 }
 
-/// A string field: absent (or null) is `None`; any other non-string is a serialization error.
-fn string_field(body: &Map<String, Value>, name: &str) -> Result<Option<String>, ApiError> {
-    match body.get(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(_) => Err(ApiError::serialization(format!("'{name}' must be a string"))),
-    }
-}
-
-fn required(body: &Map<String, Value>, name: &str) -> Result<String, ApiError> {
-    string_field(body, name)?.ok_or_else(|| {
-        Error::Validation(format!(
-            "1 validation error detected: Value null at '{name}' failed to satisfy constraint: Member must not be null"
-        ))
-        .into()
-    })
-}
-
-async fn call<S, Q, T, F, C>(rt: &Runtime<S, Q, T, F, C>, op: Op, body: &Map<String, Value>) -> Result<Value, ApiError>
+/// Serves a request, logging the outcome.
+async fn serve<S, Q, T, F, C>(rt: &Runtime<S, Q, T, F, C>, req: Request, serves: Serves, span: Span) -> Response<Body>
 where
     S: Store,
     Q: Queue,
@@ -189,74 +119,32 @@ where
     F: Functions,
     C: Clock,
 {
-    if op == Op::StartExecution {
-        let req: StartExecutionInput = serde_json::from_value(Value::Object(body.clone()))
-            .map_err(|e| ApiError::serialization(format!("the request is not a StartExecution request: {e}")))?;
-        let started = start(rt, &req, crate::uuid_v4, false).await?;
-        return Ok(json!({"executionArn": started.arn, "startDate": crate::epoch_seconds(started.start)}));
-    }
-    let token = required(body, "taskToken")?;
-    if let Ok(Some(entry)) = rt.store.find_token(&token_hash(&token)).await {
-        let span = Span::current();
-        span.record("execution_arn", entry.execution_arn.as_str());
-        span.record("state", entry.state_name.as_str());
-    }
-    match op {
-        Op::SendTaskSuccess => {
-            let output = required(body, "output")?;
-            rt.send_task_success(&token, &output).await?;
-        }
-        Op::SendTaskFailure => {
-            let error = string_field(body, "error")?;
-            let cause = string_field(body, "cause")?;
-            rt.send_task_failure(&token, error.as_deref(), cause.as_deref()).await?;
-        }
-        Op::SendTaskHeartbeat => rt.send_task_heartbeat(&token).await?,
-        Op::StartExecution => unreachable!("handled above"),
-    }
-    Ok(json!({}))
-}
-
-/// Serves a request for the operations in `allowed`, logging the outcome.
-async fn serve<S, Q, T, F, C>(rt: &Runtime<S, Q, T, F, C>, req: Request, allowed: &[Op], span: Span) -> Response<Body>
-where
-    S: Store,
-    Q: Queue,
-    T: Topics,
-    F: Functions,
-    C: Clock,
-{
-    let (op, amz_json) = route(&req);
+    let (op, amz_json) = route(&req, serves);
     let result = async {
         let op = op?;
-        Span::current().record("operation", op.name());
-        if !allowed.contains(&op) {
-            return Err(ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "UnknownOperationException",
-                match op {
-                    Op::StartExecution => "StartExecution is served at POST /executions".to_string(),
-                    _ => format!("{} is not served by this function", op.name()),
-                },
-            ));
+        Span::current().record("operation", op.as_str());
+        let result = stepwise_api::call(rt, &op, body_bytes(&req)).await;
+        if let Ok(arn) = result.as_ref().map(|v| v.get("executionArn").and_then(Value::as_str).unwrap_or_default()) {
+            if !arn.is_empty() {
+                Span::current().record("execution_arn", arn);
+            }
         }
-        let body = body_object(&req)?;
-        call(rt, op, &body).await
+        result
     }
     .instrument(span.clone())
     .await;
     span.in_scope(|| match &result {
         Ok(_) => info!(status = 200, "request served"),
-        Err(e) if e.status.is_server_error() => error!(status = e.status.as_u16(), code = %e.code, message = %e.message, "request failed"),
-        Err(e) => warn!(status = e.status.as_u16(), code = %e.code, message = %e.message, "request rejected"),
+        Err(e) if e.status >= 500 => error!(status = e.status, code = %e.code, message = %e.message, "request failed"),
+        Err(e) => warn!(status = e.status, code = %e.code, message = %e.message, "request rejected"),
     });
     respond(result, amz_json)
 }
 
-/// The token completer: `SendTaskSuccess`, `SendTaskFailure` and `SendTaskHeartbeat` over the
-/// HTTP API (see the [module documentation](self) for routes, bodies and errors).
-/// `StartExecution` is the `start-execution` function's (`POST /executions`): here it is an
-/// `UnknownOperationException`.
+/// The API function: the whole Step Functions API at `POST /` (AWS JSON 1.0, see
+/// [`stepwise_api`]), and the task-token paths `POST /send-task-success`, `/send-task-failure`,
+/// `/send-task-heartbeat` (see the [module documentation](self)). StartExecution by path is
+/// the `start-execution` function's (`POST /executions`).
 pub async fn token_completer<S, Q, T, F, C>(rt: &Runtime<S, Q, T, F, C>, req: Request) -> Response<Body>
 where
     S: Store,
@@ -265,9 +153,8 @@ where
     F: Functions,
     C: Clock,
 {
-    let span = info_span!("token_completer", execution_arn = Empty, state = Empty, operation = Empty);
-    let allowed = [Op::SendTaskSuccess, Op::SendTaskFailure, Op::SendTaskHeartbeat];
-    serve(rt, req, &allowed, span).await
+    let span = info_span!("api", execution_arn = Empty, state = Empty, operation = Empty);
+    serve(rt, req, Serves::Api, span).await
 }
 
 /// StartExecution over the HTTP API: `POST /executions`, or `X-Amz-Target:
@@ -284,7 +171,7 @@ where
     C: Clock,
 {
     let span = info_span!("start_execution", execution_arn = Empty, state = Empty, operation = Empty);
-    serve(rt, req, &[Op::StartExecution], span).await
+    serve(rt, req, Serves::StartExecution, span).await
 }
 
 /// The events the `start-execution` function receives: an SQS batch from the start queue, or

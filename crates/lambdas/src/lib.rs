@@ -9,7 +9,7 @@
 //! |---|---|---|
 //! | `step-driver` | the step queue (SQS) | [`step_driver`]: one transition per record, partial batch failures |
 //! | `approval-callback` | `RequestHumanApprovalQueue` (SQS) | [`approval_callback`]: the sample's ApproveSqsLambda, `SendTaskSuccess "approved"` |
-//! | `token-completer` | HTTP API `POST /send-task-success`, `/send-task-failure`, `/send-task-heartbeat`, `/` (AWS JSON 1.0) | [`token_completer`] |
+//! | `token-completer` (the API function) | HTTP API `POST /` (the whole Step Functions API, AWS JSON 1.0), `/send-task-success`, `/send-task-failure`, `/send-task-heartbeat` | [`token_completer`] over [`stepwise_api`] |
 //! | `start-execution` | HTTP API `POST /executions`, and the start queue (SQS) | [`start_execution_http`], [`start_execution_sqs`], dispatched by [`start_execution_event`] |
 //! | `check-stock-price`, `generate-buy-sell-recommendation`, `buy-stock`, `sell-stock` | invoked by the step driver | [`check_stock_price`], [`generate_buy_sell_recommendation`], [`buy_stock`], [`sell_stock`] |
 //!
@@ -27,7 +27,6 @@ mod logging;
 mod machine;
 mod sample;
 mod sqs;
-mod start;
 
 pub use http::{api_error, start_execution_event, start_execution_http, token_completer, StartEvent, StartEventResponse};
 pub use logging::{init_logging, json_subscriber};
@@ -42,34 +41,6 @@ pub use stepwise_runtime::Runtime;
 /// `lambda_http` uses).
 pub use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 
-use chrono::{DateTime, Utc};
-use rand::Rng;
-
-/// A random (version 4) UUID, the default execution name.
-pub fn uuid_v4() -> String {
-    let bits: u128 = rand::thread_rng().gen();
-    // Version 4 in the 13th hex digit, variant 10 in the 17th.
-    let b = (((bits & !(0xf000u128 << 64)) | (0x4000u128 << 64)) & !(0xc000u128 << 48)) | (0x8000u128 << 48);
-    let h = format!("{b:032x}");
-    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
-}
-
-/// A time as the AWS JSON protocol writes timestamps: epoch seconds, milliseconds as the
-/// fraction (`1700000000.123`).
-pub fn epoch_seconds(t: DateTime<Utc>) -> serde_json::Value {
-    let millis = t.timestamp_millis();
-    serde_json::Number::from_f64(millis as f64 / 1000.0).map(serde_json::Value::Number).unwrap_or(serde_json::Value::Null)
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn uuids_are_version_4() {
-        let a = super::uuid_v4();
-        let groups: Vec<usize> = a.split('-').map(str::len).collect();
-        assert_eq!(groups, [8, 4, 4, 4, 12], "{a}");
-        assert_eq!(&a[14..15], "4");
-        assert!(matches!(&a[19..20], "8" | "9" | "a" | "b"), "{a}");
-        assert_ne!(a, super::uuid_v4());
-    }
-}
+/// A random (version 4) UUID, the default execution name; and a time as the AWS JSON protocol
+/// writes timestamps (epoch seconds, milliseconds as the fraction).
+pub use stepwise_api::{epoch_seconds, uuid_v4};

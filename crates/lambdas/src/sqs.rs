@@ -2,7 +2,7 @@
 //! queue. Each reports the records to deliver again as partial batch failures
 //! (`FunctionResponseTypes: [ReportBatchItemFailures]`): a record not listed is deleted.
 
-use crate::start::{start, Started};
+use stepwise_api::{start, Started};
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use stepwise_asl::stepper::Event;
 use stepwise_runtime::driver::token_hash;
@@ -11,7 +11,7 @@ use stepwise_runtime::{Error, Runtime};
 use tracing::field::Empty;
 use tracing::{error, info, info_span, warn, Instrument, Span};
 
-pub use crate::start::StartExecutionInput;
+pub use stepwise_api::StartExecutionInput;
 
 /// Collects the ids of failed records.
 #[derive(Default)]
@@ -37,6 +37,7 @@ fn event_kind(event: &Event) -> (&'static str, Option<usize>) {
         Event::Advance { frame, .. } => ("Advance", Some(*frame)),
         Event::Task { frame, .. } => ("Task", Some(*frame)),
         Event::Stop { .. } => ("Stop", None),
+        Event::Terminate { .. } => ("Terminate", None),
     }
 }
 
@@ -163,7 +164,7 @@ where
             let body = record.body.as_deref().unwrap_or_default();
             let req: StartExecutionInput = serde_json::from_str(body)
                 .map_err(|e| Error::Validation(format!("the message body is not a StartExecution request: {e}")))?;
-            let default_name = if message_id.is_empty() { crate::uuid_v4() } else { message_id.clone() };
+            let default_name = if message_id.is_empty() { stepwise_api::uuid_v4() } else { message_id.clone() };
             start(rt, &req, || default_name, true).await
         }
         .instrument(span.clone())

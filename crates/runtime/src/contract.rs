@@ -135,15 +135,46 @@ pub async fn store_contract<S: Store>(store: &S) {
         role_arn: format!("arn:aws:iam::{ACCOUNT}:role/contract"),
         express: false,
         created: t0,
+        revision_id: "r1".into(),
+        updated: None,
     };
     ok(store.put_machine(&m).await, "put_machine");
+    let first = m.clone();
     assert_eq!(ok(store.get_machine(&m.arn).await, "get_machine").as_ref(), Some(&m), "store contract: get_machine must return the machine put");
     m.definition = json!({"StartAt": "Q", "States": {"Q": {"Type": "Succeed"}}});
+    m.revision_id = "r2".into();
+    m.updated = Some(t0 + chrono::Duration::milliseconds(1));
     ok(store.put_machine(&m).await, "put_machine (replace)");
     assert_eq!(
         ok(store.get_machine(&m.arn).await, "get_machine").as_ref(),
         Some(&m),
         "store contract: put_machine must replace an existing machine"
+    );
+    assert_eq!(
+        ok(store.get_machine_revision(&m.arn, "r1").await, "get_machine_revision").as_ref(),
+        Some(&first),
+        "store contract: a replaced machine's revision must stay readable"
+    );
+    assert_eq!(
+        ok(store.get_machine_revision(&m.arn, "r2").await, "get_machine_revision").as_ref(),
+        Some(&m),
+        "store contract: put_machine must store its revision"
+    );
+    assert_eq!(ok(store.get_machine_revision(&m.arn, "r3").await, "get_machine_revision (unknown)"), None, "store contract: an unknown revision must be None");
+    // Deletion: gone from get and list, revisions kept; deleting again is fine.
+    let doomed = Machine { arn: machine_arn(&format!("{machine}-deleted")), name: format!("{machine}-deleted"), ..m.clone() };
+    ok(store.put_machine(&doomed).await, "put_machine");
+    ok(store.delete_machine(&doomed.arn).await, "delete_machine");
+    ok(store.delete_machine(&doomed.arn).await, "delete_machine (again)");
+    assert_eq!(ok(store.get_machine(&doomed.arn).await, "get_machine (deleted)"), None, "store contract: a deleted machine must be gone");
+    assert!(
+        !ok(store.list_machines().await, "list_machines").iter().any(|x| x.arn == doomed.arn),
+        "store contract: list_machines must not include a deleted machine"
+    );
+    assert_eq!(
+        ok(store.get_machine_revision(&doomed.arn, "r2").await, "get_machine_revision (deleted)").as_ref(),
+        Some(&doomed),
+        "store contract: a deleted machine's revisions must stay readable"
     );
     let unknown_machine = machine_arn(&format!("{machine}-missing"));
     assert_eq!(ok(store.get_machine(&unknown_machine).await, "get_machine (unknown)"), None, "store contract: get_machine of an unknown ARN must be None");

@@ -127,33 +127,128 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
         }
     }
 
-    /// Validates a definition and stores it as a state machine; returns its ARN.
+    /// Validates a definition and stores it as a state machine (registering: a machine of the
+    /// same name is replaced, keeping its creation date; the same configuration again changes
+    /// nothing). Returns the machine.
     pub async fn create_machine(&self, name: &str, definition: Value, role_arn: &str, express: bool) -> Result<Machine, Error> {
         check_name(name)?;
         stepwise_asl::load(&definition, express).map_err(|e| Error::InvalidDefinition(e.to_string()))?;
+        let arn = format!("arn:aws:states:{}:{}:stateMachine:{name}", self.config.region, self.config.account);
+        let revision_id = Machine::revision_of(&definition, role_arn, express);
+        let existing = self.store.get_machine(&arn).await?;
+        if let Some(m) = existing.as_ref().filter(|m| m.revision_id == revision_id) {
+            return Ok(m.clone());
+        }
+        let now = self.clock.now();
         let m = Machine {
-            arn: format!("arn:aws:states:{}:{}:stateMachine:{name}", self.config.region, self.config.account),
+            arn,
             name: name.to_string(),
             definition,
             role_arn: role_arn.to_string(),
             express,
-            created: self.clock.now(),
+            created: existing.as_ref().map_or(now, |m| m.created),
+            revision_id,
+            updated: existing.is_some().then_some(now),
         };
         self.store.put_machine(&m).await?;
-        self.machines.lock().map_err(|_| Error::Storage("machine cache poisoned".into()))?.remove(&m.arn);
+        self.forget_machine(&m.arn)?;
         Ok(m)
     }
 
-    async fn machine(&self, arn: &str) -> Result<Arc<StateMachine>, Error> {
-        if let Some(m) = self.machines.lock().map_err(|_| Error::Storage("machine cache poisoned".into()))?.get(arn) {
-            return Ok(m.clone());
+    /// UpdateStateMachine: a new definition and/or role for an existing machine. Running
+    /// executions keep the revision they started with; new ones run the update. Returns the
+    /// machine as updated (unchanged, with its revision, when nothing differs).
+    pub async fn update_machine(&self, arn: &str, definition: Option<Value>, role_arn: Option<String>) -> Result<Machine, Error> {
+        if definition.is_none() && role_arn.is_none() {
+            return Err(Error::MissingRequiredParameter(
+                "Either the definition, the roleArn, the loggingConfiguration or the tracingConfiguration must be specified".into(),
+            ));
         }
-        let rec = self.store.get_machine(arn).await?.ok_or_else(|| Error::StateMachineDoesNotExist(arn.into()))?;
+        let current = self.store.get_machine(arn).await?.ok_or_else(|| Error::StateMachineDoesNotExist(arn.into()))?;
+        if let Some(d) = &definition {
+            stepwise_asl::load(d, current.express).map_err(|e| Error::InvalidDefinition(e.to_string()))?;
+        }
+        let definition = definition.unwrap_or_else(|| current.definition.clone());
+        let role_arn = role_arn.unwrap_or_else(|| current.role_arn.clone());
+        let revision_id = Machine::revision_of(&definition, &role_arn, current.express);
+        if revision_id == current.revision_id {
+            return Ok(current);
+        }
+        let m = Machine { definition, role_arn, revision_id, updated: Some(self.clock.now()), ..current };
+        self.store.put_machine(&m).await?;
+        self.forget_machine(arn)?;
+        Ok(m)
+    }
+
+    /// DeleteStateMachine: the machine is gone for new executions at once (Describe and Start
+    /// answer `StateMachineDoesNotExist`); its running executions end with `ExecutionFailed`
+    /// (`States.Runtime`, "State machine NAME has been deleted.", as on AWS) when the step
+    /// driver takes the termination message this sends each of them. Deleting a machine that
+    /// does not exist is not an error. Returns how many executions were told to terminate.
+    pub async fn delete_machine(&self, arn: &str) -> Result<usize, Error> {
+        let Some(m) = self.store.get_machine(arn).await? else { return Ok(0) };
+        self.store.delete_machine(arn).await?;
+        self.forget_machine(arn)?;
+        let running: Vec<_> =
+            self.store.list().await?.into_iter().filter(|e| e.machine_arn == arn && e.status == "RUNNING").collect();
+        for e in &running {
+            let event = Event::Terminate {
+                error: "States.Runtime".into(),
+                cause: format!("State machine {} has been deleted.", m.name),
+            };
+            let msg = StepMessage { execution_arn: e.execution_arn.clone(), event, not_before: None, origin: None };
+            let body = serde_json::to_string(&msg).map_err(|e| Error::Messaging(e.to_string()))?;
+            self.queue.send(STEP_QUEUE, &body, Duration::ZERO, Some(&format!("{}#deleted", e.execution_arn))).await?;
+        }
+        Ok(running.len())
+    }
+
+    /// The machine a running execution runs: its revision, or the current machine for an
+    /// execution stored before revisions existed.
+    async fn machine_of(&self, execution: &stepper::Execution, machine_arn: &str) -> Result<Arc<StateMachine>, Error> {
+        match &execution.info.state_machine_revision {
+            Some(rev) => self.machine_revision(machine_arn, rev).await,
+            None => self.machine(machine_arn).await,
+        }
+    }
+
+    fn forget_machine(&self, arn: &str) -> Result<(), Error> {
+        self.machines.lock().map_err(|_| Error::Storage("machine cache poisoned".into()))?.remove(arn);
+        Ok(())
+    }
+
+    fn cached(&self, key: &str) -> Result<Option<Arc<StateMachine>>, Error> {
+        Ok(self.machines.lock().map_err(|_| Error::Storage("machine cache poisoned".into()))?.get(key).cloned())
+    }
+
+    fn compile(&self, key: &str, rec: &Machine) -> Result<Arc<StateMachine>, Error> {
         let m = Arc::new(
             stepwise_asl::load(&rec.definition, rec.express).map_err(|e| Error::InvalidDefinition(e.to_string()))?,
         );
-        self.machines.lock().map_err(|_| Error::Storage("machine cache poisoned".into()))?.insert(arn.into(), m.clone());
+        self.machines.lock().map_err(|_| Error::Storage("machine cache poisoned".into()))?.insert(key.into(), m.clone());
         Ok(m)
+    }
+
+    /// A revision, compiled once per process (revisions never change).
+    async fn machine_revision(&self, arn: &str, revision: &str) -> Result<Arc<StateMachine>, Error> {
+        let key = format!("{arn}#{revision}");
+        if let Some(m) = self.cached(&key)? {
+            return Ok(m);
+        }
+        let rec = self
+            .store
+            .get_machine_revision(arn, revision)
+            .await?
+            .ok_or_else(|| Error::StateMachineDoesNotExist(format!("{arn} (revision {revision})")))?;
+        self.compile(&key, &rec)
+    }
+
+    async fn machine(&self, arn: &str) -> Result<Arc<StateMachine>, Error> {
+        if let Some(m) = self.cached(arn)? {
+            return Ok(m);
+        }
+        let rec = self.store.get_machine(arn).await?.ok_or_else(|| Error::StateMachineDoesNotExist(arn.into()))?;
+        self.compile(arn, &rec)
     }
 
     /// Starts an execution: stores it and sends its first step message. Returns the ARN.
@@ -166,12 +261,22 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
                 stepper::MAX_PAYLOAD_BYTES
             )));
         }
-        let info = ExecutionInfo::new(&self.config.account, &self.config.region, &rec.name, name, &rec.role_arn, rec.express);
+        let mut info = ExecutionInfo::new(&self.config.account, &self.config.region, &rec.name, name, &rec.role_arn, rec.express);
         let arn = info.execution_arn.clone();
         let now = self.clock.now();
+        // The execution runs this revision of the machine, whatever updates follow.
+        let machine = if rec.revision_id.is_empty() {
+            self.machine(machine_arn).await?
+        } else {
+            info.state_machine_revision = Some(rec.revision_id.clone());
+            let key = format!("{machine_arn}#{}", rec.revision_id);
+            match self.cached(&key)? {
+                Some(m) => m,
+                None => self.compile(&key, &rec)?,
+            }
+        };
         // The Start transition (ExecutionStarted) is part of the creation: one write and one
         // message fewer per execution than a separate Start step.
-        let machine = self.machine(machine_arn).await?;
         let t = stepper::step(&machine, stepper::new_execution(info, input, now), Event::Start, &mut RuntimeEnv { now });
         let outbox = outbox_of(&arn, 1, t.effects);
         let commit = Commit { execution: t.execution, expected_version: 0, history: t.history, outbox: outbox.clone(), tokens: Vec::new() };
@@ -230,7 +335,7 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
 
     async fn apply(&self, stored: Stored, event: Event, now: DateTime<Utc>) -> Result<Handled, Error> {
         let arn = stored.execution.info.execution_arn.clone();
-        let machine = self.machine(&stored.machine_arn).await?;
+        let machine = self.machine_of(&stored.execution, &stored.machine_arn).await?;
         let mut env = RuntimeEnv { now };
         let t = stepper::step(&machine, stored.execution, event, &mut env);
         if t.history.is_empty() && t.effects.is_empty() {

@@ -35,6 +35,9 @@ pub enum Error {
     /// No such state machine.
     #[error("StateMachineDoesNotExist: State Machine Does Not Exist: '{0}'")]
     StateMachineDoesNotExist(String),
+    /// A request names none of the fields an operation needs one of.
+    #[error("MissingRequiredParameter: {0}")]
+    MissingRequiredParameter(String),
     /// The definition is invalid (AWS's message).
     #[error("InvalidDefinition: {0}")]
     InvalidDefinition(String),
@@ -78,6 +81,7 @@ impl Error {
             Error::ExecutionAlreadyExists(_) => "ExecutionAlreadyExists",
             Error::ExecutionDoesNotExist(_) => "ExecutionDoesNotExist",
             Error::StateMachineDoesNotExist(_) => "StateMachineDoesNotExist",
+            Error::MissingRequiredParameter(_) => "MissingRequiredParameter",
             Error::InvalidDefinition(_) => "InvalidDefinition",
             Error::InvalidName(_) => "InvalidName",
             Error::InvalidExecutionInput(_) => "InvalidExecutionInput",

@@ -33,6 +33,29 @@ pub struct Machine {
     pub express: bool,
     /// Creation time.
     pub created: DateTime<Utc>,
+    /// The revision: a digest of definition, role and type ([`Machine::revision_of`]), AWS's
+    /// `revisionId`. An execution runs the revision it started with, whatever updates follow.
+    #[serde(default)]
+    pub revision_id: String,
+    /// When UpdateStateMachine last changed it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated: Option<DateTime<Utc>>,
+}
+
+impl Machine {
+    /// The revision id of a configuration: the first 128 bits of the SHA-256 of definition, role
+    /// and type, written as a UUID. Equal configurations share a revision, so registering the
+    /// same machine again (every cold start of a Lambda does) adds no revision.
+    pub fn revision_of(definition: &Value, role_arn: &str, express: bool) -> String {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        h.update(serde_json::to_vec(definition).unwrap_or_default());
+        h.update([0]);
+        h.update(role_arn.as_bytes());
+        h.update([0, u8::from(express)]);
+        let d: String = h.finalize().iter().take(16).map(|b| format!("{b:02x}")).collect();
+        format!("{}-{}-{}-{}-{}", &d[0..8], &d[8..12], &d[12..16], &d[16..20], &d[20..32])
+    }
 }
 
 /// A message for the step driver: one event for one execution.
@@ -142,10 +165,22 @@ pub struct Commit {
 
 /// The execution store.
 pub trait Store: Send + Sync {
-    /// Creates or replaces a state machine.
+    /// Creates or replaces a state machine, and keeps its revision (`machine.revision_id`)
+    /// readable by [`Store::get_machine_revision`] for good, also after later puts and after
+    /// [`Store::delete_machine`]: executions run the revision they started with.
     fn put_machine(&self, machine: &Machine) -> impl Future<Output = Result<(), Error>> + Send;
-    /// A state machine by ARN.
+    /// A state machine by ARN (its current revision).
     fn get_machine(&self, arn: &str) -> impl Future<Output = Result<Option<Machine>, Error>> + Send;
+    /// A revision of a state machine, as it was put.
+    fn get_machine_revision(
+        &self,
+        arn: &str,
+        revision_id: &str,
+    ) -> impl Future<Output = Result<Option<Machine>, Error>> + Send;
+    /// Deletes a state machine: [`Store::get_machine`] and [`Store::list_machines`] no longer
+    /// see it; its revisions stay (running executions need them). Deleting an unknown ARN is
+    /// not an error.
+    fn delete_machine(&self, arn: &str) -> impl Future<Output = Result<(), Error>> + Send;
     /// Every state machine, oldest first (ties by ARN).
     fn list_machines(&self) -> impl Future<Output = Result<Vec<Machine>, Error>> + Send;
     /// Creates an execution (version 1); `ExecutionAlreadyExists` when the ARN is taken.

@@ -27,8 +27,10 @@ pub struct StartExecutionInput {
 }
 
 /// What was started: the execution ARN and its start date.
-pub(crate) struct Started {
+pub struct Started {
+    /// The execution ARN.
     pub arn: String,
+    /// Its start date (the stored one, for a repeated start).
     pub start: DateTime<Utc>,
 }
 
@@ -53,7 +55,7 @@ impl StartExecutionInput {
 /// with the same name and input is not an error (as AWS: the original execution is returned)
 /// when the execution is still running, or, with `closed_too`, whatever its status (the SQS
 /// path, where a redelivered message repeats a start that went through).
-pub(crate) async fn start<S, Q, T, F, C>(
+pub async fn start<S, Q, T, F, C>(
     rt: &Runtime<S, Q, T, F, C>,
     req: &StartExecutionInput,
     default_name: impl FnOnce() -> String,

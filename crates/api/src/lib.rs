@@ -1,0 +1,678 @@
+//! The Step Functions API over the stepwise runtime, free of any transport.
+//!
+//! Clients of AWS Step Functions (the AWS CLI, boto3, the SDKs) speak **AWS JSON 1.0**: `POST /`
+//! with `X-Amz-Target: AWSStepFunctions.<Operation>` and a JSON body with AWS's camelCase
+//! fields; answers are `application/x-amz-json-1.0` with timestamps as epoch seconds
+//! (milliseconds as the fraction), errors HTTP 400 with `{"__type": CODE, "message": ...}` and
+//! AWS's exception names (500 `InternalFailure` when a store or queue fails), so the SDKs raise
+//! their typed exceptions. This crate is that API as one function, [`call`]: operation name and
+//! body bytes in, JSON or [`ApiError`] out. The transports are thin: `stepwise serve` (hyper,
+//! over the embedded runtime) and the API Lambda behind API Gateway (over DynamoDB and SQS)
+//! both hand requests to [`call`], so the two speak the same API by construction.
+//!
+//! Operations: CreateStateMachine, DescribeStateMachine, UpdateStateMachine,
+//! DeleteStateMachine, ListStateMachines, ValidateStateMachineDefinition, StartExecution,
+//! StartSyncExecution, DescribeExecution, DescribeStateMachineForExecution, StopExecution,
+//! ListExecutions, GetExecutionHistory, SendTaskSuccess, SendTaskFailure, SendTaskHeartbeat.
+//! Anything else is `UnknownOperationException`.
+//!
+//! Semantics worth knowing:
+//! - **Revisions.** Every configuration of a machine (definition, role, type) has a revision id
+//!   (`revisionId`); an execution runs the revision it started with, so UpdateStateMachine
+//!   never changes a running execution (as on AWS). DescribeStateMachineForExecution answers
+//!   the execution's revision.
+//! - **Deletion.** DeleteStateMachine removes the machine for new requests at once and ends its
+//!   running executions with `ExecutionFailed` (`States.Runtime`, "State machine NAME has been
+//!   deleted.", AWS's failure) as soon as the step driver takes them; AWS lets them reach their
+//!   next transition first and shows the machine `DELETING` meanwhile.
+//! - **Idempotent starts.** A StartExecution repeating the name and input of a running
+//!   execution answers that execution; any other reuse of a name is `ExecutionAlreadyExists`.
+//! - **Pagination.** `nextToken` is an opaque position in the listing; a token this server did
+//!   not issue is `InvalidToken`.
+#![warn(missing_docs)]
+
+mod start;
+
+pub use start::{start, StartExecutionInput, Started};
+
+use chrono::{DateTime, Utc};
+use serde_json::{json, Map, Value};
+use std::time::{Duration, Instant};
+use stepwise_asl::history::HistoryEvent;
+use stepwise_asl::stepper::{Execution, Status};
+use stepwise_runtime::driver::{check_name, token_hash};
+use stepwise_runtime::ports::{Clock, Functions, Machine, Queue, Store, Topics};
+use stepwise_runtime::{Error, Runtime};
+
+/// The `X-Amz-Target` prefix of the Step Functions API.
+pub const TARGET_PREFIX: &str = "AWSStepFunctions.";
+
+/// The content type of the AWS JSON 1.0 protocol.
+pub const AMZ_JSON: &str = "application/x-amz-json-1.0";
+
+/// The largest request body worth reading (a definition is at most 1 MB, an input 256 KiB).
+pub const MAX_BODY: usize = 4 << 20;
+
+/// How long StartSyncExecution waits for an execution (AWS's limit for EXPRESS: 5 minutes).
+const SYNC_LIMIT: Duration = Duration::from_secs(300);
+
+/// An error answer: HTTP status, AWS's exception name (`__type`) and message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{code}: {message}")]
+pub struct ApiError {
+    /// HTTP status (400 for the caller's errors, 500 for `InternalFailure`).
+    pub status: u16,
+    /// AWS's exception name.
+    pub code: String,
+    /// The message.
+    pub message: String,
+}
+
+impl ApiError {
+    /// A 400 error with this code.
+    pub fn bad(code: &str, message: impl Into<String>) -> Self {
+        ApiError { status: 400, code: code.into(), message: message.into() }
+    }
+    /// A body that is not the JSON the operation takes.
+    pub fn serialization(message: impl Into<String>) -> Self {
+        ApiError::bad("SerializationException", message)
+    }
+    fn validation(message: impl Into<String>) -> Self {
+        ApiError::bad("ValidationException", message)
+    }
+    /// An operation this API does not have.
+    pub fn unknown_operation(what: &str) -> Self {
+        ApiError::bad("UnknownOperationException", format!("unknown operation '{what}'"))
+    }
+    /// The answer's body: `{"__type": CODE, "message": ...}`.
+    pub fn body(&self) -> Value {
+        json!({"__type": self.code, "message": self.message})
+    }
+}
+
+impl From<Error> for ApiError {
+    fn from(e: Error) -> Self {
+        let code = e.code();
+        let text = e.to_string();
+        // The runtime's messages start with the code; AWS's `message` does not repeat it.
+        let message = text.strip_prefix(code).and_then(|m| m.strip_prefix(": ")).unwrap_or(&text).to_string();
+        let status = if code == "InternalFailure" { 500 } else { 400 };
+        ApiError { status, code: code.into(), message }
+    }
+}
+
+type ApiResult = Result<Value, ApiError>;
+
+/// The operation an `X-Amz-Target` header names (`AWSStepFunctions.StartExecution` →
+/// `StartExecution`), or `UnknownOperationException`.
+pub fn operation(target: &str) -> Result<&str, ApiError> {
+    target.strip_prefix(TARGET_PREFIX).filter(|op| !op.is_empty()).ok_or_else(|| ApiError::unknown_operation(target))
+}
+
+/// A request body as the JSON object operations take (an empty body is `{}`).
+pub fn parse_body(bytes: &[u8]) -> Result<Map<String, Value>, ApiError> {
+    let text = std::str::from_utf8(bytes).map_err(|_| ApiError::serialization("the request body is not UTF-8 text"))?;
+    if text.trim().is_empty() {
+        return Ok(Map::new());
+    }
+    match serde_json::from_str(text) {
+        Ok(Value::Object(m)) => Ok(m),
+        Ok(_) => Err(ApiError::serialization("the request body must be a JSON object")),
+        Err(e) => Err(ApiError::serialization(format!("the request body is not valid JSON: {e}"))),
+    }
+}
+
+/// Runs operation `op` (without the `AWSStepFunctions.` prefix) on a request body.
+pub async fn call<S, Q, T, F, C>(rt: &Runtime<S, Q, T, F, C>, op: &str, body: &[u8]) -> ApiResult
+where
+    S: Store,
+    Q: Queue,
+    T: Topics,
+    F: Functions,
+    C: Clock,
+{
+    let body = parse_body(body)?;
+    Api { rt }.call(op, &Body(body)).await
+}
+
+/// A time as the AWS JSON protocol writes timestamps: epoch seconds, milliseconds as the
+/// fraction (`1700000000.123`).
+pub fn epoch_seconds(t: DateTime<Utc>) -> Value {
+    serde_json::Number::from_f64(t.timestamp_millis() as f64 / 1000.0).map(Value::Number).unwrap_or(Value::Null)
+}
+
+/// A random (version 4) UUID: default execution names, request ids.
+pub fn uuid_v4() -> String {
+    let bits: u128 = rand::random();
+    // Version 4 in the 13th hex digit, variant 10 in the 17th.
+    let b = (((bits & !(0xf000u128 << 64)) | (0x4000u128 << 64)) & !(0xc000u128 << 48)) | (0x8000u128 << 48);
+    let h = format!("{b:032x}");
+    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+}
+
+/// A request body field reader with AWS's validation errors.
+struct Body(Map<String, Value>);
+
+fn null_member(name: &str) -> ApiError {
+    ApiError::validation(format!(
+        "1 validation error detected: Value null at '{name}' failed to satisfy constraint: Member must not be null"
+    ))
+}
+
+impl Body {
+    fn string(&self, name: &str) -> Result<Option<String>, ApiError> {
+        match self.0.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(ApiError::serialization(format!("'{name}' must be a string"))),
+        }
+    }
+    fn required(&self, name: &str) -> Result<String, ApiError> {
+        self.string(name)?.ok_or_else(|| null_member(name))
+    }
+    fn bool(&self, name: &str, default: bool) -> Result<bool, ApiError> {
+        match self.0.get(name) {
+            None | Some(Value::Null) => Ok(default),
+            Some(Value::Bool(b)) => Ok(*b),
+            Some(_) => Err(ApiError::serialization(format!("'{name}' must be a boolean"))),
+        }
+    }
+    fn present(&self, name: &str) -> bool {
+        !matches!(self.0.get(name), None | Some(Value::Null))
+    }
+    /// `maxResults`: 0 (the default) means `default`; above 1000 is a ValidationException.
+    fn max_results(&self, default: usize) -> Result<usize, ApiError> {
+        match self.0.get("maxResults") {
+            None | Some(Value::Null) => Ok(default),
+            Some(Value::Number(n)) => match n.as_i64() {
+                Some(0) => Ok(default),
+                Some(v @ 1..=1000) => Ok(v as usize),
+                _ => Err(ApiError::validation(format!(
+                    "1 validation error detected: Value '{n}' at 'maxResults' failed to satisfy constraint: Member must have value less than or equal to 1000"
+                ))),
+            },
+            Some(_) => Err(ApiError::serialization("'maxResults' must be an integer")),
+        }
+    }
+    /// `nextToken` as the offset it encodes (`InvalidToken` when it is not one of ours).
+    fn offset(&self) -> Result<usize, ApiError> {
+        match self.string("nextToken")? {
+            None => Ok(0),
+            Some(t) => t
+                .strip_prefix("stepwise-page-")
+                .and_then(|n| n.parse().ok())
+                .ok_or_else(|| ApiError::bad("InvalidToken", format!("Invalid Token: '{t}'"))),
+        }
+    }
+    /// `type`: STANDARD (default) or EXPRESS; `true` for EXPRESS.
+    fn express(&self) -> Result<bool, ApiError> {
+        match self.string("type")?.as_deref() {
+            None | Some("STANDARD") => Ok(false),
+            Some("EXPRESS") => Ok(true),
+            Some(t) => Err(ApiError::validation(format!(
+                "1 validation error detected: Value '{t}' at 'type' failed to satisfy constraint: Member must satisfy enum value set: [STANDARD, EXPRESS]"
+            ))),
+        }
+    }
+    /// `roleArn`, checked to be an ARN.
+    fn role(&self, required: bool) -> Result<Option<String>, ApiError> {
+        let role = if required { Some(self.required("roleArn")?) } else { self.string("roleArn")? };
+        match role {
+            Some(r) if !r.starts_with("arn:") || r.split(':').count() < 6 => {
+                Err(ApiError::bad("InvalidArn", format!("Invalid Arn: 'Resource type not valid in this context: {r}'")))
+            }
+            other => Ok(other),
+        }
+    }
+    /// `definition`, parsed (`InvalidDefinition` when it is not JSON).
+    fn definition(&self, required: bool) -> Result<Option<Value>, ApiError> {
+        let text = if required { Some(self.required("definition")?) } else { self.string("definition")? };
+        text.map(|t| {
+            serde_json::from_str(&t).map_err(|e| {
+                Error::InvalidDefinition(format!("Invalid State Machine Definition: 'INVALID_JSON_DESCRIPTION: {e}'")).into()
+            })
+        })
+        .transpose()
+    }
+}
+
+/// One page of `items` from `offset`, with the `nextToken` of the next page if any.
+fn page<T>(items: Vec<T>, offset: usize, max: usize) -> (Vec<T>, Option<String>) {
+    let total = items.len();
+    let end = offset.saturating_add(max).min(total);
+    let page: Vec<T> = items.into_iter().skip(offset).take(max).collect();
+    let next = (end < total).then(|| format!("stepwise-page-{end}"));
+    (page, next)
+}
+
+/// `InvalidArn` unless `arn` is a Step Functions ARN of one of these resource kinds.
+fn check_arn(arn: &str, kinds: &[&str]) -> Result<(), ApiError> {
+    let parts: Vec<&str> = arn.split(':').collect();
+    let ok = parts.len() >= 7
+        && parts[0] == "arn"
+        && parts[2] == "states"
+        && kinds.contains(&parts[5])
+        && parts[6..].iter().all(|p| !p.is_empty());
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::bad("InvalidArn", format!("Invalid Arn: '{arn}'")))
+    }
+}
+
+fn with_next(mut out: Value, next: Option<String>) -> Value {
+    if let Some(n) = next {
+        out["nextToken"] = n.into();
+    }
+    out
+}
+
+struct Api<'a, S, Q, T, F, C> {
+    rt: &'a Runtime<S, Q, T, F, C>,
+}
+
+impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Api<'_, S, Q, T, F, C> {
+    async fn call(&self, op: &str, b: &Body) -> ApiResult {
+        match op {
+            "CreateStateMachine" => self.create_state_machine(b).await,
+            "DescribeStateMachine" => {
+                let arn = b.required("stateMachineArn")?;
+                Ok(describe_machine(&self.machine(&arn).await?))
+            }
+            "UpdateStateMachine" => self.update_state_machine(b).await,
+            "DeleteStateMachine" => {
+                let arn = b.required("stateMachineArn")?;
+                check_arn(&arn, &["stateMachine"])?;
+                self.rt.delete_machine(&arn).await?;
+                Ok(json!({}))
+            }
+            "ListStateMachines" => self.list_state_machines(b).await,
+            "ValidateStateMachineDefinition" => validate_definition(b),
+            "StartExecution" => self.start_execution(b).await,
+            "StartSyncExecution" => self.start_sync_execution(b).await,
+            "DescribeExecution" => self.describe_execution(&b.required("executionArn")?).await,
+            "DescribeStateMachineForExecution" => self.machine_for_execution(&b.required("executionArn")?).await,
+            "StopExecution" => {
+                let arn = b.required("executionArn")?;
+                check_arn(&arn, &["execution", "express"])?;
+                let (error, cause) = (b.string("error")?, b.string("cause")?);
+                if error.as_ref().is_some_and(|e| e.chars().count() > 256) {
+                    return Err(ApiError::validation("1 validation error detected: Value at 'error' failed to satisfy constraint: Member must have length less than or equal to 256"));
+                }
+                if cause.as_ref().is_some_and(|c| c.chars().count() > 32768) {
+                    return Err(ApiError::validation("1 validation error detected: Value at 'cause' failed to satisfy constraint: Member must have length less than or equal to 32768"));
+                }
+                self.rt.stop_execution(&arn, error, cause).await?;
+                Ok(json!({"stopDate": epoch_seconds(self.rt.clock.now())}))
+            }
+            "GetExecutionHistory" => self.history(b).await,
+            "ListExecutions" => self.list_executions(b).await,
+            "SendTaskSuccess" => {
+                let token = self.token(b).await?;
+                let output = b.required("output")?;
+                self.rt.send_task_success(&token, &output).await?;
+                Ok(json!({}))
+            }
+            "SendTaskFailure" => {
+                let token = self.token(b).await?;
+                self.rt.send_task_failure(&token, b.string("error")?.as_deref(), b.string("cause")?.as_deref()).await?;
+                Ok(json!({}))
+            }
+            "SendTaskHeartbeat" => {
+                let token = self.token(b).await?;
+                self.rt.send_task_heartbeat(&token).await?;
+                Ok(json!({}))
+            }
+            other => Err(ApiError::unknown_operation(other)),
+        }
+    }
+
+    /// The task token of a SendTask* request; its execution and state go into the current
+    /// tracing span when the token is known (so the log line names them).
+    async fn token(&self, b: &Body) -> Result<String, ApiError> {
+        let token = b.required("taskToken")?;
+        if let Ok(Some(entry)) = self.rt.store.find_token(&token_hash(&token)).await {
+            let span = tracing::Span::current();
+            span.record("execution_arn", entry.execution_arn.as_str());
+            span.record("state", entry.state_name.as_str());
+        }
+        Ok(token)
+    }
+
+    async fn machine(&self, arn: &str) -> Result<Machine, ApiError> {
+        check_arn(arn, &["stateMachine"])?;
+        self.rt.store.get_machine(arn).await?.ok_or_else(|| Error::StateMachineDoesNotExist(arn.into()).into())
+    }
+
+    async fn create_state_machine(&self, b: &Body) -> ApiResult {
+        let name = b.required("name")?;
+        let definition = b.definition(true)?.unwrap_or_default();
+        let role = b.role(true)?.unwrap_or_default();
+        let express = b.express()?;
+        if b.bool("publish", false)? {
+            return Err(ApiError::validation("publishing state machine versions is not supported: stepwise keeps revisions (revisionId), not versions"));
+        }
+        check_name(&name)?;
+        let arn = format!("arn:aws:states:{}:{}:stateMachine:{name}", self.rt.config.region, self.rt.config.account);
+        if let Some(existing) = self.rt.store.get_machine(&arn).await? {
+            // AWS: creating the same machine again is idempotent; a different one is an error.
+            if existing.definition == definition && existing.role_arn == role && existing.express == express {
+                return Ok(json!({"stateMachineArn": existing.arn, "creationDate": epoch_seconds(existing.created)}));
+            }
+            return Err(ApiError::bad("StateMachineAlreadyExists", format!("State Machine Already Exists: '{arn}'")));
+        }
+        let m = self.rt.create_machine(&name, definition, &role, express).await?;
+        Ok(json!({"stateMachineArn": m.arn, "creationDate": epoch_seconds(m.created)}))
+    }
+
+    async fn update_state_machine(&self, b: &Body) -> ApiResult {
+        let arn = b.required("stateMachineArn")?;
+        check_arn(&arn, &["stateMachine"])?;
+        let definition = b.definition(false)?;
+        let role = b.role(false)?;
+        if b.bool("publish", false)? {
+            return Err(ApiError::validation("publishing state machine versions is not supported: stepwise keeps revisions (revisionId), not versions"));
+        }
+        let m = if definition.is_none() && role.is_none() && (b.present("loggingConfiguration") || b.present("tracingConfiguration")) {
+            // Logging and tracing are not stepwise's to configure: accepted, nothing changes.
+            self.machine(&arn).await?
+        } else {
+            self.rt.update_machine(&arn, definition, role).await?
+        };
+        let date = m.updated.unwrap_or(m.created);
+        Ok(json!({"updateDate": epoch_seconds(date), "revisionId": m.revision_id}))
+    }
+
+    async fn list_state_machines(&self, b: &Body) -> ApiResult {
+        let (max, offset) = (b.max_results(100)?, b.offset()?);
+        let (items, next) = page(self.rt.store.list_machines().await?, offset, max);
+        let items: Vec<Value> = items
+            .iter()
+            .map(|m| {
+                json!({"stateMachineArn": m.arn, "name": m.name, "type": machine_type(m), "creationDate": epoch_seconds(m.created)})
+            })
+            .collect();
+        Ok(with_next(json!({"stateMachines": items}), next))
+    }
+
+    async fn start(&self, b: &Body) -> Result<Started, ApiError> {
+        let machine_arn = b.required("stateMachineArn")?;
+        check_arn(&machine_arn, &["stateMachine"])?;
+        let req = StartExecutionInput {
+            state_machine_arn: Some(machine_arn),
+            name: b.string("name")?,
+            // JSON text as in the API; another JSON value is taken as the input itself (the
+            // SDKs always send text: this only serves hand-written requests).
+            input: b.0.get("input").filter(|v| !v.is_null()).cloned(),
+        };
+        Ok(start(self.rt, &req, uuid_v4, false).await?)
+    }
+
+    async fn start_execution(&self, b: &Body) -> ApiResult {
+        let started = self.start(b).await?;
+        Ok(json!({"executionArn": started.arn, "startDate": epoch_seconds(started.start)}))
+    }
+
+    async fn start_sync_execution(&self, b: &Body) -> ApiResult {
+        let m = self.machine(&b.required("stateMachineArn")?).await?;
+        if !m.express {
+            return Err(ApiError::bad("StateMachineTypeNotSupported", "This operation is not supported by this type of state machine"));
+        }
+        let arn = self.start(b).await?.arn;
+        let deadline = Instant::now() + SYNC_LIMIT;
+        let mut pause = Duration::from_millis(1);
+        loop {
+            let stored = self.rt.describe(&arn).await?;
+            let running = matches!(stored.execution.status, Status::Running);
+            if !running || Instant::now() > deadline {
+                let mut d = self.describe_execution(&arn).await?;
+                if let Some(o) = d.as_object_mut() {
+                    o.remove("redriveCount");
+                    if running {
+                        o.insert("status".into(), "TIMED_OUT".into());
+                    }
+                    o.insert("billingDetails".into(), json!({"billedMemoryUsedInMB": 64, "billedDurationInMilliseconds": 100}));
+                }
+                return Ok(d);
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_millis(20));
+        }
+    }
+
+    /// When a finished execution stopped: its last history event's time.
+    async fn stop_date(&self, arn: &str) -> Result<Option<DateTime<Utc>>, ApiError> {
+        Ok(self.rt.store.history(arn).await?.last().map(|e| e.timestamp))
+    }
+
+    async fn describe_execution(&self, arn: &str) -> ApiResult {
+        check_arn(arn, &["execution", "express"])?;
+        let stored = self.rt.describe(arn).await?;
+        let exec = &stored.execution;
+        let mut d = describe_execution(exec, &stored.machine_arn);
+        d["startDate"] = epoch_seconds(exec.start_time);
+        if !matches!(exec.status, Status::Running) {
+            if let Some(t) = self.stop_date(arn).await? {
+                d["stopDate"] = epoch_seconds(t);
+            }
+        }
+        Ok(d)
+    }
+
+    /// The machine as the execution runs it: its revision, even after updates or deletion.
+    async fn machine_for_execution(&self, arn: &str) -> ApiResult {
+        check_arn(arn, &["execution", "express"])?;
+        let stored = self.rt.describe(arn).await?;
+        let machine_arn = &stored.machine_arn;
+        let m = match &stored.execution.info.state_machine_revision {
+            Some(rev) => self.rt.store.get_machine_revision(machine_arn, rev).await?,
+            None => self.rt.store.get_machine(machine_arn).await?,
+        }
+        .ok_or_else(|| Error::StateMachineDoesNotExist(machine_arn.clone()))?;
+        let mut d = describe_machine(&m);
+        if let Some(o) = d.as_object_mut() {
+            o.retain(|k, _| !["status", "type", "creationDate"].contains(&k.as_str()));
+            o.insert("updateDate".into(), epoch_seconds(m.updated.unwrap_or(m.created)));
+        }
+        Ok(d)
+    }
+
+    async fn history(&self, b: &Body) -> ApiResult {
+        let arn = b.required("executionArn")?;
+        check_arn(&arn, &["execution", "express"])?;
+        let (max, offset) = (b.max_results(100)?, b.offset()?);
+        let reverse = b.bool("reverseOrder", false)?;
+        let data = b.bool("includeExecutionData", true)?;
+        self.rt.describe(&arn).await?;
+        let mut events = self.rt.store.history(&arn).await?;
+        if reverse {
+            events.reverse();
+        }
+        let (events, next) = page(events, offset, max);
+        let events: Vec<Value> = events.iter().map(|e| api_event(e, data)).collect();
+        Ok(with_next(json!({"events": events}), next))
+    }
+
+    async fn list_executions(&self, b: &Body) -> ApiResult {
+        let machine_arn = b.required("stateMachineArn")?;
+        self.machine(&machine_arn).await?;
+        let status = b.string("statusFilter")?;
+        const STATUSES: [&str; 6] = ["RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "PENDING_REDRIVE"];
+        if let Some(s) = &status {
+            if !STATUSES.contains(&s.as_str()) {
+                return Err(ApiError::validation(format!(
+                    "1 validation error detected: Value '{s}' at 'statusFilter' failed to satisfy constraint: Member must satisfy enum value set: [{}]",
+                    STATUSES.join(", ")
+                )));
+            }
+        }
+        let (max, offset) = (b.max_results(100)?, b.offset()?);
+        let all: Vec<_> = self
+            .rt
+            .store
+            .list()
+            .await?
+            .into_iter()
+            .filter(|e| e.machine_arn == machine_arn && status.as_ref().is_none_or(|s| *s == e.status))
+            .collect();
+        let (items, next) = page(all, offset, max);
+        let mut out = Vec::with_capacity(items.len());
+        for e in items {
+            let mut row = json!({
+                "executionArn": e.execution_arn,
+                "stateMachineArn": e.machine_arn,
+                "name": e.name,
+                "status": e.status,
+                "startDate": epoch_seconds(e.start),
+            });
+            if e.status != "RUNNING" {
+                if let Some(t) = self.stop_date(&e.execution_arn).await? {
+                    row["stopDate"] = epoch_seconds(t);
+                }
+            }
+            out.push(row);
+        }
+        Ok(with_next(json!({"executions": out}), next))
+    }
+}
+
+fn machine_type(m: &Machine) -> &'static str {
+    if m.express {
+        "EXPRESS"
+    } else {
+        "STANDARD"
+    }
+}
+
+/// DescribeStateMachine's answer for a machine.
+fn describe_machine(m: &Machine) -> Value {
+    let mut d = json!({
+        "stateMachineArn": m.arn,
+        "name": m.name,
+        "status": "ACTIVE",
+        "definition": serde_json::to_string(&m.definition).unwrap_or_default(),
+        "roleArn": m.role_arn,
+        "type": machine_type(m),
+        "creationDate": epoch_seconds(m.created),
+        "loggingConfiguration": {"level": "OFF", "includeExecutionData": false},
+        "tracingConfiguration": {"enabled": false},
+    });
+    if !m.revision_id.is_empty() {
+        d["revisionId"] = m.revision_id.clone().into();
+    }
+    d
+}
+
+/// ValidateStateMachineDefinition: `{"result": "OK"|"FAIL", "diagnostics": [...]}`.
+fn validate_definition(b: &Body) -> ApiResult {
+    let text = b.required("definition")?;
+    let express = b.express()?;
+    let result = serde_json::from_str::<Value>(&text)
+        .map_err(|e| ("INVALID_JSON_DESCRIPTION", e.to_string()))
+        .and_then(|d| stepwise_asl::load(&d, express).map(|_| ()).map_err(|e| ("SCHEMA_VALIDATION_FAILED", e.to_string())));
+    Ok(match result {
+        Ok(()) => json!({"result": "OK", "diagnostics": [], "truncated": false}),
+        Err((code, message)) => {
+            json!({"result": "FAIL", "diagnostics": [{"severity": "ERROR", "code": code, "message": message}], "truncated": false})
+        }
+    })
+}
+
+/// DescribeExecution's fields that the execution alone gives (no `stopDate`; `startDate` as
+/// an ISO 8601 text, which the callers replace with epoch seconds on the wire).
+pub fn describe_execution(exec: &Execution, machine_arn: &str) -> Value {
+    let mut d = json!({
+        "executionArn": exec.info.execution_arn,
+        "stateMachineArn": machine_arn,
+        "name": exec.info.name,
+        "status": exec.status.as_str(),
+        "startDate": stepwise_asl::timestamp::format(&exec.start_time),
+        "input": serde_json::to_string(&exec.input).unwrap_or_default(),
+        "inputDetails": {"included": true},
+        "redriveCount": exec.redrive_count,
+    });
+    match &exec.status {
+        Status::Succeeded { output } => {
+            d["output"] = Value::String(serde_json::to_string(output).unwrap_or_default());
+            d["outputDetails"] = json!({"included": true});
+        }
+        Status::Failed { error, cause } | Status::TimedOut { error, cause } | Status::Aborted { error, cause } => {
+            if let Some(e) = error {
+                d["error"] = Value::String(e.clone());
+            }
+            if let Some(c) = cause {
+                d["cause"] = Value::String(c.clone());
+            }
+        }
+        Status::Running => {}
+    }
+    d
+}
+
+/// A history event as GetExecutionHistory returns it: `timestamp` in epoch seconds, and the
+/// JSON payloads of details (`input`, `output`, `parameters`) as JSON text.
+pub fn api_event(e: &HistoryEvent, include_data: bool) -> Value {
+    let mut v = e.to_aws_json();
+    v["timestamp"] = epoch_seconds(e.timestamp);
+    if let Some(o) = v.as_object_mut() {
+        for (k, d) in o.iter_mut() {
+            if !k.ends_with("EventDetails") {
+                continue;
+            }
+            let Some(d) = d.as_object_mut() else { continue };
+            for field in ["input", "output", "parameters"] {
+                if let Some(x) = d.get_mut(field) {
+                    if include_data {
+                        *x = Value::String(x.to_string());
+                    } else {
+                        d.remove(field);
+                    }
+                }
+            }
+        }
+    }
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pages_carry_a_next_token_until_the_end() {
+        let (p, n) = page((0..5).collect::<Vec<_>>(), 0, 2);
+        assert_eq!((p, n.as_deref()), (vec![0, 1], Some("stepwise-page-2")));
+        let (p, n) = page((0..5).collect::<Vec<_>>(), 4, 2);
+        assert_eq!((p, n), (vec![4], None));
+    }
+
+    #[test]
+    fn arns_are_checked_by_kind() {
+        assert!(check_arn("arn:aws:states:us-east-1:123456789012:stateMachine:M", &["stateMachine"]).is_ok());
+        assert!(check_arn("arn:aws:states:us-east-1:123456789012:execution:M:e", &["stateMachine"]).is_err());
+        assert!(check_arn("not-an-arn", &["execution"]).is_err());
+    }
+
+    #[test]
+    fn epoch_seconds_keep_milliseconds() {
+        let t = DateTime::<Utc>::from_timestamp_millis(1_700_000_000_123).unwrap_or_default();
+        assert_eq!(epoch_seconds(t), json!(1_700_000_000.123));
+    }
+
+    #[test]
+    fn uuids_are_version_4() {
+        let a = uuid_v4();
+        let groups: Vec<usize> = a.split('-').map(str::len).collect();
+        assert_eq!(groups, [8, 4, 4, 4, 12], "{a}");
+        assert_eq!(&a[14..15], "4");
+        assert!(matches!(&a[19..20], "8" | "9" | "a" | "b"), "{a}");
+        assert_ne!(a, uuid_v4());
+    }
+
+    #[test]
+    fn targets_name_operations() {
+        assert_eq!(operation("AWSStepFunctions.StartExecution"), Ok("StartExecution"));
+        assert_eq!(operation("AWSStepFunctions.").map_err(|e| e.code), Err("UnknownOperationException".to_string()));
+        assert_eq!(operation("AmazonSQS.SendMessage").map_err(|e| e.code), Err("UnknownOperationException".to_string()));
+    }
+}
