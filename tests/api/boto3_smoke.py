@@ -2,8 +2,9 @@
 
 Usage: boto3_smoke.py ENDPOINT_URL   (the AWS CLI is $AWS_CLI, default `aws`)
 
-Checks create/describe/list of state machines, start (idempotent), describe, history,
-list, stop, StartSyncExecution, a waitForTaskToken round trip where the token is read from
+Checks create/describe/list/update/delete of state machines (revisions: a running execution
+keeps its definition; a deleted machine's execution fails with States.Runtime), start
+(idempotent), describe, history, list, stop, StartSyncExecution, a waitForTaskToken round trip where the token is read from
 GetExecutionHistory and completed with `aws stepfunctions send-task-success`, and that the
 error codes come back as boto3's typed exceptions and in the CLI's error line.
 """
@@ -159,6 +160,59 @@ r = cli("describe-execution", "--execution-arn", "arn:aws:states:us-east-1:12345
 assert r.returncode != 0 and "An error occurred (ExecutionDoesNotExist) when calling the DescribeExecution operation" in r.stderr, r.stderr
 r = cli("list-state-machines")
 assert r.returncode == 0 and len(json.loads(r.stdout)["stateMachines"]) == 4, (r.stdout, r.stderr)
+
+# --- UpdateStateMachine: a running execution keeps its revision; new ones run the update -------
+up = sfn.create_state_machine(name="SmokeUpdate", definition=json.dumps(CALLBACK), roleArn=ROLE)["stateMachineArn"]
+before = sfn.describe_state_machine(stateMachineArn=up)
+old = sfn.start_execution(stateMachineArn=up, name="old")["executionArn"]
+old_token = None
+deadline = time.time() + 30
+while old_token is None:
+    for e in sfn.get_execution_history(executionArn=old)["events"]:
+        if e["type"] == "TaskScheduled":
+            old_token = json.loads(e["taskScheduledEventDetails"]["parameters"])["MessageBody"]["token"]
+    assert old_token or time.time() < deadline, "no TaskScheduled event"
+    time.sleep(0.02)
+r = cli("update-state-machine", "--state-machine-arn", up, "--definition", json.dumps(PASS))
+assert r.returncode == 0, (r.returncode, r.stdout, r.stderr)
+updated = json.loads(r.stdout)
+after = sfn.describe_state_machine(stateMachineArn=up)
+assert updated["revisionId"] == after["revisionId"] != before["revisionId"], (updated, before, after)
+assert json.loads(after["definition"]) == PASS and after["creationDate"] == before["creationDate"], after
+for_old = sfn.describe_state_machine_for_execution(executionArn=old)
+assert json.loads(for_old["definition"]) == CALLBACK and for_old["revisionId"] == before["revisionId"], for_old
+new = sfn.start_execution(stateMachineArn=up, name="new", input='{"n": 1}')["executionArn"]
+d = wait_done(new)
+assert d["status"] == "SUCCEEDED" and json.loads(d["output"]) == {"n": 1, "r": "ok"}, d
+assert sfn.describe_state_machine_for_execution(executionArn=new)["revisionId"] == after["revisionId"]
+sfn.send_task_success(taskToken=old_token, output='{"old": true}')
+d = wait_done(old)
+assert d["status"] == "SUCCEEDED" and json.loads(d["output"]) == {"old": True}, d
+same = sfn.update_state_machine(stateMachineArn=up, definition=json.dumps(PASS))
+assert same["revisionId"] == after["revisionId"], same
+sfn.update_state_machine(stateMachineArn=up, roleArn="arn:aws:iam::123456789012:role/other")
+assert sfn.describe_state_machine(stateMachineArn=up)["roleArn"] == "arn:aws:iam::123456789012:role/other"
+expect(X.MissingRequiredParameter, sfn.update_state_machine, stateMachineArn=up)
+expect(X.InvalidDefinition, sfn.update_state_machine, stateMachineArn=up, definition='{"StartAt": "X", "States": {}}')
+expect(X.StateMachineDoesNotExist, sfn.update_state_machine, stateMachineArn=up + "Nope", definition=json.dumps(PASS))
+expect(X.InvalidArn, sfn.update_state_machine, stateMachineArn="nope", definition=json.dumps(PASS))
+
+# --- DeleteStateMachine: gone at once; its running execution fails with States.Runtime ---------
+doomed = sfn.start_execution(stateMachineArn=waiter, name="doomed")["executionArn"]
+sfn.delete_state_machine(stateMachineArn=waiter)
+d = wait_done(doomed)
+assert d["status"] == "FAILED" and d["error"] == "States.Runtime", d
+assert d["cause"] == "State machine SmokeWait has been deleted.", d
+assert sfn.get_execution_history(executionArn=doomed, reverseOrder=True, maxResults=1)["events"][0]["type"] == "ExecutionFailed"
+expect(X.StateMachineDoesNotExist, sfn.describe_state_machine, stateMachineArn=waiter)
+expect(X.StateMachineDoesNotExist, sfn.start_execution, stateMachineArn=waiter)
+r = cli("delete-state-machine", "--state-machine-arn", waiter)
+assert r.returncode == 0, (r.returncode, r.stderr)  # deleting again is not an error
+r = cli("delete-state-machine", "--state-machine-arn", up)
+assert r.returncode == 0, (r.returncode, r.stderr)
+names = [x["name"] for x in sfn.list_state_machines()["stateMachines"]]
+assert names == ["Smoke", "SmokeExpress", "SmokeCallback"], names
+expect(X.InvalidArn, sfn.delete_state_machine, stateMachineArn="not-an-arn")
 
 # --- typed exceptions -------------------------------------------------------------------------
 missing_machine = "arn:aws:states:us-east-1:123456789012:stateMachine:Nope"

@@ -131,8 +131,10 @@ where
     F: Functions,
     C: Clock,
 {
-    let body = parse_body(body)?;
-    Api { rt }.call(op, &Body(body)).await
+    let body = Body(parse_body(body)?);
+    // Boxed: the operations' futures together are large (tens of KiB in debug builds), too
+    // large for the stacks of callers that hold several of them.
+    Box::pin(Api { rt }.call(op, &body)).await
 }
 
 /// A time as the AWS JSON protocol writes timestamps: epoch seconds, milliseconds as the

@@ -1044,6 +1044,35 @@ fn stop_aborts_and_later_messages_are_no_ops() {
     r.assert_noop(Event::Stop { error: None, cause: None });
 }
 
+/// Guards Terminate (a deleted state machine's executions): FAILED with the runtime's error and
+/// cause, ExecutionFailed as the last event, a Complete effect, even from inside a Parallel
+/// branch; later messages are no-ops, and a finished execution ignores it.
+#[test]
+fn terminate_fails_the_execution_and_later_messages_are_no_ops() {
+    let def = json!({"StartAt": "Par", "States": {"Par": {"Type": "Parallel", "End": true, "Branches": [
+        {"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": LAMBDA, "End": true}}}]}}});
+    let mut r = Run::new(def, json!({}));
+    r.start();
+    r.advance(0);
+    let o = r.advance(1);
+    let req = o.invoke();
+    let deleted = Event::Terminate { error: "States.Runtime".into(), cause: "State machine M has been deleted.".into() };
+    let o = r.step(deleted.clone());
+    assert_eq!(o.types().last(), Some(&"ExecutionFailed"));
+    assert!(o.completes());
+    assert_eq!(
+        r.status(),
+        &Status::Failed { error: Some("States.Runtime".into()), cause: Some("State machine M has been deleted.".into()) }
+    );
+    assert_eq!(
+        r.history.last().map(|e| e.to_aws_json()["executionFailedEventDetails"].clone()),
+        Some(json!({"error": "States.Runtime", "cause": "State machine M has been deleted."}))
+    );
+    r.assert_noop(Event::Task { frame: req.frame, task: req.task, outcome: ok(json!(1)) });
+    r.assert_noop(deleted);
+    r.assert_noop(Event::Stop { error: None, cause: None });
+}
+
 // ---------------------------------------------------------------------------------------------
 // 12. Machine TimeoutSeconds
 // ---------------------------------------------------------------------------------------------

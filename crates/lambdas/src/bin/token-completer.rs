@@ -1,5 +1,6 @@
-//! The token completer Lambda function: SendTaskSuccess, SendTaskFailure and SendTaskHeartbeat
-//! over the HTTP API (see `stepwise_lambdas::token_completer`).
+//! The API function (it began as the token completer): the whole Step Functions API at `POST /`
+//! (AWS JSON 1.0, `stepwise-api`) and SendTaskSuccess, SendTaskFailure and SendTaskHeartbeat at
+//! their paths, over the HTTP API (see `stepwise_lambdas::token_completer`).
 
 use lambda_http::{service_fn, Error, Request};
 
