@@ -206,6 +206,15 @@ def run(server, executions, timeout, ready_timeout, poll_interval):
             "stateMachineArn"
         ]
 
+        # The client's ceiling: the rate of the cheapest call (DescribeStateMachine) on this
+        # server, before the workload. The workload needs one StartExecution per 20
+        # transitions, so no server can show more than 20 x this rate through this client.
+        probes = 300
+        t_probe = time.perf_counter()
+        for _ in range(probes):
+            sfn.describe_state_machine(stateMachineArn=arn)
+        calls_per_s = probes / (time.perf_counter() - t_probe)
+
         t0 = time.perf_counter()
         pending = []
         for i in range(executions):
@@ -246,6 +255,7 @@ def run(server, executions, timeout, ready_timeout, poll_interval):
             "executions_per_s": round(executions / elapsed, 2),
             "transitions_per_s": round(executions * STATES / elapsed, 1),
             "describe_calls": describes,
+            "cheapest_calls_per_s": round(calls_per_s, 1),
             "peak_rss_kib": server.peak_rss_kib(),
         }
     finally:
@@ -292,6 +302,11 @@ def main():
         rss = f"{r['peak_rss_kib'] / 1024:.1f} MiB" if r["peak_rss_kib"] else "-"
         print(f"{name:<10} {r['executions']:>10} {r['seconds']:>9.2f} {r['executions_per_s']:>13.1f} {r['transitions_per_s']:>14.1f} {rss:>10}")
     print(f"ratio stepwise/moto (transitions/s): {ratio:.1f}x (target >= 100x: {'met' if ratio >= 100 else 'not met'})")
+    ceiling = sw["cheapest_calls_per_s"] * STATES
+    print(
+        f"client ceiling: {sw['cheapest_calls_per_s']:.0f} DescribeStateMachine calls/s through boto3 on stepwise "
+        f"= at most {ceiling:.0f} transitions/s for any server = {ceiling / mo['transitions_per_s']:.1f}x moto"
+    )
     print(json.dumps({
         "benchmark": "api_throughput",
         "states_per_execution": STATES,
@@ -299,6 +314,7 @@ def main():
         "stepwise": sw,
         "moto": mo,
         "ratio_transitions_per_s": round(ratio, 2),
+        "client_ceiling_ratio": round(sw["cheapest_calls_per_s"] * STATES / mo["transitions_per_s"], 2),
         "stepwise_peak_rss_kib": sw["peak_rss_kib"],
     }))
     return 0

@@ -71,17 +71,10 @@ where
     let machine_arn = req.state_machine_arn.as_deref().ok_or_else(|| missing("stateMachineArn"))?;
     let name = req.name.clone().unwrap_or_else(default_name);
     let input = req.input_value()?;
-    let now = rt.clock.now();
-    match rt.start_execution(machine_arn, &name, input.clone()).await {
-        Ok(arn) => {
+    match rt.start_execution_with_date(machine_arn, &name, input.clone()).await {
+        Ok((arn, start)) => {
             Span::current().record("execution_arn", arn.as_str());
             info!(name = %name, "execution started");
-            // The stored start time, so a repeated start answers the same date; the started
-            // execution must not turn into an error if this read fails.
-            let start = match rt.store.load(&arn).await {
-                Ok(Some(stored)) => stored.execution.start_time,
-                _ => now,
-            };
             Ok(Started { arn, start })
         }
         Err(Error::ExecutionAlreadyExists(existing)) => {

@@ -60,7 +60,7 @@ async fn run(rt: &Rt, label: &str, definition: Value, n: usize, approve: bool) -
     }
     let mut applied = 0usize;
     loop {
-        let msgs = rt.queue.receive(STEP_QUEUE, 10, Duration::from_secs(30)).await.expect("receive");
+        let msgs = rt.queue.receive(STEP_QUEUE, 100, Duration::from_secs(30)).await.expect("receive");
         if msgs.is_empty() {
             let mut asked = false;
             if approve {
@@ -77,8 +77,9 @@ async fn run(rt: &Rt, label: &str, definition: Value, n: usize, approve: bool) -
             }
             continue;
         }
-        for m in msgs {
-            if rt.process(&m).await.expect("process") == Handled::Applied {
+        // As `Runtime::work_until` does: the batch's messages concurrently.
+        for outcome in futures_util::future::join_all(msgs.iter().map(|m| rt.process(m))).await {
+            if outcome.expect("process") == Handled::Applied {
                 applied += 1;
             }
         }

@@ -1,10 +1,12 @@
 //! The SQLite database the embedded adapters share: opening, schema, transactions, errors.
 
 use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
-use rusqlite::{Connection, Transaction, TransactionBehavior};
+use rusqlite::{Connection, TransactionBehavior};
 use std::fmt::Display;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
 use stepwise_runtime::ports::{Clock, SystemClock};
 use std::time::Duration;
 use stepwise_runtime::Error;
@@ -142,9 +144,28 @@ impl Failure {
     }
 }
 
-/// One SQLite connection, shared by the adapters made from it.
+/// What the database thread hands back to a request once its batch is committed (or not).
+type Reply = Box<dyn FnOnce(Result<(), String>) + Send>;
+
+/// A request for the database thread: runs on the connection inside the batch's transaction.
+type Job = Box<dyn FnOnce(&mut Connection) -> Reply + Send>;
+
+/// The most requests one transaction takes.
+const MAX_BATCH: usize = 256;
+
+/// One SQLite connection, shared by the adapters made from it, owned by a database thread that
+/// **commits in groups**.
+///
+/// Every request (a read or a write closure) goes to the thread, which takes all requests
+/// waiting at that moment and runs them in one transaction, each inside its own savepoint: a
+/// closure that fails is rolled back alone, as if it had had its own transaction. Answers go
+/// out after the `COMMIT`, so a write is durable when its caller hears of it, exactly as with a
+/// transaction per request. Why: a driver step is a few small writes (commit, send, ack), and
+/// SQLite's cost is per transaction (WAL frames of every touched page, locks), not per row;
+/// with many steps in flight, one transaction carries the writes of many, and the SQLite work
+/// runs on its own thread beside the async executor's.
 pub(crate) struct Db {
-    conn: Mutex<Connection>,
+    jobs: Mutex<mpsc::Sender<(Job, bool)>>,
     /// The clock message delays and visibility timeouts are measured with.
     clock: Mutex<Arc<dyn Clock>>,
 }
@@ -186,37 +207,160 @@ impl Db {
         tx.execute_batch(SCHEMA)?;
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
         tx.commit()?;
-        Ok(Db { conn: Mutex::new(conn), clock: Mutex::new(Arc::new(SystemClock)) })
+        let (jobs, queue) = mpsc::channel();
+        std::thread::Builder::new()
+            .name("stepwise-sqlite".into())
+            .spawn(move || database_thread(conn, queue))
+            .map_err(|e| Failure::Data(format!("starting the database thread: {e}")))?;
+        Ok(Db { jobs: Mutex::new(jobs), clock: Mutex::new(Arc::new(SystemClock)) })
     }
 
-    fn lock(&self) -> MutexGuard<'_, Connection> {
-        // A panic while holding the lock cannot leave a transaction open (dropping a
-        // `Transaction` rolls it back), so the connection is still usable.
-        self.conn.lock().unwrap_or_else(PoisonError::into_inner)
+    /// Hands `f` to the database thread; `deliver` gets its outcome after the commit.
+    fn submit<T: Send + 'static>(
+        &self,
+        write: bool,
+        f: impl FnOnce(&Connection) -> Result<T, Failure> + Send + 'static,
+        deliver: impl FnOnce(Result<T, Failure>) + Send + 'static,
+    ) -> Result<(), Failure> {
+        let job: Job = Box::new(move |conn: &mut Connection| -> Reply {
+            let outcome = in_savepoint(conn, f);
+            Box::new(move |committed: Result<(), String>| {
+                deliver(match (outcome, committed) {
+                    (Ok(v), Ok(())) => Ok(v),
+                    (Ok(_), Err(e)) => Err(Failure::Data(format!("the transaction did not commit: {e}"))),
+                    (Err(e), _) => Err(e),
+                })
+            })
+        });
+        let sender = self.jobs.lock().map_err(|_| Failure::Data("the database handle is poisoned".into()))?.clone();
+        sender.send((job, write)).map_err(|_| Failure::Data("the database thread has stopped".into()))
     }
 
-    /// Runs `f` in a write transaction (`BEGIN IMMEDIATE`), committed when `f` returns `Ok`
-    /// and rolled back otherwise.
-    pub(crate) fn write<T>(
+    async fn run<T: Send + 'static>(
+        &self,
+        write: bool,
+        kind: Kind,
+        context: &str,
+        f: impl FnOnce(&Connection) -> Result<T, Failure> + Send + 'static,
+    ) -> Result<T, Error> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.submit(write, f, move |r| {
+            let _ = tx.send(r);
+        })
+        .map_err(|e| e.into_error(kind, context))?;
+        match rx.await {
+            Ok(r) => r.map_err(|e| e.into_error(kind, context)),
+            Err(_) => Err(kind.error(context, "the database thread dropped the request")),
+        }
+    }
+
+    fn run_blocking<T: Send + 'static>(
+        &self,
+        write: bool,
+        kind: Kind,
+        context: &str,
+        f: impl FnOnce(&Connection) -> Result<T, Failure> + Send + 'static,
+    ) -> Result<T, Error> {
+        let (tx, rx) = mpsc::channel();
+        self.submit(write, f, move |r| {
+            let _ = tx.send(r);
+        })
+        .map_err(|e| e.into_error(kind, context))?;
+        match rx.recv() {
+            Ok(r) => r.map_err(|e| e.into_error(kind, context)),
+            Err(_) => Err(kind.error(context, "the database thread dropped the request")),
+        }
+    }
+
+    /// Runs `f` as one atomic write: it is applied entirely (and committed, durably, before
+    /// this returns `Ok`) or not at all when it returns `Err`.
+    pub(crate) async fn write<T: Send + 'static>(
         &self,
         kind: Kind,
         context: &str,
-        f: impl FnOnce(&Transaction<'_>) -> Result<T, Failure>,
+        f: impl FnOnce(&Connection) -> Result<T, Failure> + Send + 'static,
     ) -> Result<T, Error> {
-        let mut conn = self.lock();
-        let run = || -> Result<T, Failure> {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let value = f(&tx)?;
-            tx.commit()?;
-            Ok(value)
-        };
-        run().map_err(|e| e.into_error(kind, context))
+        self.run(true, kind, context, f).await
     }
 
-    /// Runs `f` on the connection (for reads).
-    pub(crate) fn read<T>(&self, kind: Kind, context: &str, f: impl FnOnce(&Connection) -> Result<T, Failure>) -> Result<T, Error> {
-        let conn = self.lock();
-        f(&conn).map_err(|e| e.into_error(kind, context))
+    /// Runs `f` for reading.
+    pub(crate) async fn read<T: Send + 'static>(
+        &self,
+        kind: Kind,
+        context: &str,
+        f: impl FnOnce(&Connection) -> Result<T, Failure> + Send + 'static,
+    ) -> Result<T, Error> {
+        self.run(false, kind, context, f).await
+    }
+
+    /// [`Db::write`] for synchronous callers (not from inside an async task).
+    pub(crate) fn write_blocking<T: Send + 'static>(
+        &self,
+        kind: Kind,
+        context: &str,
+        f: impl FnOnce(&Connection) -> Result<T, Failure> + Send + 'static,
+    ) -> Result<T, Error> {
+        self.run_blocking(true, kind, context, f)
+    }
+
+    /// [`Db::read`] for synchronous callers.
+    pub(crate) fn read_blocking<T: Send + 'static>(
+        &self,
+        kind: Kind,
+        context: &str,
+        f: impl FnOnce(&Connection) -> Result<T, Failure> + Send + 'static,
+    ) -> Result<T, Error> {
+        self.run_blocking(false, kind, context, f)
+    }
+}
+
+/// Runs `f` inside a savepoint: released when it returns `Ok`, rolled back otherwise (and when
+/// it panics, which becomes an error instead of killing the database thread).
+fn in_savepoint<T>(conn: &mut Connection, f: impl FnOnce(&Connection) -> Result<T, Failure>) -> Result<T, Failure> {
+    let sp = conn.savepoint()?;
+    let outcome = catch_unwind(AssertUnwindSafe(|| f(&sp)))
+        .unwrap_or_else(|_| Err(Failure::Data("a database request panicked".into())));
+    match outcome {
+        Ok(v) => {
+            sp.commit()?;
+            Ok(v)
+        }
+        // Dropping the savepoint rolls it back.
+        Err(e) => Err(e),
+    }
+}
+
+/// The database thread: takes every waiting request, runs them in one transaction (`BEGIN
+/// IMMEDIATE` when any writes), commits, answers them all; ends when every handle is gone.
+fn database_thread(mut conn: Connection, queue: mpsc::Receiver<(Job, bool)>) {
+    while let Ok(first) = queue.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match queue.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let writes = batch.iter().any(|(_, write)| *write);
+        let begun = conn.execute_batch(if writes { "BEGIN IMMEDIATE" } else { "BEGIN" });
+        if let Err(e) = begun {
+            // The jobs still run (outside a transaction, each in its savepoint, which is then a
+            // transaction of its own): failing them all would make a busy database fatal.
+            let replies: Vec<Reply> = batch.into_iter().map(|(job, _)| job(&mut conn)).collect();
+            let _ = e;
+            for reply in replies {
+                reply(Ok(()));
+            }
+            continue;
+        }
+        let replies: Vec<Reply> = batch.into_iter().map(|(job, _)| job(&mut conn)).collect();
+        let committed = conn.execute_batch("COMMIT").map_err(|e| format!("SQLite: {e}"));
+        if committed.is_err() {
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+        for reply in replies {
+            reply(committed.clone());
+        }
     }
 }
 

@@ -49,11 +49,12 @@ impl SqliteQueue {
     /// acknowledged. `receipt` is the latest delivery's receipt (empty if never received) and
     /// `receive_count` the number of deliveries so far.
     pub fn list(&self, queue: &str) -> Result<Vec<(Message, DateTime<Utc>, bool)>, Error> {
-        self.db.read(KIND, "list", |conn| {
+        let queue = queue_name(queue).to_string();
+        self.db.read_blocking(KIND, "list", move |conn| {
             let mut stmt = conn.prepare_cached(
                 "SELECT id, body, receipt, receive_count, sent_at, deleted FROM messages WHERE queue = ?1 ORDER BY seq",
             )?;
-            let rows = stmt.query_map([queue], |r| {
+            let rows = stmt.query_map([&queue], |r| {
                 Ok((
                     r.get::<_, String>(0)?,
                     r.get::<_, String>(1)?,
@@ -76,10 +77,11 @@ impl SqliteQueue {
     /// When the next unacknowledged message of `queue` becomes visible (a time in the past if
     /// one is visible now), or `None` if there is none: how long a worker may sleep.
     pub fn next_visible_at(&self, queue: &str) -> Result<Option<DateTime<Utc>>, Error> {
-        self.db.read(KIND, "next_visible_at", |conn| {
+        let queue = queue_name(queue).to_string();
+        self.db.read_blocking(KIND, "next_visible_at", move |conn| {
             let at: Option<i64> = conn.query_row(
                 "SELECT MIN(visible_at) FROM messages WHERE queue = ?1 AND deleted = 0",
-                [queue],
+                [&queue],
                 |r| r.get(0),
             )?;
             at.map(from_ms).transpose()
@@ -88,7 +90,7 @@ impl SqliteQueue {
 
     /// The names of all queues that ever received a message, sorted.
     pub fn queues(&self) -> Result<Vec<String>, Error> {
-        self.db.read(KIND, "queues", |conn| {
+        self.db.read_blocking(KIND, "queues", |conn| {
             let mut stmt = conn.prepare_cached("SELECT DISTINCT queue FROM messages ORDER BY queue")?;
             let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
             Ok(rows.collect::<Result<Vec<_>, _>>()?)
@@ -134,26 +136,27 @@ fn queue_name(queue: &str) -> &str {
 
 impl Queue for SqliteQueue {
     async fn send(&self, queue: &str, body: &str, delay: Duration, dedup_id: Option<&str>) -> Result<String, Error> {
-        let queue = queue_name(queue);
+        let (queue, body) = (queue_name(queue).to_string(), body.to_string());
+        let dedup_id = dedup_id.map(str::to_string);
         let now = self.db.now_ms();
-        self.db.write(KIND, "send", |tx| insert_message(tx, now, queue, body, delay, dedup_id))
+        self.db.write(KIND, "send", move |tx| insert_message(tx, now, &queue, &body, delay, dedup_id.as_deref())).await
     }
 
     async fn receive(&self, queue: &str, max: usize, visibility: Duration) -> Result<Vec<Message>, Error> {
-        let queue = queue_name(queue);
+        let queue = queue_name(queue).to_string();
         if max == 0 {
             return Ok(Vec::new());
         }
         let limit = i64::try_from(max).unwrap_or(i64::MAX);
         let now = self.db.now_ms();
-        self.db.write(KIND, "receive", |tx| {
+        self.db.write(KIND, "receive", move |tx| {
             let hidden_until = now.saturating_add(duration_ms(visibility));
             let candidates = {
                 let mut stmt = tx.prepare_cached(
                     "SELECT seq, id, body FROM messages WHERE queue = ?1 AND deleted = 0 AND visible_at <= ?2
                      ORDER BY visible_at, seq LIMIT ?3",
                 )?;
-                let rows = stmt.query_map(params![queue, now, limit], |r| {
+                let rows = stmt.query_map(params![&queue, now, limit], |r| {
                     Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?))
                 })?;
                 rows.collect::<Result<Vec<_>, _>>()?
@@ -171,14 +174,16 @@ impl Queue for SqliteQueue {
             }
             Ok(messages)
         })
+        .await
     }
 
     async fn ack(&self, queue: &str, receipt: &str) -> Result<(), Error> {
-        let queue = queue_name(queue);
+        let (queue, receipt) = (queue_name(queue).to_string(), receipt.to_string());
         // Acknowledging twice, or with the receipt of an earlier delivery, does nothing.
-        self.db.write(KIND, "ack", |tx| {
-            tx.execute("UPDATE messages SET deleted = 1 WHERE queue = ?1 AND receipt = ?2 AND deleted = 0", [queue, receipt])?;
+        self.db.write(KIND, "ack", move |tx| {
+            tx.execute("UPDATE messages SET deleted = 1 WHERE queue = ?1 AND receipt = ?2 AND deleted = 0", [&queue, &receipt])?;
             Ok(())
         })
+        .await
     }
 }

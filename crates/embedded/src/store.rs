@@ -1,7 +1,7 @@
 //! [`SqliteStore`]: the execution store in SQLite.
 
 use crate::db::{from_text, to_i64, to_text, to_u64, Db, Failure, Kind};
-use rusqlite::{params, OptionalExtension, Transaction};
+use rusqlite::{params, Connection, OptionalExtension};
 use std::path::Path;
 use std::sync::Arc;
 use stepwise_asl::history::HistoryEvent;
@@ -71,7 +71,7 @@ impl Rows {
     }
 
     /// Inserts the history events and token entries.
-    fn insert_children(&self, tx: &Transaction<'_>) -> Result<(), Failure> {
+    fn insert_children(&self, tx: &Connection) -> Result<(), Failure> {
         let mut history = tx.prepare_cached("INSERT INTO history (arn, event_id, event) VALUES (?1, ?2, ?3)")?;
         for (id, event) in &self.history {
             history.execute(params![self.arn, id, event])?;
@@ -87,48 +87,53 @@ impl Rows {
 impl Store for SqliteStore {
     async fn put_machine(&self, machine: &Machine) -> Result<(), Error> {
         let json = serde_json::to_string(machine).map_err(|e| KIND.error("put_machine", e))?;
-        self.db.write(KIND, "put_machine", |tx| {
+        let (arn, name, created, revision) =
+            (machine.arn.clone(), machine.name.clone(), to_text(machine.created), machine.revision_id.clone());
+        self.db.write(KIND, "put_machine", move |tx| {
             tx.execute(
                 "INSERT INTO machines (arn, name, created, machine) VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT (arn) DO UPDATE SET name = excluded.name, created = excluded.created, machine = excluded.machine",
-                params![machine.arn, machine.name, to_text(machine.created), json],
+                params![arn, name, created, json],
             )?;
             tx.execute(
                 "INSERT INTO machine_revisions (arn, revision, machine) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
-                params![machine.arn, machine.revision_id, json],
+                params![arn, revision, json],
             )?;
             Ok(())
-        })
+        }).await
     }
 
     async fn get_machine_revision(&self, arn: &str, revision_id: &str) -> Result<Option<Machine>, Error> {
-        self.db.read(KIND, "get_machine_revision", |conn| {
+        let (arn, revision_id) = (arn.to_string(), revision_id.to_string());
+        self.db.read(KIND, "get_machine_revision", move |conn| {
             let json: Option<String> = conn
-                .query_row("SELECT machine FROM machine_revisions WHERE arn = ?1 AND revision = ?2", [arn, revision_id], |r| {
+                .query_row("SELECT machine FROM machine_revisions WHERE arn = ?1 AND revision = ?2", [&arn, &revision_id], |r| {
                     r.get(0)
                 })
                 .optional()?;
             Ok(json.map(|j| serde_json::from_str(&j)).transpose()?)
-        })
+        }).await
     }
 
     async fn delete_machine(&self, arn: &str) -> Result<(), Error> {
-        self.db.write(KIND, "delete_machine", |tx| {
-            tx.execute("DELETE FROM machines WHERE arn = ?1", [arn])?;
+        let arn = arn.to_string();
+        self.db.write(KIND, "delete_machine", move |tx| {
+            tx.execute("DELETE FROM machines WHERE arn = ?1", [&arn])?;
             Ok(())
-        })
+        }).await
     }
 
     async fn get_machine(&self, arn: &str) -> Result<Option<Machine>, Error> {
-        self.db.read(KIND, "get_machine", |conn| {
+        let arn = arn.to_string();
+        self.db.read(KIND, "get_machine", move |conn| {
             let json: Option<String> =
-                conn.query_row("SELECT machine FROM machines WHERE arn = ?1", [arn], |r| r.get(0)).optional()?;
+                conn.query_row("SELECT machine FROM machines WHERE arn = ?1", [&arn], |r| r.get(0)).optional()?;
             Ok(json.map(|j| serde_json::from_str(&j)).transpose()?)
-        })
+        }).await
     }
 
     async fn list_machines(&self) -> Result<Vec<Machine>, Error> {
-        self.db.read(KIND, "list_machines", |conn| {
+        self.db.read(KIND, "list_machines", move |conn| {
             let mut stmt = conn.prepare_cached("SELECT machine FROM machines ORDER BY created, arn")?;
             let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
             let mut out = Vec::new();
@@ -136,14 +141,15 @@ impl Store for SqliteStore {
                 out.push(serde_json::from_str(&json?)?);
             }
             Ok(out)
-        })
+        }).await
     }
 
     async fn create(&self, machine_arn: &str, commit: Commit) -> Result<(), Error> {
         let rows = Rows::of(&commit).map_err(|e| e.into_error(KIND, "create"))?;
         let name = commit.execution.info.name.clone();
         let start = to_text(commit.execution.start_time);
-        self.db.write(KIND, "create", |tx| {
+        let machine_arn = machine_arn.to_string();
+        self.db.write(KIND, "create", move |tx| {
             let inserted = tx.execute(
                 "INSERT INTO executions (arn, machine_arn, name, status, start_time, version, state, outbox)
                  VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6, ?7) ON CONFLICT (arn) DO NOTHING",
@@ -153,13 +159,14 @@ impl Store for SqliteStore {
                 return Err(Error::ExecutionAlreadyExists(rows.arn.clone()).into());
             }
             rows.insert_children(tx)
-        })
+        }).await
     }
 
     async fn load(&self, arn: &str) -> Result<Option<Stored>, Error> {
-        self.db.read(KIND, "load", |conn| {
+        let arn = arn.to_string();
+        self.db.read(KIND, "load", move |conn| {
             let row: Option<(String, String, i64, String)> = conn
-                .query_row("SELECT state, machine_arn, version, outbox FROM executions WHERE arn = ?1", [arn], |r| {
+                .query_row("SELECT state, machine_arn, version, outbox FROM executions WHERE arn = ?1", [&arn], |r| {
                     Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
                 })
                 .optional()?;
@@ -170,13 +177,13 @@ impl Store for SqliteStore {
                 version: to_u64(version)?,
                 outbox: serde_json::from_str::<Vec<OutboxItem>>(&outbox)?,
             }))
-        })
+        }).await
     }
 
     async fn commit(&self, commit: Commit) -> Result<(), Error> {
         let rows = Rows::of(&commit).map_err(|e| e.into_error(KIND, "commit"))?;
         let expected = commit.expected_version;
-        self.db.write(KIND, "commit", |tx| {
+        self.db.write(KIND, "commit", move |tx| {
             let updated = tx.execute(
                 "UPDATE executions SET version = version + 1, status = ?1, state = ?2, outbox = ?3
                  WHERE arn = ?4 AND version = ?5",
@@ -187,47 +194,51 @@ impl Store for SqliteStore {
                 return Err(Error::Conflict { expected }.into());
             }
             rows.insert_children(tx)
-        })
+        }).await
     }
 
     async fn clear_outbox(&self, arn: &str, version: u64) -> Result<(), Error> {
-        self.db.write(KIND, "clear_outbox", |tx| {
+        let arn = arn.to_string();
+        self.db.write(KIND, "clear_outbox", move |tx| {
             tx.execute(
                 "UPDATE executions SET outbox = '[]' WHERE arn = ?1 AND version = ?2 AND outbox <> '[]'",
                 params![arn, to_i64(version)?],
             )?;
             Ok(())
-        })
+        }).await
     }
 
     async fn history(&self, arn: &str) -> Result<Vec<HistoryEvent>, Error> {
-        self.db.read(KIND, "history", |conn| {
+        let arn = arn.to_string();
+        self.db.read(KIND, "history", move |conn| {
             let mut stmt = conn.prepare_cached("SELECT event FROM history WHERE arn = ?1 ORDER BY event_id")?;
-            let rows = stmt.query_map([arn], |r| r.get::<_, String>(0))?;
+            let rows = stmt.query_map([&arn], |r| r.get::<_, String>(0))?;
             let mut events = Vec::new();
             for row in rows {
                 events.push(serde_json::from_str(&row?)?);
             }
             Ok(events)
-        })
+        }).await
     }
 
     async fn find_token(&self, hash: &str) -> Result<Option<TokenEntry>, Error> {
-        self.db.read(KIND, "find_token", |conn| {
+        let hash = hash.to_string();
+        self.db.read(KIND, "find_token", move |conn| {
             let entry: Option<String> =
-                conn.query_row("SELECT entry FROM tokens WHERE hash = ?1", [hash], |r| r.get(0)).optional()?;
+                conn.query_row("SELECT entry FROM tokens WHERE hash = ?1", [&hash], |r| r.get(0)).optional()?;
             Ok(entry.map(|e| serde_json::from_str(&e)).transpose()?)
-        })
+        }).await
     }
 
     async fn consume_token(&self, hash: &str) -> Result<bool, Error> {
-        self.db.write(KIND, "consume_token", |tx| {
-            Ok(tx.execute("UPDATE tokens SET used = 1 WHERE hash = ?1 AND used = 0", [hash])? == 1)
-        })
+        let hash = hash.to_string();
+        self.db.write(KIND, "consume_token", move |tx| {
+            Ok(tx.execute("UPDATE tokens SET used = 1 WHERE hash = ?1 AND used = 0", [&hash])? == 1)
+        }).await
     }
 
     async fn list(&self) -> Result<Vec<ExecutionSummary>, Error> {
-        self.db.read(KIND, "list", |conn| {
+        self.db.read(KIND, "list", move |conn| {
             let mut stmt = conn.prepare_cached(
                 "SELECT arn, machine_arn, name, status, start_time FROM executions ORDER BY start_time DESC, arn DESC",
             )?;
@@ -240,6 +251,6 @@ impl Store for SqliteStore {
                 list.push(ExecutionSummary { execution_arn, machine_arn, name, status, start: from_text(&start)? });
             }
             Ok(list)
-        })
+        }).await
     }
 }

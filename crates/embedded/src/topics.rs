@@ -55,36 +55,40 @@ impl SqliteTopics {
     /// delivery): later publishes are sent to the queue too. Subscribing twice is one
     /// subscription.
     pub fn subscribe_queue(&self, topic_arn: &str, queue: &str) -> Result<(), Error> {
-        self.db.write(KIND, "subscribe_queue", |tx| {
-            tx.execute("INSERT OR IGNORE INTO subscriptions (topic_arn, queue) VALUES (?1, ?2)", [topic_arn, queue])?;
+        let (topic_arn, queue) = (topic_arn.to_string(), queue.to_string());
+        self.db.write_blocking(KIND, "subscribe_queue", move |tx| {
+            tx.execute("INSERT OR IGNORE INTO subscriptions (topic_arn, queue) VALUES (?1, ?2)", [&topic_arn, &queue])?;
             Ok(())
         })
     }
 
     /// Removes a subscription (nothing happens if there is none).
     pub fn unsubscribe_queue(&self, topic_arn: &str, queue: &str) -> Result<(), Error> {
-        self.db.write(KIND, "unsubscribe_queue", |tx| {
-            tx.execute("DELETE FROM subscriptions WHERE topic_arn = ?1 AND queue = ?2", [topic_arn, queue])?;
+        let (topic_arn, queue) = (topic_arn.to_string(), queue.to_string());
+        self.db.write_blocking(KIND, "unsubscribe_queue", move |tx| {
+            tx.execute("DELETE FROM subscriptions WHERE topic_arn = ?1 AND queue = ?2", [&topic_arn, &queue])?;
             Ok(())
         })
     }
 
     /// The queues subscribed to `topic_arn`, sorted.
     pub fn subscriptions(&self, topic_arn: &str) -> Result<Vec<String>, Error> {
-        self.db.read(KIND, "subscriptions", |conn| {
+        let topic_arn = topic_arn.to_string();
+        self.db.read_blocking(KIND, "subscriptions", move |conn| {
             let mut stmt = conn.prepare_cached("SELECT queue FROM subscriptions WHERE topic_arn = ?1 ORDER BY queue")?;
-            let rows = stmt.query_map([topic_arn], |r| r.get::<_, String>(0))?;
+            let rows = stmt.query_map([&topic_arn], |r| r.get::<_, String>(0))?;
             Ok(rows.collect::<Result<Vec<_>, _>>()?)
         })
     }
 
     /// Every message published to `topic_arn`, oldest first.
     pub fn list(&self, topic_arn: &str) -> Result<Vec<Published>, Error> {
-        self.db.read(KIND, "list", |conn| {
+        let topic_arn = topic_arn.to_string();
+        self.db.read_blocking(KIND, "list", move |conn| {
             let mut stmt = conn.prepare_cached(
                 "SELECT id, topic_arn, message, published_at FROM published WHERE topic_arn = ?1 ORDER BY seq",
             )?;
-            let rows = stmt.query_map([topic_arn], |r| {
+            let rows = stmt.query_map([&topic_arn], |r| {
                 Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, i64>(3)?))
             })?;
             let mut list = Vec::new();
@@ -98,7 +102,7 @@ impl SqliteTopics {
 
     /// The ARNs of all topics that ever had a message published, sorted.
     pub fn topics(&self) -> Result<Vec<String>, Error> {
-        self.db.read(KIND, "topics", |conn| {
+        self.db.read_blocking(KIND, "topics", |conn| {
             let mut stmt = conn.prepare_cached("SELECT DISTINCT topic_arn FROM published ORDER BY topic_arn")?;
             let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
             Ok(rows.collect::<Result<Vec<_>, _>>()?)
@@ -109,21 +113,23 @@ impl SqliteTopics {
 impl Topics for SqliteTopics {
     async fn publish(&self, topic_arn: &str, message: &str) -> Result<String, Error> {
         let now = self.db.now_ms();
-        self.db.write(KIND, "publish", |tx| {
+        let (topic_arn, message) = (topic_arn.to_string(), message.to_string());
+        self.db.write(KIND, "publish", move |tx| {
             let id = new_id(tx)?;
             tx.execute(
                 "INSERT INTO published (id, topic_arn, message, published_at) VALUES (?1, ?2, ?3, ?4)",
-                params![id, topic_arn, message, now],
+                params![id, &topic_arn, &message, now],
             )?;
             let queues = {
                 let mut stmt = tx.prepare_cached("SELECT queue FROM subscriptions WHERE topic_arn = ?1 ORDER BY queue")?;
-                let rows = stmt.query_map([topic_arn], |r| r.get::<_, String>(0))?;
+                let rows = stmt.query_map([&topic_arn], |r| r.get::<_, String>(0))?;
                 rows.collect::<Result<Vec<_>, _>>()?
             };
             for queue in queues {
-                insert_message(tx, now, &queue, message, Duration::ZERO, None)?;
+                insert_message(tx, now, &queue, &message, Duration::ZERO, None)?;
             }
             Ok(id)
         })
+        .await
     }
 }

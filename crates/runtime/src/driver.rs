@@ -253,6 +253,16 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
 
     /// Starts an execution: stores it and sends its first step message. Returns the ARN.
     pub async fn start_execution(&self, machine_arn: &str, name: &str, input: Value) -> Result<String, Error> {
+        self.start_execution_with_date(machine_arn, name, input).await.map(|(arn, _)| arn)
+    }
+
+    /// [`Runtime::start_execution`], also returning the start date as stored.
+    pub async fn start_execution_with_date(
+        &self,
+        machine_arn: &str,
+        name: &str,
+        input: Value,
+    ) -> Result<(String, DateTime<Utc>), Error> {
         check_name(name)?;
         let rec = self.store.get_machine(machine_arn).await?.ok_or_else(|| Error::StateMachineDoesNotExist(machine_arn.into()))?;
         if serde_json::to_vec(&input).map(|b| b.len()).unwrap_or(0) > stepper::MAX_PAYLOAD_BYTES {
@@ -293,7 +303,7 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
         if !last_sends_a_message(&outbox) {
             self.store.clear_outbox(&arn, 1).await?;
         }
-        Ok(arn)
+        Ok((arn, now))
     }
 
     /// Handles one step message: at most one transition of one execution.
@@ -478,17 +488,23 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
     pub async fn work_until(&self, done: impl Fn() -> bool) -> Result<(), Error> {
         let mut idle = Duration::from_millis(1);
         while !done() {
-            let msgs = self.queue.receive(STEP_QUEUE, 10, self.config.visibility).await?;
+            // Up to 64 messages at a time (queues may give fewer: SQS gives at most 10).
+            let msgs = self.queue.receive(STEP_QUEUE, 64, self.config.visibility).await?;
             if msgs.is_empty() {
                 tokio::time::sleep(idle).await;
                 idle = (idle * 2).min(Duration::from_millis(100));
                 continue;
             }
             idle = Duration::from_millis(1);
-            for m in msgs {
+            // The batch's messages are handled concurrently: stores that commit in groups (the
+            // embedded one) then write the steps of many executions in one transaction.
+            // Messages of one execution may race; its commits are conditional (a loser reloads
+            // and retries), so the outcome is the same as one after the other.
+            let outcomes = futures_util::future::join_all(msgs.iter().map(|m| self.process(m))).await;
+            for (m, outcome) in msgs.iter().zip(outcomes) {
                 // A failed message stays unacknowledged and comes back after the visibility
                 // timeout; the worker goes on with the others.
-                if let Err(e) = self.process(&m).await {
+                if let Err(e) = outcome {
                     eprintln!("stepwise: step message {} not handled (it will be retried): {e}", m.id);
                 }
             }
