@@ -34,6 +34,47 @@ pub enum FunctionOutcome {
     TimedOut,
 }
 
+impl FunctionOutcome {
+    /// An error with this type and message; the payload is Lambda's `{errorMessage, errorType}`.
+    pub fn error(error_type: &str, message: &str) -> FunctionOutcome {
+        let mut o = serde_json::Map::new();
+        o.insert("errorMessage".into(), message.into());
+        o.insert("errorType".into(), error_type.into());
+        FunctionOutcome::Error { error_type: error_type.into(), error_message: message.into(), payload: Value::Object(o) }
+    }
+
+    /// The error a function's response body reports, as Lambda's Invoke API and runtimes write
+    /// it: a JSON object with `errorType` (and `errorMessage`), or, when the caller knows the
+    /// invocation failed (`fallback_type`, e.g. from `X-Amz-Function-Error`), any body (its
+    /// text becomes the message). `None`: the body reports no error.
+    pub fn from_error_body(body: &[u8], fallback_type: Option<&str>) -> Option<FunctionOutcome> {
+        let text = String::from_utf8_lossy(body);
+        let text = text.trim();
+        let parsed = serde_json::from_str::<Value>(text).ok();
+        let object = match &parsed {
+            Some(Value::Object(o)) => Some(o),
+            _ => None,
+        };
+        let error_type = object.and_then(|o| o.get("errorType")).and_then(Value::as_str).or(fallback_type)?.to_string();
+        let error_message = match object.and_then(|o| o.get("errorMessage")) {
+            Some(Value::String(m)) => m.clone(),
+            Some(other) => other.to_string(),
+            None if object.is_some() => String::new(),
+            None => text.to_string(),
+        };
+        let payload = match object {
+            Some(o) if o.contains_key("errorType") => Value::Object(o.clone()),
+            _ => {
+                let mut o = object.cloned().unwrap_or_default();
+                o.insert("errorMessage".into(), Value::String(error_message.clone()));
+                o.insert("errorType".into(), Value::String(error_type.clone()));
+                Value::Object(o)
+            }
+        };
+        Some(FunctionOutcome::Error { error_type, error_message, payload })
+    }
+}
+
 /// The I/O behind Task states: functions, and optionally queues and topics.
 pub trait FunctionInvoker {
     /// Invokes `function` (a name, partial or full ARN, maybe with a qualifier) with `payload`.

@@ -21,7 +21,7 @@ use aws_sdk_lambda::types::InvocationType;
 use aws_sdk_lambda::Client;
 use aws_config::SdkConfig;
 use aws_smithy_types::retry::RetryConfig;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use std::time::Duration;
 use stepwise_asl::integrations::FunctionOutcome;
 use stepwise_runtime::ports::Functions;
@@ -34,37 +34,9 @@ pub struct LambdaFunctions {
 }
 
 fn error(error_type: &str, message: &str) -> FunctionOutcome {
-    let mut o = Map::new();
-    o.insert("errorMessage".into(), message.into());
-    o.insert("errorType".into(), error_type.into());
-    FunctionOutcome::Error { error_type: error_type.into(), error_message: message.into(), payload: Value::Object(o) }
+    FunctionOutcome::error(error_type, message)
 }
 
-/// The error a payload reports: its `errorType`, else `fallback`.
-fn error_from_payload(bytes: &[u8], fallback: Option<&str>) -> Option<FunctionOutcome> {
-    let parsed = serde_json::from_slice::<Value>(bytes).ok();
-    let object = match &parsed {
-        Some(Value::Object(o)) => Some(o),
-        _ => None,
-    };
-    let error_type = object.and_then(|o| o.get("errorType")).and_then(Value::as_str).or(fallback)?.to_string();
-    let error_message = match object.and_then(|o| o.get("errorMessage")) {
-        Some(Value::String(m)) => m.clone(),
-        Some(other) => other.to_string(),
-        None if object.is_some() => String::new(),
-        None => String::from_utf8_lossy(bytes).trim().to_string(),
-    };
-    let payload = match object {
-        Some(o) if o.contains_key("errorType") => Value::Object(o.clone()),
-        _ => {
-            let mut o = object.cloned().unwrap_or_default();
-            o.insert("errorMessage".into(), Value::String(error_message.clone()));
-            o.insert("errorType".into(), Value::String(error_type.clone()));
-            Value::Object(o)
-        }
-    };
-    Some(FunctionOutcome::Error { error_type, error_message, payload })
-}
 
 impl LambdaFunctions {
     /// Functions through a client made from `sdk` with the SDK's own retries off.
@@ -126,7 +98,7 @@ impl Functions for LambdaFunctions {
                 let body = out.payload().map(|b| b.as_ref()).unwrap_or_default();
                 if let Some(kind) = out.function_error() {
                     let fallback = if kind.is_empty() { "Lambda.Unknown" } else { kind };
-                    return error_from_payload(body, Some(fallback)).unwrap_or_else(|| error(fallback, ""));
+                    return FunctionOutcome::from_error_body(body, Some(fallback)).unwrap_or_else(|| error(fallback, ""));
                 }
                 if body.iter().all(u8::is_ascii_whitespace) {
                     return FunctionOutcome::Ok(Value::Null);
@@ -145,7 +117,7 @@ impl Functions for LambdaFunctions {
                     return FunctionOutcome::NotFound;
                 }
                 if status == 500 {
-                    if let Some(e) = error_from_payload(body, None) {
+                    if let Some(e) = FunctionOutcome::from_error_body(body, None) {
                         return e;
                     }
                 }

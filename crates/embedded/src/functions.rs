@@ -44,7 +44,7 @@
 //! in the URL (default: the key's bare name); unknown functions go to `default_endpoint` under
 //! their bare name.
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 use std::fmt;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -469,10 +469,7 @@ fn type_name(v: &Value) -> &'static str {
 
 /// A raised error with Lambda's error payload.
 fn error(error_type: &str, message: &str) -> FunctionOutcome {
-    let mut o = Map::new();
-    o.insert("errorMessage".into(), message.into());
-    o.insert("errorType".into(), error_type.into());
-    FunctionOutcome::Error { error_type: error_type.into(), error_message: message.into(), payload: Value::Object(o) }
+    FunctionOutcome::error(error_type, message)
 }
 
 /// A function's JSON output (empty: null).
@@ -487,32 +484,6 @@ fn parse_output(text: &str) -> FunctionOutcome {
     }
 }
 
-/// The error a payload reports, if it is an object with an `errorType` (or `fallback_type`
-/// is given).
-fn error_from_payload(text: &str, fallback_type: Option<&str>) -> Option<FunctionOutcome> {
-    let parsed = serde_json::from_str::<Value>(text.trim()).ok();
-    let object = match &parsed {
-        Some(Value::Object(o)) => Some(o),
-        _ => None,
-    };
-    let error_type = object.and_then(|o| o.get("errorType")).and_then(Value::as_str).or(fallback_type)?.to_string();
-    let error_message = match object.and_then(|o| o.get("errorMessage")) {
-        Some(Value::String(m)) => m.clone(),
-        Some(other) => other.to_string(),
-        None if object.is_some() => String::new(),
-        None => text.trim().to_string(),
-    };
-    let payload = match object {
-        Some(o) if o.contains_key("errorType") => Value::Object(o.clone()),
-        _ => {
-            let mut o = object.cloned().unwrap_or_default();
-            o.insert("errorMessage".into(), Value::String(error_message.clone()));
-            o.insert("errorType".into(), Value::String(error_type.clone()));
-            Value::Object(o)
-        }
-    };
-    Some(FunctionOutcome::Error { error_type, error_message, payload })
-}
 
 fn run_command(cmd: &CommandSpec, dir: &Path, payload: &Value, timeout: Option<Duration>) -> FunctionOutcome {
     let Some(program) = cmd.argv.first() else { return error("Runtime.InvalidEntrypoint", "the command is empty") };
@@ -566,7 +537,7 @@ fn run_command(cmd: &CommandSpec, dir: &Path, payload: &Value, timeout: Option<D
     if status.success() {
         return parse_output(&text);
     }
-    if let Some(e) = error_from_payload(&text, None) {
+    if let Some(e) = FunctionOutcome::from_error_body(text.as_bytes(), None) {
         return e;
     }
     let stderr = String::from_utf8_lossy(&err);
@@ -634,13 +605,13 @@ fn invoke_endpoint(agent: &ureq::Agent, base: &str, name: &str, payload: &Value,
     let text = String::from_utf8_lossy(&bytes);
     match status {
         200..=299 => match function_error {
-            Some(kind) => error_from_payload(&text, Some(if kind.is_empty() { "Unhandled" } else { &kind }))
+            Some(kind) => FunctionOutcome::from_error_body(text.as_bytes(), Some(if kind.is_empty() { "Unhandled" } else { &kind }))
                 .unwrap_or_else(|| error("Unhandled", text.trim())),
             None => parse_output(&text),
         },
         404 => FunctionOutcome::NotFound,
         _ => {
-            if let Some(e) = error_from_payload(&text, None) {
+            if let Some(e) = FunctionOutcome::from_error_body(text.as_bytes(), None) {
                 return e;
             }
             let error_type = match service_error {
