@@ -342,19 +342,12 @@ fn database_thread(mut conn: Connection, queue: mpsc::Receiver<(Job, bool)>) {
             }
         }
         let writes = batch.iter().any(|(_, write)| *write);
-        let begun = conn.execute_batch(if writes { "BEGIN IMMEDIATE" } else { "BEGIN" });
-        if let Err(e) = begun {
-            // The jobs still run (outside a transaction, each in its savepoint, which is then a
-            // transaction of its own): failing them all would make a busy database fatal.
-            let replies: Vec<Reply> = batch.into_iter().map(|(job, _)| job(&mut conn)).collect();
-            let _ = e;
-            for reply in replies {
-                reply(Ok(()));
-            }
-            continue;
-        }
+        // If BEGIN fails (a busy database), the jobs still run, each in its savepoint, which
+        // outside a transaction is a transaction of its own: failing them all would make a
+        // busy database fatal.
+        let in_transaction = conn.execute_batch(if writes { "BEGIN IMMEDIATE" } else { "BEGIN" }).is_ok();
         let replies: Vec<Reply> = batch.into_iter().map(|(job, _)| job(&mut conn)).collect();
-        let committed = conn.execute_batch("COMMIT").map_err(|e| format!("SQLite: {e}"));
+        let committed = if in_transaction { conn.execute_batch("COMMIT").map_err(|e| format!("SQLite: {e}")) } else { Ok(()) };
         if committed.is_err() {
             let _ = conn.execute_batch("ROLLBACK");
         }
