@@ -40,9 +40,11 @@ use serde_json::{json, Map, Value};
 use std::time::{Duration, Instant};
 use stepwise_asl::history::HistoryEvent;
 use stepwise_asl::stepper::{Execution, Status};
-use stepwise_runtime::driver::{check_name, token_hash};
-use stepwise_runtime::ports::{Clock, Functions, Machine, Queue, Store, Topics};
-use stepwise_runtime::{Error, Runtime};
+use stepwise_runtime::aws::{self, check_arn, check_name};
+use stepwise_runtime::ports::{
+    Clock, ExecutionQuery, ExecutionStatus, Functions, Machine, PageToken, Queue, Store, Topics,
+};
+use stepwise_runtime::{Error, Invalid, Runtime};
 
 /// The `X-Amz-Target` prefix of the Step Functions API.
 pub const TARGET_PREFIX: &str = "AWSStepFunctions.";
@@ -92,12 +94,8 @@ impl ApiError {
 
 impl From<Error> for ApiError {
     fn from(e: Error) -> Self {
-        let code = e.code();
-        let text = e.to_string();
-        // The runtime's messages start with the code; AWS's `message` does not repeat it.
-        let message = text.strip_prefix(code).and_then(|m| m.strip_prefix(": ")).unwrap_or(&text).to_string();
-        let status = if code == "InternalFailure" { 500 } else { 400 };
-        ApiError { status, code: code.into(), message }
+        let status = if e.is_client_error() { 400 } else { 500 };
+        ApiError { status, code: e.code().into(), message: e.message() }
     }
 }
 
@@ -155,12 +153,6 @@ pub fn uuid_v4() -> String {
 /// A request body field reader with AWS's validation errors.
 struct Body(Map<String, Value>);
 
-fn null_member(name: &str) -> ApiError {
-    ApiError::validation(format!(
-        "1 validation error detected: Value null at '{name}' failed to satisfy constraint: Member must not be null"
-    ))
-}
-
 impl Body {
     fn string(&self, name: &str) -> Result<Option<String>, ApiError> {
         match self.0.get(name) {
@@ -170,7 +162,7 @@ impl Body {
         }
     }
     fn required(&self, name: &str) -> Result<String, ApiError> {
-        self.string(name)?.ok_or_else(|| null_member(name))
+        self.string(name)?.ok_or_else(|| ApiError::validation(aws::null_member(name)))
     }
     fn bool(&self, name: &str, default: bool) -> Result<bool, ApiError> {
         match self.0.get(name) {
@@ -189,9 +181,7 @@ impl Body {
             Some(Value::Number(n)) => match n.as_i64() {
                 Some(0) => Ok(default),
                 Some(v @ 1..=1000) => Ok(v as usize),
-                _ => Err(ApiError::validation(format!(
-                    "1 validation error detected: Value '{n}' at 'maxResults' failed to satisfy constraint: Member must have value less than or equal to 1000"
-                ))),
+                _ => Err(ApiError::validation(aws::too_large("maxResults", &n.to_string(), 1000))),
             },
             Some(_) => Err(ApiError::serialization("'maxResults' must be an integer")),
         }
@@ -200,38 +190,36 @@ impl Body {
     fn offset(&self) -> Result<usize, ApiError> {
         match self.string("nextToken")? {
             None => Ok(0),
-            Some(t) => t
-                .strip_prefix("stepwise-page-")
-                .and_then(|n| n.parse().ok())
-                .ok_or_else(|| ApiError::bad("InvalidToken", format!("Invalid Token: '{t}'"))),
+            Some(t) => t.strip_prefix("stepwise-page-").and_then(|n| n.parse().ok()).ok_or_else(|| invalid_token(&t)),
         }
+    }
+    /// `nextToken` as the listing position it encodes (`InvalidToken` when it is not one of ours).
+    fn position(&self) -> Result<Option<PageToken>, ApiError> {
+        self.string("nextToken")?.map(|t| PageToken::decode(&t).ok_or_else(|| invalid_token(&t))).transpose()
     }
     /// `type`: STANDARD (default) or EXPRESS; `true` for EXPRESS.
     fn express(&self) -> Result<bool, ApiError> {
         match self.string("type")?.as_deref() {
             None | Some("STANDARD") => Ok(false),
             Some("EXPRESS") => Ok(true),
-            Some(t) => Err(ApiError::validation(format!(
-                "1 validation error detected: Value '{t}' at 'type' failed to satisfy constraint: Member must satisfy enum value set: [STANDARD, EXPRESS]"
-            ))),
+            Some(t) => Err(ApiError::validation(aws::not_in_enum("type", t, &["STANDARD", "EXPRESS"]))),
         }
     }
     /// `roleArn`, checked to be an ARN.
     fn role(&self, required: bool) -> Result<Option<String>, ApiError> {
         let role = if required { Some(self.required("roleArn")?) } else { self.string("roleArn")? };
-        match role {
-            Some(r) if !r.starts_with("arn:") || r.split(':').count() < 6 => {
-                Err(ApiError::bad("InvalidArn", format!("Invalid Arn: 'Resource type not valid in this context: {r}'")))
-            }
-            other => Ok(other),
+        if let Some(r) = &role {
+            aws::check_role_arn(r)?;
         }
+        Ok(role)
     }
     /// `definition`, parsed (`InvalidDefinition` when it is not JSON).
     fn definition(&self, required: bool) -> Result<Option<Value>, ApiError> {
         let text = if required { Some(self.required("definition")?) } else { self.string("definition")? };
         text.map(|t| {
             serde_json::from_str(&t).map_err(|e| {
-                Error::InvalidDefinition(format!("Invalid State Machine Definition: 'INVALID_JSON_DESCRIPTION: {e}'")).into()
+                Error::invalid(Invalid::Definition, format!("Invalid State Machine Definition: 'INVALID_JSON_DESCRIPTION: {e}'"))
+                    .into()
             })
         })
         .transpose()
@@ -247,19 +235,8 @@ fn page<T>(items: Vec<T>, offset: usize, max: usize) -> (Vec<T>, Option<String>)
     (page, next)
 }
 
-/// `InvalidArn` unless `arn` is a Step Functions ARN of one of these resource kinds.
-fn check_arn(arn: &str, kinds: &[&str]) -> Result<(), ApiError> {
-    let parts: Vec<&str> = arn.split(':').collect();
-    let ok = parts.len() >= 7
-        && parts[0] == "arn"
-        && parts[2] == "states"
-        && kinds.contains(&parts[5])
-        && parts[6..].iter().all(|p| !p.is_empty());
-    if ok {
-        Ok(())
-    } else {
-        Err(ApiError::bad("InvalidArn", format!("Invalid Arn: '{arn}'")))
-    }
+fn invalid_token(token: &str) -> ApiError {
+    ApiError::bad("InvalidToken", format!("Invalid Token: '{token}'"))
 }
 
 fn with_next(mut out: Value, next: Option<String>) -> Value {
@@ -297,15 +274,8 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Api<'_, S, Q, T, F, 
             "StopExecution" => {
                 let arn = b.required("executionArn")?;
                 check_arn(&arn, &["execution", "express"])?;
-                let (error, cause) = (b.string("error")?, b.string("cause")?);
-                if error.as_ref().is_some_and(|e| e.chars().count() > 256) {
-                    return Err(ApiError::validation("1 validation error detected: Value at 'error' failed to satisfy constraint: Member must have length less than or equal to 256"));
-                }
-                if cause.as_ref().is_some_and(|c| c.chars().count() > 32768) {
-                    return Err(ApiError::validation("1 validation error detected: Value at 'cause' failed to satisfy constraint: Member must have length less than or equal to 32768"));
-                }
-                self.rt.stop_execution(&arn, error, cause).await?;
-                Ok(json!({"stopDate": epoch_seconds(self.rt.clock.now())}))
+                self.rt.stop_execution(&arn, b.string("error")?, b.string("cause")?).await?;
+                Ok(json!({"stopDate": epoch_seconds(self.rt.now())}))
             }
             "GetExecutionHistory" => self.history(b).await,
             "ListExecutions" => self.list_executions(b).await,
@@ -333,17 +303,13 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Api<'_, S, Q, T, F, 
     /// tracing span when the token is known (so the log line names them).
     async fn token(&self, b: &Body) -> Result<String, ApiError> {
         let token = b.required("taskToken")?;
-        if let Ok(Some(entry)) = self.rt.store.find_token(&token_hash(&token)).await {
-            let span = tracing::Span::current();
-            span.record("execution_arn", entry.execution_arn.as_str());
-            span.record("state", entry.state_name.as_str());
-        }
+        self.rt.trace_token(&token).await;
         Ok(token)
     }
 
     async fn machine(&self, arn: &str) -> Result<Machine, ApiError> {
         check_arn(arn, &["stateMachine"])?;
-        self.rt.store.get_machine(arn).await?.ok_or_else(|| Error::StateMachineDoesNotExist(arn.into()).into())
+        Ok(self.rt.get_machine(arn).await?)
     }
 
     async fn create_state_machine(&self, b: &Body) -> ApiResult {
@@ -355,8 +321,9 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Api<'_, S, Q, T, F, 
             return Err(ApiError::validation("publishing state machine versions is not supported: stepwise keeps revisions (revisionId), not versions"));
         }
         check_name(&name)?;
-        let arn = format!("arn:aws:states:{}:{}:stateMachine:{name}", self.rt.config.region, self.rt.config.account);
-        if let Some(existing) = self.rt.store.get_machine(&arn).await? {
+        let config = self.rt.config();
+        let arn = aws::machine_arn(&config.region, &config.account, &name);
+        if let Some(existing) = self.rt.find_machine(&arn).await? {
             // AWS: creating the same machine again is idempotent; a different one is an error.
             if existing.definition == definition && existing.role_arn == role && existing.express == express {
                 return Ok(json!({"stateMachineArn": existing.arn, "creationDate": epoch_seconds(existing.created)}));
@@ -387,7 +354,7 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Api<'_, S, Q, T, F, 
 
     async fn list_state_machines(&self, b: &Body) -> ApiResult {
         let (max, offset) = (b.max_results(100)?, b.offset()?);
-        let (items, next) = page(self.rt.store.list_machines().await?, offset, max);
+        let (items, next) = page(self.rt.list_machines().await?, offset, max);
         let items: Vec<Value> = items
             .iter()
             .map(|m| {
@@ -444,7 +411,7 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Api<'_, S, Q, T, F, 
 
     /// When a finished execution stopped: its last history event's time.
     async fn stop_date(&self, arn: &str) -> Result<Option<DateTime<Utc>>, ApiError> {
-        Ok(self.rt.store.history(arn).await?.last().map(|e| e.timestamp))
+        Ok(self.rt.history(arn).await?.last().map(|e| e.timestamp))
     }
 
     async fn describe_execution(&self, arn: &str) -> ApiResult {
@@ -465,12 +432,7 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Api<'_, S, Q, T, F, 
     async fn machine_for_execution(&self, arn: &str) -> ApiResult {
         check_arn(arn, &["execution", "express"])?;
         let stored = self.rt.describe(arn).await?;
-        let machine_arn = &stored.machine_arn;
-        let m = match &stored.execution.info.state_machine_revision {
-            Some(rev) => self.rt.store.get_machine_revision(machine_arn, rev).await?,
-            None => self.rt.store.get_machine(machine_arn).await?,
-        }
-        .ok_or_else(|| Error::StateMachineDoesNotExist(machine_arn.clone()))?;
+        let m = self.rt.machine_for_execution(&stored).await?;
         let mut d = describe_machine(&m);
         if let Some(o) = d.as_object_mut() {
             o.retain(|k, _| !["status", "type", "creationDate"].contains(&k.as_str()));
@@ -486,7 +448,7 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Api<'_, S, Q, T, F, 
         let reverse = b.bool("reverseOrder", false)?;
         let data = b.bool("includeExecutionData", true)?;
         self.rt.describe(&arn).await?;
-        let mut events = self.rt.store.history(&arn).await?;
+        let mut events = self.rt.history(&arn).await?;
         if reverse {
             events.reverse();
         }
@@ -498,43 +460,33 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Api<'_, S, Q, T, F, 
     async fn list_executions(&self, b: &Body) -> ApiResult {
         let machine_arn = b.required("stateMachineArn")?;
         self.machine(&machine_arn).await?;
-        let status = b.string("statusFilter")?;
-        const STATUSES: [&str; 6] = ["RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "PENDING_REDRIVE"];
-        if let Some(s) = &status {
-            if !STATUSES.contains(&s.as_str()) {
-                return Err(ApiError::validation(format!(
-                    "1 validation error detected: Value '{s}' at 'statusFilter' failed to satisfy constraint: Member must satisfy enum value set: [{}]",
-                    STATUSES.join(", ")
-                )));
-            }
-        }
-        let (max, offset) = (b.max_results(100)?, b.offset()?);
-        let all: Vec<_> = self
-            .rt
-            .store
-            .list()
-            .await?
-            .into_iter()
-            .filter(|e| e.machine_arn == machine_arn && status.as_ref().is_none_or(|s| *s == e.status))
-            .collect();
-        let (items, next) = page(all, offset, max);
-        let mut out = Vec::with_capacity(items.len());
-        for e in items {
-            let mut row = json!({
-                "executionArn": e.execution_arn,
-                "stateMachineArn": e.machine_arn,
-                "name": e.name,
-                "status": e.status,
-                "startDate": epoch_seconds(e.start),
-            });
-            if e.status != "RUNNING" {
-                if let Some(t) = self.stop_date(&e.execution_arn).await? {
+        let status = match b.string("statusFilter")? {
+            None => None,
+            Some(s) => Some(ExecutionStatus::parse(&s).ok_or_else(|| {
+                let allowed: Vec<&str> = ExecutionStatus::ALL.iter().map(|s| s.as_str()).collect();
+                ApiError::validation(aws::not_in_enum("statusFilter", &s, &allowed))
+            })?),
+        };
+        let query = ExecutionQuery { machine_arn, status, limit: b.max_results(100)?, page: b.position()? };
+        let page = self.rt.list_executions(&query).await?;
+        let rows: Vec<Value> = page
+            .executions
+            .iter()
+            .map(|e| {
+                let mut row = json!({
+                    "executionArn": e.execution_arn,
+                    "stateMachineArn": e.machine_arn,
+                    "name": e.name,
+                    "status": e.status.as_str(),
+                    "startDate": epoch_seconds(e.start),
+                });
+                if let Some(t) = e.stop {
                     row["stopDate"] = epoch_seconds(t);
                 }
-            }
-            out.push(row);
-        }
-        Ok(with_next(json!({"executions": out}), next))
+                row
+            })
+            .collect();
+        Ok(with_next(json!({"executions": rows}), page.next.map(|p| p.encode())))
     }
 }
 
@@ -646,13 +598,6 @@ mod tests {
         assert_eq!((p, n.as_deref()), (vec![0, 1], Some("stepwise-page-2")));
         let (p, n) = page((0..5).collect::<Vec<_>>(), 4, 2);
         assert_eq!((p, n), (vec![4], None));
-    }
-
-    #[test]
-    fn arns_are_checked_by_kind() {
-        assert!(check_arn("arn:aws:states:us-east-1:123456789012:stateMachine:M", &["stateMachine"]).is_ok());
-        assert!(check_arn("arn:aws:states:us-east-1:123456789012:execution:M:e", &["stateMachine"]).is_err());
-        assert!(check_arn("not-an-arn", &["execution"]).is_err());
     }
 
     #[test]

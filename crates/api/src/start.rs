@@ -4,9 +4,10 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use stepwise_asl::stepper::{ExecutionInfo, Status};
+use stepwise_asl::stepper::Status;
+use stepwise_runtime::aws::null_member;
 use stepwise_runtime::ports::{Clock, Functions, Queue, Store, Topics};
-use stepwise_runtime::{Error, Runtime};
+use stepwise_runtime::{Error, Invalid, Runtime};
 use tracing::{info, Span};
 
 /// A StartExecution request (`{"stateMachineArn", "name"?, "input"?}`), as the Step Functions
@@ -34,10 +35,6 @@ pub struct Started {
     pub start: DateTime<Utc>,
 }
 
-fn missing(field: &str) -> Error {
-    Error::Validation(format!("1 validation error detected: Value null at '{field}' failed to satisfy constraint: Member must not be null"))
-}
-
 impl StartExecutionInput {
     /// The execution input as a JSON value (`InvalidExecutionInput` when a string input is not
     /// JSON).
@@ -45,7 +42,7 @@ impl StartExecutionInput {
         match &self.input {
             None | Some(Value::Null) => Ok(Value::Object(Default::default())),
             Some(Value::String(text)) => serde_json::from_str(text)
-                .map_err(|e| Error::InvalidExecutionInput(format!("Invalid State Machine Execution Input: '{e}'"))),
+                .map_err(|e| Error::invalid(Invalid::ExecutionInput, format!("Invalid State Machine Execution Input: '{e}'"))),
             Some(other) => Ok(other.clone()),
         }
     }
@@ -68,7 +65,7 @@ where
     F: Functions,
     C: Clock,
 {
-    let machine_arn = req.state_machine_arn.as_deref().ok_or_else(|| missing("stateMachineArn"))?;
+    let machine_arn = req.state_machine_arn.as_deref().ok_or_else(|| Error::validation(null_member("stateMachineArn")))?;
     let name = req.name.clone().unwrap_or_else(default_name);
     let input = req.input_value()?;
     match rt.start_execution_with_date(machine_arn, &name, input.clone()).await {
@@ -77,24 +74,16 @@ where
             info!(name = %name, "execution started");
             Ok(Started { arn, start })
         }
-        Err(Error::ExecutionAlreadyExists(existing)) => {
-            let machine = rt.store.get_machine(machine_arn).await?;
-            let arn = match machine {
-                Some(m) => {
-                    ExecutionInfo::new(&rt.config.account, &rt.config.region, &m.name, &name, &m.role_arn, m.express)
-                        .execution_arn
-                }
-                None => existing.clone(),
-            };
+        Err(Error::AlreadyExists { arn }) => {
             Span::current().record("execution_arn", arn.as_str());
-            if let Some(stored) = rt.store.load(&arn).await? {
+            if let Some(stored) = rt.find_execution(&arn).await? {
                 let running = matches!(stored.execution.status, Status::Running);
                 if stored.execution.input == input && (running || closed_too) {
                     info!(name = %name, "execution already started with this input");
                     return Ok(Started { arn, start: stored.execution.start_time });
                 }
             }
-            Err(Error::ExecutionAlreadyExists(arn))
+            Err(Error::AlreadyExists { arn })
         }
         Err(e) => Err(e),
     }

@@ -3,14 +3,14 @@
 //! # Table
 //!
 //! One table, key `pk` (S) + `sk` (S), on-demand billing, TTL on `ttl` (N, epoch seconds), and
-//! one global secondary index `gsi1` (`gsi1pk` + `gsi1sk`, projecting `machine_arn` and
-//! `status`) for the newest-first listing. [`create_table`] makes it.
+//! one global secondary index `gsi1` (`gsi1pk` + `gsi1sk`, projecting `machine_arn`, `status`
+//! and `stop`) for the per-machine, newest-first listing. [`create_table`] makes it.
 //!
 //! | item | `pk` | `sk` | attributes |
 //! |---|---|---|---|
 //! | machine | `M#{arn}` | `M` | `machine` (S, JSON) |
 //! | machine revision | `M#{arn}` | `R#{revision id}` | `machine` (S, JSON): kept after updates and deletion, for the executions that run it |
-//! | execution | `E#{arn}` | `E` | `version` (N), `body` (B), `history_from` (N), `status` (S), `gsi1pk` = `EXECUTIONS`, `gsi1sk` = start time (fixed-width RFC 3339, so it sorts by time), `machine_arn` (only when it is not the execution's own), `ttl` once finished |
+//! | execution | `E#{arn}` | `E` | `version` (N), `body` (B), `history_from` (N), `status` (S), `gsi1pk` = `L#{machine digest}#{shard}`, `gsi1sk` = `{start}#{name}` (start in epoch milliseconds, 13 digits, so it sorts by time), `machine_arn` (only when it is not the execution's own), `stop` (N, epoch milliseconds) and `ttl` once finished |
 //! | outbox marker | `E#{arn}` | `E#cleared` | `version` (N): the version whose outbox was done, `ttl` |
 //! | history | `E#{arn}` | `H#{from:012}` (or `H#{from:012}#{part:03}`) | `to` (N), `events` (B: deflated JSON array of the events of versions `from..=to`), `ttl` |
 //! | big body | `E#{arn}` | `B#{nonce}#{part:03}` | `data` (B), `ttl` |
@@ -20,7 +20,32 @@
 //! (`Execution`), the outbox, and the events of the latest commits. DynamoDB charges by the
 //! started kilobyte, and compressed together they take a quarter of their JSON (the ARNs,
 //! state names and keys repeat across all three). The execution name and machine come from the
-//! ARN, the start time from `gsi1sk`, so no byte is stored twice.
+//! ARN.
+//!
+//! # Listing
+//!
+//! `ListExecutions` is per state machine, newest first. The index puts a machine's executions
+//! under [`LIST_SHARDS`] partition keys (`L#{machine digest}#{0..8}`, the shard from a hash of
+//! the execution ARN), sorted by `{start}#{name}`: every execution start and end writes one index
+//! item, and a single partition key would cap a machine (and, keyed by anything coarser, a whole
+//! deployment) at DynamoDB's ~1,000 writes per second per partition; eight shards give one
+//! machine ~8,000 (~4,000 executions a second, each written at start and end). A page is a
+//! merge of the shards: each is queried newest first from the page token's position (a key
+//! condition `gsi1sk < {start}#{name}`, so a token stays valid while executions are added) for
+//! about its share of the page, and a shard is read further only while its items are still
+//! among the newest, so a page of 100 reads ~110 index items whatever the table holds. A status
+//! filter is a filter expression: it reads (and pays for) the other statuses' items it passes.
+//! Index keys are kept short (a digest of the machine ARN, epoch milliseconds, the name): they
+//! are attributes of the execution item too, written with every commit. Listings therefore
+//! give start and stop times to the millisecond, as the API shows them.
+//!
+//! | access | requests | reads |
+//! |---|---|---|
+//! | load an execution | 1 `Query` (strongly consistent) | the execution item and its marker |
+//! | history | 1 `Query` of the execution item + 1 `Query` of its `H#` items | the history |
+//! | page of `n` executions | 8 `Query` (+ a few while a shard's items stay the newest) | ≈ `n` + 16 index items |
+//! | page of `n` with a status filter | as above, more while shards hold other statuses | every index item down to the page's last |
+//! | machine, revision, token | 1 `GetItem` | 1 item |
 //!
 //! # Commits
 //!
@@ -46,11 +71,12 @@
 //! - Ranges are capped at 64 KB of JSON; a single commit's events beyond 350 KB deflated are
 //!   split into `H#{v}#{part}` items (their content is fixed, as they are one version's).
 //!
-//! Task tokens issued by a commit are put before its conditional update (1 unit each, where a
-//! transaction would cost 2 per item). A token left by a commit that lost is harmless: the
-//! runtime accepts a completion only while the committed state runs that frame's task id, which
-//! happens only when the winner computed the same transition — and then the loser's request
-//! (and token) was delivered as well. Every commit is a single `UpdateItem`.
+//! Task tokens issued by a commit (or a creation) are put before its conditional write (1 unit
+//! each, where a transaction would cost 2 per item). A token left by a commit that lost is
+//! harmless: the runtime accepts a completion only while the committed state runs that frame's
+//! task id, which happens only when the winner computed the same transition — and then the
+//! loser's request (and token) was delivered as well. Every commit is a single `UpdateItem`,
+//! every creation a single `PutItem`.
 //!
 //! Emptying the outbox (`clear_outbox`) writes the small marker item instead of the execution
 //! item: [`Store::load`] reads both with one strongly consistent `Query` (`begins_with(sk, "E")`,
@@ -79,7 +105,7 @@
 //! | `UpdateItem` of the execution item (0.7–1.7 KB for the stock-trading sample) | 1–2 write |
 //! | `PutItem` of a history item, when the events no longer fit (one commit in seven for the sample) | 1 write |
 //! | `PutItem` of the outbox marker, only when the outbox's last action is not a step message (a task's invocation, completion) | 1 write |
-//! | `gsi1` index write, when the status changes (start, end) | 1 write per execution |
+//! | `gsi1` index write, when the status changes (start, end) | 1 write each |
 //!
 //! Measured on the stock-trading sample (`tests/cost.rs`, 3 executions, 42 commits, sizes
 //! from the items written): per commit 2.6 write units in all (execution item 1.7, outbox
@@ -88,33 +114,36 @@
 //! of the API calls). At $0.625 per million write and $0.125 per million read units that is
 //! $1.75 per million commits; with one SQS `SendMessage` per commit and the event source
 //! mapping's batched receives and deletes (≈ $0.48) and the step function's batched Lambda
-//! invocations (≈ $0.06): ≈ $2.30 per million commits. The driver commits twice per Task
-//! state (entering it, its outcome), so per *state entered* the sample costs ≈ $5.3 per
-//! million.
+//! invocations (≈ $0.06): ≈ $2.30 per million commits. The driver commits once per Task
+//! state (the call happens inside the step that enters it, and its outcome is applied before
+//! the commit), once per other state.
 
-use crate::{add_estimated_capacity, add_reported_capacity, count, storage_error};
+use crate::{add_estimated_capacity, add_reported_capacity, count, count_items, storage_error};
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, ConsumedCapacity, GlobalSecondaryIndex, KeySchemaElement, KeyType,
-    Projection, ProjectionType, Put, ReturnConsumedCapacity, ScalarAttributeType, TableStatus, TimeToLiveSpecification,
-    TimeToLiveStatus, TransactWriteItem, Update,
+    Projection, ProjectionType, PutRequest, ReturnConsumedCapacity, ScalarAttributeType, TableStatus, TimeToLiveSpecification,
+    TimeToLiveStatus, Update, WriteRequest,
 };
 use aws_sdk_dynamodb::Client;
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use stepwise_asl::history::HistoryEvent;
 use stepwise_asl::stepper::Execution;
-use stepwise_runtime::ports::{Commit, ExecutionSummary, Machine, OutboxItem, Store, Stored, TokenEntry};
+use stepwise_runtime::ports::{
+    Commit, ExecutionPage, ExecutionQuery, ExecutionStatus, ExecutionSummary, Machine, OutboxItem, PageToken, Store,
+    Stored, TokenEntry,
+};
 use stepwise_runtime::Error;
 
 /// The listing index.
 pub const GSI: &str = "gsi1";
-/// `gsi1pk` of execution items.
-const LIST_PK: &str = "EXECUTIONS";
+/// How many index partitions one machine's executions are spread over (see the module docs).
+pub const LIST_SHARDS: usize = 8;
 /// How long an execution may run at most (AWS: one year), for the TTL of items written while
 /// it runs: they expire this long plus the retention after they were written.
 const MAX_RUN: Duration = Duration::from_secs(366 * 24 * 3600);
@@ -153,7 +182,7 @@ struct Head {
     /// JSON array of the events of versions `history_from..=version`.
     history: Arc<Vec<u8>>,
     blob: Option<(String, u32)>,
-    status: String,
+    status: ExecutionStatus,
     /// Item size in bytes.
     size: usize,
     /// The part of `size` taken by the body attributes.
@@ -348,9 +377,31 @@ fn name_of(arn: &str) -> String {
     arn.split(':').nth(7).unwrap_or_default().to_string()
 }
 
-/// The fixed-width start time used in `gsi1sk` (sorts lexicographically by time).
-fn start_key(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Nanos, true)
+/// A time as epoch milliseconds, 13 digits (sorts as text; what the index keeps: every byte of
+/// an index key is written in the execution item too, on every commit).
+fn millis_key(t: DateTime<Utc>) -> String {
+    format!("{:013}", t.timestamp_millis().max(0))
+}
+
+fn from_millis(ms: &str) -> Option<DateTime<Utc>> {
+    DateTime::from_timestamp_millis(ms.parse().ok()?)
+}
+
+/// The listing partition of a machine's shard: `L#{64 bits of the machine ARN's SHA-256, hex}#{shard}`.
+fn shard_pk(machine_arn: &str, shard: usize) -> String {
+    let digest: String = Sha256::digest(machine_arn.as_bytes()).iter().take(8).map(|b| format!("{b:02x}")).collect();
+    format!("L#{digest}#{shard}")
+}
+
+/// `gsi1pk` of an execution: its machine's listing shard, by a hash of the execution ARN.
+fn list_pk(machine_arn: &str, execution_arn: &str) -> String {
+    shard_pk(machine_arn, usize::from(Sha256::digest(execution_arn.as_bytes())[0]) % LIST_SHARDS)
+}
+
+/// `gsi1sk` of an execution: start time, then name (unique in its machine, so a page token is
+/// exact, and in ARN order).
+fn list_sk(start: DateTime<Utc>, execution_arn: &str) -> String {
+    format!("{}#{}", millis_key(start), name_of(execution_arn))
 }
 
 /// Frames `parts` as `len ‖ bytes` each, for a body kept in part items.
@@ -435,12 +486,12 @@ impl DynamoStore {
         &self.client
     }
 
-    fn err(&self, op: &str, e: impl std::error::Error) -> Error {
+    fn err(&self, op: &str, e: impl Into<stepwise_runtime::Source>) -> Error {
         storage_error(op, &self.table, e)
     }
 
     fn corrupt(&self, what: &str, detail: impl std::fmt::Display) -> Error {
-        Error::Storage(format!("DynamoDB table {}: {what}: {detail}", self.table))
+        Error::storage(format!("DynamoDB table {}: {what}", self.table), detail.to_string())
     }
 
     /// TTL of items written while an execution runs (history, markers, tokens, body parts).
@@ -625,7 +676,7 @@ impl DynamoStore {
                 history_from: get_n(item, "history_from").unwrap_or(version),
                 history: Arc::new(history),
                 blob,
-                status: get_s(item, "status").unwrap_or("RUNNING").to_string(),
+                status: get_s(item, "status").and_then(ExecutionStatus::parse).unwrap_or(ExecutionStatus::Running),
                 size: item_size(item),
                 body_size: body_size_of(item),
             };
@@ -634,7 +685,7 @@ impl DynamoStore {
                 get_s(item, "machine_arn").map(String::from).unwrap_or_else(|| execution.info.state_machine_arn.clone());
             return Ok(Some(Fetched { stored: Stored { execution, machine_arn, version, outbox }, head }));
         }
-        Err(Error::Storage(format!("DynamoDB {op} on table {}: {arn}: the body parts keep changing", self.table)))
+        Err(Error::storage(format!("DynamoDB {op} on table {}: {arn}", self.table), "the body parts keep changing"))
     }
 
     /// Moves committed events (versions `from..=to`, JSON) to a history item. Idempotent: the
@@ -706,50 +757,7 @@ impl DynamoStore {
         Ok(item)
     }
 
-    fn token_put(&self, t: &TokenEntry) -> Result<(Put, usize), Error> {
-        let item = self.token_item(t)?;
-        let size = item_size(&item);
-        let put = Put::builder().table_name(&self.table).set_item(Some(item)).build().map_err(|e| self.err("token put", e))?;
-        Ok((put, size))
-    }
-
-    /// Runs a transaction; `Ok(false)` when a condition failed or it collided with another
-    /// transaction (nothing was written either way).
-    async fn transact(&self, op: &str, items: Vec<TransactWriteItem>) -> Result<bool, Error> {
-        count("dynamodb", "TransactWriteItems");
-        let result = self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
-            .await;
-        match result {
-            Ok(out) => {
-                for cc in out.consumed_capacity() {
-                    reported(Some(cc), true);
-                }
-                Ok(true)
-            }
-            Err(e) => {
-                use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-                let refused = match e.as_service_error() {
-                    Some(TransactWriteItemsError::TransactionCanceledException(c)) => c
-                        .cancellation_reasons()
-                        .iter()
-                        .any(|r| matches!(r.code(), Some("ConditionalCheckFailed") | Some("TransactionConflict"))),
-                    _ => false,
-                };
-                if refused {
-                    Ok(false)
-                } else {
-                    Err(self.err(op, e))
-                }
-            }
-        }
-    }
-
-    /// Writes the execution item of a commit (update, or transaction with its tokens):
+    /// Writes the execution item of a commit: its tokens, then one conditional update.
     /// `Ok(false)` when the version had moved on.
     async fn write_commit(&self, arn: &str, update: Update, tokens: &[TokenEntry], units: f64) -> Result<bool, Error> {
         let op = "commit";
@@ -852,92 +860,57 @@ impl Store for DynamoStore {
 
     async fn create(&self, machine_arn: &str, commit: Commit) -> Result<(), Error> {
         let op = "create";
-        let x = &commit.execution;
-        let arn = x.info.execution_arn.clone();
-        let encode = |e: serde_json::Error| self.corrupt("encoding an execution", e);
-        let state = serde_json::to_vec(x).map_err(encode)?;
-        let outbox = serde_json::to_vec(&commit.outbox).map_err(encode)?;
-        let history = serde_json::to_vec(&commit.history).map_err(encode)?;
-        let body = pack(&state, &outbox, &history);
+        let arn = commit.execution.info.execution_arn.clone();
+        let (history, body) = self.creation_body(&commit)?;
         let blob = if body.len() > INLINE_LIMIT { Some(self.write_parts(op, &arn, &body).await?) } else { None };
-        let status = x.status.as_str();
-        let mut item = key(exec_pk(&arn), "E");
-        item.insert("version".into(), n(1));
-        item.insert("history_from".into(), n(1));
-        item.insert("status".into(), s(status));
-        if machine_arn != x.info.state_machine_arn {
-            item.insert("machine_arn".into(), s(machine_arn));
-        }
-        item.insert("gsi1pk".into(), s(LIST_PK));
-        item.insert("gsi1sk".into(), s(start_key(x.start_time)));
-        if status != "RUNNING" {
-            item.insert("ttl".into(), self.finished_ttl());
-        }
-        for (k, v) in Self::body_attrs(body, &blob) {
-            item.insert(k.into(), v);
-        }
+        let item = self.creation_item(machine_arn, &commit, body, &blob);
         let size = item_size(&item);
         let head = Head {
             version: 1,
             history_from: 1,
             history: Arc::new(history),
             blob: blob.clone(),
-            status: status.to_string(),
+            status: commit.status(),
             size,
             body_size: body_size_of(&item),
         };
+        // Tokens first, as plain puts (see the module docs: a token of a creation that fails
+        // is harmless, no task of it ever runs).
+        for t in &commit.tokens {
+            self.put("create token", self.token_item(t)?).await?;
+        }
         // Plus the index item (keys and projected attributes: well under 1 KB).
-        let units = write_units(size) + 1.0;
-        let created = if commit.tokens.is_empty() {
-            count("dynamodb", "PutItem");
-            add_estimated_capacity(op, 0.0, units);
-            let result = self
-                .client
-                .put_item()
-                .table_name(&self.table)
-                .set_item(Some(item))
-                .condition_expression("attribute_not_exists(pk)")
-                .return_consumed_capacity(ReturnConsumedCapacity::Total)
-                .send()
-                .await;
-            match result {
-                Ok(out) => {
-                    reported(out.consumed_capacity(), true);
-                    Ok(true)
-                }
-                Err(e) if e.as_service_error().is_some_and(|x| x.is_conditional_check_failed_exception()) => Ok(false),
-                Err(e) => Err(self.err(op, e)),
+        count("dynamodb", "PutItem");
+        add_estimated_capacity(op, 0.0, write_units(size) + 1.0);
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await;
+        let created = match result {
+            Ok(out) => {
+                reported(out.consumed_capacity(), true);
+                Ok(())
             }
-        } else {
-            let put = Put::builder()
-                .table_name(&self.table)
-                .set_item(Some(item))
-                .condition_expression("attribute_not_exists(pk)")
-                .build()
-                .map_err(|e| self.err(op, e))?;
-            let mut items = vec![TransactWriteItem::builder().put(put).build()];
-            let mut total = 2.0 * units;
-            for t in &commit.tokens {
-                let (put, size) = self.token_put(t)?;
-                total += 2.0 * write_units(size);
-                items.push(TransactWriteItem::builder().put(put).build());
+            Err(e) if e.as_service_error().is_some_and(|x| x.is_conditional_check_failed_exception()) => {
+                Err(Error::AlreadyExists { arn: arn.clone() })
             }
-            add_estimated_capacity(op, 0.0, total);
-            self.transact(op, items).await
+            Err(e) => Err(self.err(op, e)),
         };
         match created {
-            Ok(true) => {
+            Ok(()) => {
                 self.remember(&arn, head);
                 Ok(())
             }
-            other => {
+            Err(e) => {
                 if let Some(blob) = &blob {
                     self.delete_parts(&arn, blob).await;
                 }
-                match other {
-                    Err(e) => Err(e),
-                    _ => Err(Error::ExecutionAlreadyExists(arn)),
-                }
+                Err(e)
             }
         }
     }
@@ -968,8 +941,8 @@ impl Store for DynamoStore {
                 _ => return Err(Error::Conflict { expected }),
             },
         };
-        let status = commit.execution.status.as_str();
-        let finished = status != "RUNNING";
+        let status = commit.status();
+        let finished = status.is_finished();
         let encode = |e: serde_json::Error| self.corrupt("encoding an execution", e);
         let state = serde_json::to_vec(&commit.execution).map_err(encode)?;
         let outbox = serde_json::to_vec(&commit.outbox).map_err(encode)?;
@@ -977,7 +950,7 @@ impl Store for DynamoStore {
         // Everything but the body, as it will be.
         let ttl_size = "ttl".len() + 6;
         let mut meta = prev.size.saturating_sub(prev.body_size);
-        match (finished, prev.status == "RUNNING") {
+        match (finished, !prev.status.is_finished()) {
             (true, true) => meta += ttl_size,
             (false, false) => meta = meta.saturating_sub(ttl_size),
             _ => {}
@@ -1020,15 +993,20 @@ impl Store for DynamoStore {
         let status_changed = status != prev.status;
         if status_changed {
             set.push("#status = :status".into());
-            values.insert(":status".into(), s(status));
+            values.insert(":status".into(), s(status.as_str()));
             used.push("status");
+        }
+        if let Some(stop) = commit.stop_date() {
+            set.push("#stop = :stop".into());
+            values.insert(":stop".into(), n(u64::try_from(stop.timestamp_millis()).unwrap_or_default()));
+            used.push("stop");
         }
         let mut remove: Vec<&str> = if blob.is_some() { vec!["z", "body"] } else { vec!["body", "blob", "blob_parts"] };
         if finished {
             set.push("#ttl = :ttl".into());
             values.insert(":ttl".into(), self.finished_ttl());
             used.push("ttl");
-        } else if prev.status != "RUNNING" {
+        } else if prev.status.is_finished() {
             remove.push("ttl");
         }
         used.extend(remove.iter().copied());
@@ -1063,7 +1041,7 @@ impl Store for DynamoStore {
         let body_size = new_size - meta;
         self.remember(
             &arn,
-            Head { version: next, history_from, history: Arc::new(history), blob, status: status.to_string(), size: new_size, body_size },
+            Head { version: next, history_from, history: Arc::new(history), blob, status, size: new_size, body_size },
         );
         if let Some(old) = &prev.blob {
             self.delete_parts(&arn, old).await;
@@ -1152,49 +1130,207 @@ impl Store for DynamoStore {
         }
     }
 
-    async fn list(&self) -> Result<Vec<ExecutionSummary>, Error> {
-        let mut out = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            count("dynamodb", "Query");
-            let page = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(GSI)
-                .key_condition_expression("gsi1pk = :p")
-                .expression_attribute_values(":p", s(LIST_PK))
-                .scan_index_forward(false)
-                .set_exclusive_start_key(start.take())
-                .return_consumed_capacity(ReturnConsumedCapacity::Total)
-                .send()
-                .await
-                .map_err(|e| self.err("list", e))?;
-            reported(page.consumed_capacity(), false);
-            let items = page.items.unwrap_or_default();
-            add_estimated_capacity("list", read_units(items.iter().map(item_size).sum(), false), 0.0);
-            for item in &items {
-                let Some(arn) = get_s(item, "pk").and_then(|pk| pk.strip_prefix("E#")) else { continue };
-                let sort = get_s(item, "gsi1sk").unwrap_or_default();
-                let start = DateTime::parse_from_rfc3339(sort)
-                    .map_err(|e| self.corrupt(arn, format!("bad start time {sort:?}: {e}")))?
-                    .with_timezone(&Utc);
-                out.push(ExecutionSummary {
-                    execution_arn: arn.to_string(),
-                    machine_arn: get_s(item, "machine_arn").map(String::from).unwrap_or_else(|| machine_of(arn)),
-                    name: name_of(arn),
-                    status: get_s(item, "status").unwrap_or("RUNNING").to_string(),
-                    start,
-                });
+    async fn list_executions(&self, query: &ExecutionQuery) -> Result<ExecutionPage, Error> {
+        let want = query.limit.max(1) + 1;
+        let after = query.page.as_ref().map(|p| list_sk(p.start, &p.arn));
+        let mut shards: Vec<ListShard> = (0..LIST_SHARDS)
+            .map(|i| ListShard { pk: shard_pk(&query.machine_arn, i), items: VecDeque::new(), next: None, done: false })
+            .collect();
+        // Each shard's share of the page first, all at once; then more from a shard only while
+        // its items are still the newest.
+        let share = want.div_ceil(LIST_SHARDS) + 1;
+        let firsts =
+            futures_util::future::join_all(shards.iter().map(|sh| self.list_shard(sh, query, after.as_deref(), share))).await;
+        for (shard, page) in shards.iter_mut().zip(firsts) {
+            shard.take(page?);
+        }
+        let mut executions = Vec::with_capacity(want);
+        while executions.len() < want {
+            // A shard that ran dry but has more must be read before anything is taken.
+            for i in 0..shards.len() {
+                while shards[i].items.is_empty() && !shards[i].done {
+                    let page = self.list_shard(&shards[i], query, after.as_deref(), share.min(want - executions.len())).await?;
+                    shards[i].take(page);
+                }
             }
-            match page.last_evaluated_key {
-                Some(k) if !k.is_empty() => start = Some(k),
-                _ => break,
+            let newest = shards
+                .iter_mut()
+                .filter(|sh| !sh.items.is_empty())
+                .max_by(|a, b| a.items[0].0.cmp(&b.items[0].0));
+            match newest.and_then(|sh| sh.items.pop_front()) {
+                Some((_, e)) => executions.push(e),
+                None => break,
             }
         }
-        // Newest first; executions started at the same instant by ARN, descending.
-        out.sort_by(|a, b| (b.start, &b.execution_arn).cmp(&(a.start, &a.execution_arn)));
-        Ok(out)
+        let next = if executions.len() > query.limit.max(1) {
+            executions.truncate(query.limit.max(1));
+            executions.last().map(PageToken::after)
+        } else {
+            None
+        };
+        Ok(ExecutionPage { executions, next })
+    }
+}
+
+impl DynamoStore {
+    /// A new execution's events (JSON) and packed body.
+    fn creation_body(&self, commit: &Commit) -> Result<(Vec<u8>, Vec<u8>), Error> {
+        let encode = |e: serde_json::Error| self.corrupt("encoding an execution", e);
+        let state = serde_json::to_vec(&commit.execution).map_err(encode)?;
+        let outbox = serde_json::to_vec(&commit.outbox).map_err(encode)?;
+        let history = serde_json::to_vec(&commit.history).map_err(encode)?;
+        let body = pack(&state, &outbox, &history);
+        Ok((history, body))
+    }
+
+    /// The execution item of a creation (version 1), with its listing keys.
+    fn creation_item(&self, machine_arn: &str, commit: &Commit, body: Vec<u8>, blob: &Option<(String, u32)>) -> Item {
+        let x = &commit.execution;
+        let arn = &x.info.execution_arn;
+        let status = commit.status();
+        let mut item = key(exec_pk(arn), "E");
+        item.insert("version".into(), n(1));
+        item.insert("history_from".into(), n(1));
+        item.insert("status".into(), s(status.as_str()));
+        if machine_arn != x.info.state_machine_arn {
+            item.insert("machine_arn".into(), s(machine_arn));
+        }
+        item.insert("gsi1pk".into(), s(list_pk(machine_arn, arn)));
+        item.insert("gsi1sk".into(), s(list_sk(x.start_time, arn)));
+        if let Some(stop) = commit.stop_date() {
+            item.insert("stop".into(), n(u64::try_from(stop.timestamp_millis()).unwrap_or_default()));
+        }
+        if status.is_finished() {
+            item.insert("ttl".into(), self.finished_ttl());
+        }
+        for (k, v) in Self::body_attrs(body, blob) {
+            item.insert(k.into(), v);
+        }
+        item
+    }
+
+    /// Writes executions made elsewhere (a migration, a restore, a test's data set) as their
+    /// creations would, 25 to a `BatchWriteItem`: unconditionally (an execution with the same
+    /// ARN is replaced), without their task tokens, and only executions whose body fits one
+    /// item. Faster than [`Store::create`] one by one; not for executions a driver is running.
+    pub async fn import(&self, machine_arn: &str, commits: &[Commit]) -> Result<(), Error> {
+        let op = "import";
+        let mut items = Vec::with_capacity(commits.len());
+        for commit in commits {
+            let (_, body) = self.creation_body(commit)?;
+            if body.len() > INLINE_LIMIT {
+                return Err(self.corrupt(
+                    &commit.execution.info.execution_arn,
+                    format!("a body of {} bytes is too large to import (at most {INLINE_LIMIT})", body.len()),
+                ));
+            }
+            items.push(self.creation_item(machine_arn, commit, body, &None));
+        }
+        for chunk in items.chunks(25) {
+            let mut requests: Vec<WriteRequest> = Vec::with_capacity(chunk.len());
+            for item in chunk {
+                let put = PutRequest::builder().set_item(Some(item.clone())).build().map_err(|e| self.err(op, e))?;
+                requests.push(WriteRequest::builder().put_request(put).build());
+            }
+            add_estimated_capacity(op, 0.0, chunk.iter().map(|i| write_units(item_size(i)) + 1.0).sum());
+            // Unprocessed items (throttling) are written again, a little later each time.
+            for attempt in 0..10u64 {
+                count("dynamodb", "BatchWriteItem");
+                let out = self
+                    .client
+                    .batch_write_item()
+                    .request_items(&self.table, requests)
+                    .send()
+                    .await
+                    .map_err(|e| self.err(op, e))?;
+                requests = out.unprocessed_items.and_then(|mut u| u.remove(&self.table)).unwrap_or_default();
+                if requests.is_empty() {
+                    break;
+                }
+                if attempt == 9 {
+                    return Err(self.corrupt(op, format!("{} items were never processed", requests.len())));
+                }
+                tokio::time::sleep(Duration::from_millis(50 * (attempt + 1))).await;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One index partition of a machine's listing, as far as it was read.
+struct ListShard {
+    pk: String,
+    /// Read and not yet taken: `(gsi1sk, summary)`, newest first.
+    items: VecDeque<(String, ExecutionSummary)>,
+    /// Where the next read goes on.
+    next: Option<Item>,
+    /// Nothing more to read.
+    done: bool,
+}
+
+impl ListShard {
+    fn take(&mut self, (items, next): (Vec<(String, ExecutionSummary)>, Option<Item>)) {
+        self.items.extend(items);
+        self.done = next.is_none();
+        self.next = next;
+    }
+}
+
+impl DynamoStore {
+    /// Reads up to `limit` index items of one listing shard, newest first, older than `after`.
+    async fn list_shard(
+        &self,
+        shard: &ListShard,
+        query: &ExecutionQuery,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<(String, ExecutionSummary)>, Option<Item>), Error> {
+        let op = "list_executions";
+        let mut req = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(GSI)
+            .expression_attribute_values(":p", s(shard.pk.clone()))
+            .scan_index_forward(false)
+            .limit(i32::try_from(limit).unwrap_or(i32::MAX))
+            .set_exclusive_start_key(shard.next.clone())
+            .return_consumed_capacity(ReturnConsumedCapacity::Total);
+        req = match after {
+            Some(a) => req.key_condition_expression("gsi1pk = :p AND gsi1sk < :after").expression_attribute_values(":after", s(a)),
+            None => req.key_condition_expression("gsi1pk = :p"),
+        };
+        if let Some(status) = query.status {
+            req = req
+                .filter_expression("#status = :status")
+                .expression_attribute_names("#status", "status")
+                .expression_attribute_values(":status", s(status.as_str()));
+        }
+        count("dynamodb", "Query");
+        let page = req.send().await.map_err(|e| self.err(op, e))?;
+        reported(page.consumed_capacity(), false);
+        let scanned = usize::try_from(page.scanned_count()).unwrap_or(0);
+        count_items(op, scanned);
+        let items = page.items.unwrap_or_default();
+        add_estimated_capacity(op, read_units(items.iter().map(item_size).sum(), false), 0.0);
+        let mut out = Vec::with_capacity(items.len());
+        for item in &items {
+            let Some(arn) = get_s(item, "pk").and_then(|pk| pk.strip_prefix("E#")) else { continue };
+            let sort = get_s(item, "gsi1sk").unwrap_or_default().to_string();
+            let time = |t: &str| from_millis(t).ok_or_else(|| self.corrupt(arn, format!("bad time {t:?} in the listing index")));
+            let start = time(sort.split('#').next().unwrap_or_default())?;
+            let status = get_s(item, "status").unwrap_or("RUNNING");
+            let summary = ExecutionSummary {
+                execution_arn: arn.to_string(),
+                machine_arn: get_s(item, "machine_arn").map(String::from).unwrap_or_else(|| machine_of(arn)),
+                name: name_of(arn),
+                status: ExecutionStatus::parse(status).ok_or_else(|| self.corrupt(arn, format!("unknown status {status:?}")))?,
+                start,
+                stop: item.get("stop").and_then(|v| v.as_n().ok()).map(|t| time(t)).transpose()?,
+            };
+            out.push((sort, summary));
+        }
+        Ok((out, page.last_evaluated_key.filter(|k| !k.is_empty())))
     }
 }
 
@@ -1202,37 +1338,37 @@ impl Store for DynamoStore {
 /// `gsi1` listing index, TTL on `ttl`), waits until it is active, and enables TTL.
 /// Idempotent.
 pub async fn create_table(client: &Client, name: &str) -> Result<(), Error> {
-    let err = |op: &str, e: &dyn std::error::Error| storage_error(op, name, e);
     let attr = |a: &str| {
         AttributeDefinition::builder().attribute_name(a).attribute_type(ScalarAttributeType::S).build()
     };
     let key_el = |a: &str, t: KeyType| KeySchemaElement::builder().attribute_name(a).key_type(t).build();
     let defs = vec![
-        attr("pk").map_err(|e| err("create_table", &e))?,
-        attr("sk").map_err(|e| err("create_table", &e))?,
-        attr("gsi1pk").map_err(|e| err("create_table", &e))?,
-        attr("gsi1sk").map_err(|e| err("create_table", &e))?,
+        attr("pk").map_err(|e| storage_error("create_table", name, e))?,
+        attr("sk").map_err(|e| storage_error("create_table", name, e))?,
+        attr("gsi1pk").map_err(|e| storage_error("create_table", name, e))?,
+        attr("gsi1sk").map_err(|e| storage_error("create_table", name, e))?,
     ];
     let gsi = GlobalSecondaryIndex::builder()
         .index_name(GSI)
-        .key_schema(key_el("gsi1pk", KeyType::Hash).map_err(|e| err("create_table", &e))?)
-        .key_schema(key_el("gsi1sk", KeyType::Range).map_err(|e| err("create_table", &e))?)
+        .key_schema(key_el("gsi1pk", KeyType::Hash).map_err(|e| storage_error("create_table", name, e))?)
+        .key_schema(key_el("gsi1sk", KeyType::Range).map_err(|e| storage_error("create_table", name, e))?)
         .projection(
             Projection::builder()
                 .projection_type(ProjectionType::Include)
                 .non_key_attributes("machine_arn")
                 .non_key_attributes("status")
+                .non_key_attributes("stop")
                 .build(),
         )
         .build()
-        .map_err(|e| err("create_table", &e))?;
+        .map_err(|e| storage_error("create_table", name, e))?;
     count("dynamodb", "CreateTable");
     let created = client
         .create_table()
         .table_name(name)
         .set_attribute_definitions(Some(defs))
-        .key_schema(key_el("pk", KeyType::Hash).map_err(|e| err("create_table", &e))?)
-        .key_schema(key_el("sk", KeyType::Range).map_err(|e| err("create_table", &e))?)
+        .key_schema(key_el("pk", KeyType::Hash).map_err(|e| storage_error("create_table", name, e))?)
+        .key_schema(key_el("sk", KeyType::Range).map_err(|e| storage_error("create_table", name, e))?)
         .billing_mode(BillingMode::PayPerRequest)
         .global_secondary_indexes(gsi)
         .send()
@@ -1240,26 +1376,26 @@ pub async fn create_table(client: &Client, name: &str) -> Result<(), Error> {
     match created {
         Ok(_) => {}
         Err(e) if e.as_service_error().is_some_and(|x| x.is_resource_in_use_exception()) => {}
-        Err(e) => return Err(err("CreateTable", &e)),
+        Err(e) => return Err(storage_error("CreateTable", name, e)),
     }
     // Wait until active (instant on emulators; seconds on AWS).
     for _ in 0..300 {
         count("dynamodb", "DescribeTable");
-        let d = client.describe_table().table_name(name).send().await.map_err(|e| err("DescribeTable", &e))?;
+        let d = client.describe_table().table_name(name).send().await.map_err(|e| storage_error("DescribeTable", name, e))?;
         if d.table().and_then(|t| t.table_status()) == Some(&TableStatus::Active) {
             break;
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
     count("dynamodb", "DescribeTimeToLive");
-    let ttl = client.describe_time_to_live().table_name(name).send().await.map_err(|e| err("DescribeTimeToLive", &e))?;
+    let ttl = client.describe_time_to_live().table_name(name).send().await.map_err(|e| storage_error("DescribeTimeToLive", name, e))?;
     let status = ttl.time_to_live_description().and_then(|d| d.time_to_live_status());
     if !matches!(status, Some(TimeToLiveStatus::Enabled) | Some(TimeToLiveStatus::Enabling)) {
         let spec = TimeToLiveSpecification::builder()
             .enabled(true)
             .attribute_name("ttl")
             .build()
-            .map_err(|e| err("UpdateTimeToLive", &e))?;
+            .map_err(|e| storage_error("UpdateTimeToLive", name, e))?;
         count("dynamodb", "UpdateTimeToLive");
         client
             .update_time_to_live()
@@ -1267,7 +1403,7 @@ pub async fn create_table(client: &Client, name: &str) -> Result<(), Error> {
             .time_to_live_specification(spec)
             .send()
             .await
-            .map_err(|e| err("UpdateTimeToLive", &e))?;
+            .map_err(|e| storage_error("UpdateTimeToLive", name, e))?;
     }
     Ok(())
 }
@@ -1320,12 +1456,17 @@ mod tests {
     }
 
     #[test]
-    fn start_keys_sort_by_time() {
+    fn listing_keys_sort_by_time_then_name() {
         let a = DateTime::parse_from_rfc3339("2026-01-01T00:00:00.5Z").map(|t| t.with_timezone(&Utc));
         let b = DateTime::parse_from_rfc3339("2026-01-01T00:00:01Z").map(|t| t.with_timezone(&Utc));
         let (Ok(a), Ok(b)) = (a, b) else { panic!("times parse") };
-        assert!(start_key(a) < start_key(b));
-        assert_eq!(start_key(a).len(), start_key(b).len());
+        assert!(millis_key(a) < millis_key(b));
+        assert_eq!(millis_key(a).len(), millis_key(b).len());
+        assert_eq!(from_millis(&millis_key(a)), Some(a));
+        let x = "arn:aws:states:us-east-1:1:execution:M:";
+        assert!(list_sk(a, &format!("{x}b")) > list_sk(a, &format!("{x}a")));
+        assert!(list_sk(b, &format!("{x}a")) > list_sk(a, &format!("{x}z")));
+        assert_eq!(list_pk("arn:m", &format!("{x}a")).len(), "L#0123456789abcdef#0".len());
     }
 
     #[test]

@@ -29,7 +29,7 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::Duration;
 use stepwise_runtime::ports::SystemClock;
-use stepwise_runtime::{Config, Error, Runtime};
+use stepwise_runtime::{Config, Error, Runtime, Source};
 
 /// The runtime over the AWS adapters and the system clock.
 pub type AwsRuntime = Runtime<DynamoStore, SqsQueue, SnsTopics, LambdaFunctions, SystemClock>;
@@ -118,6 +118,7 @@ pub fn aws_runtime_with(sdk: &SdkConfig, settings: &AwsSettings) -> AwsRuntime {
 #[derive(Default)]
 struct Meter {
     requests: BTreeMap<String, u64>,
+    items: BTreeMap<String, u64>,
     reported: (f64, f64),
     estimated: (f64, f64),
     estimated_by_operation: BTreeMap<String, (f64, f64)>,
@@ -134,6 +135,19 @@ fn with_meter(f: impl FnOnce(&mut Meter)) {
 /// Counts one request (`service` like `dynamodb`, `op` like `UpdateItem`).
 pub(crate) fn count(service: &str, op: &str) {
     with_meter(|m| *m.requests.entry(format!("{service}.{op}")).or_default() += 1);
+}
+
+/// Counts items a store operation read (`list_executions`, ...).
+pub(crate) fn count_items(operation: &str, n: usize) {
+    with_meter(|m| *m.items.entry(operation.to_string()).or_default() += n as u64);
+}
+
+/// Items the store's operations read so far, by operation (`list_executions`): what a listing
+/// page cost, whatever else the table holds.
+pub fn items_read() -> BTreeMap<String, u64> {
+    let mut out = BTreeMap::new();
+    with_meter(|m| out = m.items.clone());
+    out
 }
 
 /// Adds capacity units DynamoDB reported.
@@ -199,13 +213,13 @@ pub fn reset_counts() {
 // ---------- errors ----------
 
 /// A storage error naming the operation and table, with the SDK error's whole chain.
-pub(crate) fn storage_error(op: &str, table: &str, err: impl std::error::Error) -> Error {
-    Error::Storage(format!("DynamoDB {op} on table {table}: {}", aws_smithy_types::error::display::DisplayErrorContext(err)))
+pub(crate) fn storage_error(op: &str, table: &str, err: impl Into<Source>) -> Error {
+    Error::storage(format!("DynamoDB {op} on table {table}"), err)
 }
 
 /// A messaging error naming the service, operation and queue or topic.
-pub(crate) fn messaging_error(service: &str, op: &str, target: &str, err: impl std::error::Error) -> Error {
-    Error::Messaging(format!("{service} {op} on {target}: {}", aws_smithy_types::error::display::DisplayErrorContext(err)))
+pub(crate) fn messaging_error(service: &str, op: &str, target: &str, err: impl Into<Source>) -> Error {
+    Error::messaging(format!("{service} {op} on {target}"), err)
 }
 
 #[cfg(test)]

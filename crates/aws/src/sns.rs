@@ -26,7 +26,7 @@ impl SnsTopics {
     pub async fn create_topic(&self, name: &str) -> Result<String, Error> {
         count("sns", "CreateTopic");
         let out = self.client.create_topic().name(name).send().await.map_err(|e| messaging_error("SNS", "CreateTopic", name, e))?;
-        out.topic_arn.ok_or_else(|| Error::Messaging(format!("SNS CreateTopic on {name}: the response has no topic ARN")))
+        out.topic_arn.ok_or_else(|| Error::messaging(format!("SNS CreateTopic on {name}"), "the response has no topic ARN"))
     }
 }
 
@@ -41,6 +41,6 @@ impl Topics for SnsTopics {
             .send()
             .await
             .map_err(|e| messaging_error("SNS", "Publish", topic_arn, e))?;
-        out.message_id.ok_or_else(|| Error::Messaging(format!("SNS Publish on {topic_arn}: the response has no message id")))
+        out.message_id.ok_or_else(|| Error::messaging(format!("SNS Publish on {topic_arn}"), "the response has no message id"))
     }
 }

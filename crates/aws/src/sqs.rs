@@ -144,7 +144,7 @@ impl SqsQueue {
         let out = req.send().await.map_err(|e| messaging_error("SQS", "CreateQueue", name, e))?;
         let url = out
             .queue_url
-            .ok_or_else(|| Error::Messaging(format!("SQS CreateQueue on {name}: the response has no queue URL")))?;
+            .ok_or_else(|| Error::messaging(format!("SQS CreateQueue on {name}"), "the response has no queue URL"))?;
         self.urls.lock().unwrap_or_else(|e| e.into_inner()).insert(name.to_string(), url.clone());
         Ok(url)
     }
@@ -167,7 +167,7 @@ impl SqsQueue {
             .map_err(|e| messaging_error("SQS", "GetQueueUrl", queue, e))?;
         let url = out
             .queue_url
-            .ok_or_else(|| Error::Messaging(format!("SQS GetQueueUrl on {queue}: the response has no queue URL")))?;
+            .ok_or_else(|| Error::messaging(format!("SQS GetQueueUrl on {queue}"), "the response has no queue URL"))?;
         self.urls.lock().unwrap_or_else(|e| e.into_inner()).insert(queue.to_string(), url.clone());
         Ok(url)
     }
@@ -212,7 +212,7 @@ impl SqsQueue {
             req = req.delay_seconds(seconds_up(delay, MAX_DELAY.as_secs()));
         }
         let out = req.send().await.map_err(|e| messaging_error("SQS", "SendMessage", url, e))?;
-        out.message_id.ok_or_else(|| Error::Messaging(format!("SQS SendMessage on {url}: the response has no message id")))
+        out.message_id.ok_or_else(|| Error::messaging(format!("SQS SendMessage on {url}"), "the response has no message id"))
     }
 }
 
@@ -253,7 +253,7 @@ impl Queue for SqsQueue {
                 .and_then(|c| c.parse().ok())
                 .unwrap_or(1);
             let (Some(id), Some(receipt)) = (m.message_id, m.receipt_handle) else {
-                return Err(Error::Messaging(format!("SQS ReceiveMessage on {url}: a message without id or receipt handle")));
+                return Err(Error::messaging(format!("SQS ReceiveMessage on {url}"), "a message without id or receipt handle"));
             };
             messages.push(Message { id, body: m.body.unwrap_or_default(), receipt, receive_count });
         }

@@ -28,12 +28,13 @@ async fn the_sample_runs_on_the_aws_adapters_within_budget() {
         ..AwsSettings::from_env(&sdk)
     };
     create_table(&aws_sdk_dynamodb::Client::new(&sdk), &settings.table).await.expect("create table");
-    let mut rt = aws_runtime_with(&sdk, &settings);
+    let probe = aws_runtime_with(&sdk, &settings);
     let step_queue = common::unique("steps");
-    let step_url = rt.queue.create_queue(&step_queue).await.expect("step queue");
-    rt.queue = rt.queue.clone().with_queue_url(STEP_QUEUE, &step_url);
-    let approval_url = rt.queue.create_queue(&common::unique("approval")).await.expect("approval queue");
-    let topic = rt.topics.create_topic(&common::unique("report")).await.expect("topic");
+    let step_url = probe.queue().create_queue(&step_queue).await.expect("step queue");
+    let settings = AwsSettings { step_queue_url: Some(step_url.clone()), ..settings };
+    let base = aws_runtime_with(&sdk, &settings);
+    let approval_url = base.queue().create_queue(&common::unique("approval")).await.expect("approval queue");
+    let topic = base.topics().create_topic(&common::unique("report")).await.expect("topic");
     let server = invoke_server(Arc::new(|name: &str, body: &[u8]| {
         let event: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
         match stepwise_sample::handler(name).map(|h| h(event)) {
@@ -50,7 +51,7 @@ async fn the_sample_runs_on_the_aws_adapters_within_budget() {
         .endpoint_url(server)
         .retry_config(aws_smithy_types::retry::RetryConfig::disabled())
         .build();
-    rt.functions = LambdaFunctions::from_client(aws_sdk_lambda::Client::from_conf(conf));
+    let rt = base.with_functions(LambdaFunctions::from_client(aws_sdk_lambda::Client::from_conf(conf)));
 
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/stock-trading");
     let text = std::fs::read_to_string(dir.join("definition.asl.json")).expect("example definition");
@@ -85,17 +86,17 @@ async fn the_sample_runs_on_the_aws_adapters_within_budget() {
             break;
         }
         assert!(Instant::now() < deadline, "the sample did not finish in time");
-        let msgs = rt.queue.receive(STEP_QUEUE, 10, Duration::from_secs(30)).await.expect("receive");
+        let msgs = rt.queue().receive(STEP_QUEUE, 10, Duration::from_secs(30)).await.expect("receive");
         for m in &msgs {
             if rt.process(m).await.expect("process") == Handled::Applied {
                 applied += 1;
             }
         }
         // The approval callback.
-        for m in rt.queue.receive(&approval_url, 10, Duration::from_secs(30)).await.expect("receive approval") {
+        for m in rt.queue().receive(&approval_url, 10, Duration::from_secs(30)).await.expect("receive approval") {
             let token = stepwise_sample::approval_token(&m.body).expect("approval token");
             rt.send_task_success(&token, stepwise_sample::APPROVAL_OUTPUT).await.expect("send_task_success");
-            rt.queue.ack(&approval_url, &m.receipt).await.expect("ack approval");
+            rt.queue().ack(&approval_url, &m.receipt).await.expect("ack approval");
         }
         if msgs.is_empty() {
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -115,7 +116,7 @@ async fn the_sample_runs_on_the_aws_adapters_within_budget() {
     for arn in &arns {
         let stored = rt.describe(arn).await.expect("describe");
         assert_eq!(stored.execution.status.as_str(), "SUCCEEDED", "{arn}");
-        let history = rt.store.history(arn).await.expect("history");
+        let history = rt.store().history(arn).await.expect("history");
         let ids: Vec<u64> = history.iter().map(|e| e.id).collect();
         assert_eq!(ids, (1..=history.len() as u64).collect::<Vec<_>>(), "history ids are consecutive");
         assert_eq!(history.last().map(|e| e.event_type.as_ref()), Some("ExecutionSucceeded"));

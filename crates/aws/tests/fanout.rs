@@ -77,13 +77,12 @@ async fn parallel_and_map_on_two_workers_give_the_in_memory_result() {
     let sdk = stepwise_aws::sdk_config().await;
     let settings = AwsSettings { table: common::unique("fanout"), ..AwsSettings::from_env(&sdk) };
     create_table(&aws_sdk_dynamodb::Client::new(&sdk), &settings.table).await.expect("create table");
-    let mut rt = aws_runtime_with(&sdk, &settings);
-    let url = rt.queue.create_queue(&common::unique("steps")).await.expect("step queue");
-    rt.queue = rt.queue.clone().with_queue_url(STEP_QUEUE, &url);
+    let url = aws_runtime_with(&sdk, &settings).queue().create_queue(&common::unique("steps")).await.expect("step queue");
+    let settings = AwsSettings { step_queue_url: Some(url.clone()), ..settings };
+    let rt = aws_runtime_with(&sdk, &settings);
     let machine = rt.create_machine("fanout", definition(), "arn:aws:iam::123456789012:role/r", false).await.expect("machine");
     // A second worker: its own adapters (no shared caches), as another Lambda instance.
-    let mut other = aws_runtime_with(&sdk, &settings);
-    other.queue = other.queue.clone().with_queue_url(STEP_QUEUE, &url);
+    let other = aws_runtime_with(&sdk, &settings);
 
     stepwise_aws::reset_counts();
     let arn = rt.start_execution(&machine.arn, &common::unique("run"), input).await.expect("start");
@@ -95,7 +94,7 @@ async fn parallel_and_map_on_two_workers_give_the_in_memory_result() {
         let (done, applied, handled) = (done.clone(), applied.clone(), handled.clone());
         workers.push(tokio::spawn(async move {
             while !done.load(Ordering::SeqCst) {
-                let msgs = rt.queue.receive(STEP_QUEUE, 10, Duration::from_secs(30)).await.expect("receive");
+                let msgs = rt.queue().receive(STEP_QUEUE, 10, Duration::from_secs(30)).await.expect("receive");
                 if msgs.is_empty() {
                     tokio::time::sleep(Duration::from_millis(20)).await;
                 }
@@ -135,7 +134,7 @@ async fn parallel_and_map_on_two_workers_give_the_in_memory_result() {
         other => panic!("the execution did not succeed: {other:?}"),
     };
     assert_eq!(Some(output), expected.output, "the result differs from the in-memory run");
-    let history = check.store.history(&arn).await.expect("history");
+    let history = check.store().history(&arn).await.expect("history");
     let ids: Vec<u64> = history.iter().map(|e| e.id).collect();
     assert_eq!(ids, (1..=history.len() as u64).collect::<Vec<_>>(), "history ids are consecutive");
     let mut types: Vec<String> = history.iter().map(|e| e.event_type.to_string()).collect();

@@ -50,13 +50,13 @@ impl World {
 
     /// A fresh runtime (a new process), crashing where `faults` says.
     fn runtime(&self, run: &Run, faults: Option<FaultHook>) -> AwsRuntime {
-        let mut rt = aws_runtime_with(&self.sdk, &self.settings);
-        rt.queue = rt.queue.clone().with_queue_url(STEP_QUEUE, &run.step_url);
+        let settings = AwsSettings { step_queue_url: Some(run.step_url.clone()), ..self.settings.clone() };
         let conf = aws_sdk_lambda::config::Builder::from(&self.sdk)
             .endpoint_url(self.functions.clone())
             .retry_config(aws_smithy_types::retry::RetryConfig::disabled())
             .build();
-        rt.functions = LambdaFunctions::from_client(aws_sdk_lambda::Client::from_conf(conf));
+        let rt = aws_runtime_with(&self.sdk, &settings)
+            .with_functions(LambdaFunctions::from_client(aws_sdk_lambda::Client::from_conf(conf)));
         match faults {
             Some(h) => rt.with_faults(h),
             None => rt,
@@ -65,9 +65,9 @@ impl World {
 
     async fn setup(&self) -> Run {
         let rt = aws_runtime_with(&self.sdk, &self.settings);
-        let step_url = rt.queue.create_queue(&common::unique("steps")).await.expect("step queue");
-        let approval_url = rt.queue.create_queue(&common::unique("approval")).await.expect("approval queue");
-        let topic = rt.topics.create_topic(&common::unique("report")).await.expect("topic");
+        let step_url = rt.queue().create_queue(&common::unique("steps")).await.expect("step queue");
+        let approval_url = rt.queue().create_queue(&common::unique("approval")).await.expect("approval queue");
+        let topic = rt.topics().create_topic(&common::unique("report")).await.expect("topic");
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/stock-trading");
         let text = std::fs::read_to_string(dir.join("definition.asl.json")).expect("example definition");
         let mut bindings: serde_json::Map<String, Value> =
@@ -124,7 +124,7 @@ async fn history(rt: &AwsRuntime, arn: &str) -> Vec<Value> {
             _ => {}
         }
     }
-    rt.store
+    rt.store()
         .history(arn)
         .await
         .expect("history")
@@ -145,13 +145,13 @@ async fn run_once(world: &World, faults: Option<FaultHook>, duplicate: bool) -> 
     let mut handled = 0;
     let mut copies = std::collections::HashSet::new();
     for _ in 0..500 {
-        let msgs = rt.queue.receive(STEP_QUEUE, 1, Duration::ZERO).await.expect("receive");
+        let msgs = rt.queue().receive(STEP_QUEUE, 1, Duration::ZERO).await.expect("receive");
         if let Some(m) = msgs.into_iter().next() {
             handled += 1;
             match rt.process(&m).await {
                 Ok(_) => {
                     if duplicate && !copies.contains(&m.id) {
-                        let copy = rt.queue.send(STEP_QUEUE, &m.body, Duration::ZERO, None).await.expect("send copy");
+                        let copy = rt.queue().send(STEP_QUEUE, &m.body, Duration::ZERO, None).await.expect("send copy");
                         copies.insert(copy);
                     }
                 }
@@ -160,7 +160,7 @@ async fn run_once(world: &World, faults: Option<FaultHook>, duplicate: bool) -> 
             }
             continue;
         }
-        let approvals = rt.queue.receive(&run.approval_url, 10, Duration::from_secs(3600)).await.expect("receive approval");
+        let approvals = rt.queue().receive(&run.approval_url, 10, Duration::from_secs(3600)).await.expect("receive approval");
         if !approvals.is_empty() {
             for m in approvals {
                 let token = stepwise_sample::approval_token(&m.body).expect("token");
@@ -172,7 +172,7 @@ async fn run_once(world: &World, faults: Option<FaultHook>, duplicate: bool) -> 
                     Err(Error::TaskTimedOut(_)) => {}
                     Err(e) => panic!("send_task_success: {e}"),
                 }
-                rt.queue.ack(&run.approval_url, &m.receipt).await.expect("ack approval");
+                rt.queue().ack(&run.approval_url, &m.receipt).await.expect("ack approval");
             }
             continue;
         }

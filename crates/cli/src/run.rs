@@ -15,8 +15,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use stepwise_embedded::functions::FunctionRouter;
+use stepwise_asl::stepper::Status;
 use stepwise_embedded::{Embedded, SqliteQueue, SqliteStore, SqliteTopics};
-use stepwise_runtime::ports::{Clock, Queue, Store, SystemClock};
+use stepwise_runtime::ports::{ExecutionQuery, ExecutionStatus, Queue, SystemClock};
 use stepwise_runtime::{Config, Runtime};
 
 /// The runtime over the embedded adapters.
@@ -37,14 +38,17 @@ pub struct RunArgs {
 }
 
 /// Opens the embedded runtime in `data_dir` with the functions of `functions` (a router config).
-pub fn open_runtime(data_dir: &Path, functions: Option<&Path>) -> Result<LocalRuntime> {
-    let Embedded { store, queue, topics } =
+/// Also returns the adapters (sharing the runtime's database), for what only the embedded
+/// runtime can show: the messages its queues and topics hold.
+pub fn open_runtime(data_dir: &Path, functions: Option<&Path>) -> Result<(LocalRuntime, Embedded)> {
+    let embedded =
         Embedded::open(data_dir).with_context(|| format!("opening the data directory {}", data_dir.display()))?;
     let router = match functions {
         Some(f) => FunctionRouter::load(f, &stepwise_sample::dyn_handler).with_context(|| format!("loading {}", f.display()))?,
         None => FunctionRouter::default(),
     };
-    Ok(Runtime::new(store, queue, topics, router, SystemClock, Config::default()))
+    let Embedded { store, queue, topics } = embedded.clone();
+    Ok((Runtime::new(store, queue, topics, router, SystemClock, Config::default()), embedded))
 }
 
 fn read_json(path: &Path) -> Result<Value> {
@@ -102,24 +106,26 @@ fn callback_queues(definition: &Value) -> Vec<String> {
 pub async fn run(args: RunArgs) -> Result<bool> {
     let (name, definition, input) = project_definition(&args.dir)?;
     let functions = args.dir.join("functions.json");
-    let rt = Arc::new(open_runtime(&args.data_dir, functions.exists().then_some(functions.as_path()))?);
-    let role = format!("arn:aws:iam::{}:role/stepwise-{name}", rt.config.account);
+    let (rt, data) = open_runtime(&args.data_dir, functions.exists().then_some(functions.as_path()))?;
+    let rt = Arc::new(rt);
+    let role = format!("arn:aws:iam::{}:role/stepwise-{name}", rt.config().account);
     let machine = rt.create_machine(&name, definition.clone(), &role, false).await.map_err(|e| anyhow::anyhow!("{e}"))?;
 
     // Resume the execution a previous run left running, or start a new one.
-    let running = rt
-        .store
-        .list()
-        .await?
-        .into_iter()
-        .find(|e| e.machine_arn == machine.arn && e.status == "RUNNING");
+    let query = ExecutionQuery {
+        machine_arn: machine.arn.clone(),
+        status: Some(ExecutionStatus::Running),
+        limit: 1,
+        page: None,
+    };
+    let running = rt.list_executions(&query).await?.executions.into_iter().next();
     let arn = match running {
         Some(e) => {
             println!("resuming execution {} (started {})", e.execution_arn, e.start);
             e.execution_arn
         }
         None => {
-            let exec_name = format!("run-{}", rt.clock.now().format("%Y%m%dT%H%M%S%.3fZ")).replace('.', "-");
+            let exec_name = format!("run-{}", rt.now().format("%Y%m%dT%H%M%S%.3fZ")).replace('.', "-");
             let input = args.input.clone().unwrap_or(input);
             let arn = rt.start_execution(&machine.arn, &exec_name, input).await.map_err(|e| anyhow::anyhow!("{e}"))?;
             println!("started execution {arn}");
@@ -137,7 +143,7 @@ pub async fn run(args: RunArgs) -> Result<bool> {
     // ApproveSqsLambda does.
     let queues = callback_queues(&definition);
     let approver = {
-        let (rt, done, queues) = (rt.clone(), done.clone(), queues.clone());
+        let (rt, queue, done, queues) = (rt.clone(), data.queue.clone(), done.clone(), queues.clone());
         let manual = args.manual_approval;
         let data_dir = args.data_dir.clone();
         tokio::spawn(async move {
@@ -146,7 +152,7 @@ pub async fn run(args: RunArgs) -> Result<bool> {
                 for q in &queues {
                     // A short visibility: if this process dies before approving, the message is
                     // soon visible again to the next run.
-                    let Ok(msgs) = rt.queue.receive(q, 10, Duration::from_secs(2)).await else { continue };
+                    let Ok(msgs) = queue.receive(q, 10, Duration::from_secs(2)).await else { continue };
                     for m in msgs {
                         let first = seen.insert(m.id.clone(), ()).is_none();
                         if first {
@@ -165,7 +171,7 @@ pub async fn run(args: RunArgs) -> Result<bool> {
                             Ok(token) => match rt.send_task_success(&token, stepwise_sample::APPROVAL_OUTPUT).await {
                                 Ok(()) => {
                                     println!("  approval callback: SendTaskSuccess {}", stepwise_sample::APPROVAL_OUTPUT);
-                                    let _ = rt.queue.ack(q, &m.receipt).await;
+                                    let _ = queue.ack(q, &m.receipt).await;
                                 }
                                 Err(e) => println!("  approval callback: {e}"),
                             },
@@ -182,14 +188,14 @@ pub async fn run(args: RunArgs) -> Result<bool> {
     let mut shown = 0usize;
     let mut published_shown = 0usize;
     let status = loop {
-        let history = rt.store.history(&arn).await?;
+        let history = rt.history(&arn).await?;
         for e in history.iter().skip(shown) {
             println!("{}", describe_event(&e.to_aws_json()));
         }
         shown = history.len();
         let mut published = Vec::new();
-        for topic in rt.topics.topics()? {
-            published.extend(rt.topics.list(&topic)?);
+        for topic in data.topics.topics()? {
+            published.extend(data.topics.list(&topic)?);
         }
         published.sort_by_key(|p| p.published_at);
         for p in published.iter().skip(published_shown) {
@@ -197,10 +203,9 @@ pub async fn run(args: RunArgs) -> Result<bool> {
         }
         published_shown = published.len();
         let stored = rt.describe(&arn).await?;
-        let status = stored.execution.status.clone();
-        if status.as_str() != "RUNNING" {
+        if !matches!(stored.execution.status, Status::Running) {
             // one more pass so the last events are printed
-            let history = rt.store.history(&arn).await?;
+            let history = rt.history(&arn).await?;
             for e in history.iter().skip(shown) {
                 println!("{}", describe_event(&e.to_aws_json()));
             }
@@ -219,11 +224,11 @@ pub async fn run(args: RunArgs) -> Result<bool> {
     } else {
         println!("execution {}: {}", exec.info.execution_arn, exec.status.as_str());
         match &exec.status {
-            stepwise_asl::stepper::Status::Succeeded { output } => println!("output: {output}"),
+            Status::Succeeded { output } => println!("output: {output}"),
             other => println!("{}", serde_json::to_string(other).unwrap_or_default()),
         }
     }
-    Ok(exec.status.as_str() == "SUCCEEDED")
+    Ok(matches!(exec.status, Status::Succeeded { .. }))
 }
 
 /// One line for a history event: `  #5 TaskStateEntered  Check Stock Price  {input}`.
@@ -247,7 +252,7 @@ fn describe_event(e: &Value) -> String {
 
 /// `stepwise send-task-success|failure|heartbeat`: complete a task token in a data directory.
 pub async fn complete_token(data_dir: &Path, token: &str, action: TokenAction) -> Result<()> {
-    let rt = open_runtime(data_dir, None)?;
+    let (rt, _) = open_runtime(data_dir, None)?;
     let r = match action {
         TokenAction::Success(output) => rt.send_task_success(token, &output).await,
         TokenAction::Failure { error, cause } => rt.send_task_failure(token, error.as_deref(), cause.as_deref()).await,
@@ -283,17 +288,17 @@ pub async fn list(data_dir: &Path) -> Result<()> {
     if !data_dir.join(stepwise_embedded::DB_FILE).exists() {
         bail!("{} holds no stepwise data (no {})", data_dir.display(), stepwise_embedded::DB_FILE);
     }
-    let rt = open_runtime(data_dir, None)?;
-    for e in rt.store.list().await? {
+    let data = Embedded::open(data_dir).with_context(|| format!("opening the data directory {}", data_dir.display()))?;
+    for e in data.store.all_executions().await? {
         println!("{}", json!({"execution": e.execution_arn, "stateMachine": e.machine_arn, "status": e.status, "startDate": stepwise_asl::timestamp::format(&e.start)}));
     }
-    for q in rt.queue.queues()? {
-        for (m, sent, acked) in rt.queue.list(&q)? {
+    for q in data.queue.queues()? {
+        for (m, sent, acked) in data.queue.list(&q)? {
             println!("{}", json!({"queue": q, "messageId": m.id, "sent": stepwise_asl::timestamp::format(&sent), "receiveCount": m.receive_count, "acknowledged": acked, "body": m.body}));
         }
     }
-    for t in rt.topics.topics()? {
-        for p in rt.topics.list(&t)? {
+    for t in data.topics.topics()? {
+        for p in data.topics.list(&t)? {
             println!("{}", json!({"topic": t, "messageId": p.id, "published": stepwise_asl::timestamp::format(&p.published_at), "message": p.message}));
         }
     }

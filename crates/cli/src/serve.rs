@@ -41,7 +41,7 @@ pub struct ServeArgs {
 /// `stepwise serve`: binds 127.0.0.1:`port`, prints `listening on http://ADDR`, starts the
 /// step driver and serves requests until the process is killed.
 pub async fn serve(args: ServeArgs) -> Result<()> {
-    let rt = Arc::new(open_runtime(&args.data_dir, args.functions.as_deref())?);
+    let rt = Arc::new(open_runtime(&args.data_dir, args.functions.as_deref())?.0);
     let api = Arc::new(Api { rt: rt.clone() });
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", args.port))
         .await

@@ -60,16 +60,16 @@ async fn run(rt: &Rt, label: &str, definition: Value, n: usize, approve: bool) -
     }
     let mut applied = 0usize;
     loop {
-        let msgs = rt.queue.receive(STEP_QUEUE, 100, Duration::from_secs(30)).await.expect("receive");
+        let msgs = rt.queue().receive(STEP_QUEUE, 100, Duration::from_secs(30)).await.expect("receive");
         if msgs.is_empty() {
             let mut asked = false;
             if approve {
-                let asks = rt.queue.receive("RequestHumanApprovalQueue", 10, Duration::from_secs(30)).await.expect("asks");
+                let asks = rt.queue().receive("RequestHumanApprovalQueue", 10, Duration::from_secs(30)).await.expect("asks");
                 for m in asks {
                     asked = true;
                     let token = stepwise_sample::approval_token(&m.body).expect("token");
                     rt.send_task_success(&token, stepwise_sample::APPROVAL_OUTPUT).await.expect("approve");
-                    rt.queue.ack("RequestHumanApprovalQueue", &m.receipt).await.expect("ack");
+                    rt.queue().ack("RequestHumanApprovalQueue", &m.receipt).await.expect("ack");
                 }
             }
             if !asked {
@@ -89,7 +89,7 @@ async fn run(rt: &Rt, label: &str, definition: Value, n: usize, approve: bool) -
     for arn in &arns {
         let stored = rt.describe(arn).await.expect("describe");
         assert_eq!(stored.execution.status.as_str(), "SUCCEEDED", "{arn}");
-        entered += rt.store.history(arn).await.expect("history").iter().filter(|e| e.event_type.ends_with("StateEntered")).count();
+        entered += rt.store().history(arn).await.expect("history").iter().filter(|e| e.event_type.ends_with("StateEntered")).count();
     }
     (applied, entered, secs)
 }

@@ -2,14 +2,13 @@
 
 use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
 use rusqlite::{Connection, TransactionBehavior};
-use std::fmt::Display;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use stepwise_runtime::ports::{Clock, SystemClock};
 use std::time::Duration;
-use stepwise_runtime::Error;
+use stepwise_runtime::{Error, Source};
 
 /// The database file's name inside the data directory.
 pub const DB_FILE: &str = "stepwise.db";
@@ -18,7 +17,7 @@ pub const DB_FILE: &str = "stepwise.db";
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The schema version this crate writes (`PRAGMA user_version`).
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS machines (
@@ -41,9 +40,12 @@ CREATE TABLE IF NOT EXISTS executions (
     start_time TEXT NOT NULL,
     version INTEGER NOT NULL,
     state TEXT NOT NULL,
-    outbox TEXT NOT NULL
+    outbox TEXT NOT NULL,
+    stop_time TEXT
 );
 CREATE INDEX IF NOT EXISTS executions_newest ON executions (start_time DESC, arn DESC);
+CREATE INDEX IF NOT EXISTS executions_by_machine ON executions (machine_arn, start_time DESC, arn DESC);
+CREATE INDEX IF NOT EXISTS executions_by_status ON executions (machine_arn, status, start_time DESC, arn DESC);
 CREATE TABLE IF NOT EXISTS history (
     arn TEXT NOT NULL,
     event_id INTEGER NOT NULL,
@@ -95,11 +97,10 @@ pub(crate) enum Kind {
 }
 
 impl Kind {
-    pub(crate) fn error(self, context: &str, detail: impl Display) -> Error {
-        let text = format!("{context}: {detail}");
+    pub(crate) fn error(self, context: &str, source: impl Into<Source>) -> Error {
         match self {
-            Kind::Storage => Error::Storage(text),
-            Kind::Messaging => Error::Messaging(text),
+            Kind::Storage => Error::storage(context, source),
+            Kind::Messaging => Error::messaging(context, source),
         }
     }
 }
@@ -136,8 +137,8 @@ impl From<Error> for Failure {
 impl Failure {
     pub(crate) fn into_error(self, kind: Kind, context: &str) -> Error {
         match self {
-            Failure::Sql(e) => kind.error(context, format!("SQLite: {e}")),
-            Failure::Json(e) => kind.error(context, format!("JSON: {e}")),
+            Failure::Sql(e) => kind.error(&format!("{context} (SQLite)"), e),
+            Failure::Json(e) => kind.error(&format!("{context} (JSON)"), e),
             Failure::Data(e) => kind.error(context, e),
             Failure::Port(e) => e,
         }
@@ -203,6 +204,10 @@ impl Db {
             return Err(Failure::Data(format!(
                 "the database has schema version {version}, newer than this stepwise's {SCHEMA_VERSION}"
             )));
+        }
+        if version == 1 {
+            // Version 2 keeps when an execution stopped, for listings.
+            tx.execute_batch("ALTER TABLE executions ADD COLUMN stop_time TEXT")?;
         }
         tx.execute_batch(SCHEMA)?;
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;

@@ -1,11 +1,14 @@
 //! [`SqliteStore`]: the execution store in SQLite.
 
 use crate::db::{from_text, to_i64, to_text, to_u64, Db, Failure, Kind};
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection, OptionalExtension, StatementStatus};
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use stepwise_asl::history::HistoryEvent;
-use stepwise_runtime::ports::{Commit, ExecutionSummary, Machine, OutboxItem, Store, Stored, TokenEntry};
+use stepwise_runtime::ports::{
+    Commit, ExecutionPage, ExecutionQuery, ExecutionStatus, ExecutionSummary, Machine, OutboxItem, PageToken, Store, Stored,
+    TokenEntry,
+};
 use stepwise_runtime::Error;
 
 const KIND: Kind = Kind::Storage;
@@ -13,28 +16,88 @@ const KIND: Kind = Kind::Storage;
 /// The execution store in one SQLite database: machines, executions (state, version and
 /// outbox as JSON), history events and the task-token index.
 ///
-/// Every write is one `BEGIN IMMEDIATE` transaction; commits are conditional on the stored
-/// version, so several handles on one file (in one process or several) can drive the same
-/// executions safely. Cloning shares the connection.
+/// Every write is atomic and durable when it returns (the database thread commits it in a
+/// group, inside a savepoint of its own); commits are conditional on the stored version, so
+/// several handles on one file (in one process or several) can drive the same executions
+/// safely. Cloning shares the connection.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     db: Arc<Db>,
+    reads: Arc<Mutex<ListReads>>,
+}
+
+/// What execution listings read, summed over a store's listings (tests check that a page
+/// reads only what it shows).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ListReads {
+    /// Listing queries run.
+    pub queries: u64,
+    /// Rows the queries returned.
+    pub rows: u64,
+    /// Rows SQLite visited in full scans of a table (0 when an index served the query).
+    pub full_scan_steps: u64,
+    /// Sorts SQLite did (0 when the index gives the order).
+    pub sorts: u64,
 }
 
 impl SqliteStore {
     /// Opens the store in `data_dir/stepwise.db`, creating the directory and the database if
     /// missing. Each call opens its own connection.
     pub fn open(data_dir: &Path) -> Result<SqliteStore, Error> {
-        Ok(SqliteStore { db: Arc::new(Db::open(data_dir, KIND)?) })
+        Ok(SqliteStore::from_db(Arc::new(Db::open(data_dir, KIND)?)))
     }
 
     /// A store in a private in-memory database, for tests.
     pub fn in_memory() -> Result<SqliteStore, Error> {
-        Ok(SqliteStore { db: Arc::new(Db::in_memory(KIND)?) })
+        Ok(SqliteStore::from_db(Arc::new(Db::in_memory(KIND)?)))
     }
 
     pub(crate) fn from_db(db: Arc<Db>) -> SqliteStore {
-        SqliteStore { db }
+        SqliteStore { db, reads: Arc::default() }
+    }
+
+    /// What the execution listings of this handle read so far.
+    pub fn list_reads(&self) -> ListReads {
+        *self.reads.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Every execution of every machine, newest first: for `stepwise list`, which shows all a
+    /// data directory holds (the port's listing is per machine and paged).
+    pub async fn all_executions(&self) -> Result<Vec<ExecutionSummary>, Error> {
+        self.db.read(KIND, "all_executions", move |conn| {
+            let mut stmt = conn.prepare_cached(&format!("SELECT {SUMMARY} FROM executions ORDER BY start_time DESC, arn DESC"))?;
+            let rows = stmt.query_map([], summary_row)?;
+            let mut list = Vec::new();
+            for row in rows {
+                list.push(row?.into_summary()?);
+            }
+            Ok(list)
+        }).await
+    }
+}
+
+/// The columns of an [`ExecutionSummary`].
+const SUMMARY: &str = "arn, machine_arn, name, status, start_time, stop_time";
+
+/// A listing row as read.
+struct SummaryRow(String, String, String, String, String, Option<String>);
+
+fn summary_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SummaryRow> {
+    Ok(SummaryRow(r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
+}
+
+impl SummaryRow {
+    fn into_summary(self) -> Result<ExecutionSummary, Failure> {
+        let SummaryRow(execution_arn, machine_arn, name, status, start, stop) = self;
+        let status = ExecutionStatus::parse(&status).ok_or_else(|| Failure::Data(format!("unknown status {status:?}")))?;
+        Ok(ExecutionSummary {
+            execution_arn,
+            machine_arn,
+            name,
+            status,
+            start: from_text(&start)?,
+            stop: stop.as_deref().map(from_text).transpose()?,
+        })
     }
 }
 
@@ -42,6 +105,7 @@ impl SqliteStore {
 struct Rows {
     arn: String,
     status: &'static str,
+    stop: Option<String>,
     state: String,
     outbox: String,
     history: Vec<(i64, String)>,
@@ -63,6 +127,7 @@ impl Rows {
         Ok(Rows {
             arn: commit.execution.info.execution_arn.clone(),
             status: commit.execution.status.as_str(),
+            stop: commit.stop_date().map(to_text),
             state: serde_json::to_string(&commit.execution)?,
             outbox: serde_json::to_string(&commit.outbox)?,
             history,
@@ -151,12 +216,12 @@ impl Store for SqliteStore {
         let machine_arn = machine_arn.to_string();
         self.db.write(KIND, "create", move |tx| {
             let inserted = tx.execute(
-                "INSERT INTO executions (arn, machine_arn, name, status, start_time, version, state, outbox)
-                 VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6, ?7) ON CONFLICT (arn) DO NOTHING",
-                params![rows.arn, machine_arn, name, rows.status, start, rows.state, rows.outbox],
+                "INSERT INTO executions (arn, machine_arn, name, status, start_time, version, state, outbox, stop_time)
+                 VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6, ?7, ?8) ON CONFLICT (arn) DO NOTHING",
+                params![rows.arn, machine_arn, name, rows.status, start, rows.state, rows.outbox, rows.stop],
             )?;
             if inserted == 0 {
-                return Err(Error::ExecutionAlreadyExists(rows.arn.clone()).into());
+                return Err(Error::AlreadyExists { arn: rows.arn.clone() }.into());
             }
             rows.insert_children(tx)
         }).await
@@ -185,9 +250,10 @@ impl Store for SqliteStore {
         let expected = commit.expected_version;
         self.db.write(KIND, "commit", move |tx| {
             let updated = tx.execute(
-                "UPDATE executions SET version = version + 1, status = ?1, state = ?2, outbox = ?3
+                "UPDATE executions SET version = version + 1, status = ?1, state = ?2, outbox = ?3,
+                 stop_time = coalesce(?6, stop_time)
                  WHERE arn = ?4 AND version = ?5",
-                params![rows.status, rows.state, rows.outbox, rows.arn, to_i64(expected)?],
+                params![rows.status, rows.state, rows.outbox, rows.arn, to_i64(expected)?, rows.stop],
             )?;
             if updated == 0 {
                 // Returning an error rolls the transaction back.
@@ -237,20 +303,53 @@ impl Store for SqliteStore {
         }).await
     }
 
-    async fn list(&self) -> Result<Vec<ExecutionSummary>, Error> {
-        self.db.read(KIND, "list", move |conn| {
-            let mut stmt = conn.prepare_cached(
-                "SELECT arn, machine_arn, name, status, start_time FROM executions ORDER BY start_time DESC, arn DESC",
-            )?;
-            let rows = stmt.query_map([], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?, r.get::<_, String>(4)?))
-            })?;
-            let mut list = Vec::new();
-            for row in rows {
-                let (execution_arn, machine_arn, name, status, start) = row?;
-                list.push(ExecutionSummary { execution_arn, machine_arn, name, status, start: from_text(&start)? });
+    async fn list_executions(&self, query: &ExecutionQuery) -> Result<ExecutionPage, Error> {
+        let ExecutionQuery { machine_arn, status, limit, page } = query.clone();
+        let limit = limit.max(1);
+        let reads = self.reads.clone();
+        self.db.read(KIND, "list_executions", move |conn| {
+            // One statement per shape, each served by an index in listing order: no scan of
+            // other machines' (or other statuses') rows, no sort.
+            let mut sql = format!("SELECT {SUMMARY} FROM executions WHERE machine_arn = ?1");
+            if status.is_some() {
+                sql.push_str(" AND status = ?2");
             }
-            Ok(list)
+            if page.is_some() {
+                sql.push_str(" AND (start_time < ?3 OR (start_time = ?3 AND arn < ?4))");
+            }
+            sql.push_str(" ORDER BY start_time DESC, arn DESC LIMIT ?5");
+            let mut stmt = conn.prepare_cached(&sql)?;
+            stmt.raw_bind_parameter(1, &machine_arn)?;
+            if let Some(s) = status {
+                stmt.raw_bind_parameter(2, s.as_str())?;
+            }
+            if let Some(p) = &page {
+                stmt.raw_bind_parameter(3, to_text(p.start))?;
+                stmt.raw_bind_parameter(4, &p.arn)?;
+            }
+            stmt.raw_bind_parameter(5, to_i64(limit as u64 + 1)?)?;
+            let mut rows = stmt.raw_query();
+            let mut executions = Vec::new();
+            while let Some(r) = rows.next()? {
+                executions.push(summary_row(r)?.into_summary()?);
+            }
+            drop(rows);
+            {
+                let mut reads = reads.lock().unwrap_or_else(|e| e.into_inner());
+                reads.queries += 1;
+                reads.rows += executions.len() as u64;
+                reads.full_scan_steps += stmt.get_status(StatementStatus::FullscanStep).max(0) as u64;
+                reads.sorts += stmt.get_status(StatementStatus::Sort).max(0) as u64;
+                stmt.reset_status(StatementStatus::FullscanStep);
+                stmt.reset_status(StatementStatus::Sort);
+            }
+            let next = if executions.len() > limit {
+                executions.truncate(limit);
+                executions.last().map(PageToken::after)
+            } else {
+                None
+            };
+            Ok(ExecutionPage { executions, next })
         }).await
     }
 }

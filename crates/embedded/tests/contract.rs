@@ -12,7 +12,7 @@ use stepwise_asl::history::{Details, HistoryEvent};
 use stepwise_asl::stepper::{new_execution, Execution, ExecutionInfo, Status};
 use stepwise_embedded::{Embedded, SqliteQueue, SqliteStore, SqliteTopics, DB_FILE};
 use stepwise_runtime::contract;
-use stepwise_runtime::ports::{Action, Commit, Machine, OutboxItem, Queue, Store, Topics, TokenEntry};
+use stepwise_runtime::ports::{Action, Commit, ExecutionStatus, Machine, OutboxItem, Queue, Store, Topics, TokenEntry};
 use stepwise_runtime::Error;
 
 /// A fresh directory under the system temp dir, removed on drop.
@@ -231,9 +231,9 @@ async fn data_survives_reopening_the_file() {
     assert_eq!(stored.outbox.len(), 1);
     assert_eq!(e.store.history(&arn).await.expect("history").iter().map(|e| e.id).collect::<Vec<_>>(), vec![1, 2]);
     assert_eq!(e.store.find_token(&token.hash).await.expect("find_token"), Some(token.clone()));
-    let list = e.store.list().await.expect("list");
+    let list = e.store.all_executions().await.expect("list");
     assert_eq!(list.len(), 1);
-    assert_eq!(list[0].status, "SUCCEEDED");
+    assert_eq!(list[0].status, ExecutionStatus::Succeeded);
     assert_eq!(list[0].start, t(0));
     // The dedup id is remembered across the reopen.
     let first = e.queue.list("q").expect("list")[0].0.id.clone();
@@ -290,7 +290,7 @@ fn a_data_dir_that_is_a_file_is_a_storage_error() {
     let dir = TempDir::new("notadir");
     std::fs::write(dir.path(), b"not a directory").expect("write");
     match SqliteStore::open(dir.path()) {
-        Err(Error::Storage(msg)) => assert!(msg.contains("data directory"), "{msg}"),
+        Err(e @ Error::Storage { .. }) => assert!(e.to_string().contains("data directory"), "{e}"),
         other => panic!("expected a storage error, got {other:?}"),
     }
     let _ = std::fs::remove_file(dir.path());
@@ -378,7 +378,10 @@ async fn a_failed_commit_writes_nothing() {
     store.create(MACHINE, commit(x.clone(), 0, vec![event(1, "ExecutionStarted")])).await.expect("create");
     let bad = commit(Execution { seq: 42, ..x.clone() }, 1, vec![event(1, "Duplicate")]);
     match store.commit(bad).await {
-        Err(Error::Storage(msg)) => assert!(msg.starts_with("commit: SQLite"), "{msg}"),
+        Err(e @ Error::Storage { .. }) => {
+            assert!(e.to_string().starts_with("commit (SQLite): UNIQUE constraint failed"), "{e}");
+            assert!(std::error::Error::source(&e).is_some(), "the SQLite error is kept as the source");
+        }
         other => panic!("expected a storage error, got {other:?}"),
     }
     let stored = store.load(&arn).await.expect("load").expect("exists");

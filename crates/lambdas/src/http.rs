@@ -6,7 +6,7 @@
 //!
 //! - **AWS JSON 1.0**, as the Step Functions endpoint speaks it: a `POST` with `X-Amz-Target:
 //!   AWSStepFunctions.<Operation>` and the operation's JSON body; answers are
-//!   `application/x-amz-json-1.0`. The API function ([`token_completer`], at `POST /`) serves
+//!   `application/x-amz-json-1.0`. The API function ([`api_function`], at `POST /`) serves
 //!   every operation of [`stepwise_api`]: CreateStateMachine through SendTaskHeartbeat, so
 //!   `aws stepfunctions --endpoint-url` and the SDKs work against the deployment; the
 //!   `start-execution` function serves `StartExecution`.
@@ -145,7 +145,7 @@ where
 /// [`stepwise_api`]), and the task-token paths `POST /send-task-success`, `/send-task-failure`,
 /// `/send-task-heartbeat` (see the [module documentation](self)). StartExecution by path is
 /// the `start-execution` function's (`POST /executions`).
-pub async fn token_completer<S, Q, T, F, C>(rt: &Runtime<S, Q, T, F, C>, req: Request) -> Response<Body>
+pub async fn api_function<S, Q, T, F, C>(rt: &Runtime<S, Q, T, F, C>, req: Request) -> Response<Body>
 where
     S: Store,
     Q: Queue,

@@ -9,7 +9,7 @@
 //! |---|---|---|
 //! | `step-driver` | the step queue (SQS) | [`step_driver`]: one transition per record, partial batch failures |
 //! | `approval-callback` | `RequestHumanApprovalQueue` (SQS) | [`approval_callback`]: the sample's ApproveSqsLambda, `SendTaskSuccess "approved"` |
-//! | `token-completer` (the API function) | HTTP API `POST /` (the whole Step Functions API, AWS JSON 1.0), `/send-task-success`, `/send-task-failure`, `/send-task-heartbeat` | [`token_completer`] over [`stepwise_api`] |
+//! | `api` (the API function) | HTTP API `POST /` (the whole Step Functions API, AWS JSON 1.0), `/send-task-success`, `/send-task-failure`, `/send-task-heartbeat` | [`api_function`] over [`stepwise_api`] |
 //! | `start-execution` | HTTP API `POST /executions`, and the start queue (SQS) | [`start_execution_http`], [`start_execution_sqs`], dispatched by [`start_execution_event`] |
 //! | `check-stock-price`, `generate-buy-sell-recommendation`, `buy-stock`, `sell-stock` | invoked by the step driver | [`check_stock_price`], [`generate_buy_sell_recommendation`], [`buy_stock`], [`sell_stock`] |
 //!
@@ -28,7 +28,7 @@ mod machine;
 mod sample;
 mod sqs;
 
-pub use http::{api_error, start_execution_event, start_execution_http, token_completer, StartEvent, StartEventResponse};
+pub use http::{api_error, api_function, start_execution_event, start_execution_http, StartEvent, StartEventResponse};
 pub use logging::{init_logging, json_subscriber};
 pub use machine::{register_machine_from_env, MachineEnv};
 pub use sample::{buy_stock, check_stock_price, generate_buy_sell_recommendation, sell_stock};

@@ -18,7 +18,7 @@
 
 use serde_json::Value;
 use stepwise_runtime::ports::{Clock, Functions, Machine, Queue, Store, Topics};
-use stepwise_runtime::{Error, Runtime};
+use stepwise_runtime::{Error, Invalid, Runtime};
 use tracing::info;
 
 /// A state machine to register, as the environment describes it.
@@ -44,12 +44,12 @@ impl MachineEnv {
             return Ok(None);
         };
         let definition = serde_json::from_str(&text)
-            .map_err(|e| Error::InvalidDefinition(format!("STEPWISE_MACHINE_DEFINITION is not JSON: {e}")))?;
+            .map_err(|e| Error::invalid(Invalid::Definition, format!("STEPWISE_MACHINE_DEFINITION is not JSON: {e}")))?;
         let express = match get("STEPWISE_MACHINE_TYPE").as_deref() {
             None | Some("STANDARD") => false,
             Some("EXPRESS") => true,
             Some(other) => {
-                return Err(Error::Validation(format!("STEPWISE_MACHINE_TYPE must be STANDARD or EXPRESS, got '{other}'")))
+                return Err(Error::validation(format!("STEPWISE_MACHINE_TYPE must be STANDARD or EXPRESS, got '{other}'")))
             }
         };
         Ok(Some(MachineEnv { name, definition, role_arn: get("STEPWISE_MACHINE_ROLE_ARN"), express }))
@@ -71,7 +71,7 @@ impl MachineEnv {
         C: Clock,
     {
         let role =
-            self.role_arn.clone().unwrap_or_else(|| format!("arn:aws:iam::{}:role/stepwise", rt.config.account));
+            self.role_arn.clone().unwrap_or_else(|| format!("arn:aws:iam::{}:role/stepwise", rt.config().account));
         let m = rt.create_machine(&self.name, self.definition.clone(), &role, self.express).await?;
         info!(state_machine_arn = %m.arn, "state machine registered");
         Ok(m)

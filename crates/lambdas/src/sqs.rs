@@ -5,11 +5,10 @@
 use stepwise_api::{start, Started};
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use stepwise_asl::stepper::Event;
-use stepwise_runtime::driver::token_hash;
 use stepwise_runtime::ports::{Clock, Functions, Queue, StepMessage, Store, Topics};
-use stepwise_runtime::{Error, Runtime};
+use stepwise_runtime::{Error, Missing, Runtime};
 use tracing::field::Empty;
-use tracing::{error, info, info_span, warn, Instrument, Span};
+use tracing::{error, info, info_span, warn, Instrument};
 
 pub use stepwise_api::StartExecutionInput;
 
@@ -81,16 +80,6 @@ where
     failures.response()
 }
 
-/// Records the task token's execution and state in the current span (for the log lines), if
-/// the store knows the token.
-async fn record_token<S: Store, Q, T, F, C>(rt: &Runtime<S, Q, T, F, C>, token: &str) {
-    if let Ok(Some(entry)) = rt.store.find_token(&token_hash(token)).await {
-        let span = Span::current();
-        span.record("execution_arn", entry.execution_arn.as_str());
-        span.record("state", entry.state_name.as_str());
-    }
-}
-
 /// The sample's approval callback (ApproveSqsLambda): reads the task token from each record's
 /// body (`{"Input": ..., "TaskToken": "..."}`, [`stepwise_sample::approval_token`]) and sends
 /// it back with `SendTaskSuccess` and [`stepwise_sample::APPROVAL_OUTPUT`]. A token whose task
@@ -118,13 +107,13 @@ where
                     return true;
                 }
             };
-            record_token(rt, &token).await;
+            rt.trace_token(&token).await;
             match rt.send_task_success(&token, stepwise_sample::APPROVAL_OUTPUT).await {
                 Ok(()) => {
                     info!(output = stepwise_sample::APPROVAL_OUTPUT, "task approved");
                     false
                 }
-                Err(e @ (Error::TaskTimedOut(_) | Error::TaskDoesNotExist(_))) => {
+                Err(e @ (Error::TaskTimedOut(_) | Error::NotFound { what: Missing::Task, .. })) => {
                     warn!(error = %e, code = e.code(), "the approval came too late or for an unknown task: dropped");
                     false
                 }
@@ -163,7 +152,7 @@ where
         let result: Result<Started, Error> = async {
             let body = record.body.as_deref().unwrap_or_default();
             let req: StartExecutionInput = serde_json::from_str(body)
-                .map_err(|e| Error::Validation(format!("the message body is not a StartExecution request: {e}")))?;
+                .map_err(|e| Error::validation(format!("the message body is not a StartExecution request: {e}")))?;
             let default_name = if message_id.is_empty() { stepwise_api::uuid_v4() } else { message_id.clone() };
             start(rt, &req, || default_name, true).await
         }

@@ -1,4 +1,4 @@
-//! The Step Functions API as deployed: the API function (`token_completer`, routed `POST /` by
+//! The Step Functions API as deployed: the API function (`api_function`, routed `POST /` by
 //! the HTTP API) answering AWS JSON 1.0 requests over the DynamoDB and SQS adapters on the
 //! local AWS endpoint (moto), with the step driver fed from the SQS step queue the way the event
 //! source mapping feeds it (in the background, as the Lambda service would).
@@ -23,7 +23,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use stepwise_aws::{aws_runtime_with, create_table, AwsRuntime, AwsSettings};
-use stepwise_lambdas::{step_driver, token_completer};
+use stepwise_lambdas::{api_function, step_driver};
 use stepwise_runtime::ports::{Queue, STEP_QUEUE};
 
 const ROLE: &str = "arn:aws:iam::123456789012:role/api";
@@ -35,7 +35,7 @@ async fn call(rt: &AwsRuntime, op: &str, body: Value) -> (u16, Value) {
     event["headers"]["x-amz-target"] = format!("AWSStepFunctions.{op}").into();
     event["body"] = body.to_string().into();
     let req = lambda_http::request::from_str(&event.to_string()).expect("an HTTP API request");
-    let resp = token_completer(rt, req).await;
+    let resp = api_function(rt, req).await;
     assert_eq!(resp.headers()["content-type"], "application/x-amz-json-1.0");
     let text = match resp.body() {
         Body::Text(s) => s.clone(),
@@ -95,13 +95,10 @@ async fn the_step_functions_api_on_dynamodb_and_sqs() {
     let settings = AwsSettings { table: common::unique("api"), step_queue_url: None, visibility: Duration::from_secs(2), ..AwsSettings::from_env(&sdk) };
     create_table(&aws_sdk_dynamodb::Client::new(&sdk), &settings.table).await.expect("create table");
     let probe = aws_runtime_with(&sdk, &settings);
-    let step_url = probe.queue.create_queue(&common::unique("api-steps")).await.expect("step queue");
-    let approvals = probe.queue.create_queue(&common::unique("api-approvals")).await.expect("approval queue");
-    let runtime = || {
-        let mut rt = aws_runtime_with(&sdk, &settings);
-        rt.queue = rt.queue.clone().with_queue_url(STEP_QUEUE, &step_url);
-        rt
-    };
+    let step_url = probe.queue().create_queue(&common::unique("api-steps")).await.expect("step queue");
+    let approvals = probe.queue().create_queue(&common::unique("api-approvals")).await.expect("approval queue");
+    let settings = AwsSettings { step_queue_url: Some(step_url.clone()), ..settings };
+    let runtime = || aws_runtime_with(&sdk, &settings);
     let rt = Arc::new(runtime());
 
     // The step queue's event source mapping, in the background.
@@ -110,7 +107,7 @@ async fn the_step_functions_api_on_dynamodb_and_sqs() {
         let (rt, stop) = (Arc::new(runtime()), stop.clone());
         tokio::spawn(async move {
             while !stop.load(Ordering::Relaxed) {
-                let msgs = rt.queue.receive(STEP_QUEUE, 10, Duration::from_secs(2)).await.expect("receive steps");
+                let msgs = rt.queue().receive(STEP_QUEUE, 10, Duration::from_secs(2)).await.expect("receive steps");
                 if msgs.is_empty() {
                     tokio::time::sleep(Duration::from_millis(20)).await;
                     continue;
@@ -127,7 +124,7 @@ async fn the_step_functions_api_on_dynamodb_and_sqs() {
                 let resp = step_driver(&*rt, SqsEvent { records }).await;
                 let failed: Vec<String> = resp.batch_item_failures.iter().map(|f| f.item_identifier.clone()).collect();
                 for m in msgs.iter().filter(|m| !failed.contains(&m.id)) {
-                    rt.queue.ack(STEP_QUEUE, &m.receipt).await.expect("delete");
+                    rt.queue().ack(STEP_QUEUE, &m.receipt).await.expect("delete");
                 }
             }
         })

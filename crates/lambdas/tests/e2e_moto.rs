@@ -75,13 +75,13 @@ struct Setup {
 impl Setup {
     /// A runtime as a Lambda container builds it, optionally with a fault hook.
     fn runtime(&self, faults: Option<FaultHook>) -> AwsRuntime {
-        let mut rt = aws_runtime_with(&self.sdk, &self.settings);
-        rt.queue = rt.queue.clone().with_queue_url(STEP_QUEUE, &self.step_url);
+        let settings = AwsSettings { step_queue_url: Some(self.step_url.clone()), ..self.settings.clone() };
         let conf = aws_sdk_lambda::config::Builder::from(&self.sdk)
             .endpoint_url(&self.lambda_url)
             .retry_config(aws_smithy_types::retry::RetryConfig::disabled())
             .build();
-        rt.functions = LambdaFunctions::from_client(aws_sdk_lambda::Client::from_conf(conf));
+        let rt = aws_runtime_with(&self.sdk, &settings)
+            .with_functions(LambdaFunctions::from_client(aws_sdk_lambda::Client::from_conf(conf)));
         match faults {
             Some(h) => rt.with_faults(h),
             None => rt,
@@ -103,10 +103,10 @@ async fn the_sample_runs_end_to_end_through_the_lambda_handlers_on_the_local_end
     };
     create_table(&aws_sdk_dynamodb::Client::new(&sdk), &settings.table).await.expect("create table");
     let probe = aws_runtime_with(&sdk, &settings);
-    let step_url = probe.queue.create_queue(&common::unique("steps")).await.expect("step queue");
-    let approval_url = probe.queue.create_queue(&common::unique("approval")).await.expect("approval queue");
-    let report_url = probe.queue.create_queue(&common::unique("report")).await.expect("report queue");
-    let topic = probe.topics.create_topic(&common::unique("topic")).await.expect("topic");
+    let step_url = probe.queue().create_queue(&common::unique("steps")).await.expect("step queue");
+    let approval_url = probe.queue().create_queue(&common::unique("approval")).await.expect("approval queue");
+    let report_url = probe.queue().create_queue(&common::unique("report")).await.expect("report queue");
+    let topic = probe.topics().create_topic(&common::unique("topic")).await.expect("topic");
     // the report queue subscribes to the topic (raw delivery, as a consumer would set it)
     let report_arn = format!(
         "arn:aws:sqs:{}:{}:{}",
@@ -115,7 +115,7 @@ async fn the_sample_runs_end_to_end_through_the_lambda_handlers_on_the_local_end
         report_url.rsplit('/').next().unwrap_or_default()
     );
     probe
-        .topics
+        .topics()
         .client()
         .subscribe()
         .topic_arn(&topic)
@@ -173,7 +173,7 @@ async fn the_sample_runs_end_to_end_through_the_lambda_handlers_on_the_local_end
         }
         assert!(Instant::now() < deadline, "the sample did not finish in 120 s");
         // the event source mapping of the step queue
-        let msgs = rt.queue.receive(STEP_QUEUE, 10, Duration::from_secs(1)).await.expect("receive steps");
+        let msgs = rt.queue().receive(STEP_QUEUE, 10, Duration::from_secs(1)).await.expect("receive steps");
         if !msgs.is_empty() {
             batches += 1;
             let driver = if batches <= 3 { &crashing } else { &rt };
@@ -182,22 +182,22 @@ async fn the_sample_runs_end_to_end_through_the_lambda_handlers_on_the_local_end
             failures += failed.len();
             for m in &msgs {
                 if !failed.contains(&m.id) {
-                    rt.queue.ack(STEP_QUEUE, &m.receipt).await.expect("delete");
+                    rt.queue().ack(STEP_QUEUE, &m.receipt).await.expect("delete");
                     if !duplicated {
                         // at-least-once delivery: the same message once more
-                        rt.queue.send(STEP_QUEUE, &m.body, Duration::ZERO, None).await.expect("duplicate");
+                        rt.queue().send(STEP_QUEUE, &m.body, Duration::ZERO, None).await.expect("duplicate");
                         duplicated = true;
                     }
                 }
             }
         }
         // the event source mapping of the approval queue
-        let approvals = rt.queue.receive(&approval_url, 10, Duration::from_secs(30)).await.expect("receive approvals");
+        let approvals = rt.queue().receive(&approval_url, 10, Duration::from_secs(30)).await.expect("receive approvals");
         if !approvals.is_empty() {
             let resp = approval_callback(&rt, SqsEvent { records: approvals.iter().map(record).collect() }).await;
             let failed: Vec<String> = resp.batch_item_failures.iter().map(|f| f.item_identifier.clone()).collect();
             for m in approvals.iter().filter(|m| !failed.contains(&m.id)) {
-                rt.queue.ack(&approval_url, &m.receipt).await.expect("delete approval");
+                rt.queue().ack(&approval_url, &m.receipt).await.expect("delete approval");
             }
         }
         if msgs.is_empty() {
@@ -209,7 +209,7 @@ async fn the_sample_runs_end_to_end_through_the_lambda_handlers_on_the_local_end
     assert_eq!(failures, 1, "the injected crash was reported as one batch item failure and retried");
 
     // a clean history: consecutive ids, every state of the path entered once
-    let history = rt.store.history(&arn).await.expect("history");
+    let history = rt.store().history(&arn).await.expect("history");
     let ids: Vec<u64> = history.iter().map(|e| e.id).collect();
     assert_eq!(ids, (1..=history.len() as u64).collect::<Vec<_>>());
     let entered: Vec<String> = history
@@ -225,7 +225,7 @@ async fn the_sample_runs_end_to_end_through_the_lambda_handlers_on_the_local_end
     // the SNS message on the subscribed queue
     let mut report = Vec::new();
     for _ in 0..50 {
-        report = rt.queue.receive(&report_url, 10, Duration::from_secs(30)).await.expect("receive report");
+        report = rt.queue().receive(&report_url, 10, Duration::from_secs(30)).await.expect("receive report");
         if !report.is_empty() {
             break;
         }

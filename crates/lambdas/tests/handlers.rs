@@ -43,7 +43,7 @@ async fn the_sample_runs_end_to_end_through_the_handlers() {
     // The step driver runs it to the approval request.
     assert!(drive(&rt).await >= 3);
     assert_eq!(status(&rt, &arn).await, "RUNNING");
-    let msgs = rt.queue.receive(APPROVAL_QUEUE, 10, Duration::from_secs(60)).await.expect("receive");
+    let msgs = rt.queue().receive(APPROVAL_QUEUE, 10, Duration::from_secs(60)).await.expect("receive");
     assert_eq!(msgs.len(), 1);
     let request: Value = serde_json::from_str(&msgs[0].body).expect("JSON");
     assert!(request["Input"]["stock_price"].is_number(), "{request}");
@@ -66,7 +66,7 @@ async fn the_sample_runs_end_to_end_through_the_handlers() {
 async fn step_driver_reports_only_the_records_that_failed() {
     let (rt, _e) = runtime_with_machine().await;
     let arn = rt.start_execution(MACHINE_ARN, "partial", json!({})).await.expect("started");
-    let start = rt.queue.receive(STEP_QUEUE, 10, Duration::from_secs(60)).await.expect("receive");
+    let start = rt.queue().receive(STEP_QUEUE, 10, Duration::from_secs(60)).await.expect("receive");
     assert_eq!(start.len(), 1);
     // The fixture: a Start message for an execution this store does not have (a no-op, not a
     // failure).
@@ -84,13 +84,13 @@ async fn step_driver_reports_only_the_records_that_failed() {
     assert_eq!(failed_ids(&resp), ["bad-1", "bad-2", "bad-3"]);
     // The good record was one transition (the first state, its Lambda task done in the same
     // step), which sent the next step.
-    let history = rt.store.history(&arn).await.expect("history");
+    let history = rt.store().history(&arn).await.expect("history");
     let types: Vec<String> = history.iter().map(|h| h.event_type.to_string()).collect();
     assert_eq!(types.first().map(String::as_str), Some("ExecutionStarted"), "{types:?}");
     assert_eq!(types.last().map(String::as_str), Some("TaskStateExited"), "{types:?}");
     assert_eq!(types.iter().filter(|t| t.ends_with("StateEntered")).count(), 1, "{types:?}");
     assert_eq!(status(&rt, &arn).await, "RUNNING");
-    let next = rt.queue.receive(STEP_QUEUE, 10, Duration::from_secs(60)).await.expect("receive");
+    let next = rt.queue().receive(STEP_QUEUE, 10, Duration::from_secs(60)).await.expect("receive");
     assert_eq!(next.len(), 1, "{next:?}");
 }
 
@@ -134,18 +134,18 @@ async fn approval_callback_drops_late_and_unknown_tokens_and_retries_bad_message
 // ---------- token completer ----------
 
 async fn completer(rt: &Rt, fixture: &str, body: Value) -> (u16, Value) {
-    let resp = token_completer(rt, http_request_with_body(fixture, &body)).await;
+    let resp = api_function(rt, http_request_with_body(fixture, &body)).await;
     (resp.status().as_u16(), response_json(&resp))
 }
 
 #[tokio::test]
-async fn token_completer_answers_with_step_functions_error_codes() {
+async fn api_function_answers_with_step_functions_error_codes() {
     let (rt, _e) = runtime_with_machine().await;
     let (arn, approval) = waiting_execution(&rt, "completer").await;
     let token = token_of(&approval);
 
     // The fixture's token was never issued here.
-    let resp = token_completer(&rt, http_request("apigw-send-task-success.json")).await;
+    let resp = api_function(&rt, http_request("apigw-send-task-success.json")).await;
     assert_eq!(resp.status(), 400);
     assert_eq!(resp.headers()["content-type"], "application/json");
     let body = response_json(&resp);
@@ -167,7 +167,7 @@ async fn token_completer_answers_with_step_functions_error_codes() {
     }
     let mut req = http_request("apigw-send-task-success.json");
     *req.body_mut() = Body::Text("{not json".into());
-    let resp = token_completer(&rt, req).await;
+    let resp = api_function(&rt, req).await;
     assert_eq!((resp.status().as_u16(), response_json(&resp)["__type"].clone()), (400, json!("SerializationException")));
 
     // A heartbeat for the waiting task is fine; then SendTaskSuccess completes it.
@@ -184,7 +184,7 @@ async fn token_completer_answers_with_step_functions_error_codes() {
 }
 
 #[tokio::test]
-async fn token_completer_fails_a_task_and_speaks_aws_json() {
+async fn api_function_fails_a_task_and_speaks_aws_json() {
     let (rt, _e) = runtime_with_machine().await;
     let (arn, approval) = waiting_execution(&rt, "rejected").await;
     let token = token_of(&approval);
@@ -198,23 +198,23 @@ async fn token_completer_fails_a_task_and_speaks_aws_json() {
     );
 
     // AWS JSON 1.0: POST / with X-Amz-Target; the fixture's token is unknown.
-    let resp = token_completer(&rt, http_request("apigw-amz-json-send-task-success.json")).await;
+    let resp = api_function(&rt, http_request("apigw-amz-json-send-task-success.json")).await;
     assert_eq!(resp.status(), 400);
     assert_eq!(resp.headers()["content-type"], "application/x-amz-json-1.0");
     assert_eq!(response_json(&resp)["__type"], "TaskDoesNotExist");
     let mut req = http_request("apigw-amz-json-send-task-success.json");
     req.headers_mut().insert("x-amz-target", "AWSStepFunctions.TagResource".parse().expect("header"));
-    let resp = token_completer(&rt, req).await;
+    let resp = api_function(&rt, req).await;
     assert_eq!((resp.status().as_u16(), response_json(&resp)["__type"].clone()), (400, json!("UnknownOperationException")));
 
     // An unknown path, and a GET.
     let mut v = event_json("apigw-send-task-success.json");
     v["rawPath"] = json!("/describe-execution");
-    let resp = token_completer(&rt, lambda_http::request::from_str(&v.to_string()).expect("request")).await;
+    let resp = api_function(&rt, lambda_http::request::from_str(&v.to_string()).expect("request")).await;
     assert_eq!((resp.status().as_u16(), response_json(&resp)["__type"].clone()), (404, json!("UnknownOperationException")));
     let mut v = event_json("apigw-send-task-success.json");
     v["requestContext"]["http"]["method"] = json!("GET");
-    let resp = token_completer(&rt, lambda_http::request::from_str(&v.to_string()).expect("request")).await;
+    let resp = api_function(&rt, lambda_http::request::from_str(&v.to_string()).expect("request")).await;
     assert_eq!(resp.status(), 405);
 }
 
@@ -273,7 +273,7 @@ async fn start_execution_over_sqs_names_executions_by_message_id() {
     // Redelivered: nothing new, no failure.
     let resp = start_execution_sqs(&rt, event).await;
     assert!(resp.batch_item_failures.is_empty(), "{resp:?}");
-    assert_eq!(rt.store.list().await.expect("list").len(), 1);
+    assert_eq!(rt.store().all_executions().await.expect("list").len(), 1);
 
     let bad = SqsEvent {
         records: vec![

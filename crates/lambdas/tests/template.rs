@@ -7,7 +7,7 @@ use common::*;
 use serde_json::json;
 use serde_yaml::Value as Yaml;
 use std::collections::BTreeSet;
-use stepwise_lambdas::{start_execution_http, token_completer};
+use stepwise_lambdas::{start_execution_http, api_function};
 
 fn template() -> Yaml {
     let text = std::fs::read_to_string(repo().join("template.yaml")).expect("template.yaml");
@@ -134,7 +134,7 @@ async fn every_http_route_reaches_an_operation_of_its_handler() {
     assert_eq!(t["Resources"]["HttpApi"]["Properties"]["Auth"]["DefaultAuthorizer"].as_str(), Some("AWS_IAM"));
     let (rt, _e) = runtime_with_machine().await;
 
-    let completer = routes(&t, "token-completer");
+    let completer = routes(&t, "api");
     assert_eq!(completer.len(), 4, "{completer:?}");
     for (method, path) in completer {
         assert_eq!(method, "POST");
@@ -145,7 +145,7 @@ async fn every_http_route_reaches_an_operation_of_its_handler() {
         if path == "/" {
             v["headers"]["x-amz-target"] = json!("AWSStepFunctions.SendTaskHeartbeat");
         }
-        let resp = token_completer(&rt, lambda_http::request::from_str(&v.to_string()).expect("request")).await;
+        let resp = api_function(&rt, lambda_http::request::from_str(&v.to_string()).expect("request")).await;
         assert_eq!(resp.status(), 400, "{path}");
         let lambda_http::Body::Text(body) = resp.body() else { panic!("a text body") };
         assert!(body.contains("TaskDoesNotExist"), "{path}: {body}");

@@ -14,7 +14,8 @@
 //! ```
 
 use crate::ports::{
-    Action, Commit, ExecutionSummary, Machine, Message, OutboxItem, Queue, StepMessage, Store, Topics, TokenEntry,
+    Action, Commit, ExecutionQuery, ExecutionStatus, ExecutionSummary, Machine, Message, OutboxItem, PageToken, Queue,
+    StepMessage, Store, Topics, TokenEntry,
 };
 use crate::Error;
 use chrono::{DateTime, TimeZone, Utc};
@@ -121,7 +122,7 @@ fn machine_arn(machine: &str) -> String {
 /// conditional on the version (a stale commit is a `Conflict` and writes nothing: state,
 /// history and outbox unchanged; its tokens may be indexed); history appended in id order across commits; each
 /// commit replaces the outbox; `clear_outbox` only while the version matches; token entries
-/// found by hash and consumed once; the listing newest first with the execution's status.
+/// found by hash and consumed once; listings per machine, newest first, paged, filtered by status.
 pub async fn store_contract<S: Store>(store: &S) {
     let run = nonce();
     let machine = format!("contract-{run}");
@@ -196,7 +197,7 @@ pub async fn store_contract<S: Store>(store: &S) {
     assert_eq!(stored.outbox, create.outbox, "store contract: create must store the commit's outbox");
     assert_eq!(ok(store.history(&arn).await, "history"), create.history, "store contract: create must store the commit's history");
     match store.create(&m.arn, create.clone()).await {
-        Err(Error::ExecutionAlreadyExists(_)) => {}
+        Err(Error::AlreadyExists { .. }) => {}
         other => panic!("store contract: create on a taken ARN must fail with ExecutionAlreadyExists, got {other:?}"),
     }
     assert_eq!(ok(store.load(&arn).await, "load").map(|s| s.version), Some(1), "store contract: a refused create must not change the execution");
@@ -288,30 +289,61 @@ pub async fn store_contract<S: Store>(store: &S) {
     assert_eq!(ok(store.history(&arn).await, "history"), expected_history, "store contract: history must be the events of all commits in id order");
     assert_eq!(ok(store.load(&arn).await, "load").map(|s| s.version), Some(3), "store contract: every commit increments the version");
 
-    // Listing: newest first, with the status of the latest commit.
+    // Listing: one machine's executions, newest first, with the status of the latest commit,
+    // a page at a time.
     let (arn2, c2) = creation(&machine, "second", t0 + chrono::Duration::seconds(1));
     let (arn3, c3) = creation(&machine, "third", t0 + chrono::Duration::seconds(2));
     ok(store.create(&m.arn, c3).await, "create (third)");
     ok(store.create(&m.arn, c2).await, "create (second)");
-    let ours: Vec<ExecutionSummary> = ok(store.list().await, "list")
-        .into_iter()
-        .filter(|s| [&arn, &arn2, &arn3].contains(&&s.execution_arn))
-        .collect();
-    let order: Vec<&str> = ours.iter().map(|s| s.execution_arn.as_str()).collect();
-    assert_eq!(order, vec![arn3.as_str(), arn2.as_str(), arn.as_str()], "store contract: list must return executions newest first");
-    let first = &ours[2];
+    // Another machine's execution, started in between, is never listed with these.
+    let other = format!("{machine}-other");
+    let (other_arn, oc) = creation(&other, "intruder", t0 + chrono::Duration::milliseconds(1500));
+    ok(store.create(&machine_arn(&other), oc).await, "create (other machine)");
+    let query = |status, limit, page| ExecutionQuery { machine_arn: m.arn.clone(), status, limit, page };
+    let all = ok(store.list_executions(&query(None, 100, None)).await, "list_executions");
+    let order: Vec<&str> = all.executions.iter().map(|s| s.execution_arn.as_str()).collect();
+    assert_eq!(order, vec![arn3.as_str(), arn2.as_str(), arn.as_str()], "store contract: list_executions must return the machine's executions (only), newest first");
+    assert_eq!(all.next, None, "store contract: a listing that fits one page has no next page");
     assert_eq!(
-        first,
-        &ExecutionSummary {
+        all.executions[2],
+        ExecutionSummary {
             execution_arn: arn.clone(),
             machine_arn: m.arn.clone(),
             name: "first".into(),
-            status: "SUCCEEDED".into(),
+            status: ExecutionStatus::Succeeded,
             start: t0,
+            stop: Some(t1),
         },
-        "store contract: list must summarise the execution as last committed"
+        "store contract: a listing must summarise the execution as last committed, stopped at its last event"
     );
-    assert_eq!(ours[0].status, "RUNNING", "store contract: a new execution lists as RUNNING");
+    assert_eq!(all.executions[0].status, ExecutionStatus::Running, "store contract: a new execution lists as RUNNING");
+    assert_eq!(all.executions[0].stop, None, "store contract: a running execution has no stop date");
+    let first_page = ok(store.list_executions(&query(None, 2, None)).await, "list_executions (page 1)");
+    let order: Vec<&str> = first_page.executions.iter().map(|s| s.execution_arn.as_str()).collect();
+    assert_eq!(order, vec![arn3.as_str(), arn2.as_str()], "store contract: a page holds at most `limit` executions");
+    let next = first_page.next.clone().expect("store contract: a page with more after it must have a next page");
+    assert_eq!(PageToken::decode(&next.encode()).as_ref(), Some(&next), "store contract: a page token survives its text form");
+    // Executions added meanwhile are newer: the next page goes on where the first stopped.
+    let (arn4, c4) = creation(&machine, "fourth", t0 + chrono::Duration::seconds(3));
+    ok(store.create(&m.arn, c4).await, "create (fourth)");
+    let second_page = ok(store.list_executions(&query(None, 2, Some(next))).await, "list_executions (page 2)");
+    let order: Vec<&str> = second_page.executions.iter().map(|s| s.execution_arn.as_str()).collect();
+    assert_eq!(order, vec![arn.as_str()], "store contract: the next page goes on after the previous one, whatever was added since");
+    assert_eq!(second_page.next, None, "store contract: the last page has no next page");
+    let running = ok(store.list_executions(&query(Some(ExecutionStatus::Running), 100, None)).await, "list_executions (RUNNING)");
+    let order: Vec<&str> = running.executions.iter().map(|s| s.execution_arn.as_str()).collect();
+    assert_eq!(order, vec![arn4.as_str(), arn3.as_str(), arn2.as_str()], "store contract: a status filter lists only that status");
+    let running_page = ok(store.list_executions(&query(Some(ExecutionStatus::Running), 1, None)).await, "list_executions (RUNNING, 1)");
+    let after = ok(store.list_executions(&query(Some(ExecutionStatus::Running), 2, running_page.next)).await, "list_executions (RUNNING, page 2)");
+    let order: Vec<&str> = after.executions.iter().map(|s| s.execution_arn.as_str()).collect();
+    assert_eq!(order, vec![arn3.as_str(), arn2.as_str()], "store contract: filtered listings page too");
+    let done = ok(store.list_executions(&query(Some(ExecutionStatus::Succeeded), 100, None)).await, "list_executions (SUCCEEDED)");
+    assert_eq!(done.executions.len(), 1, "store contract: a status filter lists only that status");
+    let theirs = ok(
+        store.list_executions(&ExecutionQuery { machine_arn: machine_arn(&other), status: None, limit: 10, page: None }).await,
+        "list_executions (other machine)",
+    );
+    assert_eq!(theirs.executions.iter().map(|e| &e.execution_arn).collect::<Vec<_>>(), vec![&other_arn], "store contract: each machine lists its own");
 
     // A commit for an execution that does not exist is refused.
     let (ghost, mut ghost_commit) = creation(&machine, "ghost", t0);
@@ -366,7 +398,7 @@ pub async fn store_concurrency_contract<S: Store + 'static>(a: Arc<S>, b: Arc<S>
         assert_eq!(winners.len(), 1, "store concurrency contract: round {round}: exactly one of two commits at version {version} must succeed, got {results:?}");
         for result in &results {
             if let Err(err) = result {
-                assert_eq!(err, &Error::Conflict { expected: version }, "store concurrency contract: round {round}: the losing commit must fail with Conflict");
+                assert!(matches!(err, Error::Conflict { expected } if *expected == version), "store concurrency contract: round {round}: the losing commit must fail with Conflict, got {err}");
             }
         }
         let winner = commit_for(winners[0]);
@@ -495,4 +527,32 @@ pub async fn topics_contract_on<T: Topics>(topics: &T, topic_arn: &str) {
     let c = ok(topics.publish(topic_arn, "one").await, "publish (same message)");
     assert!(!a.is_empty(), "topics contract: publish must return a message id");
     assert!(a != b && b != c && a != c, "topics contract: every publish must return a distinct id, got {a}, {b}, {c}");
+}
+
+/// The creations of `n` running executions of the state machine named `machine` (in the
+/// contract's account and region), started a millisecond apart, oldest first: data for listing
+/// tests at scale. Returns the machine's ARN too.
+pub fn new_executions(machine: &str, n: usize) -> (String, Vec<Commit>) {
+    let t0 = now_ms() - chrono::Duration::milliseconds(i64::try_from(n).unwrap_or(i64::MAX));
+    let commits = (0..n)
+        .map(|i| creation(machine, &format!("e{i:06}"), t0 + chrono::Duration::milliseconds(i as i64)).1)
+        .collect();
+    (machine_arn(machine), commits)
+}
+
+/// Stores [`new_executions`] with [`Store::create`], `concurrency` at a time. Returns the
+/// machine's ARN and the executions' ARNs, newest first (the order a listing gives).
+pub async fn fill_executions<S: Store>(store: &S, machine: &str, n: usize, concurrency: usize) -> (String, Vec<String>) {
+    let (machine_arn, commits) = new_executions(machine, n);
+    let mut arns: Vec<String> = commits.iter().map(|c| c.execution.info.execution_arn.clone()).collect();
+    let mut commits = commits.into_iter().peekable();
+    while commits.peek().is_some() {
+        let chunk: Vec<Commit> = commits.by_ref().take(concurrency.max(1)).collect();
+        let creations = chunk.into_iter().map(|c| store.create(&machine_arn, c));
+        for created in futures_util::future::join_all(creations).await {
+            ok(created, "create (fill)");
+        }
+    }
+    arns.reverse();
+    (machine_arn, arns)
 }

@@ -3,11 +3,13 @@
 //! `handle` is the whole protocol (see the crate docs); `start_execution` and the task-token
 //! calls are the ways in. Fault points let tests crash the driver between any two of its writes.
 
+use crate::aws::{check_error_cause, check_name, machine_arn};
 use crate::ports::{
-    Action, Clock, Commit, Functions, Machine, OutboxItem, Queue, StepMessage, Store, Stored, TokenEntry, Topics,
-    STEP_QUEUE,
+    Action, Clock, Commit, ExecutionPage, ExecutionQuery, ExecutionStatus, Functions, Machine, OutboxItem, Queue,
+    StepMessage, Store, Stored, TokenEntry, Topics, STEP_QUEUE,
 };
-use crate::Error;
+use crate::{Error, Invalid};
+use stepwise_asl::history::HistoryEvent;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -62,20 +64,15 @@ pub enum Handled {
     Deferred,
 }
 
-/// The runtime: ports plus the machines they run.
+/// The runtime: ports plus the machines they run. Its methods are the operations the API and
+/// the command line need; the ports stay inside.
 pub struct Runtime<S, Q, T, F, C> {
-    /// Execution store.
-    pub store: S,
-    /// Queues (the step queue and the queues Task states send to).
-    pub queue: Q,
-    /// Topics.
-    pub topics: T,
-    /// Lambda functions.
-    pub functions: F,
-    /// Clock.
-    pub clock: C,
-    /// Account, region, timings.
-    pub config: Config,
+    store: S,
+    queue: Q,
+    topics: T,
+    functions: F,
+    clock: C,
+    config: Config,
     machines: Mutex<HashMap<String, Arc<StateMachine>>>,
     faults: Option<FaultHook>,
 }
@@ -92,6 +89,11 @@ impl Env for RuntimeEnv {
     fn random(&mut self) -> u64 {
         rand::random()
     }
+}
+
+/// Compiles a definition (`InvalidDefinition` with AWS's message when it is not valid).
+fn load(definition: &Value, express: bool) -> Result<StateMachine, Error> {
+    stepwise_asl::load(definition, express).map_err(|e| Error::invalid(Invalid::Definition, e.to_string()))
 }
 
 /// Hex SHA-256 of a task token: what the store indexes.
@@ -114,6 +116,38 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
         Runtime { store, queue, topics, functions, clock, config, machines: Mutex::new(HashMap::new()), faults: None }
     }
 
+    /// Account, region and timings.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The store adapter, for tests and tools that inspect it directly; callers that run
+    /// machines use the runtime's operations.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// The queue adapter (tests deliver step messages by hand, tools show what a queue holds).
+    pub fn queue(&self) -> &Q {
+        &self.queue
+    }
+
+    /// The topics adapter (tests and tools look at what was published).
+    pub fn topics(&self) -> &T {
+        &self.topics
+    }
+
+    /// Now, by the runtime's clock.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    /// The same runtime calling functions through `functions` (tests point Lambda at a local
+    /// Invoke endpoint).
+    pub fn with_functions(self, functions: F) -> Self {
+        Runtime { functions, ..self }
+    }
+
     /// Crashes (returns `InjectedCrash`) wherever `hook` says, for fault tests.
     pub fn with_faults(mut self, hook: FaultHook) -> Self {
         self.faults = Some(hook);
@@ -132,8 +166,8 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
     /// nothing). Returns the machine.
     pub async fn create_machine(&self, name: &str, definition: Value, role_arn: &str, express: bool) -> Result<Machine, Error> {
         check_name(name)?;
-        stepwise_asl::load(&definition, express).map_err(|e| Error::InvalidDefinition(e.to_string()))?;
-        let arn = format!("arn:aws:states:{}:{}:stateMachine:{name}", self.config.region, self.config.account);
+        load(&definition, express)?;
+        let arn = machine_arn(&self.config.region, &self.config.account, name);
         let revision_id = Machine::revision_of(&definition, role_arn, express);
         let existing = self.store.get_machine(&arn).await?;
         if let Some(m) = existing.as_ref().filter(|m| m.revision_id == revision_id) {
@@ -160,13 +194,14 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
     /// machine as updated (unchanged, with its revision, when nothing differs).
     pub async fn update_machine(&self, arn: &str, definition: Option<Value>, role_arn: Option<String>) -> Result<Machine, Error> {
         if definition.is_none() && role_arn.is_none() {
-            return Err(Error::MissingRequiredParameter(
-                "Either the definition, the roleArn, the loggingConfiguration or the tracingConfiguration must be specified".into(),
+            return Err(Error::invalid(
+                Invalid::MissingParameter,
+                "Either the definition, the roleArn, the loggingConfiguration or the tracingConfiguration must be specified",
             ));
         }
-        let current = self.store.get_machine(arn).await?.ok_or_else(|| Error::StateMachineDoesNotExist(arn.into()))?;
+        let current = self.get_machine(arn).await?;
         if let Some(d) = &definition {
-            stepwise_asl::load(d, current.express).map_err(|e| Error::InvalidDefinition(e.to_string()))?;
+            load(d, current.express)?;
         }
         let definition = definition.unwrap_or_else(|| current.definition.clone());
         let role_arn = role_arn.unwrap_or_else(|| current.role_arn.clone());
@@ -189,18 +224,90 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
         let Some(m) = self.store.get_machine(arn).await? else { return Ok(0) };
         self.store.delete_machine(arn).await?;
         self.forget_machine(arn)?;
-        let running: Vec<_> =
-            self.store.list().await?.into_iter().filter(|e| e.machine_arn == arn && e.status == "RUNNING").collect();
-        for e in &running {
-            let event = Event::Terminate {
-                error: "States.Runtime".into(),
-                cause: format!("State machine {} has been deleted.", m.name),
-            };
-            let msg = StepMessage { execution_arn: e.execution_arn.clone(), event, not_before: None, origin: None };
-            let body = serde_json::to_string(&msg).map_err(|e| Error::Messaging(e.to_string()))?;
-            self.queue.send(STEP_QUEUE, &body, Duration::ZERO, Some(&format!("{}#deleted", e.execution_arn))).await?;
+        let mut told = 0;
+        let mut page = None;
+        loop {
+            let query =
+                ExecutionQuery { machine_arn: arn.to_string(), status: Some(ExecutionStatus::Running), limit: 100, page };
+            let running = self.store.list_executions(&query).await?;
+            for e in &running.executions {
+                let event = Event::Terminate {
+                    error: "States.Runtime".into(),
+                    cause: format!("State machine {} has been deleted.", m.name),
+                };
+                let msg = StepMessage { execution_arn: e.execution_arn.clone(), event, not_before: None, origin: None };
+                self.send_step(&msg, Duration::ZERO, Some(&format!("{}#deleted", e.execution_arn))).await?;
+                told += 1;
+            }
+            match running.next {
+                Some(next) => page = Some(next),
+                None => return Ok(told),
+            }
         }
-        Ok(running.len())
+    }
+
+    /// Sends a step message on the step queue.
+    async fn send_step(&self, msg: &StepMessage, delay: Duration, dedup: Option<&str>) -> Result<(), Error> {
+        let body = serde_json::to_string(msg).map_err(|e| Error::messaging("encoding a step message", e))?;
+        self.queue.send(STEP_QUEUE, &body, delay, dedup).await?;
+        Ok(())
+    }
+
+    /// A state machine (its current revision); `StateMachineDoesNotExist` if there is none.
+    pub async fn get_machine(&self, arn: &str) -> Result<Machine, Error> {
+        self.store.get_machine(arn).await?.ok_or_else(|| Error::no_machine(arn))
+    }
+
+    /// A state machine, if it exists.
+    pub async fn find_machine(&self, arn: &str) -> Result<Option<Machine>, Error> {
+        self.store.get_machine(arn).await
+    }
+
+    /// Every state machine, oldest first.
+    pub async fn list_machines(&self) -> Result<Vec<Machine>, Error> {
+        self.store.list_machines().await
+    }
+
+    /// The machine as an execution runs it: the revision it started with (also after updates
+    /// and deletion), or the current machine for an execution stored before revisions existed.
+    pub async fn machine_for_execution(&self, stored: &Stored) -> Result<Machine, Error> {
+        let arn = &stored.machine_arn;
+        match &stored.execution.info.state_machine_revision {
+            Some(rev) => self.store.get_machine_revision(arn, rev).await?,
+            None => self.store.get_machine(arn).await?,
+        }
+        .ok_or_else(|| Error::no_machine(arn))
+    }
+
+    /// A page of a state machine's executions (see [`Store::list_executions`]).
+    pub async fn list_executions(&self, query: &ExecutionQuery) -> Result<ExecutionPage, Error> {
+        self.store.list_executions(query).await
+    }
+
+    /// The history of an execution, in id order (empty for an unknown one).
+    pub async fn history(&self, arn: &str) -> Result<Vec<HistoryEvent>, Error> {
+        self.store.history(arn).await
+    }
+
+    /// The execution, if it exists.
+    pub async fn find_execution(&self, arn: &str) -> Result<Option<Stored>, Error> {
+        self.store.load(arn).await
+    }
+
+    /// The execution and state a task token belongs to, if the token is known (for logs).
+    pub async fn token_entry(&self, token: &str) -> Result<Option<TokenEntry>, Error> {
+        self.store.find_token(&token_hash(token)).await
+    }
+
+    /// Records the execution and state a task token belongs to in the current tracing span's
+    /// `execution_arn` and `state` fields (so the log lines of a SendTask* call name them), if
+    /// the token is known. A failing look-up only costs the log fields.
+    pub async fn trace_token(&self, token: &str) {
+        if let Ok(Some(entry)) = self.store.find_token(&token_hash(token)).await {
+            let span = tracing::Span::current();
+            span.record("execution_arn", entry.execution_arn.as_str());
+            span.record("state", entry.state_name.as_str());
+        }
     }
 
     /// The machine a running execution runs: its revision, or the current machine for an
@@ -213,19 +320,23 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
     }
 
     fn forget_machine(&self, arn: &str) -> Result<(), Error> {
-        self.machines.lock().map_err(|_| Error::Storage("machine cache poisoned".into()))?.remove(arn);
+        self.cache().remove(arn);
         Ok(())
     }
 
+    /// The compiled machines (a poisoned lock only means a panic elsewhere while inserting:
+    /// the map is still whole).
+    fn cache(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<StateMachine>>> {
+        self.machines.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     fn cached(&self, key: &str) -> Result<Option<Arc<StateMachine>>, Error> {
-        Ok(self.machines.lock().map_err(|_| Error::Storage("machine cache poisoned".into()))?.get(key).cloned())
+        Ok(self.cache().get(key).cloned())
     }
 
     fn compile(&self, key: &str, rec: &Machine) -> Result<Arc<StateMachine>, Error> {
-        let m = Arc::new(
-            stepwise_asl::load(&rec.definition, rec.express).map_err(|e| Error::InvalidDefinition(e.to_string()))?,
-        );
-        self.machines.lock().map_err(|_| Error::Storage("machine cache poisoned".into()))?.insert(key.into(), m.clone());
+        let m = Arc::new(load(&rec.definition, rec.express)?);
+        self.cache().insert(key.into(), m.clone());
         Ok(m)
     }
 
@@ -239,7 +350,7 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
             .store
             .get_machine_revision(arn, revision)
             .await?
-            .ok_or_else(|| Error::StateMachineDoesNotExist(format!("{arn} (revision {revision})")))?;
+            .ok_or_else(|| Error::no_machine(&format!("{arn} (revision {revision})")))?;
         self.compile(&key, &rec)
     }
 
@@ -247,7 +358,7 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
         if let Some(m) = self.cached(arn)? {
             return Ok(m);
         }
-        let rec = self.store.get_machine(arn).await?.ok_or_else(|| Error::StateMachineDoesNotExist(arn.into()))?;
+        let rec = self.get_machine(arn).await?;
         self.compile(arn, &rec)
     }
 
@@ -264,9 +375,9 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
         input: Value,
     ) -> Result<(String, DateTime<Utc>), Error> {
         check_name(name)?;
-        let rec = self.store.get_machine(machine_arn).await?.ok_or_else(|| Error::StateMachineDoesNotExist(machine_arn.into()))?;
+        let rec = self.get_machine(machine_arn).await?;
         if serde_json::to_vec(&input).map(|b| b.len()).unwrap_or(0) > stepper::MAX_PAYLOAD_BYTES {
-            return Err(Error::InvalidExecutionInput(format!(
+            return Err(Error::invalid(Invalid::ExecutionInput, format!(
                 "the input exceeds the maximum size of {} bytes",
                 stepper::MAX_PAYLOAD_BYTES
             )));
@@ -291,7 +402,7 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
         let outbox = outbox_of(&arn, 1, t.effects);
         let commit = Commit { execution: t.execution, expected_version: 0, history: t.history, outbox: outbox.clone(), tokens: Vec::new() };
         if let Err(e) = self.store.create(machine_arn, commit).await {
-            if let (Error::ExecutionAlreadyExists(_), Some(existing)) = (&e, self.store.load(&arn).await?) {
+            if let (Error::AlreadyExists { .. }, Some(existing)) = (&e, self.store.load(&arn).await?) {
                 // A start that died between creating and sending: a repeated start finishes it.
                 if !existing.outbox.is_empty() {
                     self.do_actions(&arn, &existing.outbox).await?;
@@ -323,8 +434,7 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
             if let Some(nb) = msg.not_before {
                 // Early delivery (bounded queue delays): send it on for the rest of the wait.
                 if nb > now + chrono::Duration::milliseconds(5) {
-                    let body = serde_json::to_string(msg).map_err(|e| Error::Messaging(e.to_string()))?;
-                    self.queue.send(STEP_QUEUE, &body, delay_until(now, Some(nb)), None).await?;
+                    self.send_step(msg, delay_until(now, Some(nb)), None).await?;
                     return Ok(Handled::Deferred);
                 }
             }
@@ -340,7 +450,7 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
                 other => return other,
             }
         }
-        Err(Error::Storage(format!("{arn}: too many concurrent updates")))
+        Err(Error::storage(format!("committing a step of {arn}"), "too many concurrent updates"))
     }
 
     async fn apply(&self, stored: Stored, event: Event, now: DateTime<Utc>) -> Result<Handled, Error> {
@@ -431,9 +541,7 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
         for (i, item) in items.iter().enumerate() {
             match &item.action {
                 Action::Step { message, at } => {
-                    let body = serde_json::to_string(message).map_err(|e| Error::Messaging(e.to_string()))?;
-                    let delay = delay_until(self.clock.now(), *at);
-                    self.queue.send(STEP_QUEUE, &body, delay, Some(&item.id)).await?;
+                    self.send_step(message, delay_until(self.clock.now(), *at), Some(&item.id)).await?;
                 }
                 Action::Invoke(req) => {
                     let outcomes = self.perform(req, &item.id).await?;
@@ -444,8 +552,7 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
                             not_before: None,
                             origin: origin_of(&item.id),
                         };
-                        let body = serde_json::to_string(&message).map_err(|e| Error::Messaging(e.to_string()))?;
-                        self.queue.send(STEP_QUEUE, &body, Duration::ZERO, Some(&format!("{}#{k}", item.id))).await?;
+                        self.send_step(&message, Duration::ZERO, Some(&format!("{}#{k}", item.id))).await?;
                     }
                 }
                 Action::Complete => {}
@@ -519,7 +626,7 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
             Ok(msg) => msg,
             Err(e) => {
                 self.queue.ack(STEP_QUEUE, &m.receipt).await?;
-                return Err(Error::Messaging(format!("dropped a malformed step message {}: {e}", m.id)));
+                return Err(Error::messaging(format!("dropped a malformed step message {}", m.id), e));
             }
         };
         match self.handle(&msg).await {
@@ -534,16 +641,15 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
 
     /// The execution, if it exists.
     pub async fn describe(&self, arn: &str) -> Result<Stored, Error> {
-        self.store.load(arn).await?.ok_or_else(|| Error::ExecutionDoesNotExist(arn.into()))
+        self.store.load(arn).await?.ok_or_else(|| Error::no_execution(arn))
     }
 
     /// StopExecution: sends a stop message.
     pub async fn stop_execution(&self, arn: &str, error: Option<String>, cause: Option<String>) -> Result<(), Error> {
+        check_error_cause(error.as_deref(), cause.as_deref())?;
         self.describe(arn).await?;
         let msg = StepMessage { execution_arn: arn.into(), event: Event::Stop { error, cause }, not_before: None, origin: None };
-        let body = serde_json::to_string(&msg).map_err(|e| Error::Messaging(e.to_string()))?;
-        self.queue.send(STEP_QUEUE, &body, Duration::ZERO, Some(&format!("{arn}#stop"))).await?;
-        Ok(())
+        self.send_step(&msg, Duration::ZERO, Some(&format!("{arn}#stop"))).await
     }
 
     // ---------- task tokens ----------
@@ -551,9 +657,11 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
     async fn running_task(&self, token: &str) -> Result<TokenEntry, Error> {
         check_token(token)?;
         let hash = token_hash(token);
-        let entry = self.store.find_token(&hash).await?.ok_or_else(|| {
-            Error::TaskDoesNotExist("Task does not exist: the task token is not known to this runtime".into())
-        })?;
+        let entry = self
+            .store
+            .find_token(&hash)
+            .await?
+            .ok_or_else(|| Error::no_task("Task does not exist: the task token is not known to this runtime"))?;
         let stored = self.store.load(&entry.execution_arn).await?;
         let running = stored.as_ref().is_some_and(|s| {
             matches!(s.execution.frames.get(entry.frame).map(|f| &f.phase), Some(Phase::Running(rt)) if rt.task == entry.task)
@@ -571,17 +679,15 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
             not_before: None,
             origin: None,
         };
-        let body = serde_json::to_string(&msg).map_err(|e| Error::Messaging(e.to_string()))?;
-        self.queue.send(STEP_QUEUE, &body, Duration::ZERO, Some(dedup)).await?;
-        Ok(())
+        self.send_step(&msg, Duration::ZERO, Some(dedup)).await
     }
 
     /// SendTaskSuccess.
     pub async fn send_task_success(&self, token: &str, output: &str) -> Result<(), Error> {
         let value: Value = serde_json::from_str(output)
-            .map_err(|e| Error::InvalidOutput(format!("Invalid Output: the output is not valid JSON: {e}")))?;
+            .map_err(|e| Error::invalid(Invalid::Output, format!("Invalid Output: the output is not valid JSON: {e}")))?;
         if output.len() > stepper::MAX_PAYLOAD_BYTES {
-            return Err(Error::InvalidOutput(format!(
+            return Err(Error::invalid(Invalid::Output, format!(
                 "Invalid Output: the output exceeds the maximum size of {} bytes",
                 stepper::MAX_PAYLOAD_BYTES
             )));
@@ -597,12 +703,7 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
 
     /// SendTaskFailure.
     pub async fn send_task_failure(&self, token: &str, error: Option<&str>, cause: Option<&str>) -> Result<(), Error> {
-        if error.is_some_and(|e| e.chars().count() > 256) {
-            return Err(Error::Validation("1 validation error detected: Value at 'error' failed to satisfy constraint: Member must have length less than or equal to 256".into()));
-        }
-        if cause.is_some_and(|c| c.chars().count() > 32768) {
-            return Err(Error::Validation("1 validation error detected: Value at 'cause' failed to satisfy constraint: Member must have length less than or equal to 32768".into()));
-        }
+        check_error_cause(error, cause)?;
         let entry = self.running_task(token).await?;
         let outcome = TaskOutcome::Failed { error: error.map(String::from), cause: cause.map(String::from) };
         self.send_outcome(&entry, outcome, &entry.hash).await?;
@@ -684,21 +785,6 @@ fn last_sends_a_message(outbox: &[OutboxItem]) -> bool {
     no_invoke && matches!(outbox.last().map(|i| &i.action), Some(Action::Step { .. } | Action::Complete))
 }
 
-/// AWS's name rules for state machines and executions: 1–80 characters, none of whitespace,
-/// `< > { } [ ] ? * " # % \ ^ | ~ ` $ & , ; : /` or control characters.
-pub fn check_name(name: &str) -> Result<(), Error> {
-    let n = name.chars().count();
-    if n == 0 || n > 80 {
-        return Err(Error::InvalidName(format!("Invalid Name: '{name}' (a name has 1 to 80 characters)")));
-    }
-    if let Some(c) = name.chars().find(|c| {
-        c.is_whitespace() || c.is_control() || "<>{}[]?*\"#%\\^|~`$&,;:/".contains(*c)
-    }) {
-        return Err(Error::InvalidName(format!("Invalid Name: '{name}' (character {c:?} is not allowed)")));
-    }
-    Ok(())
-}
-
 /// Task tokens are URL-safe base64 of at least 128 bits; anything else is malformed.
 fn check_token(token: &str) -> Result<(), Error> {
     let ok = (22..=1024).contains(&token.len())
@@ -706,6 +792,6 @@ fn check_token(token: &str) -> Result<(), Error> {
     if ok {
         Ok(())
     } else {
-        Err(Error::InvalidToken("Invalid Token: the task token is malformed".into()))
+        Err(Error::invalid(Invalid::Token, "Invalid Token: the task token is malformed"))
     }
 }

@@ -13,7 +13,7 @@ use std::future::Future;
 use std::time::Duration;
 use stepwise_asl::history::HistoryEvent;
 use stepwise_asl::integrations::FunctionOutcome;
-use stepwise_asl::stepper::{Event, Execution, TaskRequest};
+use stepwise_asl::stepper::{Event, Execution, Status, TaskRequest};
 
 /// The queue step messages travel on.
 pub const STEP_QUEUE: &str = "stepwise-steps";
@@ -133,6 +133,76 @@ pub struct TokenEntry {
     pub created: DateTime<Utc>,
 }
 
+/// An execution's status as listings show and filter it (the stepper's [`Status`] without its
+/// output or error).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ExecutionStatus {
+    /// Still running.
+    Running,
+    /// Ended with an output.
+    Succeeded,
+    /// Ended with an error.
+    Failed,
+    /// Ran past its TimeoutSeconds.
+    TimedOut,
+    /// Stopped (StopExecution).
+    Aborted,
+    /// Failed and waiting for a redrive (AWS's; no stepwise execution has it).
+    PendingRedrive,
+}
+
+impl ExecutionStatus {
+    /// Every status, in the order AWS lists them in its messages.
+    pub const ALL: [ExecutionStatus; 6] = [
+        ExecutionStatus::Running,
+        ExecutionStatus::Succeeded,
+        ExecutionStatus::Failed,
+        ExecutionStatus::TimedOut,
+        ExecutionStatus::Aborted,
+        ExecutionStatus::PendingRedrive,
+    ];
+
+    /// AWS's name (`RUNNING`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExecutionStatus::Running => "RUNNING",
+            ExecutionStatus::Succeeded => "SUCCEEDED",
+            ExecutionStatus::Failed => "FAILED",
+            ExecutionStatus::TimedOut => "TIMED_OUT",
+            ExecutionStatus::Aborted => "ABORTED",
+            ExecutionStatus::PendingRedrive => "PENDING_REDRIVE",
+        }
+    }
+
+    /// The status named `name` (AWS's name), if any.
+    pub fn parse(name: &str) -> Option<ExecutionStatus> {
+        ExecutionStatus::ALL.into_iter().find(|s| s.as_str() == name)
+    }
+
+    /// The status of an execution state.
+    pub fn of(status: &Status) -> ExecutionStatus {
+        match status {
+            Status::Running => ExecutionStatus::Running,
+            Status::Succeeded { .. } => ExecutionStatus::Succeeded,
+            Status::Failed { .. } => ExecutionStatus::Failed,
+            Status::TimedOut { .. } => ExecutionStatus::TimedOut,
+            Status::Aborted { .. } => ExecutionStatus::Aborted,
+        }
+    }
+
+    /// Whether the execution ended.
+    pub fn is_finished(self) -> bool {
+        self != ExecutionStatus::Running
+    }
+}
+
+impl std::fmt::Display for ExecutionStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A row of an execution listing.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExecutionSummary {
@@ -142,10 +212,70 @@ pub struct ExecutionSummary {
     pub machine_arn: String,
     /// Execution name.
     pub name: String,
-    /// RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED.
-    pub status: String,
+    /// Its status.
+    pub status: ExecutionStatus,
     /// Start time.
     pub start: DateTime<Utc>,
+    /// When it ended (its last history event), once it ended.
+    pub stop: Option<DateTime<Utc>>,
+}
+
+/// Which executions to list: one state machine's, maybe of one status, a page at a time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecutionQuery {
+    /// The state machine.
+    pub machine_arn: String,
+    /// Only executions with this status.
+    pub status: Option<ExecutionStatus>,
+    /// At most this many (at least 1).
+    pub limit: usize,
+    /// Where to go on: the `next` of the previous page.
+    pub page: Option<PageToken>,
+}
+
+/// A page of an execution listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecutionPage {
+    /// Newest first (ties by ARN, descending).
+    pub executions: Vec<ExecutionSummary>,
+    /// Where the next page starts, if there is one.
+    pub next: Option<PageToken>,
+}
+
+/// A position in an execution listing: the start time and ARN of the last execution listed.
+/// Listings are newest first and a page goes on *after* its position, so a token stays valid
+/// (and lists no execution twice) while executions are added. On the wire it is opaque:
+/// URL-safe base64 of `{start}|{arn}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageToken {
+    /// Start time of the last execution listed.
+    pub start: DateTime<Utc>,
+    /// Its ARN.
+    pub arn: String,
+}
+
+impl PageToken {
+    /// The position after this execution.
+    pub fn after(e: &ExecutionSummary) -> PageToken {
+        PageToken { start: e.start, arn: e.execution_arn.clone() }
+    }
+
+    /// The opaque text.
+    pub fn encode(&self) -> String {
+        use base64::Engine as _;
+        let text = format!("{}|{}", self.start.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true), self.arn);
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(text)
+    }
+
+    /// A token from its text; `None` when it is not one [`PageToken::encode`] wrote.
+    pub fn decode(token: &str) -> Option<PageToken> {
+        use base64::Engine as _;
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(token).ok()?;
+        let text = String::from_utf8(bytes).ok()?;
+        let (start, arn) = text.split_once('|')?;
+        let start = DateTime::parse_from_rfc3339(start).ok()?.with_timezone(&Utc);
+        (!arn.is_empty()).then(|| PageToken { start, arn: arn.to_string() })
+    }
 }
 
 /// One transition's worth of writes, applied together or not at all.
@@ -161,6 +291,23 @@ pub struct Commit {
     pub outbox: Vec<OutboxItem>,
     /// Task tokens issued by this transition.
     pub tokens: Vec<TokenEntry>,
+}
+
+impl Commit {
+    /// The execution's status after this commit.
+    pub fn status(&self) -> ExecutionStatus {
+        ExecutionStatus::of(&self.execution.status)
+    }
+
+    /// When the execution ended, if this commit ends it: the time of its last event (the
+    /// `Execution*` event that ends it), what DescribeExecution and listings show as `stopDate`.
+    pub fn stop_date(&self) -> Option<DateTime<Utc>> {
+        if self.status().is_finished() {
+            self.history.last().map(|e| e.timestamp)
+        } else {
+            None
+        }
+    }
 }
 
 /// The execution store.
@@ -199,8 +346,10 @@ pub trait Store: Send + Sync {
     fn find_token(&self, hash: &str) -> impl Future<Output = Result<Option<TokenEntry>, Error>> + Send;
     /// Marks a token used; `false` if it was already used (or never existed).
     fn consume_token(&self, hash: &str) -> impl Future<Output = Result<bool, Error>> + Send;
-    /// Executions, newest first.
-    fn list(&self) -> impl Future<Output = Result<Vec<ExecutionSummary>, Error>> + Send;
+    /// A page of one state machine's executions, newest first (ties by ARN, descending), of
+    /// `query.status` only if given, after `query.page` if given. Reads only what the page
+    /// needs (an index by machine and start time), whatever else is stored.
+    fn list_executions(&self, query: &ExecutionQuery) -> impl Future<Output = Result<ExecutionPage, Error>> + Send;
 }
 
 /// A message received from a queue.

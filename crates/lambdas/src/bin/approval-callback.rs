@@ -7,7 +7,10 @@ use stepwise_lambdas::{SqsBatchResponse, SqsEvent};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     stepwise_lambdas::init_logging();
-    let rt: &'static stepwise_aws::AwsRuntime = Box::leak(Box::new(stepwise_aws::aws_runtime().await));
+    // Built once per container (clients only, no requests) and borrowed by every
+    // invocation, as aws-lambda-rust-runtime's basic-shared-resource example does.
+    let runtime = stepwise_aws::aws_runtime().await;
+    let rt = &runtime;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
         Ok::<SqsBatchResponse, Error>(stepwise_lambdas::approval_callback(rt, event.payload).await)
     }))

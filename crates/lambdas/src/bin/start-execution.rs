@@ -9,7 +9,10 @@ use serde_json::Value;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     stepwise_lambdas::init_logging();
-    let rt: &'static stepwise_aws::AwsRuntime = Box::leak(Box::new(stepwise_aws::aws_runtime().await));
+    // Built once per container (clients only, no requests) and borrowed by every
+    // invocation, as aws-lambda-rust-runtime's basic-shared-resource example does.
+    let runtime = stepwise_aws::aws_runtime().await;
+    let rt = &runtime;
     if let Err(e) = stepwise_lambdas::register_machine_from_env(rt).await {
         tracing::error!(error = %e, code = e.code(), "the state machine could not be registered");
         return Err(e.into());

@@ -112,7 +112,7 @@ pub fn record_with(id: &str, body: &str) -> SqsMessage {
 pub async fn drive(rt: &Rt) -> usize {
     let mut delivered = 0;
     for _ in 0..1000 {
-        let msgs = rt.queue.receive(STEP_QUEUE, 10, Duration::from_secs(60)).await.expect("receive");
+        let msgs = rt.queue().receive(STEP_QUEUE, 10, Duration::from_secs(60)).await.expect("receive");
         if msgs.is_empty() {
             return delivered;
         }
@@ -121,7 +121,7 @@ pub async fn drive(rt: &Rt) -> usize {
         let resp = step_driver(rt, event).await;
         assert!(resp.batch_item_failures.is_empty(), "unexpected failures: {resp:?}");
         for m in &msgs {
-            rt.queue.ack(STEP_QUEUE, &m.receipt).await.expect("ack");
+            rt.queue().ack(STEP_QUEUE, &m.receipt).await.expect("ack");
         }
     }
     panic!("the step queue never drained");
@@ -132,7 +132,7 @@ pub async fn drive(rt: &Rt) -> usize {
 pub async fn waiting_execution(rt: &Rt, name: &str) -> (String, Message) {
     let arn = rt.start_execution(MACHINE_ARN, name, serde_json::json!({})).await.expect("started");
     drive(rt).await;
-    let msgs = rt.queue.receive(APPROVAL_QUEUE, 10, Duration::from_secs(60)).await.expect("receive");
+    let msgs = rt.queue().receive(APPROVAL_QUEUE, 10, Duration::from_secs(60)).await.expect("receive");
     assert_eq!(msgs.len(), 1, "one approval request");
     (arn, msgs.into_iter().next().expect("one"))
 }
