@@ -12,7 +12,9 @@ use stepwise_asl::history::{Details, HistoryEvent};
 use stepwise_asl::stepper::{new_execution, Execution, ExecutionInfo, Status};
 use stepwise_embedded::{Embedded, SqliteQueue, SqliteStore, SqliteTopics, DB_FILE};
 use stepwise_runtime::contract;
-use stepwise_runtime::ports::{Action, Commit, ExecutionStatus, Machine, OutboxItem, Queue, Store, Topics, TokenEntry};
+use stepwise_runtime::ports::{
+    Action, Commit, ExecutionQuery, ExecutionStatus, Machine, OutboxItem, Queue, Store, Topics, TokenEntry,
+};
 use stepwise_runtime::Error;
 
 /// A fresh directory under the system temp dir, removed on drop.
@@ -390,4 +392,34 @@ async fn a_failed_commit_writes_nothing() {
     assert_eq!(store.history(&arn).await.expect("history").len(), 1);
     // And the store still works afterwards.
     store.commit(commit(x, 1, vec![event(2, "PassStateEntered")])).await.expect("commit");
+}
+
+#[tokio::test]
+async fn a_version_1_database_is_upgraded_in_place() {
+    // A data directory written before executions kept their stop time (schema version 1).
+    let dir = TempDir::new("v1");
+    std::fs::create_dir_all(dir.path()).expect("mkdir");
+    {
+        let conn = rusqlite::Connection::open(dir.path().join(DB_FILE)).expect("sqlite");
+        conn.execute_batch(
+            "CREATE TABLE executions (arn TEXT PRIMARY KEY, machine_arn TEXT NOT NULL, name TEXT NOT NULL,
+                 status TEXT NOT NULL, start_time TEXT NOT NULL, version INTEGER NOT NULL, state TEXT NOT NULL,
+                 outbox TEXT NOT NULL);
+             PRAGMA user_version = 1;",
+        )
+        .expect("version 1 schema");
+    }
+    let store = SqliteStore::open(dir.path()).expect("upgraded");
+    let x = execution("after-upgrade");
+    store.create(MACHINE, commit(x.clone(), 0, vec![event(1, "ExecutionStarted")])).await.expect("create");
+    let done = Execution { status: Status::Succeeded { output: json!(1) }, ..x.clone() };
+    store.commit(commit(done, 1, vec![event(2, "ExecutionSucceeded")])).await.expect("commit");
+    let page = store
+        .list_executions(&ExecutionQuery { machine_arn: MACHINE.into(), status: None, limit: 10, page: None })
+        .await
+        .expect("list");
+    assert_eq!(page.executions.len(), 1);
+    assert_eq!(page.executions[0].status, ExecutionStatus::Succeeded);
+    assert_eq!(page.executions[0].stop, Some(t(0)), "the stop time is kept in the new column");
+    let _ = std::fs::remove_dir_all(dir.path());
 }
