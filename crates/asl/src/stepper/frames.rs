@@ -148,102 +148,35 @@ use PhaseKind::{Aborted, Backoff, Children, Done, Ready, Running, Waiting};
 /// `Event::Advance` without a timer that enters a frame's state; "timer" one with the timer the
 /// phase set; "ended" covers `Event::Stop`, the machine's timeout, the machine finishing
 /// (success or failure, also `Event::Terminate`) and a sibling branch or iteration failing.
+#[rustfmt::skip]
 pub const PHASE_TRANSITIONS: &[PhaseTransition] = &[
-    row(
-        None,
-        "Start (frame 0); a Parallel/Map starts a branch or an iteration",
-        Ready,
-    ),
-    row(
-        Some(Ready),
-        "step: the state finished at once (Pass, Choice, a caught failure); the next is due",
-        Ready,
-    ),
-    row(Some(Ready), "step: a Task invoked its integration", Running),
-    row(Some(Ready), "step: a Wait set its timer", Waiting),
-    row(
-        Some(Ready),
-        "step: the state failed and a retrier applies",
-        Backoff,
-    ),
-    row(
-        Some(Ready),
-        "step: a Parallel/Map started its children",
-        Children,
-    ),
-    row(
-        Some(Ready),
-        "step: an end or Succeed/Fail state, or a failure nothing catches",
-        Done,
-    ),
-    row(Some(Ready), "ended", Aborted),
-    row(
-        Some(Running),
-        "task heartbeat (timer moved) or submitted (waitForTaskToken)",
-        Running,
-    ),
-    row(
-        Some(Running),
-        "task result, timeout or caught failure; the next state is due",
-        Ready,
-    ),
-    row(
-        Some(Running),
-        "task failure or timeout; a retrier applies",
-        Backoff,
-    ),
-    row(
-        Some(Running),
-        "task result at an end state, or a failure nothing catches",
-        Done,
-    ),
-    row(Some(Running), "ended", Aborted),
-    row(Some(Waiting), "timer: the next state is due", Ready),
-    row(Some(Waiting), "timer at an end state", Done),
-    row(Some(Waiting), "ended", Aborted),
-    row(Some(Backoff), "timer: the Task runs again", Running),
-    row(
-        Some(Backoff),
-        "timer: the Parallel/Map runs again",
-        Children,
-    ),
-    row(
-        Some(Backoff),
-        "timer: the state fails again and a retrier applies",
-        Backoff,
-    ),
-    row(
-        Some(Backoff),
-        "timer: the state fails again and a Catch takes it",
-        Ready,
-    ),
-    row(
-        Some(Backoff),
-        "timer: the state fails again and nothing catches it",
-        Done,
-    ),
-    row(Some(Backoff), "ended", Aborted),
-    row(
-        Some(Children),
-        "a child finished, or the next iteration started",
-        Children,
-    ),
-    row(
-        Some(Children),
-        "step after the join: the next state is due (also through a Catch)",
-        Ready,
-    ),
-    row(
-        Some(Children),
-        "step after the join: it failed and a retrier applies",
-        Backoff,
-    ),
-    row(
-        Some(Children),
-        "step after the join at an end state, or a failure nothing catches",
-        Done,
-    ),
-    row(Some(Children), "ended", Aborted),
+    row(None,           "Start (frame 0); a Parallel/Map starts a branch or an iteration",              Ready),
+    row(Some(Ready),    "step: the state finished at once (Pass, Choice, caught failure); next is due", Ready),
+    row(Some(Ready),    "step: a Task invoked its integration",                                         Running),
+    row(Some(Ready),    "step: a Wait set its timer",                                                   Waiting),
+    row(Some(Ready),    "step: the state failed and a retrier applies",                                 Backoff),
+    row(Some(Ready),    "step: a Parallel/Map started its children",                                    Children),
+    row(Some(Ready),    "step: an end or Succeed/Fail state, or a failure nothing catches",             Done),
+    row(Some(Ready),    "ended",                                                                        Aborted),
+    row(Some(Running),  "task heartbeat (timer moved) or submitted (waitForTaskToken)",                 Running),
+    row(Some(Running),  "task result, or caught failure or timeout; the next state is due",             Ready),
+    row(Some(Running),  "task failure or timeout; a retrier applies",                                   Backoff),
+    row(Some(Running),  "task result at an end state, or a failure nothing catches",                    Done),
+    row(Some(Running),  "ended",                                                                        Aborted),
+    row(Some(Waiting),  "timer: the next state is due",                                                 Ready),
+    row(Some(Waiting),  "timer at an end state",                                                        Done),
+    row(Some(Waiting),  "ended",                                                                        Aborted),
+    row(Some(Backoff),  "timer: the Task runs again",                                                   Running),
+    row(Some(Backoff),  "timer: the Parallel/Map runs again",                                           Children),
+    row(Some(Backoff),  "timer: the state fails again and a retrier applies",                           Backoff),
+    row(Some(Backoff),  "timer: the state fails again and a Catch takes it",                            Ready),
+    row(Some(Backoff),  "timer: the state fails again and nothing catches it",                          Done),
+    row(Some(Backoff),  "ended",                                                                        Aborted),
+    row(Some(Children), "a child finished, or the next iteration started",                              Children),
+    row(Some(Children), "step after the join: the next state is due (also through a Catch)",            Ready),
+    row(Some(Children), "step after the join: it failed and a retrier applies",                         Backoff),
+    row(Some(Children), "step after the join at an end state, or a failure nothing catches",            Done),
+    row(Some(Children), "ended",                                                                        Aborted),
 ];
 
 impl Stepper<'_> {
