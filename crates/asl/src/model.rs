@@ -393,23 +393,7 @@ impl Builder {
                 error_path: opt_template(o.get("ErrorPath"), &format!("{loc}/ErrorPath"))?,
                 cause_path: opt_template(o.get("CausePath"), &format!("{loc}/CausePath"))?,
             }),
-            // In a JSONata state both fields are JSONata templates (a literal number or string
-            // is a template too), evaluated as such.
-            "Wait" => StateKind::Wait(if ql == QueryLanguage::JsonAta && o.contains_key("Seconds") {
-                WaitSpec::SecondsExpr
-            } else if ql == QueryLanguage::JsonAta && o.contains_key("Timestamp") {
-                WaitSpec::TimestampExpr
-            } else if let Some(v) = o.get("Seconds") {
-                WaitSpec::Seconds(v.as_i64().ok_or_else(|| err("Seconds must be an integer", loc))?)
-            } else if let Some(v) = o.get("Timestamp") {
-                WaitSpec::Timestamp(v.as_str().unwrap_or_default().to_string())
-            } else if let Some(v) = o.get("SecondsPath") {
-                WaitSpec::SecondsPath(path(v, &format!("{loc}/SecondsPath"))?)
-            } else if let Some(v) = o.get("TimestampPath") {
-                WaitSpec::TimestampPath(path(v, &format!("{loc}/TimestampPath"))?)
-            } else {
-                return Err(err("a Wait state needs Seconds, Timestamp, SecondsPath or TimestampPath", loc));
-            }),
+            "Wait" => StateKind::Wait(wait_spec(o, ql, loc)?),
             "Choice" => {
                 let mut choices = Vec::new();
                 for (i, c) in o.get("Choices").and_then(Value::as_array).into_iter().flatten().enumerate() {
@@ -599,4 +583,27 @@ fn assign_field(v: Option<&Value>, ql: QueryLanguage, loc: &str) -> Result<Optio
 
 fn jtemplate(v: Option<&Value>, loc: &str) -> Result<Option<JTemplate>, ModelError> {
     v.map(|v| JTemplate::compile(v).map_err(|m| err(m, loc))).transpose()
+}
+
+/// Wait's duration field. In a JSONata state Seconds and Timestamp are JSONata templates (a
+/// literal number or string is a template too), evaluated as such.
+fn wait_spec(o: &Map<String, Value>, ql: QueryLanguage, loc: &str) -> Result<WaitSpec, ModelError> {
+    let jsonata = ql == QueryLanguage::JsonAta;
+    Ok(if jsonata && o.contains_key("Seconds") {
+        WaitSpec::SecondsExpr
+    } else if jsonata && o.contains_key("Timestamp") {
+        WaitSpec::TimestampExpr
+    } else if let Some(v) = o.get("Seconds") {
+        let secs = v.as_i64();
+        WaitSpec::Seconds(secs.ok_or_else(|| err("Seconds must be an integer", loc))?)
+    } else if let Some(v) = o.get("Timestamp") {
+        WaitSpec::Timestamp(v.as_str().unwrap_or_default().to_string())
+    } else if let Some(v) = o.get("SecondsPath") {
+        WaitSpec::SecondsPath(path(v, &format!("{loc}/SecondsPath"))?)
+    } else if let Some(v) = o.get("TimestampPath") {
+        WaitSpec::TimestampPath(path(v, &format!("{loc}/TimestampPath"))?)
+    } else {
+        let fields = "Seconds, Timestamp, SecondsPath or TimestampPath";
+        return Err(err(format!("a Wait state needs {fields}"), loc));
+    })
 }

@@ -1644,10 +1644,8 @@ impl Validator {
     /// A JSONata payload: every string opening `{%` must close it.
     fn jsonata_value(&mut self, v: &Value, loc: &str) {
         match v {
-            Value::String(s) => {
-                if jsonata::opens_expression(s) && !jsonata::is_expression(s) {
-                    self.fail(loc, "JSONata string must start with {% and end with %}");
-                }
+            Value::String(s) if jsonata::opens_expression(s) && !jsonata::is_expression(s) => {
+                self.fail(loc, "JSONata string must start with {% and end with %}");
             }
             Value::Object(m) => {
                 for (k, x) in m {

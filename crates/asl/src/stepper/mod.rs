@@ -43,7 +43,9 @@ mod task;
 mod wait;
 
 pub use errors::Failure;
-pub use frames::{Frame, Parent, Phase, PhaseKind, PhaseTransition, RunningTask, PHASE_TRANSITIONS};
+pub use frames::{
+    Frame, Parent, Phase, PhaseKind, PhaseTransition, RunningTask, PHASE_TRANSITIONS,
+};
 pub use join::{Join, JoinKind};
 pub use task::{Integration, TaskRequest};
 
