@@ -99,14 +99,20 @@ pub struct RunningTask {
 
 /// A [`Phase`] without its payload, for the transition table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[allow(missing_docs)]
 pub enum PhaseKind {
+    /// [`Phase::Ready`].
     Ready,
+    /// [`Phase::Running`].
     Running,
+    /// [`Phase::Waiting`].
     Waiting,
+    /// [`Phase::Backoff`].
     Backoff,
+    /// [`Phase::Children`].
     Children,
+    /// [`Phase::Done`].
     Done,
+    /// [`Phase::Aborted`].
     Aborted,
 }
 
