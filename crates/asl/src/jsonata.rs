@@ -172,11 +172,24 @@ impl Expr {
     }
 }
 
-/// If `s` is a JSONata template string `"{% expr %}"` return the inner expression text
-/// (trimmed). The string must start with `{%` and end with `%}` exactly: `" {% x %} "` is a
-/// literal.
+/// Whether `s` is a JSONata expression string: it begins with `{%` and ends with `%}`,
+/// exactly. AWS's documented syntax is `"{% <JSONata expression> %}"`, and AWS runs a string
+/// with spaces around it (`" {% x %} "`, recorded in the conformance corpus) as a literal.
+/// Validation ([`crate::validate`]) and evaluation ([`Template::compile`]) both decide by this.
+pub fn is_expression(s: &str) -> bool {
+    s.len() >= 4 && s.starts_with("{%") && s.ends_with("%}")
+}
+
+/// Whether `s` opens a JSONata expression (begins with `{%`): validation rejects one that
+/// does so without being an expression ("JSONata string must start with {% and end with %}").
+pub fn opens_expression(s: &str) -> bool {
+    s.starts_with("{%")
+}
+
+/// If `s` is a JSONata template string `"{% expr %}"` ([`is_expression`]) return the inner
+/// expression text (trimmed); `" {% x %} "` is a literal.
 pub fn expression_of(s: &str) -> Option<&str> {
-    if s.len() >= 4 && s.starts_with("{%") && s.ends_with("%}") {
+    if is_expression(s) {
         Some(s[2..s.len() - 2].trim())
     } else {
         None

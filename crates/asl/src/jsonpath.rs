@@ -191,7 +191,7 @@ impl Path {
         Ok(Value::Array(cur.into_iter().cloned().collect()))
     }
 
-    fn eval_definite<'a>(&self, root: &'a Value) -> Result<Value, PathError> {
+    fn eval_definite(&self, root: &Value) -> Result<Value, PathError> {
         let mut cur = root;
         let n = self.segments.len();
         for (k, seg) in self.segments.iter().enumerate() {

@@ -40,7 +40,7 @@ pub enum Error {
 
 /// Validates a definition (with AWS's diagnostics) and compiles it for the stepper.
 pub fn load(definition: &serde_json::Value, express: bool) -> Result<StateMachine, Error> {
-    let diagnostics = validate::validate(definition, &validate::ValidateOptions { express, ..Default::default() });
+    let diagnostics = validate::validate(definition, &validate::ValidateOptions { express });
     if !diagnostics.is_empty() {
         return Err(Error::InvalidDefinition { message: validate::aws_message(&diagnostics), diagnostics });
     }

@@ -109,8 +109,6 @@ pub struct State {
     /// JSONata fields (`Arguments`, `Output`, `Items`, and any field given as a `{% %}`
     /// expression), compiled; empty for JSONPath states.
     pub jsonata: HashMap<&'static str, JTemplate>,
-    /// The raw JSON of the state, for fields other modules read lazily.
-    pub raw: Value,
 }
 
 /// Fields a JSONata state may give as expressions (or, for the first ones, only in JSONata).
@@ -189,12 +187,19 @@ pub struct TaskSpec {
 
 /// Wait's one duration field.
 #[derive(Debug, Clone)]
-#[allow(missing_docs)]
 pub enum WaitSpec {
+    /// `Seconds`, literal.
     Seconds(i64),
+    /// `Timestamp`, literal (parsed when the state runs, where a bad one is a runtime error).
     Timestamp(String),
+    /// `SecondsPath`.
     SecondsPath(Path),
+    /// `TimestampPath`.
     TimestampPath(Path),
+    /// `Seconds` of a JSONata state: a template in [`State::jsonata`].
+    SecondsExpr,
+    /// `Timestamp` of a JSONata state: a template in [`State::jsonata`].
+    TimestampExpr,
 }
 
 /// Fail's fields.
@@ -226,8 +231,6 @@ pub struct MapSpec {
     pub distributed: bool,
     /// ItemBatcher, as given.
     pub item_batcher: Option<Value>,
-    /// ItemReader, as given.
-    pub item_reader: Option<Value>,
     /// Label.
     pub label: Option<String>,
 }
@@ -390,19 +393,7 @@ impl Builder {
                 error_path: opt_template(o.get("ErrorPath"), &format!("{loc}/ErrorPath"))?,
                 cause_path: opt_template(o.get("CausePath"), &format!("{loc}/CausePath"))?,
             }),
-            "Wait" => StateKind::Wait(if is_expr(o.get("Seconds")) || is_expr(o.get("Timestamp")) {
-                WaitSpec::Seconds(0) // evaluated from the JSONata field
-            } else if let Some(v) = o.get("Seconds") {
-                WaitSpec::Seconds(v.as_i64().ok_or_else(|| err("Seconds must be an integer", loc))?)
-            } else if let Some(v) = o.get("Timestamp") {
-                WaitSpec::Timestamp(v.as_str().unwrap_or_default().to_string())
-            } else if let Some(v) = o.get("SecondsPath") {
-                WaitSpec::SecondsPath(path(v, &format!("{loc}/SecondsPath"))?)
-            } else if let Some(v) = o.get("TimestampPath") {
-                WaitSpec::TimestampPath(path(v, &format!("{loc}/TimestampPath"))?)
-            } else {
-                WaitSpec::Seconds(0)
-            }),
+            "Wait" => StateKind::Wait(wait_spec(o, ql, loc)?),
             "Choice" => {
                 let mut choices = Vec::new();
                 for (i, c) in o.get("Choices").and_then(Value::as_array).into_iter().flatten().enumerate() {
@@ -466,7 +457,6 @@ impl Builder {
                     },
                     distributed,
                     item_batcher: o.get("ItemBatcher").cloned(),
-                    item_reader: o.get("ItemReader").cloned(),
                     label: o.get("Label").and_then(Value::as_str).map(String::from),
                 }))
             }
@@ -530,7 +520,6 @@ impl Builder {
                 HashMap::new()
             },
             query_language: ql,
-            raw: raw.clone(),
         })
     }
 }
@@ -594,4 +583,27 @@ fn assign_field(v: Option<&Value>, ql: QueryLanguage, loc: &str) -> Result<Optio
 
 fn jtemplate(v: Option<&Value>, loc: &str) -> Result<Option<JTemplate>, ModelError> {
     v.map(|v| JTemplate::compile(v).map_err(|m| err(m, loc))).transpose()
+}
+
+/// Wait's duration field. In a JSONata state Seconds and Timestamp are JSONata templates (a
+/// literal number or string is a template too), evaluated as such.
+fn wait_spec(o: &Map<String, Value>, ql: QueryLanguage, loc: &str) -> Result<WaitSpec, ModelError> {
+    let jsonata = ql == QueryLanguage::JsonAta;
+    Ok(if jsonata && o.contains_key("Seconds") {
+        WaitSpec::SecondsExpr
+    } else if jsonata && o.contains_key("Timestamp") {
+        WaitSpec::TimestampExpr
+    } else if let Some(v) = o.get("Seconds") {
+        let secs = v.as_i64();
+        WaitSpec::Seconds(secs.ok_or_else(|| err("Seconds must be an integer", loc))?)
+    } else if let Some(v) = o.get("Timestamp") {
+        WaitSpec::Timestamp(v.as_str().unwrap_or_default().to_string())
+    } else if let Some(v) = o.get("SecondsPath") {
+        WaitSpec::SecondsPath(path(v, &format!("{loc}/SecondsPath"))?)
+    } else if let Some(v) = o.get("TimestampPath") {
+        WaitSpec::TimestampPath(path(v, &format!("{loc}/TimestampPath"))?)
+    } else {
+        let fields = "Seconds, Timestamp, SecondsPath or TimestampPath";
+        return Err(err(format!("a Wait state needs {fields}"), loc));
+    })
 }

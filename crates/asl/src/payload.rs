@@ -29,8 +29,11 @@ pub enum Template {
 pub struct Context<'a> {
     cell: OnceCell<Value>,
     make: &'a dyn Fn() -> Value,
-    vars: Option<&'a dyn Fn(&str) -> Option<Value>>,
+    vars: Option<VarLookup<'a>>,
 }
+
+/// Looks up a workflow variable by name.
+type VarLookup<'a> = &'a dyn Fn(&str) -> Option<Value>;
 
 impl<'a> Context<'a> {
     /// A context whose value `make` builds on first use; no variables.

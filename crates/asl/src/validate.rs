@@ -17,6 +17,7 @@
 //! `State "X" is not reachable.`). Where AWS's wording is not known the message follows the
 //! same style.
 
+use crate::jsonata;
 use crate::jsonpath::{Path, Root};
 use serde_json::{Map, Value};
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -351,12 +352,10 @@ fn as_int(v: &Value) -> Option<i64> {
     }
 }
 
-/// A `{% ... %}` JSONata expression string.
+/// A `{% ... %}` JSONata expression string, exactly as evaluation sees one
+/// ([`jsonata::is_expression`]: no whitespace around).
 fn is_jsonata_expr(v: &Value) -> bool {
-    v.as_str().is_some_and(|s| {
-        let t = s.trim();
-        t.len() >= 4 && t.starts_with("{%") && t.ends_with("%}")
-    })
+    v.as_str().is_some_and(jsonata::is_expression)
 }
 
 impl Validator {
@@ -919,7 +918,7 @@ impl Validator {
             }
             Some(n) => Some(n),
             None => {
-                if jsonata && v.as_str().is_some_and(|s| s.trim_start().starts_with("{%")) {
+                if jsonata && v.as_str().is_some_and(jsonata::opens_expression) {
                     self.fail(loc, "JSONata string must start with {% and end with %}");
                 } else if jsonata {
                     self.fail(
@@ -1645,13 +1644,8 @@ impl Validator {
     /// A JSONata payload: every string opening `{%` must close it.
     fn jsonata_value(&mut self, v: &Value, loc: &str) {
         match v {
-            Value::String(s) => {
-                let t = s.trim();
-                if (t.starts_with("{%") && !t.ends_with("%}"))
-                    || (t.starts_with("{%") && t.len() < 4)
-                {
-                    self.fail(loc, "JSONata string must start with {% and end with %}");
-                }
+            Value::String(s) if jsonata::opens_expression(s) && !jsonata::is_expression(s) => {
+                self.fail(loc, "JSONata string must start with {% and end with %}");
             }
             Value::Object(m) => {
                 for (k, x) in m {

@@ -1,0 +1,534 @@
+//! The pure stepper: `step(&machine, execution, event, env) -> Transition`.
+//!
+//! An [`Execution`] is plain data (serde), so a runtime can save it between any two steps and
+//! load it anywhere. It holds one [`Frame`] per running thread of control: the machine's own
+//! (frame 0), one per Parallel branch and one per Map iteration. Each step advances **one frame
+//! by one state** (or consumes one task result / timer), and returns:
+//! - the new execution state,
+//! - [`Effect`]s for the runtime: schedule the next step message (now or at a time), invoke a
+//!   task integration, and completion,
+//! - the history events of the transition.
+//!
+//! Messages that no longer match (a late timer, a duplicate task result, a step for an aborted
+//! branch) are recognised by the frame's phase and ids and change nothing, which is what makes
+//! at-least-once delivery safe for the runtime.
+//!
+//! ## Layout
+//! One `impl Stepper` is spread over a file per concern; every file adds methods to the same
+//! private [`Stepper`], which holds the execution being stepped and what the step produced.
+//! - `mod.rs` (here): the public types a runtime stores and exchanges, [`step`], and the
+//!   dispatch of an event to the frame it concerns (entering, running and leaving a state).
+//! - `frames`: [`Frame`], [`Phase`] and the table of phase transitions; starting, ending and
+//!   aborting frames.
+//! - `context`: what expressions read: the context object `$$`, `$states`, workflow variables
+//!   and the random source, built in one place for a frame.
+//! - `io`: the input/output pipeline of a state (InputPath, Parameters/Arguments,
+//!   ResultSelector, ResultPath, OutputPath, Output, Assign).
+//! - `errors`: [`Failure`], Retry and Catch.
+//! - `events`: writing history events.
+//! - `task`, `choice`, `wait`, `pass` (Pass, Succeed, Fail), `parallel`, `map`, `join`
+//!   (children of Parallel and Map reporting back): one file per kind of state.
+
+mod choice;
+mod context;
+mod errors;
+mod events;
+mod frames;
+mod io;
+mod join;
+mod map;
+mod parallel;
+mod pass;
+mod task;
+mod wait;
+
+pub use errors::Failure;
+pub use frames::{
+    Frame, Parent, Phase, PhaseKind, PhaseTransition, RunningTask, PHASE_TRANSITIONS,
+};
+pub use join::{Join, JoinKind};
+pub use task::{Integration, TaskRequest};
+
+use crate::history::{state_event, Details, HistoryEvent};
+use crate::model::{State, StateKind, StateMachine, Transition as Next};
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// AWS's payload size limit (256 KiB).
+pub const MAX_PAYLOAD_BYTES: usize = 262_144;
+
+/// The clock and randomness a step may use; injected so steps replay exactly.
+pub trait Env {
+    /// The current time.
+    fn now(&mut self) -> DateTime<Utc>;
+    /// 64 random bits.
+    fn random(&mut self) -> u64;
+}
+
+/// Names of an execution, as they appear in ARNs and the context object.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExecutionInfo {
+    /// Execution ARN.
+    pub execution_arn: String,
+    /// Execution name.
+    pub name: String,
+    /// State machine ARN.
+    pub state_machine_arn: String,
+    /// State machine name.
+    pub state_machine_name: String,
+    /// The role the execution runs as.
+    pub role_arn: String,
+    /// The revision of the state machine it runs (the durable runtime's `revisionId`; an update
+    /// of the machine does not change what a running execution runs). `None`: the current one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state_machine_revision: Option<String>,
+}
+
+impl ExecutionInfo {
+    /// Builds ARNs the way AWS does from account, region and names.
+    pub fn new(
+        account: &str,
+        region: &str,
+        machine: &str,
+        execution: &str,
+        role_arn: &str,
+        express: bool,
+    ) -> Self {
+        let kind = if express { "express" } else { "execution" };
+        ExecutionInfo {
+            execution_arn: format!(
+                "arn:aws:states:{region}:{account}:{kind}:{machine}:{execution}"
+            ),
+            name: execution.into(),
+            state_machine_arn: format!("arn:aws:states:{region}:{account}:stateMachine:{machine}"),
+            state_machine_name: machine.into(),
+            role_arn: role_arn.into(),
+            state_machine_revision: None,
+        }
+    }
+}
+
+/// The lifecycle of an execution.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "status")]
+pub enum Status {
+    /// Not finished.
+    #[serde(rename = "RUNNING")]
+    Running,
+    /// Finished with an output.
+    #[serde(rename = "SUCCEEDED")]
+    Succeeded {
+        /// The execution output.
+        output: Value,
+    },
+    /// Failed with an error.
+    #[serde(rename = "FAILED")]
+    Failed {
+        /// ASL error name.
+        error: Option<String>,
+        /// Cause text.
+        cause: Option<String>,
+    },
+    /// The machine's TimeoutSeconds elapsed.
+    #[serde(rename = "TIMED_OUT")]
+    TimedOut {
+        /// Error name.
+        error: Option<String>,
+        /// Cause text.
+        cause: Option<String>,
+    },
+    /// Stopped from outside.
+    #[serde(rename = "ABORTED")]
+    Aborted {
+        /// Error given to StopExecution.
+        error: Option<String>,
+        /// Cause given to StopExecution.
+        cause: Option<String>,
+    },
+}
+
+impl Status {
+    /// The status word (`RUNNING`, `SUCCEEDED`, ...).
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Status::Running => "RUNNING",
+            Status::Succeeded { .. } => "SUCCEEDED",
+            Status::Failed { .. } => "FAILED",
+            Status::TimedOut { .. } => "TIMED_OUT",
+            Status::Aborted { .. } => "ABORTED",
+        }
+    }
+}
+
+/// The persisted state of one execution.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Execution {
+    /// Names and ARNs.
+    pub info: ExecutionInfo,
+    /// The execution input.
+    pub input: Value,
+    /// When it started.
+    pub start_time: DateTime<Utc>,
+    /// Lifecycle.
+    pub status: Status,
+    /// Threads of control; index = frame id; 0 is the machine.
+    pub frames: Vec<Frame>,
+    /// Id of the last history event.
+    pub last_event_id: u64,
+    /// Source of task and timer ids.
+    pub seq: u64,
+    /// Redrives so far.
+    pub redrive_count: u32,
+    /// Id of the machine-timeout timer, if the machine has TimeoutSeconds.
+    pub machine_timer: Option<u64>,
+}
+
+/// Inputs to [`step`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Event {
+    /// Start the execution.
+    Start,
+    /// A step message for a frame: enter its state, or a timer of the frame fired.
+    Advance {
+        /// Frame id.
+        frame: usize,
+        /// The timer that fired, if this is a timer message.
+        timer: Option<u64>,
+    },
+    /// The outcome of a task.
+    Task {
+        /// Frame id.
+        frame: usize,
+        /// Task id.
+        task: u64,
+        /// What happened.
+        outcome: TaskOutcome,
+    },
+    /// StopExecution.
+    Stop {
+        /// Error.
+        error: Option<String>,
+        /// Cause.
+        cause: Option<String>,
+    },
+    /// The runtime ends a running execution with a failure (`ExecutionFailed`), as AWS does to
+    /// the executions of a deleted state machine (`States.Runtime`, "State machine NAME has
+    /// been deleted.").
+    Terminate {
+        /// Error.
+        error: String,
+        /// Cause.
+        cause: String,
+    },
+}
+
+/// What a task integration reports.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum TaskOutcome {
+    /// The task finished with this result.
+    Succeeded(Value),
+    /// The task failed.
+    Failed {
+        /// Error name.
+        error: Option<String>,
+        /// Cause.
+        cause: Option<String>,
+    },
+    /// A `.waitForTaskToken` request was delivered (the integration's response).
+    Submitted(Value),
+    /// SendTaskHeartbeat.
+    Heartbeat,
+}
+
+/// Work for the runtime.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Effect {
+    /// Deliver `Event::Advance { frame, timer }`, not before `at` when given.
+    Schedule {
+        /// Frame id.
+        frame: usize,
+        /// Timer id, for timer messages.
+        timer: Option<u64>,
+        /// Earliest delivery time.
+        at: Option<DateTime<Utc>>,
+    },
+    /// Perform a task integration and report `Event::Task`.
+    Invoke(Box<TaskRequest>),
+    /// The execution finished; its status is in the execution.
+    Complete,
+}
+
+/// The result of one step.
+#[derive(Debug, Clone)]
+pub struct Transition {
+    /// The new execution state.
+    pub execution: Execution,
+    /// Work for the runtime, in order.
+    pub effects: Vec<Effect>,
+    /// New history events.
+    pub history: Vec<HistoryEvent>,
+}
+
+/// A new execution, not yet started (feed it [`Event::Start`]).
+pub fn new_execution(info: ExecutionInfo, input: Value, start_time: DateTime<Utc>) -> Execution {
+    Execution {
+        info,
+        input,
+        start_time,
+        status: Status::Running,
+        frames: Vec::new(),
+        last_event_id: 0,
+        seq: 0,
+        redrive_count: 0,
+        machine_timer: None,
+    }
+}
+
+/// Applies one event to an execution.
+pub fn step(
+    machine: &StateMachine,
+    execution: Execution,
+    event: Event,
+    env: &mut dyn Env,
+) -> Transition {
+    let now = env.now();
+    let mut s = Stepper {
+        m: machine,
+        x: execution,
+        env,
+        now,
+        effects: Vec::new(),
+        history: Vec::new(),
+        pending_assign: None,
+    };
+    if s.x.status == Status::Running || matches!(event, Event::Start) {
+        s.apply(event);
+    }
+    Transition {
+        execution: s.x,
+        effects: s.effects,
+        history: s.history,
+    }
+}
+
+/// One step in progress: the execution being changed and what the step produced so far.
+struct Stepper<'a> {
+    m: &'a StateMachine,
+    x: Execution,
+    env: &'a mut dyn Env,
+    now: DateTime<Utc>,
+    effects: Vec<Effect>,
+    history: Vec<HistoryEvent>,
+    /// Variables the current state assigns, applied when it exits.
+    pending_assign: Option<Map<String, Value>>,
+}
+
+impl<'a> Stepper<'a> {
+    fn apply(&mut self, event: Event) {
+        match event {
+            Event::Start => self.start(),
+            Event::Advance { frame, timer } => self.advance(frame, timer),
+            Event::Task {
+                frame,
+                task,
+                outcome,
+            } => self.task_outcome(frame, task, outcome),
+            Event::Stop { error, cause } => {
+                if self.x.status == Status::Running {
+                    self.abort_frames(0);
+                    let details = Failure::from_parts(error.clone(), cause.clone()).details();
+                    if let Some(f) = self.x.frames.first_mut() {
+                        f.prev_event = 0; // AWS records ExecutionAborted as following nothing
+                    }
+                    self.emit_root("ExecutionAborted", Some(details));
+                    self.x.status = Status::Aborted { error, cause };
+                    self.effects.push(Effect::Complete);
+                }
+            }
+            Event::Terminate { error, cause } => {
+                if self.x.status == Status::Running {
+                    self.abort_frames(0);
+                    self.frame_failed(0, Failure::from_parts(Some(error), Some(cause)));
+                }
+            }
+        }
+    }
+
+    fn next_seq(&mut self) -> u64 {
+        self.x.seq += 1;
+        self.x.seq
+    }
+
+    fn schedule(&mut self, frame: usize, timer: Option<u64>, at: Option<DateTime<Utc>>) {
+        self.effects.push(Effect::Schedule { frame, timer, at });
+    }
+
+    /// Schedules a timer message for `frame` `seconds` from now; returns its id.
+    fn start_timer(&mut self, frame: usize, seconds: i64) -> u64 {
+        let id = self.next_seq();
+        self.schedule(frame, Some(id), Some(self.now + Duration::seconds(seconds)));
+        id
+    }
+
+    fn advance(&mut self, frame: usize, timer: Option<u64>) {
+        if timer.is_some() && timer == self.x.machine_timer {
+            self.abort_frames(0);
+            self.emit_root("ExecutionTimedOut", Some(serde_json::json!({})));
+            self.x.status = Status::TimedOut {
+                error: Some("States.Timeout".into()),
+                cause: None,
+            };
+            self.effects.push(Effect::Complete);
+            return;
+        }
+        let Some(f) = self.x.frames.get(frame) else {
+            return;
+        };
+        match (&f.phase, timer) {
+            (Phase::Ready, None) => self.enter(frame),
+            (Phase::Waiting { timer: t, .. }, Some(got)) if *t == got => {
+                let Phase::Waiting {
+                    output, assigned, ..
+                } = std::mem::replace(&mut self.x.frames[frame].phase, Phase::Ready)
+                else {
+                    return;
+                };
+                self.pending_assign = assigned;
+                self.exit_state(frame, output);
+            }
+            (Phase::Backoff { timer: t }, Some(got)) if *t == got => {
+                self.x.frames[frame].phase = Phase::Ready;
+                self.run_state(frame);
+            }
+            (Phase::Running(rt), Some(got))
+                if rt.timeout_timer == Some(got) || rt.heartbeat_timer == Some(got) =>
+            {
+                let heartbeat = rt.heartbeat_timer == Some(got);
+                self.task_timed_out(frame, heartbeat);
+            }
+            (Phase::Children(j), None) if j.failure.is_some() || j.done == j.children.len() => {
+                self.join(frame)
+            }
+            _ => {} // duplicate or late message: nothing to do
+        }
+    }
+
+    /// The current state of `frame`.
+    fn state(&self, frame: usize) -> &'a State {
+        let f = &self.x.frames[frame];
+        self.m.state(f.scope, f.state)
+    }
+
+    // ---------- entering and leaving states ----------
+
+    fn enter(&mut self, frame: usize) {
+        let st = self.state(frame);
+        let input = self.x.frames[frame].input.clone();
+        let prefix = st.kind.event_prefix();
+        {
+            let f = &mut self.x.frames[frame];
+            f.entered_time = self.now;
+            f.retries = vec![0; st.retry.len()];
+        }
+        let id = self.emit_details(
+            frame,
+            state_event(prefix, "Entered"),
+            Details::Entered {
+                name: st.name.clone(),
+                input,
+            },
+        );
+        self.x.frames[frame].entered_event = id;
+        self.run_state(frame);
+    }
+
+    /// Does the work of the current state after it was entered (and again after a retry).
+    fn run_state(&mut self, frame: usize) {
+        let st = self.state(frame);
+        let r = match &st.kind {
+            StateKind::Pass { result } => self.run_pass(frame, st, result.as_ref()),
+            StateKind::Succeed => self.run_succeed(frame, st),
+            StateKind::Fail(spec) => self.run_fail(frame, st, spec),
+            StateKind::Choice { choices, default } => self.run_choice(frame, st, choices, *default),
+            StateKind::Wait(w) => self.run_wait(frame, st, w),
+            StateKind::Task(spec) => self.run_task(frame, st, spec),
+            StateKind::Parallel { branches } => self.run_parallel(frame, st, branches),
+            StateKind::Map(spec) => self.run_map(frame, st, spec),
+        };
+        if let Err(f) = r {
+            self.state_failed(frame, f);
+        }
+    }
+
+    /// Emits `*StateExited` and moves on: to the next state, or ends the frame.
+    fn exit_state(&mut self, frame: usize, output: Value) {
+        let st = self.state(frame);
+        if exceeds_size(&output, MAX_PAYLOAD_BYTES) {
+            self.pending_assign = None;
+            let f = Failure::new(
+                "States.DataLimitExceeded",
+                format!(
+                    "The state/task '{}' returned a result with a size exceeding the maximum number of bytes service limit.",
+                    st.name
+                ),
+            );
+            return self.frame_failed(frame, f);
+        }
+        self.emit_exited(frame, st, &output);
+        match (&st.kind, &st.transition) {
+            (StateKind::Succeed, _) | (_, Next::End) => self.frame_succeeded(frame, output),
+            (_, Next::Next(n)) => self.goto(frame, *n, output),
+        }
+    }
+
+    /// Emits `*StateExited` (with the pending variables) and goes to `next`: how Choice and
+    /// Catch leave a state.
+    fn exit_to(&mut self, frame: usize, st: &State, next: usize, output: Value) {
+        self.emit_exited(frame, st, &output);
+        self.goto(frame, next, output);
+    }
+}
+
+/// Whether `v` serialises to more than `limit` bytes, without serialising small values.
+pub fn exceeds_size(v: &Value, limit: usize) -> bool {
+    fn walk(v: &Value, budget: &mut isize) {
+        if *budget < 0 {
+            return;
+        }
+        match v {
+            Value::Null | Value::Bool(_) => *budget -= 5,
+            Value::Number(_) => *budget -= 24,
+            Value::String(s) => *budget -= s.len() as isize + 2,
+            Value::Array(a) => {
+                *budget -= 2 + a.len() as isize;
+                a.iter().for_each(|x| walk(x, budget));
+            }
+            Value::Object(m) => {
+                *budget -= 2;
+                for (k, x) in m {
+                    *budget -= k.len() as isize + 4;
+                    walk(x, budget);
+                }
+            }
+        }
+    }
+    // The estimate over-counts numbers and escapes under-count; only near the limit is the
+    // exact serialisation needed.
+    let mut budget = limit as isize;
+    walk(v, &mut budget);
+    if budget >= 0 {
+        return false;
+    }
+    serde_json::to_vec(v)
+        .map(|b| b.len() > limit)
+        .unwrap_or(true)
+}
+
+/// How AWS shows a value in a cause: strings raw, everything else as JSON.
+fn display_value(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}

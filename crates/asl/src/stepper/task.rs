@@ -1,0 +1,304 @@
+//! Task states: resolving the request (Parameters/Arguments, timeouts, the task token),
+//! recording the integration's history events, and consuming its outcome, heartbeat or
+//! timeout. The runtime performs the request ([`super::Effect::Invoke`]) and reports back with
+//! [`super::Event::Task`].
+//!
+//! `Integration` and `TaskRequest` live here for now, re-exported from `stepper`; they are
+//! the contract with the runtime's integrations.
+
+use super::{
+    exceeds_size, Effect, Failure, Frame, Phase, RunningTask, Stepper, TaskOutcome,
+    MAX_PAYLOAD_BYTES,
+};
+use crate::model::{State, TaskSpec};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+
+/// The integration a Task state's Resource selects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Integration {
+    /// A bare Lambda function ARN: the payload is the function's input, the output its result.
+    LambdaArn,
+    /// `arn:aws:states:::lambda:invoke`: the optimized integration with its response envelope.
+    LambdaInvoke,
+    /// `arn:aws:states:::sqs:sendMessage`.
+    SqsSendMessage,
+    /// `arn:aws:states:::sns:publish`.
+    SnsPublish,
+    /// Anything else: the runtime reports it as unsupported.
+    Unsupported,
+}
+
+impl Integration {
+    /// Classifies a Resource ARN; also says whether it waits for a task token.
+    pub fn of(resource: &str) -> (Integration, bool) {
+        if let Some(rest) = resource.strip_prefix("arn:aws:states:::").or_else(|| {
+            resource
+                .find(":states:::")
+                .map(|i| &resource[i + ":states:::".len()..])
+        }) {
+            let (service, wait) = match rest.strip_suffix(".waitForTaskToken") {
+                Some(s) => (s, true),
+                None => (rest, false),
+            };
+            let i = match service {
+                "lambda:invoke" => Integration::LambdaInvoke,
+                "sqs:sendMessage" => Integration::SqsSendMessage,
+                "sns:publish" => Integration::SnsPublish,
+                _ => Integration::Unsupported,
+            };
+            return (i, wait);
+        }
+        if resource.contains(":lambda:") && resource.contains(":function:") {
+            return (Integration::LambdaArn, false);
+        }
+        (Integration::Unsupported, false)
+    }
+
+    /// `resourceType` and `resource` as history events name them.
+    fn names(self, resource: &str) -> (String, String) {
+        let tail = resource.rsplit(":::").next().unwrap_or(resource);
+        let mut parts = tail.splitn(2, ':');
+        let ty = parts.next().unwrap_or_default().to_string();
+        let res = parts.next().unwrap_or_default().to_string();
+        (ty, res)
+    }
+}
+
+/// What the runtime must do for a Task state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskRequest {
+    /// The frame waiting for it.
+    pub frame: usize,
+    /// Task id to quote in the result.
+    pub task: u64,
+    /// The state's name.
+    pub state_name: String,
+    /// Resource ARN as written.
+    pub resource: String,
+    /// Which integration.
+    pub integration: Integration,
+    /// Whether the task ends only with a task token callback.
+    pub wait_for_task_token: bool,
+    /// Resolved parameters (the function input for bare Lambda ARNs).
+    pub parameters: Value,
+    /// The task token, for `.waitForTaskToken`.
+    pub token: Option<String>,
+    /// TimeoutSeconds, if any.
+    pub timeout_seconds: Option<u64>,
+    /// HeartbeatSeconds, if any.
+    pub heartbeat_seconds: Option<u64>,
+    /// Credentials to assume, as given.
+    pub credentials: Option<Value>,
+}
+
+impl Stepper<'_> {
+    pub(super) fn run_task(
+        &mut self,
+        frame: usize,
+        st: &State,
+        spec: &TaskSpec,
+    ) -> Result<(), Failure> {
+        let effective = self.effective_input(frame, st)?;
+        let (integration, wait) = Integration::of(&spec.resource);
+        let token = if wait { Some(self.new_token()) } else { None };
+        let extra = token.as_ref().map(|t| ("Task", json!({"Token": t})));
+        let params = self.parameters(frame, st, effective.clone(), extra)?;
+        let timeout = self.resolve_int(frame, st, &spec.timeout, &effective, "TimeoutSeconds")?;
+        let heartbeat =
+            self.resolve_int(frame, st, &spec.heartbeat, &effective, "HeartbeatSeconds")?;
+        let task = self.next_seq();
+        let request = TaskRequest {
+            frame,
+            task,
+            state_name: st.name.clone(),
+            resource: spec.resource.clone(),
+            integration,
+            wait_for_task_token: wait,
+            parameters: params.clone(),
+            token,
+            timeout_seconds: timeout.map(|t| t.max(0) as u64),
+            heartbeat_seconds: heartbeat.map(|t| t.max(0) as u64),
+            credentials: spec.credentials.clone(),
+        };
+        if integration == Integration::LambdaArn {
+            let mut d = json!({"input": params, "inputDetails": {"truncated": false}, "resource": spec.resource});
+            if let (Some(t), Some(o)) = (timeout, d.as_object_mut()) {
+                o.insert("timeoutInSeconds".into(), t.into());
+            }
+            self.emit(frame, "LambdaFunctionScheduled", Some(d));
+            self.emit(frame, "LambdaFunctionStarted", None);
+        } else {
+            let (rty, res) = integration.names(&spec.resource);
+            let region = spec
+                .resource
+                .split(':')
+                .nth(3)
+                .filter(|r| !r.is_empty())
+                .map(String::from);
+            let region = region.unwrap_or_else(|| {
+                self.x
+                    .info
+                    .state_machine_arn
+                    .split(':')
+                    .nth(3)
+                    .unwrap_or("")
+                    .to_string()
+            });
+            let mut d = Map::new();
+            d.insert("parameters".into(), params);
+            d.insert("region".into(), region.into());
+            d.insert("resource".into(), res.clone().into());
+            d.insert("resourceType".into(), rty.clone().into());
+            if let Some(t) = timeout {
+                d.insert("timeoutInSeconds".into(), t.into());
+            }
+            if let Some(h) = heartbeat {
+                d.insert("heartbeatInSeconds".into(), h.into());
+            }
+            self.emit(frame, "TaskScheduled", Some(Value::Object(d)));
+            self.emit(
+                frame,
+                "TaskStarted",
+                Some(json!({"resource": res, "resourceType": rty})),
+            );
+        }
+        let timeout_timer = timeout.map(|t| self.start_timer(frame, t));
+        let heartbeat_timer = heartbeat.map(|h| self.start_timer(frame, h));
+        self.effects.push(Effect::Invoke(Box::new(request.clone())));
+        self.x.frames[frame].phase = Phase::Running(Box::new(RunningTask {
+            task,
+            request,
+            timeout_timer,
+            heartbeat_timer,
+            submitted: false,
+        }));
+        Ok(())
+    }
+
+    /// A task token: 192 random bits, URL-safe base64.
+    fn new_token(&mut self) -> String {
+        use base64::Engine;
+        let mut bytes = Vec::with_capacity(24);
+        for _ in 0..3 {
+            bytes.extend_from_slice(&self.env.random().to_le_bytes());
+        }
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    }
+
+    /// The task's TimeoutSeconds or HeartbeatSeconds timer fired.
+    pub(super) fn task_timed_out(&mut self, frame: usize, heartbeat: bool) {
+        let rt = match std::mem::replace(&mut self.x.frames[frame].phase, Phase::Ready) {
+            Phase::Running(rt) => rt,
+            _ => return,
+        };
+        let error = if heartbeat {
+            "States.HeartbeatTimeout"
+        } else {
+            "States.Timeout"
+        };
+        let ty = if rt.request.integration == Integration::LambdaArn {
+            "LambdaFunctionTimedOut"
+        } else {
+            "TaskTimedOut"
+        };
+        let mut d = Map::new();
+        if rt.request.integration != Integration::LambdaArn {
+            let (rty, res) = rt.request.integration.names(&rt.request.resource);
+            d.insert("resourceType".into(), rty.into());
+            d.insert("resource".into(), res.into());
+        }
+        d.insert("error".into(), error.into());
+        self.emit(frame, ty, Some(Value::Object(d)));
+        self.handle_error(frame, Failure::from_parts(Some(error.into()), None));
+    }
+
+    /// A task's outcome arrived; ignored unless the frame still runs that task.
+    pub(super) fn task_outcome(&mut self, frame: usize, task: u64, outcome: TaskOutcome) {
+        let Some(Frame {
+            phase: Phase::Running(rt),
+            ..
+        }) = self.x.frames.get(frame)
+        else {
+            return;
+        };
+        if rt.task != task {
+            return;
+        }
+        let lambda = rt.request.integration == Integration::LambdaArn;
+        let (rty, res) = rt.request.integration.names(&rt.request.resource);
+        match outcome {
+            TaskOutcome::Heartbeat => {
+                if let Some(h) = rt.request.heartbeat_seconds {
+                    let id = self.start_timer(frame, h as i64);
+                    if let Phase::Running(rt) = &mut self.x.frames[frame].phase {
+                        rt.heartbeat_timer = Some(id);
+                    }
+                }
+            }
+            TaskOutcome::Submitted(_) if rt.submitted => {} // duplicate delivery
+            TaskOutcome::Submitted(output) => {
+                if let Phase::Running(rt) = &mut self.x.frames[frame].phase {
+                    rt.submitted = true;
+                }
+                self.emit(
+                    frame,
+                    "TaskSubmitted",
+                    Some(json!({"output": output, "outputDetails": {"truncated": false}, "resource": res, "resourceType": rty})),
+                );
+            }
+            TaskOutcome::Succeeded(output) if exceeds_size(&output, MAX_PAYLOAD_BYTES) => {
+                let who = if lambda {
+                    rt.request.resource.clone()
+                } else {
+                    rty.clone()
+                };
+                let cause = format!(
+                    "The state/task '{who}' returned a result with a size exceeding the maximum number of bytes service limit."
+                );
+                self.task_outcome(
+                    frame,
+                    task,
+                    TaskOutcome::Failed {
+                        error: Some("States.DataLimitExceeded".into()),
+                        cause: Some(cause),
+                    },
+                );
+            }
+            TaskOutcome::Succeeded(output) => {
+                self.x.frames[frame].phase = Phase::Ready;
+                if lambda {
+                    self.emit(
+                        frame,
+                        "LambdaFunctionSucceeded",
+                        Some(json!({"output": output, "outputDetails": {"truncated": false}})),
+                    );
+                } else {
+                    self.emit(
+                        frame,
+                        "TaskSucceeded",
+                        Some(json!({"output": output, "outputDetails": {"truncated": false}, "resource": res, "resourceType": rty})),
+                    );
+                }
+                let st = self.state(frame);
+                match self.process_result(frame, st, output) {
+                    Ok(out) => self.exit_state(frame, out),
+                    Err(f) => self.state_failed(frame, f),
+                }
+            }
+            TaskOutcome::Failed { error, cause } => {
+                self.x.frames[frame].phase = Phase::Ready;
+                let failure = Failure::from_parts(error, cause);
+                let mut d = failure.details_cause_first();
+                if lambda {
+                    self.emit(frame, "LambdaFunctionFailed", Some(Value::Object(d)));
+                } else {
+                    d.insert("resource".into(), res.into());
+                    d.insert("resourceType".into(), rty.into());
+                    self.emit(frame, "TaskFailed", Some(Value::Object(d)));
+                }
+                self.handle_error(frame, failure);
+            }
+        }
+    }
+}
