@@ -420,6 +420,6 @@ async fn a_version_1_database_is_upgraded_in_place() {
         .expect("list");
     assert_eq!(page.executions.len(), 1);
     assert_eq!(page.executions[0].status, ExecutionStatus::Succeeded);
-    assert_eq!(page.executions[0].stop, Some(t(0)), "the stop time is kept in the new column");
+    assert_eq!(page.executions[0].stop, Some(t(2)), "the stop time (the last event's) is kept in the new column");
     let _ = std::fs::remove_dir_all(dir.path());
 }
