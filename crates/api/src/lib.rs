@@ -218,8 +218,11 @@ impl Body {
         let text = if required { Some(self.required("definition")?) } else { self.string("definition")? };
         text.map(|t| {
             serde_json::from_str(&t).map_err(|e| {
-                Error::invalid(Invalid::Definition, format!("Invalid State Machine Definition: 'INVALID_JSON_DESCRIPTION: {e}'"))
-                    .into()
+                Error::invalid(
+                    Invalid::Definition,
+                    format!("Invalid State Machine Definition: 'INVALID_JSON_DESCRIPTION: {e}'"),
+                )
+                .into()
             })
         })
         .transpose()
@@ -342,7 +345,10 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Api<'_, S, Q, T, F, 
         if b.bool("publish", false)? {
             return Err(ApiError::validation("publishing state machine versions is not supported: stepwise keeps revisions (revisionId), not versions"));
         }
-        let m = if definition.is_none() && role.is_none() && (b.present("loggingConfiguration") || b.present("tracingConfiguration")) {
+        let m = if definition.is_none()
+            && role.is_none()
+            && (b.present("loggingConfiguration") || b.present("tracingConfiguration"))
+        {
             // Logging and tracing are not stepwise's to configure: accepted, nothing changes.
             self.machine(&arn).await?
         } else {
@@ -385,7 +391,10 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Api<'_, S, Q, T, F, 
     async fn start_sync_execution(&self, b: &Body) -> ApiResult {
         let m = self.machine(&b.required("stateMachineArn")?).await?;
         if !m.express {
-            return Err(ApiError::bad("StateMachineTypeNotSupported", "This operation is not supported by this type of state machine"));
+            return Err(ApiError::bad(
+                "StateMachineTypeNotSupported",
+                "This operation is not supported by this type of state machine",
+            ));
         }
         let arn = self.start(b).await?.arn;
         let deadline = Instant::now() + SYNC_LIMIT;
@@ -400,7 +409,10 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Api<'_, S, Q, T, F, 
                     if running {
                         o.insert("status".into(), "TIMED_OUT".into());
                     }
-                    o.insert("billingDetails".into(), json!({"billedMemoryUsedInMB": 64, "billedDurationInMilliseconds": 100}));
+                    o.insert(
+                        "billingDetails".into(),
+                        json!({"billedMemoryUsedInMB": 64, "billedDurationInMilliseconds": 100}),
+                    );
                 }
                 return Ok(d);
             }
@@ -521,9 +533,10 @@ fn describe_machine(m: &Machine) -> Value {
 fn validate_definition(b: &Body) -> ApiResult {
     let text = b.required("definition")?;
     let express = b.express()?;
-    let result = serde_json::from_str::<Value>(&text)
-        .map_err(|e| ("INVALID_JSON_DESCRIPTION", e.to_string()))
-        .and_then(|d| stepwise_asl::load(&d, express).map(|_| ()).map_err(|e| ("SCHEMA_VALIDATION_FAILED", e.to_string())));
+    let result =
+        serde_json::from_str::<Value>(&text).map_err(|e| ("INVALID_JSON_DESCRIPTION", e.to_string())).and_then(|d| {
+            stepwise_asl::load(&d, express).map(|_| ()).map_err(|e| ("SCHEMA_VALIDATION_FAILED", e.to_string()))
+        });
     Ok(match result {
         Ok(()) => json!({"result": "OK", "diagnostics": [], "truncated": false}),
         Err((code, message)) => {
@@ -620,6 +633,9 @@ mod tests {
     fn targets_name_operations() {
         assert_eq!(operation("AWSStepFunctions.StartExecution"), Ok("StartExecution"));
         assert_eq!(operation("AWSStepFunctions.").map_err(|e| e.code), Err("UnknownOperationException".to_string()));
-        assert_eq!(operation("AmazonSQS.SendMessage").map_err(|e| e.code), Err("UnknownOperationException".to_string()));
+        assert_eq!(
+            operation("AmazonSQS.SendMessage").map_err(|e| e.code),
+            Err("UnknownOperationException".to_string())
+        );
     }
 }

@@ -41,8 +41,9 @@ impl StartExecutionInput {
     fn input_value(&self) -> Result<Value, Error> {
         match &self.input {
             None | Some(Value::Null) => Ok(Value::Object(Default::default())),
-            Some(Value::String(text)) => serde_json::from_str(text)
-                .map_err(|e| Error::invalid(Invalid::ExecutionInput, format!("Invalid State Machine Execution Input: '{e}'"))),
+            Some(Value::String(text)) => serde_json::from_str(text).map_err(|e| {
+                Error::invalid(Invalid::ExecutionInput, format!("Invalid State Machine Execution Input: '{e}'"))
+            }),
             Some(other) => Ok(other.clone()),
         }
     }
@@ -65,7 +66,8 @@ where
     F: Functions,
     C: Clock,
 {
-    let machine_arn = req.state_machine_arn.as_deref().ok_or_else(|| Error::validation(null_member("stateMachineArn")))?;
+    let machine_arn =
+        req.state_machine_arn.as_deref().ok_or_else(|| Error::validation(null_member("stateMachineArn")))?;
     let name = req.name.clone().unwrap_or_else(default_name);
     let input = req.input_value()?;
     match rt.start_execution_with_date(machine_arn, &name, input.clone()).await {

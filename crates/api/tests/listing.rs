@@ -12,7 +12,14 @@ type Rt = Runtime<SqliteStore, SqliteQueue, SqliteTopics, FunctionRouter, System
 
 fn runtime() -> (Rt, Embedded) {
     let e = Embedded::in_memory().expect("database");
-    let rt = Runtime::new(e.store.clone(), e.queue.clone(), e.topics.clone(), FunctionRouter::default(), SystemClock, Config::default());
+    let rt = Runtime::new(
+        e.store.clone(),
+        e.queue.clone(),
+        e.topics.clone(),
+        FunctionRouter::default(),
+        SystemClock,
+        Config::default(),
+    );
     (rt, e)
 }
 
@@ -21,7 +28,12 @@ async fn list(rt: &Rt, body: Value) -> Value {
 }
 
 fn arns(page: &Value) -> Vec<String> {
-    page["executions"].as_array().expect("executions").iter().map(|e| e["executionArn"].as_str().expect("arn").to_string()).collect()
+    page["executions"]
+        .as_array()
+        .expect("executions")
+        .iter()
+        .map(|e| e["executionArn"].as_str().expect("arn").to_string())
+        .collect()
 }
 
 const ROLE: &str = "arn:aws:iam::123456789012:role/r";
@@ -59,7 +71,11 @@ async fn a_page_of_list_executions_reads_only_that_page() {
     let filtered = list(&rt, json!({"stateMachineArn": big.arn, "maxResults": 100, "statusFilter": "RUNNING"})).await;
     assert_eq!(arns(&filtered), newest_first[..100]);
     let read3 = e.store.list_reads();
-    assert_eq!((read3.rows - read2.rows, read3.full_scan_steps, read3.sorts), (101, 0, 0), "a status filter is served by an index too");
+    assert_eq!(
+        (read3.rows - read2.rows, read3.full_scan_steps, read3.sorts),
+        (101, 0, 0),
+        "a status filter is served by an index too"
+    );
 
     let none = list(&rt, json!({"stateMachineArn": big.arn, "statusFilter": "SUCCEEDED"})).await;
     assert_eq!(arns(&none), Vec::<String>::new());

@@ -20,7 +20,9 @@ fn mixed_chain(n: usize) -> Value {
         let next = format!("S{}", i + 1);
         let mut s = match i % 3 {
             0 => json!({"Type": "Pass", "Result": {"n": i}, "ResultPath": "$.last"}),
-            1 => json!({"Type": "Choice", "Choices": [{"Variable": "$.last.n", "NumericGreaterThanEquals": 0, "Next": next}], "Default": next}),
+            1 => {
+                json!({"Type": "Choice", "Choices": [{"Variable": "$.last.n", "NumericGreaterThanEquals": 0, "Next": next}], "Default": next})
+            }
             _ => json!({"Type": "Pass", "Parameters": {"sum.$": "States.MathAdd($.last.n, 1)", "last.$": "$.last"}}),
         };
         if i % 3 != 1 {

@@ -158,14 +158,18 @@ impl Rule {
                     return Ok(value.is_some() == want);
                 }
                 let Some(value) = value else {
-                    return Err(format!("Invalid path '{variable}': The choice state's condition path references an invalid value."));
+                    return Err(format!(
+                        "Invalid path '{variable}': The choice state's condition path references an invalid value."
+                    ));
                 };
                 let rhs = match operand {
                     Operand::Value(v) => v.clone(),
                     Operand::Path(p) => match eval_path(p, input, ctx) {
                         Ok(v) => v,
                         Err(_) => {
-                            return Err(format!("Invalid path '{p}': The choice state's condition path references an invalid value."))
+                            return Err(format!(
+                                "Invalid path '{p}': The choice state's condition path references an invalid value."
+                            ))
                         }
                     },
                 };
@@ -228,10 +232,8 @@ fn compare(v: &Value, op: Op, rhs: &Value) -> bool {
         | Op::TimestampGreaterThan
         | Op::TimestampLessThanEquals
         | Op::TimestampGreaterThanEquals => {
-            let (Some(a), Some(b)) = (
-                v.as_str().and_then(timestamp::parse),
-                rhs.as_str().and_then(timestamp::parse),
-            ) else {
+            let (Some(a), Some(b)) = (v.as_str().and_then(timestamp::parse), rhs.as_str().and_then(timestamp::parse))
+            else {
                 return false;
             };
             match op {
@@ -246,9 +248,7 @@ fn compare(v: &Value, op: Op, rhs: &Value) -> bool {
         Op::IsNumeric => v.is_number() == rhs.as_bool().unwrap_or(false),
         Op::IsString => v.is_string() == rhs.as_bool().unwrap_or(false),
         Op::IsBoolean => v.is_boolean() == rhs.as_bool().unwrap_or(false),
-        Op::IsTimestamp => {
-            v.as_str().and_then(timestamp::parse).is_some() == rhs.as_bool().unwrap_or(false)
-        }
+        Op::IsTimestamp => v.as_str().and_then(timestamp::parse).is_some() == rhs.as_bool().unwrap_or(false),
         Op::IsPresent => true,
     }
 }
@@ -334,11 +334,8 @@ mod tests {
         let r = Rule::parse(&json!({"Variable": "$.n", "NumericEquals": 1}), QueryLanguage::JsonPath).unwrap();
         assert!(r.eval(&json!({"n": 1.0}), &ctx).unwrap());
         assert!(!r.eval(&json!({"n": "1"}), &ctx).unwrap());
-        let r = Rule::parse(
-            &json!({"Not": {"Variable": "$.s", "StringEqualsPath": "$.t"}}),
-            QueryLanguage::JsonPath,
-        )
-        .unwrap();
+        let r = Rule::parse(&json!({"Not": {"Variable": "$.s", "StringEqualsPath": "$.t"}}), QueryLanguage::JsonPath)
+            .unwrap();
         assert!(r.eval(&json!({"s": "a", "t": "b"}), &ctx).unwrap());
         let r = Rule::parse(&json!({"Variable": "$.x", "IsPresent": false}), QueryLanguage::JsonPath).unwrap();
         assert!(r.eval(&json!({}), &ctx).unwrap());

@@ -40,7 +40,11 @@ impl FunctionOutcome {
         let mut o = serde_json::Map::new();
         o.insert("errorMessage".into(), message.into());
         o.insert("errorType".into(), error_type.into());
-        FunctionOutcome::Error { error_type: error_type.into(), error_message: message.into(), payload: Value::Object(o) }
+        FunctionOutcome::Error {
+            error_type: error_type.into(),
+            error_message: message.into(),
+            payload: Value::Object(o),
+        }
     }
 
     /// The error a function's response body reports, as Lambda's Invoke API and runtimes write
@@ -157,12 +161,9 @@ pub fn plan(req: &TaskRequest) -> Call {
         None => String::new(),
     };
     match req.integration {
-        Integration::LambdaArn => Call::Invoke {
-            function: req.resource.clone(),
-            payload: p.clone(),
-            timeout,
-            asynchronous: false,
-        },
+        Integration::LambdaArn => {
+            Call::Invoke { function: req.resource.clone(), payload: p.clone(), timeout, asynchronous: false }
+        }
         Integration::LambdaInvoke => {
             let Some(name) = p.get("FunctionName").and_then(Value::as_str) else {
                 return Call::Done(failed(
@@ -191,7 +192,12 @@ pub fn plan(req: &TaskRequest) -> Call {
             body: text(p.get("MessageBody")),
         },
         Integration::SnsPublish => Call::Publish {
-            topic_arn: p.get("TopicArn").or_else(|| p.get("TargetArn")).and_then(Value::as_str).unwrap_or_default().to_string(),
+            topic_arn: p
+                .get("TopicArn")
+                .or_else(|| p.get("TargetArn"))
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string(),
             message: text(p.get("Message")),
         },
         Integration::Unsupported => Call::Done(failed(
@@ -212,29 +218,36 @@ pub fn plan(req: &TaskRequest) -> Call {
 /// A `.waitForTaskToken` request yields `Submitted` only: the result comes later through the
 /// token. A function that timed out yields nothing when the stepper holds a timeout timer (the
 /// timer reports it).
-pub fn complete(req: &TaskRequest, call: &Call, result: CallResult, ctx: &InvokeContext, rng: &mut dyn FnMut() -> u64) -> Vec<TaskOutcome> {
+pub fn complete(
+    req: &TaskRequest,
+    call: &Call,
+    result: CallResult,
+    ctx: &InvokeContext,
+    rng: &mut dyn FnMut() -> u64,
+) -> Vec<TaskOutcome> {
     let p = &req.parameters;
     let outcome = match (call, result) {
         (Call::Done(outcome), _) => outcome.clone(),
-        (Call::Invoke { function, .. }, CallResult::Function(f)) if req.integration == Integration::LambdaArn => match f {
-            FunctionOutcome::Ok(v) => TaskOutcome::Succeeded(v),
-            // The legacy integration reports the error payload as Lambda's runtime printed it.
-            FunctionOutcome::Error { error_type, payload, .. } => TaskOutcome::Failed {
-                error: Some(error_type),
-                cause: Some(spaced_json(&payload)),
-            },
-            other => match function_failure(other, function, ctx, req.timeout_seconds.is_some(), rng) {
-                Some(f) => f,
-                None => return Vec::new(),
-            },
-        },
+        (Call::Invoke { function, .. }, CallResult::Function(f)) if req.integration == Integration::LambdaArn => {
+            match f {
+                FunctionOutcome::Ok(v) => TaskOutcome::Succeeded(v),
+                // The legacy integration reports the error payload as Lambda's runtime printed it.
+                FunctionOutcome::Error { error_type, payload, .. } => {
+                    TaskOutcome::Failed { error: Some(error_type), cause: Some(spaced_json(&payload)) }
+                }
+                other => match function_failure(other, function, ctx, req.timeout_seconds.is_some(), rng) {
+                    Some(f) => f,
+                    None => return Vec::new(),
+                },
+            }
+        }
         (Call::Invoke { function, asynchronous, .. }, CallResult::Function(f)) => {
             let qualifier = p.get("Qualifier").and_then(Value::as_str);
             let request_id = uuid(rng);
             match f {
-                FunctionOutcome::Ok(_) | FunctionOutcome::Error { .. } if *asynchronous => {
-                    TaskOutcome::Succeeded(lambda_envelope(Value::String(String::new()), 202, qualifier, &request_id, ctx.now))
-                }
+                FunctionOutcome::Ok(_) | FunctionOutcome::Error { .. } if *asynchronous => TaskOutcome::Succeeded(
+                    lambda_envelope(Value::String(String::new()), 202, qualifier, &request_id, ctx.now),
+                ),
                 FunctionOutcome::Ok(v) => {
                     let mut env = lambda_envelope(v, 200, qualifier, &request_id, ctx.now);
                     if p.get("LogType").and_then(Value::as_str) == Some("Tail") {
@@ -278,10 +291,9 @@ pub fn complete(req: &TaskRequest, call: &Call, result: CallResult, ctx: &Invoke
             }
             Err((e, c)) => failed(&e, &c),
         },
-        (call, result) => failed(
-            "States.Runtime",
-            &format!("internal: the result {result:?} does not answer the call {call:?}"),
-        ),
+        (call, result) => {
+            failed("States.Runtime", &format!("internal: the result {result:?} does not answer the call {call:?}"))
+        }
     };
     if req.wait_for_task_token {
         return match outcome {
@@ -310,7 +322,9 @@ pub fn perform(
 ) -> Vec<TaskOutcome> {
     let call = plan(req);
     let result = match &call {
-        Call::Invoke { function, payload, timeout, .. } => CallResult::Function(functions.invoke(function, payload, *timeout)),
+        Call::Invoke { function, payload, timeout, .. } => {
+            CallResult::Function(functions.invoke(function, payload, *timeout))
+        }
         Call::SendMessage { queue_url, body } => {
             CallResult::Delivered(functions.send_message(queue_url, body, &req.parameters).map(|_| None))
         }

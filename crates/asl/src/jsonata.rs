@@ -146,7 +146,8 @@ impl Expr {
         } else {
             None
         };
-        let mut variables: Vec<String> = facts.variables.into_iter().filter(|v| v != "states" && !v.is_empty()).collect();
+        let mut variables: Vec<String> =
+            facts.variables.into_iter().filter(|v| v != "states" && !v.is_empty()).collect();
         variables.sort();
         variables.dedup();
         let mut builtin_calls = facts.builtin_calls;
@@ -255,7 +256,13 @@ impl Template {
         self.eval_in(scope, field, rng, &mut cache)
     }
 
-    fn eval_in(&self, scope: &Scope, field: &str, rng: &mut dyn FnMut() -> u64, cache: &mut Cache) -> Result<Value, EvalError> {
+    fn eval_in(
+        &self,
+        scope: &Scope,
+        field: &str,
+        rng: &mut dyn FnMut() -> u64,
+        cache: &mut Cache,
+    ) -> Result<Value, EvalError> {
         match self {
             Template::Literal(v) => Ok(v.clone()),
             Template::Expr(e) => match eval_cached(e, scope, rng, cache) {
@@ -414,7 +421,12 @@ impl Cache {
     }
 }
 
-fn eval_cached(expr: &Expr, scope: &Scope, rng: &mut dyn FnMut() -> u64, cache: &mut Cache) -> Result<Option<Value>, String> {
+fn eval_cached(
+    expr: &Expr,
+    scope: &Scope,
+    rng: &mut dyn FnMut() -> u64,
+    cache: &mut Cache,
+) -> Result<Option<Value>, String> {
     let c = &*expr.inner;
     if let Some(p) = &c.simple {
         if let Some(r) = eval_simple(p, scope, cache) {
@@ -449,11 +461,7 @@ fn eval_cached(expr: &Expr, scope: &Scope, rng: &mut dyn FnMut() -> u64, cache: 
 /// `$root.k1.k2...` straight on the JSON. `None` = not decidable here (an array on the way, an
 /// unknown root): the engine decides.
 fn eval_simple(p: &SimplePath, scope: &Scope, cache: &mut Cache) -> Option<Option<Value>> {
-    let root: &Value = if p.root == "states" {
-        scope.states
-    } else {
-        cache.variable_json(scope, &p.root)?
-    };
+    let root: &Value = if p.root == "states" { scope.states } else { cache.variable_json(scope, &p.root)? };
     let mut cur = root;
     for k in &p.keys {
         match cur {
@@ -593,7 +601,12 @@ fn is_step_functions_name(name: &str) -> bool {
 }
 
 fn plain_step(s: &PathStep) -> bool {
-    s.stages.is_empty() && s.focus.is_none() && s.index_var.is_none() && s.ancestor_label.is_none() && !s.is_tuple && !s.inner_tuple
+    s.stages.is_empty()
+        && s.focus.is_none()
+        && s.index_var.is_none()
+        && s.ancestor_label.is_none()
+        && !s.is_tuple
+        && !s.inner_tuple
 }
 
 fn simple_path(ast: &AstNode) -> Option<SimplePath> {
@@ -618,7 +631,11 @@ fn simple_path(ast: &AstNode) -> Option<SimplePath> {
 
 fn walk_steps(steps: &[PathStep], facts: &mut Facts) {
     if let [first, second, ..] = steps {
-        if matches!(&first.node, AstNode::Variable(v) if v == "states") && first.stages.is_empty() && first.focus.is_none() && first.index_var.is_none() {
+        if matches!(&first.node, AstNode::Variable(v) if v == "states")
+            && first.stages.is_empty()
+            && first.focus.is_none()
+            && first.index_var.is_none()
+        {
             if let AstNode::Name(k) = &second.node {
                 facts.states_keys.push(k.clone());
             }
@@ -768,7 +785,9 @@ fn rewrite_calls(node: &mut AstNode) {
             args.iter_mut().for_each(rewrite_calls);
         }
         AstNode::Lambda { body, .. } => rewrite_calls(body),
-        AstNode::Array(items) | AstNode::Block(items) | AstNode::ArrayGroup(items) => items.iter_mut().for_each(rewrite_calls),
+        AstNode::Array(items) | AstNode::Block(items) | AstNode::ArrayGroup(items) => {
+            items.iter_mut().for_each(rewrite_calls)
+        }
         AstNode::Object(pairs) => {
             for (k, v) in pairs {
                 rewrite_calls(k);
@@ -811,7 +830,9 @@ fn rewrite_calls(node: &mut AstNode) {
 // Step Functions' functions
 
 fn sig_error(function: &str, argument: usize) -> EvaluatorError {
-    EvaluatorError::TypeError(format!("T0410: Argument {argument} of function \"{function}\" does not match function signature"))
+    EvaluatorError::TypeError(format!(
+        "T0410: Argument {argument} of function \"{function}\" does not match function signature"
+    ))
 }
 
 fn d3137(message: &str) -> EvaluatorError {
@@ -839,7 +860,12 @@ fn integer_arg(v: Option<&JValue>, function: &str, argument: usize) -> Result<i6
     }
 }
 
-fn register_functions(ev: &mut Evaluator, uses: Uses, scope: &Scope, rng: &mut dyn FnMut() -> u64) -> Result<(), String> {
+fn register_functions(
+    ev: &mut Evaluator,
+    uses: Uses,
+    scope: &Scope,
+    rng: &mut dyn FnMut() -> u64,
+) -> Result<(), String> {
     let reg = |r: Result<(), EvaluatorError>| r.map_err(|e| e.message().to_string());
     if uses.partition {
         reg(ev.register_fn("partition", fn_partition))?;
@@ -872,7 +898,9 @@ fn register_functions(ev: &mut Evaluator, uses: Uses, scope: &Scope, rng: &mut d
     }
     if uses.pad_guard {
         reg(ev.register_fn(PAD_GUARD, |args: &[JValue]| match args.first() {
-            Some(JValue::Number(w)) if w.abs() > MAX_STRING => Err(EvaluatorError::EvaluationError(MEMORY_LIMIT.to_string())),
+            Some(JValue::Number(w)) if w.abs() > MAX_STRING => {
+                Err(EvaluatorError::EvaluationError(MEMORY_LIMIT.to_string()))
+            }
             Some(v) => Ok(v.clone()),
             None => Ok(JValue::Undefined),
         }))?;
@@ -892,10 +920,7 @@ fn register_functions(ev: &mut Evaluator, uses: Uses, scope: &Scope, rng: &mut d
 /// `$states.context` (else the execution's start time).
 fn clock_millis(states: &Value) -> Option<i64> {
     let ctx = states.get("context")?;
-    let t = ctx
-        .pointer("/State/EnteredTime")
-        .or_else(|| ctx.pointer("/Execution/StartTime"))?
-        .as_str()?;
+    let t = ctx.pointer("/State/EnteredTime").or_else(|| ctx.pointer("/Execution/StartTime"))?.as_str()?;
     chrono::DateTime::parse_from_rfc3339(t).ok().map(|d| d.timestamp_millis())
 }
 
@@ -962,7 +987,9 @@ fn fn_hash(args: &[JValue]) -> Result<JValue, EvaluatorError> {
         "SHA-384" => sha2::Sha384::digest(bytes).to_vec(),
         "SHA-512" => sha2::Sha512::digest(bytes).to_vec(),
         other => {
-            return Err(d3137(&format!("Hash algorithm '{other}' must be one of SHA-1, SHA-384, SHA-256, SHA-512, MD5")));
+            return Err(d3137(&format!(
+                "Hash algorithm '{other}' must be one of SHA-1, SHA-384, SHA-256, SHA-512, MD5"
+            )));
         }
     };
     let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
@@ -1105,7 +1132,9 @@ fn aws_message(e: &EvaluatorError, builtin_calls: &[String]) -> String {
         "T2001" | "T2002" => {
             for (side, code) in [("left", "T2001"), ("right", "T2002")] {
                 let head = format!("The {side} side of the ");
-                if let Some(op) = rest.strip_prefix(&head).and_then(|r| r.strip_suffix(" operator must evaluate to a number")) {
+                if let Some(op) =
+                    rest.strip_prefix(&head).and_then(|r| r.strip_suffix(" operator must evaluate to a number"))
+                {
                     let op = op.trim_matches('"');
                     return format!("{code}: The {side} side of the \"{op}\" operator must evaluate to a number");
                 }
@@ -1119,7 +1148,9 @@ fn aws_message(e: &EvaluatorError, builtin_calls: &[String]) -> String {
             None => m.to_string(),
         },
         "D3100" => match rest.strip_prefix("Radix must be between 2 and 36, got ") {
-            Some(v) => format!("D3100: The radix of the formatBase function must be between 2 and 36.  It was given {v}"),
+            Some(v) => {
+                format!("D3100: The radix of the formatBase function must be between 2 and 36.  It was given {v}")
+            }
             None => m.to_string(),
         },
         _ => match fixed_message(code) {
@@ -1197,7 +1228,8 @@ fn argument_head(rest: &str) -> Option<(usize, Option<String>, &str)> {
     if let Some(after) = r.strip_prefix(" of function ") {
         let name_len = after.find(' ').unwrap_or(after.len());
         let name = after[..name_len].trim_matches('"').trim_start_matches('$');
-        let name = (!name.is_empty() && name != "does" && name != "must" && name != "undefined").then(|| name.to_string());
+        let name =
+            (!name.is_empty() && name != "does" && name != "must" && name != "undefined").then(|| name.to_string());
         let tail = if name.is_some() { &after[name_len..] } else { r };
         return Some((index, name, tail));
     }
@@ -1205,7 +1237,9 @@ fn argument_head(rest: &str) -> Option<(usize, Option<String>, &str)> {
 }
 
 fn t0410(rest: &str, only_call: Option<&str>) -> Option<String> {
-    let render = |index: usize, name: &str| format!("T0410: Argument {index} of function \"{name}\" does not match function signature");
+    let render = |index: usize, name: &str| {
+        format!("T0410: Argument {index} of function \"{name}\" does not match function signature")
+    };
     if let Some(r) = rest.strip_prefix("Argument count mismatch: expected ") {
         let (expected, got) = r.split_once(", got ")?;
         let expected: usize = expected.trim().parse().ok()?;
@@ -1425,12 +1459,18 @@ mod tests {
         ];
         for (fst, snd, expected) in cases {
             let input = json!({"FunctionInput": {"fst": fst, "snd": snd}});
-            assert_eq!(ok("$partition($states.input.FunctionInput.fst, $states.input.FunctionInput.snd)", input), expected);
+            assert_eq!(
+                ok("$partition($states.input.FunctionInput.fst, $states.input.FunctionInput.snd)", input),
+                expected
+            );
         }
         assert_eq!(ok("$partition([1,2,3])", json!({})), json!([[1, 2, 3]]));
         assert_eq!(run("$partition([], 2)", json!({})), Ok(None));
         assert_eq!(run("$partition([1], 0)", json!({})), Ok(None));
-        assert_eq!(run("$partition([1], -2)", json!({})), Err("D3137: Second argument must be zero or greater".to_string()));
+        assert_eq!(
+            run("$partition([1], -2)", json!({})),
+            Err("D3137: Second argument must be zero or greater".to_string())
+        );
         assert_eq!(
             run("$partition([1], 1, 1)", json!({})),
             Err("T0410: Argument 3 of function \"partition\" does not match function signature".to_string())
@@ -1440,7 +1480,12 @@ mod tests {
     #[test]
     fn jsonata_range() {
         // intrinsic_functions/test_array_jsonata.py::TestArrayJSONata::test_array_range#*
-        let cases = [((0, 9, 3), json!([0, 3, 6, 9])), ((0, 10, 3), json!([0, 3, 6, 9])), ((1, 9, 9), json!(1)), ((1, 9, 2), json!([1, 3, 5, 7, 9]))];
+        let cases = [
+            ((0, 9, 3), json!([0, 3, 6, 9])),
+            ((0, 10, 3), json!([0, 3, 6, 9])),
+            ((1, 9, 9), json!(1)),
+            ((1, 9, 2), json!([1, 3, 5, 7, 9])),
+        ];
         for ((a, b, c), expected) in cases {
             let input = json!({"FunctionInput": {"fst": a, "snd": b, "trd": c}});
             let text = "$range($states.input.FunctionInput.fst, $states.input.FunctionInput.snd, $states.input.FunctionInput.trd)";
@@ -1450,7 +1495,10 @@ mod tests {
         assert_eq!(ok("$range(-1.7, 2.9, 1)", json!({})), json!([-1, 0, 1, 2]));
         assert_eq!(run("$range(0, 5, -1)", json!({})), Ok(None));
         assert_eq!(run("$range(0, 5, 0)", json!({})), Ok(None));
-        assert_eq!(run("$range('a', 5, 1)", json!({})), Err("T0410: Argument 1 of function \"range\" does not match function signature".to_string()));
+        assert_eq!(
+            run("$range('a', 5, 1)", json!({})),
+            Err("T0410: Argument 1 of function \"range\" does not match function signature".to_string())
+        );
         assert_eq!(run("$range(0, 1e12, 1)", json!({})), Err(MEMORY_LIMIT.to_string()));
     }
 
@@ -1471,9 +1519,16 @@ mod tests {
         }
         assert_eq!(ok("$parse('{\"a\":{\"b\":[1,2]}}').a.b[1]", json!({})), json!(2));
         for bad in ["", "{", "1 2", "{\"a\":1,\"a\":2}"] {
-            assert_eq!(run("$parse($states.input.s)", json!({ "s": bad })), Err("D3137: Invalid JSON".to_string()), "{bad}");
+            assert_eq!(
+                run("$parse($states.input.s)", json!({ "s": bad })),
+                Err("D3137: Invalid JSON".to_string()),
+                "{bad}"
+            );
         }
-        assert_eq!(run("$parse(1)", json!({})), Err("T0410: Argument 1 of function \"parse\" does not match function signature".to_string()));
+        assert_eq!(
+            run("$parse(1)", json!({})),
+            Err("T0410: Argument 1 of function \"parse\" does not match function signature".to_string())
+        );
         assert_eq!(run("$parse($states.input.nothing)", json!({})), Ok(None));
     }
 
@@ -1494,7 +1549,10 @@ mod tests {
             run("$hash('input', 'sha-1')", json!({})),
             Err("D3137: Hash algorithm 'sha-1' must be one of SHA-1, SHA-384, SHA-256, SHA-512, MD5".to_string())
         );
-        assert_eq!(run("$hash(1, 'MD5')", json!({})), Err("T0410: Argument 1 of function \"hash\" does not match function signature".to_string()));
+        assert_eq!(
+            run("$hash(1, 'MD5')", json!({})),
+            Err("T0410: Argument 1 of function \"hash\" does not match function signature".to_string())
+        );
         assert_eq!(run("$hash('x')", json!({})), Ok(None));
     }
 
@@ -1512,8 +1570,14 @@ mod tests {
         assert_eq!(u.len(), 36);
         assert_eq!(&u[14..15], "4");
         assert!(matches!(&u[19..20], "8" | "9" | "a" | "b"));
-        assert_eq!(run("$uuid(1)", json!({})), Err("T0410: Argument 1 of function \"uuid\" does not match function signature".to_string()));
-        assert_eq!(run("$random(1, 2)", json!({})), Err("T0410: Argument 2 of function \"random\" does not match function signature".to_string()));
+        assert_eq!(
+            run("$uuid(1)", json!({})),
+            Err("T0410: Argument 1 of function \"uuid\" does not match function signature".to_string())
+        );
+        assert_eq!(
+            run("$random(1, 2)", json!({})),
+            Err("T0410: Argument 2 of function \"random\" does not match function signature".to_string())
+        );
         // No call to the rng when the expression draws nothing.
         let e = Expr::compile("1 + 1").unwrap();
         let states = json!({});
@@ -1535,7 +1599,10 @@ mod tests {
         assert_eq!(ok("$number('2')", json!({})), json!(2));
         assert_eq!(ok("$variable := 1", json!({})), json!(1));
         assert_eq!(
-            ok("$merge([$states.input.part1, $states.input.part2])", json!({"part1": {"hello": "world"}, "part2": {"foo": "bar"}})),
+            ok(
+                "$merge([$states.input.part1, $states.input.part2])",
+                json!({"part1": {"hello": "world"}, "part2": {"foo": "bar"}})
+            ),
             json!({"hello": "world", "foo": "bar"})
         );
         assert_eq!(ok("[1, 'two', 3]", json!({})), json!([1, "two", 3]));
@@ -1549,20 +1616,30 @@ mod tests {
         assert_eq!(eval_in("$var = '\"'", &json!({}), &[("var", json!("\""))]), Ok(Some(json!(true))));
         // local_mocking/test_base_scenarios.py: a variable that does not exist yet
         assert_eq!(ok("$exists($status) ? 'completed' : 'running'", json!({})), json!("running"));
-        assert_eq!(eval_in("$exists($status) ? 'completed' : 'running'", &json!({}), &[("status", json!("x"))]), Ok(Some(json!("completed"))));
+        assert_eq!(
+            eval_in("$exists($status) ? 'completed' : 'running'", &json!({}), &[("status", json!("x"))]),
+            Ok(Some(json!("completed")))
+        );
         // outputdecl/test_output.py::...[BASE_LAMBDA]: $states.result
         let states = json!({"input": {"a": 1}, "result": {"ja_expr": 7}});
         assert_eq!(eval_in("$states.result.ja_expr", &states, &[]), Ok(Some(json!(7))));
-        assert_eq!(eval_in("{'r': $states.result, 'i': $states.input}", &states, &[]), Ok(Some(json!({"r": {"ja_expr": 7}, "i": {"a": 1}}))));
+        assert_eq!(
+            eval_in("{'r': $states.result, 'i': $states.input}", &states, &[]),
+            Ok(Some(json!({"r": {"ja_expr": 7}, "i": {"a": 1}})))
+        );
         // map ItemSelector: $states.context.Map.Item.Value and a variable
         let states = json!({"input": {}, "context": {"Map": {"Item": {"Index": 0, "Value": "Item1"}}}});
         assert_eq!(eval_in("$states.context.Map.Item.Value", &states, &[]), Ok(Some(json!("Item1"))));
-        assert_eq!(eval_in("$ItemsVar", &states, &[("ItemsVar", json!(["Item1", "Item2"]))]), Ok(Some(json!(["Item1", "Item2"]))));
+        assert_eq!(
+            eval_in("$ItemsVar", &states, &[("ItemsVar", json!(["Item1", "Item2"]))]),
+            Ok(Some(json!(["Item1", "Item2"])))
+        );
     }
 
     #[test]
     fn jsonata_states_is_bound_whole_or_in_part() {
-        let states = json!({"input": {"a": [1, 2]}, "context": {"State": {"Name": "S"}}, "errorOutput": {"Error": "E"}});
+        let states =
+            json!({"input": {"a": [1, 2]}, "context": {"State": {"Name": "S"}}, "errorOutput": {"Error": "E"}});
         assert_eq!(eval_in("$keys($states)", &states, &[]), Ok(Some(json!(["input", "context", "errorOutput"]))));
         assert_eq!(eval_in("$states.input.a[1] & $states.context.State.Name", &states, &[]), Ok(Some(json!("2S"))));
         assert_eq!(eval_in("$count($states.input.a) + $count($states.errorOutput)", &states, &[]), Ok(Some(json!(3))));
@@ -1593,19 +1670,43 @@ mod tests {
 
     #[test]
     fn jsonata_error_messages_in_jsonata_js_words() {
-        assert_eq!(run("$sum('a')", json!({})), Err("T0412: Argument 1 of function \"sum\" must be an array of \"numbers\"".to_string()));
-        assert_eq!(run("1 + 'a'", json!({})), Err("T2002: The right side of the \"+\" operator must evaluate to a number".to_string()));
-        assert_eq!(run("'a' * 1", json!({})), Err("T2001: The left side of the \"*\" operator must evaluate to a number".to_string()));
-        assert_eq!(run("$uppercase(1)", json!({})), Err("T0410: Argument 1 of function \"uppercase\" does not match function signature".to_string()));
+        assert_eq!(
+            run("$sum('a')", json!({})),
+            Err("T0412: Argument 1 of function \"sum\" must be an array of \"numbers\"".to_string())
+        );
+        assert_eq!(
+            run("1 + 'a'", json!({})),
+            Err("T2002: The right side of the \"+\" operator must evaluate to a number".to_string())
+        );
+        assert_eq!(
+            run("'a' * 1", json!({})),
+            Err("T2001: The left side of the \"*\" operator must evaluate to a number".to_string())
+        );
+        assert_eq!(
+            run("$uppercase(1)", json!({})),
+            Err("T0410: Argument 1 of function \"uppercase\" does not match function signature".to_string())
+        );
         assert_eq!(run("$nothing(1)", json!({})), Err("T1006: Attempted to invoke a non-function".to_string()));
-        assert_eq!(run("$keys(1, 2)", json!({})), Err("T0410: Argument 2 of function \"keys\" does not match function signature".to_string()));
-        assert_eq!(run("$exists()", json!({})), Err("T0410: Argument 1 of function \"exists\" does not match function signature".to_string()));
-        assert_eq!(run("$number('abc')", json!({})), Err("D3030: Unable to cast value to a number: \"abc\"".to_string()));
+        assert_eq!(
+            run("$keys(1, 2)", json!({})),
+            Err("T0410: Argument 2 of function \"keys\" does not match function signature".to_string())
+        );
+        assert_eq!(
+            run("$exists()", json!({})),
+            Err("T0410: Argument 1 of function \"exists\" does not match function signature".to_string())
+        );
+        assert_eq!(
+            run("$number('abc')", json!({})),
+            Err("D3030: Unable to cast value to a number: \"abc\"".to_string())
+        );
         assert_eq!(
             run("$formatNumber(1, 'x')", json!({})),
             Err("D3086: The sub-picture must not contain a passive character that is preceded by an active character and that is followed by another active character".to_string())
         );
-        assert_eq!(run("[1..'a']", json!({})), Err("T2004: The right side of the range operator (..) must evaluate to an integer".to_string()));
+        assert_eq!(
+            run("[1..'a']", json!({})),
+            Err("T2004: The right side of the range operator (..) must evaluate to an integer".to_string())
+        );
         // Two candidate functions: the engine's unnamed message is kept.
         assert!(run("$sum($map([1], function($v){'a'}))", json!({})).unwrap_err().starts_with("T0412: Argument 1"));
         let e = Expr::compile("1 + 'a'").unwrap();
@@ -1639,7 +1740,8 @@ mod tests {
 
     #[test]
     fn jsonata_now_reads_the_state_clock() {
-        let states = json!({"input": {}, "context": {"State": {"EnteredTime": "2024-03-05T21:29:29.243Z", "Name": "S"}}});
+        let states =
+            json!({"input": {}, "context": {"State": {"EnteredTime": "2024-03-05T21:29:29.243Z", "Name": "S"}}});
         assert_eq!(eval_in("$now()", &states, &[]), Ok(Some(json!("2024-03-05T21:29:29.243Z"))));
         assert_eq!(eval_in("$millis()", &states, &[]), Ok(Some(json!(1709674169243i64))));
         assert_eq!(eval_in("$now('[Y0001]-[M01]-[D01]')", &states, &[]), Ok(Some(json!("2024-03-05"))));
@@ -1649,10 +1751,39 @@ mod tests {
     fn jsonata_never_panics() {
         let deep_parens = format!("{}1{}", "(".repeat(5000), ")".repeat(5000));
         let bad = [
-            "", "(((", "$", "$$", "{", "}", "[1..", "'unterminated", "/[/", "$states.", "..", "%", "#$i", "@$x", "$f(",
-            "function($x){", "?:", "1 ? : 2", "~>", "|a|{}|", "$states.input ~> |$|{'a':1}|", "**", "*", "$string($)",
-            "$sort([3,1,2], function($a,$b){$a>$b})", "$reduce([1,2,3], function($a,$b){$a+$b})", "$formatNumber(1, 'x')",
-            "$toMillis('bogus')", "$fromMillis(1e30)", "$pad('x', 1e9)", "$split('a', '')", "$match('a', /(/)", &deep_parens,
+            "",
+            "(((",
+            "$",
+            "$$",
+            "{",
+            "}",
+            "[1..",
+            "'unterminated",
+            "/[/",
+            "$states.",
+            "..",
+            "%",
+            "#$i",
+            "@$x",
+            "$f(",
+            "function($x){",
+            "?:",
+            "1 ? : 2",
+            "~>",
+            "|a|{}|",
+            "$states.input ~> |$|{'a':1}|",
+            "**",
+            "*",
+            "$string($)",
+            "$sort([3,1,2], function($a,$b){$a>$b})",
+            "$reduce([1,2,3], function($a,$b){$a+$b})",
+            "$formatNumber(1, 'x')",
+            "$toMillis('bogus')",
+            "$fromMillis(1e30)",
+            "$pad('x', 1e9)",
+            "$split('a', '')",
+            "$match('a', /(/)",
+            &deep_parens,
         ];
         let states = json!({"input": {"a": [1, {"b": null}], "s": "x"}});
         for text in bad {

@@ -351,9 +351,7 @@ fn apply_function(f: &str, list: &Value) -> Result<Value, PathError> {
         }
         "first" => items.first().cloned().unwrap_or(Value::Null),
         "last" => items.last().cloned().unwrap_or(Value::Null),
-        other => {
-            return Err(PathError::NotFound(format!("Function with name: {other} does not exist.")))
-        }
+        other => return Err(PathError::NotFound(format!("Function with name: {other} does not exist."))),
     })
 }
 
@@ -376,9 +374,7 @@ impl Filter {
                 if let (CmpOp::Regex, Operand::Regex(re, flags)) = (op, r) {
                     let Some(Value::String(s)) = l.resolve(cur, root) else { return false };
                     let pat = if flags.contains('i') { format!("(?i){re}") } else { re.clone() };
-                    return regex::Regex::new(&format!("^(?:{pat})$"))
-                        .map(|r| r.is_match(&s))
-                        .unwrap_or(false);
+                    return regex::Regex::new(&format!("^(?:{pat})$")).map(|r| r.is_match(&s)).unwrap_or(false);
                 }
                 let (Some(a), Some(b)) = (l.resolve(cur, root), r.resolve(cur, root)) else {
                     return false;
@@ -799,10 +795,7 @@ impl<'a> Parser<'a> {
             }
             _ => {
                 let start = self.i;
-                while self
-                    .peek()
-                    .is_some_and(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'+' | b'.' | b'_'))
-                {
+                while self.peek().is_some_and(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'+' | b'.' | b'_')) {
                     self.i += 1;
                 }
                 let t = std::str::from_utf8(&self.s[start..self.i]).unwrap_or_default();

@@ -152,7 +152,8 @@ pub fn run_machine(
     functions: &mut dyn FunctionInvoker,
 ) -> RunResult {
     let c = &opts.context;
-    let mut info = ExecutionInfo::new(&c.account, &c.region, &c.state_machine_name, &c.execution_name, &c.role_arn, c.express);
+    let mut info =
+        ExecutionInfo::new(&c.account, &c.region, &c.state_machine_name, &c.execution_name, &c.role_arn, c.express);
     let mut env = SimEnv::new(opts.start_time, opts.seed);
     if c.express {
         // Express execution ARNs carry one more part, a unique id.
@@ -238,9 +239,7 @@ pub fn run_machine(
             status: "FAILED".into(),
             output: None,
             error: Some("States.Runtime".into()),
-            cause: Some(format!(
-                "The execution reached the maximum number of history events ({MAX_HISTORY_EVENTS})."
-            )),
+            cause: Some(format!("The execution reached the maximum number of history events ({MAX_HISTORY_EVENTS}).")),
             history,
             steps,
         };

@@ -6,8 +6,8 @@
 //! machine, each Parallel branch, each Map processor) is flattened into a [`Scope`] addressed by
 //! index, so a frame of an execution names its scope with one integer.
 
-use crate::jsonpath::Path;
 use crate::jsonata::Template as JTemplate;
+use crate::jsonpath::Path;
 use crate::payload::Template;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
@@ -293,9 +293,7 @@ pub struct ChoiceBranch {
 impl StateMachine {
     /// Builds the model from a definition that already passed validation.
     pub fn from_value(definition: &Value) -> Result<StateMachine, ModelError> {
-        let obj = definition
-            .as_object()
-            .ok_or_else(|| err("the definition must be a JSON object", ""))?;
+        let obj = definition.as_object().ok_or_else(|| err("the definition must be a JSON object", ""))?;
         let query_language = match obj.get("QueryLanguage").and_then(Value::as_str) {
             Some("JSONata") => QueryLanguage::JsonAta,
             _ => QueryLanguage::JsonPath,
@@ -428,10 +426,7 @@ impl Builder {
                     _ => return Err(err("These fields are required: [ItemProcessor]", loc)),
                 };
                 let po = proc_.as_object().ok_or_else(|| err("ItemProcessor must be an object", loc))?;
-                let distributed = po
-                    .get("ProcessorConfig")
-                    .and_then(|c| c.get("Mode"))
-                    .and_then(Value::as_str)
+                let distributed = po.get("ProcessorConfig").and_then(|c| c.get("Mode")).and_then(Value::as_str)
                     == Some("DISTRIBUTED");
                 let processor = self.scope(po, &format!("{loc}/{pkey}"), ql)?;
                 let selector = match (o.get("ItemSelector"), o.get("Parameters")) {
@@ -473,8 +468,7 @@ impl Builder {
             retry.push(Retrier {
                 error_equals: strings(r.get("ErrorEquals")),
                 interval_seconds: r.get("IntervalSeconds").and_then(Value::as_f64).unwrap_or(1.0),
-                max_attempts: r.get("MaxAttempts").and_then(Value::as_u64).unwrap_or(3).min(u32::MAX as u64)
-                    as u32,
+                max_attempts: r.get("MaxAttempts").and_then(Value::as_u64).unwrap_or(3).min(u32::MAX as u64) as u32,
                 backoff_rate: r.get("BackoffRate").and_then(Value::as_f64).unwrap_or(2.0),
                 max_delay_seconds: r.get("MaxDelaySeconds").and_then(Value::as_f64),
                 jitter_full: r.get("JitterStrategy").and_then(Value::as_str) == Some("FULL"),

@@ -86,9 +86,7 @@ impl Template {
                 let mut dynamic = false;
                 for (k, x) in m {
                     if let Some(base) = k.strip_suffix(".$") {
-                        let s = x
-                            .as_str()
-                            .ok_or_else(|| format!("The value for the field '{k}' must be a STRING"))?;
+                        let s = x.as_str().ok_or_else(|| format!("The value for the field '{k}' must be a STRING"))?;
                         fields.push((base.to_string(), Self::compile_expr(s)?));
                         dynamic = true;
                     } else {

@@ -52,12 +52,7 @@ pub struct ValidateOptions {
 ///
 /// Never panics, whatever the JSON: a definition that is not an object is itself a problem.
 pub fn validate(definition: &Value, opts: &ValidateOptions) -> Vec<Diagnostic> {
-    let mut v = Validator {
-        opts: *opts,
-        schema: Vec::new(),
-        graph: Vec::new(),
-        top: Lang::JsonPath,
-    };
+    let mut v = Validator { opts: *opts, schema: Vec::new(), graph: Vec::new(), top: Lang::JsonPath };
     v.root(definition);
     if v.schema.is_empty() {
         v.graph
@@ -85,9 +80,7 @@ pub fn aws_message(diags: &[Diagnostic]) -> String {
 const SCHEMA: &str = "SCHEMA_VALIDATION_FAILED";
 const MISSING_TARGET: &str = "MISSING_TRANSITION_TARGET";
 
-const STATE_TYPES: [&str; 8] = [
-    "Task", "Wait", "Pass", "Succeed", "Fail", "Choice", "Parallel", "Map",
-];
+const STATE_TYPES: [&str; 8] = ["Task", "Wait", "Pass", "Succeed", "Fail", "Choice", "Parallel", "Map"];
 
 /// Fields every state accepts.
 const COMMON_FIELDS: [&str; 3] = ["Type", "Comment", "QueryLanguage"];
@@ -95,17 +88,7 @@ const COMMON_FIELDS: [&str; 3] = ["Type", "Comment", "QueryLanguage"];
 /// Fields each state type accepts besides [`COMMON_FIELDS`].
 fn allowed_fields(ty: &str) -> &'static [&'static str] {
     match ty {
-        "Pass" => &[
-            "InputPath",
-            "OutputPath",
-            "Result",
-            "ResultPath",
-            "Parameters",
-            "Output",
-            "Assign",
-            "Next",
-            "End",
-        ],
+        "Pass" => &["InputPath", "OutputPath", "Result", "ResultPath", "Parameters", "Output", "Assign", "Next", "End"],
         "Task" => &[
             "InputPath",
             "OutputPath",
@@ -181,14 +164,7 @@ fn allowed_fields(ty: &str) -> &'static [&'static str] {
             "Next",
             "End",
         ],
-        "Choice" => &[
-            "InputPath",
-            "OutputPath",
-            "Output",
-            "Assign",
-            "Choices",
-            "Default",
-        ],
+        "Choice" => &["InputPath", "OutputPath", "Output", "Assign", "Choices", "Default"],
         "Succeed" => &["InputPath", "OutputPath", "Output"],
         "Fail" => &["Error", "Cause", "ErrorPath", "CausePath"],
         _ => &[],
@@ -295,11 +271,7 @@ const INTEGRATIONS: [(&str, &str, &[&str]); 10] = [
     ("dynamodb", "deleteItem", &[""]),
     ("sns", "publish", &["", "waitForTaskToken"]),
     ("sqs", "sendMessage", &["", "waitForTaskToken"]),
-    (
-        "states",
-        "startExecution",
-        &["", "sync", "sync:2", "waitForTaskToken"],
-    ),
+    ("states", "startExecution", &["", "sync", "sync:2", "waitForTaskToken"]),
     ("events", "putEvents", &["", "waitForTaskToken"]),
     ("apigateway", "invoke", &["", "waitForTaskToken"]),
 ];
@@ -343,11 +315,9 @@ fn at(loc: &str) -> String {
 /// An integer, accepting whole floats (`1.0`).
 fn as_int(v: &Value) -> Option<i64> {
     match v {
-        Value::Number(n) => n.as_i64().or_else(|| {
-            n.as_f64()
-                .filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15)
-                .map(|f| f as i64)
-        }),
+        Value::Number(n) => {
+            n.as_i64().or_else(|| n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15).map(|f| f as i64))
+        }
         _ => None,
     }
 }
@@ -360,11 +330,7 @@ fn is_jsonata_expr(v: &Value) -> bool {
 
 impl Validator {
     fn push(&mut self, code: &str, loc: &str, message: impl Into<String>) {
-        self.schema.push(Diagnostic {
-            code: code.to_string(),
-            message: message.into(),
-            location: at(loc),
-        });
+        self.schema.push(Diagnostic { code: code.to_string(), message: message.into(), location: at(loc) });
     }
 
     fn fail(&mut self, loc: &str, message: impl Into<String>) {
@@ -372,11 +338,7 @@ impl Validator {
     }
 
     fn graph_fail(&mut self, code: &str, loc: &str, message: impl Into<String>) {
-        self.graph.push(Diagnostic {
-            code: code.to_string(),
-            message: message.into(),
-            location: at(loc),
-        });
+        self.graph.push(Diagnostic { code: code.to_string(), message: message.into(), location: at(loc) });
     }
 
     fn expect_type(&mut self, loc: &str, expected: &str) {
@@ -395,18 +357,11 @@ impl Validator {
     /// `These fields are required: [..]` for those of `fields` that `obj` lacks; true when
     /// none is missing.
     fn required(&mut self, obj: &Map<String, Value>, fields: &[&str], loc: &str) -> bool {
-        let missing: Vec<&str> = fields
-            .iter()
-            .copied()
-            .filter(|f| !obj.contains_key(*f))
-            .collect();
+        let missing: Vec<&str> = fields.iter().copied().filter(|f| !obj.contains_key(*f)).collect();
         if missing.is_empty() {
             return true;
         }
-        self.fail(
-            loc,
-            format!("These fields are required: [{}]", missing.join(", ")),
-        );
+        self.fail(loc, format!("These fields are required: [{}]", missing.join(", ")));
         false
     }
 
@@ -414,13 +369,7 @@ impl Validator {
     fn at_most_one(&mut self, obj: &Map<String, Value>, fields: &[&str], loc: &str) -> bool {
         let present = fields.iter().filter(|f| obj.contains_key(**f)).count();
         if present > 1 {
-            self.fail(
-                loc,
-                format!(
-                    "There should only be one of the following fields: [{}]",
-                    fields.join(", ")
-                ),
-            );
+            self.fail(loc, format!("There should only be one of the following fields: [{}]", fields.join(", ")));
             return false;
         }
         true
@@ -444,18 +393,7 @@ impl Validator {
         if !self.required(root, &["States", "StartAt"], "") {
             return;
         }
-        self.unknown_fields(
-            root,
-            &[
-                "Comment",
-                "StartAt",
-                "States",
-                "Version",
-                "TimeoutSeconds",
-                "QueryLanguage",
-            ],
-            "",
-        );
+        self.unknown_fields(root, &["Comment", "StartAt", "States", "Version", "TimeoutSeconds", "QueryLanguage"], "");
         self.string_field(root, "Comment", "");
         if let Some(v) = root.get("Version") {
             match v.as_str() {
@@ -473,10 +411,7 @@ impl Validator {
                 Some("JSONata") => Lang::JsonAta,
                 Some("JSONPath") => Lang::JsonPath,
                 Some(_) => {
-                    self.fail(
-                        "/QueryLanguage",
-                        "Value should be one of the following: [JSONPath, JSONata]",
-                    );
+                    self.fail("/QueryLanguage", "Value should be one of the following: [JSONPath, JSONata]");
                     Lang::JsonPath
                 }
                 None => {
@@ -520,11 +455,7 @@ impl Validator {
             terminal |= info.terminal;
             for (target, field_loc, field) in &info.targets {
                 if !names.contains(target.as_str()) {
-                    self.graph_fail(
-                        MISSING_TARGET,
-                        field_loc,
-                        format!("Missing '{field}' target: {target}"),
-                    );
+                    self.graph_fail(MISSING_TARGET, field_loc, format!("Missing '{field}' target: {target}"));
                 }
             }
             let list = edges.entry(name.as_str()).or_default();
@@ -544,11 +475,7 @@ impl Validator {
             }
         }
         if scope == Scope::Top && !terminal {
-            self.graph_fail(
-                "MISSING_END_STATE",
-                &format!("{base}/States"),
-                "Workflow has no terminal state",
-            );
+            self.graph_fail("MISSING_END_STATE", &format!("{base}/States"), "Workflow has no terminal state");
             return;
         }
         // Reachability from StartAt, reported in document order.
@@ -590,10 +517,7 @@ impl Validator {
             self.push(
                 "INVALID_STATE_NAME",
                 loc,
-                format!(
-                    "State name '{}' contains invalid characters",
-                    name.escape_debug()
-                ),
+                format!("State name '{}' contains invalid characters", name.escape_debug()),
             );
         }
     }
@@ -633,7 +557,10 @@ impl Validator {
                 Some("JSONata") => Lang::JsonAta,
                 Some("JSONPath") => {
                     if self.top == Lang::JsonAta {
-                        self.fail(loc, "'QueryLanguage' can not be 'JSONPath' if set to 'JSONata' for whole state machine");
+                        self.fail(
+                            loc,
+                            "'QueryLanguage' can not be 'JSONPath' if set to 'JSONata' for whole state machine",
+                        );
                         Lang::JsonAta
                     } else {
                         Lang::JsonPath
@@ -691,14 +618,10 @@ impl Validator {
                 };
                 let next = st.get("Next");
                 match (next, end) {
-                    (Some(_), true) => self.fail(
-                        loc,
-                        "There should only be one of the following fields: [Next, End]",
-                    ),
-                    (None, false) => self.fail(
-                        loc,
-                        "This object should have only one of the following fields: [Next, End]",
-                    ),
+                    (Some(_), true) => self.fail(loc, "There should only be one of the following fields: [Next, End]"),
+                    (None, false) => {
+                        self.fail(loc, "This object should have only one of the following fields: [Next, End]")
+                    }
                     _ => {}
                 }
                 info.terminal = end;
@@ -729,10 +652,7 @@ impl Validator {
             }
             if let Some(a) = st.get("Arguments") {
                 if !a.is_object() && !is_jsonata_expr(a) {
-                    self.fail(
-                        &format!("{loc}/Arguments"),
-                        "Expected value of type [OBJECT] or a JSONata expression",
-                    );
+                    self.fail(&format!("{loc}/Arguments"), "Expected value of type [OBJECT] or a JSONata expression");
                 }
             }
         }
@@ -760,10 +680,7 @@ impl Validator {
     fn target(&mut self, obj: &Map<String, Value>, field: &str, loc: &str, info: &mut StateInfo) {
         match obj.get(field) {
             None => {}
-            Some(Value::String(t)) => {
-                info.targets
-                    .push((t.clone(), format!("{loc}/{field}"), field.to_string()))
-            }
+            Some(Value::String(t)) => info.targets.push((t.clone(), format!("{loc}/{field}"), field.to_string())),
             Some(_) => self.expect_type(&format!("{loc}/{field}"), "STRING"),
         }
     }
@@ -834,23 +751,16 @@ impl Validator {
                     return;
                 }
                 if pattern == "sync" || pattern.starts_with("sync:") {
-                    self.fail(
-                        loc,
-                        "Express state machine does not support '.sync' service integration",
-                    );
+                    self.fail(loc, "Express state machine does not support '.sync' service integration");
                     return;
                 }
             }
             let known_service = INTEGRATIONS.iter().any(|(s, _, _)| *s == svc);
             let recognized = if known_service {
-                INTEGRATIONS
-                    .iter()
-                    .any(|(s, a, ps)| *s == svc && *a == action && ps.contains(&pattern))
+                INTEGRATIONS.iter().any(|(s, a, ps)| *s == svc && *a == action && ps.contains(&pattern))
             } else if svc == "aws-sdk" {
                 // aws-sdk:<service>:<action>[.waitForTaskToken]; no .sync.
-                !action.is_empty()
-                    && action.contains(':')
-                    && (pattern.is_empty() || pattern == "waitForTaskToken")
+                !action.is_empty() && action.contains(':') && (pattern.is_empty() || pattern == "waitForTaskToken")
             } else {
                 !svc.is_empty() && !api.is_empty()
             };
@@ -867,14 +777,7 @@ impl Validator {
 
     /// `<field>` (integer ≥ `min`, or a JSONata expression) and `<field>Path` (a Reference
     /// Path), at most one of them. Returns the literal value when there is one.
-    fn seconds_pair(
-        &mut self,
-        st: &Map<String, Value>,
-        field: &str,
-        loc: &str,
-        lang: Lang,
-        min: i64,
-    ) -> Option<i64> {
+    fn seconds_pair(&mut self, st: &Map<String, Value>, field: &str, loc: &str, lang: Lang, min: i64) -> Option<i64> {
         let path_field = format!("{field}Path");
         self.at_most_one(st, &[field, path_field.as_str()], loc);
         if let Some(p) = st.get(&path_field) {
@@ -883,33 +786,17 @@ impl Validator {
             }
         }
         let v = st.get(field)?;
-        self.int_range(
-            v,
-            &format!("{loc}/{field}"),
-            min,
-            MAX_INT,
-            lang == Lang::JsonAta,
-        )
+        self.int_range(v, &format!("{loc}/{field}"), min, MAX_INT, lang == Lang::JsonAta)
     }
 
     /// An integer in `[min, max]` (or, when `jsonata`, a JSONata expression).
-    fn int_range(
-        &mut self,
-        v: &Value,
-        loc: &str,
-        min: i64,
-        max: i64,
-        jsonata: bool,
-    ) -> Option<i64> {
+    fn int_range(&mut self, v: &Value, loc: &str, min: i64, max: i64, jsonata: bool) -> Option<i64> {
         if jsonata && is_jsonata_expr(v) {
             return None;
         }
         match as_int(v) {
             Some(n) if n < min => {
-                self.fail(
-                    loc,
-                    format!("Value should be greater than or equal to {min}"),
-                );
+                self.fail(loc, format!("Value should be greater than or equal to {min}"));
                 None
             }
             Some(n) if n > max => {
@@ -921,10 +808,7 @@ impl Validator {
                 if jsonata && v.as_str().is_some_and(jsonata::opens_expression) {
                     self.fail(loc, "JSONata string must start with {% and end with %}");
                 } else if jsonata {
-                    self.fail(
-                        loc,
-                        "Expected value of type [INTEGER] or a JSONata expression",
-                    );
+                    self.fail(loc, "Expected value of type [INTEGER] or a JSONata expression");
                 } else {
                     self.expect_type(loc, "INTEGER");
                 }
@@ -939,18 +823,15 @@ impl Validator {
         const FIELDS: [&str; 4] = ["SecondsPath", "Seconds", "TimestampPath", "Timestamp"];
         let n = FIELDS.iter().filter(|f| st.contains_key(**f)).count();
         if n > 1 {
-            self.fail(loc, "There should only be one of the following fields: [SecondsPath, Seconds, TimestampPath, Timestamp]");
+            self.fail(
+                loc,
+                "There should only be one of the following fields: [SecondsPath, Seconds, TimestampPath, Timestamp]",
+            );
         } else if n == 0 {
             self.fail(loc, "This object should have only one of the following fields: [SecondsPath, Seconds, TimestampPath, Timestamp]");
         }
         if let Some(s) = st.get("Seconds") {
-            self.int_range(
-                s,
-                &format!("{loc}/Seconds"),
-                0,
-                MAX_INT,
-                lang == Lang::JsonAta,
-            );
+            self.int_range(s, &format!("{loc}/Seconds"), 0, MAX_INT, lang == Lang::JsonAta);
         }
         if let Some(t) = st.get("Timestamp") {
             let tloc = format!("{loc}/Timestamp");
@@ -1020,8 +901,7 @@ impl Validator {
             if matches!(k, "Condition" | "Next" | "Assign" | "Output" | "Comment") {
                 continue;
             }
-            if k == "Variable" || k == "And" || k == "Or" || k == "Not" || COMPARISONS.contains(&k)
-            {
+            if k == "Variable" || k == "And" || k == "Or" || k == "Not" || COMPARISONS.contains(&k) {
                 self.fail(
                     loc,
                     format!("The QueryLanguage is set to 'JSONata', but field '{k}' is only supported for the 'JSONPath' QueryLanguage"),
@@ -1036,10 +916,9 @@ impl Validator {
             }
             Some(Value::Bool(_)) => {}
             Some(c) if is_jsonata_expr(c) => {}
-            Some(Value::String(_)) => self.fail(
-                &format!("{loc}/Condition"),
-                "JSONata string must start with {% and end with %}",
-            ),
+            Some(Value::String(_)) => {
+                self.fail(&format!("{loc}/Condition"), "JSONata string must start with {% and end with %}")
+            }
             Some(_) => self.expect_type(&format!("{loc}/Condition"), "BOOLEAN"),
         }
     }
@@ -1062,19 +941,15 @@ impl Validator {
             }
         }
         // Exactly one of And / Or / Not / Variable.
-        let kinds: Vec<&str> = ["And", "Or", "Not", "Variable"]
-            .into_iter()
-            .filter(|k| r.contains_key(*k))
-            .collect();
+        let kinds: Vec<&str> = ["And", "Or", "Not", "Variable"].into_iter().filter(|k| r.contains_key(*k)).collect();
         if kinds.len() != 1 {
-            self.fail(loc, "The object must have only one of the following fields, [And, Or, Not, Variable, Condition]");
+            self.fail(
+                loc,
+                "The object must have only one of the following fields, [And, Or, Not, Variable, Condition]",
+            );
             return;
         }
-        let ops: Vec<&str> = COMPARISONS
-            .iter()
-            .copied()
-            .filter(|k| r.contains_key(*k))
-            .collect();
+        let ops: Vec<&str> = COMPARISONS.iter().copied().filter(|k| r.contains_key(*k)).collect();
         match kinds[0] {
             "Variable" => {
                 if let Some(v) = r.get("Variable") {
@@ -1082,17 +957,11 @@ impl Validator {
                 }
                 if ops.len() != 1 {
                     if ops.is_empty() {
-                        self.fail(
-                            loc,
-                            "A Choice Rule with 'Variable' requires a comparison operator",
-                        );
+                        self.fail(loc, "A Choice Rule with 'Variable' requires a comparison operator");
                     } else {
                         self.fail(
                             loc,
-                            format!(
-                                "There should only be one of the following fields: [{}]",
-                                ops.join(", ")
-                            ),
+                            format!("There should only be one of the following fields: [{}]", ops.join(", ")),
                         );
                     }
                     return;
@@ -1179,9 +1048,7 @@ impl Validator {
         for f in ["Error", "Cause"] {
             if let Some(v) = st.get(f) {
                 match v {
-                    Value::String(_) if lang == Lang::JsonAta => {
-                        self.jsonata_value(v, &format!("{loc}/{f}"))
-                    }
+                    Value::String(_) if lang == Lang::JsonAta => self.jsonata_value(v, &format!("{loc}/{f}")),
                     Value::String(_) => {}
                     _ => self.expect_type(&format!("{loc}/{f}"), "STRING"),
                 }
@@ -1233,10 +1100,7 @@ impl Validator {
         let has_proc = st.contains_key("ItemProcessor");
         let has_iter = st.contains_key("Iterator");
         if has_proc && has_iter {
-            self.fail(
-                loc,
-                "There should only be one of the following fields: [ItemProcessor, Iterator]",
-            );
+            self.fail(loc, "There should only be one of the following fields: [ItemProcessor, Iterator]");
         } else if !has_proc && !has_iter {
             self.fail(loc, "This object should have only one of the following fields: [ItemProcessor, Iterator]");
         }
@@ -1250,11 +1114,7 @@ impl Validator {
             if !self.required(proc_, &["States", "StartAt"], &ploc) {
                 continue;
             }
-            self.unknown_fields(
-                proc_,
-                &["ProcessorConfig", "StartAt", "States", "Comment"],
-                &ploc,
-            );
+            self.unknown_fields(proc_, &["ProcessorConfig", "StartAt", "States", "Comment"], &ploc);
             self.string_field(proc_, "Comment", &ploc);
             if let Some(cfg) = proc_.get("ProcessorConfig") {
                 self.processor_config(cfg, &format!("{ploc}/ProcessorConfig"));
@@ -1275,9 +1135,7 @@ impl Validator {
                 match items {
                     Value::Array(_) => self.jsonata_value(items, &iloc),
                     _ if is_jsonata_expr(items) => {}
-                    Value::String(_) => {
-                        self.fail(&iloc, "JSONata string must start with {% and end with %}")
-                    }
+                    Value::String(_) => self.fail(&iloc, "JSONata string must start with {% and end with %}"),
                     _ => self.expect_type(&iloc, "ARRAY"),
                 }
             }
@@ -1291,49 +1149,24 @@ impl Validator {
         if let Some(v) = st.get("MaxConcurrency") {
             self.int_range(v, &format!("{loc}/MaxConcurrency"), 0, MAX_INT, jsonata);
         }
-        self.at_most_one(
-            st,
-            &["ToleratedFailureCount", "ToleratedFailureCountPath"],
-            loc,
-        );
+        self.at_most_one(st, &["ToleratedFailureCount", "ToleratedFailureCountPath"], loc);
         if let Some(v) = st.get("ToleratedFailureCount") {
-            self.int_range(
-                v,
-                &format!("{loc}/ToleratedFailureCount"),
-                0,
-                MAX_INT,
-                jsonata,
-            );
+            self.int_range(v, &format!("{loc}/ToleratedFailureCount"), 0, MAX_INT, jsonata);
         }
-        self.at_most_one(
-            st,
-            &[
-                "ToleratedFailurePercentage",
-                "ToleratedFailurePercentagePath",
-            ],
-            loc,
-        );
+        self.at_most_one(st, &["ToleratedFailurePercentage", "ToleratedFailurePercentagePath"], loc);
         if let Some(v) = st.get("ToleratedFailurePercentage") {
             let ploc = format!("{loc}/ToleratedFailurePercentage");
             if !(jsonata && is_jsonata_expr(v)) {
                 match v.as_f64() {
-                    Some(x) if x < 0.0 => {
-                        self.fail(&ploc, "Value should be greater than or equal to 0")
-                    }
-                    Some(x) if x > 100.0 => {
-                        self.fail(&ploc, "Value should be less than or equal to 100")
-                    }
+                    Some(x) if x < 0.0 => self.fail(&ploc, "Value should be greater than or equal to 0"),
+                    Some(x) if x > 100.0 => self.fail(&ploc, "Value should be less than or equal to 100"),
                     Some(_) => {}
                     None => self.expect_type(&ploc, "NUMBER"),
                 }
             }
         }
         if lang == Lang::JsonPath {
-            for f in [
-                "MaxConcurrencyPath",
-                "ToleratedFailureCountPath",
-                "ToleratedFailurePercentagePath",
-            ] {
+            for f in ["MaxConcurrencyPath", "ToleratedFailureCountPath", "ToleratedFailurePercentagePath"] {
                 if let Some(p) = st.get(f) {
                     self.path_field(p, f, loc, PathRule::Reference, false);
                 }
@@ -1360,10 +1193,7 @@ impl Validator {
             None => "INLINE",
             Some(Value::String(m)) if m == "INLINE" || m == "DISTRIBUTED" => m.as_str(),
             Some(Value::String(_)) => {
-                self.fail(
-                    &format!("{loc}/Mode"),
-                    "Value should be one of the following: [INLINE, DISTRIBUTED]",
-                );
+                self.fail(&format!("{loc}/Mode"), "Value should be one of the following: [INLINE, DISTRIBUTED]");
                 "INLINE"
             }
             Some(_) => {
@@ -1372,16 +1202,13 @@ impl Validator {
             }
         };
         match c.get("ExecutionType") {
-            None if mode == "DISTRIBUTED" => {
-                self.fail(loc, "These fields are required: [ExecutionType]")
-            }
+            None if mode == "DISTRIBUTED" => self.fail(loc, "These fields are required: [ExecutionType]"),
             None => {}
             Some(_) if mode == "INLINE" => self.fail(loc, "Field 'ExecutionType' is not supported"),
             Some(Value::String(e)) if e == "STANDARD" || e == "EXPRESS" => {}
-            Some(Value::String(_)) => self.fail(
-                &format!("{loc}/ExecutionType"),
-                "Value should be one of the following: [STANDARD, EXPRESS]",
-            ),
+            Some(Value::String(_)) => {
+                self.fail(&format!("{loc}/ExecutionType"), "Value should be one of the following: [STANDARD, EXPRESS]")
+            }
             Some(_) => self.expect_type(&format!("{loc}/ExecutionType"), "STRING"),
         }
     }
@@ -1395,17 +1222,9 @@ impl Validator {
         if s.is_empty() {
             self.push("INVALID_LABEL_NAME", loc, "Label cannot be empty");
         } else if s.chars().count() > 40 {
-            self.push(
-                "INVALID_LABEL_NAME",
-                loc,
-                "Label cannot exceed 40 characters",
-            );
+            self.push("INVALID_LABEL_NAME", loc, "Label cannot exceed 40 characters");
         } else if let Some(c) = s.chars().find(|c| is_forbidden_label_char(*c)) {
-            self.push(
-                "INVALID_LABEL_NAME",
-                loc,
-                format!("Label contains invalid character: {}", py_repr_char(c)),
-            );
+            self.push("INVALID_LABEL_NAME", loc, format!("Label contains invalid character: {}", py_repr_char(c)));
         }
     }
 
@@ -1429,11 +1248,11 @@ impl Validator {
             if let Some(Value::Object(rc)) = o.get("ReaderConfig") {
                 let rloc = format!("{loc}/ReaderConfig");
                 if let Some(t) = rc.get("InputType") {
-                    if !matches!(
-                        t.as_str(),
-                        Some("CSV" | "JSON" | "JSONL" | "MANIFEST" | "PARQUET")
-                    ) {
-                        self.fail(&format!("{rloc}/InputType"), "Value should be one of the following: [CSV, JSON, JSONL, MANIFEST, PARQUET]");
+                    if !matches!(t.as_str(), Some("CSV" | "JSON" | "JSONL" | "MANIFEST" | "PARQUET")) {
+                        self.fail(
+                            &format!("{rloc}/InputType"),
+                            "Value should be one of the following: [CSV, JSON, JSONL, MANIFEST, PARQUET]",
+                        );
                     }
                 }
                 if let Some(h) = rc.get("CSVHeaderLocation") {
@@ -1497,19 +1316,14 @@ impl Validator {
             if let Some(v) = o.get("BackoffRate") {
                 let bloc = format!("{iloc}/BackoffRate");
                 match v.as_f64() {
-                    Some(b) if b < 1.0 => {
-                        self.fail(&bloc, "Value should be greater than or equal to 1.0")
-                    }
+                    Some(b) if b < 1.0 => self.fail(&bloc, "Value should be greater than or equal to 1.0"),
                     Some(_) => {}
                     None => self.expect_type(&bloc, "NUMBER"),
                 }
             }
             if let Some(v) = o.get("JitterStrategy") {
                 if !matches!(v.as_str(), Some("FULL" | "NONE")) {
-                    self.fail(
-                        &format!("{iloc}/JitterStrategy"),
-                        "Value should be one of the following: [NONE, FULL]",
-                    );
+                    self.fail(&format!("{iloc}/JitterStrategy"), "Value should be one of the following: [NONE, FULL]");
                 }
             }
         }
@@ -1545,15 +1359,9 @@ impl Validator {
                     _ => self.fail(&iloc, format!("Field '{k}' is not supported")),
                 }
             }
-            let missing: Vec<&str> = ["ErrorEquals", "Next"]
-                .into_iter()
-                .filter(|f| !o.contains_key(*f))
-                .collect();
+            let missing: Vec<&str> = ["ErrorEquals", "Next"].into_iter().filter(|f| !o.contains_key(*f)).collect();
             if !missing.is_empty() {
-                self.fail(
-                    &iloc,
-                    format!("These fields are required: [{}]", missing.join(", ")),
-                );
+                self.fail(&iloc, format!("These fields are required: [{}]", missing.join(", ")));
             }
             if o.contains_key("ErrorEquals") {
                 self.error_equals(o, &iloc, i + 1 == list.len());
@@ -1595,12 +1403,7 @@ impl Validator {
                     if s == "States.ALL" {
                         has_all = true;
                     } else if s.starts_with("States.") && !RESERVED_ERRORS.contains(&s) {
-                        self.fail(
-                            &eloc,
-                            format!(
-                                "'{s}' is not a valid error name: the prefix 'States.' is reserved"
-                            ),
-                        );
+                        self.fail(&eloc, format!("'{s}' is not a valid error name: the prefix 'States.' is reserved"));
                     }
                 }
             }
@@ -1669,17 +1472,9 @@ impl Validator {
             return;
         };
         for k in m.keys() {
-            let name = if lang == Lang::JsonPath {
-                k.strip_suffix(".$").unwrap_or(k)
-            } else {
-                k.as_str()
-            };
+            let name = if lang == Lang::JsonPath { k.strip_suffix(".$").unwrap_or(k) } else { k.as_str() };
             if name == "states" {
-                self.push(
-                    "RESERVED_VARIABLE_NAME",
-                    loc,
-                    "Cannot assign to reserved variable '$states'.",
-                );
+                self.push("RESERVED_VARIABLE_NAME", loc, "Cannot assign to reserved variable '$states'.");
             } else if !is_variable_name(name) {
                 self.push(
                     "INVALID_VARIABLE_NAME",
@@ -1707,10 +1502,7 @@ impl Validator {
                 PathRule::Path => "JSONPath",
                 PathRule::Reference | PathRule::ResultPath => "ReferencePath",
             };
-            self.fail(
-                loc,
-                format!("The value for the field '{field}' must be a valid {what}"),
-            );
+            self.fail(loc, format!("The value for the field '{field}' must be a valid {what}"));
         }
     }
 }
@@ -1742,9 +1534,7 @@ fn split_variable(s: &str) -> Option<(&str, &str)> {
     if !(first.is_alphabetic() || first == '_') {
         return None;
     }
-    let end = rest
-        .find(|c: char| !(c.is_alphanumeric() || c == '_'))
-        .unwrap_or(rest.len());
+    let end = rest.find(|c: char| !(c.is_alphanumeric() || c == '_')).unwrap_or(rest.len());
     Some((&rest[..end], &rest[end..]))
 }
 
@@ -1789,9 +1579,7 @@ fn dollar_value_ok(s: &str) -> Result<(), String> {
 }
 
 fn intrinsic_ok(s: &str) -> Result<(), String> {
-    crate::intrinsics::parse(s)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+    crate::intrinsics::parse(s).map(|_| ()).map_err(|e| e.to_string())
 }
 
 /// A variable name: a letter or underscore, then letters, digits and underscores.
@@ -1838,8 +1626,7 @@ fn is_rfc3339(s: &str) -> bool {
     if b.len() < 20 || b.get(10) != Some(&b'T') {
         return false;
     }
-    let digits =
-        |r: std::ops::Range<usize>| b.get(r).is_some_and(|x| x.iter().all(u8::is_ascii_digit));
+    let digits = |r: std::ops::Range<usize>| b.get(r).is_some_and(|x| x.iter().all(u8::is_ascii_digit));
     if !(digits(0..4) && b[4] == b'-' && digits(5..7) && b[7] == b'-' && digits(8..10)) {
         return false;
     }
@@ -1884,11 +1671,7 @@ mod tests {
 
     fn ok(def: Value) {
         let d = validate(&def, &STD);
-        assert!(
-            d.is_empty(),
-            "expected {def} to be valid, got {}",
-            aws_message(&d)
-        );
+        assert!(d.is_empty(), "expected {def} to be valid, got {}", aws_message(&d));
     }
 
     fn pass_machine(extra: Value) -> Value {
@@ -1963,66 +1746,49 @@ mod tests {
             message(json!({"Comment": "c", "StartAt": "State_1"}), &STD),
             "Invalid State Machine Definition: 'SCHEMA_VALIDATION_FAILED: These fields are required: [States] at /'"
         );
-        assert!(message(json!({"States": {}}), &STD)
-            .contains("These fields are required: [StartAt] at /"));
+        assert!(message(json!({"States": {}}), &STD).contains("These fields are required: [StartAt] at /"));
     }
 
     #[test]
     fn top_level_fields() {
-        ok(
-            json!({"Comment": "c", "Version": "1.0", "TimeoutSeconds": 5, "QueryLanguage": "JSONPath",
-                  "StartAt": "S", "States": {"S": {"Type": "Succeed"}}}),
-        );
+        ok(json!({"Comment": "c", "Version": "1.0", "TimeoutSeconds": 5, "QueryLanguage": "JSONPath",
+                  "StartAt": "S", "States": {"S": {"Type": "Succeed"}}}));
+        assert!(message(json!({"StartAt": "S", "Foo": 1, "States": {"S": {"Type": "Succeed"}}}), &STD)
+            .contains("Field 'Foo' is not supported at /'"));
+        assert!(message(json!({"StartAt": "S", "Version": "2.0", "States": {"S": {"Type": "Succeed"}}}), &STD)
+            .contains("Value should be one of the following: [1.0] at /Version"));
         assert!(message(
-            json!({"StartAt": "S", "Foo": 1, "States": {"S": {"Type": "Succeed"}}}),
+            json!({"StartAt": "S", "QueryLanguage": "jsonata", "States": {"S": {"Type": "Succeed"}}}),
             &STD
         )
-        .contains("Field 'Foo' is not supported at /'"));
-        assert!(message(
-            json!({"StartAt": "S", "Version": "2.0", "States": {"S": {"Type": "Succeed"}}}),
-            &STD
-        )
-        .contains("Value should be one of the following: [1.0] at /Version"));
-        assert!(message(json!({"StartAt": "S", "QueryLanguage": "jsonata", "States": {"S": {"Type": "Succeed"}}}), &STD)
-            .contains("Value should be one of the following: [JSONPath, JSONata] at /QueryLanguage"));
+        .contains("Value should be one of the following: [JSONPath, JSONata] at /QueryLanguage"));
     }
 
     // ----- transitions -----------------------------------------------------------------------
 
     #[test]
     fn start_at_must_exist() {
-        let m = message(
-            json!({"StartAt": "X", "States": {"S": {"Type": "Succeed"}}}),
-            &STD,
-        );
-        assert!(
-            m.contains("MISSING_TRANSITION_TARGET: Missing 'StartAt' target: X at /StartAt"),
-            "{m}"
-        );
+        let m = message(json!({"StartAt": "X", "States": {"S": {"Type": "Succeed"}}}), &STD);
+        assert!(m.contains("MISSING_TRANSITION_TARGET: Missing 'StartAt' target: X at /StartAt"), "{m}");
     }
 
     #[test]
     fn next_xor_end() {
-        assert!(message(pass_machine(json!({"Next": "S"})), &STD).contains(
-            "There should only be one of the following fields: [Next, End] at /States/S"
-        ));
-        assert!(message(single(json!({"Type": "Pass"})), &STD).contains(
-            "This object should have only one of the following fields: [Next, End] at /States/S"
-        ));
-        assert!(
-            message(single(json!({"Type": "Pass", "End": false})), &STD).contains("[Next, End]")
-        );
-        assert!(
-            message(single(json!({"Type": "Succeed", "End": true})), &STD)
-                .contains("Field 'End' is not supported at /States/S")
-        );
+        assert!(message(pass_machine(json!({"Next": "S"})), &STD)
+            .contains("There should only be one of the following fields: [Next, End] at /States/S"));
+        assert!(message(single(json!({"Type": "Pass"})), &STD)
+            .contains("This object should have only one of the following fields: [Next, End] at /States/S"));
+        assert!(message(single(json!({"Type": "Pass", "End": false})), &STD).contains("[Next, End]"));
+        assert!(message(single(json!({"Type": "Succeed", "End": true})), &STD)
+            .contains("Field 'End' is not supported at /States/S"));
         assert!(message(single(json!({"Type": "Fail", "Next": "S"})), &STD)
             .contains("Field 'Next' is not supported at /States/S"));
     }
 
     #[test]
     fn missing_end_state() {
-        let def = json!({"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "B"}, "B": {"Type": "Pass", "Next": "A"}}});
+        let def =
+            json!({"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "B"}, "B": {"Type": "Pass", "Next": "A"}}});
         assert_eq!(
             message(def, &STD),
             "Invalid State Machine Definition: 'MISSING_END_STATE: Workflow has no terminal state at /States'"
@@ -2045,10 +1811,7 @@ mod tests {
             }}),
             &STD,
         );
-        assert!(
-            m.contains("Missing 'Default' target: Gone at /States/C/Default"),
-            "{m}"
-        );
+        assert!(m.contains("Missing 'Default' target: Gone at /States/C/Default"), "{m}");
     }
 
     #[test]
@@ -2058,14 +1821,12 @@ mod tests {
                 {"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "P"}}}
             ]}
         }});
-        assert!(message(def, &STD)
-            .contains("Missing 'Next' target: P at /States/P/Branches[0]/States/A/Next"));
+        assert!(message(def, &STD).contains("Missing 'Next' target: P at /States/P/Branches[0]/States/A/Next"));
         let def = json!({"StartAt": "M", "States": {
             "M": {"Type": "Map", "End": true, "ItemProcessor": {"StartAt": "A", "States": {
                 "A": {"Type": "Pass", "End": true}, "B": {"Type": "Pass", "End": true}}}}
         }});
-        assert!(message(def, &STD)
-            .contains("State \"B\" is not reachable. at /States/M/ItemProcessor/States/B"));
+        assert!(message(def, &STD).contains("State \"B\" is not reachable. at /States/M/ItemProcessor/States/B"));
     }
 
     #[test]
@@ -2082,8 +1843,7 @@ mod tests {
 
     #[test]
     fn type_required_and_known() {
-        assert!(message(single(json!({"End": true})), &STD)
-            .contains("These fields are required: [Type] at /States/S"));
+        assert!(message(single(json!({"End": true})), &STD).contains("These fields are required: [Type] at /States/S"));
         assert_eq!(
             message(single(json!({"Type": "Nope", "End": true})), &STD),
             "Invalid State Machine Definition: 'SCHEMA_VALIDATION_FAILED: The field 'Type' should have one of these values: [Task, Wait, Pass, Succeed, Fail, Choice, Parallel, Map] at /States/S/Type'"
@@ -2094,18 +1854,17 @@ mod tests {
     fn fields_not_supported_by_the_type() {
         assert!(message(pass_machine(json!({"TimeoutSeconds": 5})), &STD)
             .contains("Field 'TimeoutSeconds' is not supported at /States/S"));
-        assert!(message(pass_machine(json!({"Retry": []})), &STD)
-            .contains("Field 'Retry' is not supported"));
+        assert!(message(pass_machine(json!({"Retry": []})), &STD).contains("Field 'Retry' is not supported"));
         assert!(
-            message(single(json!({"Type": "Succeed", "Assign": {}})), &STD)
-                .contains("Field 'Assign' is not supported")
+            message(single(json!({"Type": "Succeed", "Assign": {}})), &STD).contains("Field 'Assign' is not supported")
         );
     }
 
     #[test]
     fn task_resource_and_timeouts() {
         let task = |extra: Value| {
-            let mut t = json!({"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:111111111111:function:f", "End": true});
+            let mut t =
+                json!({"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:111111111111:function:f", "End": true});
             if let (Some(s), Some(e)) = (t.as_object_mut(), extra.as_object()) {
                 for (k, v) in e {
                     s.insert(k.clone(), v.clone());
@@ -2118,19 +1877,13 @@ mod tests {
             .contains("These fields are required: [Resource] at /States/S"));
         assert!(message(task(json!({"TimeoutSeconds": 0})), &STD)
             .contains("Value should be greater than or equal to 1 at /States/S/TimeoutSeconds"));
-        assert!(message(task(json!({"HeartbeatSeconds": -1})), &STD)
-            .contains("/States/S/HeartbeatSeconds"));
-        assert!(message(
-            task(json!({"TimeoutSeconds": 5, "HeartbeatSeconds": 5})),
-            &STD
-        )
-        .contains("HeartbeatSeconds must be smaller"));
+        assert!(message(task(json!({"HeartbeatSeconds": -1})), &STD).contains("/States/S/HeartbeatSeconds"));
+        assert!(message(task(json!({"TimeoutSeconds": 5, "HeartbeatSeconds": 5})), &STD)
+            .contains("HeartbeatSeconds must be smaller"));
         assert!(message(task(json!({"TimeoutSeconds": 5, "TimeoutSecondsPath": "$.t"})), &STD)
             .contains("There should only be one of the following fields: [TimeoutSeconds, TimeoutSecondsPath]"));
-        assert!(message(task(json!({"TimeoutSeconds": "5"})), &STD)
-            .contains("Expected value of type [INTEGER]"));
-        assert!(message(task(json!({"Resource": "not-an-arn"})), &STD)
-            .contains("Value is not a valid resource ARN"));
+        assert!(message(task(json!({"TimeoutSeconds": "5"})), &STD).contains("Expected value of type [INTEGER]"));
+        assert!(message(task(json!({"Resource": "not-an-arn"})), &STD).contains("Value is not a valid resource ARN"));
     }
 
     #[test]
@@ -2140,13 +1893,8 @@ mod tests {
             message(t("arn:aws:states:::dynamodb:query"), &STD),
             "Invalid State Machine Definition: 'SCHEMA_VALIDATION_FAILED: The resource provided arn:aws:states:::dynamodb:query is not recognized. The value is not a valid resource ARN, or the resource is not available in this region. at /States/S/Resource'"
         );
-        assert!(
-            message(t("arn:aws:states:::lambda:invoke.sync"), &STD).contains("is not recognized")
-        );
-        assert!(
-            message(t("arn:aws:states:::aws-sdk:s3:listBuckets.sync"), &STD)
-                .contains("is not recognized")
-        );
+        assert!(message(t("arn:aws:states:::lambda:invoke.sync"), &STD).contains("is not recognized"));
+        assert!(message(t("arn:aws:states:::aws-sdk:s3:listBuckets.sync"), &STD).contains("is not recognized"));
         for good in [
             "arn:aws:states:::lambda:invoke",
             "arn:aws:states:::lambda:invoke.waitForTaskToken",
@@ -2172,18 +1920,14 @@ mod tests {
             message(t("arn:aws:states:::states:startExecution.sync:2"), &EXPRESS),
             "Invalid State Machine Definition: 'SCHEMA_VALIDATION_FAILED: Express state machine does not support '.sync' service integration at /States/S/Resource'"
         );
-        assert!(
-            message(t("arn:aws:states:us-east-1:1:activity:a"), &EXPRESS).contains("Activity ARN")
-        );
+        assert!(message(t("arn:aws:states:us-east-1:1:activity:a"), &EXPRESS).contains("Activity ARN"));
         assert!(validate(&t("arn:aws:states:::sns:publish"), &EXPRESS).is_empty());
     }
 
     #[test]
     fn credentials() {
         let t = |c: Value| {
-            single(
-                json!({"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "Credentials": c, "End": true}),
-            )
+            single(json!({"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "Credentials": c, "End": true}))
         };
         ok(t(json!({"RoleArn": "arn:aws:iam::1:role/r"})));
         ok(t(json!({"RoleArn.$": "$.role"})));
@@ -2195,22 +1939,15 @@ mod tests {
         }
         assert!(message(t(json!({"RoleArn": "r", "Other": 1})), &STD)
             .contains("Field 'Other' is not supported at /States/S/Credentials"));
-        assert!(message(t(json!({"RoleArn.$": "nope"})), &STD)
-            .contains("'RoleArn.$' must be a valid JSONPath"));
+        assert!(message(t(json!({"RoleArn.$": "nope"})), &STD).contains("'RoleArn.$' must be a valid JSONPath"));
     }
 
     #[test]
     fn wait_fields() {
         ok(single(json!({"Type": "Wait", "Seconds": 0, "End": true})));
-        ok(single(
-            json!({"Type": "Wait", "Timestamp": "2016-03-05T21:29:29.243167252Z", "End": true}),
-        ));
-        ok(single(
-            json!({"Type": "Wait", "Timestamp": "2016-03-14T01:59:00+01:00", "End": true}),
-        ));
-        ok(single(
-            json!({"Type": "Wait", "TimestampPath": "$startAt", "End": true}),
-        ));
+        ok(single(json!({"Type": "Wait", "Timestamp": "2016-03-05T21:29:29.243167252Z", "End": true})));
+        ok(single(json!({"Type": "Wait", "Timestamp": "2016-03-14T01:59:00+01:00", "End": true})));
+        ok(single(json!({"Type": "Wait", "TimestampPath": "$startAt", "End": true})));
         for bad in [
             "2016-12-05 21:29:29Z",
             "2016-12-05T21:29:29",
@@ -2226,14 +1963,14 @@ mod tests {
             );
         }
         assert!(message(single(json!({"Type": "Wait", "Seconds": 1, "SecondsPath": "$.s", "End": true})), &STD)
-            .contains("There should only be one of the following fields: [SecondsPath, Seconds, TimestampPath, Timestamp]"));
+            .contains(
+                "There should only be one of the following fields: [SecondsPath, Seconds, TimestampPath, Timestamp]"
+            ));
         assert!(message(single(json!({"Type": "Wait", "End": true})), &STD)
             .contains("This object should have only one of the following fields"));
-        assert!(message(
-            single(json!({"Type": "Wait", "Seconds": -1, "End": true})),
-            &STD
-        )
-        .contains("/States/S/Seconds"));
+        assert!(
+            message(single(json!({"Type": "Wait", "Seconds": -1, "End": true})), &STD).contains("/States/S/Seconds")
+        );
     }
 
     #[test]
@@ -2242,50 +1979,28 @@ mod tests {
         ok(c(
             json!([{"And": [{"Variable": "$.a", "IsNull": false}, {"Not": {"Variable": "$.b", "StringMatches": "x*"}}], "Next": "S"}]),
         ));
-        ok(c(
-            json!([{"Variable": "$guess", "NumericEqualsPath": "$.answer", "Next": "S", "Assign": {"x": 1}}]),
-        ));
+        ok(c(json!([{"Variable": "$guess", "NumericEqualsPath": "$.answer", "Next": "S", "Assign": {"x": 1}}])));
         assert!(message(c(json!([])), &STD).contains("Value cannot be empty at /States/C/Choices"));
+        assert!(message(c(json!([{"Variable": "$.a", "IsNull": true}])), &STD)
+            .contains("These fields are required: [Next] at /States/C/Choices[0]"));
+        assert!(message(c(json!([{"Variable": "$.a", "IsNull": true, "IsString": true, "Next": "S"}])), &STD)
+            .contains("There should only be one of the following fields: [IsNull, IsString]"));
+        assert!(message(c(json!([{"Variable": "$.a", "Next": "S"}])), &STD).contains("requires a comparison operator"));
         assert!(
-            message(c(json!([{"Variable": "$.a", "IsNull": true}])), &STD)
-                .contains("These fields are required: [Next] at /States/C/Choices[0]")
+            message(c(json!([{"IsNull": true, "Next": "S"}])), &STD).contains("[And, Or, Not, Variable, Condition]")
         );
-        assert!(message(
-            c(json!([{"Variable": "$.a", "IsNull": true, "IsString": true, "Next": "S"}])),
-            &STD
-        )
-        .contains("There should only be one of the following fields: [IsNull, IsString]"));
-        assert!(message(c(json!([{"Variable": "$.a", "Next": "S"}])), &STD)
-            .contains("requires a comparison operator"));
-        assert!(message(c(json!([{"IsNull": true, "Next": "S"}])), &STD)
-            .contains("[And, Or, Not, Variable, Condition]"));
-        assert!(message(
-            c(json!([{"Not": {"Variable": "$.a", "IsNull": true, "Next": "S"}, "Next": "S"}])),
-            &STD
-        )
-        .contains("Field 'Next' is not supported at /States/C/Choices[0]/Not"));
+        assert!(message(c(json!([{"Not": {"Variable": "$.a", "IsNull": true, "Next": "S"}, "Next": "S"}])), &STD)
+            .contains("Field 'Next' is not supported at /States/C/Choices[0]/Not"));
         assert!(message(c(json!([{"And": [], "Next": "S"}])), &STD)
             .contains("Value cannot be empty at /States/C/Choices[0]/And"));
-        assert!(message(
-            c(json!([{"Variable": "$.a", "NumericEquals": "1", "Next": "S"}])),
-            &STD
-        )
-        .contains("Expected value of type [NUMBER]"));
-        assert!(message(
-            c(json!([{"Variable": "$.a", "TimestampEquals": "yesterday", "Next": "S"}])),
-            &STD
-        )
-        .contains("RFC3339"));
-        assert!(message(
-            c(json!([{"Variable": "a", "IsNull": true, "Next": "S"}])),
-            &STD
-        )
-        .contains("'Variable' must be a valid JSONPath"));
-        assert!(message(
-            json!({"StartAt": "C", "States": {"C": {"Type": "Choice", "Default": "C"}}}),
-            &STD
-        )
-        .contains("These fields are required: [Choices]"));
+        assert!(message(c(json!([{"Variable": "$.a", "NumericEquals": "1", "Next": "S"}])), &STD)
+            .contains("Expected value of type [NUMBER]"));
+        assert!(message(c(json!([{"Variable": "$.a", "TimestampEquals": "yesterday", "Next": "S"}])), &STD)
+            .contains("RFC3339"));
+        assert!(message(c(json!([{"Variable": "a", "IsNull": true, "Next": "S"}])), &STD)
+            .contains("'Variable' must be a valid JSONPath"));
+        assert!(message(json!({"StartAt": "C", "States": {"C": {"Type": "Choice", "Default": "C"}}}), &STD)
+            .contains("These fields are required: [Choices]"));
     }
 
     #[test]
@@ -2302,52 +2017,31 @@ mod tests {
         ));
         let catch_ok = json!([{"ErrorEquals": ["States.ALL"], "Next": "F"}]);
         let m = |retry: Value| message(t(retry, catch_ok.clone()), &STD);
-        assert!(m(json!([{"ErrorEquals": ["E"], "MaxAttempts": -1}]))
-            .contains("/States/T/Retry[0]/MaxAttempts"));
-        assert!(m(json!([{"ErrorEquals": ["E"], "IntervalSeconds": 0}]))
-            .contains("/States/T/Retry[0]/IntervalSeconds"));
+        assert!(m(json!([{"ErrorEquals": ["E"], "MaxAttempts": -1}])).contains("/States/T/Retry[0]/MaxAttempts"));
+        assert!(m(json!([{"ErrorEquals": ["E"], "IntervalSeconds": 0}])).contains("/States/T/Retry[0]/IntervalSeconds"));
         assert!(m(json!([{"ErrorEquals": ["E"], "BackoffRate": 0.5}]))
             .contains("greater than or equal to 1.0 at /States/T/Retry[0]/BackoffRate"));
-        assert!(m(json!([{"ErrorEquals": ["E"], "MaxDelaySeconds": 0}]))
-            .contains("/States/T/Retry[0]/MaxDelaySeconds"));
+        assert!(m(json!([{"ErrorEquals": ["E"], "MaxDelaySeconds": 0}])).contains("/States/T/Retry[0]/MaxDelaySeconds"));
         assert!(m(json!([{"ErrorEquals": ["E"], "JitterStrategy": "HALF"}]))
             .contains("Value should be one of the following: [NONE, FULL]"));
-        assert!(m(json!([{"ErrorEquals": []}]))
-            .contains("Value cannot be empty at /States/T/Retry[0]/ErrorEquals"));
-        assert!(m(json!([{}]))
-            .contains("These fields are required: [ErrorEquals] at /States/T/Retry[0]"));
+        assert!(m(json!([{"ErrorEquals": []}])).contains("Value cannot be empty at /States/T/Retry[0]/ErrorEquals"));
+        assert!(m(json!([{}])).contains("These fields are required: [ErrorEquals] at /States/T/Retry[0]"));
         assert!(m(json!([{"ErrorEquals": ["States.ALL", "E"]}]))
             .contains("States.ALL must appear alone and at end of list"));
-        assert!(
-            m(json!([{"ErrorEquals": ["States.ALL"]}, {"ErrorEquals": ["E"]}]))
-                .contains("States.ALL must appear alone")
-        );
-        assert!(m(json!([{"ErrorEquals": ["States.Bogus"]}]))
-            .contains("'States.Bogus' is not a valid error name"));
-        ok(t(
-            json!([{"ErrorEquals": ["State.ALL", "States.DataLimitExceeded", "States.Runtime"]}]),
-            catch_ok.clone(),
-        ));
+        assert!(m(json!([{"ErrorEquals": ["States.ALL"]}, {"ErrorEquals": ["E"]}]))
+            .contains("States.ALL must appear alone"));
+        assert!(m(json!([{"ErrorEquals": ["States.Bogus"]}])).contains("'States.Bogus' is not a valid error name"));
+        ok(t(json!([{"ErrorEquals": ["State.ALL", "States.DataLimitExceeded", "States.Runtime"]}]), catch_ok.clone()));
         assert!(message(t(json!([]), json!([{"ErrorEquals": ["E"]}])), &STD)
             .contains("These fields are required: [Next] at /States/T/Catch[0]"));
-        assert!(message(
-            t(
-                json!([]),
-                json!([{"ErrorEquals": ["E"], "Next": "F", "ResultPath": "$.a[*]"}])
-            ),
-            &STD
-        )
-        .contains("'ResultPath' must be a valid ReferencePath at /States/T/Catch[0]"));
+        assert!(message(t(json!([]), json!([{"ErrorEquals": ["E"], "Next": "F", "ResultPath": "$.a[*]"}])), &STD)
+            .contains("'ResultPath' must be a valid ReferencePath at /States/T/Catch[0]"));
     }
 
     #[test]
     fn paths() {
-        ok(pass_machine(
-            json!({"InputPath": "$$.Execution.Input", "OutputPath": "$.a[*].b", "ResultPath": null}),
-        ));
-        ok(pass_machine(
-            json!({"InputPath": "$theAnswer", "OutputPath": "$errorVar", "ResultPath": "$.a[0].b"}),
-        ));
+        ok(pass_machine(json!({"InputPath": "$$.Execution.Input", "OutputPath": "$.a[*].b", "ResultPath": null})));
+        ok(pass_machine(json!({"InputPath": "$theAnswer", "OutputPath": "$errorVar", "ResultPath": "$.a[0].b"})));
         assert_eq!(
             message(pass_machine(json!({"InputPath": "a.b"})), &STD),
             "Invalid State Machine Definition: 'SCHEMA_VALIDATION_FAILED: The value for the field 'InputPath' must be a valid JSONPath at /States/S'"
@@ -2365,9 +2059,7 @@ mod tests {
         };
         ok(map("$items"));
         ok(map("$$.Execution.Input.list"));
-        assert!(
-            message(map("$.a[?(@.x)]"), &STD).contains("'ItemsPath' must be a valid ReferencePath")
-        );
+        assert!(message(map("$.a[?(@.x)]"), &STD).contains("'ItemsPath' must be a valid ReferencePath"));
     }
 
     #[test]
@@ -2382,61 +2074,33 @@ mod tests {
         assert!(message(pass_machine(json!({"Parameters": {"b": {"c.$": "nope"}}})), &STD)
             .contains("The value for the field 'c.$' must be a valid JSONPath or a valid intrinsic function call at /States/S/Parameters/b"));
         assert!(message(pass_machine(json!({"Parameters": {"c.$": 1}})), &STD).contains("'c.$'"));
-        assert!(message(
-            pass_machine(json!({"Parameters": {"c.$": "States.Nope("}})),
-            &STD
-        )
-        .contains("'c.$'"));
+        assert!(message(pass_machine(json!({"Parameters": {"c.$": "States.Nope("}})), &STD).contains("'c.$'"));
     }
 
     #[test]
     fn assign() {
-        ok(pass_machine(
-            json!({"Assign": {"x": 1, "y.$": "$.a", "_z": "s"}}),
-        ));
+        ok(pass_machine(json!({"Assign": {"x": 1, "y.$": "$.a", "_z": "s"}})));
         assert!(message(pass_machine(json!({"Assign": {"y.$": "a"}})), &STD).contains("'y.$'"));
-        assert!(
-            message(pass_machine(json!({"Assign": {"bad-name": 1}})), &STD)
-                .contains("INVALID_VARIABLE_NAME")
-        );
-        assert!(
-            message(pass_machine(json!({"Assign": {"states": 1}})), &STD)
-                .contains("RESERVED_VARIABLE_NAME")
-        );
+        assert!(message(pass_machine(json!({"Assign": {"bad-name": 1}})), &STD).contains("INVALID_VARIABLE_NAME"));
+        assert!(message(pass_machine(json!({"Assign": {"states": 1}})), &STD).contains("RESERVED_VARIABLE_NAME"));
     }
 
     #[test]
     fn fail_state() {
-        ok(single(
-            json!({"Type": "Fail", "ErrorPath": "$.e", "CausePath": "States.Format('{}', $.c)"}),
-        ));
-        assert!(message(
-            single(json!({"Type": "Fail", "Error": "e", "ErrorPath": "$.e"})),
-            &STD
-        )
-        .contains("There should only be one of the following fields: [Error, ErrorPath]"));
-        assert!(
-            message(single(json!({"Type": "Fail", "CausePath": "c"})), &STD)
-                .contains("'CausePath'")
-        );
+        ok(single(json!({"Type": "Fail", "ErrorPath": "$.e", "CausePath": "States.Format('{}', $.c)"})));
+        assert!(message(single(json!({"Type": "Fail", "Error": "e", "ErrorPath": "$.e"})), &STD)
+            .contains("There should only be one of the following fields: [Error, ErrorPath]"));
+        assert!(message(single(json!({"Type": "Fail", "CausePath": "c"})), &STD).contains("'CausePath'"));
     }
 
     #[test]
     fn parallel_and_map_structure() {
-        assert!(
-            message(single(json!({"Type": "Parallel", "End": true})), &STD)
-                .contains("These fields are required: [Branches]")
-        );
-        assert!(message(
-            single(json!({"Type": "Parallel", "End": true, "Branches": []})),
-            &STD
-        )
-        .contains("Value cannot be empty at /States/S/Branches"));
-        assert!(message(
-            single(json!({"Type": "Parallel", "End": true, "Branches": [{"StartAt": "A"}]})),
-            &STD
-        )
-        .contains("These fields are required: [States] at /States/S/Branches[0]"));
+        assert!(message(single(json!({"Type": "Parallel", "End": true})), &STD)
+            .contains("These fields are required: [Branches]"));
+        assert!(message(single(json!({"Type": "Parallel", "End": true, "Branches": []})), &STD)
+            .contains("Value cannot be empty at /States/S/Branches"));
+        assert!(message(single(json!({"Type": "Parallel", "End": true, "Branches": [{"StartAt": "A"}]})), &STD)
+            .contains("These fields are required: [States] at /States/S/Branches[0]"));
         assert!(message(single(json!({"Type": "Map", "End": true})), &STD)
             .contains("This object should have only one of the following fields: [ItemProcessor, Iterator]"));
         let map = |extra: Value| {
@@ -2453,32 +2117,21 @@ mod tests {
         ok(map(
             json!({"MaxConcurrency": 0, "ToleratedFailurePercentage": 0.5, "ToleratedFailureCount": 3, "Label": "TestMap"}),
         ));
-        assert!(
-            message(map(json!({"MaxConcurrency": -1})), &STD).contains("/States/S/MaxConcurrency")
-        );
-        assert!(
-            message(map(json!({"ToleratedFailurePercentage": 101})), &STD)
-                .contains("/States/S/ToleratedFailurePercentage")
-        );
-        assert!(message(
-            map(json!({"MaxConcurrency": 1, "MaxConcurrencyPath": "$.m"})),
-            &STD
-        )
-        .contains("[MaxConcurrency, MaxConcurrencyPath]"));
+        assert!(message(map(json!({"MaxConcurrency": -1})), &STD).contains("/States/S/MaxConcurrency"));
+        assert!(message(map(json!({"ToleratedFailurePercentage": 101})), &STD)
+            .contains("/States/S/ToleratedFailurePercentage"));
+        assert!(message(map(json!({"MaxConcurrency": 1, "MaxConcurrencyPath": "$.m"})), &STD)
+            .contains("[MaxConcurrency, MaxConcurrencyPath]"));
         let cfg = |c: Value| {
-            single(
-                json!({"Type": "Map", "End": true, "ItemProcessor": {"ProcessorConfig": c, "StartAt": "A",
-            "States": {"A": {"Type": "Pass", "End": true}}}}),
-            )
+            single(json!({"Type": "Map", "End": true, "ItemProcessor": {"ProcessorConfig": c, "StartAt": "A",
+            "States": {"A": {"Type": "Pass", "End": true}}}}))
         };
         assert!(message(cfg(json!({"Mode": "SOMETIMES"})), &STD).contains("[INLINE, DISTRIBUTED]"));
-        assert!(message(cfg(json!({"Mode": "DISTRIBUTED"})), &STD)
-            .contains("These fields are required: [ExecutionType]"));
-        assert!(message(
-            cfg(json!({"Mode": "INLINE", "ExecutionType": "STANDARD"})),
-            &STD
-        )
-        .contains("Field 'ExecutionType' is not supported"));
+        assert!(
+            message(cfg(json!({"Mode": "DISTRIBUTED"})), &STD).contains("These fields are required: [ExecutionType]")
+        );
+        assert!(message(cfg(json!({"Mode": "INLINE", "ExecutionType": "STANDARD"})), &STD)
+            .contains("Field 'ExecutionType' is not supported"));
     }
 
     #[test]
@@ -2488,8 +2141,7 @@ mod tests {
             "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}, "StartAt": "A",
                               "States": {"A": {"Type": "Pass", "End": true}}}}))
         };
-        assert!(message(map(""), &STD)
-            .contains("INVALID_LABEL_NAME: Label cannot be empty at /States/S/Label"));
+        assert!(message(map(""), &STD).contains("INVALID_LABEL_NAME: Label cannot be empty at /States/S/Label"));
         assert!(message(map(&"1".repeat(41)), &STD).contains("Label cannot exceed 40 characters"));
         ok(map(&"1".repeat(40)));
         for (c, shown) in [
@@ -2502,45 +2154,39 @@ mod tests {
             ('\u{8b}', "'\\x8b'"),
         ] {
             let m = message(map(&format!("label_{c}")), &STD);
-            assert!(
-                m.contains(&format!("Label contains invalid character: {shown}")),
-                "{m}"
-            );
+            assert!(m.contains(&format!("Label contains invalid character: {shown}")), "{m}");
         }
     }
 
     #[test]
     fn jsonata_machines() {
-        ok(
-            json!({"QueryLanguage": "JSONata", "StartAt": "T", "States": {
-                "T": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "Arguments": {"Payload": "{% $states.input %}"},
-                      "Output": "{% $states.result.Payload %}", "Assign": {"x": "{% 1 %}"}, "TimeoutSeconds": "{% $t %}", "Next": "C",
-                      "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "F", "Output": "{% $states.errorOutput %}"}]},
-                "C": {"Type": "Choice", "Choices": [{"Condition": "{% $x = 1 %}", "Next": "W"}], "Default": "M"},
-                "W": {"Type": "Wait", "Timestamp": "{% $states.input.ts %}", "Next": "M"},
-                "M": {"Type": "Map", "Items": "{% [1,2] %}", "ItemSelector": {"v": "{% $states.context.Map.Item.Value %}"},
-                      "MaxConcurrency": "{% 1 %}", "ItemProcessor": {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}, "End": true},
-                "F": {"Type": "Fail", "Error": "{% 'E' %}"}
-            }}),
-        );
+        ok(json!({"QueryLanguage": "JSONata", "StartAt": "T", "States": {
+            "T": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "Arguments": {"Payload": "{% $states.input %}"},
+                  "Output": "{% $states.result.Payload %}", "Assign": {"x": "{% 1 %}"}, "TimeoutSeconds": "{% $t %}", "Next": "C",
+                  "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "F", "Output": "{% $states.errorOutput %}"}]},
+            "C": {"Type": "Choice", "Choices": [{"Condition": "{% $x = 1 %}", "Next": "W"}], "Default": "M"},
+            "W": {"Type": "Wait", "Timestamp": "{% $states.input.ts %}", "Next": "M"},
+            "M": {"Type": "Map", "Items": "{% [1,2] %}", "ItemSelector": {"v": "{% $states.context.Map.Item.Value %}"},
+                  "MaxConcurrency": "{% 1 %}", "ItemProcessor": {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}, "End": true},
+            "F": {"Type": "Fail", "Error": "{% 'E' %}"}
+        }}));
         let m = message(
             json!({"QueryLanguage": "JSONata", "StartAt": "S", "States": {"S": {"Type": "Pass", "InputPath": "$.a", "End": true}}}),
             &STD,
         );
         assert!(m.contains("The QueryLanguage is set to 'JSONata', but field 'InputPath' is only supported for the 'JSONPath' QueryLanguage at /States/S"), "{m}");
-        let m = message(
-            json!({"StartAt": "S", "States": {"S": {"Type": "Pass", "Output": {}, "End": true}}}),
-            &STD,
-        );
-        assert!(
-            m.contains("field 'Output' is only supported for the 'JSONata' QueryLanguage"),
-            "{m}"
-        );
+        let m = message(json!({"StartAt": "S", "States": {"S": {"Type": "Pass", "Output": {}, "End": true}}}), &STD);
+        assert!(m.contains("field 'Output' is only supported for the 'JSONata' QueryLanguage"), "{m}");
         let m = message(
             json!({"QueryLanguage": "JSONata", "StartAt": "S", "States": {"S": {"Type": "Pass", "QueryLanguage": "JSONPath", "End": true}}}),
             &STD,
         );
-        assert!(m.contains("'QueryLanguage' can not be 'JSONPath' if set to 'JSONata' for whole state machine at /States/S"), "{m}");
+        assert!(
+            m.contains(
+                "'QueryLanguage' can not be 'JSONPath' if set to 'JSONata' for whole state machine at /States/S"
+            ),
+            "{m}"
+        );
         ok(
             json!({"StartAt": "S", "States": {"S": {"Type": "Pass", "QueryLanguage": "JSONata", "Output": "{% 1 %}", "End": true}}}),
         );
@@ -2548,19 +2194,13 @@ mod tests {
             json!({"QueryLanguage": "JSONata", "StartAt": "S", "States": {"S": {"Type": "Pass", "Output": {"a": "{% 1 "}, "End": true}}}),
             &STD,
         );
-        assert!(
-            m.contains("JSONata string must start with {% and end with %} at /States/S/Output/a"),
-            "{m}"
-        );
+        assert!(m.contains("JSONata string must start with {% and end with %} at /States/S/Output/a"), "{m}");
         let m = message(
             json!({"QueryLanguage": "JSONata", "StartAt": "C", "States": {
             "C": {"Type": "Choice", "Choices": [{"Variable": "$.a", "IsNull": true, "Next": "S"}]}, "S": {"Type": "Succeed"}}}),
             &STD,
         );
-        assert!(
-            m.contains("field 'Variable' is only supported for the 'JSONPath' QueryLanguage"),
-            "{m}"
-        );
+        assert!(m.contains("field 'Variable' is only supported for the 'JSONPath' QueryLanguage"), "{m}");
         assert!(m.contains("These fields are required: [Condition]"), "{m}");
     }
 
@@ -2672,12 +2312,8 @@ mod tests {
             "$\u{e9}t\u{e9}",
             "States.Array($.a, 'x\\",
         ] {
-            let _ = validate(
-                &pass_machine(json!({"Parameters": {"x.$": text}, "InputPath": text})),
-                &STD,
-            );
+            let _ = validate(&pass_machine(json!({"Parameters": {"x.$": text}, "InputPath": text})), &STD);
             let _ = validate(&pass_machine(json!({"ResultPath": text})), &STD);
         }
     }
-
 }

@@ -24,35 +24,17 @@ fn pass_with_output(output: Value) -> Value {
 }
 
 fn diagnostics(def: &Value) -> Vec<String> {
-    validate(def, &ValidateOptions::default())
-        .iter()
-        .map(|d| d.to_string())
-        .collect()
+    validate(def, &ValidateOptions::default()).iter().map(|d| d.to_string()).collect()
 }
 
 /// Runs a one-Pass-state machine to its output.
 fn output_of(def: &Value) -> Value {
     let m = stepwise_asl::load(def, false).expect("valid");
-    let info = ExecutionInfo::new(
-        "123456789012",
-        "us-east-1",
-        "M",
-        "e",
-        "arn:aws:iam::123456789012:role/r",
-        false,
-    );
+    let info = ExecutionInfo::new("123456789012", "us-east-1", "M", "e", "arn:aws:iam::123456789012:role/r", false);
     let mut env = FixedEnv;
     let x = stepper::new_execution(info, json!({}), env.now());
     let t = stepper::step(&m, x, Event::Start, &mut env);
-    let t = stepper::step(
-        &m,
-        t.execution,
-        Event::Advance {
-            frame: 0,
-            timer: None,
-        },
-        &mut env,
-    );
+    let t = stepper::step(&m, t.execution, Event::Advance { frame: 0, timer: None }, &mut env);
     match t.execution.status {
         Status::Succeeded { output } => output,
         other => panic!("not succeeded: {other:?}"),
@@ -73,21 +55,13 @@ fn an_expression_begins_with_the_opening_and_ends_with_the_closing_mark_exactly(
 
 #[test]
 fn strings_with_whitespace_around_the_marks_are_literals_in_validation_and_evaluation() {
-    let def =
-        pass_with_output(json!({"spaced": " {% 1 %} ", "leading": " {% 1", "expr": "{% 1 + 1 %}"}));
+    let def = pass_with_output(json!({"spaced": " {% 1 %} ", "leading": " {% 1", "expr": "{% 1 + 1 %}"}));
     assert_eq!(diagnostics(&def), Vec::<String>::new());
-    assert_eq!(
-        output_of(&def),
-        json!({"spaced": " {% 1 %} ", "leading": " {% 1", "expr": 2})
-    );
+    assert_eq!(output_of(&def), json!({"spaced": " {% 1 %} ", "leading": " {% 1", "expr": 2}));
 }
 
 #[test]
 fn a_string_that_opens_an_expression_without_closing_it_is_rejected() {
     let d = diagnostics(&pass_with_output(json!({"a": "{% 1 "})));
-    assert!(
-        d.iter()
-            .any(|m| m.contains("JSONata string must start with {% and end with %}")),
-        "{d:?}"
-    );
+    assert!(d.iter().any(|m| m.contains("JSONata string must start with {% and end with %}")), "{d:?}");
 }

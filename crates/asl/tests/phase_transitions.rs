@@ -8,8 +8,7 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use serde_json::{json, Value};
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use stepwise_asl::stepper::{
-    self, Effect, Env, Event, Execution, ExecutionInfo, PhaseKind, Status, TaskOutcome,
-    TaskRequest, PHASE_TRANSITIONS,
+    self, Effect, Env, Event, Execution, ExecutionInfo, PhaseKind, Status, TaskOutcome, TaskRequest, PHASE_TRANSITIONS,
 };
 use stepwise_asl::StateMachine;
 
@@ -41,16 +40,10 @@ impl Env for TestEnv {
 fn respond(req: &TaskRequest, calls: &mut HashMap<String, u32>) -> Vec<TaskOutcome> {
     let n = calls.entry(req.resource.clone()).or_insert(0);
     *n += 1;
-    let failed = TaskOutcome::Failed {
-        error: Some("Boom".into()),
-        cause: Some("boom".into()),
-    };
+    let failed = TaskOutcome::Failed { error: Some("Boom".into()), cause: Some("boom".into()) };
     match req.resource.as_str() {
         OK => vec![TaskOutcome::Succeeded(req.parameters.clone())],
-        HEARTBEAT => vec![
-            TaskOutcome::Heartbeat,
-            TaskOutcome::Succeeded(req.parameters.clone()),
-        ],
+        HEARTBEAT => vec![TaskOutcome::Heartbeat, TaskOutcome::Succeeded(req.parameters.clone())],
         HANG => vec![],
         FAIL => vec![failed],
         FLAKY if *n == 1 => vec![failed],
@@ -63,19 +56,10 @@ fn respond(req: &TaskRequest, calls: &mut HashMap<String, u32>) -> Vec<TaskOutco
 /// first (moving the clock). Records every phase change into `seen`; returns the status.
 fn drive(def: Value, seen: &mut Seen) -> Status {
     let m: StateMachine = stepwise_asl::load(&def, false).expect("valid definition");
-    let info = ExecutionInfo::new(
-        "123456789012",
-        "us-east-1",
-        "Machine",
-        "exec",
-        "arn:aws:iam::123456789012:role/r",
-        false,
-    );
+    let info =
+        ExecutionInfo::new("123456789012", "us-east-1", "Machine", "exec", "arn:aws:iam::123456789012:role/r", false);
     let t0 = Utc.with_ymd_and_hms(2024, 1, 2, 3, 4, 5).unwrap();
-    let mut env = TestEnv {
-        now: t0,
-        counter: 0,
-    };
+    let mut env = TestEnv { now: t0, counter: 0 };
     let mut x = stepper::new_execution(info, json!({"a": 1}), t0);
     let mut queue = VecDeque::from([Event::Start]);
     let mut timers: Vec<(DateTime<Utc>, usize, u64)> = Vec::new();
@@ -89,10 +73,7 @@ fn drive(def: Value, seen: &mut Seen) -> Status {
                 };
                 let (at, frame, timer) = timers.remove(i);
                 env.now = env.now.max(at);
-                Event::Advance {
-                    frame,
-                    timer: Some(timer),
-                }
+                Event::Advance { frame, timer: Some(timer) }
             }
         };
         let before = x.frames.clone();
@@ -108,21 +89,13 @@ fn drive(def: Value, seen: &mut Seen) -> Status {
         assert_eq!(x, t.execution, "the execution round-trips through serde");
         for e in t.effects {
             match e {
-                Effect::Schedule {
-                    frame, timer: None, ..
-                } => queue.push_back(Event::Advance { frame, timer: None }),
-                Effect::Schedule {
-                    frame,
-                    timer: Some(timer),
-                    at,
-                } => timers.push((at.unwrap_or(env.now), frame, timer)),
+                Effect::Schedule { frame, timer: None, .. } => queue.push_back(Event::Advance { frame, timer: None }),
+                Effect::Schedule { frame, timer: Some(timer), at } => {
+                    timers.push((at.unwrap_or(env.now), frame, timer))
+                }
                 Effect::Invoke(req) => {
                     for outcome in respond(&req, &mut calls) {
-                        queue.push_back(Event::Task {
-                            frame: req.frame,
-                            task: req.task,
-                            outcome,
-                        });
+                        queue.push_back(Event::Task { frame: req.frame, task: req.task, outcome });
                     }
                 }
                 Effect::Complete => {}
@@ -170,8 +143,7 @@ fn failing_parameters(catch: bool) -> Value {
     if catch {
         t["Catch"] = json!([{"ErrorEquals": ["States.ALL"], "Next": "Caught"}]);
     }
-    let mut def =
-        json!({"StartAt": "Pre", "States": {"Pre": {"Type": "Pass", "Next": "T"}, "T": t}});
+    let mut def = json!({"StartAt": "Pre", "States": {"Pre": {"Type": "Pass", "Next": "T"}, "T": t}});
     if catch {
         def["States"]["Caught"] = json!({"Type": "Pass", "End": true});
     }
@@ -200,53 +172,29 @@ fn every_phase_transition_is_in_the_table_and_every_row_is_exercised() {
     let mut seen = Seen::new();
     let run = |def: Value, seen: &mut Seen| drive(def, seen);
 
-    assert!(matches!(
-        run(happy_path(), &mut seen),
-        Status::Succeeded { .. }
-    ));
+    assert!(matches!(run(happy_path(), &mut seen), Status::Succeeded { .. }));
     // Retry then succeed at an end state.
     let retried = json!({"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": FLAKY, "End": true,
         "Retry": [{"ErrorEquals": ["States.ALL"], "IntervalSeconds": 1}]}}});
     assert!(matches!(run(retried, &mut seen), Status::Succeeded { .. }));
     // A Wait at an end state.
-    let wait_end =
-        json!({"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 1, "End": true}}});
+    let wait_end = json!({"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 1, "End": true}}});
     assert!(matches!(run(wait_end, &mut seen), Status::Succeeded { .. }));
     let status = run(failing_parameters(true), &mut seen);
     assert!(matches!(status, Status::Succeeded { .. }), "{status:?}");
-    assert!(matches!(
-        run(failing_parameters(false), &mut seen),
-        Status::Failed { .. }
-    ));
+    assert!(matches!(run(failing_parameters(false), &mut seen), Status::Failed { .. }));
     // A Parallel retried after its branch failed.
     let parallel_retried = json!({"StartAt": "Par", "States": {"Par": {"Type": "Parallel", "End": true,
         "Retry": [{"ErrorEquals": ["States.ALL"], "IntervalSeconds": 1}],
         "Branches": [{"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": FLAKY, "End": true}}}]}}});
-    assert!(matches!(
-        run(parallel_retried, &mut seen),
-        Status::Succeeded { .. }
-    ));
+    assert!(matches!(run(parallel_retried, &mut seen), Status::Succeeded { .. }));
     let status = run(failing_branch(), &mut seen);
-    assert!(
-        matches!(&status, Status::Failed { error: Some(e), .. } if e == "Stop"),
-        "{status:?}"
-    );
+    assert!(matches!(&status, Status::Failed { error: Some(e), .. } if e == "Stop"), "{status:?}");
 
-    let table: BTreeSet<(Option<PhaseKind>, PhaseKind)> =
-        PHASE_TRANSITIONS.iter().map(|r| (r.from, r.to)).collect();
-    assert_eq!(
-        table.len(),
-        PHASE_TRANSITIONS.len(),
-        "the table lists each (from, to) once"
-    );
+    let table: BTreeSet<(Option<PhaseKind>, PhaseKind)> = PHASE_TRANSITIONS.iter().map(|r| (r.from, r.to)).collect();
+    assert_eq!(table.len(), PHASE_TRANSITIONS.len(), "the table lists each (from, to) once");
     let unlisted: Vec<_> = seen.difference(&table).collect();
     let unexercised: Vec<_> = table.difference(&seen).collect();
-    assert!(
-        unlisted.is_empty(),
-        "phase transitions missing from PHASE_TRANSITIONS: {unlisted:?}"
-    );
-    assert!(
-        unexercised.is_empty(),
-        "rows of PHASE_TRANSITIONS no machine exercised: {unexercised:?}"
-    );
+    assert!(unlisted.is_empty(), "phase transitions missing from PHASE_TRANSITIONS: {unlisted:?}");
+    assert!(unexercised.is_empty(), "rows of PHASE_TRANSITIONS no machine exercised: {unexercised:?}");
 }

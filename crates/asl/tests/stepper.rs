@@ -169,9 +169,7 @@ impl Run {
 
     fn failure(&self) -> (String, String) {
         match &self.x.status {
-            Status::Failed { error, cause } => {
-                (error.clone().unwrap_or_default(), cause.clone().unwrap_or_default())
-            }
+            Status::Failed { error, cause } => (error.clone().unwrap_or_default(), cause.clone().unwrap_or_default()),
             other => panic!("expected FAILED, got {other:?}"),
         }
     }
@@ -385,10 +383,7 @@ fn lambda_task_invokes_with_resolved_parameters_and_ignores_duplicates() {
     let o = r.advance(0);
     assert_eq!(o.types(), ["TaskStateEntered", "LambdaFunctionScheduled", "LambdaFunctionStarted"]);
     let req = o.invoke();
-    assert_eq!(
-        req.parameters,
-        json!({"exec": EXEC_ARN, "state": "T", "v": 42, "lit": "x", "nested": {"keep": true}})
-    );
+    assert_eq!(req.parameters, json!({"exec": EXEC_ARN, "state": "T", "v": 42, "lit": "x", "nested": {"keep": true}}));
     assert_eq!(req.integration, Integration::LambdaArn);
     assert_eq!(req.resource, LAMBDA);
     assert_eq!(req.state_name, "T");
@@ -630,10 +625,7 @@ fn wait_for_task_token_carries_an_unguessable_token() {
     assert_eq!(req.integration, Integration::SqsSendMessage);
     let token = req.token.clone().expect("a task token");
     assert!(token.len() >= 22, "at least 128 bits of base64: {token}");
-    assert!(
-        token.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'),
-        "URL-safe base64: {token}"
-    );
+    assert!(token.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'), "URL-safe base64: {token}");
     assert_eq!(req.parameters["MessageBody"], json!({"token": token, "v": 7}));
 
     assert_eq!(first_token(1), token, "the same seed replays the same token");
@@ -800,10 +792,7 @@ fn map_tolerates_one_failure_with_error_object_in_its_slot() {
     let def = map_machine(json!({"MaxConcurrency": 2, "ToleratedFailureCount": 1}));
     let mut sim = Sim::new(Run::new(def, json!({"items": [1, 2, 100, 4, 5]})));
     sim.run_to_end(&map_worker);
-    assert_eq!(
-        sim.run.output(),
-        json!([10, 20, {"Error": "Boom", "Cause": "item 100"}, 40, 50])
-    );
+    assert_eq!(sim.run.output(), json!([10, 20, {"Error": "Boom", "Cause": "item 100"}, 40, 50]));
     assert_eq!(sim.run.count("MapIterationFailed"), 1);
 }
 
@@ -937,11 +926,8 @@ fn duplicate_delivery_of_every_message_changes_no_outcome() {
     twice.run_to_end(&serialisation_worker);
     assert_eq!(twice.run.output(), once.run.output());
     let key = |r: &Run| {
-        let mut v: Vec<String> = r
-            .history
-            .iter()
-            .map(|h| format!("{} {:?} {}", h.event_type, h.details, h.timestamp))
-            .collect();
+        let mut v: Vec<String> =
+            r.history.iter().map(|h| format!("{} {:?} {}", h.event_type, h.details, h.timestamp)).collect();
         v.sort();
         v
     };
@@ -991,8 +977,14 @@ fn parallel_failed_previous_event_id_matches_aws() {
     let aws = [0, 0, 2, 3, 4, 5];
     assert_eq!(
         types(&sim.run.history),
-        ["ExecutionStarted", "ParallelStateEntered", "ParallelStateStarted", "FailStateEntered",
-         "ParallelStateFailed", "ExecutionFailed"]
+        [
+            "ExecutionStarted",
+            "ParallelStateEntered",
+            "ParallelStateStarted",
+            "FailStateEntered",
+            "ParallelStateFailed",
+            "ExecutionFailed"
+        ]
     );
     assert_eq!(previous_ids(&sim.run), with_ids(&sim.run, &aws));
 }
@@ -1032,10 +1024,7 @@ fn stop_aborts_and_later_messages_are_no_ops() {
     let o = r.step(Event::Stop { error: Some("UserStop".into()), cause: Some("enough".into()) });
     assert_eq!(o.types().last(), Some(&"ExecutionAborted"));
     assert!(o.completes());
-    assert_eq!(
-        r.status(),
-        &Status::Aborted { error: Some("UserStop".into()), cause: Some("enough".into()) }
-    );
+    assert_eq!(r.status(), &Status::Aborted { error: Some("UserStop".into()), cause: Some("enough".into()) });
 
     r.assert_noop(Event::Task { frame: 0, task: req.task, outcome: ok(json!(1)) });
     r.set_time(100);
@@ -1056,13 +1045,17 @@ fn terminate_fails_the_execution_and_later_messages_are_no_ops() {
     r.advance(0);
     let o = r.advance(1);
     let req = o.invoke();
-    let deleted = Event::Terminate { error: "States.Runtime".into(), cause: "State machine M has been deleted.".into() };
+    let deleted =
+        Event::Terminate { error: "States.Runtime".into(), cause: "State machine M has been deleted.".into() };
     let o = r.step(deleted.clone());
     assert_eq!(o.types().last(), Some(&"ExecutionFailed"));
     assert!(o.completes());
     assert_eq!(
         r.status(),
-        &Status::Failed { error: Some("States.Runtime".into()), cause: Some("State machine M has been deleted.".into()) }
+        &Status::Failed {
+            error: Some("States.Runtime".into()),
+            cause: Some("State machine M has been deleted.".into())
+        }
     );
     assert_eq!(
         r.history.last().map(|e| e.to_aws_json()["executionFailedEventDetails"].clone()),
@@ -1139,10 +1132,7 @@ fn variables_assign_swap_and_map_iterations_see_outer_variables() {
     sim.ready.clear();
     sim.ready.push_back(Event::Task { frame: req.frame, task: req.task, outcome: ok(json!("done")) });
     sim.run_to_end(&|_| panic!("no more tasks"));
-    assert_eq!(
-        sim.run.output(),
-        json!([{"item": "a", "x": 2, "y": 1}, {"item": "b", "x": 2, "y": 1}])
-    );
+    assert_eq!(sim.run.output(), json!([{"item": "a", "x": 2, "y": 1}, {"item": "b", "x": 2, "y": 1}]));
 }
 
 // ---------------------------------------------------------------------------------------------

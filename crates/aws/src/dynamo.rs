@@ -121,9 +121,9 @@
 use crate::{add_estimated_capacity, add_reported_capacity, count, count_items, storage_error};
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, ConsumedCapacity, GlobalSecondaryIndex, KeySchemaElement, KeyType,
-    Projection, ProjectionType, PutRequest, ReturnConsumedCapacity, ScalarAttributeType, TableStatus, TimeToLiveSpecification,
-    TimeToLiveStatus, Update, WriteRequest,
+    AttributeDefinition, AttributeValue, BillingMode, ConsumedCapacity, GlobalSecondaryIndex, KeySchemaElement,
+    KeyType, Projection, ProjectionType, PutRequest, ReturnConsumedCapacity, ScalarAttributeType, TableStatus,
+    TimeToLiveSpecification, TimeToLiveStatus, Update, WriteRequest,
 };
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Utc};
@@ -227,7 +227,8 @@ fn deflate(json: &[u8]) -> Vec<u8> {
 }
 
 fn inflate(bytes: &[u8], what: &str) -> Result<Vec<u8>, String> {
-    miniz_oxide::inflate::decompress_to_vec_with_limit(bytes, 1 << 30).map_err(|e| format!("{what} is not deflated data: {e:?}"))
+    miniz_oxide::inflate::decompress_to_vec_with_limit(bytes, 1 << 30)
+        .map_err(|e| format!("{what} is not deflated data: {e:?}"))
 }
 
 /// The preset dictionary of bodies and history items written as `z`: the keys and the usual
@@ -241,7 +242,9 @@ const DICTIONARY: &[u8] = include_bytes!("body_dictionary.json");
 /// a sync flush, so on a byte boundary) followed by what this returns, whose back-references
 /// may reach into `prefix`.
 fn deflate_primed(prefix: &[u8], data: &[u8]) -> (Vec<u8>, Vec<u8>) {
-    use miniz_oxide::deflate::core::{compress, create_comp_flags_from_zip_params, CompressorOxide, TDEFLFlush, TDEFLStatus};
+    use miniz_oxide::deflate::core::{
+        compress, create_comp_flags_from_zip_params, CompressorOxide, TDEFLFlush, TDEFLStatus,
+    };
     let mut c = CompressorOxide::new(create_comp_flags_from_zip_params(6, -15, 0));
     let mut run = |mut input: &[u8], flush: TDEFLFlush| {
         let mut out = vec![0; input.len() + input.len() / 8 + 1024];
@@ -367,7 +370,9 @@ fn nonce(arn: &str) -> String {
 fn machine_of(arn: &str) -> String {
     let parts: Vec<&str> = arn.split(':').collect();
     match parts.as_slice() {
-        [a, p, svc, region, account, _kind, machine, ..] => format!("{a}:{p}:{svc}:{region}:{account}:stateMachine:{machine}"),
+        [a, p, svc, region, account, _kind, machine, ..] => {
+            format!("{a}:{p}:{svc}:{region}:{account}:stateMachine:{machine}")
+        }
         _ => String::new(),
     }
 }
@@ -635,7 +640,8 @@ impl DynamoStore {
             let items = self.query_prefix(op, exec_pk(arn), "E").await?;
             let Some(item) = items.iter().find(|i| get_s(i, "sk") == Some("E")) else { return Ok(None) };
             let cleared = items.iter().find(|i| get_s(i, "sk") == Some(CLEARED)).and_then(|i| get_n(i, "version"));
-            let version = get_n(item, "version").ok_or_else(|| self.corrupt(arn, "execution item without a version"))?;
+            let version =
+                get_n(item, "version").ok_or_else(|| self.corrupt(arn, "execution item without a version"))?;
             let blob = match (get_s(item, "blob"), get_n(item, "blob_parts")) {
                 (Some(id), Some(parts)) => Some((id.to_string(), parts as u32)),
                 _ => None,
@@ -652,14 +658,16 @@ impl DynamoStore {
                         continue;
                     }
                     // Parts named `z…` use the dictionary.
-                    let data = chunks.iter().flat_map(|c| get_b(c, "data").unwrap_or_default().iter().copied()).collect();
+                    let data =
+                        chunks.iter().flat_map(|c| get_b(c, "data").unwrap_or_default().iter().copied()).collect();
                     Some((data, id.starts_with('z')))
                 }
             };
             let body = body.ok_or_else(|| self.corrupt(arn, "execution item without a body"))?;
             let (body, dictionary) = body;
-            let raw = if dictionary { inflate_z(&body, "the execution body") } else { inflate(&body, "the execution body") }
-                .map_err(|e| self.corrupt(arn, e))?;
+            let raw =
+                if dictionary { inflate_z(&body, "the execution body") } else { inflate(&body, "the execution body") }
+                    .map_err(|e| self.corrupt(arn, e))?;
             let mut fields = unframe(&raw, 3).ok_or_else(|| self.corrupt(arn, "malformed execution body"))?.into_iter();
             let (Some(state), Some(outbox), Some(history)) = (fields.next(), fields.next(), fields.next()) else {
                 return Err(self.corrupt(arn, "malformed execution body"));
@@ -669,7 +677,8 @@ impl DynamoStore {
             let outbox: Vec<OutboxItem> = if cleared == Some(version) {
                 Vec::new()
             } else {
-                serde_json::from_slice(&outbox).map_err(|e| self.corrupt(arn, format!("the stored outbox does not decode: {e}")))?
+                serde_json::from_slice(&outbox)
+                    .map_err(|e| self.corrupt(arn, format!("the stored outbox does not decode: {e}")))?
             };
             let head = Head {
                 version,
@@ -681,8 +690,9 @@ impl DynamoStore {
                 body_size: body_size_of(item),
             };
             // Stored only when it is not the execution's own machine.
-            let machine_arn =
-                get_s(item, "machine_arn").map(String::from).unwrap_or_else(|| execution.info.state_machine_arn.clone());
+            let machine_arn = get_s(item, "machine_arn")
+                .map(String::from)
+                .unwrap_or_else(|| execution.info.state_machine_arn.clone());
             return Ok(Some(Fetched { stored: Stored { execution, machine_arn, version, outbox }, head }));
         }
         Err(Error::storage(format!("DynamoDB {op} on table {}: {arn}", self.table), "the body parts keep changing"))
@@ -772,7 +782,12 @@ impl DynamoStore {
             // the execution item: one conditional update
             count("dynamodb", "UpdateItem");
             add_estimated_capacity(op, 0.0, units);
-            let mut req = self.client.update_item().table_name(&self.table).set_key(Some(update.key)).update_expression(update.update_expression);
+            let mut req = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(update.key))
+                .update_expression(update.update_expression);
             req = req
                 .set_condition_expression(update.condition_expression)
                 .set_expression_attribute_names(update.expression_attribute_names)
@@ -809,11 +824,15 @@ impl Store for DynamoStore {
     }
 
     async fn get_machine_revision(&self, arn: &str, revision_id: &str) -> Result<Option<Machine>, Error> {
-        let Some(item) = self.get("get_machine_revision", format!("M#{arn}"), &format!("R#{revision_id}")).await? else {
+        let Some(item) = self.get("get_machine_revision", format!("M#{arn}"), &format!("R#{revision_id}")).await?
+        else {
             return Ok(None);
         };
-        let json = get_s(&item, "machine").ok_or_else(|| self.corrupt(arn, "machine revision item without a definition"))?;
-        serde_json::from_str(json).map(Some).map_err(|e| self.corrupt(arn, format!("the stored machine revision does not decode: {e}")))
+        let json =
+            get_s(&item, "machine").ok_or_else(|| self.corrupt(arn, "machine revision item without a definition"))?;
+        serde_json::from_str(json)
+            .map(Some)
+            .map_err(|e| self.corrupt(arn, format!("the stored machine revision does not decode: {e}")))
     }
 
     async fn delete_machine(&self, arn: &str) -> Result<(), Error> {
@@ -823,7 +842,9 @@ impl Store for DynamoStore {
     async fn get_machine(&self, arn: &str) -> Result<Option<Machine>, Error> {
         let Some(item) = self.get("get_machine", format!("M#{arn}"), "M").await? else { return Ok(None) };
         let json = get_s(&item, "machine").ok_or_else(|| self.corrupt(arn, "machine item without a definition"))?;
-        serde_json::from_str(json).map(Some).map_err(|e| self.corrupt(arn, format!("the stored machine does not decode: {e}")))
+        serde_json::from_str(json)
+            .map(Some)
+            .map_err(|e| self.corrupt(arn, format!("the stored machine does not decode: {e}")))
     }
 
     async fn list_machines(&self) -> Result<Vec<Machine>, Error> {
@@ -845,8 +866,8 @@ impl Store for DynamoStore {
                 .map_err(|e| self.err("list_machines", e))?;
             for item in page.items() {
                 let Some(json) = get_s(item, "machine") else { continue };
-                let m: Machine =
-                    serde_json::from_str(json).map_err(|e| self.corrupt("list_machines", format!("a stored machine does not decode: {e}")))?;
+                let m: Machine = serde_json::from_str(json)
+                    .map_err(|e| self.corrupt("list_machines", format!("a stored machine does not decode: {e}")))?;
                 out.push(m);
             }
             match page.last_evaluated_key() {
@@ -1101,7 +1122,9 @@ impl Store for DynamoStore {
     async fn find_token(&self, hash: &str) -> Result<Option<TokenEntry>, Error> {
         let Some(item) = self.get("find_token", format!("T#{hash}"), "T").await? else { return Ok(None) };
         let json = get_s(&item, "entry").ok_or_else(|| self.corrupt(hash, "token item without an entry"))?;
-        serde_json::from_str(json).map(Some).map_err(|e| self.corrupt(hash, format!("the token entry does not decode: {e}")))
+        serde_json::from_str(json)
+            .map(Some)
+            .map_err(|e| self.corrupt(hash, format!("the token entry does not decode: {e}")))
     }
 
     async fn consume_token(&self, hash: &str) -> Result<bool, Error> {
@@ -1140,7 +1163,8 @@ impl Store for DynamoStore {
         // its items are still the newest.
         let share = want.div_ceil(LIST_SHARDS) + 1;
         let firsts =
-            futures_util::future::join_all(shards.iter().map(|sh| self.list_shard(sh, query, after.as_deref(), share))).await;
+            futures_util::future::join_all(shards.iter().map(|sh| self.list_shard(sh, query, after.as_deref(), share)))
+                .await;
         for (shard, page) in shards.iter_mut().zip(firsts) {
             shard.take(page?);
         }
@@ -1149,14 +1173,14 @@ impl Store for DynamoStore {
             // A shard that ran dry but has more must be read before anything is taken.
             for i in 0..shards.len() {
                 while shards[i].items.is_empty() && !shards[i].done {
-                    let page = self.list_shard(&shards[i], query, after.as_deref(), share.min(want - executions.len())).await?;
+                    let page = self
+                        .list_shard(&shards[i], query, after.as_deref(), share.min(want - executions.len()))
+                        .await?;
                     shards[i].take(page);
                 }
             }
-            let newest = shards
-                .iter_mut()
-                .filter(|sh| !sh.items.is_empty())
-                .max_by(|a, b| a.items[0].0.cmp(&b.items[0].0));
+            let newest =
+                shards.iter_mut().filter(|sh| !sh.items.is_empty()).max_by(|a, b| a.items[0].0.cmp(&b.items[0].0));
             match newest.and_then(|sh| sh.items.pop_front()) {
                 Some((_, e)) => executions.push(e),
                 None => break,
@@ -1297,7 +1321,9 @@ impl DynamoStore {
             .set_exclusive_start_key(shard.next.clone())
             .return_consumed_capacity(ReturnConsumedCapacity::Total);
         req = match after {
-            Some(a) => req.key_condition_expression("gsi1pk = :p AND gsi1sk < :after").expression_attribute_values(":after", s(a)),
+            Some(a) => req
+                .key_condition_expression("gsi1pk = :p AND gsi1sk < :after")
+                .expression_attribute_values(":after", s(a)),
             None => req.key_condition_expression("gsi1pk = :p"),
         };
         if let Some(status) = query.status {
@@ -1317,14 +1343,17 @@ impl DynamoStore {
         for item in &items {
             let Some(arn) = get_s(item, "pk").and_then(|pk| pk.strip_prefix("E#")) else { continue };
             let sort = get_s(item, "gsi1sk").unwrap_or_default().to_string();
-            let time = |t: &str| from_millis(t).ok_or_else(|| self.corrupt(arn, format!("bad time {t:?} in the listing index")));
+            let time = |t: &str| {
+                from_millis(t).ok_or_else(|| self.corrupt(arn, format!("bad time {t:?} in the listing index")))
+            };
             let start = time(sort.split('#').next().unwrap_or_default())?;
             let status = get_s(item, "status").unwrap_or("RUNNING");
             let summary = ExecutionSummary {
                 execution_arn: arn.to_string(),
                 machine_arn: get_s(item, "machine_arn").map(String::from).unwrap_or_else(|| machine_of(arn)),
                 name: name_of(arn),
-                status: ExecutionStatus::parse(status).ok_or_else(|| self.corrupt(arn, format!("unknown status {status:?}")))?,
+                status: ExecutionStatus::parse(status)
+                    .ok_or_else(|| self.corrupt(arn, format!("unknown status {status:?}")))?,
                 start,
                 stop: item.get("stop").and_then(|v| v.as_n().ok()).map(|t| time(t)).transpose()?,
             };
@@ -1338,9 +1367,8 @@ impl DynamoStore {
 /// `gsi1` listing index, TTL on `ttl`), waits until it is active, and enables TTL.
 /// Idempotent.
 pub async fn create_table(client: &Client, name: &str) -> Result<(), Error> {
-    let attr = |a: &str| {
-        AttributeDefinition::builder().attribute_name(a).attribute_type(ScalarAttributeType::S).build()
-    };
+    let attr =
+        |a: &str| AttributeDefinition::builder().attribute_name(a).attribute_type(ScalarAttributeType::S).build();
     let key_el = |a: &str, t: KeyType| KeySchemaElement::builder().attribute_name(a).key_type(t).build();
     let defs = vec![
         attr("pk").map_err(|e| storage_error("create_table", name, e))?,
@@ -1381,14 +1409,24 @@ pub async fn create_table(client: &Client, name: &str) -> Result<(), Error> {
     // Wait until active (instant on emulators; seconds on AWS).
     for _ in 0..300 {
         count("dynamodb", "DescribeTable");
-        let d = client.describe_table().table_name(name).send().await.map_err(|e| storage_error("DescribeTable", name, e))?;
+        let d = client
+            .describe_table()
+            .table_name(name)
+            .send()
+            .await
+            .map_err(|e| storage_error("DescribeTable", name, e))?;
         if d.table().and_then(|t| t.table_status()) == Some(&TableStatus::Active) {
             break;
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
     count("dynamodb", "DescribeTimeToLive");
-    let ttl = client.describe_time_to_live().table_name(name).send().await.map_err(|e| storage_error("DescribeTimeToLive", name, e))?;
+    let ttl = client
+        .describe_time_to_live()
+        .table_name(name)
+        .send()
+        .await
+        .map_err(|e| storage_error("DescribeTimeToLive", name, e))?;
     let status = ttl.time_to_live_description().and_then(|d| d.time_to_live_status());
     if !matches!(status, Some(TimeToLiveStatus::Enabled) | Some(TimeToLiveStatus::Enabling)) {
         let spec = TimeToLiveSpecification::builder()

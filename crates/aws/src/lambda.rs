@@ -15,11 +15,11 @@
 //! reports these errors to Retry the same way).
 
 use crate::count;
+use aws_config::SdkConfig;
 use aws_sdk_lambda::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::InvocationType;
 use aws_sdk_lambda::Client;
-use aws_config::SdkConfig;
 use aws_smithy_types::retry::RetryConfig;
 use serde_json::Value;
 use std::time::Duration;
@@ -36,7 +36,6 @@ pub struct LambdaFunctions {
 fn error(error_type: &str, message: &str) -> FunctionOutcome {
     FunctionOutcome::error(error_type, message)
 }
-
 
 impl LambdaFunctions {
     /// Functions through a client made from `sdk` with the SDK's own retries off.
@@ -63,12 +62,28 @@ impl Functions for LambdaFunctions {
             Err(e) => return error("Lambda.SdkClientException", &format!("encoding the payload: {e}")),
         };
         count("lambda", "Invoke");
-        match self.client.invoke().function_name(function).invocation_type(InvocationType::Event).payload(Blob::new(bytes)).send().await {
+        match self
+            .client
+            .invoke()
+            .function_name(function)
+            .invocation_type(InvocationType::Event)
+            .payload(Blob::new(bytes))
+            .send()
+            .await
+        {
             // Accepted (202): the function runs on its own; there is no result to report.
             Ok(_) => FunctionOutcome::Ok(Value::Null),
             Err(e) => match e.as_service_error() {
                 Some(se) if se.is_resource_not_found_exception() => FunctionOutcome::NotFound,
-                _ => error(&format!("Lambda.{}", e.as_service_error().and_then(|x| aws_smithy_types::error::metadata::ProvideErrorMetadata::code(x)).unwrap_or("SdkClientException")), &e.to_string()),
+                _ => error(
+                    &format!(
+                        "Lambda.{}",
+                        e.as_service_error()
+                            .and_then(|x| aws_smithy_types::error::metadata::ProvideErrorMetadata::code(x))
+                            .unwrap_or("SdkClientException")
+                    ),
+                    &e.to_string(),
+                ),
             },
         }
     }
@@ -98,7 +113,8 @@ impl Functions for LambdaFunctions {
                 let body = out.payload().map(|b| b.as_ref()).unwrap_or_default();
                 if let Some(kind) = out.function_error() {
                     let fallback = if kind.is_empty() { "Lambda.Unknown" } else { kind };
-                    return FunctionOutcome::from_error_body(body, Some(fallback)).unwrap_or_else(|| error(fallback, ""));
+                    return FunctionOutcome::from_error_body(body, Some(fallback))
+                        .unwrap_or_else(|| error(fallback, ""));
                 }
                 if body.iter().all(u8::is_ascii_whitespace) {
                     return FunctionOutcome::Ok(Value::Null);
@@ -121,7 +137,8 @@ impl Functions for LambdaFunctions {
                         return e;
                     }
                 }
-                let message = err.message().map(String::from).unwrap_or_else(|| String::from_utf8_lossy(body).trim().to_string());
+                let message =
+                    err.message().map(String::from).unwrap_or_else(|| String::from_utf8_lossy(body).trim().to_string());
                 let error_type = match err.code() {
                     Some(code) => format!("Lambda.{code}"),
                     None if status >= 500 => "Lambda.ServiceException".to_string(),

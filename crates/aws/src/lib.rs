@@ -104,13 +104,22 @@ pub async fn aws_runtime() -> AwsRuntime {
 
 /// The runtime on AWS with explicit configuration and settings.
 pub fn aws_runtime_with(sdk: &SdkConfig, settings: &AwsSettings) -> AwsRuntime {
-    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), &settings.table).with_retention(settings.retention);
+    let store =
+        DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), &settings.table).with_retention(settings.retention);
     let mut queue = SqsQueue::new(aws_sdk_sqs::Client::new(sdk));
     if let Some(url) = &settings.step_queue_url {
         queue = queue.with_queue_url(stepwise_runtime::ports::STEP_QUEUE, url);
     }
-    let config = Config { account: settings.account.clone(), region: settings.region.clone(), visibility: settings.visibility };
-    Runtime::new(store, queue, SnsTopics::new(aws_sdk_sns::Client::new(sdk)), LambdaFunctions::new(sdk), SystemClock, config)
+    let config =
+        Config { account: settings.account.clone(), region: settings.region.clone(), visibility: settings.visibility };
+    Runtime::new(
+        store,
+        queue,
+        SnsTopics::new(aws_sdk_sns::Client::new(sdk)),
+        LambdaFunctions::new(sdk),
+        SystemClock,
+        config,
+    )
 }
 
 // ---------- request and capacity counters ----------

@@ -25,8 +25,15 @@ impl SnsTopics {
     /// Creates a standard topic (idempotent); returns its ARN.
     pub async fn create_topic(&self, name: &str) -> Result<String, Error> {
         count("sns", "CreateTopic");
-        let out = self.client.create_topic().name(name).send().await.map_err(|e| messaging_error("SNS", "CreateTopic", name, e))?;
-        out.topic_arn.ok_or_else(|| Error::messaging(format!("SNS CreateTopic on {name}"), "the response has no topic ARN"))
+        let out = self
+            .client
+            .create_topic()
+            .name(name)
+            .send()
+            .await
+            .map_err(|e| messaging_error("SNS", "CreateTopic", name, e))?;
+        out.topic_arn
+            .ok_or_else(|| Error::messaging(format!("SNS CreateTopic on {name}"), "the response has no topic ARN"))
     }
 }
 
@@ -41,6 +48,7 @@ impl Topics for SnsTopics {
             .send()
             .await
             .map_err(|e| messaging_error("SNS", "Publish", topic_arn, e))?;
-        out.message_id.ok_or_else(|| Error::messaging(format!("SNS Publish on {topic_arn}"), "the response has no message id"))
+        out.message_id
+            .ok_or_else(|| Error::messaging(format!("SNS Publish on {topic_arn}"), "the response has no message id"))
     }
 }

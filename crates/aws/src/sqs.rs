@@ -190,7 +190,13 @@ impl SqsQueue {
         }
     }
 
-    async fn send_message(&self, url: &str, body: &str, delay: Duration, dedup_id: Option<&str>) -> Result<String, Error> {
+    async fn send_message(
+        &self,
+        url: &str,
+        body: &str,
+        delay: Duration,
+        dedup_id: Option<&str>,
+    ) -> Result<String, Error> {
         count("sqs", "SendMessage");
         let mut req = self.client.send_message().queue_url(url).message_body(body);
         if url.ends_with(".fifo") {
@@ -212,7 +218,8 @@ impl SqsQueue {
             req = req.delay_seconds(seconds_up(delay, MAX_DELAY.as_secs()));
         }
         let out = req.send().await.map_err(|e| messaging_error("SQS", "SendMessage", url, e))?;
-        out.message_id.ok_or_else(|| Error::messaging(format!("SQS SendMessage on {url}"), "the response has no message id"))
+        out.message_id
+            .ok_or_else(|| Error::messaging(format!("SQS SendMessage on {url}"), "the response has no message id"))
     }
 }
 
@@ -253,7 +260,10 @@ impl Queue for SqsQueue {
                 .and_then(|c| c.parse().ok())
                 .unwrap_or(1);
             let (Some(id), Some(receipt)) = (m.message_id, m.receipt_handle) else {
-                return Err(Error::messaging(format!("SQS ReceiveMessage on {url}"), "a message without id or receipt handle"));
+                return Err(Error::messaging(
+                    format!("SQS ReceiveMessage on {url}"),
+                    "a message without id or receipt handle",
+                ));
             };
             messages.push(Message { id, body: m.body.unwrap_or_default(), receipt, receive_count });
         }
@@ -287,7 +297,10 @@ mod tests {
 
     #[test]
     fn accounts_come_from_urls() {
-        assert_eq!(account_of_url("https://sqs.us-east-1.amazonaws.com/123456789012/q").as_deref(), Some("123456789012"));
+        assert_eq!(
+            account_of_url("https://sqs.us-east-1.amazonaws.com/123456789012/q").as_deref(),
+            Some("123456789012")
+        );
         assert_eq!(account_of_url("http://127.0.0.1:5055/123456789012/q/").as_deref(), Some("123456789012"));
         assert_eq!(account_of_url("stepwise-steps"), None);
     }

@@ -56,18 +56,26 @@ async fn the_sample_runs_on_the_aws_adapters_within_budget() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/stock-trading");
     let text = std::fs::read_to_string(dir.join("definition.asl.json")).expect("example definition");
     let mut bindings: serde_json::Map<String, Value> =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("bindings.json")).expect("bindings")).expect("bindings json");
+        serde_json::from_str(&std::fs::read_to_string(dir.join("bindings.json")).expect("bindings"))
+            .expect("bindings json");
     bindings.insert("RequestHumanApprovalQueueUrl".into(), approval_url.clone().into());
     bindings.insert("ReportResultTopicArn".into(), topic.into());
-    let definition: Value =
-        serde_json::from_str(&stepwise_sample::substitute(&text, &bindings).expect("substitute")).expect("definition json");
-    let machine = rt.create_machine("stock-trading", definition, "arn:aws:iam::123456789012:role/r", false).await.expect("machine");
+    let definition: Value = serde_json::from_str(&stepwise_sample::substitute(&text, &bindings).expect("substitute"))
+        .expect("definition json");
+    let machine = rt
+        .create_machine("stock-trading", definition, "arn:aws:iam::123456789012:role/r", false)
+        .await
+        .expect("machine");
 
     stepwise_aws::reset_counts();
     const RUNS: usize = 3;
     let mut arns = Vec::new();
     for i in 0..RUNS {
-        arns.push(rt.start_execution(&machine.arn, &format!("run-{i}-{}", common::unique("e")), serde_json::json!({})).await.expect("start"));
+        arns.push(
+            rt.start_execution(&machine.arn, &format!("run-{i}-{}", common::unique("e")), serde_json::json!({}))
+                .await
+                .expect("start"),
+        );
     }
     let mut applied = RUNS; // the creations are commits too
     let deadline = Instant::now() + Duration::from_secs(120);
@@ -148,7 +156,11 @@ async fn the_sample_runs_on_the_aws_adapters_within_budget() {
     println!(
         "estimated $ per million: {per_commit:.2} per commit (DynamoDB {dynamo:.2}, SQS {sqs:.2}, Lambda {lambda:.2}); {per_state:.2} per state entered"
     );
-    assert!(est_write / (applied as f64) <= 3.0, "DynamoDB write units per commit above budget: {}", est_write / applied as f64);
+    assert!(
+        est_write / (applied as f64) <= 3.0,
+        "DynamoDB write units per commit above budget: {}",
+        est_write / applied as f64
+    );
     assert!(per_state <= 2.50, "cost per state transition above the $2.50 per million target: {per_state:.2}");
 }
 

@@ -70,17 +70,24 @@ async fn parallel_and_map_on_two_workers_give_the_in_memory_result() {
         return;
     }
     let input = json!({"items": (0..8).collect::<Vec<_>>()});
-    let expected = local::run(&definition(), input.clone(), &RunOptions { time_scale: 0.0, ..RunOptions::default() }, &mut NoFunctions)
-        .expect("in-memory run");
+    let expected = local::run(
+        &definition(),
+        input.clone(),
+        &RunOptions { time_scale: 0.0, ..RunOptions::default() },
+        &mut NoFunctions,
+    )
+    .expect("in-memory run");
     assert_eq!(expected.status, "SUCCEEDED");
 
     let sdk = stepwise_aws::sdk_config().await;
     let settings = AwsSettings { table: common::unique("fanout"), ..AwsSettings::from_env(&sdk) };
     create_table(&aws_sdk_dynamodb::Client::new(&sdk), &settings.table).await.expect("create table");
-    let url = aws_runtime_with(&sdk, &settings).queue().create_queue(&common::unique("steps")).await.expect("step queue");
+    let url =
+        aws_runtime_with(&sdk, &settings).queue().create_queue(&common::unique("steps")).await.expect("step queue");
     let settings = AwsSettings { step_queue_url: Some(url.clone()), ..settings };
     let rt = aws_runtime_with(&sdk, &settings);
-    let machine = rt.create_machine("fanout", definition(), "arn:aws:iam::123456789012:role/r", false).await.expect("machine");
+    let machine =
+        rt.create_machine("fanout", definition(), "arn:aws:iam::123456789012:role/r", false).await.expect("machine");
     // A second worker: its own adapters (no shared caches), as another Lambda instance.
     let other = aws_runtime_with(&sdk, &settings);
 

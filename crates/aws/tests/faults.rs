@@ -32,7 +32,8 @@ struct Run {
 impl World {
     async fn new() -> World {
         let sdk = stepwise_aws::sdk_config().await;
-        let settings = AwsSettings { table: common::unique("faults"), visibility: Duration::ZERO, ..AwsSettings::from_env(&sdk) };
+        let settings =
+            AwsSettings { table: common::unique("faults"), visibility: Duration::ZERO, ..AwsSettings::from_env(&sdk) };
         create_table(&aws_sdk_dynamodb::Client::new(&sdk), &settings.table).await.expect("create table");
         // Deterministic stand-ins for the sample's functions (the real ones draw random prices).
         let functions = invoke_server(Arc::new(|name: &str, body: &[u8]| {
@@ -40,7 +41,9 @@ impl World {
             let out = match name {
                 "CheckStockPrice" => json!({"stock_price": 42}),
                 "GenerateBuySellRecommendation" => json!("buy"),
-                "BuyStock" | "SellStock" => json!({"id": "t-1", "price": event["stock_price"], "type": "buy", "qty": 7}),
+                "BuyStock" | "SellStock" => {
+                    json!({"id": "t-1", "price": event["stock_price"], "type": "buy", "qty": 7})
+                }
                 _ => return Reply::status(404, b"{}".to_vec()).header("x-amzn-ErrorType", "ResourceNotFoundException"),
             };
             Reply::ok(out.to_string().into_bytes())
@@ -71,13 +74,16 @@ impl World {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/stock-trading");
         let text = std::fs::read_to_string(dir.join("definition.asl.json")).expect("example definition");
         let mut bindings: serde_json::Map<String, Value> =
-            serde_json::from_str(&std::fs::read_to_string(dir.join("bindings.json")).expect("bindings")).expect("bindings json");
+            serde_json::from_str(&std::fs::read_to_string(dir.join("bindings.json")).expect("bindings"))
+                .expect("bindings json");
         bindings.insert("RequestHumanApprovalQueueUrl".into(), approval_url.clone().into());
         bindings.insert("ReportResultTopicArn".into(), topic.into());
         let definition: Value =
-            serde_json::from_str(&stepwise_sample::substitute(&text, &bindings).expect("substitute")).expect("definition");
+            serde_json::from_str(&stepwise_sample::substitute(&text, &bindings).expect("substitute"))
+                .expect("definition");
         let name = common::unique("sample");
-        let machine = rt.create_machine(&name, definition, "arn:aws:iam::123456789012:role/r", false).await.expect("machine").arn;
+        let machine =
+            rt.create_machine(&name, definition, "arn:aws:iam::123456789012:role/r", false).await.expect("machine").arn;
         Run { step_url, approval_url, machine }
     }
 }
@@ -105,8 +111,17 @@ async fn history(rt: &AwsRuntime, arn: &str) -> Vec<Value> {
         match v {
             Value::Object(m) => {
                 for (k, x) in m.iter_mut() {
-                    if ["TaskToken", "MD5OfMessageBody", "MessageId", "RequestId", "x-amzn-RequestId", "timestamp", "QueueUrl", "TopicArn"]
-                        .contains(&k.as_str())
+                    if [
+                        "TaskToken",
+                        "MD5OfMessageBody",
+                        "MessageId",
+                        "RequestId",
+                        "x-amzn-RequestId",
+                        "timestamp",
+                        "QueueUrl",
+                        "TopicArn",
+                    ]
+                    .contains(&k.as_str())
                     {
                         *x = json!("<masked>");
                     } else {
@@ -160,7 +175,8 @@ async fn run_once(world: &World, faults: Option<FaultHook>, duplicate: bool) -> 
             }
             continue;
         }
-        let approvals = rt.queue().receive(&run.approval_url, 10, Duration::from_secs(3600)).await.expect("receive approval");
+        let approvals =
+            rt.queue().receive(&run.approval_url, 10, Duration::from_secs(3600)).await.expect("receive approval");
         if !approvals.is_empty() {
             for m in approvals {
                 let token = stepwise_sample::approval_token(&m.body).expect("token");
@@ -193,7 +209,13 @@ async fn the_sample_survives_a_crash_at_every_point_of_every_step() {
     let world = World::new().await;
     let (status, reference, steps) = run_once(&world, None, false).await;
     assert_eq!(status, "SUCCEEDED");
-    let points = [FaultPoint::AfterLoad, FaultPoint::AfterCommit, FaultPoint::AfterAction(0), FaultPoint::AfterAction(1), FaultPoint::BeforeAck];
+    let points = [
+        FaultPoint::AfterLoad,
+        FaultPoint::AfterCommit,
+        FaultPoint::AfterAction(0),
+        FaultPoint::AfterAction(1),
+        FaultPoint::BeforeAck,
+    ];
     for nth in 1..=steps {
         for point in points {
             let (st, h, _) = run_once(&world, Some(crash_at(nth, point)), false).await;

@@ -50,7 +50,14 @@ async fn a_page_of_10000_executions_reads_about_the_page() {
         .into_iter()
         .map(|mut c| {
             let name = format!("later-{}", c.execution.info.name);
-            c.execution.info = stepwise_asl::stepper::ExecutionInfo::new("123456789012", "us-east-1", "Big", &name, "arn:aws:iam::123456789012:role/contract", false);
+            c.execution.info = stepwise_asl::stepper::ExecutionInfo::new(
+                "123456789012",
+                "us-east-1",
+                "Big",
+                &name,
+                "arn:aws:iam::123456789012:role/contract",
+                false,
+            );
             c
         })
         .collect();
@@ -63,8 +70,10 @@ async fn a_page_of_10000_executions_reads_about_the_page() {
     assert_eq!(got, newest_first[100..200].iter().map(String::as_str).collect::<Vec<_>>());
 
     // A status filter pages too (it reads what it skips: documented).
-    let running =
-        store.list_executions(&ExecutionQuery { status: Some(ExecutionStatus::Running), limit: 10, ..query }).await.expect("running");
+    let running = store
+        .list_executions(&ExecutionQuery { status: Some(ExecutionStatus::Running), limit: 10, ..query })
+        .await
+        .expect("running");
     assert_eq!(running.executions.len(), 10);
     assert!(running.executions.iter().all(|e| e.status == ExecutionStatus::Running));
 }

@@ -87,7 +87,9 @@ async fn sns_topics_pass_the_topics_contract() {
     let arn = topics.create_topic(&common::unique("topic")).await.expect("create topic");
     contract::topics_contract_on(&topics, &arn).await;
     match stepwise_runtime::ports::Topics::publish(&topics, &format!("{arn}-missing"), "x").await {
-        Err(e @ Error::Messaging { .. }) => assert!(e.to_string().contains("Publish"), "the error names the operation: {e}"),
+        Err(e @ Error::Messaging { .. }) => {
+            assert!(e.to_string().contains("Publish"), "the error names the operation: {e}")
+        }
         other => panic!("publishing to a missing topic must fail, got {other:?}"),
     }
 }
@@ -136,10 +138,7 @@ async fn sort_keys(store: &DynamoStore, arn: &str, prefix: &str) -> Vec<String> 
         .send()
         .await
         .expect("query");
-    out.items()
-        .iter()
-        .filter_map(|i| i.get("sk").and_then(|v| v.as_s().ok()).cloned())
-        .collect()
+    out.items().iter().filter_map(|i| i.get("sk").and_then(|v| v.as_s().ok()).cloned()).collect()
 }
 
 fn events(from: u64, count: u64, filler: usize) -> Vec<HistoryEvent> {
@@ -161,7 +160,14 @@ fn execution(name: &str, input: Value) -> Execution {
 
 /// Commits `rounds` transitions of `events_per` events each, through `store`, loading first
 /// as the driver does; returns the expected history.
-async fn drive(store: &DynamoStore, x: &Execution, mut history: Vec<HistoryEvent>, rounds: u64, events_per: u64, filler: usize) -> Vec<HistoryEvent> {
+async fn drive(
+    store: &DynamoStore,
+    x: &Execution,
+    mut history: Vec<HistoryEvent>,
+    rounds: u64,
+    events_per: u64,
+    filler: usize,
+) -> Vec<HistoryEvent> {
     let arn = &x.info.execution_arn;
     for _ in 0..rounds {
         let loaded = store.load(arn).await.expect("load").expect("exists");
@@ -190,9 +196,12 @@ async fn history_moves_out_of_the_execution_item_without_loss() {
     let x = execution("h", json!({}));
     let arn = x.info.execution_arn.clone();
     let first = events(1, 1, 10);
-    a.create("arn:m", Commit { execution: x.clone(), expected_version: 0, history: first.clone(), outbox: vec![], tokens: vec![] })
-        .await
-        .expect("create");
+    a.create(
+        "arn:m",
+        Commit { execution: x.clone(), expected_version: 0, history: first.clone(), outbox: vec![], tokens: vec![] },
+    )
+    .await
+    .expect("create");
     // Small events accumulate, bigger ones move out at once.
     let mut expected = drive(&a, &x, first, 23, 2, 40).await;
     assert_eq!(a.history(&arn).await.expect("history"), expected);
@@ -215,9 +224,15 @@ async fn history_moves_out_of_the_execution_item_without_loss() {
     let c = DynamoStore::new(a.client().clone(), a.table());
     let head = a.load(&arn).await.expect("load").expect("exists");
     let new = events(expected.len() as u64 + 1, 3, 2000);
-    c.commit(Commit { execution: head.execution, expected_version: head.version, history: new.clone(), outbox: vec![], tokens: vec![] })
-        .await
-        .expect("commit without a load");
+    c.commit(Commit {
+        execution: head.execution,
+        expected_version: head.version,
+        history: new.clone(),
+        outbox: vec![],
+        tokens: vec![],
+    })
+    .await
+    .expect("commit without a load");
     expected.extend(new);
     assert_eq!(b.history(&arn).await.expect("history"), expected);
     // Big events (beyond one item) go to parts.
@@ -237,9 +252,12 @@ async fn big_executions_are_kept_in_parts() {
     let x = execution("big", json!({ "data": common::noise(1, 600_000) }));
     let arn = x.info.execution_arn.clone();
     let first = events(1, 1, 10);
-    a.create("arn:m", Commit { execution: x.clone(), expected_version: 0, history: first.clone(), outbox: vec![], tokens: vec![] })
-        .await
-        .expect("create a big execution");
+    a.create(
+        "arn:m",
+        Commit { execution: x.clone(), expected_version: 0, history: first.clone(), outbox: vec![], tokens: vec![] },
+    )
+    .await
+    .expect("create a big execution");
     assert_eq!(sort_keys(&a, &arn, "B#").await.len(), 2, "a body beyond one item is kept in parts");
     let fresh = DynamoStore::new(a.client().clone(), a.table());
     let loaded = fresh.load(&arn).await.expect("load").expect("exists");
@@ -247,15 +265,29 @@ async fn big_executions_are_kept_in_parts() {
     let expected = drive(&a, &x, first, 3, 2, 100).await;
     // Back to small, then finished.
     let loaded = a.load(&arn).await.expect("load").expect("exists");
-    let small = Execution { input: json!({}), status: Status::Succeeded { output: json!(1) }, ..loaded.execution.clone() };
-    a.commit(Commit { execution: small.clone(), expected_version: loaded.version, history: vec![], outbox: vec![], tokens: vec![] })
-        .await
-        .expect("commit");
+    let small =
+        Execution { input: json!({}), status: Status::Succeeded { output: json!(1) }, ..loaded.execution.clone() };
+    a.commit(Commit {
+        execution: small.clone(),
+        expected_version: loaded.version,
+        history: vec![],
+        outbox: vec![],
+        tokens: vec![],
+    })
+    .await
+    .expect("commit");
     let loaded = fresh.load(&arn).await.expect("load").expect("exists");
     assert_eq!(loaded.execution, small);
     assert_eq!(fresh.history(&arn).await.expect("history"), expected);
     let query = ExecutionQuery { machine_arn: "arn:m".into(), status: None, limit: 10, page: None };
-    let listed = a.list_executions(&query).await.expect("list").executions.into_iter().find(|s| s.execution_arn == arn).expect("listed");
+    let listed = a
+        .list_executions(&query)
+        .await
+        .expect("list")
+        .executions
+        .into_iter()
+        .find(|s| s.execution_arn == arn)
+        .expect("listed");
     assert_eq!(listed.status, ExecutionStatus::Succeeded);
     // Only the current version's parts are left: none, as it is small now.
     assert_eq!(sort_keys(&a, &arn, "B#").await, Vec::<String>::new(), "superseded body parts must be deleted");

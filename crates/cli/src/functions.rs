@@ -38,8 +38,10 @@ impl LocalFunctions {
 
     /// The functions of a file in either format.
     pub fn load(path: &Path) -> Result<LocalFunctions> {
-        let text = std::fs::read_to_string(path).with_context(|| format!("reading functions file {}", path.display()))?;
-        let v: Value = serde_json::from_str(&text).with_context(|| format!("parsing functions file {}", path.display()))?;
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading functions file {}", path.display()))?;
+        let v: Value =
+            serde_json::from_str(&text).with_context(|| format!("parsing functions file {}", path.display()))?;
         let config = match v {
             Value::Object(m) if !m.contains_key("functions") => {
                 // the short format: name → command

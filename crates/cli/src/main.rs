@@ -215,7 +215,8 @@ fn real_main() -> Result<ExitCode> {
     match cli.command {
         Cmd::Run { dir, data_dir, input, json, manual_approval } => {
             let input = input.as_deref().map(parse_input).transpose()?;
-            let ok = tokio_runtime()?.block_on(run::run(run::RunArgs { dir, data_dir, input, json, manual_approval }))?;
+            let ok =
+                tokio_runtime()?.block_on(run::run(run::RunArgs { dir, data_dir, input, json, manual_approval }))?;
             Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
         Cmd::Serve { port, data_dir, functions } => {
@@ -223,12 +224,19 @@ fn real_main() -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Cmd::SendTaskSuccess { task_token, task_output, data_dir } => {
-            tokio_runtime()?.block_on(run::complete_token(&data_dir, &task_token, run::TokenAction::Success(task_output)))?;
+            tokio_runtime()?.block_on(run::complete_token(
+                &data_dir,
+                &task_token,
+                run::TokenAction::Success(task_output),
+            ))?;
             Ok(ExitCode::SUCCESS)
         }
         Cmd::SendTaskFailure { task_token, error, cause, data_dir } => {
-            tokio_runtime()?
-                .block_on(run::complete_token(&data_dir, &task_token, run::TokenAction::Failure { error, cause }))?;
+            tokio_runtime()?.block_on(run::complete_token(
+                &data_dir,
+                &task_token,
+                run::TokenAction::Failure { error, cause },
+            ))?;
             Ok(ExitCode::SUCCESS)
         }
         Cmd::List { data_dir } => {
@@ -256,7 +264,11 @@ fn real_main() -> Result<ExitCode> {
                 .unwrap_or("StateMachine")
                 .to_string();
             let opts = RunOptions {
-                context: ExecutionContext { state_machine_name: machine_name, execution_name: name, ..Default::default() },
+                context: ExecutionContext {
+                    state_machine_name: machine_name,
+                    execution_name: name,
+                    ..Default::default()
+                },
                 time_scale,
                 seed: rand::random(),
                 ..Default::default()
@@ -264,7 +276,10 @@ fn real_main() -> Result<ExitCode> {
             let r = match local::run(&def, input, &opts, &mut registry) {
                 Ok(r) => r,
                 Err(e) => {
-                    println!("{}", json!({"status": "INVALID_DEFINITION", "error": "InvalidDefinition", "cause": e.to_string()}));
+                    println!(
+                        "{}",
+                        json!({"status": "INVALID_DEFINITION", "error": "InvalidDefinition", "cause": e.to_string()})
+                    );
                     return Ok(ExitCode::from(1));
                 }
             };

@@ -204,8 +204,7 @@ pub fn policy(definition: &Value, opts: &PolicyOptions) -> Result<Policy> {
     let statement: Vec<Value> = statements
         .into_iter()
         .map(|s| {
-            let resource =
-                if s.resources.iter().any(|r| r == "*") { json!("*") } else { json!(s.resources) };
+            let resource = if s.resources.iter().any(|r| r == "*") { json!("*") } else { json!(s.resources) };
             json!({"Effect": "Allow", "Action": [s.action], "Resource": resource})
         })
         .collect();
@@ -240,8 +239,14 @@ mod tests {
             Some("arn:aws:sqs:us-west-1:111122223333:Q")
         );
         assert_eq!(queue_arn("https://queue.amazonaws.com/1/Q").as_deref(), Some("arn:aws:sqs:us-east-1:1:Q"));
-        assert_eq!(queue_arn("https://eu-west-1.queue.amazonaws.com/1/Q").as_deref(), Some("arn:aws:sqs:eu-west-1:1:Q"));
-        assert_eq!(queue_arn("https://sqs.cn-north-1.amazonaws.com.cn/1/Q").as_deref(), Some("arn:aws-cn:sqs:cn-north-1:1:Q"));
+        assert_eq!(
+            queue_arn("https://eu-west-1.queue.amazonaws.com/1/Q").as_deref(),
+            Some("arn:aws:sqs:eu-west-1:1:Q")
+        );
+        assert_eq!(
+            queue_arn("https://sqs.cn-north-1.amazonaws.com.cn/1/Q").as_deref(),
+            Some("arn:aws-cn:sqs:cn-north-1:1:Q")
+        );
         assert_eq!(queue_arn("${QueueUrl}").as_deref(), Some("${QueueUrl}"));
         assert_eq!(queue_arn("not a url"), None);
         assert_eq!(queue_arn("https://sqs.us-east-1.amazonaws.com/1"), None);
@@ -250,9 +255,15 @@ mod tests {
     #[test]
     fn lambda_invoke_grants_the_function_and_its_versions() {
         let o = opts();
-        assert_eq!(function_arns("F", &o), ["arn:aws:lambda:us-east-1:123456789012:function:F", "arn:aws:lambda:us-east-1:123456789012:function:F:*"]);
+        assert_eq!(
+            function_arns("F", &o),
+            ["arn:aws:lambda:us-east-1:123456789012:function:F", "arn:aws:lambda:us-east-1:123456789012:function:F:*"]
+        );
         assert_eq!(function_arns("F:prod", &o), ["arn:aws:lambda:us-east-1:123456789012:function:F:prod"]);
-        assert_eq!(function_arns("9:function:F", &o), ["arn:aws:lambda:us-east-1:9:function:F", "arn:aws:lambda:us-east-1:9:function:F:*"]);
+        assert_eq!(
+            function_arns("9:function:F", &o),
+            ["arn:aws:lambda:us-east-1:9:function:F", "arn:aws:lambda:us-east-1:9:function:F:*"]
+        );
         let arn = "arn:aws:lambda:eu-west-1:9:function:F";
         assert_eq!(function_arns(arn, &o), [arn.to_string(), format!("{arn}:*")]);
         assert_eq!(function_arns(&format!("{arn}:1"), &o), [format!("{arn}:1")]);
@@ -271,11 +282,14 @@ mod tests {
                 "X": {"Type": "Task", "Resource": "arn:aws:states:::dynamodb:putItem", "End": true}}}}}}
         ]}}});
         let p = policy(&def, &opts()).expect("policy");
-        assert_eq!(p.document["Statement"], json!([
-            {"Effect": "Allow", "Action": ["lambda:InvokeFunction"], "Resource": "*"},
-            {"Effect": "Allow", "Action": ["sns:Publish"], "Resource": ["arn:aws:sns:us-east-1:1:T"]},
-            {"Effect": "Allow", "Action": ["sqs:SendMessage*"], "Resource": "*"},
-        ]));
+        assert_eq!(
+            p.document["Statement"],
+            json!([
+                {"Effect": "Allow", "Action": ["lambda:InvokeFunction"], "Resource": "*"},
+                {"Effect": "Allow", "Action": ["sns:Publish"], "Resource": ["arn:aws:sns:us-east-1:1:T"]},
+                {"Effect": "Allow", "Action": ["sqs:SendMessage*"], "Resource": "*"},
+            ])
+        );
         assert_eq!(p.uncovered, ["X: arn:aws:states:::dynamodb:putItem"]);
     }
 }

@@ -14,8 +14,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use stepwise_embedded::functions::FunctionRouter;
 use stepwise_asl::stepper::Status;
+use stepwise_embedded::functions::FunctionRouter;
 use stepwise_embedded::{Embedded, SqliteQueue, SqliteStore, SqliteTopics};
 use stepwise_runtime::ports::{ExecutionQuery, ExecutionStatus, Queue, SystemClock};
 use stepwise_runtime::{Config, Runtime};
@@ -44,7 +44,8 @@ pub fn open_runtime(data_dir: &Path, functions: Option<&Path>) -> Result<(LocalR
     let embedded =
         Embedded::open(data_dir).with_context(|| format!("opening the data directory {}", data_dir.display()))?;
     let router = match functions {
-        Some(f) => FunctionRouter::load(f, &stepwise_sample::dyn_handler).with_context(|| format!("loading {}", f.display()))?,
+        Some(f) => FunctionRouter::load(f, &stepwise_sample::dyn_handler)
+            .with_context(|| format!("loading {}", f.display()))?,
         None => FunctionRouter::default(),
     };
     let Embedded { store, queue, topics } = embedded.clone();
@@ -66,16 +67,18 @@ pub fn project_definition(dir: &Path) -> Result<(String, Value, Value)> {
         Err(_) if !dir.join("bindings.json").exists() => Default::default(),
         Err(e) => return Err(e),
     };
-    let text = stepwise_sample::substitute(&text, &bindings).map_err(|e| anyhow::anyhow!("{}: {e}", def_path.display()))?;
-    let definition: Value =
-        serde_json::from_str(&text).with_context(|| format!("{} is not valid JSON after substitution", def_path.display()))?;
+    let text =
+        stepwise_sample::substitute(&text, &bindings).map_err(|e| anyhow::anyhow!("{}: {e}", def_path.display()))?;
+    let definition: Value = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not valid JSON after substitution", def_path.display()))?;
     let input = if dir.join("input.json").exists() { read_json(&dir.join("input.json"))? } else { json!({}) };
     let name = dir
         .canonicalize()
         .ok()
         .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
         .unwrap_or_else(|| "StateMachine".into());
-    let name: String = name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '-' }).collect();
+    let name: String =
+        name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '-' }).collect();
     Ok((name, definition, input))
 }
 
@@ -85,7 +88,9 @@ fn callback_queues(definition: &Value) -> Vec<String> {
     fn walk(v: &Value, out: &mut Vec<String>) {
         match v {
             Value::Object(m) => {
-                if m.get("Resource").and_then(Value::as_str) == Some("arn:aws:states:::sqs:sendMessage.waitForTaskToken") {
+                if m.get("Resource").and_then(Value::as_str)
+                    == Some("arn:aws:states:::sqs:sendMessage.waitForTaskToken")
+                {
                     // JSONPath states give the queue in Parameters, JSONata states in Arguments.
                     let args = m.get("Parameters").or_else(|| m.get("Arguments"));
                     if let Some(url) = args.and_then(|p| p.get("QueueUrl")).and_then(Value::as_str) {
@@ -109,7 +114,8 @@ pub async fn run(args: RunArgs) -> Result<bool> {
     let (rt, data) = open_runtime(&args.data_dir, functions.exists().then_some(functions.as_path()))?;
     let rt = Arc::new(rt);
     let role = format!("arn:aws:iam::{}:role/stepwise-{name}", rt.config().account);
-    let machine = rt.create_machine(&name, definition.clone(), &role, false).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let machine =
+        rt.create_machine(&name, definition.clone(), &role, false).await.map_err(|e| anyhow::anyhow!("{e}"))?;
 
     // Resume the execution a previous run left running, or start a new one.
     let query = ExecutionQuery {
@@ -170,7 +176,10 @@ pub async fn run(args: RunArgs) -> Result<bool> {
                             }
                             Ok(token) => match rt.send_task_success(&token, stepwise_sample::APPROVAL_OUTPUT).await {
                                 Ok(()) => {
-                                    println!("  approval callback: SendTaskSuccess {}", stepwise_sample::APPROVAL_OUTPUT);
+                                    println!(
+                                        "  approval callback: SendTaskSuccess {}",
+                                        stepwise_sample::APPROVAL_OUTPUT
+                                    );
                                     let _ = queue.ack(q, &m.receipt).await;
                                 }
                                 Err(e) => println!("  approval callback: {e}"),
@@ -237,7 +246,9 @@ fn describe_event(e: &Value) -> String {
     let details = e.as_object().and_then(|o| o.iter().find(|(k, _)| k.ends_with("EventDetails")).map(|(_, v)| v));
     let name = details.and_then(|d| d.get("name")).and_then(Value::as_str).unwrap_or("");
     let data = details
-        .and_then(|d| d.get("output").or_else(|| d.get("input")).or_else(|| d.get("parameters")).or_else(|| d.get("error")))
+        .and_then(|d| {
+            d.get("output").or_else(|| d.get("input")).or_else(|| d.get("parameters")).or_else(|| d.get("error"))
+        })
         .map(|v| {
             let s = v.to_string();
             if s.len() > 160 {
@@ -288,18 +299,28 @@ pub async fn list(data_dir: &Path) -> Result<()> {
     if !data_dir.join(stepwise_embedded::DB_FILE).exists() {
         bail!("{} holds no stepwise data (no {})", data_dir.display(), stepwise_embedded::DB_FILE);
     }
-    let data = Embedded::open(data_dir).with_context(|| format!("opening the data directory {}", data_dir.display()))?;
+    let data =
+        Embedded::open(data_dir).with_context(|| format!("opening the data directory {}", data_dir.display()))?;
     for e in data.store.all_executions().await? {
-        println!("{}", json!({"execution": e.execution_arn, "stateMachine": e.machine_arn, "status": e.status, "startDate": stepwise_asl::timestamp::format(&e.start)}));
+        println!(
+            "{}",
+            json!({"execution": e.execution_arn, "stateMachine": e.machine_arn, "status": e.status, "startDate": stepwise_asl::timestamp::format(&e.start)})
+        );
     }
     for q in data.queue.queues()? {
         for (m, sent, acked) in data.queue.list(&q)? {
-            println!("{}", json!({"queue": q, "messageId": m.id, "sent": stepwise_asl::timestamp::format(&sent), "receiveCount": m.receive_count, "acknowledged": acked, "body": m.body}));
+            println!(
+                "{}",
+                json!({"queue": q, "messageId": m.id, "sent": stepwise_asl::timestamp::format(&sent), "receiveCount": m.receive_count, "acknowledged": acked, "body": m.body})
+            );
         }
     }
     for t in data.topics.topics()? {
         for p in data.topics.list(&t)? {
-            println!("{}", json!({"topic": t, "messageId": p.id, "published": stepwise_asl::timestamp::format(&p.published_at), "message": p.message}));
+            println!(
+                "{}",
+                json!({"topic": t, "messageId": p.id, "published": stepwise_asl::timestamp::format(&p.published_at), "message": p.message})
+            );
         }
     }
     Ok(())

@@ -72,7 +72,8 @@ pub async fn serve(args: ServeArgs) -> Result<()> {
                 let api = api.clone();
                 async move { Ok::<_, Infallible>(api.handle(req).await) }
             });
-            if let Err(e) = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), svc).await {
+            if let Err(e) = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), svc).await
+            {
                 eprintln!("stepwise serve: connection error: {e}");
             }
         });

@@ -8,7 +8,8 @@ fn repo() -> PathBuf {
 }
 
 fn exec(args: &[&str]) -> (bool, serde_json::Value) {
-    let out = Command::new(env!("CARGO_BIN_EXE_stepwise")).current_dir(repo()).arg("exec").args(args).output().expect("run");
+    let out =
+        Command::new(env!("CARGO_BIN_EXE_stepwise")).current_dir(repo()).arg("exec").args(args).output().expect("run");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let line: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("{e}: {stdout}"));
     (out.status.success(), line)

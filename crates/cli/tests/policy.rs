@@ -160,8 +160,15 @@ fn policy_template_actions(name: &str) -> Vec<&'static str> {
         "SQSSendMessagePolicy" => vec!["sqs:SendMessage*"],
         "SNSPublishMessagePolicy" => vec!["sns:Publish"],
         "DynamoDBCrudPolicy" => vec![
-            "dynamodb:GetItem", "dynamodb:DeleteItem", "dynamodb:PutItem", "dynamodb:Scan", "dynamodb:Query",
-            "dynamodb:UpdateItem", "dynamodb:BatchWriteItem", "dynamodb:BatchGetItem", "dynamodb:DescribeTable",
+            "dynamodb:GetItem",
+            "dynamodb:DeleteItem",
+            "dynamodb:PutItem",
+            "dynamodb:Scan",
+            "dynamodb:Query",
+            "dynamodb:UpdateItem",
+            "dynamodb:BatchWriteItem",
+            "dynamodb:BatchGetItem",
+            "dynamodb:DescribeTable",
             "dynamodb:ConditionCheckItem",
         ],
         other => panic!("policy template {other} is not expected on the step driver"),
@@ -179,8 +186,10 @@ fn the_policy_template_actions_are_sams() {
         let templates: Value = serde_json::from_str(&text).expect("JSON");
         for name in ["LambdaInvokePolicy", "SQSSendMessagePolicy", "SNSPublishMessagePolicy", "DynamoDBCrudPolicy"] {
             let statements = templates["Templates"][name]["Definition"]["Statement"].as_array().expect("statements");
-            let actions: Vec<&str> =
-                statements.iter().flat_map(|s| s["Action"].as_array().into_iter().flatten().filter_map(Value::as_str)).collect();
+            let actions: Vec<&str> = statements
+                .iter()
+                .flat_map(|s| s["Action"].as_array().into_iter().flatten().filter_map(Value::as_str))
+                .collect();
             assert_eq!(actions, policy_template_actions(name), "{name}");
         }
     }
@@ -190,11 +199,13 @@ fn the_policy_template_actions_are_sams() {
 fn the_step_driver_is_granted_what_the_definition_needs() {
     let t = template();
     let resources = &t["Resources"];
-    let resource_type = |id: &str| resources[id]["Type"].as_str().unwrap_or_else(|| panic!("no resource {id}")).to_string();
+    let resource_type =
+        |id: &str| resources[id]["Type"].as_str().unwrap_or_else(|| panic!("no resource {id}")).to_string();
 
     // The definition the start function registers: the example's, with its variables bound by
     // Fn::Sub to the template's resources.
-    let var = &resources["StartExecutionFunction"]["Properties"]["Environment"]["Variables"]["STEPWISE_MACHINE_DEFINITION"];
+    let var =
+        &resources["StartExecutionFunction"]["Properties"]["Environment"]["Variables"]["STEPWISE_MACHINE_DEFINITION"];
     let (name, arg) = intrinsic(var).expect("!Sub");
     assert_eq!(name, "Sub");
     let Yaml::Sequence(parts) = arg else { panic!("!Sub [text, variables]") };
@@ -221,7 +232,7 @@ fn the_step_driver_is_granted_what_the_definition_needs() {
             let (want_type, want_attr) = match action.as_str() {
                 "lambda:InvokeFunction" => ("AWS::Serverless::Function", "Arn"),
                 "sqs:SendMessage*" => ("AWS::SQS::Queue", "Ref"), // a queue's Ref is its URL
-                "sns:Publish" => ("AWS::SNS::Topic", "Ref"), // a topic's Ref is its ARN
+                "sns:Publish" => ("AWS::SNS::Topic", "Ref"),      // a topic's Ref is its ARN
                 other => panic!("unexpected action {other}"),
             };
             assert_eq!((resource_type(&id).as_str(), attr.as_str()), (want_type, want_attr), "${{{name}}}");

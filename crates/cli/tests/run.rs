@@ -32,12 +32,21 @@ fn the_sample_runs_through_every_state_in_one_command() {
         .expect("run stepwise");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "exit {:?}\n{stdout}\n{}", out.status, String::from_utf8_lossy(&out.stderr));
-    for state in ["Check Stock Price", "Generate Buy/Sell recommendation", "Request Human Approval", "Buy or Sell?", "Report Result"] {
+    for state in [
+        "Check Stock Price",
+        "Generate Buy/Sell recommendation",
+        "Request Human Approval",
+        "Buy or Sell?",
+        "Report Result",
+    ] {
         assert!(stdout.contains(state), "{state} missing:\n{stdout}");
     }
     assert!(stdout.contains("Buy Stock") || stdout.contains("Sell Stock"), "{stdout}");
     assert!(stdout.contains("queue RequestHumanApprovalQueue received message"), "{stdout}");
-    assert!(stdout.contains("topic arn:aws:sns:us-east-1:123456789012:ReportResultTopic published message"), "{stdout}");
+    assert!(
+        stdout.contains("topic arn:aws:sns:us-east-1:123456789012:ReportResultTopic published message"),
+        "{stdout}"
+    );
     let last: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap_or("")).expect("last line is JSON");
     assert_eq!(last["status"], "SUCCEEDED");
     assert!(last["output"].as_str().is_some_and(|o| o.contains("MessageId")), "{last}");
@@ -69,7 +78,8 @@ fn killed_mid_approval_the_sample_resumes_and_succeeds() {
     first.kill().expect("kill");
     let _ = first.wait();
 
-    let out = stepwise().args(["run", "examples/stock-trading", "--json", "--data-dir"]).arg(&dir).output().expect("rerun");
+    let out =
+        stepwise().args(["run", "examples/stock-trading", "--json", "--data-dir"]).arg(&dir).output().expect("rerun");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}");
     assert!(stdout.contains("resuming execution"), "{stdout}");
@@ -105,7 +115,11 @@ fn manual_approval_is_completed_from_another_process() {
         .output()
         .expect("forged");
     assert!(!bad.status.success());
-    assert!(String::from_utf8_lossy(&bad.stderr).contains("TaskDoesNotExist"), "{}", String::from_utf8_lossy(&bad.stderr));
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("TaskDoesNotExist"),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
     let ok = stepwise()
         .args(["send-task-success", "--task-token", &token, "--task-output", "\"approved\"", "--data-dir"])
         .arg(&dir)
@@ -138,7 +152,8 @@ fn the_jsonata_sample_gives_the_same_result_as_the_jsonpath_one() {
         assert!(out.status.success(), "{example}: {stdout}");
         let last: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap_or("")).expect("JSON");
         assert_eq!(last["status"], "SUCCEEDED", "{example}");
-        let output: serde_json::Value = serde_json::from_str(last["output"].as_str().unwrap_or("null")).expect("output");
+        let output: serde_json::Value =
+            serde_json::from_str(last["output"].as_str().unwrap_or("null")).expect("output");
         assert!(output["MessageId"].is_string(), "{example}: {output}");
         let published = stdout.lines().find(|l| l.contains("published message")).unwrap_or("").to_string();
         let message: serde_json::Value =

@@ -42,7 +42,11 @@ impl Server {
         let stdout = child.stdout.take().expect("stdout");
         let mut line = String::new();
         BufReader::new(stdout).read_line(&mut line).expect("read the address line");
-        let url = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("unexpected first line {line:?}")).to_string();
+        let url = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .to_string();
         Server { child, url, dir, keep_dir: false }
     }
 
@@ -89,7 +93,8 @@ impl Server {
     }
 
     fn create(&self, name: &str, definition: Value) -> String {
-        let r = self.ok("CreateStateMachine", json!({"name": name, "definition": definition.to_string(), "roleArn": ROLE}));
+        let r =
+            self.ok("CreateStateMachine", json!({"name": name, "definition": definition.to_string(), "roleArn": ROLE}));
         r["stateMachineArn"].as_str().expect("stateMachineArn").to_string()
     }
 
@@ -161,7 +166,10 @@ fn create_start_describe_history_and_list() {
     // Creating the same machine again is idempotent; a different definition is not.
     assert_eq!(s.create("Basic", pass_machine()), machine);
     assert_eq!(
-        s.code("CreateStateMachine", json!({"name": "Basic", "definition": wait_machine().to_string(), "roleArn": ROLE})),
+        s.code(
+            "CreateStateMachine",
+            json!({"name": "Basic", "definition": wait_machine().to_string(), "roleArn": ROLE})
+        ),
         "StateMachineAlreadyExists"
     );
 
@@ -223,15 +231,15 @@ fn create_start_describe_history_and_list() {
     assert!(rev["nextToken"].is_string());
     let bare = s.ok("GetExecutionHistory", json!({"executionArn": arn, "includeExecutionData": false}));
     assert!(bare["events"][0]["executionStartedEventDetails"].get("input").is_none(), "{bare}");
-    assert_eq!(
-        s.code("GetExecutionHistory", json!({"executionArn": arn, "nextToken": "garbage"})),
-        "InvalidToken"
-    );
+    assert_eq!(s.code("GetExecutionHistory", json!({"executionArn": arn, "nextToken": "garbage"})), "InvalidToken");
 
     // Listings.
     let other = s.create("Other", wait_machine());
     let list = s.ok("ListStateMachines", json!({}));
-    let names: Vec<&str> = list["stateMachines"].as_array().map(|a| a.iter().filter_map(|m| m["name"].as_str()).collect()).unwrap_or_default();
+    let names: Vec<&str> = list["stateMachines"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|m| m["name"].as_str()).collect())
+        .unwrap_or_default();
     assert_eq!(names, ["Basic", "Other"]);
     let first = s.ok("ListStateMachines", json!({"maxResults": 1}));
     assert_eq!(first["stateMachines"].as_array().map(Vec::len), Some(1));
@@ -242,13 +250,19 @@ fn create_start_describe_history_and_list() {
     let execs = s.ok("ListExecutions", json!({"stateMachineArn": machine}));
     let rows = execs["executions"].as_array().cloned().unwrap_or_default();
     assert_eq!(rows.len(), 2, "{execs}");
-    assert!(rows.iter().all(|r| r["status"] == "SUCCEEDED" && r["stopDate"].is_number() && r["stateMachineArn"] == machine.as_str()));
+    assert!(rows
+        .iter()
+        .all(|r| r["status"] == "SUCCEEDED" && r["stopDate"].is_number() && r["stateMachineArn"] == machine.as_str()));
     let page1 = s.ok("ListExecutions", json!({"stateMachineArn": machine, "maxResults": 1}));
-    let page2 = s.ok("ListExecutions", json!({"stateMachineArn": machine, "maxResults": 1, "nextToken": page1["nextToken"]}));
+    let page2 =
+        s.ok("ListExecutions", json!({"stateMachineArn": machine, "maxResults": 1, "nextToken": page1["nextToken"]}));
     assert_ne!(page1["executions"][0]["executionArn"], page2["executions"][0]["executionArn"]);
     let running = s.ok("ListExecutions", json!({"stateMachineArn": machine, "statusFilter": "RUNNING"}));
     assert_eq!(running["executions"], json!([]));
-    assert_eq!(s.code("ListExecutions", json!({"stateMachineArn": machine, "statusFilter": "DONE"})), "ValidationException");
+    assert_eq!(
+        s.code("ListExecutions", json!({"stateMachineArn": machine, "statusFilter": "DONE"})),
+        "ValidationException"
+    );
 
     let for_exec = s.ok("DescribeStateMachineForExecution", json!({"executionArn": arn}));
     assert_eq!(for_exec["stateMachineArn"], machine.as_str());
@@ -305,7 +319,8 @@ fn wait_for_task_token_round_trip_through_the_history() {
             let d = &e["taskScheduledEventDetails"];
             assert_eq!(d["resourceType"], "sqs");
             assert_eq!(d["resource"], "sendMessage.waitForTaskToken");
-            let params: Value = serde_json::from_str(d["parameters"].as_str().expect("parameters string")).expect("JSON");
+            let params: Value =
+                serde_json::from_str(d["parameters"].as_str().expect("parameters string")).expect("JSON");
             assert_eq!(params["MessageBody"]["order"], 7);
             break params["MessageBody"]["token"].as_str().expect("token").to_string();
         }
@@ -318,7 +333,10 @@ fn wait_for_task_token_round_trip_through_the_history() {
     s.ok("SendTaskSuccess", json!({"taskToken": token, "output": "{\"approved\": true}"}));
     let d = s.wait_done(&arn);
     assert_eq!(d["status"], "SUCCEEDED", "{d}");
-    assert_eq!(serde_json::from_str::<Value>(d["output"].as_str().unwrap_or_default()).ok(), Some(json!({"approved": true})));
+    assert_eq!(
+        serde_json::from_str::<Value>(d["output"].as_str().unwrap_or_default()).ok(),
+        Some(json!({"approved": true}))
+    );
     // The token is spent.
     assert_eq!(s.code("SendTaskSuccess", json!({"taskToken": token, "output": "{}"})), "TaskTimedOut");
     assert_eq!(s.code("SendTaskFailure", json!({"taskToken": token, "error": "E"})), "TaskTimedOut");
@@ -332,7 +350,10 @@ fn bad_requests_get_aws_error_codes() {
     let missing_exec = "arn:aws:states:us-east-1:123456789012:execution:Errors:nope";
     let create = |name: &str, def: &str| json!({"name": name, "definition": def, "roleArn": ROLE});
 
-    assert_eq!(s.code("CreateStateMachine", create("Bad", "{\"StartAt\": \"X\", \"States\": {}}")), "InvalidDefinition");
+    assert_eq!(
+        s.code("CreateStateMachine", create("Bad", "{\"StartAt\": \"X\", \"States\": {}}")),
+        "InvalidDefinition"
+    );
     assert_eq!(s.code("CreateStateMachine", create("Bad", "{not json")), "InvalidDefinition");
     assert_eq!(s.code("CreateStateMachine", create("bad name", &pass_machine().to_string())), "InvalidName");
     assert_eq!(
@@ -341,25 +362,37 @@ fn bad_requests_get_aws_error_codes() {
     );
     assert_eq!(s.code("CreateStateMachine", json!({"name": "NoDef", "roleArn": ROLE})), "ValidationException");
     assert_eq!(
-        s.code("CreateStateMachine", json!({"name": "T", "definition": pass_machine().to_string(), "roleArn": ROLE, "type": "FAST"})),
+        s.code(
+            "CreateStateMachine",
+            json!({"name": "T", "definition": pass_machine().to_string(), "roleArn": ROLE, "type": "FAST"})
+        ),
         "ValidationException"
     );
     assert_eq!(s.code("DescribeStateMachine", json!({"stateMachineArn": "not-an-arn"})), "InvalidArn");
     assert_eq!(s.code("DescribeStateMachine", json!({"stateMachineArn": missing_machine})), "StateMachineDoesNotExist");
     assert_eq!(s.code("StartExecution", json!({"stateMachineArn": missing_machine})), "StateMachineDoesNotExist");
-    assert_eq!(s.code("StartExecution", json!({"stateMachineArn": machine, "input": "{oops"})), "InvalidExecutionInput");
+    assert_eq!(
+        s.code("StartExecution", json!({"stateMachineArn": machine, "input": "{oops"})),
+        "InvalidExecutionInput"
+    );
     assert_eq!(s.code("StartExecution", json!({"stateMachineArn": machine, "name": "a/b"})), "InvalidName");
     assert_eq!(s.code("StartExecution", json!({})), "ValidationException");
     assert_eq!(s.code("DescribeExecution", json!({"executionArn": missing_exec})), "ExecutionDoesNotExist");
     assert_eq!(s.code("DescribeExecution", json!({"executionArn": "arn:aws:states:x"})), "InvalidArn");
     assert_eq!(s.code("StopExecution", json!({"executionArn": missing_exec})), "ExecutionDoesNotExist");
     assert_eq!(s.code("GetExecutionHistory", json!({"executionArn": missing_exec})), "ExecutionDoesNotExist");
-    assert_eq!(s.code("GetExecutionHistory", json!({"executionArn": missing_exec, "maxResults": 5000})), "ValidationException");
+    assert_eq!(
+        s.code("GetExecutionHistory", json!({"executionArn": missing_exec, "maxResults": 5000})),
+        "ValidationException"
+    );
     assert_eq!(s.code("ListExecutions", json!({"stateMachineArn": missing_machine})), "StateMachineDoesNotExist");
     assert_eq!(s.code("SendTaskSuccess", json!({"taskToken": "not a token!", "output": "{}"})), "InvalidToken");
     assert_eq!(s.code("SendTaskSuccess", json!({"taskToken": "A".repeat(32), "output": "{}"})), "TaskDoesNotExist");
     assert_eq!(s.code("SendTaskHeartbeat", json!({"taskToken": "A".repeat(32)})), "TaskDoesNotExist");
-    assert_eq!(s.code("SendTaskFailure", json!({"taskToken": "A".repeat(32), "error": "E".repeat(300)})), "ValidationException");
+    assert_eq!(
+        s.code("SendTaskFailure", json!({"taskToken": "A".repeat(32), "error": "E".repeat(300)})),
+        "ValidationException"
+    );
     assert_eq!(s.code("SendTaskSuccess", json!({"output": "{}"})), "ValidationException");
     assert_eq!(s.code("DeleteEverything", json!({})), "UnknownOperationException");
     assert_eq!(s.code("StartSyncExecution", json!({"stateMachineArn": machine})), "StateMachineTypeNotSupported");
@@ -388,7 +421,10 @@ fn start_sync_execution_runs_an_express_machine_to_completion() {
     let d = s.ok("StartSyncExecution", json!({"stateMachineArn": machine, "input": "{\"x\": 2}"}));
     assert_eq!(d["status"], "SUCCEEDED", "{d}");
     assert!(d["executionArn"].as_str().is_some_and(|a| a.contains(":express:Quick:")), "{d}");
-    assert_eq!(serde_json::from_str::<Value>(d["output"].as_str().unwrap_or_default()).ok(), Some(json!({"x": 2, "r": {"done": true}})));
+    assert_eq!(
+        serde_json::from_str::<Value>(d["output"].as_str().unwrap_or_default()).ok(),
+        Some(json!({"x": 2, "r": {"done": true}}))
+    );
 }
 
 /// The same flows with the real clients: boto3 (typed exceptions) and the AWS CLI
@@ -399,7 +435,10 @@ fn boto3_and_the_aws_cli_drive_the_server() {
     let aws = repo().join(".venv/bin/aws");
     let has = |module: &str| {
         python.exists()
-            && Command::new(&python).args(["-c", &format!("import {module}")]).output().is_ok_and(|o| o.status.success())
+            && Command::new(&python)
+                .args(["-c", &format!("import {module}")])
+                .output()
+                .is_ok_and(|o| o.status.success())
     };
     if !(has("boto3") && aws.exists()) {
         let msg = "the project's Python environment (.venv with boto3 and awscli, made by scripts/test.sh) is missing";

@@ -3,16 +3,11 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use stepwise_conformance::{
-    default_corpus_dir, run_corpus_with, Filter, LocalEngine, RunnerOptions,
-};
+use stepwise_conformance::{default_corpus_dir, run_corpus_with, Filter, LocalEngine, RunnerOptions};
 
 fn main() {
     let mut filter = Filter::default();
-    let mut options = RunnerOptions {
-        threads: 2,
-        ..RunnerOptions::default()
-    };
+    let mut options = RunnerOptions { threads: 2, ..RunnerOptions::default() };
     let mut path: Option<PathBuf> = None;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -24,10 +19,8 @@ fn main() {
             "--replay" => options.replay = true,
             "--exact-only" => filter.exact_only = true,
             "--wait-cap" => {
-                options.function_wait_cap = args
-                    .next()
-                    .and_then(|s| s.parse().ok())
-                    .map(std::time::Duration::from_secs_f64)
+                options.function_wait_cap =
+                    args.next().and_then(|s| s.parse().ok()).map(std::time::Duration::from_secs_f64)
             }
             _ => path = Some(PathBuf::from(a)),
         }

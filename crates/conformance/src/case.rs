@@ -132,9 +132,7 @@ impl Case {
 
     /// Whether the case is an express state machine.
     pub fn is_express(&self) -> bool {
-        self.context
-            .state_machine_type
-            .eq_ignore_ascii_case("EXPRESS")
+        self.context.state_machine_type.eq_ignore_ascii_case("EXPRESS")
     }
 
     /// Parse one case from its JSON object. `line` is 1-based.
@@ -142,26 +140,17 @@ impl Case {
         let obj = v.as_object().ok_or("not a JSON object")?;
         let id = req_str(obj, "id")?;
         let family = opt_str(obj, "family").unwrap_or_else(|| "unknown".into());
-        let definition = obj
-            .get("definition")
-            .cloned()
-            .ok_or("missing `definition`")?;
+        let definition = obj.get("definition").cloned().ok_or("missing `definition`")?;
         let input = obj.get("input").cloned().unwrap_or(Value::Null);
-        let expected = parse_expected(obj.get("expected").ok_or("missing `expected`")?)
-            .map_err(|e| format!("`expected`: {e}"))?;
+        let expected =
+            parse_expected(obj.get("expected").ok_or("missing `expected`")?).map_err(|e| format!("`expected`: {e}"))?;
         let history_types = match obj.get("history_types") {
             None | Some(Value::Null) => None,
             Some(v) => Some(str_list(v).map_err(|e| format!("`history_types`: {e}"))?),
         };
         let needs = opt_list(obj, "needs")?;
-        let self_contained = obj
-            .get("self_contained")
-            .and_then(Value::as_bool)
-            .unwrap_or(false);
-        let exact_comparable = obj
-            .get("exact_comparable")
-            .and_then(Value::as_bool)
-            .unwrap_or(false);
+        let self_contained = obj.get("self_contained").and_then(Value::as_bool).unwrap_or(false);
+        let exact_comparable = obj.get("exact_comparable").and_then(Value::as_bool).unwrap_or(false);
         let placeholders = opt_list(obj, "placeholders")?;
         let input_placeholders = opt_list(obj, "input_placeholders")?;
         let notes = opt_list(obj, "notes")?;
@@ -170,23 +159,13 @@ impl Case {
             None | Some(Value::Null) => {}
             Some(Value::Object(m)) => {
                 for (arn, f) in m {
-                    let fo = f
-                        .as_object()
-                        .ok_or_else(|| format!("lambda_functions[{arn}] is not an object"))?;
-                    let code =
-                        req_str(fo, "code").map_err(|e| format!("lambda_functions[{arn}]: {e}"))?;
+                    let fo = f.as_object().ok_or_else(|| format!("lambda_functions[{arn}] is not an object"))?;
+                    let code = req_str(fo, "code").map_err(|e| format!("lambda_functions[{arn}]: {e}"))?;
                     let function_name = opt_str(fo, "function_name")
                         .unwrap_or_else(|| arn.rsplit(':').next().unwrap_or(arn).to_string());
                     let handler_file = opt_str(fo, "handler_file").unwrap_or_default();
-                    lambda_functions.insert(
-                        arn.clone(),
-                        LambdaFunction {
-                            arn: arn.clone(),
-                            function_name,
-                            handler_file,
-                            code,
-                        },
-                    );
+                    lambda_functions
+                        .insert(arn.clone(), LambdaFunction { arn: arn.clone(), function_name, handler_file, code });
                 }
             }
             Some(_) => return Err("`lambda_functions` is not an object".into()),
@@ -196,10 +175,8 @@ impl Case {
             None | Some(Value::Null) => {}
             Some(Value::Array(a)) => {
                 for (i, t) in a.iter().enumerate() {
-                    snapshot_transformers.push(
-                        Transformer::from_json(t)
-                            .map_err(|e| format!("snapshot_transformers[{i}]: {e}"))?,
-                    );
+                    snapshot_transformers
+                        .push(Transformer::from_json(t).map_err(|e| format!("snapshot_transformers[{i}]: {e}"))?);
                 }
             }
             Some(_) => return Err("`snapshot_transformers` is not an array".into()),
@@ -259,10 +236,7 @@ fn parse_expected(v: &Value) -> Result<Expected, String> {
         output: o.get("output").cloned(),
         error,
         cause,
-        cause_is_json: o
-            .get("cause_is_json")
-            .and_then(Value::as_bool)
-            .unwrap_or(false),
+        cause_is_json: o.get("cause_is_json").and_then(Value::as_bool).unwrap_or(false),
     })
 }
 
@@ -280,13 +254,7 @@ fn opt_str(o: &Map<String, Value>, k: &str) -> Option<String> {
 
 fn str_list(v: &Value) -> Result<Vec<String>, String> {
     let a = v.as_array().ok_or("not an array")?;
-    a.iter()
-        .map(|x| {
-            x.as_str()
-                .map(str::to_string)
-                .ok_or_else(|| "non-string element".to_string())
-        })
-        .collect()
+    a.iter().map(|x| x.as_str().map(str::to_string).ok_or_else(|| "non-string element".to_string())).collect()
 }
 
 fn opt_list(o: &Map<String, Value>, k: &str) -> Result<Vec<String>, String> {
@@ -311,11 +279,7 @@ pub struct LoadError {
 
 impl fmt::Display for LoadError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let name = self
-            .file
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
+        let name = self.file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         write!(f, "{name}:{}", self.line)?;
         if let Some(id) = &self.id {
             write!(f, " ({id})")?;
@@ -345,10 +309,7 @@ pub fn resolve_corpus_path(path: &Path) -> (PathBuf, PathBuf) {
     if path.is_dir() {
         (path.join("cases.jsonl"), path.to_path_buf())
     } else {
-        let dir = path
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|| PathBuf::from("."));
+        let dir = path.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
         (path.to_path_buf(), dir)
     }
 }
@@ -391,22 +352,14 @@ pub fn parse_cases<R: BufRead>(reader: R, file: &Path) -> (Vec<Case>, Vec<LoadEr
         let id = v.get("id").and_then(Value::as_str).map(str::to_string);
         match Case::from_json(v, lineno) {
             Ok(c) => cases.push(c),
-            Err(message) => errors.push(LoadError {
-                file: file.into(),
-                line: lineno,
-                id,
-                message,
-            }),
+            Err(message) => errors.push(LoadError { file: file.into(), line: lineno, id, message }),
         }
     }
     (cases, errors)
 }
 
 /// Parse `histories.jsonl` lines (`{"id", "events"}`).
-pub fn parse_histories<R: BufRead>(
-    reader: R,
-    file: &Path,
-) -> (BTreeMap<String, Vec<Value>>, Vec<LoadError>) {
+pub fn parse_histories<R: BufRead>(reader: R, file: &Path) -> (BTreeMap<String, Vec<Value>>, Vec<LoadError>) {
     let mut out = BTreeMap::new();
     let mut errors = Vec::new();
     for (i, line) in reader.split(b'\n').enumerate() {
@@ -460,8 +413,8 @@ pub fn parse_histories<R: BufRead>(
 /// itself). `histories.jsonl` beside it is optional. Fails only when the cases file can't be read.
 pub fn load_corpus(path: &Path) -> io::Result<Corpus> {
     let (cases_file, dir) = resolve_corpus_path(path);
-    let f = fs::File::open(&cases_file)
-        .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", cases_file.display())))?;
+    let f =
+        fs::File::open(&cases_file).map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", cases_file.display())))?;
     let (cases, mut errors) = parse_cases(BufReader::new(f), &cases_file);
     let hist_file = dir.join("histories.jsonl");
     let histories = match fs::File::open(&hist_file) {
@@ -472,11 +425,7 @@ pub fn load_corpus(path: &Path) -> io::Result<Corpus> {
         }
         Err(_) => BTreeMap::new(),
     };
-    Ok(Corpus {
-        cases,
-        histories,
-        errors,
-    })
+    Ok(Corpus { cases, histories, errors })
 }
 
 #[cfg(test)]

@@ -40,12 +40,7 @@ impl Diff {
             None => "<absent>".to_string(),
             Some(v) => truncate(&v.to_string(), max),
         };
-        format!(
-            "at {}: expected {}, got {}",
-            self.path,
-            show(&self.expected),
-            show(&self.actual)
-        )
+        format!("at {}: expected {}, got {}", self.path, show(&self.expected), show(&self.actual))
     }
 }
 
@@ -56,28 +51,13 @@ pub fn first_diff(expected: &Value, actual: &Value) -> Option<Diff> {
 }
 
 /// Like [`first_diff`], with strings compared by `str_eq(expected, actual)`.
-pub fn first_diff_by(
-    expected: &Value,
-    actual: &Value,
-    str_eq: &dyn Fn(&str, &str) -> bool,
-) -> Option<Diff> {
+pub fn first_diff_by(expected: &Value, actual: &Value, str_eq: &dyn Fn(&str, &str) -> bool) -> Option<Diff> {
     let mut path = String::from("$");
     diff_at(expected, actual, &mut path, str_eq)
 }
 
-fn diff_at(
-    e: &Value,
-    a: &Value,
-    path: &mut String,
-    str_eq: &dyn Fn(&str, &str) -> bool,
-) -> Option<Diff> {
-    let here = |path: &String| {
-        Some(Diff {
-            path: path.clone(),
-            expected: Some(e.clone()),
-            actual: Some(a.clone()),
-        })
-    };
+fn diff_at(e: &Value, a: &Value, path: &mut String, str_eq: &dyn Fn(&str, &str) -> bool) -> Option<Diff> {
+    let here = |path: &String| Some(Diff { path: path.clone(), expected: Some(e.clone()), actual: Some(a.clone()) });
     match (e, a) {
         (Value::Null, Value::Null) => None,
         (Value::Bool(x), Value::Bool(y)) if x == y => None,
@@ -96,11 +76,7 @@ fn diff_at(
             if x.len() != y.len() {
                 let i = x.len().min(y.len());
                 let p = format!("{path}[{i}]");
-                return Some(Diff {
-                    path: p,
-                    expected: x.get(i).cloned(),
-                    actual: y.get(i).cloned(),
-                });
+                return Some(Diff { path: p, expected: x.get(i).cloned(), actual: y.get(i).cloned() });
             }
             None
         }
@@ -110,11 +86,7 @@ fn diff_at(
                 push_key(path, k);
                 let d = match y.get(k) {
                     Some(av) => diff_at(ev, av, path, str_eq),
-                    None => Some(Diff {
-                        path: path.clone(),
-                        expected: Some(ev.clone()),
-                        actual: None,
-                    }),
+                    None => Some(Diff { path: path.clone(), expected: Some(ev.clone()), actual: None }),
                 };
                 path.truncate(len);
                 if d.is_some() {
@@ -125,11 +97,7 @@ fn diff_at(
                 if !x.contains_key(k) {
                     let mut p = path.clone();
                     push_key(&mut p, k);
-                    return Some(Diff {
-                        path: p,
-                        expected: None,
-                        actual: Some(av.clone()),
-                    });
+                    return Some(Diff { path: p, expected: None, actual: Some(av.clone()) });
                 }
             }
             None
@@ -151,9 +119,7 @@ fn push_key(path: &mut String, k: &str) {
 
 fn placeholder_re() -> &'static regex::Regex {
     static RE: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
-    RE.get_or_init(|| {
-        regex::Regex::new(r"<[A-Za-z][A-Za-z0-9_.\-]*(?::\d+)?>").expect("static regex")
-    })
+    RE.get_or_init(|| regex::Regex::new(r"<[A-Za-z][A-Za-z0-9_.\-]*(?::\d+)?>").expect("static regex"))
 }
 
 /// String equality where each placeholder of the recording in `expected` (`<request_id>`,
@@ -175,9 +141,7 @@ pub fn placeholder_str_eq(expected: &str, actual: &str) -> bool {
     }
     pattern.push_str(&regex::escape(&expected[last..]));
     pattern.push('$');
-    regex::Regex::new(&pattern)
-        .map(|re| re.is_match(actual))
-        .unwrap_or(false)
+    regex::Regex::new(&pattern).map(|re| re.is_match(actual)).unwrap_or(false)
 }
 
 /// Cut `s` to at most `max` characters, marking the cut.
@@ -198,10 +162,7 @@ mod tests {
     #[test]
     fn numbers_by_value() {
         assert!(json_equal(&json!(1), &json!(1.0)));
-        assert!(json_equal(
-            &json!({"a": [0, 2.5]}),
-            &json!({"a": [0.0, 2.5]})
-        ));
+        assert!(json_equal(&json!({"a": [0, 2.5]}), &json!({"a": [0.0, 2.5]})));
         assert!(!json_equal(&json!(1), &json!(1.5)));
         assert!(!json_equal(&json!(1), &json!("1")));
         assert!(json_equal(&json!(u64::MAX), &json!(u64::MAX)));
@@ -242,27 +203,14 @@ mod tests {
 
     #[test]
     fn placeholders_match_any_text() {
-        assert!(placeholder_str_eq(
-            "in the input '<json-input:1>'",
-            "in the input '{\"a\":1}'"
-        ));
+        assert!(placeholder_str_eq("in the input '<json-input:1>'", "in the input '{\"a\":1}'"));
         assert!(placeholder_str_eq("<ArnPart_0idx>", "<ArnPart_0idx>"));
-        assert!(placeholder_str_eq(
-            "id <uuid:1> and <request_id>.",
-            "id abc and x-y."
-        ));
-        assert!(!placeholder_str_eq(
-            "id <uuid:1> and <request_id>.",
-            "id abc and x-y"
-        ));
+        assert!(placeholder_str_eq("id <uuid:1> and <request_id>.", "id abc and x-y."));
+        assert!(!placeholder_str_eq("id <uuid:1> and <request_id>.", "id abc and x-y"));
         assert!(!placeholder_str_eq("in '<json-input:1>'", "in ''"));
         assert!(!placeholder_str_eq("plain", "other"));
         assert!(!placeholder_str_eq("a < b > c", "a x c"));
-        let d = first_diff_by(
-            &json!({"m": "x <p:1>"}),
-            &json!({"m": "x yz"}),
-            &placeholder_str_eq,
-        );
+        let d = first_diff_by(&json!({"m": "x <p:1>"}), &json!({"m": "x yz"}), &placeholder_str_eq);
         assert!(d.is_none());
     }
 

@@ -16,12 +16,7 @@ pub struct LocalEngine;
 struct Adapter<'a>(&'a mut dyn Invoke);
 
 impl FunctionInvoker for Adapter<'_> {
-    fn invoke(
-        &mut self,
-        function: &str,
-        payload: &Value,
-        timeout: Option<Duration>,
-    ) -> FunctionOutcome {
+    fn invoke(&mut self, function: &str, payload: &Value, timeout: Option<Duration>) -> FunctionOutcome {
         self.0.invoke(function, payload, timeout)
     }
 }
@@ -48,15 +43,8 @@ impl Engine for LocalEngine {
             seed: settings.seed,
             replay: settings.replay,
         };
-        let r = local::run(definition, input, &opts, &mut Adapter(functions))
-            .map_err(|e| e.to_string())?;
+        let r = local::run(definition, input, &opts, &mut Adapter(functions)).map_err(|e| e.to_string())?;
         let history = r.history_json();
-        Ok(EngineRun {
-            status: r.status,
-            output: r.output,
-            error: r.error,
-            cause: r.cause,
-            history,
-        })
+        Ok(EngineRun { status: r.status, output: r.output, error: r.error, cause: r.cause, history })
     }
 }

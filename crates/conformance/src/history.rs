@@ -70,15 +70,7 @@ pub fn tokenize<S: AsRef<str>>(types: &[S]) -> Vec<Token> {
 
 /// The event types of an AWS-shaped history (`[{"type": ...}, ...]`).
 pub fn event_types(history: &[Value]) -> Vec<String> {
-    history
-        .iter()
-        .map(|e| {
-            e.get("type")
-                .and_then(Value::as_str)
-                .unwrap_or("<no type>")
-                .to_string()
-        })
-        .collect()
+    history.iter().map(|e| e.get("type").and_then(Value::as_str).unwrap_or("<no type>").to_string()).collect()
 }
 
 fn describe(t: Option<&Token>) -> String {
@@ -117,10 +109,7 @@ fn multiset_delta(expected: &[String], actual: &[String]) -> String {
 }
 
 /// Compare recorded event types with ours. `Err` says where they first differ.
-pub fn compare_history<S: AsRef<str>, T: AsRef<str>>(
-    expected: &[S],
-    actual: &[T],
-) -> Result<(), String> {
+pub fn compare_history<S: AsRef<str>, T: AsRef<str>>(expected: &[S], actual: &[T]) -> Result<(), String> {
     let e = tokenize(expected);
     let a = tokenize(actual);
     let mut pos = 0usize; // index in the flat event sequence, for the message
@@ -141,12 +130,7 @@ pub fn compare_history<S: AsRef<str>, T: AsRef<str>>(
                     multiset_delta(x, y)
                 )
             }
-            _ => format!(
-                "event {}: expected {}, got {}",
-                pos + 1,
-                describe(et),
-                describe(at)
-            ),
+            _ => format!("event {}: expected {}, got {}", pos + 1, describe(et), describe(at)),
         });
     }
     Ok(())
@@ -155,10 +139,7 @@ pub fn compare_history<S: AsRef<str>, T: AsRef<str>>(
 /// For histories the recording normalised (sorted inside Parallel blocks, some events lost):
 /// the ordered events before the first block must match, and every recorded event type must
 /// occur in ours at least as often.
-pub fn compare_history_lenient<S: AsRef<str>, T: AsRef<str>>(
-    expected: &[S],
-    actual: &[T],
-) -> Result<(), String> {
+pub fn compare_history_lenient<S: AsRef<str>, T: AsRef<str>>(expected: &[S], actual: &[T]) -> Result<(), String> {
     let e = tokenize(expected);
     let a = tokenize(actual);
     for (i, (x, y)) in e.iter().zip(a.iter()).enumerate() {
@@ -166,12 +147,7 @@ pub fn compare_history_lenient<S: AsRef<str>, T: AsRef<str>>(
             break;
         }
         if x != y {
-            return Err(format!(
-                "event {}: expected {}, got {}",
-                i + 1,
-                describe(Some(x)),
-                describe(Some(y))
-            ));
+            return Err(format!("event {}: expected {}, got {}", i + 1, describe(Some(x)), describe(Some(y))));
         }
     }
     let ec = counts(expected);
@@ -200,9 +176,7 @@ mod tests {
 
     #[test]
     fn tokenize_blocks() {
-        let t = tokenize(&v(
-            "ExecutionStarted MapStateEntered MapStateStarted B A MapStateSucceeded MapStateExited",
-        ));
+        let t = tokenize(&v("ExecutionStarted MapStateEntered MapStateStarted B A MapStateSucceeded MapStateExited"));
         assert_eq!(
             t,
             vec![
@@ -225,10 +199,7 @@ mod tests {
         // Order outside a block matters.
         let swapped = v("ParallelStateEntered ExecutionStarted ParallelStateStarted PassStateEntered PassStateExited WaitStateEntered WaitStateExited ParallelStateSucceeded ParallelStateExited ExecutionSucceeded");
         let err = compare_history(&rec, &swapped).unwrap_err();
-        assert!(
-            err.contains("event 1: expected ExecutionStarted, got ParallelStateEntered"),
-            "{err}"
-        );
+        assert!(err.contains("event 1: expected ExecutionStarted, got ParallelStateEntered"), "{err}");
 
         // Multiplicity inside a block matters.
         let extra = v("ExecutionStarted ParallelStateEntered ParallelStateStarted PassStateEntered PassStateExited PassStateExited WaitStateEntered WaitStateExited ParallelStateSucceeded ParallelStateExited ExecutionSucceeded");
@@ -268,20 +239,12 @@ mod tests {
         assert!(compare_history(&rec, &ours).is_err());
         assert!(compare_history_lenient(&rec, &ours).is_ok());
         let missing = v("ExecutionStarted ParallelStateEntered ParallelStateStarted ParallelStateSucceeded ParallelStateExited ExecutionSucceeded");
-        assert!(compare_history_lenient(&rec, &missing)
-            .unwrap_err()
-            .contains("PassStateEntered"));
+        assert!(compare_history_lenient(&rec, &missing).unwrap_err().contains("PassStateEntered"));
     }
 
     #[test]
     fn types_from_events() {
-        let h = vec![
-            serde_json::json!({"id": 1, "type": "ExecutionStarted"}),
-            serde_json::json!({"id": 2}),
-        ];
-        assert_eq!(
-            event_types(&h),
-            vec!["ExecutionStarted".to_string(), "<no type>".to_string()]
-        );
+        let h = vec![serde_json::json!({"id": 1, "type": "ExecutionStarted"}), serde_json::json!({"id": 2})];
+        assert_eq!(event_types(&h), vec!["ExecutionStarted".to_string(), "<no type>".to_string()]);
     }
 }

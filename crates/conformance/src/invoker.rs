@@ -47,35 +47,20 @@ fn parse_function_ref(s: &str) -> Option<FunctionRef<'_>> {
         if parts.len() < 7 || parts[2] != "lambda" || parts[5] != "function" {
             return None;
         }
-        return Some(FunctionRef {
-            name: parts[6],
-            account: Some(parts[4]),
-            region: Some(parts[3]),
-        });
+        return Some(FunctionRef { name: parts[6], account: Some(parts[4]), region: Some(parts[3]) });
     }
     let parts: Vec<&str> = s.split(':').collect();
     if parts.len() >= 3 && parts[1] == "function" {
         // account:function:name[:qualifier]
-        return Some(FunctionRef {
-            name: parts[2],
-            account: Some(parts[0]),
-            region: None,
-        });
+        return Some(FunctionRef { name: parts[2], account: Some(parts[0]), region: None });
     }
     // name[:qualifier]
-    Some(FunctionRef {
-        name: parts[0],
-        account: None,
-        region: None,
-    })
+    Some(FunctionRef { name: parts[0], account: None, region: None })
 }
 
 /// Find the function `requested` names among `functions` (by full ARN, partial ARN or name;
 /// qualifiers and partitions are ignored).
-pub fn resolve_function<'a>(
-    functions: &'a [LambdaFunction],
-    requested: &str,
-) -> Option<&'a LambdaFunction> {
+pub fn resolve_function<'a>(functions: &'a [LambdaFunction], requested: &str) -> Option<&'a LambdaFunction> {
     let want = parse_function_ref(requested)?;
     if want.name.is_empty() {
         return None;
@@ -89,9 +74,7 @@ pub fn resolve_function<'a>(
         match have {
             Some(h) if h.account.is_some() => {
                 want.account.is_none_or(|a| Some(a) == h.account)
-                    && want
-                        .region
-                        .is_none_or(|r| h.region.is_none() || Some(r) == h.region)
+                    && want.region.is_none_or(|r| h.region.is_none() || Some(r) == h.region)
             }
             _ => true,
         }
@@ -173,26 +156,18 @@ impl TempDir {
     fn new() -> io::Result<TempDir> {
         static COUNTER: AtomicU64 = AtomicU64::new(0);
         let base = std::env::temp_dir();
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0);
+        let nanos =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
         for _ in 0..100 {
             let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-            let p = base.join(format!(
-                "stepwise-conformance-{}-{n}-{nanos}",
-                std::process::id()
-            ));
+            let p = base.join(format!("stepwise-conformance-{}-{n}-{nanos}", std::process::id()));
             match fs::create_dir(&p) {
                 Ok(()) => return Ok(TempDir(p)),
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
                 Err(e) => return Err(e),
             }
         }
-        Err(io::Error::new(
-            io::ErrorKind::AlreadyExists,
-            "could not create a temporary directory",
-        ))
+        Err(io::Error::new(io::ErrorKind::AlreadyExists, "could not create a temporary directory"))
     }
 }
 
@@ -204,10 +179,7 @@ impl Drop for TempDir {
 
 /// The Python interpreter to use: `$STEPWISE_PYTHON`, else `python3`.
 pub fn python_command() -> String {
-    std::env::var("STEPWISE_PYTHON")
-        .ok()
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "python3".into())
+    std::env::var("STEPWISE_PYTHON").ok().filter(|s| !s.is_empty()).unwrap_or_else(|| "python3".into())
 }
 
 /// Invokes a case's embedded Python handlers.
@@ -367,19 +339,10 @@ impl PythonInvoker {
         let envelope: Option<Value> = serde_json::from_slice(&out).ok();
         let Some(env) = envelope else {
             let tail = String::from_utf8_lossy(&err);
-            let tail: String = tail
-                .chars()
-                .rev()
-                .take(2000)
-                .collect::<Vec<_>>()
-                .into_iter()
-                .rev()
-                .collect();
+            let tail: String = tail.chars().rev().take(2000).collect::<Vec<_>>().into_iter().rev().collect();
             return runner_failure(format!(
                 "python exited ({}) without a result: {}",
-                status
-                    .map(|s| s.to_string())
-                    .unwrap_or_else(|| "unknown status".into()),
+                status.map(|s| s.to_string()).unwrap_or_else(|| "unknown status".into()),
                 tail.trim()
             ));
         };
@@ -396,22 +359,12 @@ impl PythonInvoker {
                 let bytes = decode_hex(env.get("hex").and_then(Value::as_str).unwrap_or(""));
                 match serde_json::from_slice(&bytes) {
                     Ok(v) => Invocation::Ok(v),
-                    Err(_) => {
-                        Invocation::Ok(Value::String(String::from_utf8_lossy(&bytes).into_owned()))
-                    }
+                    Err(_) => Invocation::Ok(Value::String(String::from_utf8_lossy(&bytes).into_owned())),
                 }
             }
             Some("error") => {
-                let error_type = env
-                    .get("errorType")
-                    .and_then(Value::as_str)
-                    .unwrap_or("Exception")
-                    .to_string();
-                let error_message = env
-                    .get("errorMessage")
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .to_string();
+                let error_type = env.get("errorType").and_then(Value::as_str).unwrap_or("Exception").to_string();
+                let error_message = env.get("errorMessage").and_then(Value::as_str).unwrap_or("").to_string();
                 let stack = env.get("stackTrace").cloned().unwrap_or_else(|| json!([]));
                 Invocation::Error {
                     payload: json!({
@@ -424,10 +377,7 @@ impl PythonInvoker {
                     error_message,
                 }
             }
-            _ => runner_failure(format!(
-                "unexpected runner output: {}",
-                String::from_utf8_lossy(&out)
-            )),
+            _ => runner_failure(format!("unexpected runner output: {}", String::from_utf8_lossy(&out))),
         }
     }
 }
@@ -440,10 +390,7 @@ fn decode_hex(s: &str) -> Vec<u8> {
         b'A'..=b'F' => c - b'A' + 10,
         _ => 0,
     };
-    b.chunks(2)
-        .filter(|c| c.len() == 2)
-        .map(|c| (val(c[0]) << 4) | val(c[1]))
-        .collect()
+    b.chunks(2).filter(|c| c.len() == 2).map(|c| (val(c[0]) << 4) | val(c[1])).collect()
 }
 
 /// The runner itself failed (python missing, crashed, ...): reported as a function error so the
@@ -498,42 +445,21 @@ mod tests {
 
     #[test]
     fn resolution() {
-        let fs = vec![
-            f(ARN, ""),
-            f("arn:aws:lambda:us-east-1:111111111111:function:other", ""),
-        ];
+        let fs = vec![f(ARN, ""), f("arn:aws:lambda:us-east-1:111111111111:function:other", "")];
         let r = |s: &str| resolve_function(&fs, s).map(|f| f.function_name.clone());
         assert_eq!(r(ARN).as_deref(), Some("lambda_func_1"));
-        assert_eq!(
-            r(&format!("{ARN}:$LATEST")).as_deref(),
-            Some("lambda_func_1")
-        );
+        assert_eq!(r(&format!("{ARN}:$LATEST")).as_deref(), Some("lambda_func_1"));
         assert_eq!(r("lambda_func_1").as_deref(), Some("lambda_func_1"));
         assert_eq!(r("lambda_func_1:prod").as_deref(), Some("lambda_func_1"));
-        assert_eq!(
-            r("111111111111:function:lambda_func_1").as_deref(),
-            Some("lambda_func_1")
-        );
-        assert_eq!(
-            r("111111111111:function:lambda_func_1:1").as_deref(),
-            Some("lambda_func_1")
-        );
+        assert_eq!(r("111111111111:function:lambda_func_1").as_deref(), Some("lambda_func_1"));
+        assert_eq!(r("111111111111:function:lambda_func_1:1").as_deref(), Some("lambda_func_1"));
         assert_eq!(r("other").as_deref(), Some("other"));
-        assert_eq!(
-            r("arn:aws-us-gov:lambda:us-east-1:111111111111:function:other").as_deref(),
-            Some("other")
-        );
+        assert_eq!(r("arn:aws-us-gov:lambda:us-east-1:111111111111:function:other").as_deref(), Some("other"));
         assert_eq!(r("no_such_lambda_func_1"), None);
         assert_eq!(r("lambda_func"), None);
         assert_eq!(r("222222222222:function:lambda_func_1"), None);
-        assert_eq!(
-            r("arn:aws:lambda:eu-west-1:111111111111:function:lambda_func_1"),
-            None
-        );
-        assert_eq!(
-            r("arn:aws:states:us-east-1:111111111111:function:lambda_func_1"),
-            None
-        );
+        assert_eq!(r("arn:aws:lambda:eu-west-1:111111111111:function:lambda_func_1"), None);
+        assert_eq!(r("arn:aws:states:us-east-1:111111111111:function:lambda_func_1"), None);
         assert_eq!(r(""), None);
     }
 
@@ -560,29 +486,13 @@ mod tests {
             ),
         ]));
         let payload = json!({"a": [1, 2.5, null, true], "s": "é"});
-        assert_eq!(
-            inv.invoke(ARN, &payload, Some(Duration::from_secs(30))),
-            Invocation::Ok(payload.clone())
-        );
-        assert_eq!(
-            inv.invoke("deco", &json!({"k": 1}), None),
-            Invocation::Ok(json!("input-event-{'k': 1}"))
-        );
-        assert_eq!(
-            inv.invoke("bytes", &Value::Null, None),
-            Invocation::Ok(json!("HelloWorld!"))
-        );
-        assert_eq!(
-            inv.invoke("raw", &Value::Null, None),
-            Invocation::Ok(json!("aaa"))
-        );
+        assert_eq!(inv.invoke(ARN, &payload, Some(Duration::from_secs(30))), Invocation::Ok(payload.clone()));
+        assert_eq!(inv.invoke("deco", &json!({"k": 1}), None), Invocation::Ok(json!("input-event-{'k': 1}")));
+        assert_eq!(inv.invoke("bytes", &Value::Null, None), Invocation::Ok(json!("HelloWorld!")));
+        assert_eq!(inv.invoke("raw", &Value::Null, None), Invocation::Ok(json!("aaa")));
         assert_eq!(
             inv.invoke("ctx", &Value::Null, None),
-            Invocation::Ok(json!([
-                "ctx",
-                "arn:aws:lambda:us-east-1:111111111111:function:ctx",
-                true
-            ]))
+            Invocation::Ok(json!(["ctx", "arn:aws:lambda:us-east-1:111111111111:function:ctx", true]))
         );
         assert_eq!(inv.calls.len(), 5);
     }
@@ -597,18 +507,11 @@ mod tests {
             ),
         ]));
         match inv.invoke(ARN, &Value::Null, None) {
-            Invocation::Error {
-                error_type,
-                error_message,
-                payload,
-            } => {
+            Invocation::Error { error_type, error_message, payload } => {
                 assert_eq!(error_type, "Exception");
                 assert_eq!(error_message, "Some exception was raised.");
                 let keys: Vec<&String> = payload.as_object().unwrap().keys().collect();
-                assert_eq!(
-                    keys,
-                    ["errorMessage", "errorType", "requestId", "stackTrace"]
-                );
+                assert_eq!(keys, ["errorMessage", "errorType", "requestId", "stackTrace"]);
                 assert_eq!(payload["errorMessage"], "Some exception was raised.");
                 assert_eq!(payload["errorType"], "Exception");
                 assert_eq!(
@@ -622,11 +525,7 @@ mod tests {
             other => panic!("expected an error, got {other:?}"),
         }
         match inv.invoke("custom", &Value::Null, None) {
-            Invocation::Error {
-                error_type,
-                error_message,
-                payload,
-            } => {
+            Invocation::Error { error_type, error_message, payload } => {
                 assert_eq!(error_type, "CustomException");
                 assert_eq!(error_message, "");
                 assert_eq!(
@@ -655,30 +554,16 @@ mod tests {
             "import time\n\n\ndef handler(event, context):\n    time.sleep(60)\n    return event\n",
         )]));
         let start = Instant::now();
-        assert_eq!(
-            inv.invoke(ARN, &Value::Null, Some(Duration::from_millis(700))),
-            Invocation::TimedOut
-        );
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "took {:?}",
-            start.elapsed()
-        );
+        assert_eq!(inv.invoke(ARN, &Value::Null, Some(Duration::from_millis(700))), Invocation::TimedOut);
+        assert!(start.elapsed() < Duration::from_secs(10), "took {:?}", start.elapsed());
         // The default timeout applies when none is given.
         inv.default_timeout = Duration::from_millis(500);
         assert_eq!(inv.invoke(ARN, &Value::Null, None), Invocation::TimedOut);
         // The cap shortens long timeouts.
         inv.wait_cap = Some(Duration::from_millis(500));
         let start = Instant::now();
-        assert_eq!(
-            inv.invoke(ARN, &Value::Null, Some(Duration::from_secs(60))),
-            Invocation::TimedOut
-        );
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "took {:?}",
-            start.elapsed()
-        );
+        assert_eq!(inv.invoke(ARN, &Value::Null, Some(Duration::from_secs(60))), Invocation::TimedOut);
+        assert!(start.elapsed() < Duration::from_secs(10), "took {:?}", start.elapsed());
     }
 
     #[test]
@@ -686,11 +571,7 @@ mod tests {
         let mut inv = PythonInvoker::new(&map(vec![f(ARN, "def handler(e, c):\n    return e\n")]))
             .with_python("/nonexistent/python3-for-stepwise-tests");
         match inv.invoke(ARN, &Value::Null, None) {
-            Invocation::Error {
-                error_type,
-                error_message,
-                ..
-            } => {
+            Invocation::Error { error_type, error_message, .. } => {
                 assert_eq!(error_type, "Runtime.StepwiseRunnerError");
                 assert!(error_message.contains("cannot run"), "{error_message}");
             }
@@ -701,10 +582,7 @@ mod tests {
     #[test]
     fn temp_dir_removed_on_drop() {
         let mut inv = PythonInvoker::new(&map(vec![f(ARN, "def handler(e, c):\n    return 1\n")]));
-        assert_eq!(
-            inv.invoke(ARN, &Value::Null, None),
-            Invocation::Ok(json!(1))
-        );
+        assert_eq!(inv.invoke(ARN, &Value::Null, None), Invocation::Ok(json!(1)));
         let dir = inv.dir.as_ref().unwrap().0.clone();
         assert!(dir.join("fn0.py").exists());
         drop(inv);

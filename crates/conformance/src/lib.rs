@@ -21,10 +21,10 @@ pub mod validation;
 pub use case::{default_corpus_dir, load_corpus, Case, Corpus, LoadError};
 pub use compare::{first_diff, json_equal, Diff};
 pub use engine::LocalEngine;
-pub use validation::{is_validation_file, run_validation_cases, ValidationSummary};
 pub use invoker::{Invocation, Invoke, PythonInvoker};
 pub use runner::{
-    check_history, check_result, replay_check, run_case, run_cases, run_corpus,
-    run_corpus_parallel, run_corpus_with, write_report, CaseResult, Engine, EngineRun, Failure,
-    FamilyCounts, Filter, HistoryVerdict, RunSettings, RunnerOptions, StartTime, Summary, Verdict,
+    check_history, check_result, replay_check, run_case, run_cases, run_corpus, run_corpus_parallel, run_corpus_with,
+    write_report, CaseResult, Engine, EngineRun, Failure, FamilyCounts, Filter, HistoryVerdict, RunSettings,
+    RunnerOptions, StartTime, Summary, Verdict,
 };
+pub use validation::{is_validation_file, run_validation_cases, ValidationSummary};

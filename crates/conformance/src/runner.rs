@@ -17,9 +17,7 @@ use crate::compare::{first_diff, first_diff_by, placeholder_str_eq, truncate};
 use crate::engine::LocalEngine;
 use crate::history::{compare_history, compare_history_lenient, event_types};
 use crate::invoker::{Invoke, PythonInvoker};
-use crate::transform::{
-    apply_transformers, normalise_placeholders, Defaults, Snapshot, Transformer,
-};
+use crate::transform::{apply_transformers, normalise_placeholders, Defaults, Snapshot, Transformer};
 
 /// The role every case runs under (what the recording's `snf_role_arn` transformer expects).
 pub const ROLE_NAME: &str = "sfn_role";
@@ -53,11 +51,7 @@ pub struct RunSettings {
 
 impl RunSettings {
     /// The settings for `case` under `options`.
-    pub fn for_case(
-        case: &Case,
-        options: &RunnerOptions,
-        start_time: DateTime<Utc>,
-    ) -> RunSettings {
+    pub fn for_case(case: &Case, options: &RunnerOptions, start_time: DateTime<Utc>) -> RunSettings {
         let c = &case.context;
         RunSettings {
             case_id: case.id.clone(),
@@ -121,22 +115,12 @@ impl Filter {
     }
 
     fn family_ok(&self, family: &str) -> bool {
-        self.families.is_empty()
-            || self
-                .families
-                .iter()
-                .any(|f| f == family || family.contains(f.as_str()))
+        self.families.is_empty() || self.families.iter().any(|f| f == family || family.contains(f.as_str()))
     }
 
     fn id_ok(&self, id: &str, exact_ids: &HashSet<&str>) -> bool {
         self.ids.is_empty()
-            || self.ids.iter().any(|f| {
-                if exact_ids.contains(f.as_str()) {
-                    f == id
-                } else {
-                    id.contains(f.as_str())
-                }
-            })
+            || self.ids.iter().any(|f| if exact_ids.contains(f.as_str()) { f == id } else { id.contains(f.as_str()) })
     }
 }
 
@@ -304,10 +288,7 @@ impl Summary {
 
     /// The closing line: `N passed, N failed, N skipped`.
     pub fn headline(&self) -> String {
-        format!(
-            "{} passed, {} failed, {} skipped",
-            self.passed, self.failed, self.skipped
-        )
+        format!("{} passed, {} failed, {} skipped", self.passed, self.failed, self.skipped)
     }
 }
 
@@ -337,26 +318,15 @@ pub fn inferred_key_transformers(case: &Case) -> Vec<Transformer> {
             _ => {}
         }
     }
-    let names: HashSet<&str> = case
-        .placeholders
-        .iter()
-        .map(String::as_str)
-        .filter(|p| !p.starts_with('<'))
-        .collect();
+    let names: HashSet<&str> = case.placeholders.iter().map(String::as_str).filter(|p| !p.starts_with('<')).collect();
     if names.is_empty() {
         return Vec::new();
     }
     let mut pairs = Vec::new();
-    for v in [&case.expected.output, &case.expected.cause]
-        .into_iter()
-        .flatten()
-    {
+    for v in [&case.expected.output, &case.expected.cause].into_iter().flatten() {
         walk(v, &names, &mut pairs);
     }
-    pairs
-        .into_iter()
-        .map(|(k, r)| Transformer::key_value(&k, &r, false))
-        .collect()
+    pairs.into_iter().map(|(k, r)| Transformer::key_value(&k, &r, false)).collect()
 }
 
 /// Compare our result with the case's recording (after transformers). `Err`: the first difference.
@@ -365,24 +335,11 @@ pub fn inferred_key_transformers(case: &Case) -> Vec<Transformer> {
 pub fn check_result(case: &Case, run: &EngineRun) -> Result<(), String> {
     let exp = &case.expected;
     let exact_eq = |e: &str, a: &str| e == a;
-    let str_eq: &dyn Fn(&str, &str) -> bool = if case.exact_comparable {
-        &exact_eq
-    } else {
-        &placeholder_str_eq
-    };
+    let str_eq: &dyn Fn(&str, &str) -> bool = if case.exact_comparable { &exact_eq } else { &placeholder_str_eq };
     let first_diff = |e: &Value, a: &Value| first_diff_by(e, a, str_eq);
     if run.status != exp.status {
         let detail = if run.status == "SUCCEEDED" {
-            format!(
-                "output {}",
-                truncate(
-                    &run.output
-                        .as_ref()
-                        .map(Value::to_string)
-                        .unwrap_or_default(),
-                    SHOW
-                )
-            )
+            format!("output {}", truncate(&run.output.as_ref().map(Value::to_string).unwrap_or_default(), SHOW))
         } else {
             format!(
                 "error {:?}, cause {:?}",
@@ -390,10 +347,7 @@ pub fn check_result(case: &Case, run: &EngineRun) -> Result<(), String> {
                 truncate(run.cause.as_deref().unwrap_or(""), SHOW)
             )
         };
-        return Err(format!(
-            "status: expected {}, got {} ({detail})",
-            exp.status, run.status
-        ));
+        return Err(format!("status: expected {}, got {} ({detail})", exp.status, run.status));
     }
     let cause_json = case.cause_is_json();
     let cause = run.cause.as_ref().map(|c| {
@@ -403,15 +357,8 @@ pub fn check_result(case: &Case, run: &EngineRun) -> Result<(), String> {
             Value::String(c.clone())
         }
     });
-    let mut snap = Snapshot {
-        output: run.output.clone(),
-        error: run.error.clone().map(Value::String),
-        cause,
-    };
-    let defaults = Defaults {
-        account: case.context.account.clone(),
-        region: case.context.region.clone(),
-    };
+    let mut snap = Snapshot { output: run.output.clone(), error: run.error.clone().map(Value::String), cause };
+    let defaults = Defaults { account: case.context.account.clone(), region: case.context.region.clone() };
     let mut transformers = case.snapshot_transformers.clone();
     transformers.extend(inferred_key_transformers(case));
     apply_transformers(&mut snap, &transformers, &defaults);
@@ -435,37 +382,22 @@ pub fn check_result(case: &Case, run: &EngineRun) -> Result<(), String> {
         }
         (Some(e), None) => return Err(format!("error: expected {e:?}, got none")),
         (None, Some(a)) if strict_absent && !is_empty(a) => {
-            return Err(format!(
-                "error: expected none, got {}{}",
-                truncate(&a.to_string(), SHOW),
-                our_cause(run)
-            ))
+            return Err(format!("error: expected none, got {}{}", truncate(&a.to_string(), SHOW), our_cause(run)))
         }
         _ => {}
     }
     match (&exp.cause, &snap.cause) {
         (Some(e), Some(a)) => {
             if cause_json && !a.is_object() && !a.is_array() && (e.is_object() || e.is_array()) {
-                return Err(format!(
-                    "cause: expected JSON, got {}",
-                    truncate(&a.to_string(), SHOW)
-                ));
+                return Err(format!("cause: expected JSON, got {}", truncate(&a.to_string(), SHOW)));
             }
             if let Some(d) = first_diff(&normalise_placeholders(e), a) {
                 return Err(format!("cause {}", d.describe(SHOW)));
             }
         }
-        (Some(e), None) => {
-            return Err(format!(
-                "cause: expected {}, got none",
-                truncate(&e.to_string(), SHOW)
-            ))
-        }
+        (Some(e), None) => return Err(format!("cause: expected {}, got none", truncate(&e.to_string(), SHOW))),
         (None, Some(a)) if strict_absent && !is_empty(a) => {
-            return Err(format!(
-                "cause: expected none, got {}",
-                truncate(&a.to_string(), SHOW)
-            ))
+            return Err(format!("cause: expected none, got {}", truncate(&a.to_string(), SHOW)))
         }
         _ => {}
     }
@@ -487,12 +419,10 @@ pub fn check_history(case: &Case, history: &[Value]) -> HistoryVerdict {
     let ours = event_types(history);
     match compare_history(recorded, &ours) {
         Ok(()) => HistoryVerdict::Match,
-        Err(e) if case.has_note(NOTE_HISTORY_NORMALISED) => {
-            match compare_history_lenient(recorded, &ours) {
-                Ok(()) => HistoryVerdict::LenientMatch,
-                Err(l) => HistoryVerdict::Mismatch(format!("{e}; lenient: {l}")),
-            }
-        }
+        Err(e) if case.has_note(NOTE_HISTORY_NORMALISED) => match compare_history_lenient(recorded, &ours) {
+            Ok(()) => HistoryVerdict::LenientMatch,
+            Err(l) => HistoryVerdict::Mismatch(format!("{e}; lenient: {l}")),
+        },
         Err(e) => HistoryVerdict::Mismatch(e),
     }
 }
@@ -511,40 +441,21 @@ pub fn replay_check(
     settings.replay = true;
     let mut invoker = make_invoker(case, &settings, options);
     let second = engine
-        .run(
-            &case.definition,
-            case.input.clone(),
-            &settings,
-            &mut invoker,
-        )
+        .run(&case.definition, case.input.clone(), &settings, &mut invoker)
         .map_err(|e| format!("replay: definition rejected: {e}"))?;
     if second.status != first.status {
-        return Err(format!(
-            "replay: status {} vs {}",
-            second.status, first.status
-        ));
+        return Err(format!("replay: status {} vs {}", second.status, first.status));
     }
     for (what, a, b) in [
         ("output", first.output.clone(), second.output.clone()),
-        (
-            "error",
-            first.error.clone().map(Value::String),
-            second.error.clone().map(Value::String),
-        ),
-        (
-            "cause",
-            first.cause.clone().map(Value::String),
-            second.cause.clone().map(Value::String),
-        ),
+        ("error", first.error.clone().map(Value::String), second.error.clone().map(Value::String)),
+        ("cause", first.cause.clone().map(Value::String), second.cause.clone().map(Value::String)),
     ] {
         if let Some(d) = first_diff(&a.unwrap_or(Value::Null), &b.unwrap_or(Value::Null)) {
             return Err(format!("replay: {what} {}", d.describe(SHOW)));
         }
     }
-    if let Some(d) = first_diff(
-        &Value::Array(first.history.clone()),
-        &Value::Array(second.history.clone()),
-    ) {
+    if let Some(d) = first_diff(&Value::Array(first.history.clone()), &Value::Array(second.history.clone())) {
         return Err(format!("replay: history {}", d.describe(SHOW)));
     }
     Ok(())
@@ -560,39 +471,30 @@ fn make_invoker(case: &Case, settings: &RunSettings, options: &RunnerOptions) ->
 }
 
 /// Run one case (no watchdog; see [`run_corpus_with`] for that).
-pub fn run_case(
-    case: &Case,
-    settings: &RunSettings,
-    engine: &dyn Engine,
-    options: &RunnerOptions,
-) -> CaseResult {
+pub fn run_case(case: &Case, settings: &RunSettings, engine: &dyn Engine, options: &RunnerOptions) -> CaseResult {
     let started = Instant::now();
     let mut invoker = make_invoker(case, settings, options);
-    let (verdict, history) =
-        match engine.run(&case.definition, case.input.clone(), settings, &mut invoker) {
-            Err(e) => {
-                let h = match case.history_types {
-                    Some(_) => HistoryVerdict::Mismatch("definition rejected".into()),
-                    None => HistoryVerdict::NotRecorded,
-                };
-                (
-                    Verdict::Fail(format!("definition rejected: {}", truncate(&e, 300))),
-                    h,
-                )
-            }
-            Ok(run) => {
-                let mut verdict = match check_result(case, &run) {
-                    Ok(()) => Verdict::Pass,
-                    Err(e) => Verdict::Fail(e),
-                };
-                if options.replay && verdict == Verdict::Pass {
-                    if let Err(e) = replay_check(case, settings, engine, &run, options) {
-                        verdict = Verdict::Fail(e);
-                    }
+    let (verdict, history) = match engine.run(&case.definition, case.input.clone(), settings, &mut invoker) {
+        Err(e) => {
+            let h = match case.history_types {
+                Some(_) => HistoryVerdict::Mismatch("definition rejected".into()),
+                None => HistoryVerdict::NotRecorded,
+            };
+            (Verdict::Fail(format!("definition rejected: {}", truncate(&e, 300))), h)
+        }
+        Ok(run) => {
+            let mut verdict = match check_result(case, &run) {
+                Ok(()) => Verdict::Pass,
+                Err(e) => Verdict::Fail(e),
+            };
+            if options.replay && verdict == Verdict::Pass {
+                if let Err(e) = replay_check(case, settings, engine, &run, options) {
+                    verdict = Verdict::Fail(e);
                 }
-                (verdict, check_history(case, &run.history))
             }
-        };
+            (verdict, check_history(case, &run.history))
+        }
+    };
     CaseResult {
         id: case.id.clone(),
         family: case.family.clone(),
@@ -624,13 +526,9 @@ fn run_case_guarded(
     let c = case.clone();
     let opts = options.clone();
     let started = Instant::now();
-    let spawned = thread::Builder::new()
-        .name("conformance-case".into())
-        .stack_size(64 * 1024 * 1024)
-        .spawn(move || {
-            let r = catch_unwind(AssertUnwindSafe(|| {
-                run_case(&c, &settings, &*engine, &opts)
-            }));
+    let spawned =
+        thread::Builder::new().name("conformance-case".into()).stack_size(64 * 1024 * 1024).spawn(move || {
+            let r = catch_unwind(AssertUnwindSafe(|| run_case(&c, &settings, &*engine, &opts)));
             let _ = tx.send(r.map_err(|p| panic_message(&*p)));
         });
     let failed = |reason: String| CaseResult {
@@ -650,10 +548,9 @@ fn run_case_guarded(
     match rx.recv_timeout(options.case_timeout) {
         Ok(Ok(r)) => r,
         Ok(Err(msg)) => failed(format!("panicked: {}", truncate(&msg, 300))),
-        Err(mpsc::RecvTimeoutError::Timeout) => failed(format!(
-            "no result after {}s (abandoned)",
-            options.case_timeout.as_secs()
-        )),
+        Err(mpsc::RecvTimeoutError::Timeout) => {
+            failed(format!("no result after {}s (abandoned)", options.case_timeout.as_secs()))
+        }
         Err(mpsc::RecvTimeoutError::Disconnected) => failed("worker thread died".into()),
     }
 }
@@ -687,10 +584,7 @@ pub fn run_cases(
     engine: Arc<dyn Engine>,
     out: &mut dyn Write,
 ) -> Summary {
-    let mut summary = Summary {
-        malformed: corpus.errors.len(),
-        ..Summary::default()
-    };
+    let mut summary = Summary { malformed: corpus.errors.len(), ..Summary::default() };
     for e in &corpus.errors {
         summary.errors.push(format!("malformed line {e}"));
     }
@@ -705,11 +599,7 @@ pub fn run_cases(
             Selected::Run(c) => to_run.push(c),
             Selected::Skip(reason) => {
                 summary.skipped += 1;
-                summary
-                    .per_family
-                    .entry(case.family.clone())
-                    .or_default()
-                    .skipped += 1;
+                summary.per_family.entry(case.family.clone()).or_default().skipped += 1;
                 *summary.skip_reasons.entry(reason).or_insert(0) += 1;
             }
         }
@@ -816,31 +706,19 @@ pub fn write_report(summary: &Summary, out: &mut dyn Write) {
             }
         }
         if !inexact.is_empty() {
-            writeln!(
-                out,
-                "== inexact cases that differ after transformers ({}; not in the headline)",
-                inexact.len()
-            )?;
+            writeln!(out, "== inexact cases that differ after transformers ({}; not in the headline)", inexact.len())?;
             for f in inexact {
                 writeln!(out, "DIFF [{}] {}\n     {}", f.family, f.id, f.reason)?;
             }
         }
         if !summary.history_mismatches.is_empty() {
-            writeln!(
-                out,
-                "== history mismatches ({})",
-                summary.history_mismatches.len()
-            )?;
+            writeln!(out, "== history mismatches ({})", summary.history_mismatches.len())?;
             for (id, why) in &summary.history_mismatches {
                 writeln!(out, "HIST {id}\n     {why}")?;
             }
         }
         writeln!(out, "== by family")?;
-        writeln!(
-            out,
-            "{:<24} {:>6} {:>6} {:>7} {:>13}",
-            "family", "pass", "fail", "skip", "inexact ok/no"
-        )?;
+        writeln!(out, "{:<24} {:>6} {:>6} {:>7} {:>13}", "family", "pass", "fail", "skip", "inexact ok/no")?;
         for (fam, c) in &summary.per_family {
             writeln!(
                 out,
@@ -853,11 +731,7 @@ pub fn write_report(summary: &Summary, out: &mut dyn Write) {
             )?;
         }
         if !summary.skip_reasons.is_empty() {
-            let reasons: Vec<String> = summary
-                .skip_reasons
-                .iter()
-                .map(|(r, n)| format!("{r} ×{n}"))
-                .collect();
+            let reasons: Vec<String> = summary.skip_reasons.iter().map(|(r, n)| format!("{r} ×{n}")).collect();
             writeln!(out, "skip reasons: {}", reasons.join("; "))?;
         }
         let pct = |a: usize, b: usize| {
@@ -898,10 +772,7 @@ pub fn run_corpus_with(
     match load_corpus(path) {
         Ok(corpus) => run_cases(&corpus, filter, options, engine, out),
         Err(e) => {
-            let summary = Summary {
-                errors: vec![format!("cannot load the corpus: {e}")],
-                ..Summary::default()
-            };
+            let summary = Summary { errors: vec![format!("cannot load the corpus: {e}")], ..Summary::default() };
             write_report(&summary, out);
             summary
         }
@@ -910,27 +781,13 @@ pub fn run_corpus_with(
 
 /// Run the corpus at `path` sequentially against the interpreter, writing the report to `out`.
 pub fn run_corpus(path: &Path, filter: &Filter, out: &mut dyn Write) -> Summary {
-    run_corpus_with(
-        path,
-        filter,
-        &RunnerOptions::default(),
-        Arc::new(LocalEngine),
-        out,
-    )
+    run_corpus_with(path, filter, &RunnerOptions::default(), Arc::new(LocalEngine), out)
 }
 
 /// Like [`run_corpus`] with `threads` worker threads (Python handler processes dominate, so 2
 /// threads on 2 cores roughly halve the time).
-pub fn run_corpus_parallel(
-    path: &Path,
-    filter: &Filter,
-    threads: usize,
-    out: &mut dyn Write,
-) -> Summary {
-    let options = RunnerOptions {
-        threads,
-        ..RunnerOptions::default()
-    };
+pub fn run_corpus_parallel(path: &Path, filter: &Filter, threads: usize, out: &mut dyn Write) -> Summary {
+    let options = RunnerOptions { threads, ..RunnerOptions::default() };
     run_corpus_with(path, filter, &options, Arc::new(LocalEngine), out)
 }
 
@@ -960,12 +817,7 @@ mod tests {
         })
     }
 
-    fn run(
-        status: &str,
-        output: Option<Value>,
-        error: Option<&str>,
-        cause: Option<&str>,
-    ) -> EngineRun {
+    fn run(status: &str, output: Option<Value>, error: Option<&str>, cause: Option<&str>) -> EngineRun {
         EngineRun {
             status: status.into(),
             output,
@@ -983,18 +835,14 @@ mod tests {
         ));
         let ok = run(
             "SUCCEEDED",
-            Some(
-                json!({"Id": "arn:aws:states:us-east-1:111111111111:execution:sm_0001:exec_0002", "n": 1.0}),
-            ),
+            Some(json!({"Id": "arn:aws:states:us-east-1:111111111111:execution:sm_0001:exec_0002", "n": 1.0})),
             None,
             None,
         );
         assert_eq!(check_result(&c, &ok), Ok(()));
         let bad = run(
             "SUCCEEDED",
-            Some(
-                json!({"Id": "arn:aws:states:us-east-1:111111111111:execution:sm_0001:other", "n": 1}),
-            ),
+            Some(json!({"Id": "arn:aws:states:us-east-1:111111111111:execution:sm_0001:other", "n": 1})),
             None,
             None,
         );
@@ -1002,53 +850,27 @@ mod tests {
         assert!(err.starts_with("output at $.Id: expected"), "{err}");
         let failed = run("FAILED", None, Some("States.Runtime"), Some("boom"));
         let err = check_result(&c, &failed).unwrap_err();
-        assert!(
-            err.starts_with("status: expected SUCCEEDED, got FAILED"),
-            "{err}"
-        );
+        assert!(err.starts_with("status: expected SUCCEEDED, got FAILED"), "{err}");
         assert!(err.contains("boom"), "{err}");
     }
 
     #[test]
     fn error_and_cause() {
-        let c = case(base(
-            "a",
-            json!({"status": "FAILED", "error": "E", "cause": "C <ArnPart_0idx>"}),
-        ));
-        assert_eq!(
-            check_result(&c, &run("FAILED", None, Some("E"), Some("C sm_0001"))),
-            Ok(())
-        );
-        assert!(
-            check_result(&c, &run("FAILED", None, Some("E2"), Some("C sm_0001")))
-                .unwrap_err()
-                .starts_with("error at $")
-        );
-        assert!(check_result(&c, &run("FAILED", None, Some("E"), Some("C")))
+        let c = case(base("a", json!({"status": "FAILED", "error": "E", "cause": "C <ArnPart_0idx>"})));
+        assert_eq!(check_result(&c, &run("FAILED", None, Some("E"), Some("C sm_0001"))), Ok(()));
+        assert!(check_result(&c, &run("FAILED", None, Some("E2"), Some("C sm_0001")))
             .unwrap_err()
-            .starts_with("cause at $"));
-        assert!(check_result(&c, &run("FAILED", None, Some("E"), None))
-            .unwrap_err()
-            .starts_with("cause: expected"));
+            .starts_with("error at $"));
+        assert!(check_result(&c, &run("FAILED", None, Some("E"), Some("C"))).unwrap_err().starts_with("cause at $"));
+        assert!(check_result(&c, &run("FAILED", None, Some("E"), None)).unwrap_err().starts_with("cause: expected"));
 
         // Absent in a recorded history: AWS reported none.
-        let c = case(base(
-            "b",
-            json!({"status": "FAILED", "error": "States.Timeout"}),
-        ));
-        assert_eq!(
-            check_result(&c, &run("FAILED", None, Some("States.Timeout"), None)),
-            Ok(())
-        );
-        assert_eq!(
-            check_result(&c, &run("FAILED", None, Some("States.Timeout"), Some(""))),
-            Ok(())
-        );
-        assert!(
-            check_result(&c, &run("FAILED", None, Some("States.Timeout"), Some("x")))
-                .unwrap_err()
-                .starts_with("cause: expected none")
-        );
+        let c = case(base("b", json!({"status": "FAILED", "error": "States.Timeout"})));
+        assert_eq!(check_result(&c, &run("FAILED", None, Some("States.Timeout"), None)), Ok(()));
+        assert_eq!(check_result(&c, &run("FAILED", None, Some("States.Timeout"), Some(""))), Ok(()));
+        assert!(check_result(&c, &run("FAILED", None, Some("States.Timeout"), Some("x")))
+            .unwrap_err()
+            .starts_with("cause: expected none"));
         let c = case(base("c", json!({"status": "FAILED"})));
         assert!(check_result(&c, &run("FAILED", None, Some("X"), None))
             .unwrap_err()
@@ -1056,13 +878,7 @@ mod tests {
         // ... but not for other sources, which may simply not have recorded it.
         let mut v = base("d", json!({"status": "TIMED_OUT"}));
         v["expected_source"] = json!("describe_execution");
-        assert_eq!(
-            check_result(
-                &case(v),
-                &run("TIMED_OUT", None, Some("States.Timeout"), Some("x"))
-            ),
-            Ok(())
-        );
+        assert_eq!(check_result(&case(v), &run("TIMED_OUT", None, Some("States.Timeout"), Some("x"))), Ok(()));
     }
 
     #[test]
@@ -1076,15 +892,8 @@ mod tests {
         v["notes"] = json!(["cause_json_parsed_by_snapshot: compare json.loads(actual_cause)"]);
         let c = case(v);
         let cause = r#"{"errorType": "Exception", "errorMessage": "m", "requestId": "0f1e2d3c-4b5a-4978-8a9b-0c1d2e3f4a5b", "stackTrace": []}"#;
-        assert_eq!(
-            check_result(&c, &run("FAILED", None, Some("Exception"), Some(cause))),
-            Ok(())
-        );
-        let err = check_result(
-            &c,
-            &run("FAILED", None, Some("Exception"), Some("not json")),
-        )
-        .unwrap_err();
+        assert_eq!(check_result(&c, &run("FAILED", None, Some("Exception"), Some(cause))), Ok(()));
+        let err = check_result(&c, &run("FAILED", None, Some("Exception"), Some("not json"))).unwrap_err();
         assert!(err.starts_with("cause: expected JSON"), "{err}");
     }
 
@@ -1105,10 +914,7 @@ mod tests {
             "H": {"x-amzn-RequestId": "abc", "Date": "Sat, 21 Nov 2026 17:00:04 GMT", "Content-Length": "2"},
             "msg": "found in the input '{\"a\":1}'"
         });
-        assert_eq!(
-            check_result(&c, &run("SUCCEEDED", Some(ours.clone()), None, None)),
-            Ok(())
-        );
+        assert_eq!(check_result(&c, &run("SUCCEEDED", Some(ours.clone()), None, None)), Ok(()));
         let mut wrong = ours;
         wrong["H"]["Content-Length"] = json!("3");
         assert!(check_result(&c, &run("SUCCEEDED", Some(wrong), None, None)).is_err());
@@ -1117,27 +923,14 @@ mod tests {
     #[test]
     fn history_verdicts() {
         let mut v = base("a", json!({"status": "SUCCEEDED", "output": {}}));
-        v["history_types"] = json!([
-            "ExecutionStarted",
-            "PassStateEntered",
-            "PassStateExited",
-            "ExecutionSucceeded"
-        ]);
+        v["history_types"] = json!(["ExecutionStarted", "PassStateEntered", "PassStateExited", "ExecutionSucceeded"]);
         let c = case(v);
-        let h: Vec<Value> = [
-            "ExecutionStarted",
-            "PassStateEntered",
-            "PassStateExited",
-            "ExecutionSucceeded",
-        ]
-        .iter()
-        .map(|t| json!({"type": t}))
-        .collect();
+        let h: Vec<Value> = ["ExecutionStarted", "PassStateEntered", "PassStateExited", "ExecutionSucceeded"]
+            .iter()
+            .map(|t| json!({"type": t}))
+            .collect();
         assert_eq!(check_history(&c, &h), HistoryVerdict::Match);
-        assert!(matches!(
-            check_history(&c, &h[..3]),
-            HistoryVerdict::Mismatch(_)
-        ));
+        assert!(matches!(check_history(&c, &h[..3]), HistoryVerdict::Mismatch(_)));
         let c = case(base("b", json!({"status": "SUCCEEDED", "output": {}})));
         assert_eq!(check_history(&c, &h), HistoryVerdict::NotRecorded);
     }
@@ -1148,13 +941,7 @@ mod tests {
     }
 
     impl Engine for FakeEngine {
-        fn run(
-            &self,
-            _d: &Value,
-            _i: Value,
-            s: &RunSettings,
-            functions: &mut dyn Invoke,
-        ) -> Result<EngineRun, String> {
+        fn run(&self, _d: &Value, _i: Value, s: &RunSettings, functions: &mut dyn Invoke) -> Result<EngineRun, String> {
             match s.case_id.as_str() {
                 "panics" => panic!("boom"),
                 "hangs" => {
@@ -1165,11 +952,7 @@ mod tests {
                     crate::invoker::Invocation::Ok(v) => Ok(run("SUCCEEDED", Some(v), None, None)),
                     other => Err(format!("{other:?}")),
                 },
-                id => self
-                    .results
-                    .get(id)
-                    .cloned()
-                    .unwrap_or_else(|| Err("unknown".into())),
+                id => self.results.get(id).cloned().unwrap_or_else(|| Err("unknown".into())),
             }
         }
     }
@@ -1177,21 +960,13 @@ mod tests {
     fn corpus_of(lines: Vec<Value>) -> Corpus {
         let text: String = lines.iter().map(|l| format!("{l}\n")).collect::<String>() + "{broken\n";
         let (cases, errors) = parse_cases(text.as_bytes(), Path::new("cases.jsonl"));
-        Corpus {
-            cases,
-            histories: BTreeMap::new(),
-            errors,
-        }
+        Corpus { cases, histories: BTreeMap::new(), errors }
     }
 
     #[test]
     fn corpus_run_counts_and_report() {
         let ok = json!({"status": "SUCCEEDED", "output": {"a": 1}});
-        let mut lines = vec![
-            base("pass", ok.clone()),
-            base("fail", ok.clone()),
-            base("rejected", ok.clone()),
-        ];
+        let mut lines = vec![base("pass", ok.clone()), base("fail", ok.clone()), base("rejected", ok.clone())];
         let mut v = base("panics", ok.clone());
         v["family"] = json!("map");
         lines.push(v);
@@ -1199,10 +974,7 @@ mod tests {
         let mut v = base("needs-s3", ok.clone());
         v["self_contained"] = json!(false);
         lines.push(v);
-        let mut v = base(
-            "inexact",
-            json!({"status": "SUCCEEDED", "output": {"a": "<uuid:1>"}}),
-        );
+        let mut v = base("inexact", json!({"status": "SUCCEEDED", "output": {"a": "<uuid:1>"}}));
         v["exact_comparable"] = json!(false);
         lines.push(v);
         let mut v = base("lambda", json!({"status": "SUCCEEDED", "output": {"x": 1}}));
@@ -1212,38 +984,17 @@ mod tests {
         let corpus = corpus_of(lines);
 
         let mut results = HashMap::new();
-        results.insert(
-            "pass".to_string(),
-            Ok(run("SUCCEEDED", Some(json!({"a": 1.0})), None, None)),
-        );
-        results.insert(
-            "fail".to_string(),
-            Ok(run("SUCCEEDED", Some(json!({"a": 2})), None, None)),
-        );
+        results.insert("pass".to_string(), Ok(run("SUCCEEDED", Some(json!({"a": 1.0})), None, None)));
+        results.insert("fail".to_string(), Ok(run("SUCCEEDED", Some(json!({"a": 2})), None, None)));
         results.insert("rejected".to_string(), Err("bad definition".to_string()));
         results.insert(
             "inexact".to_string(),
-            Ok(run(
-                "SUCCEEDED",
-                Some(json!({"a": "0f1e2d3c-4b5a-4978-8a9b-0c1d2e3f4a5b"})),
-                None,
-                None,
-            )),
+            Ok(run("SUCCEEDED", Some(json!({"a": "0f1e2d3c-4b5a-4978-8a9b-0c1d2e3f4a5b"})), None, None)),
         );
         let engine: Arc<dyn Engine> = Arc::new(FakeEngine { results });
-        let options = RunnerOptions {
-            threads: 2,
-            case_timeout: Duration::from_secs(2),
-            ..RunnerOptions::default()
-        };
+        let options = RunnerOptions { threads: 2, case_timeout: Duration::from_secs(2), ..RunnerOptions::default() };
         let mut out = Vec::new();
-        let s = run_cases(
-            &corpus,
-            &Filter::default(),
-            &options,
-            engine.clone(),
-            &mut out,
-        );
+        let s = run_cases(&corpus, &Filter::default(), &options, engine.clone(), &mut out);
         let report = String::from_utf8(out).unwrap();
         assert_eq!((s.passed, s.failed, s.skipped), (2, 4, 1), "{report}");
         assert_eq!((s.inexact_passed, s.inexact_failed), (1, 0), "{report}");
@@ -1251,71 +1002,35 @@ mod tests {
         assert!(!s.is_success());
         assert_eq!(s.per_family["map"].failed, 1);
         assert_eq!(s.per_family["pass/io"].skipped, 1);
-        assert_eq!(
-            report.lines().last().unwrap(),
-            "2 passed, 4 failed, 1 skipped"
-        );
-        assert!(
-            report.contains("FAIL [pass/io] fail\n     output at $.a: expected 1, got 2"),
-            "{report}"
-        );
-        assert!(
-            report.contains("definition rejected: bad definition"),
-            "{report}"
-        );
+        assert_eq!(report.lines().last().unwrap(), "2 passed, 4 failed, 1 skipped");
+        assert!(report.contains("FAIL [pass/io] fail\n     output at $.a: expected 1, got 2"), "{report}");
+        assert!(report.contains("definition rejected: bad definition"), "{report}");
         assert!(report.contains("panicked: boom"), "{report}");
         assert!(report.contains("no result after 2s"), "{report}");
         assert!(report.contains("malformed line cases.jsonl:9"), "{report}");
         let ids: Vec<&str> = s.results.iter().map(|r| r.id.as_str()).collect();
-        assert_eq!(
-            ids,
-            ["pass", "fail", "rejected", "panics", "hangs", "inexact", "lambda"],
-            "corpus order kept"
-        );
+        assert_eq!(ids, ["pass", "fail", "rejected", "panics", "hangs", "inexact", "lambda"], "corpus order kept");
 
         // Filters: family (substring), id (exact beats substring), exact-only.
-        let f = Filter {
-            families: vec!["map".into()],
-            ..Filter::default()
-        };
+        let f = Filter { families: vec!["map".into()], ..Filter::default() };
         let s = run_cases(&corpus, &f, &options, engine.clone(), &mut Vec::new());
         assert_eq!((s.passed, s.failed, s.skipped), (0, 1, 7));
-        let f = Filter {
-            ids: vec!["pass".into()],
-            ..Filter::default()
-        };
+        let f = Filter { ids: vec!["pass".into()], ..Filter::default() };
         let s = run_cases(&corpus, &f, &options, engine.clone(), &mut Vec::new());
         assert_eq!((s.passed, s.failed, s.skipped), (1, 0, 7));
-        let f = Filter {
-            ids: vec!["ex".into()],
-            exact_only: true,
-            ..Filter::default()
-        };
+        let f = Filter { ids: vec!["ex".into()], exact_only: true, ..Filter::default() };
         let s = run_cases(&corpus, &f, &options, engine.clone(), &mut Vec::new());
-        assert_eq!(
-            (s.passed, s.failed, s.skipped, s.inexact_passed),
-            (0, 0, 8, 0)
-        );
+        assert_eq!((s.passed, s.failed, s.skipped, s.inexact_passed), (0, 0, 8, 0));
     }
 
     #[test]
     fn missing_corpus_is_an_error_not_a_panic() {
         let mut out = Vec::new();
-        let s = run_corpus(
-            Path::new("/nonexistent/stepwise/corpus"),
-            &Filter::default(),
-            &mut out,
-        );
+        let s = run_corpus(Path::new("/nonexistent/stepwise/corpus"), &Filter::default(), &mut out);
         assert!(!s.is_success());
         assert_eq!(s.errors.len(), 1);
         let report = String::from_utf8(out).unwrap();
-        assert!(
-            report.starts_with("ERROR cannot load the corpus"),
-            "{report}"
-        );
-        assert_eq!(
-            report.lines().last().unwrap(),
-            "0 passed, 0 failed, 0 skipped"
-        );
+        assert!(report.starts_with("ERROR cannot load the corpus"), "{report}");
+        assert_eq!(report.lines().last().unwrap(), "0 passed, 0 failed, 0 skipped");
     }
 }

@@ -57,40 +57,23 @@ impl Transformer {
     pub fn from_json(v: &Value) -> Result<Transformer, String> {
         let o = v.as_object().ok_or("not an object")?;
         let s = |k: &str| -> Result<String, String> {
-            o.get(k)
-                .and_then(Value::as_str)
-                .map(str::to_string)
-                .ok_or_else(|| format!("missing string `{k}`"))
+            o.get(k).and_then(Value::as_str).map(str::to_string).ok_or_else(|| format!("missing string `{k}`"))
         };
-        let replace_reference = o
-            .get("replace_reference")
-            .and_then(Value::as_bool)
-            .unwrap_or(false);
+        let replace_reference = o.get("replace_reference").and_then(Value::as_bool).unwrap_or(false);
         match o.get("kind").and_then(Value::as_str) {
             Some("regex") => {
                 let pattern = s("regex")?;
                 let regex = compile_python_regex(&pattern)?;
-                Ok(Transformer::Regex {
-                    pattern,
-                    regex,
-                    replacement: s("replacement")?,
-                })
+                Ok(Transformer::Regex { pattern, regex, replacement: s("replacement")? })
             }
             Some("jsonpath") => {
                 let path = s("jsonpath")?;
                 let segments = parse_path(&path)?;
-                Ok(Transformer::JsonPath {
-                    path,
-                    segments,
-                    replacement: s("replacement")?,
-                    replace_reference,
-                })
+                Ok(Transformer::JsonPath { path, segments, replacement: s("replacement")?, replace_reference })
             }
-            Some("key_value") => Ok(Transformer::KeyValue {
-                key: s("key")?,
-                replacement: s("replacement")?,
-                replace_reference,
-            }),
+            Some("key_value") => {
+                Ok(Transformer::KeyValue { key: s("key")?, replacement: s("replacement")?, replace_reference })
+            }
             Some(k) => Err(format!("unknown transformer kind `{k}`")),
             None => Err("missing `kind`".into()),
         }
@@ -106,11 +89,7 @@ impl Transformer {
     }
 
     /// A JSONPath transformer.
-    pub fn jsonpath(
-        path: &str,
-        replacement: &str,
-        replace_reference: bool,
-    ) -> Result<Transformer, String> {
+    pub fn jsonpath(path: &str, replacement: &str, replace_reference: bool) -> Result<Transformer, String> {
         Ok(Transformer::JsonPath {
             path: path.into(),
             segments: parse_path(path)?,
@@ -121,11 +100,7 @@ impl Transformer {
 
     /// A key/value transformer.
     pub fn key_value(key: &str, replacement: &str, replace_reference: bool) -> Transformer {
-        Transformer::KeyValue {
-            key: key.into(),
-            replacement: replacement.into(),
-            replace_reference,
-        }
+        Transformer::KeyValue { key: key.into(), replacement: replacement.into(), replace_reference }
     }
 }
 
@@ -135,9 +110,7 @@ impl Transformer {
 fn compile_python_regex(pattern: &str) -> Result<Regex, String> {
     match Regex::new(pattern) {
         Ok(r) => Ok(r),
-        Err(_) => {
-            Regex::new(&regex::escape(pattern)).map_err(|e| format!("bad regex `{pattern}`: {e}"))
-        }
+        Err(_) => Regex::new(&regex::escape(pattern)).map_err(|e| format!("bad regex `{pattern}`: {e}")),
     }
 }
 
@@ -188,10 +161,7 @@ pub fn parse_path(path: &str) -> Result<Vec<Segment>, String> {
             }
             i = j;
         } else if b[i] == b'[' {
-            let close = path[i..]
-                .find(']')
-                .map(|k| i + k)
-                .ok_or_else(|| err("unclosed `[`"))?;
+            let close = path[i..].find(']').map(|k| i + k).ok_or_else(|| err("unclosed `[`"))?;
             let inner = path[i + 1..close].trim();
             if inner == "*" {
                 out.push(Segment::Wildcard);
@@ -265,9 +235,7 @@ pub fn visit_path(v: &mut Value, segs: &[Segment], f: &mut dyn FnMut(&mut Value)
 /// result at all; any other path (`$..StartTime`) applies as written.
 fn rebase_for_result(segs: &[Segment]) -> Option<Vec<Segment>> {
     let details = |s: &Segment| match s {
-        Segment::Child(n) | Segment::Descendant(n) if n.ends_with("EventDetails") => {
-            Some(n.clone())
-        }
+        Segment::Child(n) | Segment::Descendant(n) if n.ends_with("EventDetails") => Some(n.clone()),
         _ => None,
     };
     let Some(pos) = segs.iter().rposition(|s| details(s).is_some()) else {
@@ -293,22 +261,12 @@ pub struct Snapshot {
 
 impl Snapshot {
     fn parts_mut(&mut self) -> impl Iterator<Item = &mut Value> {
-        [
-            self.output.as_mut(),
-            self.error.as_mut(),
-            self.cause.as_mut(),
-        ]
-        .into_iter()
-        .flatten()
+        [self.output.as_mut(), self.error.as_mut(), self.cause.as_mut()].into_iter().flatten()
     }
 
     fn take_doc(&mut self) -> Value {
         let mut m = Map::new();
-        for (k, v) in [
-            ("output", self.output.take()),
-            ("error", self.error.take()),
-            ("cause", self.cause.take()),
-        ] {
+        for (k, v) in [("output", self.output.take()), ("error", self.error.take()), ("cause", self.cause.take())] {
             if let Some(v) = v {
                 m.insert(k.to_string(), v);
             }
@@ -336,10 +294,7 @@ pub struct Defaults {
 
 impl Default for Defaults {
     fn default() -> Self {
-        Defaults {
-            account: "111111111111".into(),
-            region: "us-east-1".into(),
-        }
+        Defaults { account: "111111111111".into(), region: "us-east-1".into() }
     }
 }
 
@@ -372,15 +327,10 @@ pub fn apply_transformers(snap: &mut Snapshot, transformers: &[Transformer], def
     let mut doc = snap.take_doc();
     for t in transformers {
         match t {
-            Transformer::Regex {
-                regex, replacement, ..
-            } => ops.push(TextOp::Regex(regex.clone(), replacement.clone())),
-            Transformer::JsonPath {
-                segments,
-                replacement,
-                replace_reference,
-                ..
-            } => {
+            Transformer::Regex { regex, replacement, .. } => {
+                ops.push(TextOp::Regex(regex.clone(), replacement.clone()))
+            }
+            Transformer::JsonPath { segments, replacement, replace_reference, .. } => {
                 let Some(segs) = rebase_for_result(segments) else {
                     continue;
                 };
@@ -391,16 +341,10 @@ pub fn apply_transformers(snap: &mut Snapshot, transformers: &[Transformer], def
                         register(v, replacement, &mut ops);
                     }
                 } else {
-                    visit_path(&mut doc, &segs, &mut |v| {
-                        *v = Value::String(replacement.clone())
-                    });
+                    visit_path(&mut doc, &segs, &mut |v| *v = Value::String(replacement.clone()));
                 }
             }
-            Transformer::KeyValue {
-                key,
-                replacement,
-                replace_reference,
-            } => {
+            Transformer::KeyValue { key, replacement, replace_reference } => {
                 if *replace_reference {
                     let mut found = Vec::new();
                     collect_key(&doc, key, &mut found);
@@ -553,9 +497,7 @@ fn apply_defaults(v: &mut Value, d: &Defaults) {
         if !region.is_empty() {
             out = out.replace(region.as_str(), "<region>");
         }
-        out = partition_re()
-            .replace_all(&out, "arn:<partition>:")
-            .into_owned();
+        out = partition_re().replace_all(&out, "arn:<partition>:").into_owned();
         out = iso8601().replace_all(&out, "date").into_owned();
         out = uuid_re().replace_all(&out, "<uuid>").into_owned();
         if out != s {
@@ -587,11 +529,7 @@ mod tests {
     use serde_json::json;
 
     fn snap(output: Value) -> Snapshot {
-        Snapshot {
-            output: Some(output),
-            error: None,
-            cause: None,
-        }
+        Snapshot { output: Some(output), error: None, cause: None }
     }
 
     #[test]
@@ -606,15 +544,9 @@ mod tests {
             cause: Some(json!("failed (Request ID: ab-12; more)")),
         };
         apply_transformers(&mut s, &ts, &Defaults::default());
-        assert_eq!(
-            s.output.unwrap(),
-            json!({"a": ["x <ArnPart_0idx> y"], "<ArnPart_0idx>": 1, "n": 5})
-        );
+        assert_eq!(s.output.unwrap(), json!({"a": ["x <ArnPart_0idx> y"], "<ArnPart_0idx>": 1, "n": 5}));
         assert_eq!(s.error.unwrap(), json!("E <ArnPart_0idx>"));
-        assert_eq!(
-            s.cause.unwrap(),
-            json!("failed (Request ID: <request_id>; more)")
-        );
+        assert_eq!(s.cause.unwrap(), json!("failed (Request ID: <request_id>; more)"));
     }
 
     #[test]
@@ -622,22 +554,11 @@ mod tests {
         let ts = vec![
             Transformer::regex("X", "$LATEST").unwrap(),
             Transformer::regex("{}", "<trusted_role_arn>").unwrap(),
-            Transformer::regex(
-                "Extended Request ID: [a-zA-Z0-9-/=+]+",
-                "Extended Request ID: <e>",
-            )
-            .unwrap(),
+            Transformer::regex("Extended Request ID: [a-zA-Z0-9-/=+]+", "Extended Request ID: <e>").unwrap(),
         ];
         let mut s = snap(json!(["aXb", "p{}q", "Extended Request ID: a/b=c+d-e"]));
         apply_transformers(&mut s, &ts, &Defaults::default());
-        assert_eq!(
-            s.output.unwrap(),
-            json!([
-                "a$LATESTb",
-                "p<trusted_role_arn>q",
-                "Extended Request ID: <e>"
-            ])
-        );
+        assert_eq!(s.output.unwrap(), json!(["a$LATESTb", "p<trusted_role_arn>q", "Extended Request ID: <e>"]));
     }
 
     #[test]
@@ -652,10 +573,7 @@ mod tests {
             error: None,
             cause: Some(json!("arn:aws:lambda:us-east-1:222222222222:function:f")),
         };
-        let d = Defaults {
-            account: "222222222222".into(),
-            region: "us-east-1".into(),
-        };
+        let d = Defaults { account: "222222222222".into(), region: "us-east-1".into() };
         apply_transformers(&mut s, &[], &d);
         assert_eq!(
             s.output.unwrap(),
@@ -666,20 +584,13 @@ mod tests {
                 "n": 1
             })
         );
-        assert_eq!(
-            s.cause.unwrap(),
-            json!("arn:<partition>:lambda:<region>:111111111111:function:f")
-        );
+        assert_eq!(s.cause.unwrap(), json!("arn:<partition>:lambda:<region>:111111111111:function:f"));
     }
 
     #[test]
     fn case_regex_runs_before_defaults() {
         // The recording's own regexes are written against raw values.
-        let ts =
-            vec![
-                Transformer::regex("arn:aws:iam::111111111111:role/sfn_role", "snf_role_arn")
-                    .unwrap(),
-            ];
+        let ts = vec![Transformer::regex("arn:aws:iam::111111111111:role/sfn_role", "snf_role_arn").unwrap()];
         let mut s = snap(json!({"RoleArn": "arn:aws:iam::111111111111:role/sfn_role"}));
         apply_transformers(&mut s, &ts, &Defaults::default());
         assert_eq!(s.output.unwrap(), json!({"RoleArn": "snf_role_arn"}));
@@ -689,21 +600,11 @@ mod tests {
     fn jsonpath_direct() {
         let ts = vec![
             Transformer::jsonpath("$..StartTime", "start-time", false).unwrap(),
-            Transformer::jsonpath(
-                "$..events..executionSucceededEventDetails.output.FunctionResult",
-                "Rnd",
-                false,
-            )
-            .unwrap(),
-            Transformer::jsonpath(
-                "$..events..stateExitedEventDetails.output.FunctionResult",
-                "Other",
-                false,
-            )
-            .unwrap(),
+            Transformer::jsonpath("$..events..executionSucceededEventDetails.output.FunctionResult", "Rnd", false)
+                .unwrap(),
+            Transformer::jsonpath("$..events..stateExitedEventDetails.output.FunctionResult", "Other", false).unwrap(),
         ];
-        let mut s =
-            snap(json!({"a": {"StartTime": "x", "b": [{"StartTime": 3}]}, "FunctionResult": 0.5}));
+        let mut s = snap(json!({"a": {"StartTime": "x", "b": [{"StartTime": 3}]}, "FunctionResult": 0.5}));
         apply_transformers(&mut s, &ts, &Defaults::default());
         assert_eq!(
             s.output.unwrap(),
@@ -714,12 +615,8 @@ mod tests {
     #[test]
     fn jsonpath_whole_output() {
         let ts = vec![
-            Transformer::jsonpath(
-                "$..stateExitedEventDetails.output",
-                "stateExitedEventDetails.output",
-                false,
-            )
-            .unwrap(),
+            Transformer::jsonpath("$..stateExitedEventDetails.output", "stateExitedEventDetails.output", false)
+                .unwrap(),
             Transformer::jsonpath(
                 "$..executionSucceededEventDetails.output",
                 "executionSucceededEventDetails.output",
@@ -729,10 +626,7 @@ mod tests {
         ];
         let mut s = snap(json!([1, 2]));
         apply_transformers(&mut s, &ts, &Defaults::default());
-        assert_eq!(
-            s.output.unwrap(),
-            json!("executionSucceededEventDetails.output")
-        );
+        assert_eq!(s.output.unwrap(), json!("executionSucceededEventDetails.output"));
     }
 
     #[test]
@@ -778,10 +672,7 @@ mod tests {
         };
         apply_transformers(&mut s, &ts, &Defaults::default());
         // The result is seen as `{"output", "error", "cause"}`, as in AWS's event details.
-        assert_eq!(
-            s.cause.unwrap(),
-            json!({"StartDate": "start-date", "x": {"cause": {"StartDate": "start-date"}}})
-        );
+        assert_eq!(s.cause.unwrap(), json!({"StartDate": "start-date", "x": {"cause": {"StartDate": "start-date"}}}));
     }
 
     #[test]
@@ -813,14 +704,11 @@ mod tests {
 
     #[test]
     fn transformer_from_json() {
-        let t = Transformer::from_json(&json!({"kind": "jsonpath", "jsonpath": "$..X", "replacement": "r", "replace_reference": true})).unwrap();
-        assert!(matches!(
-            t,
-            Transformer::JsonPath {
-                replace_reference: true,
-                ..
-            }
-        ));
+        let t = Transformer::from_json(
+            &json!({"kind": "jsonpath", "jsonpath": "$..X", "replacement": "r", "replace_reference": true}),
+        )
+        .unwrap();
+        assert!(matches!(t, Transformer::JsonPath { replace_reference: true, .. }));
         assert!(Transformer::from_json(&json!({"kind": "nope"})).is_err());
         assert!(Transformer::from_json(&json!({"kind": "regex"})).is_err());
     }

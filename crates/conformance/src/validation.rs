@@ -51,7 +51,11 @@ pub fn is_validation_file(path: &Path) -> bool {
 
 /// Runs every validation case of `path` whose id contains `id_filter` (all when `None`),
 /// writes a report ending in `N passed, N failed, N skipped`, and returns the counts.
-pub fn run_validation_cases(path: &Path, id_filter: Option<&str>, out: &mut dyn Write) -> std::io::Result<ValidationSummary> {
+pub fn run_validation_cases(
+    path: &Path,
+    id_filter: Option<&str>,
+    out: &mut dyn Write,
+) -> std::io::Result<ValidationSummary> {
     let text = std::fs::read_to_string(path)?;
     let mut s = ValidationSummary::default();
     let mut skipped = 0;
@@ -151,7 +155,9 @@ mod tests {
     #[test]
     fn localstack_reasons_are_unquoted() {
         assert_eq!(
-            localstack_reason(r#"Error=ValueError Args=["Label contains invalid character: '\\x9f'"] in definition '{}'"#),
+            localstack_reason(
+                r#"Error=ValueError Args=["Label contains invalid character: '\\x9f'"] in definition '{}'"#
+            ),
             Some(r"Label contains invalid character: '\x9f'".to_string())
         );
         assert_eq!(localstack_reason("Invalid State Machine Definition: 'x'"), None);

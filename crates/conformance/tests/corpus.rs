@@ -7,22 +7,13 @@ use std::sync::Arc;
 
 use serde_json::Value;
 use stepwise_conformance::{
-    default_corpus_dir, load_corpus, run_cases, Engine, EngineRun, Filter, Invoke, RunSettings,
-    RunnerOptions,
+    default_corpus_dir, load_corpus, run_cases, Engine, EngineRun, Filter, Invoke, RunSettings, RunnerOptions,
 };
 
 #[test]
 fn corpus_loads_cleanly() {
     let corpus = load_corpus(&default_corpus_dir()).expect("corpus at ../../../shared/conformance");
-    assert!(
-        corpus.errors.is_empty(),
-        "{:?}",
-        corpus
-            .errors
-            .iter()
-            .map(|e| e.to_string())
-            .collect::<Vec<_>>()
-    );
+    assert!(corpus.errors.is_empty(), "{:?}", corpus.errors.iter().map(|e| e.to_string()).collect::<Vec<_>>());
     assert!(corpus.cases.len() >= 1000, "{}", corpus.cases.len());
     let sc: Vec<_> = corpus.cases.iter().filter(|c| c.self_contained).collect();
     assert!(sc.len() >= 900);
@@ -35,11 +26,7 @@ fn corpus_loads_cleanly() {
             }
         }
         for f in c.lambda_functions.values() {
-            assert!(
-                f.code.contains("def handler("),
-                "{}: handler entry point",
-                c.id
-            );
+            assert!(f.code.contains("def handler("), "{}: handler entry point", c.id);
         }
     }
 }
@@ -50,17 +37,8 @@ struct Recorded {
 }
 
 impl Engine for Recorded {
-    fn run(
-        &self,
-        _d: &Value,
-        _i: Value,
-        s: &RunSettings,
-        _f: &mut dyn Invoke,
-    ) -> Result<EngineRun, String> {
-        self.runs
-            .get(&s.case_id)
-            .cloned()
-            .ok_or_else(|| "no recording".into())
+    fn run(&self, _d: &Value, _i: Value, s: &RunSettings, _f: &mut dyn Invoke) -> Result<EngineRun, String> {
+        self.runs.get(&s.case_id).cloned().ok_or_else(|| "no recording".into())
     }
 }
 
@@ -81,34 +59,16 @@ fn recorded_results_pass() {
         };
         runs.insert(
             c.id.clone(),
-            EngineRun {
-                status: e.status.clone(),
-                output: e.output.clone(),
-                error: e.error.clone(),
-                cause,
-                history,
-            },
+            EngineRun { status: e.status.clone(), output: e.output.clone(), error: e.error.clone(), cause, history },
         );
     }
-    let options = RunnerOptions {
-        threads: 2,
-        ..RunnerOptions::default()
-    };
+    let options = RunnerOptions { threads: 2, ..RunnerOptions::default() };
     let mut out = Vec::new();
-    let s = run_cases(
-        &corpus,
-        &Filter::default(),
-        &options,
-        Arc::new(Recorded { runs }),
-        &mut out,
-    );
+    let s = run_cases(&corpus, &Filter::default(), &options, Arc::new(Recorded { runs }), &mut out);
     let report = String::from_utf8(out).unwrap();
     assert_eq!(s.failed, 0, "{report}");
     assert_eq!(s.inexact_failed, 0, "{report}");
     assert_eq!(s.history_matched, s.history_total, "{report}");
     assert!(s.passed >= 800, "{report}");
-    assert!(report.ends_with(&format!(
-        "{} passed, 0 failed, {} skipped\n",
-        s.passed, s.skipped
-    )));
+    assert!(report.ends_with(&format!("{} passed, 0 failed, {} skipped\n", s.passed, s.skipped)));
 }

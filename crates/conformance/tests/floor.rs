@@ -7,8 +7,7 @@
 
 use std::sync::Arc;
 use stepwise_conformance::{
-    default_corpus_dir, load_corpus, run_cases, Filter, HistoryVerdict, LocalEngine, RunnerOptions,
-    StartTime, Verdict,
+    default_corpus_dir, load_corpus, run_cases, Filter, HistoryVerdict, LocalEngine, RunnerOptions, StartTime, Verdict,
 };
 
 /// Exactly comparable cases passing, all families.
@@ -21,7 +20,8 @@ const FLOOR_HISTORY_MATCHED: usize = 510;
 #[test]
 fn corpus_pass_counts_stay_above_their_floors() {
     let dir = std::env::var_os("STEPWISE_CORPUS").map(Into::into).unwrap_or_else(default_corpus_dir);
-    let corpus = load_corpus(&dir).unwrap_or_else(|e| panic!("the conformance corpus is missing at {}: {e}", dir.display()));
+    let corpus =
+        load_corpus(&dir).unwrap_or_else(|e| panic!("the conformance corpus is missing at {}: {e}", dir.display()));
     let options = RunnerOptions {
         threads: 2,
         replay: true,
@@ -31,12 +31,12 @@ fn corpus_pass_counts_stay_above_their_floors() {
     let mut report = Vec::new();
     let s = run_cases(&corpus, &Filter::default(), &options, Arc::new(LocalEngine), &mut report);
     let report = String::from_utf8_lossy(&report);
-    let target = |r: &&stepwise_conformance::CaseResult| {
-        r.exact && r.family != "jsonata" && r.family != "assign/variables"
-    };
+    let target =
+        |r: &&stepwise_conformance::CaseResult| r.exact && r.family != "jsonata" && r.family != "assign/variables";
     let target_total = s.results.iter().filter(target).count();
     let target_passed = s.results.iter().filter(target).filter(|r| r.verdict == Verdict::Pass).count();
-    let hist_ok = s.results.iter().filter(|r| matches!(r.history, HistoryVerdict::Match | HistoryVerdict::LenientMatch)).count();
+    let hist_ok =
+        s.results.iter().filter(|r| matches!(r.history, HistoryVerdict::Match | HistoryVerdict::LenientMatch)).count();
     eprintln!(
         "corpus: {} passed, {} failed; target {target_passed}/{target_total}; history {}/{}",
         s.passed, s.failed, s.history_matched, s.history_total

@@ -32,18 +32,9 @@ fn pass_and_lambda_cases_run_through_the_interpreter() {
     let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
     let (cases, errors) = parse_cases(text.as_bytes(), Path::new("cases.jsonl"));
     assert!(errors.is_empty());
-    let corpus = Corpus {
-        cases,
-        ..Corpus::default()
-    };
+    let corpus = Corpus { cases, ..Corpus::default() };
     let mut out = Vec::new();
-    let s = run_cases(
-        &corpus,
-        &Filter::default(),
-        &RunnerOptions::default(),
-        Arc::new(LocalEngine),
-        &mut out,
-    );
+    let s = run_cases(&corpus, &Filter::default(), &RunnerOptions::default(), Arc::new(LocalEngine), &mut out);
     let report = String::from_utf8(out).unwrap();
     assert_eq!((s.passed, s.failed), (2, 0), "{report}");
     assert_eq!((s.history_matched, s.history_total), (1, 1), "{report}");

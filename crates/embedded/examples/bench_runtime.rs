@@ -52,7 +52,8 @@ fn runtime(dir: &std::path::Path) -> Rt {
 /// applied, states entered, seconds).
 async fn run(rt: &Rt, label: &str, definition: Value, n: usize, approve: bool) -> (usize, usize, f64) {
     use stepwise_runtime::ports::Store;
-    let machine = rt.create_machine(label, definition, "arn:aws:iam::123456789012:role/r", false).await.expect("machine").arn;
+    let machine =
+        rt.create_machine(label, definition, "arn:aws:iam::123456789012:role/r", false).await.expect("machine").arn;
     let started = Instant::now();
     let mut arns = Vec::with_capacity(n);
     for i in 0..n {
@@ -64,7 +65,8 @@ async fn run(rt: &Rt, label: &str, definition: Value, n: usize, approve: bool) -
         if msgs.is_empty() {
             let mut asked = false;
             if approve {
-                let asks = rt.queue().receive("RequestHumanApprovalQueue", 10, Duration::from_secs(30)).await.expect("asks");
+                let asks =
+                    rt.queue().receive("RequestHumanApprovalQueue", 10, Duration::from_secs(30)).await.expect("asks");
                 for m in asks {
                     asked = true;
                     let token = stepwise_sample::approval_token(&m.body).expect("token");
@@ -89,7 +91,14 @@ async fn run(rt: &Rt, label: &str, definition: Value, n: usize, approve: bool) -
     for arn in &arns {
         let stored = rt.describe(arn).await.expect("describe");
         assert_eq!(stored.execution.status.as_str(), "SUCCEEDED", "{arn}");
-        entered += rt.store().history(arn).await.expect("history").iter().filter(|e| e.event_type.ends_with("StateEntered")).count();
+        entered += rt
+            .store()
+            .history(arn)
+            .await
+            .expect("history")
+            .iter()
+            .filter(|e| e.event_type.ends_with("StateEntered"))
+            .count();
     }
     (applied, entered, secs)
 }
@@ -98,7 +107,8 @@ async fn run(rt: &Rt, label: &str, definition: Value, n: usize, approve: bool) -
 fn raw_sqlite_commits(dir: &std::path::Path, n: usize) -> f64 {
     let conn = rusqlite::Connection::open(dir.join("raw.db")).expect("open");
     conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(())).expect("wal");
-    conn.execute_batch("PRAGMA synchronous = NORMAL; CREATE TABLE IF NOT EXISTS t (k INTEGER PRIMARY KEY, v TEXT)").expect("schema");
+    conn.execute_batch("PRAGMA synchronous = NORMAL; CREATE TABLE IF NOT EXISTS t (k INTEGER PRIMARY KEY, v TEXT)")
+        .expect("schema");
     let started = Instant::now();
     for i in 0..n {
         conn.execute("INSERT INTO t (v) VALUES (?1)", [format!("row {i}")]).expect("insert");
@@ -109,7 +119,9 @@ fn raw_sqlite_commits(dir: &std::path::Path, n: usize) -> f64 {
 fn peak_rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok()))
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
         .unwrap_or(0)
 }
 

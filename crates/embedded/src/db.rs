@@ -6,8 +6,8 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
-use stepwise_runtime::ports::{Clock, SystemClock};
 use std::time::Duration;
+use stepwise_runtime::ports::{Clock, SystemClock};
 use stepwise_runtime::{Error, Source};
 
 /// The database file's name inside the data directory.
@@ -352,7 +352,8 @@ fn database_thread(mut conn: Connection, queue: mpsc::Receiver<(Job, bool)>) {
         // busy database fatal.
         let in_transaction = conn.execute_batch(if writes { "BEGIN IMMEDIATE" } else { "BEGIN" }).is_ok();
         let replies: Vec<Reply> = batch.into_iter().map(|(job, _)| job(&mut conn)).collect();
-        let committed = if in_transaction { conn.execute_batch("COMMIT").map_err(|e| format!("SQLite: {e}")) } else { Ok(()) };
+        let committed =
+            if in_transaction { conn.execute_batch("COMMIT").map_err(|e| format!("SQLite: {e}")) } else { Ok(()) };
         if committed.is_err() {
             let _ = conn.execute_batch("ROLLBACK");
         }

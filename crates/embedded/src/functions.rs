@@ -116,7 +116,9 @@ impl fmt::Debug for Target {
         match self {
             Target::Rust(_) => f.write_str("Rust(..)"),
             Target::Command(c) => f.debug_tuple("Command").field(&c.argv).finish(),
-            Target::Endpoint { base, name } => f.debug_struct("Endpoint").field("base", base).field("name", name).finish(),
+            Target::Endpoint { base, name } => {
+                f.debug_struct("Endpoint").field("base", base).field("name", name).finish()
+            }
         }
     }
 }
@@ -394,7 +396,10 @@ fn parse_function(
         "rust" => {
             let f = format!("{field}.rust");
             let Some(Value::String(name)) = o.get("rust") else {
-                return Err(field_error(f, format!("expected a string, got {}", o.get("rust").map_or("nothing", type_name))));
+                return Err(field_error(
+                    f,
+                    format!("expected a string, got {}", o.get("rust").map_or("nothing", type_name)),
+                ));
             };
             let handler = registry(name).ok_or_else(|| field_error(f, format!("no Rust handler is named '{name}'")))?;
             Ok(Target::Rust(handler))
@@ -406,7 +411,11 @@ fn parse_function(
                 Some(Value::String(s)) if s.trim().is_empty() => return Err(field_error(&f, "the command is empty")),
                 Some(Value::String(s)) => (vec![s.clone()], true),
                 Some(Value::Array(a)) => {
-                    let argv = a.iter().map(|x| x.as_str().map(String::from)).collect::<Option<Vec<_>>>().ok_or_else(expected)?;
+                    let argv = a
+                        .iter()
+                        .map(|x| x.as_str().map(String::from))
+                        .collect::<Option<Vec<_>>>()
+                        .ok_or_else(expected)?;
                     if argv.is_empty() {
                         return Err(field_error(&f, "the command is empty"));
                     }
@@ -417,11 +426,17 @@ fn parse_function(
             let mut env = Vec::new();
             if let Some(e) = o.get("env") {
                 let Value::Object(vars) = e else {
-                    return Err(field_error(format!("{field}.env"), format!("expected an object of strings, got {}", type_name(e))));
+                    return Err(field_error(
+                        format!("{field}.env"),
+                        format!("expected an object of strings, got {}", type_name(e)),
+                    ));
                 };
                 for (k, v) in vars {
                     let Value::String(s) = v else {
-                        return Err(field_error(format!("{field}.env.{k}"), format!("expected a string, got {}", type_name(v))));
+                        return Err(field_error(
+                            format!("{field}.env.{k}"),
+                            format!("expected a string, got {}", type_name(v)),
+                        ));
                     };
                     env.push((k.clone(), s.clone()));
                 }
@@ -432,10 +447,15 @@ fn parse_function(
             let base = parse_endpoint(&format!("{field}.endpoint"), o.get("endpoint").unwrap_or(&Value::Null))?;
             let name = match o.get("name") {
                 None => None,
-                Some(Value::String(n)) if n.is_empty() => return Err(field_error(format!("{field}.name"), "the name is empty")),
+                Some(Value::String(n)) if n.is_empty() => {
+                    return Err(field_error(format!("{field}.name"), "the name is empty"))
+                }
                 Some(Value::String(n)) => Some(n.clone()),
                 Some(other) => {
-                    return Err(field_error(format!("{field}.name"), format!("expected a string, got {}", type_name(other))))
+                    return Err(field_error(
+                        format!("{field}.name"),
+                        format!("expected a string, got {}", type_name(other)),
+                    ))
                 }
             };
             Ok(Target::Endpoint { base, name })
@@ -483,7 +503,6 @@ fn parse_output(text: &str) -> FunctionOutcome {
         Err(e) => error("Runtime.InvalidResponse", &format!("the function's output is not JSON: {e}")),
     }
 }
-
 
 fn run_command(cmd: &CommandSpec, dir: &Path, payload: &Value, timeout: Option<Duration>) -> FunctionOutcome {
     let Some(program) = cmd.argv.first() else { return error("Runtime.InvalidEntrypoint", "the command is empty") };
@@ -570,13 +589,17 @@ fn encode_segment(s: &str) -> String {
     out
 }
 
-fn invoke_endpoint(agent: &ureq::Agent, base: &str, name: &str, payload: &Value, timeout: Option<Duration>) -> FunctionOutcome {
+fn invoke_endpoint(
+    agent: &ureq::Agent,
+    base: &str,
+    name: &str,
+    payload: &Value,
+    timeout: Option<Duration>,
+) -> FunctionOutcome {
     let url = format!("{}/2015-03-31/functions/{}/invocations", base.trim_end_matches('/'), encode_segment(name));
     let body = serde_json::to_string(payload).unwrap_or_else(|_| "null".into());
-    let mut request = agent
-        .post(&url)
-        .set("Content-Type", "application/json")
-        .set("X-Amz-Invocation-Type", "RequestResponse");
+    let mut request =
+        agent.post(&url).set("Content-Type", "application/json").set("X-Amz-Invocation-Type", "RequestResponse");
     if let Some(t) = timeout {
         request = request.timeout(t);
     }
@@ -605,8 +628,11 @@ fn invoke_endpoint(agent: &ureq::Agent, base: &str, name: &str, payload: &Value,
     let text = String::from_utf8_lossy(&bytes);
     match status {
         200..=299 => match function_error {
-            Some(kind) => FunctionOutcome::from_error_body(text.as_bytes(), Some(if kind.is_empty() { "Unhandled" } else { &kind }))
-                .unwrap_or_else(|| error("Unhandled", text.trim())),
+            Some(kind) => FunctionOutcome::from_error_body(
+                text.as_bytes(),
+                Some(if kind.is_empty() { "Unhandled" } else { &kind }),
+            )
+            .unwrap_or_else(|| error("Unhandled", text.trim())),
             None => parse_output(&text),
         },
         404 => FunctionOutcome::NotFound,
@@ -621,7 +647,9 @@ fn invoke_endpoint(agent: &ureq::Agent, base: &str, name: &str, payload: &Value,
             };
             let message = serde_json::from_str::<Value>(text.trim())
                 .ok()
-                .and_then(|v| ["message", "Message"].iter().find_map(|k| v.get(k).and_then(Value::as_str).map(String::from)))
+                .and_then(|v| {
+                    ["message", "Message"].iter().find_map(|k| v.get(k).and_then(Value::as_str).map(String::from))
+                })
                 .unwrap_or_else(|| text.trim().to_string());
             error(&error_type, &format!("HTTP {status}: {message}"))
         }

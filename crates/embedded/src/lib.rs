@@ -25,8 +25,8 @@ mod topics;
 
 pub use db::DB_FILE;
 pub use queue::SqliteQueue;
-pub use store::SqliteStore;
 pub use stepwise_runtime::ports::SystemClock;
+pub use store::SqliteStore;
 pub use topics::{Published, SqliteTopics};
 
 use std::path::Path;

@@ -149,41 +149,46 @@ impl Queue for SqliteQueue {
         }
         let limit = i64::try_from(max).unwrap_or(i64::MAX);
         let now = self.db.now_ms();
-        self.db.write(KIND, "receive", move |tx| {
-            let hidden_until = now.saturating_add(duration_ms(visibility));
-            let candidates = {
-                let mut stmt = tx.prepare_cached(
-                    "SELECT seq, id, body FROM messages WHERE queue = ?1 AND deleted = 0 AND visible_at <= ?2
+        self.db
+            .write(KIND, "receive", move |tx| {
+                let hidden_until = now.saturating_add(duration_ms(visibility));
+                let candidates = {
+                    let mut stmt = tx.prepare_cached(
+                        "SELECT seq, id, body FROM messages WHERE queue = ?1 AND deleted = 0 AND visible_at <= ?2
                      ORDER BY visible_at, seq LIMIT ?3",
-                )?;
-                let rows = stmt.query_map(params![&queue, now, limit], |r| {
-                    Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?))
-                })?;
-                rows.collect::<Result<Vec<_>, _>>()?
-            };
-            let mut update = tx.prepare_cached(
-                "UPDATE messages SET visible_at = ?1, receive_count = receive_count + 1,
+                    )?;
+                    let rows = stmt.query_map(params![&queue, now, limit], |r| {
+                        Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?))
+                    })?;
+                    rows.collect::<Result<Vec<_>, _>>()?
+                };
+                let mut update = tx.prepare_cached(
+                    "UPDATE messages SET visible_at = ?1, receive_count = receive_count + 1,
                      receipt = lower(hex(randomblob(16)))
                  WHERE seq = ?2 RETURNING receipt, receive_count",
-            )?;
-            let mut messages = Vec::with_capacity(candidates.len());
-            for (seq, id, body) in candidates {
-                let (receipt, receive_count) =
-                    update.query_row(params![hidden_until, seq], |r| Ok((r.get::<_, String>(0)?, r.get::<_, u32>(1)?)))?;
-                messages.push(Message { id, body, receipt, receive_count });
-            }
-            Ok(messages)
-        })
-        .await
+                )?;
+                let mut messages = Vec::with_capacity(candidates.len());
+                for (seq, id, body) in candidates {
+                    let (receipt, receive_count) = update
+                        .query_row(params![hidden_until, seq], |r| Ok((r.get::<_, String>(0)?, r.get::<_, u32>(1)?)))?;
+                    messages.push(Message { id, body, receipt, receive_count });
+                }
+                Ok(messages)
+            })
+            .await
     }
 
     async fn ack(&self, queue: &str, receipt: &str) -> Result<(), Error> {
         let (queue, receipt) = (queue_name(queue).to_string(), receipt.to_string());
         // Acknowledging twice, or with the receipt of an earlier delivery, does nothing.
-        self.db.write(KIND, "ack", move |tx| {
-            tx.execute("UPDATE messages SET deleted = 1 WHERE queue = ?1 AND receipt = ?2 AND deleted = 0", [&queue, &receipt])?;
-            Ok(())
-        })
-        .await
+        self.db
+            .write(KIND, "ack", move |tx| {
+                tx.execute(
+                    "UPDATE messages SET deleted = 1 WHERE queue = ?1 AND receipt = ?2 AND deleted = 0",
+                    [&queue, &receipt],
+                )?;
+                Ok(())
+            })
+            .await
     }
 }

@@ -6,8 +6,8 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use stepwise_asl::history::HistoryEvent;
 use stepwise_runtime::ports::{
-    Commit, ExecutionPage, ExecutionQuery, ExecutionStatus, ExecutionSummary, Machine, OutboxItem, PageToken, Store, Stored,
-    TokenEntry,
+    Commit, ExecutionPage, ExecutionQuery, ExecutionStatus, ExecutionSummary, Machine, OutboxItem, PageToken, Store,
+    Stored, TokenEntry,
 };
 use stepwise_runtime::Error;
 
@@ -64,15 +64,18 @@ impl SqliteStore {
     /// Every execution of every machine, newest first: for `stepwise list`, which shows all a
     /// data directory holds (the port's listing is per machine and paged).
     pub async fn all_executions(&self) -> Result<Vec<ExecutionSummary>, Error> {
-        self.db.read(KIND, "all_executions", move |conn| {
-            let mut stmt = conn.prepare_cached(&format!("SELECT {SUMMARY} FROM executions ORDER BY start_time DESC, arn DESC"))?;
-            let rows = stmt.query_map([], summary_row)?;
-            let mut list = Vec::new();
-            for row in rows {
-                list.push(row?.into_summary()?);
-            }
-            Ok(list)
-        }).await
+        self.db
+            .read(KIND, "all_executions", move |conn| {
+                let mut stmt = conn
+                    .prepare_cached(&format!("SELECT {SUMMARY} FROM executions ORDER BY start_time DESC, arn DESC"))?;
+                let rows = stmt.query_map([], summary_row)?;
+                let mut list = Vec::new();
+                for row in rows {
+                    list.push(row?.into_summary()?);
+                }
+                Ok(list)
+            })
+            .await
     }
 }
 
@@ -89,7 +92,8 @@ fn summary_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SummaryRow> {
 impl SummaryRow {
     fn into_summary(self) -> Result<ExecutionSummary, Failure> {
         let SummaryRow(execution_arn, machine_arn, name, status, start, stop) = self;
-        let status = ExecutionStatus::parse(&status).ok_or_else(|| Failure::Data(format!("unknown status {status:?}")))?;
+        let status =
+            ExecutionStatus::parse(&status).ok_or_else(|| Failure::Data(format!("unknown status {status:?}")))?;
         Ok(ExecutionSummary {
             execution_arn,
             machine_arn,
@@ -170,43 +174,53 @@ impl Store for SqliteStore {
 
     async fn get_machine_revision(&self, arn: &str, revision_id: &str) -> Result<Option<Machine>, Error> {
         let (arn, revision_id) = (arn.to_string(), revision_id.to_string());
-        self.db.read(KIND, "get_machine_revision", move |conn| {
-            let json: Option<String> = conn
-                .query_row("SELECT machine FROM machine_revisions WHERE arn = ?1 AND revision = ?2", [&arn, &revision_id], |r| {
-                    r.get(0)
-                })
-                .optional()?;
-            Ok(json.map(|j| serde_json::from_str(&j)).transpose()?)
-        }).await
+        self.db
+            .read(KIND, "get_machine_revision", move |conn| {
+                let json: Option<String> = conn
+                    .query_row(
+                        "SELECT machine FROM machine_revisions WHERE arn = ?1 AND revision = ?2",
+                        [&arn, &revision_id],
+                        |r| r.get(0),
+                    )
+                    .optional()?;
+                Ok(json.map(|j| serde_json::from_str(&j)).transpose()?)
+            })
+            .await
     }
 
     async fn delete_machine(&self, arn: &str) -> Result<(), Error> {
         let arn = arn.to_string();
-        self.db.write(KIND, "delete_machine", move |tx| {
-            tx.execute("DELETE FROM machines WHERE arn = ?1", [&arn])?;
-            Ok(())
-        }).await
+        self.db
+            .write(KIND, "delete_machine", move |tx| {
+                tx.execute("DELETE FROM machines WHERE arn = ?1", [&arn])?;
+                Ok(())
+            })
+            .await
     }
 
     async fn get_machine(&self, arn: &str) -> Result<Option<Machine>, Error> {
         let arn = arn.to_string();
-        self.db.read(KIND, "get_machine", move |conn| {
-            let json: Option<String> =
-                conn.query_row("SELECT machine FROM machines WHERE arn = ?1", [&arn], |r| r.get(0)).optional()?;
-            Ok(json.map(|j| serde_json::from_str(&j)).transpose()?)
-        }).await
+        self.db
+            .read(KIND, "get_machine", move |conn| {
+                let json: Option<String> =
+                    conn.query_row("SELECT machine FROM machines WHERE arn = ?1", [&arn], |r| r.get(0)).optional()?;
+                Ok(json.map(|j| serde_json::from_str(&j)).transpose()?)
+            })
+            .await
     }
 
     async fn list_machines(&self) -> Result<Vec<Machine>, Error> {
-        self.db.read(KIND, "list_machines", move |conn| {
-            let mut stmt = conn.prepare_cached("SELECT machine FROM machines ORDER BY created, arn")?;
-            let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
-            let mut out = Vec::new();
-            for json in rows {
-                out.push(serde_json::from_str(&json?)?);
-            }
-            Ok(out)
-        }).await
+        self.db
+            .read(KIND, "list_machines", move |conn| {
+                let mut stmt = conn.prepare_cached("SELECT machine FROM machines ORDER BY created, arn")?;
+                let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+                let mut out = Vec::new();
+                for json in rows {
+                    out.push(serde_json::from_str(&json?)?);
+                }
+                Ok(out)
+            })
+            .await
     }
 
     async fn create(&self, machine_arn: &str, commit: Commit) -> Result<(), Error> {
@@ -214,142 +228,160 @@ impl Store for SqliteStore {
         let name = commit.execution.info.name.clone();
         let start = to_text(commit.execution.start_time);
         let machine_arn = machine_arn.to_string();
-        self.db.write(KIND, "create", move |tx| {
-            let inserted = tx.execute(
+        self.db
+            .write(KIND, "create", move |tx| {
+                let inserted = tx.execute(
                 "INSERT INTO executions (arn, machine_arn, name, status, start_time, version, state, outbox, stop_time)
                  VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6, ?7, ?8) ON CONFLICT (arn) DO NOTHING",
                 params![rows.arn, machine_arn, name, rows.status, start, rows.state, rows.outbox, rows.stop],
             )?;
-            if inserted == 0 {
-                return Err(Error::AlreadyExists { arn: rows.arn.clone() }.into());
-            }
-            rows.insert_children(tx)
-        }).await
+                if inserted == 0 {
+                    return Err(Error::AlreadyExists { arn: rows.arn.clone() }.into());
+                }
+                rows.insert_children(tx)
+            })
+            .await
     }
 
     async fn load(&self, arn: &str) -> Result<Option<Stored>, Error> {
         let arn = arn.to_string();
-        self.db.read(KIND, "load", move |conn| {
-            let row: Option<(String, String, i64, String)> = conn
-                .query_row("SELECT state, machine_arn, version, outbox FROM executions WHERE arn = ?1", [&arn], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-                })
-                .optional()?;
-            let Some((state, machine_arn, version, outbox)) = row else { return Ok(None) };
-            Ok(Some(Stored {
-                execution: serde_json::from_str(&state)?,
-                machine_arn,
-                version: to_u64(version)?,
-                outbox: serde_json::from_str::<Vec<OutboxItem>>(&outbox)?,
-            }))
-        }).await
+        self.db
+            .read(KIND, "load", move |conn| {
+                let row: Option<(String, String, i64, String)> = conn
+                    .query_row(
+                        "SELECT state, machine_arn, version, outbox FROM executions WHERE arn = ?1",
+                        [&arn],
+                        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                    )
+                    .optional()?;
+                let Some((state, machine_arn, version, outbox)) = row else { return Ok(None) };
+                Ok(Some(Stored {
+                    execution: serde_json::from_str(&state)?,
+                    machine_arn,
+                    version: to_u64(version)?,
+                    outbox: serde_json::from_str::<Vec<OutboxItem>>(&outbox)?,
+                }))
+            })
+            .await
     }
 
     async fn commit(&self, commit: Commit) -> Result<(), Error> {
         let rows = Rows::of(&commit).map_err(|e| e.into_error(KIND, "commit"))?;
         let expected = commit.expected_version;
-        self.db.write(KIND, "commit", move |tx| {
-            let updated = tx.execute(
-                "UPDATE executions SET version = version + 1, status = ?1, state = ?2, outbox = ?3,
+        self.db
+            .write(KIND, "commit", move |tx| {
+                let updated = tx.execute(
+                    "UPDATE executions SET version = version + 1, status = ?1, state = ?2, outbox = ?3,
                  stop_time = coalesce(?6, stop_time)
                  WHERE arn = ?4 AND version = ?5",
-                params![rows.status, rows.state, rows.outbox, rows.arn, to_i64(expected)?, rows.stop],
-            )?;
-            if updated == 0 {
-                // Returning an error rolls the transaction back.
-                return Err(Error::Conflict { expected }.into());
-            }
-            rows.insert_children(tx)
-        }).await
+                    params![rows.status, rows.state, rows.outbox, rows.arn, to_i64(expected)?, rows.stop],
+                )?;
+                if updated == 0 {
+                    // Returning an error rolls the transaction back.
+                    return Err(Error::Conflict { expected }.into());
+                }
+                rows.insert_children(tx)
+            })
+            .await
     }
 
     async fn clear_outbox(&self, arn: &str, version: u64) -> Result<(), Error> {
         let arn = arn.to_string();
-        self.db.write(KIND, "clear_outbox", move |tx| {
-            tx.execute(
-                "UPDATE executions SET outbox = '[]' WHERE arn = ?1 AND version = ?2 AND outbox <> '[]'",
-                params![arn, to_i64(version)?],
-            )?;
-            Ok(())
-        }).await
+        self.db
+            .write(KIND, "clear_outbox", move |tx| {
+                tx.execute(
+                    "UPDATE executions SET outbox = '[]' WHERE arn = ?1 AND version = ?2 AND outbox <> '[]'",
+                    params![arn, to_i64(version)?],
+                )?;
+                Ok(())
+            })
+            .await
     }
 
     async fn history(&self, arn: &str) -> Result<Vec<HistoryEvent>, Error> {
         let arn = arn.to_string();
-        self.db.read(KIND, "history", move |conn| {
-            let mut stmt = conn.prepare_cached("SELECT event FROM history WHERE arn = ?1 ORDER BY event_id")?;
-            let rows = stmt.query_map([&arn], |r| r.get::<_, String>(0))?;
-            let mut events = Vec::new();
-            for row in rows {
-                events.push(serde_json::from_str(&row?)?);
-            }
-            Ok(events)
-        }).await
+        self.db
+            .read(KIND, "history", move |conn| {
+                let mut stmt = conn.prepare_cached("SELECT event FROM history WHERE arn = ?1 ORDER BY event_id")?;
+                let rows = stmt.query_map([&arn], |r| r.get::<_, String>(0))?;
+                let mut events = Vec::new();
+                for row in rows {
+                    events.push(serde_json::from_str(&row?)?);
+                }
+                Ok(events)
+            })
+            .await
     }
 
     async fn find_token(&self, hash: &str) -> Result<Option<TokenEntry>, Error> {
         let hash = hash.to_string();
-        self.db.read(KIND, "find_token", move |conn| {
-            let entry: Option<String> =
-                conn.query_row("SELECT entry FROM tokens WHERE hash = ?1", [&hash], |r| r.get(0)).optional()?;
-            Ok(entry.map(|e| serde_json::from_str(&e)).transpose()?)
-        }).await
+        self.db
+            .read(KIND, "find_token", move |conn| {
+                let entry: Option<String> =
+                    conn.query_row("SELECT entry FROM tokens WHERE hash = ?1", [&hash], |r| r.get(0)).optional()?;
+                Ok(entry.map(|e| serde_json::from_str(&e)).transpose()?)
+            })
+            .await
     }
 
     async fn consume_token(&self, hash: &str) -> Result<bool, Error> {
         let hash = hash.to_string();
-        self.db.write(KIND, "consume_token", move |tx| {
-            Ok(tx.execute("UPDATE tokens SET used = 1 WHERE hash = ?1 AND used = 0", [&hash])? == 1)
-        }).await
+        self.db
+            .write(KIND, "consume_token", move |tx| {
+                Ok(tx.execute("UPDATE tokens SET used = 1 WHERE hash = ?1 AND used = 0", [&hash])? == 1)
+            })
+            .await
     }
 
     async fn list_executions(&self, query: &ExecutionQuery) -> Result<ExecutionPage, Error> {
         let ExecutionQuery { machine_arn, status, limit, page } = query.clone();
         let limit = limit.max(1);
         let reads = self.reads.clone();
-        self.db.read(KIND, "list_executions", move |conn| {
-            // One statement per shape, each served by an index in listing order: no scan of
-            // other machines' (or other statuses') rows, no sort.
-            let mut sql = format!("SELECT {SUMMARY} FROM executions WHERE machine_arn = ?1");
-            if status.is_some() {
-                sql.push_str(" AND status = ?2");
-            }
-            if page.is_some() {
-                sql.push_str(" AND (start_time < ?3 OR (start_time = ?3 AND arn < ?4))");
-            }
-            sql.push_str(" ORDER BY start_time DESC, arn DESC LIMIT ?5");
-            let mut stmt = conn.prepare_cached(&sql)?;
-            stmt.raw_bind_parameter(1, &machine_arn)?;
-            if let Some(s) = status {
-                stmt.raw_bind_parameter(2, s.as_str())?;
-            }
-            if let Some(p) = &page {
-                stmt.raw_bind_parameter(3, to_text(p.start))?;
-                stmt.raw_bind_parameter(4, &p.arn)?;
-            }
-            stmt.raw_bind_parameter(5, to_i64(limit as u64 + 1)?)?;
-            let mut rows = stmt.raw_query();
-            let mut executions = Vec::new();
-            while let Some(r) = rows.next()? {
-                executions.push(summary_row(r)?.into_summary()?);
-            }
-            drop(rows);
-            {
-                let mut reads = reads.lock().unwrap_or_else(|e| e.into_inner());
-                reads.queries += 1;
-                reads.rows += executions.len() as u64;
-                reads.full_scan_steps += stmt.get_status(StatementStatus::FullscanStep).max(0) as u64;
-                reads.sorts += stmt.get_status(StatementStatus::Sort).max(0) as u64;
-                stmt.reset_status(StatementStatus::FullscanStep);
-                stmt.reset_status(StatementStatus::Sort);
-            }
-            let next = if executions.len() > limit {
-                executions.truncate(limit);
-                executions.last().map(PageToken::after)
-            } else {
-                None
-            };
-            Ok(ExecutionPage { executions, next })
-        }).await
+        self.db
+            .read(KIND, "list_executions", move |conn| {
+                // One statement per shape, each served by an index in listing order: no scan of
+                // other machines' (or other statuses') rows, no sort.
+                let mut sql = format!("SELECT {SUMMARY} FROM executions WHERE machine_arn = ?1");
+                if status.is_some() {
+                    sql.push_str(" AND status = ?2");
+                }
+                if page.is_some() {
+                    sql.push_str(" AND (start_time < ?3 OR (start_time = ?3 AND arn < ?4))");
+                }
+                sql.push_str(" ORDER BY start_time DESC, arn DESC LIMIT ?5");
+                let mut stmt = conn.prepare_cached(&sql)?;
+                stmt.raw_bind_parameter(1, &machine_arn)?;
+                if let Some(s) = status {
+                    stmt.raw_bind_parameter(2, s.as_str())?;
+                }
+                if let Some(p) = &page {
+                    stmt.raw_bind_parameter(3, to_text(p.start))?;
+                    stmt.raw_bind_parameter(4, &p.arn)?;
+                }
+                stmt.raw_bind_parameter(5, to_i64(limit as u64 + 1)?)?;
+                let mut rows = stmt.raw_query();
+                let mut executions = Vec::new();
+                while let Some(r) = rows.next()? {
+                    executions.push(summary_row(r)?.into_summary()?);
+                }
+                drop(rows);
+                {
+                    let mut reads = reads.lock().unwrap_or_else(|e| e.into_inner());
+                    reads.queries += 1;
+                    reads.rows += executions.len() as u64;
+                    reads.full_scan_steps += stmt.get_status(StatementStatus::FullscanStep).max(0) as u64;
+                    reads.sorts += stmt.get_status(StatementStatus::Sort).max(0) as u64;
+                    stmt.reset_status(StatementStatus::FullscanStep);
+                    stmt.reset_status(StatementStatus::Sort);
+                }
+                let next = if executions.len() > limit {
+                    executions.truncate(limit);
+                    executions.last().map(PageToken::after)
+                } else {
+                    None
+                };
+                Ok(ExecutionPage { executions, next })
+            })
+            .await
     }
 }

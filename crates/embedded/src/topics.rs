@@ -75,7 +75,8 @@ impl SqliteTopics {
     pub fn subscriptions(&self, topic_arn: &str) -> Result<Vec<String>, Error> {
         let topic_arn = topic_arn.to_string();
         self.db.read_blocking(KIND, "subscriptions", move |conn| {
-            let mut stmt = conn.prepare_cached("SELECT queue FROM subscriptions WHERE topic_arn = ?1 ORDER BY queue")?;
+            let mut stmt =
+                conn.prepare_cached("SELECT queue FROM subscriptions WHERE topic_arn = ?1 ORDER BY queue")?;
             let rows = stmt.query_map([&topic_arn], |r| r.get::<_, String>(0))?;
             Ok(rows.collect::<Result<Vec<_>, _>>()?)
         })
@@ -114,22 +115,24 @@ impl Topics for SqliteTopics {
     async fn publish(&self, topic_arn: &str, message: &str) -> Result<String, Error> {
         let now = self.db.now_ms();
         let (topic_arn, message) = (topic_arn.to_string(), message.to_string());
-        self.db.write(KIND, "publish", move |tx| {
-            let id = new_id(tx)?;
-            tx.execute(
-                "INSERT INTO published (id, topic_arn, message, published_at) VALUES (?1, ?2, ?3, ?4)",
-                params![id, &topic_arn, &message, now],
-            )?;
-            let queues = {
-                let mut stmt = tx.prepare_cached("SELECT queue FROM subscriptions WHERE topic_arn = ?1 ORDER BY queue")?;
-                let rows = stmt.query_map([&topic_arn], |r| r.get::<_, String>(0))?;
-                rows.collect::<Result<Vec<_>, _>>()?
-            };
-            for queue in queues {
-                insert_message(tx, now, &queue, &message, Duration::ZERO, None)?;
-            }
-            Ok(id)
-        })
-        .await
+        self.db
+            .write(KIND, "publish", move |tx| {
+                let id = new_id(tx)?;
+                tx.execute(
+                    "INSERT INTO published (id, topic_arn, message, published_at) VALUES (?1, ?2, ?3, ?4)",
+                    params![id, &topic_arn, &message, now],
+                )?;
+                let queues = {
+                    let mut stmt =
+                        tx.prepare_cached("SELECT queue FROM subscriptions WHERE topic_arn = ?1 ORDER BY queue")?;
+                    let rows = stmt.query_map([&topic_arn], |r| r.get::<_, String>(0))?;
+                    rows.collect::<Result<Vec<_>, _>>()?
+                };
+                for queue in queues {
+                    insert_message(tx, now, &queue, &message, Duration::ZERO, None)?;
+                }
+                Ok(id)
+            })
+            .await
     }
 }

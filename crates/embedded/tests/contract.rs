@@ -13,7 +13,7 @@ use stepwise_asl::stepper::{new_execution, Execution, ExecutionInfo, Status};
 use stepwise_embedded::{Embedded, SqliteQueue, SqliteStore, SqliteTopics, DB_FILE};
 use stepwise_runtime::contract;
 use stepwise_runtime::ports::{
-    Action, Commit, ExecutionQuery, ExecutionStatus, Machine, OutboxItem, Queue, Store, Topics, TokenEntry,
+    Action, Commit, ExecutionQuery, ExecutionStatus, Machine, OutboxItem, Queue, Store, TokenEntry, Topics,
 };
 use stepwise_runtime::Error;
 
@@ -57,7 +57,13 @@ fn execution(name: &str) -> Execution {
 }
 
 fn event(id: u64, ty: &'static str) -> HistoryEvent {
-    HistoryEvent { id, previous_event_id: id - 1, timestamp: t(id as i64), event_type: Cow::Borrowed(ty), details: Details::None }
+    HistoryEvent {
+        id,
+        previous_event_id: id - 1,
+        timestamp: t(id as i64),
+        event_type: Cow::Borrowed(ty),
+        details: Details::None,
+    }
 }
 
 fn commit(execution: Execution, expected_version: u64, events: Vec<HistoryEvent>) -> Commit {
@@ -169,7 +175,8 @@ fn concurrent_commits_from_two_runtimes_on_one_file() {
                     assert_eq!(loaded.version, version, "one commit per round");
                     let next = Execution { last_event_id: version + 1, seq: side, ..loaded.execution };
                     barrier.wait();
-                    match rt.block_on(store.commit(commit(next, version, vec![event(version + 1, "PassStateEntered")]))) {
+                    match rt.block_on(store.commit(commit(next, version, vec![event(version + 1, "PassStateEntered")])))
+                    {
                         Ok(()) => wins += 1,
                         Err(Error::Conflict { expected }) => assert_eq!(expected, version),
                         Err(e) => panic!("unexpected error: {e}"),
@@ -242,7 +249,10 @@ async fn data_survives_reopening_the_file() {
     assert_eq!(e.queue.send("q", "kept", Duration::ZERO, Some("d")).await.expect("send"), first);
     let bodies: Vec<String> = e.queue.list("q").expect("list").into_iter().map(|(m, _, _)| m.body).collect();
     assert_eq!(bodies, vec!["kept", "news"]);
-    assert_eq!(e.topics.list(topic).expect("list").iter().map(|p| p.message.as_str()).collect::<Vec<_>>(), vec!["news"]);
+    assert_eq!(
+        e.topics.list(topic).expect("list").iter().map(|p| p.message.as_str()).collect::<Vec<_>>(),
+        vec!["news"]
+    );
     assert_eq!(e.topics.subscriptions(topic).expect("subscriptions"), vec!["q".to_string()]);
     assert!(e.store.consume_token(&token.hash).await.expect("consume"));
 }
@@ -257,7 +267,10 @@ async fn a_delayed_message_survives_reopening_and_arrives_on_time() {
         q.send("timers", "wake up", delay, None).await.expect("send")
     };
     let q = SqliteQueue::open(dir.path()).expect("reopen");
-    assert!(q.receive("timers", 10, Duration::from_secs(30)).await.expect("receive").is_empty(), "not visible before its delay");
+    assert!(
+        q.receive("timers", 10, Duration::from_secs(30)).await.expect("receive").is_empty(),
+        "not visible before its delay"
+    );
     let due = q.next_visible_at("timers").expect("next_visible_at").expect("a pending message");
     let expected = sent + chrono::Duration::from_std(delay).expect("delay");
     assert!((due - expected).num_milliseconds().abs() < 500, "due {due}, expected about {expected}");
@@ -284,7 +297,10 @@ fn open_creates_the_directory_and_uses_wal() {
         .expect("query")
         .collect::<Result<_, _>>()
         .expect("rows");
-    assert_eq!(tables, ["executions", "history", "machine_revisions", "machines", "messages", "published", "subscriptions", "tokens"]);
+    assert_eq!(
+        tables,
+        ["executions", "history", "machine_revisions", "machines", "messages", "published", "subscriptions", "tokens"]
+    );
 }
 
 #[test]

@@ -48,12 +48,21 @@ type Rt = Runtime<SqliteStore, SqliteQueue, SqliteTopics, FunctionRouter, TestCl
 fn sample_functions() -> FunctionRouter {
     let mut r = FunctionRouter::new();
     r.rust("CheckStockPrice", Arc::new(|_| Ok(json!({"stock_price": 42}))));
-    r.rust("GenerateBuySellRecommendation", Arc::new(|e: Value| {
-        let p = e["stock_price"].as_i64().ok_or(("InvalidEvent".to_string(), "no stock_price".to_string()))?;
-        Ok(json!(if p <= 50 { "buy" } else { "sell" }))
-    }));
-    r.rust("BuyStock", Arc::new(|e: Value| Ok(json!({"id": "t-1", "price": e["stock_price"], "type": "buy", "qty": 7}))));
-    r.rust("SellStock", Arc::new(|e: Value| Ok(json!({"id": "t-1", "price": e["stock_price"], "type": "sell", "qty": 7}))));
+    r.rust(
+        "GenerateBuySellRecommendation",
+        Arc::new(|e: Value| {
+            let p = e["stock_price"].as_i64().ok_or(("InvalidEvent".to_string(), "no stock_price".to_string()))?;
+            Ok(json!(if p <= 50 { "buy" } else { "sell" }))
+        }),
+    );
+    r.rust(
+        "BuyStock",
+        Arc::new(|e: Value| Ok(json!({"id": "t-1", "price": e["stock_price"], "type": "buy", "qty": 7}))),
+    );
+    r.rust(
+        "SellStock",
+        Arc::new(|e: Value| Ok(json!({"id": "t-1", "price": e["stock_price"], "type": "sell", "qty": 7}))),
+    );
     r
 }
 
@@ -136,7 +145,16 @@ async fn drive(emb: &Embedded, clock: &TestClock, mut rt: Rt, arn: &str, duplica
         }
         let next = rt.queue().next_visible_at(STEP_QUEUE)?;
         if std::env::var_os("DEBUG_DRIVE").is_some() {
-            eprintln!("idle: now {} next {next:?} list {:?}", clock.now(), rt.queue().list(STEP_QUEUE)?.iter().filter(|x| !x.2).map(|x| (&x.0.id, x.0.receive_count)).collect::<Vec<_>>());
+            eprintln!(
+                "idle: now {} next {next:?} list {:?}",
+                clock.now(),
+                rt.queue()
+                    .list(STEP_QUEUE)?
+                    .iter()
+                    .filter(|x| !x.2)
+                    .map(|x| (&x.0.id, x.0.receive_count))
+                    .collect::<Vec<_>>()
+            );
         }
         match next {
             Some(t) => clock.set(t + CDuration::milliseconds(1)),
@@ -165,8 +183,15 @@ async fn history(rt: &Rt, arn: &str) -> Vec<Value> {
         match v {
             Value::Object(m) => {
                 for (k, x) in m.iter_mut() {
-                    if ["TaskToken", "MD5OfMessageBody", "MessageId", "RequestId", "x-amzn-RequestId", "X-Amzn-Trace-Id"]
-                        .contains(&k.as_str())
+                    if [
+                        "TaskToken",
+                        "MD5OfMessageBody",
+                        "MessageId",
+                        "RequestId",
+                        "x-amzn-RequestId",
+                        "X-Amzn-Trace-Id",
+                    ]
+                    .contains(&k.as_str())
                     {
                         *x = json!("<masked>");
                     } else {
@@ -208,12 +233,19 @@ async fn sample_machine(rt: &Rt) -> String {
 }
 
 /// One run of a machine: returns (status, masked history, crashes).
-async fn run_once(definition: Option<&Value>, input: Value, faults: Option<FaultHook>, duplicate: bool) -> (String, Vec<Value>, usize) {
+async fn run_once(
+    definition: Option<&Value>,
+    input: Value,
+    faults: Option<FaultHook>,
+    duplicate: bool,
+) -> (String, Vec<Value>, usize) {
     let emb = Embedded::in_memory().expect("db");
     let clock = TestClock::new();
     let rt = runtime(&emb, &clock, faults);
     let machine = match definition {
-        Some(d) => rt.create_machine("m", d.clone(), "arn:aws:iam::123456789012:role/r", false).await.expect("machine").arn,
+        Some(d) => {
+            rt.create_machine("m", d.clone(), "arn:aws:iam::123456789012:role/r", false).await.expect("machine").arn
+        }
         None => sample_machine(&rt).await,
     };
     let arn = rt.start_execution(&machine, "e", input).await.expect("start");
@@ -223,8 +255,13 @@ async fn run_once(definition: Option<&Value>, input: Value, faults: Option<Fault
     (status, history(&check, &arn).await, crashes)
 }
 
-const POINTS: [FaultPoint; 5] =
-    [FaultPoint::AfterLoad, FaultPoint::AfterCommit, FaultPoint::AfterAction(0), FaultPoint::AfterAction(1), FaultPoint::BeforeAck];
+const POINTS: [FaultPoint; 5] = [
+    FaultPoint::AfterLoad,
+    FaultPoint::AfterCommit,
+    FaultPoint::AfterAction(0),
+    FaultPoint::AfterAction(1),
+    FaultPoint::BeforeAck,
+];
 
 /// Every crash point at every step gives the fault-free history.
 async fn check_faults(definition: Option<&Value>, input: Value, label: &str) -> usize {
@@ -261,7 +298,14 @@ async fn the_sample_survives_a_crash_at_every_point_of_every_step() {
     let (status, history, _) = run_once(None, json!({}), None, false).await;
     assert_eq!(status, "SUCCEEDED");
     let types: Vec<&str> = history.iter().filter_map(|e| e["type"].as_str()).collect();
-    for state in ["Check Stock Price", "Generate Buy/Sell recommendation", "Request Human Approval", "Buy or Sell?", "Buy Stock", "Report Result"] {
+    for state in [
+        "Check Stock Price",
+        "Generate Buy/Sell recommendation",
+        "Request Human Approval",
+        "Buy or Sell?",
+        "Buy Stock",
+        "Report Result",
+    ] {
         assert!(
             history.iter().any(|e| e["stateEnteredEventDetails"]["name"] == state),
             "{state} not entered: {types:?}"
@@ -283,7 +327,10 @@ fn corpus_cases() -> Vec<(String, Value, Value)> {
     let mut per_feature = std::collections::HashMap::<&str, usize>::new();
     for line in text.lines() {
         let Ok(c) = serde_json::from_str::<Value>(line) else { continue };
-        if c["self_contained"] != true || c["exact_comparable"] != true || !c["lambda_functions"].as_object().is_none_or(|m| m.is_empty()) {
+        if c["self_contained"] != true
+            || c["exact_comparable"] != true
+            || !c["lambda_functions"].as_object().is_none_or(|m| m.is_empty())
+        {
             continue;
         }
         let d = c["definition"].to_string();
@@ -404,7 +451,10 @@ async fn forged_reused_and_expired_tokens_get_aws_errors_and_change_nothing() {
     ));
     let after = rt.describe(&arn).await.expect("describe");
     assert_eq!(before, after, "rejected calls change nothing");
-    assert!(rt.queue().receive(STEP_QUEUE, 10, Duration::ZERO).await.expect("receive").is_empty(), "no step message sent");
+    assert!(
+        rt.queue().receive(STEP_QUEUE, 10, Duration::ZERO).await.expect("receive").is_empty(),
+        "no step message sent"
+    );
 
     // the real one works once; a reuse is TaskTimedOut
     rt.send_task_success(&token, "\"ok\"").await.expect("success");

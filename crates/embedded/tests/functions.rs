@@ -65,10 +65,13 @@ async fn rust_handlers_return_results_and_errors() {
 #[tokio::test]
 async fn slow_rust_handlers_time_out() {
     let mut r = FunctionRouter::new();
-    r.rust("Slow", handler(|v| {
-        std::thread::sleep(Duration::from_millis(500));
-        Ok(v)
-    }));
+    r.rust(
+        "Slow",
+        handler(|v| {
+            std::thread::sleep(Duration::from_millis(500));
+            Ok(v)
+        }),
+    );
     assert_eq!(r.invoke("Slow", &json!(1), Some(Duration::from_millis(50))).await, FunctionOutcome::TimedOut);
     assert_eq!(r.invoke("Slow", &json!(1), Some(Duration::from_secs(5))).await, FunctionOutcome::Ok(json!(1)));
 }
@@ -90,7 +93,10 @@ async fn commands_read_stdin_and_write_stdout() {
 #[tokio::test]
 async fn failing_commands_raise_errors() {
     let mut r = FunctionRouter::new();
-    r.command("Raise", vec!["sh".into(), "-c".into(), r#"echo '{"errorType":"Boom","errorMessage":"no"}'; exit 1"#.into()]);
+    r.command(
+        "Raise",
+        vec!["sh".into(), "-c".into(), r#"echo '{"errorType":"Boom","errorMessage":"no"}'; exit 1"#.into()],
+    );
     r.command("Crash", vec!["sh".into(), "-c".into(), "echo oops >&2; exit 3".into()]);
     r.command("Missing", vec!["stepwise-no-such-program".into()]);
     let (t, m, p) = error_of(r.invoke("Raise", &json!({}), None).await);
@@ -167,7 +173,10 @@ fn serve_once(response: String) -> (String, JoinHandle<String>) {
 }
 
 fn http(status: &str, headers: &[&str], body: &str) -> String {
-    let mut r = format!("HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n", body.len());
+    let mut r = format!(
+        "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n",
+        body.len()
+    );
     for h in headers {
         r.push_str(h);
         r.push_str("\r\n");
@@ -308,7 +317,10 @@ async fn functions_resolve_by_name_partial_and_full_arn() {
     // A bare name or another ARN finds the first registration with that name.
     assert_eq!(r.invoke("ByArn", &json!({}), None).await, FunctionOutcome::Ok(json!("east")));
     assert_eq!(r.invoke("Unknown", &json!({}), None).await, FunctionOutcome::NotFound);
-    assert_eq!(r.invoke("arn:aws:lambda:us-east-1:123456789012:function:Unknown", &json!({}), None).await, FunctionOutcome::NotFound);
+    assert_eq!(
+        r.invoke("arn:aws:lambda:us-east-1:123456789012:function:Unknown", &json!({}), None).await,
+        FunctionOutcome::NotFound
+    );
     assert_eq!(r.invoke("", &json!({}), None).await, FunctionOutcome::NotFound);
     assert!(r.contains("ByArn:1") && !r.contains("Unknown"));
     assert_eq!(function_name("arn:aws:lambda:us-east-1:1:function:f:prod"), "f");
@@ -349,22 +361,46 @@ fn config_errors_name_the_field() {
         (json!([]), ": expected a JSON object, got an array"),
         (json!({"functions": []}), "functions: expected an object, got an array"),
         (json!({"function": {}}), "function: unknown field (expected \"functions\" or \"default_endpoint\")"),
-        (json!({"functions": {"Echo": {"command": 3}}}), "functions.Echo.command: expected a string or an array of strings"),
-        (json!({"functions": {"Echo": {"command": ["cat", 1]}}}), "functions.Echo.command: expected a string or an array of strings"),
+        (
+            json!({"functions": {"Echo": {"command": 3}}}),
+            "functions.Echo.command: expected a string or an array of strings",
+        ),
+        (
+            json!({"functions": {"Echo": {"command": ["cat", 1]}}}),
+            "functions.Echo.command: expected a string or an array of strings",
+        ),
         (json!({"functions": {"Echo": {"command": []}}}), "functions.Echo.command: the command is empty"),
-        (json!({"functions": {"Echo": {"command": ["cat"], "env": {"A": 1}}}}), "functions.Echo.env.A: expected a string, got a number"),
-        (json!({"functions": {"Echo": {"command": ["cat"], "env": []}}}), "functions.Echo.env: expected an object of strings, got an array"),
-        (json!({"functions": {"Echo": "cat"}}), "functions.Echo: expected an object with \"rust\", \"command\" or \"endpoint\", got a string"),
+        (
+            json!({"functions": {"Echo": {"command": ["cat"], "env": {"A": 1}}}}),
+            "functions.Echo.env.A: expected a string, got a number",
+        ),
+        (
+            json!({"functions": {"Echo": {"command": ["cat"], "env": []}}}),
+            "functions.Echo.env: expected an object of strings, got an array",
+        ),
+        (
+            json!({"functions": {"Echo": "cat"}}),
+            "functions.Echo: expected an object with \"rust\", \"command\" or \"endpoint\", got a string",
+        ),
         (json!({"functions": {"Echo": {}}}), "functions.Echo: expected one of \"rust\", \"command\" or \"endpoint\""),
-        (json!({"functions": {"F": {"rust": "BuyStock", "command": "cat"}}}), "functions.F: \"rust\" and \"command\" cannot both be given"),
+        (
+            json!({"functions": {"F": {"rust": "BuyStock", "command": "cat"}}}),
+            "functions.F: \"rust\" and \"command\" cannot both be given",
+        ),
         (json!({"functions": {"F": {"rust": "Nope"}}}), "functions.F.rust: no Rust handler is named 'Nope'"),
         (json!({"functions": {"F": {"rust": 1}}}), "functions.F.rust: expected a string, got a number"),
         (json!({"functions": {"F": {"rust": "BuyStock", "env": {}}}}), "functions.F.env: only a command takes \"env\""),
         (json!({"functions": {"F": {"rust": "BuyStock", "timeout": 3}}}), "functions.F.timeout: unknown field"),
-        (json!({"functions": {"F": {"endpoint": "https://example.com"}}}), "functions.F.endpoint: expected an http:// URL (https is not supported), got 'https://example.com'"),
+        (
+            json!({"functions": {"F": {"endpoint": "https://example.com"}}}),
+            "functions.F.endpoint: expected an http:// URL (https is not supported), got 'https://example.com'",
+        ),
         (json!({"functions": {"F": {"endpoint": 9000}}}), "functions.F.endpoint: expected a URL string, got a number"),
         (json!({"functions": {"F": {"endpoint": "http://h", "name": ""}}}), "functions.F.name: the name is empty"),
-        (json!({"functions": {"F": {"endpoint": "http://h", "name": 1}}}), "functions.F.name: expected a string, got a number"),
+        (
+            json!({"functions": {"F": {"endpoint": "http://h", "name": 1}}}),
+            "functions.F.name: expected a string, got a number",
+        ),
         (json!({"default_endpoint": "http://"}), "default_endpoint: the URL 'http://' has no host"),
     ];
     for (config, want) in cases {
@@ -385,7 +421,10 @@ fn config_file_errors_name_the_file() {
     std::fs::write(dir.join("field.json"), r#"{"functions": {"Echo": {"command": {}}}}"#).expect("write");
     match FunctionRouter::load(&dir.join("field.json"), &no_handlers) {
         Err(ConfigError::Field { field, message }) => {
-            assert_eq!((field.as_str(), message.as_str()), ("functions.Echo.command", "expected a string or an array of strings"))
+            assert_eq!(
+                (field.as_str(), message.as_str()),
+                ("functions.Echo.command", "expected a string or an array of strings")
+            )
         }
         other => panic!("{other:?}"),
     }

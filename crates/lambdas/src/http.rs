@@ -67,12 +67,17 @@ fn respond(result: Result<Value, ApiError>, amz_json: bool) -> Response<Body> {
     };
     let mut resp = Response::new(Body::Text(body.to_string()));
     *resp.status_mut() = status;
-    resp.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(if amz_json { AMZ_JSON } else { "application/json" }));
+    resp.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(if amz_json { AMZ_JSON } else { "application/json" }));
     resp
 }
 
 fn not_post(req: &Request) -> ApiError {
-    ApiError { status: 405, code: "UnknownOperationException".into(), message: format!("{} is not supported: use POST", req.method()) }
+    ApiError {
+        status: 405,
+        code: "UnknownOperationException".into(),
+        message: format!("{} is not supported: use POST", req.method()),
+    }
 }
 
 /// The operation a request asks for, and whether it speaks AWS JSON 1.0 (an `X-Amz-Target`).
@@ -232,7 +237,10 @@ fn to_apigw_v2(resp: Response<Body>) -> ApiGatewayV2httpResponse {
 /// The `start-execution` function: StartExecution from the start queue
 /// ([`start_execution_sqs`]) or from the HTTP API ([`start_execution_http`]), told apart by
 /// [`StartEvent::parse`]. An event of neither kind is a Lambda error (`InvalidEvent`).
-pub async fn start_execution_event<S, Q, T, F, C>(rt: &Runtime<S, Q, T, F, C>, event: Value) -> Result<StartEventResponse, Diagnostic>
+pub async fn start_execution_event<S, Q, T, F, C>(
+    rt: &Runtime<S, Q, T, F, C>,
+    event: Value,
+) -> Result<StartEventResponse, Diagnostic>
 where
     S: Store,
     Q: Queue,
@@ -242,7 +250,9 @@ where
 {
     match StartEvent::parse(event) {
         Ok(StartEvent::Sqs(e)) => Ok(StartEventResponse::Sqs(start_execution_sqs(rt, e).await)),
-        Ok(StartEvent::Http(req)) => Ok(StartEventResponse::Http(Box::new(to_apigw_v2(start_execution_http(rt, *req).await)))),
+        Ok(StartEvent::Http(req)) => {
+            Ok(StartEventResponse::Http(Box::new(to_apigw_v2(start_execution_http(rt, *req).await))))
+        }
         Err(message) => {
             error!(error = %message, "unknown event");
             Err(Diagnostic { error_type: stepwise_sample::INVALID_EVENT.into(), error_message: message })

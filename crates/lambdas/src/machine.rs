@@ -43,13 +43,16 @@ impl MachineEnv {
         let (Some(name), Some(text)) = (get("STEPWISE_MACHINE_NAME"), get("STEPWISE_MACHINE_DEFINITION")) else {
             return Ok(None);
         };
-        let definition = serde_json::from_str(&text)
-            .map_err(|e| Error::invalid(Invalid::Definition, format!("STEPWISE_MACHINE_DEFINITION is not JSON: {e}")))?;
+        let definition = serde_json::from_str(&text).map_err(|e| {
+            Error::invalid(Invalid::Definition, format!("STEPWISE_MACHINE_DEFINITION is not JSON: {e}"))
+        })?;
         let express = match get("STEPWISE_MACHINE_TYPE").as_deref() {
             None | Some("STANDARD") => false,
             Some("EXPRESS") => true,
             Some(other) => {
-                return Err(Error::validation(format!("STEPWISE_MACHINE_TYPE must be STANDARD or EXPRESS, got '{other}'")))
+                return Err(Error::validation(format!(
+                    "STEPWISE_MACHINE_TYPE must be STANDARD or EXPRESS, got '{other}'"
+                )))
             }
         };
         Ok(Some(MachineEnv { name, definition, role_arn: get("STEPWISE_MACHINE_ROLE_ARN"), express }))

@@ -7,7 +7,11 @@ use serde_json::Value;
 use stepwise_sample::HandlerError;
 use tracing::{error, info, info_span};
 
-fn run(function: &'static str, handler: fn(Value) -> Result<Value, HandlerError>, event: LambdaEvent<Value>) -> Result<Value, Diagnostic> {
+fn run(
+    function: &'static str,
+    handler: fn(Value) -> Result<Value, HandlerError>,
+    event: LambdaEvent<Value>,
+) -> Result<Value, Diagnostic> {
     // The event carries no execution ARN (bare Lambda resources pass the state input only).
     let span = info_span!("function", function, request_id = %event.context.request_id);
     let _entered = span.enter();

@@ -2,8 +2,8 @@
 //! queue. Each reports the records to deliver again as partial batch failures
 //! (`FunctionResponseTypes: [ReportBatchItemFailures]`): a record not listed is deleted.
 
-use stepwise_api::{start, Started};
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
+use stepwise_api::{start, Started};
 use stepwise_asl::stepper::Event;
 use stepwise_runtime::ports::{Clock, Functions, Queue, StepMessage, Store, Topics};
 use stepwise_runtime::{Error, Missing, Runtime};
@@ -67,7 +67,8 @@ where
             }
         };
         let (kind, frame) = event_kind(&msg.event);
-        let span = info_span!("step", execution_arn = %msg.execution_arn, state = Empty, message_id, event = kind, frame);
+        let span =
+            info_span!("step", execution_arn = %msg.execution_arn, state = Empty, message_id, event = kind, frame);
         let handled = rt.handle(&msg).instrument(span.clone()).await;
         span.in_scope(|| match handled {
             Ok(outcome) => info!(outcome = ?outcome, "step message handled"),

@@ -30,7 +30,8 @@ const ROLE: &str = "arn:aws:iam::123456789012:role/api";
 
 /// One AWS JSON 1.0 request through the API function: `(status, body)`.
 async fn call(rt: &AwsRuntime, op: &str, body: Value) -> (u16, Value) {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events/apigw-amz-json-send-task-success.json");
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events/apigw-amz-json-send-task-success.json");
     let mut event: Value = serde_json::from_str(&std::fs::read_to_string(path).expect("event file")).expect("JSON");
     event["headers"]["x-amz-target"] = format!("AWSStepFunctions.{op}").into();
     event["body"] = body.to_string().into();
@@ -78,7 +79,8 @@ async fn token_from_history(rt: &AwsRuntime, arn: &str) -> String {
         let scheduled = h["events"].as_array().into_iter().flatten().find(|e| e["type"] == "TaskScheduled");
         if let Some(e) = scheduled {
             let params: Value =
-                serde_json::from_str(e["taskScheduledEventDetails"]["parameters"].as_str().expect("parameters text")).expect("JSON");
+                serde_json::from_str(e["taskScheduledEventDetails"]["parameters"].as_str().expect("parameters text"))
+                    .expect("JSON");
             return params["MessageBody"]["token"].as_str().expect("token").to_string();
         }
         assert!(Instant::now() < deadline, "no TaskScheduled event for {arn}");
@@ -92,7 +94,12 @@ async fn the_step_functions_api_on_dynamodb_and_sqs() {
         return;
     }
     let sdk = stepwise_aws::sdk_config().await;
-    let settings = AwsSettings { table: common::unique("api"), step_queue_url: None, visibility: Duration::from_secs(2), ..AwsSettings::from_env(&sdk) };
+    let settings = AwsSettings {
+        table: common::unique("api"),
+        step_queue_url: None,
+        visibility: Duration::from_secs(2),
+        ..AwsSettings::from_env(&sdk)
+    };
     create_table(&aws_sdk_dynamodb::Client::new(&sdk), &settings.table).await.expect("create table");
     let probe = aws_runtime_with(&sdk, &settings);
     let step_url = probe.queue().create_queue(&common::unique("api-steps")).await.expect("step queue");
@@ -130,7 +137,8 @@ async fn the_step_functions_api_on_dynamodb_and_sqs() {
         })
     };
 
-    let pass = json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "Result": "ok", "ResultPath": "$.r", "End": true}}});
+    let pass =
+        json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "Result": "ok", "ResultPath": "$.r", "End": true}}});
     let callback = json!({"StartAt": "Ask", "States": {"Ask": {
         "Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
         "Parameters": {"QueueUrl": approvals, "MessageBody": {"token.$": "$$.Task.Token"}}, "End": true}}});
@@ -138,13 +146,17 @@ async fn the_step_functions_api_on_dynamodb_and_sqs() {
     let name = common::unique("m").replace('-', "_");
 
     // State machines.
-    let created = ok(&rt, "CreateStateMachine", json!({"name": name, "definition": callback.to_string(), "roleArn": ROLE})).await;
+    let created =
+        ok(&rt, "CreateStateMachine", json!({"name": name, "definition": callback.to_string(), "roleArn": ROLE})).await;
     let machine = created["stateMachineArn"].as_str().expect("arn").to_string();
     assert!(created["creationDate"].is_f64(), "{created}");
     let before = ok(&rt, "DescribeStateMachine", json!({"stateMachineArn": machine})).await;
     assert_eq!(serde_json::from_str::<Value>(before["definition"].as_str().expect("text")).expect("JSON"), callback);
     let listed = ok(&rt, "ListStateMachines", json!({})).await;
-    assert!(listed["stateMachines"].as_array().expect("list").iter().any(|m| m["stateMachineArn"] == machine.as_str()), "{listed}");
+    assert!(
+        listed["stateMachines"].as_array().expect("list").iter().any(|m| m["stateMachineArn"] == machine.as_str()),
+        "{listed}"
+    );
 
     // Start (idempotent), the token from the history.
     let start = json!({"stateMachineArn": machine, "name": "old", "input": "{\"k\": 1}"});
@@ -156,11 +168,13 @@ async fn the_step_functions_api_on_dynamodb_and_sqs() {
     ok(&rt, "SendTaskHeartbeat", json!({"taskToken": token})).await;
 
     // Update: the running execution keeps its revision, a new one runs the update.
-    let updated = ok(&rt, "UpdateStateMachine", json!({"stateMachineArn": machine, "definition": pass.to_string()})).await;
+    let updated =
+        ok(&rt, "UpdateStateMachine", json!({"stateMachineArn": machine, "definition": pass.to_string()})).await;
     assert_ne!(updated["revisionId"], before["revisionId"]);
     let after = ok(&rt, "DescribeStateMachine", json!({"stateMachineArn": machine})).await;
     assert_eq!(after["revisionId"], updated["revisionId"]);
-    let new = ok(&rt, "StartExecution", json!({"stateMachineArn": machine, "name": "new", "input": "{\"n\": 1}"})).await;
+    let new =
+        ok(&rt, "StartExecution", json!({"stateMachineArn": machine, "name": "new", "input": "{\"n\": 1}"})).await;
     let new = new["executionArn"].as_str().expect("arn").to_string();
     let d = done(&rt, &new).await;
     assert_eq!((d["status"].as_str(), d["output"].as_str()), (Some("SUCCEEDED"), Some(r#"{"n":1,"r":"ok"}"#)), "{d}");
@@ -170,19 +184,31 @@ async fn the_step_functions_api_on_dynamodb_and_sqs() {
     let d = done(&rt, &old).await;
     assert_eq!((d["status"].as_str(), d["output"].as_str()), (Some("SUCCEEDED"), Some(r#"{"approved":true}"#)), "{d}");
     assert_eq!(err(&rt, "SendTaskSuccess", json!({"taskToken": token, "output": "{}"})).await, "TaskTimedOut");
-    let history = ok(&rt, "GetExecutionHistory", json!({"executionArn": old, "reverseOrder": true, "maxResults": 1})).await;
+    let history =
+        ok(&rt, "GetExecutionHistory", json!({"executionArn": old, "reverseOrder": true, "maxResults": 1})).await;
     assert_eq!(history["events"][0]["type"], "ExecutionSucceeded");
     assert!(history["nextToken"].is_string(), "{history}");
     let succeeded = ok(&rt, "ListExecutions", json!({"stateMachineArn": machine, "statusFilter": "SUCCEEDED"})).await;
     assert_eq!(succeeded["executions"].as_array().map(Vec::len), Some(2), "{succeeded}");
 
     // Stop, and deletion terminating a running execution.
-    let doomed_machine = ok(&rt, "CreateStateMachine", json!({"name": format!("{name}_wait"), "definition": wait.to_string(), "roleArn": ROLE})).await;
+    let doomed_machine = ok(
+        &rt,
+        "CreateStateMachine",
+        json!({"name": format!("{name}_wait"), "definition": wait.to_string(), "roleArn": ROLE}),
+    )
+    .await;
     let doomed_machine = doomed_machine["stateMachineArn"].as_str().expect("arn").to_string();
-    let stopped = ok(&rt, "StartExecution", json!({"stateMachineArn": doomed_machine})).await["executionArn"].as_str().expect("arn").to_string();
+    let stopped = ok(&rt, "StartExecution", json!({"stateMachineArn": doomed_machine})).await["executionArn"]
+        .as_str()
+        .expect("arn")
+        .to_string();
     ok(&rt, "StopExecution", json!({"executionArn": stopped, "error": "Manual"})).await;
     assert_eq!(done(&rt, &stopped).await["status"], "ABORTED");
-    let doomed = ok(&rt, "StartExecution", json!({"stateMachineArn": doomed_machine})).await["executionArn"].as_str().expect("arn").to_string();
+    let doomed = ok(&rt, "StartExecution", json!({"stateMachineArn": doomed_machine})).await["executionArn"]
+        .as_str()
+        .expect("arn")
+        .to_string();
     ok(&rt, "DeleteStateMachine", json!({"stateMachineArn": doomed_machine})).await;
     let d = done(&rt, &doomed).await;
     assert_eq!(
@@ -190,27 +216,63 @@ async fn the_step_functions_api_on_dynamodb_and_sqs() {
         (Some("FAILED"), Some("States.Runtime"), Some(format!("State machine {name}_wait has been deleted.").as_str())),
         "{d}"
     );
-    assert_eq!(err(&rt, "DescribeStateMachine", json!({"stateMachineArn": doomed_machine})).await, "StateMachineDoesNotExist");
+    assert_eq!(
+        err(&rt, "DescribeStateMachine", json!({"stateMachineArn": doomed_machine})).await,
+        "StateMachineDoesNotExist"
+    );
     ok(&rt, "DeleteStateMachine", json!({"stateMachineArn": doomed_machine})).await;
 
     // StartSyncExecution on an EXPRESS machine, the driver working in the background.
-    let express = ok(&rt, "CreateStateMachine", json!({"name": format!("{name}_x"), "definition": pass.to_string(), "roleArn": ROLE, "type": "EXPRESS"})).await;
-    let sync = ok(&rt, "StartSyncExecution", json!({"stateMachineArn": express["stateMachineArn"], "input": "{\"s\": 1}"})).await;
-    assert_eq!((sync["status"].as_str(), sync["output"].as_str()), (Some("SUCCEEDED"), Some(r#"{"s":1,"r":"ok"}"#)), "{sync}");
+    let express = ok(
+        &rt,
+        "CreateStateMachine",
+        json!({"name": format!("{name}_x"), "definition": pass.to_string(), "roleArn": ROLE, "type": "EXPRESS"}),
+    )
+    .await;
+    let sync =
+        ok(&rt, "StartSyncExecution", json!({"stateMachineArn": express["stateMachineArn"], "input": "{\"s\": 1}"}))
+            .await;
+    assert_eq!(
+        (sync["status"].as_str(), sync["output"].as_str()),
+        (Some("SUCCEEDED"), Some(r#"{"s":1,"r":"ok"}"#)),
+        "{sync}"
+    );
 
     // Errors.
     let missing = format!("{machine}_missing");
     assert_eq!(err(&rt, "DescribeStateMachine", json!({"stateMachineArn": missing})).await, "StateMachineDoesNotExist");
-    assert_eq!(err(&rt, "DescribeExecution", json!({"executionArn": format!("{old}_missing")})).await, "ExecutionDoesNotExist");
+    assert_eq!(
+        err(&rt, "DescribeExecution", json!({"executionArn": format!("{old}_missing")})).await,
+        "ExecutionDoesNotExist"
+    );
     assert_eq!(err(&rt, "UpdateStateMachine", json!({"stateMachineArn": machine})).await, "MissingRequiredParameter");
-    assert_eq!(err(&rt, "CreateStateMachine", json!({"name": "bad name", "definition": pass.to_string(), "roleArn": ROLE})).await, "InvalidName");
-    assert_eq!(err(&rt, "CreateStateMachine", json!({"name": "x", "definition": "{}", "roleArn": ROLE})).await, "InvalidDefinition");
+    assert_eq!(
+        err(&rt, "CreateStateMachine", json!({"name": "bad name", "definition": pass.to_string(), "roleArn": ROLE}))
+            .await,
+        "InvalidName"
+    );
+    assert_eq!(
+        err(&rt, "CreateStateMachine", json!({"name": "x", "definition": "{}", "roleArn": ROLE})).await,
+        "InvalidDefinition"
+    );
     assert_eq!(err(&rt, "StartExecution", json!({"stateMachineArn": "nope"})).await, "InvalidArn");
-    assert_eq!(err(&rt, "StartExecution", json!({"stateMachineArn": machine, "input": "{oops"})).await, "InvalidExecutionInput");
+    assert_eq!(
+        err(&rt, "StartExecution", json!({"stateMachineArn": machine, "input": "{oops"})).await,
+        "InvalidExecutionInput"
+    );
     assert_eq!(err(&rt, "SendTaskSuccess", json!({"taskToken": "not a token!", "output": "{}"})).await, "InvalidToken");
-    assert_eq!(err(&rt, "SendTaskSuccess", json!({"taskToken": "A".repeat(32), "output": "{}"})).await, "TaskDoesNotExist");
-    assert_eq!(err(&rt, "SendTaskSuccess", json!({"taskToken": "A".repeat(32), "output": "{no"})).await, "InvalidOutput");
-    assert_eq!(err(&rt, "ListExecutions", json!({"stateMachineArn": machine, "maxResults": 5000})).await, "ValidationException");
+    assert_eq!(
+        err(&rt, "SendTaskSuccess", json!({"taskToken": "A".repeat(32), "output": "{}"})).await,
+        "TaskDoesNotExist"
+    );
+    assert_eq!(
+        err(&rt, "SendTaskSuccess", json!({"taskToken": "A".repeat(32), "output": "{no"})).await,
+        "InvalidOutput"
+    );
+    assert_eq!(
+        err(&rt, "ListExecutions", json!({"stateMachineArn": machine, "maxResults": 5000})).await,
+        "ValidationException"
+    );
     assert_eq!(err(&rt, "TagResource", json!({})).await, "UnknownOperationException");
 
     stop.store(true, Ordering::Relaxed);

@@ -58,7 +58,8 @@ fn sample_functions(name: &str, body: &[u8]) -> Reply {
     match result {
         Some(Ok(v)) => Reply::ok(serde_json::to_vec(&v).unwrap_or_default()),
         Some(Err(d)) => Reply::ok(
-            serde_json::to_vec(&json!({"errorType": d.error_type, "errorMessage": d.error_message})).unwrap_or_default(),
+            serde_json::to_vec(&json!({"errorType": d.error_type, "errorMessage": d.error_message}))
+                .unwrap_or_default(),
         )
         .header("X-Amz-Function-Error", "Unhandled"),
         None => Reply::status(404, b"{}".to_vec()).header("x-amzn-ErrorType", "ResourceNotFoundException"),
@@ -137,7 +138,10 @@ async fn the_sample_runs_end_to_end_through_the_lambda_handlers_on_the_local_end
     bindings.insert("ReportResultTopicArn".into(), topic.clone().into());
     let definition: Value =
         serde_json::from_str(&stepwise_sample::substitute(&text, &bindings).expect("substitute")).expect("definition");
-    let machine = rt.create_machine("StockTrading", definition, "arn:aws:iam::123456789012:role/r", false).await.expect("machine");
+    let machine = rt
+        .create_machine("StockTrading", definition, "arn:aws:iam::123456789012:role/r", false)
+        .await
+        .expect("machine");
 
     // start through an SQS message
     let name = common::unique("run");
@@ -150,7 +154,8 @@ async fn the_sample_runs_end_to_end_through_the_lambda_handlers_on_the_local_end
     };
     let resp = start_execution_sqs(&rt, start).await;
     assert!(resp.batch_item_failures.is_empty(), "start failed");
-    let arn = format!("arn:aws:states:{}:{}:execution:StockTrading:{name}", setup.settings.region, setup.settings.account);
+    let arn =
+        format!("arn:aws:states:{}:{}:execution:StockTrading:{name}", setup.settings.region, setup.settings.account);
 
     // a driver that crashes once, after committing its second message's transition
     let handled = Arc::new(AtomicUsize::new(0));
@@ -192,7 +197,8 @@ async fn the_sample_runs_end_to_end_through_the_lambda_handlers_on_the_local_end
             }
         }
         // the event source mapping of the approval queue
-        let approvals = rt.queue().receive(&approval_url, 10, Duration::from_secs(30)).await.expect("receive approvals");
+        let approvals =
+            rt.queue().receive(&approval_url, 10, Duration::from_secs(30)).await.expect("receive approvals");
         if !approvals.is_empty() {
             let resp = approval_callback(&rt, SqsEvent { records: approvals.iter().map(record).collect() }).await;
             let failed: Vec<String> = resp.batch_item_failures.iter().map(|f| f.item_identifier.clone()).collect();
@@ -218,7 +224,13 @@ async fn the_sample_runs_end_to_end_through_the_lambda_handlers_on_the_local_end
         .map(|e| e.to_aws_json()["stateEnteredEventDetails"]["name"].as_str().unwrap_or("").to_string())
         .collect();
     assert_eq!(entered.len(), 6, "{entered:?}");
-    for state in ["Check Stock Price", "Generate Buy/Sell recommendation", "Request Human Approval", "Buy or Sell?", "Report Result"] {
+    for state in [
+        "Check Stock Price",
+        "Generate Buy/Sell recommendation",
+        "Request Human Approval",
+        "Buy or Sell?",
+        "Report Result",
+    ] {
         assert_eq!(entered.iter().filter(|s| *s == state).count(), 1, "{state}: {entered:?}");
     }
 

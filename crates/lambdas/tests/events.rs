@@ -58,7 +58,8 @@ fn every_event_file_round_trips() {
 #[test]
 fn the_bodies_are_what_the_handlers_read() {
     let step = sqs_event("sqs-step-message.json");
-    let msg: StepMessage = serde_json::from_str(step.records[0].body.as_deref().expect("body")).expect("a step message");
+    let msg: StepMessage =
+        serde_json::from_str(step.records[0].body.as_deref().expect("body")).expect("a step message");
     assert!(msg.execution_arn.starts_with("arn:aws:states:us-east-1:123456789012:execution:StockTrading:"));
 
     let approval = sqs_event("sqs-approval.json");
@@ -66,7 +67,8 @@ fn the_bodies_are_what_the_handlers_read() {
     assert!(token.len() >= 22);
 
     let start = sqs_event("sqs-start-execution.json");
-    let req: StartExecutionInput = serde_json::from_str(start.records[0].body.as_deref().expect("body")).expect("a request");
+    let req: StartExecutionInput =
+        serde_json::from_str(start.records[0].body.as_deref().expect("body")).expect("a request");
     assert_eq!(req.state_machine_arn.as_deref(), Some(MACHINE_ARN));
 
     let http = event_json("apigw-start-execution.json");

@@ -157,7 +157,11 @@ async fn api_function_answers_with_step_functions_error_codes() {
         ("apigw-send-task-success.json", json!({"taskToken": token, "output": "not JSON"}), "InvalidOutput"),
         ("apigw-send-task-success.json", json!({"output": "{}"}), "ValidationException"),
         ("apigw-send-task-success.json", json!({"taskToken": token}), "ValidationException"),
-        ("apigw-send-task-success.json", json!({"taskToken": token, "output": {"not": "a string"}}), "SerializationException"),
+        (
+            "apigw-send-task-success.json",
+            json!({"taskToken": token, "output": {"not": "a string"}}),
+            "SerializationException",
+        ),
         ("apigw-send-task-heartbeat.json", json!({"taskToken": "short"}), "InvalidToken"),
         ("apigw-send-task-failure.json", json!({"taskToken": token, "error": "e".repeat(257)}), "ValidationException"),
     ];
@@ -168,7 +172,10 @@ async fn api_function_answers_with_step_functions_error_codes() {
     let mut req = http_request("apigw-send-task-success.json");
     *req.body_mut() = Body::Text("{not json".into());
     let resp = api_function(&rt, req).await;
-    assert_eq!((resp.status().as_u16(), response_json(&resp)["__type"].clone()), (400, json!("SerializationException")));
+    assert_eq!(
+        (resp.status().as_u16(), response_json(&resp)["__type"].clone()),
+        (400, json!("SerializationException"))
+    );
 
     // A heartbeat for the waiting task is fine; then SendTaskSuccess completes it.
     assert_eq!(completer(&rt, "apigw-send-task-heartbeat.json", json!({"taskToken": token})).await, (200, json!({})));
@@ -177,7 +184,8 @@ async fn api_function_answers_with_step_functions_error_codes() {
         (200, json!({}))
     );
     // The token is used up.
-    let (status_code, answer) = completer(&rt, "apigw-send-task-success.json", json!({"taskToken": token, "output": "{}"})).await;
+    let (status_code, answer) =
+        completer(&rt, "apigw-send-task-success.json", json!({"taskToken": token, "output": "{}"})).await;
     assert_eq!((status_code, answer["__type"].as_str()), (400, Some("TaskTimedOut")), "{answer}");
     drive(&rt).await;
     assert_eq!(status(&rt, &arn).await, "SUCCEEDED");
@@ -205,13 +213,19 @@ async fn api_function_fails_a_task_and_speaks_aws_json() {
     let mut req = http_request("apigw-amz-json-send-task-success.json");
     req.headers_mut().insert("x-amz-target", "AWSStepFunctions.TagResource".parse().expect("header"));
     let resp = api_function(&rt, req).await;
-    assert_eq!((resp.status().as_u16(), response_json(&resp)["__type"].clone()), (400, json!("UnknownOperationException")));
+    assert_eq!(
+        (resp.status().as_u16(), response_json(&resp)["__type"].clone()),
+        (400, json!("UnknownOperationException"))
+    );
 
     // An unknown path, and a GET.
     let mut v = event_json("apigw-send-task-success.json");
     v["rawPath"] = json!("/describe-execution");
     let resp = api_function(&rt, lambda_http::request::from_str(&v.to_string()).expect("request")).await;
-    assert_eq!((resp.status().as_u16(), response_json(&resp)["__type"].clone()), (404, json!("UnknownOperationException")));
+    assert_eq!(
+        (resp.status().as_u16(), response_json(&resp)["__type"].clone()),
+        (404, json!("UnknownOperationException"))
+    );
     let mut v = event_json("apigw-send-task-success.json");
     v["requestContext"]["http"]["method"] = json!("GET");
     let resp = api_function(&rt, lambda_http::request::from_str(&v.to_string()).expect("request")).await;
@@ -228,15 +242,22 @@ async fn start_execution_over_http_is_idempotent_for_the_same_input() {
     assert_eq!(again.status(), 200);
     assert_eq!(response_json(&again), first, "the same execution");
 
-    let mut body: Value = serde_json::from_str(event_json("apigw-start-execution.json")["body"].as_str().expect("body")).expect("JSON");
+    let mut body: Value =
+        serde_json::from_str(event_json("apigw-start-execution.json")["body"].as_str().expect("body")).expect("JSON");
     body["input"] = json!("{\"other\": true}");
     let resp = start_execution_http(&rt, http_request_with_body("apigw-start-execution.json", &body)).await;
-    assert_eq!((resp.status().as_u16(), response_json(&resp)["__type"].clone()), (400, json!("ExecutionAlreadyExists")));
+    assert_eq!(
+        (resp.status().as_u16(), response_json(&resp)["__type"].clone()),
+        (400, json!("ExecutionAlreadyExists"))
+    );
 
     // No name: a UUID; an object input is taken as it is.
     let resp = start_execution_http(
         &rt,
-        http_request_with_body("apigw-start-execution.json", &json!({"stateMachineArn": MACHINE_ARN, "input": {"a": 1}})),
+        http_request_with_body(
+            "apigw-start-execution.json",
+            &json!({"stateMachineArn": MACHINE_ARN, "input": {"a": 1}}),
+        ),
     )
     .await;
     assert_eq!(resp.status(), 200);
@@ -246,7 +267,10 @@ async fn start_execution_over_http_is_idempotent_for_the_same_input() {
     assert_eq!(rt.describe(&arn).await.expect("exists").execution.input, json!({"a": 1}));
 
     let cases = [
-        (json!({"stateMachineArn": "arn:aws:states:us-east-1:123456789012:stateMachine:Nope"}), "StateMachineDoesNotExist"),
+        (
+            json!({"stateMachineArn": "arn:aws:states:us-east-1:123456789012:stateMachine:Nope"}),
+            "StateMachineDoesNotExist",
+        ),
         (json!({"name": "x"}), "ValidationException"),
         (json!({"stateMachineArn": MACHINE_ARN, "name": "has space"}), "InvalidName"),
         (json!({"stateMachineArn": MACHINE_ARN, "input": "{broken"}), "InvalidExecutionInput"),
@@ -258,7 +282,10 @@ async fn start_execution_over_http_is_idempotent_for_the_same_input() {
     }
     // The start function serves StartExecution only.
     let resp = start_execution_http(&rt, http_request("apigw-send-task-success.json")).await;
-    assert_eq!((resp.status().as_u16(), response_json(&resp)["__type"].clone()), (400, json!("UnknownOperationException")));
+    assert_eq!(
+        (resp.status().as_u16(), response_json(&resp)["__type"].clone()),
+        (400, json!("UnknownOperationException"))
+    );
 }
 
 #[tokio::test]
@@ -318,7 +345,9 @@ async fn the_machine_comes_from_the_environment() {
     assert_eq!(invalid.register(&rt).await.expect_err("invalid").code(), "InvalidDefinition");
     let express = MachineEnv::from_vars(|k| match k {
         "STEPWISE_MACHINE_NAME" => Some("Quick".into()),
-        "STEPWISE_MACHINE_DEFINITION" => Some(r#"{"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}"#.into()),
+        "STEPWISE_MACHINE_DEFINITION" => {
+            Some(r#"{"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}"#.into())
+        }
         "STEPWISE_MACHINE_TYPE" => Some("EXPRESS".into()),
         "STEPWISE_MACHINE_ROLE_ARN" => Some("arn:aws:iam::123456789012:role/quick".into()),
         _ => None,
@@ -340,7 +369,10 @@ fn lambda_event(name: &str) -> LambdaEvent<Value> {
 async fn the_sample_functions_answer_their_events() {
     let price = check_stock_price(lambda_event("check-stock-price.json")).await.expect("a price");
     assert!(price["stock_price"].as_u64().is_some_and(|p| (1..=100).contains(&p)), "{price}");
-    assert_eq!(generate_buy_sell_recommendation(lambda_event("generate-buy-sell-recommendation.json")).await.ok(), Some(json!("buy")));
+    assert_eq!(
+        generate_buy_sell_recommendation(lambda_event("generate-buy-sell-recommendation.json")).await.ok(),
+        Some(json!("buy"))
+    );
     let bought = buy_stock(lambda_event("buy-stock.json")).await.expect("bought");
     assert_eq!((bought["type"].clone(), bought["price"].clone()), (json!("buy"), json!(42)));
     let sold = sell_stock(lambda_event("sell-stock.json")).await.expect("sold");
@@ -349,10 +381,12 @@ async fn the_sample_functions_answer_their_events() {
 
 #[tokio::test]
 async fn sample_errors_are_lambda_errors_with_the_handlers_error_type() {
-    let err = generate_buy_sell_recommendation(LambdaEvent::new(json!({}), Context::default())).await.expect_err("no price");
+    let err =
+        generate_buy_sell_recommendation(LambdaEvent::new(json!({}), Context::default())).await.expect_err("no price");
     assert_eq!(err.error_type, stepwise_sample::INVALID_EVENT);
     assert_eq!(err.error_message, "the event has no 'stock_price'");
-    let err = sell_stock(LambdaEvent::new(json!({"stock_price": "12"}), Context::default())).await.expect_err("a string");
+    let err =
+        sell_stock(LambdaEvent::new(json!({"stock_price": "12"}), Context::default())).await.expect_err("a string");
     assert_eq!(err.error_type, "InvalidEvent");
     // As Lambda reports it.
     assert_eq!(

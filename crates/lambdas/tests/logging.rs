@@ -35,7 +35,8 @@ async fn log_lines_are_json_and_name_the_execution_and_state() {
     drive(&rt).await;
 
     let text = String::from_utf8(captured.0.lock().expect("lock").clone()).expect("UTF-8");
-    let lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"))).collect();
+    let lines: Vec<Value> =
+        text.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"))).collect();
     let handled: Vec<&Value> = lines.iter().filter(|l| l["message"] == "step message handled").collect();
     assert!(handled.len() >= 6, "{text}");
     for line in &handled {

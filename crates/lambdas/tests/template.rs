@@ -7,7 +7,7 @@ use common::*;
 use serde_json::json;
 use serde_yaml::Value as Yaml;
 use std::collections::BTreeSet;
-use stepwise_lambdas::{start_execution_http, api_function};
+use stepwise_lambdas::{api_function, start_execution_http};
 
 fn template() -> Yaml {
     let text = std::fs::read_to_string(repo().join("template.yaml")).expect("template.yaml");
@@ -82,7 +82,11 @@ fn every_binary_is_a_function_built_with_cargo_lambda() {
 fn queue_consumers_report_partial_failures_and_queues_outlast_them() {
     let t = template();
     let resources = &t["Resources"];
-    for (binary, queue) in [("step-driver", "StepQueue"), ("approval-callback", "RequestHumanApprovalQueue"), ("start-execution", "StartQueue")] {
+    for (binary, queue) in [
+        ("step-driver", "StepQueue"),
+        ("approval-callback", "RequestHumanApprovalQueue"),
+        ("start-execution", "StartQueue"),
+    ] {
         let f = function_with_binary(&t, binary);
         let sqs: Vec<&Yaml> = f["Properties"]["Events"]
             .as_mapping()
@@ -100,7 +104,11 @@ fn queue_consumers_report_partial_failures_and_queues_outlast_them() {
         assert!(q["VisibilityTimeout"].as_u64().expect("VisibilityTimeout") >= 6 * timeout, "{queue}");
         assert_eq!(q["RedrivePolicy"]["maxReceiveCount"].as_u64(), Some(5), "{queue}");
         let (dlq, attr) = referenced(&q["RedrivePolicy"]["deadLetterTargetArn"]);
-        assert_eq!((resources[dlq.as_str()]["Type"].as_str(), attr.as_str()), (Some("AWS::SQS::Queue"), "Arn"), "{queue}");
+        assert_eq!(
+            (resources[dlq.as_str()]["Type"].as_str(), attr.as_str()),
+            (Some("AWS::SQS::Queue"), "Arn"),
+            "{queue}"
+        );
         // The functions that use the runtime know its table and step queue.
         let vars = &f["Properties"]["Environment"]["Variables"];
         assert_eq!(referenced(&vars["STEPWISE_TABLE"]).0, "Table");
@@ -110,7 +118,8 @@ fn queue_consumers_report_partial_failures_and_queues_outlast_them() {
     assert_eq!(table["BillingMode"].as_str(), Some("PAY_PER_REQUEST"));
     assert_eq!(table["TimeToLiveSpecification"]["AttributeName"].as_str(), Some("ttl"));
     assert_eq!(table["GlobalSecondaryIndexes"][0]["IndexName"].as_str(), Some("gsi1"));
-    let keys: Vec<&str> = table["KeySchema"].as_sequence().expect("keys").iter().filter_map(|k| k["AttributeName"].as_str()).collect();
+    let keys: Vec<&str> =
+        table["KeySchema"].as_sequence().expect("keys").iter().filter_map(|k| k["AttributeName"].as_str()).collect();
     assert_eq!(keys, ["pk", "sk"]);
 }
 
@@ -123,7 +132,10 @@ fn routes(t: &Yaml, binary: &str) -> Vec<(String, String)> {
         .filter(|e| e["Type"].as_str() == Some("HttpApi"))
         .map(|e| {
             assert_eq!(referenced(&e["Properties"]["ApiId"]).0, "HttpApi");
-            (e["Properties"]["Method"].as_str().expect("Method").into(), e["Properties"]["Path"].as_str().expect("Path").into())
+            (
+                e["Properties"]["Method"].as_str().expect("Method").into(),
+                e["Properties"]["Path"].as_str().expect("Path").into(),
+            )
         })
         .collect()
 }
@@ -182,7 +194,12 @@ fn the_start_function_registers_the_example_machine() {
     assert_eq!(bindings, bound_locally.keys().cloned().collect::<BTreeSet<_>>());
     // Lambda's environment is at most 4 KB; the ARNs CloudFormation substitutes are longer than
     // the variables, so keep a margin.
-    let size: usize = vars.as_mapping().expect("vars").iter().map(|(k, v)| k.as_str().map_or(0, str::len) + v.as_str().map_or(0, str::len)).sum::<usize>()
+    let size: usize = vars
+        .as_mapping()
+        .expect("vars")
+        .iter()
+        .map(|(k, v)| k.as_str().map_or(0, str::len) + v.as_str().map_or(0, str::len))
+        .sum::<usize>()
         + text.len();
     assert!(size < 2800, "{size} bytes of environment before substitution");
 }

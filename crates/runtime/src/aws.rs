@@ -16,7 +16,9 @@ pub fn already_exists(arn: &str) -> String {
 
 /// The message of a required member that is missing.
 pub fn null_member(field: &str) -> String {
-    format!("1 validation error detected: Value null at '{field}' failed to satisfy constraint: Member must not be null")
+    format!(
+        "1 validation error detected: Value null at '{field}' failed to satisfy constraint: Member must not be null"
+    )
 }
 
 /// The message of a string member longer than its limit.
@@ -64,7 +66,9 @@ pub fn check_name(name: &str) -> Result<(), Error> {
     if n == 0 || n > 80 {
         return Err(Error::invalid(Invalid::Name, format!("Invalid Name: '{name}' (a name has 1 to 80 characters)")));
     }
-    if let Some(c) = name.chars().find(|c| c.is_whitespace() || c.is_control() || "<>{}[]?*\"#%\\^|~`$&,;:/".contains(*c)) {
+    if let Some(c) =
+        name.chars().find(|c| c.is_whitespace() || c.is_control() || "<>{}[]?*\"#%\\^|~`$&,;:/".contains(*c))
+    {
         return Err(Error::invalid(Invalid::Name, format!("Invalid Name: '{name}' (character {c:?} is not allowed)")));
     }
     Ok(())

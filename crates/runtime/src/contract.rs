@@ -15,7 +15,7 @@
 
 use crate::ports::{
     Action, Commit, ExecutionQuery, ExecutionStatus, ExecutionSummary, Machine, Message, OutboxItem, PageToken, Queue,
-    StepMessage, Store, Topics, TokenEntry,
+    StepMessage, Store, TokenEntry, Topics,
 };
 use crate::Error;
 use chrono::{DateTime, TimeZone, Utc};
@@ -141,7 +141,11 @@ pub async fn store_contract<S: Store>(store: &S) {
     };
     ok(store.put_machine(&m).await, "put_machine");
     let first = m.clone();
-    assert_eq!(ok(store.get_machine(&m.arn).await, "get_machine").as_ref(), Some(&m), "store contract: get_machine must return the machine put");
+    assert_eq!(
+        ok(store.get_machine(&m.arn).await, "get_machine").as_ref(),
+        Some(&m),
+        "store contract: get_machine must return the machine put"
+    );
     m.definition = json!({"StartAt": "Q", "States": {"Q": {"Type": "Succeed"}}});
     m.revision_id = "r2".into();
     m.updated = Some(t0 + chrono::Duration::milliseconds(1));
@@ -161,13 +165,22 @@ pub async fn store_contract<S: Store>(store: &S) {
         Some(&m),
         "store contract: put_machine must store its revision"
     );
-    assert_eq!(ok(store.get_machine_revision(&m.arn, "r3").await, "get_machine_revision (unknown)"), None, "store contract: an unknown revision must be None");
+    assert_eq!(
+        ok(store.get_machine_revision(&m.arn, "r3").await, "get_machine_revision (unknown)"),
+        None,
+        "store contract: an unknown revision must be None"
+    );
     // Deletion: gone from get and list, revisions kept; deleting again is fine.
-    let doomed = Machine { arn: machine_arn(&format!("{machine}-deleted")), name: format!("{machine}-deleted"), ..m.clone() };
+    let doomed =
+        Machine { arn: machine_arn(&format!("{machine}-deleted")), name: format!("{machine}-deleted"), ..m.clone() };
     ok(store.put_machine(&doomed).await, "put_machine");
     ok(store.delete_machine(&doomed.arn).await, "delete_machine");
     ok(store.delete_machine(&doomed.arn).await, "delete_machine (again)");
-    assert_eq!(ok(store.get_machine(&doomed.arn).await, "get_machine (deleted)"), None, "store contract: a deleted machine must be gone");
+    assert_eq!(
+        ok(store.get_machine(&doomed.arn).await, "get_machine (deleted)"),
+        None,
+        "store contract: a deleted machine must be gone"
+    );
     assert!(
         !ok(store.list_machines().await, "list_machines").iter().any(|x| x.arn == doomed.arn),
         "store contract: list_machines must not include a deleted machine"
@@ -178,7 +191,11 @@ pub async fn store_contract<S: Store>(store: &S) {
         "store contract: a deleted machine's revisions must stay readable"
     );
     let unknown_machine = machine_arn(&format!("{machine}-missing"));
-    assert_eq!(ok(store.get_machine(&unknown_machine).await, "get_machine (unknown)"), None, "store contract: get_machine of an unknown ARN must be None");
+    assert_eq!(
+        ok(store.get_machine(&unknown_machine).await, "get_machine (unknown)"),
+        None,
+        "store contract: get_machine of an unknown ARN must be None"
+    );
     let listed = ok(store.list_machines().await, "list_machines");
     assert!(listed.iter().any(|x| x.arn == m.arn), "store contract: list_machines must include a machine put");
     assert!(
@@ -188,19 +205,31 @@ pub async fn store_contract<S: Store>(store: &S) {
 
     // Create.
     let (arn, create) = creation(&machine, "first", t0);
-    assert!(ok(store.load(&arn).await, "load (before create)").is_none(), "store contract: load of an unknown ARN must be None");
+    assert!(
+        ok(store.load(&arn).await, "load (before create)").is_none(),
+        "store contract: load of an unknown ARN must be None"
+    );
     ok(store.create(&m.arn, create.clone()).await, "create");
-    let stored = ok(store.load(&arn).await, "load").unwrap_or_else(|| panic!("store contract: load after create returned None"));
+    let stored =
+        ok(store.load(&arn).await, "load").unwrap_or_else(|| panic!("store contract: load after create returned None"));
     assert_eq!(stored.version, 1, "store contract: create must store version 1");
     assert_eq!(stored.execution, create.execution, "store contract: load must return the created execution");
     assert_eq!(stored.machine_arn, m.arn, "store contract: load must return the machine ARN given to create");
     assert_eq!(stored.outbox, create.outbox, "store contract: create must store the commit's outbox");
-    assert_eq!(ok(store.history(&arn).await, "history"), create.history, "store contract: create must store the commit's history");
+    assert_eq!(
+        ok(store.history(&arn).await, "history"),
+        create.history,
+        "store contract: create must store the commit's history"
+    );
     match store.create(&m.arn, create.clone()).await {
         Err(Error::AlreadyExists { .. }) => {}
         other => panic!("store contract: create on a taken ARN must fail with ExecutionAlreadyExists, got {other:?}"),
     }
-    assert_eq!(ok(store.load(&arn).await, "load").map(|s| s.version), Some(1), "store contract: a refused create must not change the execution");
+    assert_eq!(
+        ok(store.load(&arn).await, "load").map(|s| s.version),
+        Some(1),
+        "store contract: a refused create must not change the execution"
+    );
 
     // Commit at version 1 → 2: history appended, outbox replaced, token indexed.
     let t1 = t0 + chrono::Duration::milliseconds(5);
@@ -213,13 +242,18 @@ pub async fn store_contract<S: Store>(store: &S) {
         tokens: vec![token(&token_hash, &arn, 1, t1)],
     };
     ok(store.commit(second.clone()).await, "commit at the current version");
-    let stored = ok(store.load(&arn).await, "load").unwrap_or_else(|| panic!("store contract: execution vanished after commit"));
+    let stored =
+        ok(store.load(&arn).await, "load").unwrap_or_else(|| panic!("store contract: execution vanished after commit"));
     assert_eq!(stored.version, 2, "store contract: commit must increment the version");
     assert_eq!(stored.execution, second.execution, "store contract: commit must store the new execution state");
     assert_eq!(stored.outbox, second.outbox, "store contract: commit must replace the outbox");
     let mut expected_history = create.history.clone();
     expected_history.extend(second.history.iter().cloned());
-    assert_eq!(ok(store.history(&arn).await, "history"), expected_history, "store contract: history must be the events of all commits in id order");
+    assert_eq!(
+        ok(store.history(&arn).await, "history"),
+        expected_history,
+        "store contract: history must be the events of all commits in id order"
+    );
 
     // A stale commit: Conflict, nothing written.
     let stale_hash = hash(&run, "stale");
@@ -232,11 +266,18 @@ pub async fn store_contract<S: Store>(store: &S) {
     };
     match store.commit(stale).await {
         Err(Error::Conflict { expected: 1 }) => {}
-        other => panic!("store contract: a commit at a stale version must fail with Conflict {{ expected: 1 }}, got {other:?}"),
+        other => panic!(
+            "store contract: a commit at a stale version must fail with Conflict {{ expected: 1 }}, got {other:?}"
+        ),
     }
-    let after = ok(store.load(&arn).await, "load").unwrap_or_else(|| panic!("store contract: execution vanished after a conflict"));
+    let after = ok(store.load(&arn).await, "load")
+        .unwrap_or_else(|| panic!("store contract: execution vanished after a conflict"));
     assert_eq!(after, stored, "store contract: a conflicting commit must not change the execution, version or outbox");
-    assert_eq!(ok(store.history(&arn).await, "history"), expected_history, "store contract: a conflicting commit must not append history");
+    assert_eq!(
+        ok(store.history(&arn).await, "history"),
+        expected_history,
+        "store contract: a conflicting commit must not append history"
+    );
     // A conflicting commit's tokens may or may not be indexed (the runtime only accepts a
     // completion while the committed state runs that task), but never as anything else.
     let stale_found = ok(store.find_token(&stale_hash).await, "find_token");
@@ -253,8 +294,13 @@ pub async fn store_contract<S: Store>(store: &S) {
         "store contract: clear_outbox with a stale version must leave the later commit's outbox alone"
     );
     ok(store.clear_outbox(&arn, 2).await, "clear_outbox");
-    let cleared = ok(store.load(&arn).await, "load").unwrap_or_else(|| panic!("store contract: execution vanished after clear_outbox"));
-    assert!(cleared.outbox.is_empty(), "store contract: clear_outbox with the current version must empty the outbox, left {:?}", cleared.outbox);
+    let cleared = ok(store.load(&arn).await, "load")
+        .unwrap_or_else(|| panic!("store contract: execution vanished after clear_outbox"));
+    assert!(
+        cleared.outbox.is_empty(),
+        "store contract: clear_outbox with the current version must empty the outbox, left {:?}",
+        cleared.outbox
+    );
     assert_eq!(cleared.version, 2, "store contract: clear_outbox must not change the version");
     assert_eq!(cleared.execution, second.execution, "store contract: clear_outbox must not change the execution");
 
@@ -264,9 +310,19 @@ pub async fn store_contract<S: Store>(store: &S) {
         Some(second.tokens[0].clone()),
         "store contract: find_token must return the entry a commit indexed"
     );
-    assert_eq!(ok(store.find_token(&hash(&run, "unknown")).await, "find_token (unknown)"), None, "store contract: find_token of an unknown hash must be None");
-    assert!(ok(store.consume_token(&token_hash).await, "consume_token"), "store contract: the first consume_token must return true");
-    assert!(!ok(store.consume_token(&token_hash).await, "consume_token (again)"), "store contract: a second consume_token of the same token must return false");
+    assert_eq!(
+        ok(store.find_token(&hash(&run, "unknown")).await, "find_token (unknown)"),
+        None,
+        "store contract: find_token of an unknown hash must be None"
+    );
+    assert!(
+        ok(store.consume_token(&token_hash).await, "consume_token"),
+        "store contract: the first consume_token must return true"
+    );
+    assert!(
+        !ok(store.consume_token(&token_hash).await, "consume_token (again)"),
+        "store contract: a second consume_token of the same token must return false"
+    );
     assert!(
         !ok(store.consume_token(&hash(&run, "never issued")).await, "consume_token (unknown)"),
         "store contract: consume_token of an unknown hash must return false"
@@ -286,8 +342,16 @@ pub async fn store_contract<S: Store>(store: &S) {
     };
     ok(store.commit(third.clone()).await, "commit (finishing)");
     expected_history.extend(third.history.iter().cloned());
-    assert_eq!(ok(store.history(&arn).await, "history"), expected_history, "store contract: history must be the events of all commits in id order");
-    assert_eq!(ok(store.load(&arn).await, "load").map(|s| s.version), Some(3), "store contract: every commit increments the version");
+    assert_eq!(
+        ok(store.history(&arn).await, "history"),
+        expected_history,
+        "store contract: history must be the events of all commits in id order"
+    );
+    assert_eq!(
+        ok(store.load(&arn).await, "load").map(|s| s.version),
+        Some(3),
+        "store contract: every commit increments the version"
+    );
 
     // Listing: one machine's executions, newest first, with the status of the latest commit,
     // a page at a time.
@@ -302,7 +366,11 @@ pub async fn store_contract<S: Store>(store: &S) {
     let query = |status, limit, page| ExecutionQuery { machine_arn: m.arn.clone(), status, limit, page };
     let all = ok(store.list_executions(&query(None, 100, None)).await, "list_executions");
     let order: Vec<&str> = all.executions.iter().map(|s| s.execution_arn.as_str()).collect();
-    assert_eq!(order, vec![arn3.as_str(), arn2.as_str(), arn.as_str()], "store contract: list_executions must return the machine's executions (only), newest first");
+    assert_eq!(
+        order,
+        vec![arn3.as_str(), arn2.as_str(), arn.as_str()],
+        "store contract: list_executions must return the machine's executions (only), newest first"
+    );
     assert_eq!(all.next, None, "store contract: a listing that fits one page has no next page");
     assert_eq!(
         all.executions[2],
@@ -322,34 +390,65 @@ pub async fn store_contract<S: Store>(store: &S) {
     let order: Vec<&str> = first_page.executions.iter().map(|s| s.execution_arn.as_str()).collect();
     assert_eq!(order, vec![arn3.as_str(), arn2.as_str()], "store contract: a page holds at most `limit` executions");
     let next = first_page.next.clone().expect("store contract: a page with more after it must have a next page");
-    assert_eq!(PageToken::decode(&next.encode()).as_ref(), Some(&next), "store contract: a page token survives its text form");
+    assert_eq!(
+        PageToken::decode(&next.encode()).as_ref(),
+        Some(&next),
+        "store contract: a page token survives its text form"
+    );
     // Executions added meanwhile are newer: the next page goes on where the first stopped.
     let (arn4, c4) = creation(&machine, "fourth", t0 + chrono::Duration::seconds(3));
     ok(store.create(&m.arn, c4).await, "create (fourth)");
     let second_page = ok(store.list_executions(&query(None, 2, Some(next))).await, "list_executions (page 2)");
     let order: Vec<&str> = second_page.executions.iter().map(|s| s.execution_arn.as_str()).collect();
-    assert_eq!(order, vec![arn.as_str()], "store contract: the next page goes on after the previous one, whatever was added since");
+    assert_eq!(
+        order,
+        vec![arn.as_str()],
+        "store contract: the next page goes on after the previous one, whatever was added since"
+    );
     assert_eq!(second_page.next, None, "store contract: the last page has no next page");
-    let running = ok(store.list_executions(&query(Some(ExecutionStatus::Running), 100, None)).await, "list_executions (RUNNING)");
+    let running =
+        ok(store.list_executions(&query(Some(ExecutionStatus::Running), 100, None)).await, "list_executions (RUNNING)");
     let order: Vec<&str> = running.executions.iter().map(|s| s.execution_arn.as_str()).collect();
-    assert_eq!(order, vec![arn4.as_str(), arn3.as_str(), arn2.as_str()], "store contract: a status filter lists only that status");
-    let running_page = ok(store.list_executions(&query(Some(ExecutionStatus::Running), 1, None)).await, "list_executions (RUNNING, 1)");
-    let after = ok(store.list_executions(&query(Some(ExecutionStatus::Running), 2, running_page.next)).await, "list_executions (RUNNING, page 2)");
+    assert_eq!(
+        order,
+        vec![arn4.as_str(), arn3.as_str(), arn2.as_str()],
+        "store contract: a status filter lists only that status"
+    );
+    let running_page = ok(
+        store.list_executions(&query(Some(ExecutionStatus::Running), 1, None)).await,
+        "list_executions (RUNNING, 1)",
+    );
+    let after = ok(
+        store.list_executions(&query(Some(ExecutionStatus::Running), 2, running_page.next)).await,
+        "list_executions (RUNNING, page 2)",
+    );
     let order: Vec<&str> = after.executions.iter().map(|s| s.execution_arn.as_str()).collect();
     assert_eq!(order, vec![arn3.as_str(), arn2.as_str()], "store contract: filtered listings page too");
-    let done = ok(store.list_executions(&query(Some(ExecutionStatus::Succeeded), 100, None)).await, "list_executions (SUCCEEDED)");
+    let done = ok(
+        store.list_executions(&query(Some(ExecutionStatus::Succeeded), 100, None)).await,
+        "list_executions (SUCCEEDED)",
+    );
     assert_eq!(done.executions.len(), 1, "store contract: a status filter lists only that status");
     let theirs = ok(
-        store.list_executions(&ExecutionQuery { machine_arn: machine_arn(&other), status: None, limit: 10, page: None }).await,
+        store
+            .list_executions(&ExecutionQuery { machine_arn: machine_arn(&other), status: None, limit: 10, page: None })
+            .await,
         "list_executions (other machine)",
     );
-    assert_eq!(theirs.executions.iter().map(|e| &e.execution_arn).collect::<Vec<_>>(), vec![&other_arn], "store contract: each machine lists its own");
+    assert_eq!(
+        theirs.executions.iter().map(|e| &e.execution_arn).collect::<Vec<_>>(),
+        vec![&other_arn],
+        "store contract: each machine lists its own"
+    );
 
     // A commit for an execution that does not exist is refused.
     let (ghost, mut ghost_commit) = creation(&machine, "ghost", t0);
     ghost_commit.expected_version = 1;
     assert!(store.commit(ghost_commit).await.is_err(), "store contract: a commit for an unknown execution must fail");
-    assert!(ok(store.load(&ghost).await, "load (ghost)").is_none(), "store contract: a refused commit must not create the execution");
+    assert!(
+        ok(store.load(&ghost).await, "load (ghost)").is_none(),
+        "store contract: a refused commit must not create the execution"
+    );
 }
 
 /// Checks that commits are atomic compare-and-set across handles: in each of `rounds` rounds,
@@ -366,9 +465,14 @@ pub async fn store_concurrency_contract<S: Store + 'static>(a: Arc<S>, b: Arc<S>
     ok(a.create(&machine_arn(&machine), create.clone()).await, "create");
     let mut expected_history = create.history.clone();
     for round in 0..rounds {
-        let loaded = ok(a.load(&arn).await, "load").unwrap_or_else(|| panic!("store concurrency contract: execution vanished"));
+        let loaded =
+            ok(a.load(&arn).await, "load").unwrap_or_else(|| panic!("store concurrency contract: execution vanished"));
         let version = loaded.version;
-        assert_eq!(version, 1 + round as u64, "store concurrency contract: exactly one commit per round must succeed (version after {round} rounds)");
+        assert_eq!(
+            version,
+            1 + round as u64,
+            "store concurrency contract: exactly one commit per round must succeed (version after {round} rounds)"
+        );
         let next_id = loaded.execution.last_event_id + 1;
         let commit_for = |side: u64| Commit {
             execution: Execution { last_event_id: next_id, seq: version * 2 + side, ..loaded.execution.clone() },
@@ -398,27 +502,56 @@ pub async fn store_concurrency_contract<S: Store + 'static>(a: Arc<S>, b: Arc<S>
         assert_eq!(winners.len(), 1, "store concurrency contract: round {round}: exactly one of two commits at version {version} must succeed, got {results:?}");
         for result in &results {
             if let Err(err) = result {
-                assert!(matches!(err, Error::Conflict { expected } if *expected == version), "store concurrency contract: round {round}: the losing commit must fail with Conflict, got {err}");
+                assert!(
+                    matches!(err, Error::Conflict { expected } if *expected == version),
+                    "store concurrency contract: round {round}: the losing commit must fail with Conflict, got {err}"
+                );
             }
         }
         let winner = commit_for(winners[0]);
-        let stored = ok(b.load(&arn).await, "load").unwrap_or_else(|| panic!("store concurrency contract: execution vanished"));
-        assert_eq!(stored.version, version + 1, "store concurrency contract: round {round}: the winning commit must increment the version");
-        assert_eq!(stored.execution, winner.execution, "store concurrency contract: round {round}: the stored state must be the winner's");
-        assert_eq!(stored.outbox, winner.outbox, "store concurrency contract: round {round}: the stored outbox must be the winner's");
+        let stored =
+            ok(b.load(&arn).await, "load").unwrap_or_else(|| panic!("store concurrency contract: execution vanished"));
+        assert_eq!(
+            stored.version,
+            version + 1,
+            "store concurrency contract: round {round}: the winning commit must increment the version"
+        );
+        assert_eq!(
+            stored.execution, winner.execution,
+            "store concurrency contract: round {round}: the stored state must be the winner's"
+        );
+        assert_eq!(
+            stored.outbox, winner.outbox,
+            "store concurrency contract: round {round}: the stored outbox must be the winner's"
+        );
         expected_history.extend(winner.history);
-        assert_eq!(ok(a.history(&arn).await, "history"), expected_history, "store concurrency contract: round {round}: history must hold exactly the winners' events");
+        assert_eq!(
+            ok(a.history(&arn).await, "history"),
+            expected_history,
+            "store concurrency contract: round {round}: history must hold exactly the winners' events"
+        );
     }
 }
 
 /// Receives from `queue` until `want` messages arrived or `within` passed (queues such as SQS
 /// may return fewer messages than are visible on one call).
-async fn receive_until<Q: Queue>(q: &Q, queue: &str, want: usize, max: usize, visibility: Duration, within: Duration) -> Vec<Message> {
+async fn receive_until<Q: Queue>(
+    q: &Q,
+    queue: &str,
+    want: usize,
+    max: usize,
+    visibility: Duration,
+    within: Duration,
+) -> Vec<Message> {
     let deadline = Instant::now() + within;
     let mut got = Vec::new();
     while got.len() < want && Instant::now() < deadline {
         let batch = ok(q.receive(queue, max, visibility).await, "receive");
-        assert!(batch.len() <= max, "queue contract: receive must return at most max ({max}) messages, got {}", batch.len());
+        assert!(
+            batch.len() <= max,
+            "queue contract: receive must return at most max ({max}) messages, got {}",
+            batch.len()
+        );
         if batch.is_empty() {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -461,7 +594,11 @@ pub async fn queue_contract_on<Q: Queue>(q: &Q, first: &str, second: &str) {
     let none = ok(q.receive(first, 10, long).await, "receive");
     assert!(none.is_empty(), "queue contract: receive must only return messages of its own queue, got {none:?}");
     let got = receive_until(q, second, 1, 10, long, patience).await;
-    assert_eq!(got.iter().map(|m| m.id.as_str()).collect::<Vec<_>>(), vec![other.as_str()], "queue contract: the second queue must deliver its message");
+    assert_eq!(
+        got.iter().map(|m| m.id.as_str()).collect::<Vec<_>>(),
+        vec![other.as_str()],
+        "queue contract: the second queue must deliver its message"
+    );
     ok(q.ack(second, &got[0].receipt).await, "ack (second queue)");
 
     // Delay.
@@ -472,8 +609,15 @@ pub async fn queue_contract_on<Q: Queue>(q: &Q, first: &str, second: &str) {
     assert!(early.is_empty(), "queue contract: a delayed message must not be visible before its delay, got {early:?}");
     let got = receive_until(q, first, 1, 10, long, patience + delay).await;
     let elapsed = sent.elapsed();
-    assert_eq!(got.iter().map(|m| m.id.as_str()).collect::<Vec<_>>(), vec![delayed.as_str()], "queue contract: a delayed message must be delivered after its delay");
-    assert!(elapsed + Duration::from_millis(50) >= delay, "queue contract: a message delayed {delay:?} arrived after {elapsed:?}");
+    assert_eq!(
+        got.iter().map(|m| m.id.as_str()).collect::<Vec<_>>(),
+        vec![delayed.as_str()],
+        "queue contract: a delayed message must be delivered after its delay"
+    );
+    assert!(
+        elapsed + Duration::from_millis(50) >= delay,
+        "queue contract: a message delayed {delay:?} arrived after {elapsed:?}"
+    );
     ok(q.ack(first, &got[0].receipt).await, "ack (delayed)");
 
     // Visibility timeout: redelivery with receive_count 2.
@@ -481,9 +625,16 @@ pub async fn queue_contract_on<Q: Queue>(q: &Q, first: &str, second: &str) {
     let got = receive_until(q, first, 1, 10, Duration::from_secs(1), patience).await;
     assert_eq!(got.len(), 1, "queue contract: a sent message must be received, got {got:?}");
     let hidden = ok(q.receive(first, 10, long).await, "receive");
-    assert!(hidden.is_empty(), "queue contract: a received message must stay hidden during its visibility timeout, got {hidden:?}");
+    assert!(
+        hidden.is_empty(),
+        "queue contract: a received message must stay hidden during its visibility timeout, got {hidden:?}"
+    );
     let back = receive_until(q, first, 1, 10, long, patience).await;
-    assert_eq!(back.len(), 1, "queue contract: an unacknowledged message must be delivered again after its visibility timeout");
+    assert_eq!(
+        back.len(),
+        1,
+        "queue contract: an unacknowledged message must be delivered again after its visibility timeout"
+    );
     assert_eq!(back[0].id, id, "queue contract: the redelivered message must keep its id");
     assert_eq!(back[0].body, "again", "queue contract: the redelivered message must keep its body");
     assert_eq!(back[0].receive_count, 2, "queue contract: the second delivery must have receive_count 2");
@@ -542,7 +693,12 @@ pub fn new_executions(machine: &str, n: usize) -> (String, Vec<Commit>) {
 
 /// Stores [`new_executions`] with [`Store::create`], `concurrency` at a time. Returns the
 /// machine's ARN and the executions' ARNs, newest first (the order a listing gives).
-pub async fn fill_executions<S: Store>(store: &S, machine: &str, n: usize, concurrency: usize) -> (String, Vec<String>) {
+pub async fn fill_executions<S: Store>(
+    store: &S,
+    machine: &str,
+    n: usize,
+    concurrency: usize,
+) -> (String, Vec<String>) {
     let (machine_arn, commits) = new_executions(machine, n);
     let mut arns: Vec<String> = commits.iter().map(|c| c.execution.info.execution_arn.clone()).collect();
     let mut commits = commits.into_iter().peekable();

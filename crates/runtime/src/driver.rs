@@ -9,13 +9,13 @@ use crate::ports::{
     StepMessage, Store, Stored, TokenEntry, Topics, STEP_QUEUE,
 };
 use crate::{Error, Invalid};
-use stepwise_asl::history::HistoryEvent;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use stepwise_asl::history::HistoryEvent;
 use stepwise_asl::integrations::{self, Call, CallResult, InvokeContext};
 use stepwise_asl::stepper::{self, Effect, Env, Event, ExecutionInfo, Phase, TaskOutcome};
 use stepwise_asl::StateMachine;
@@ -164,7 +164,13 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
     /// Validates a definition and stores it as a state machine (registering: a machine of the
     /// same name is replaced, keeping its creation date; the same configuration again changes
     /// nothing). Returns the machine.
-    pub async fn create_machine(&self, name: &str, definition: Value, role_arn: &str, express: bool) -> Result<Machine, Error> {
+    pub async fn create_machine(
+        &self,
+        name: &str,
+        definition: Value,
+        role_arn: &str,
+        express: bool,
+    ) -> Result<Machine, Error> {
         check_name(name)?;
         load(&definition, express)?;
         let arn = machine_arn(&self.config.region, &self.config.account, name);
@@ -192,7 +198,12 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
     /// UpdateStateMachine: a new definition and/or role for an existing machine. Running
     /// executions keep the revision they started with; new ones run the update. Returns the
     /// machine as updated (unchanged, with its revision, when nothing differs).
-    pub async fn update_machine(&self, arn: &str, definition: Option<Value>, role_arn: Option<String>) -> Result<Machine, Error> {
+    pub async fn update_machine(
+        &self,
+        arn: &str,
+        definition: Option<Value>,
+        role_arn: Option<String>,
+    ) -> Result<Machine, Error> {
         if definition.is_none() && role_arn.is_none() {
             return Err(Error::invalid(
                 Invalid::MissingParameter,
@@ -227,8 +238,12 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
         let mut told = 0;
         let mut page = None;
         loop {
-            let query =
-                ExecutionQuery { machine_arn: arn.to_string(), status: Some(ExecutionStatus::Running), limit: 100, page };
+            let query = ExecutionQuery {
+                machine_arn: arn.to_string(),
+                status: Some(ExecutionStatus::Running),
+                limit: 100,
+                page,
+            };
             let running = self.store.list_executions(&query).await?;
             for e in &running.executions {
                 let event = Event::Terminate {
@@ -377,12 +392,13 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
         check_name(name)?;
         let rec = self.get_machine(machine_arn).await?;
         if serde_json::to_vec(&input).map(|b| b.len()).unwrap_or(0) > stepper::MAX_PAYLOAD_BYTES {
-            return Err(Error::invalid(Invalid::ExecutionInput, format!(
-                "the input exceeds the maximum size of {} bytes",
-                stepper::MAX_PAYLOAD_BYTES
-            )));
+            return Err(Error::invalid(
+                Invalid::ExecutionInput,
+                format!("the input exceeds the maximum size of {} bytes", stepper::MAX_PAYLOAD_BYTES),
+            ));
         }
-        let mut info = ExecutionInfo::new(&self.config.account, &self.config.region, &rec.name, name, &rec.role_arn, rec.express);
+        let mut info =
+            ExecutionInfo::new(&self.config.account, &self.config.region, &rec.name, name, &rec.role_arn, rec.express);
         let arn = info.execution_arn.clone();
         let now = self.clock.now();
         // The execution runs this revision of the machine, whatever updates follow.
@@ -398,9 +414,16 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
         };
         // The Start transition (ExecutionStarted) is part of the creation: one write and one
         // message fewer per execution than a separate Start step.
-        let t = stepper::step(&machine, stepper::new_execution(info, input, now), Event::Start, &mut RuntimeEnv { now });
+        let t =
+            stepper::step(&machine, stepper::new_execution(info, input, now), Event::Start, &mut RuntimeEnv { now });
         let outbox = outbox_of(&arn, 1, t.effects);
-        let commit = Commit { execution: t.execution, expected_version: 0, history: t.history, outbox: outbox.clone(), tokens: Vec::new() };
+        let commit = Commit {
+            execution: t.execution,
+            expected_version: 0,
+            history: t.history,
+            outbox: outbox.clone(),
+            tokens: Vec::new(),
+        };
         if let Err(e) = self.store.create(machine_arn, commit).await {
             if let (Error::AlreadyExists { .. }, Some(existing)) = (&e, self.store.load(&arn).await?) {
                 // A start that died between creating and sending: a repeated start finishes it.
@@ -480,7 +503,13 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
         let t = self.inline_task(&machine, t, &arn, version, &mut env).await?;
         log_transition(&arn, version, &t.history);
         let outbox = outbox_of(&arn, version, t.effects);
-        let commit = Commit { execution: t.execution, expected_version: stored.version, history: t.history, outbox: outbox.clone(), tokens };
+        let commit = Commit {
+            execution: t.execution,
+            expected_version: stored.version,
+            history: t.history,
+            outbox: outbox.clone(),
+            tokens,
+        };
         self.store.commit(commit).await?;
         self.fault(&arn, FaultPoint::AfterCommit)?;
         self.do_actions(&arn, &outbox).await?;
@@ -519,7 +548,8 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
         let stepper::Transition { mut execution, effects, mut history } = t;
         let mut effects: Vec<Effect> = effects.into_iter().filter(|e| !matches!(e, Effect::Invoke(_))).collect();
         for outcome in outcomes {
-            let next = stepper::step(machine, execution, Event::Task { frame: req.frame, task: req.task, outcome }, env);
+            let next =
+                stepper::step(machine, execution, Event::Task { frame: req.frame, task: req.task, outcome }, env);
             execution = next.execution;
             history.extend(next.history);
             effects.extend(next.effects);
@@ -648,7 +678,12 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
     pub async fn stop_execution(&self, arn: &str, error: Option<String>, cause: Option<String>) -> Result<(), Error> {
         check_error_cause(error.as_deref(), cause.as_deref())?;
         self.describe(arn).await?;
-        let msg = StepMessage { execution_arn: arn.into(), event: Event::Stop { error, cause }, not_before: None, origin: None };
+        let msg = StepMessage {
+            execution_arn: arn.into(),
+            event: Event::Stop { error, cause },
+            not_before: None,
+            origin: None,
+        };
         self.send_step(&msg, Duration::ZERO, Some(&format!("{arn}#stop"))).await
     }
 
@@ -684,13 +719,14 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
 
     /// SendTaskSuccess.
     pub async fn send_task_success(&self, token: &str, output: &str) -> Result<(), Error> {
-        let value: Value = serde_json::from_str(output)
-            .map_err(|e| Error::invalid(Invalid::Output, format!("Invalid Output: the output is not valid JSON: {e}")))?;
+        let value: Value = serde_json::from_str(output).map_err(|e| {
+            Error::invalid(Invalid::Output, format!("Invalid Output: the output is not valid JSON: {e}"))
+        })?;
         if output.len() > stepper::MAX_PAYLOAD_BYTES {
-            return Err(Error::invalid(Invalid::Output, format!(
-                "Invalid Output: the output exceeds the maximum size of {} bytes",
-                stepper::MAX_PAYLOAD_BYTES
-            )));
+            return Err(Error::invalid(
+                Invalid::Output,
+                format!("Invalid Output: the output exceeds the maximum size of {} bytes", stepper::MAX_PAYLOAD_BYTES),
+            ));
         }
         let entry = self.running_task(token).await?;
         // One completion per token: the queue keeps the first message with this dedup id.
@@ -734,10 +770,23 @@ fn log_transition(arn: &str, version: u64, history: &[stepwise_asl::history::His
     for e in history {
         match &e.details {
             Details::Entered { name, .. } | Details::Exited { name, .. } => {
-                tracing::info!(execution_arn = arn, state = name.as_str(), event = e.event_type.as_ref(), event_id = e.id, version, "state transition");
+                tracing::info!(
+                    execution_arn = arn,
+                    state = name.as_str(),
+                    event = e.event_type.as_ref(),
+                    event_id = e.id,
+                    version,
+                    "state transition"
+                );
             }
             _ if e.event_type.starts_with("Execution") => {
-                tracing::info!(execution_arn = arn, event = e.event_type.as_ref(), event_id = e.id, version, "execution");
+                tracing::info!(
+                    execution_arn = arn,
+                    event = e.event_type.as_ref(),
+                    event_id = e.id,
+                    version,
+                    "execution"
+                );
             }
             _ => {}
         }

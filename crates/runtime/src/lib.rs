@@ -195,7 +195,9 @@ impl Error {
     pub fn message(&self) -> String {
         match self {
             Error::AlreadyExists { arn } => aws::already_exists(arn),
-            Error::NotFound { message, .. } | Error::Invalid { message, .. } | Error::TaskTimedOut(message) => message.clone(),
+            Error::NotFound { message, .. } | Error::Invalid { message, .. } | Error::TaskTimedOut(message) => {
+                message.clone()
+            }
             other => other.to_string(),
         }
     }

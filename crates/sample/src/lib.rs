@@ -102,10 +102,9 @@ pub fn approval_token(message_body: &str) -> Result<String, HandlerError> {
         None => Err(HandlerError::new(INVALID_MESSAGE, "the message body has no 'TaskToken'")),
         Some(Value::String(t)) if !t.is_empty() => Ok(t.clone()),
         Some(Value::String(_)) => Err(HandlerError::new(INVALID_MESSAGE, "'TaskToken' is empty")),
-        Some(other) => Err(HandlerError::new(
-            INVALID_MESSAGE,
-            format!("'TaskToken' must be a string, got {}", type_name(other)),
-        )),
+        Some(other) => {
+            Err(HandlerError::new(INVALID_MESSAGE, format!("'TaskToken' must be a string, got {}", type_name(other))))
+        }
     }
 }
 
@@ -186,10 +185,9 @@ fn stock_price(event: &Value) -> Result<&Value, HandlerError> {
     };
     match fields.get("stock_price") {
         Some(p @ Value::Number(_)) => Ok(p),
-        Some(other) => Err(HandlerError::new(
-            INVALID_EVENT,
-            format!("'stock_price' must be a number, got {}", type_name(other)),
-        )),
+        Some(other) => {
+            Err(HandlerError::new(INVALID_EVENT, format!("'stock_price' must be a number, got {}", type_name(other))))
+        }
         None => Err(HandlerError::new(INVALID_EVENT, "the event has no 'stock_price'")),
     }
 }
@@ -250,7 +248,14 @@ mod tests {
 
     #[test]
     fn recommendation_buys_at_or_below_50() {
-        for (price, want) in [(json!(1), "buy"), (json!(50), "buy"), (json!(50.0), "buy"), (json!(50.5), "sell"), (json!(51), "sell"), (json!(100), "sell")] {
+        for (price, want) in [
+            (json!(1), "buy"),
+            (json!(50), "buy"),
+            (json!(50.0), "buy"),
+            (json!(50.5), "sell"),
+            (json!(51), "sell"),
+            (json!(100), "sell"),
+        ] {
             assert_eq!(generate_buy_sell_recommendation(json!({"stock_price": price})), Ok(json!(want)), "{price}");
         }
     }
@@ -290,7 +295,10 @@ mod tests {
     fn transactions_reject_bad_events_naming_the_field() {
         for f in [buy_stock as Handler, sell_stock] {
             let e = err(f(json!({"price": 3})));
-            assert_eq!((e.error_type.as_str(), e.error_message.as_str()), (INVALID_EVENT, "the event has no 'stock_price'"));
+            assert_eq!(
+                (e.error_type.as_str(), e.error_message.as_str()),
+                (INVALID_EVENT, "the event has no 'stock_price'")
+            );
             let e = err(f(json!({"stock_price": null})));
             assert_eq!(e.error_message, "'stock_price' must be a number, got null");
         }
@@ -337,7 +345,10 @@ mod tests {
     #[test]
     fn substitute_replaces_bound_variables() {
         let b = bindings(json!({"Fn": "arn:aws:lambda:us-east-1:1:function:f", "N": 3, "B": true}));
-        assert_eq!(substitute(r#"{"R": "${Fn}", "n": ${N}, "b": ${B}}"#, &b), Ok(r#"{"R": "arn:aws:lambda:us-east-1:1:function:f", "n": 3, "b": true}"#.into()));
+        assert_eq!(
+            substitute(r#"{"R": "${Fn}", "n": ${N}, "b": ${B}}"#, &b),
+            Ok(r#"{"R": "arn:aws:lambda:us-east-1:1:function:f", "n": 3, "b": true}"#.into())
+        );
         assert_eq!(substitute("${N}-${N}", &b), Ok("3-3".into()));
         assert_eq!(substitute("no variables", &b), Ok("no variables".into()));
         assert_eq!(substitute("${!Fn} stays", &b), Ok("${Fn} stays".into()));
@@ -349,6 +360,9 @@ mod tests {
     fn substitute_names_unbound_variables() {
         let b = bindings(json!({"A": "x", "O": {"k": 1}}));
         assert_eq!(substitute("${A} ${Missing}", &b), Err("the variable 'Missing' is not bound".into()));
-        assert_eq!(substitute("${O}", &b), Err("the binding of 'O' must be a string, number or boolean, got an object".into()));
+        assert_eq!(
+            substitute("${O}", &b),
+            Err("the binding of 'O' must be a string, number or boolean, got an object".into())
+        );
     }
 }

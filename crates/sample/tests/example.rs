@@ -41,8 +41,14 @@ fn example_definition_substitutes_parses_and_validates() {
             "Report Result"
         ]
     );
-    assert_eq!(states["Check Stock Price"]["Resource"], json!("arn:aws:lambda:us-east-1:123456789012:function:CheckStockPrice"));
-    assert_eq!(states["Report Result"]["Parameters"]["TopicArn"], json!("arn:aws:sns:us-east-1:123456789012:ReportResultTopic"));
+    assert_eq!(
+        states["Check Stock Price"]["Resource"],
+        json!("arn:aws:lambda:us-east-1:123456789012:function:CheckStockPrice")
+    );
+    assert_eq!(
+        states["Report Result"]["Parameters"]["TopicArn"],
+        json!("arn:aws:sns:us-east-1:123456789012:ReportResultTopic")
+    );
 }
 
 #[test]

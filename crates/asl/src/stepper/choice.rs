@@ -89,14 +89,7 @@ impl Stepper<'_> {
         Ok(())
     }
 
-    fn chosen_or_default(
-        &self,
-        frame: usize,
-        chosen: Option<usize>,
-        default: Option<usize>,
-    ) -> Result<usize, Failure> {
-        chosen
-            .or(default)
-            .ok_or_else(|| self.state_error(frame, "States.NoChoiceMatched", "No Matches!"))
+    fn chosen_or_default(&self, frame: usize, chosen: Option<usize>, default: Option<usize>) -> Result<usize, Failure> {
+        chosen.or(default).ok_or_else(|| self.state_error(frame, "States.NoChoiceMatched", "No Matches!"))
     }
 }

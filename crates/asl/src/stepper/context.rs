@@ -46,10 +46,7 @@ impl Stepper<'_> {
     ) -> Value {
         let mut m = Map::new();
         m.insert("input".into(), input.clone());
-        m.insert(
-            "context".into(),
-            context_value(&self.x, self.m, frame, extra),
-        );
+        m.insert("context".into(), context_value(&self.x, self.m, frame, extra));
         for (k, v) in more {
             m.insert((*k).into(), (*v).clone());
         }
@@ -57,31 +54,17 @@ impl Stepper<'_> {
     }
 
     /// Evaluates a JSONata field of the current state against `$states`.
-    pub(super) fn jeval(
-        &mut self,
-        frame: usize,
-        t: &JTemplate,
-        field: &str,
-        states: &Value,
-    ) -> Result<Value, Failure> {
+    pub(super) fn jeval(&mut self, frame: usize, t: &JTemplate, field: &str, states: &Value) -> Result<Value, Failure> {
         let Stepper { x, env, .. } = self;
         let x: &Execution = x;
         let vars = |n: &str| lookup_var(x, frame, n);
-        let scope = jsonata::Scope {
-            states,
-            variables: &vars,
-        };
+        let scope = jsonata::Scope { states, variables: &vars };
         let r = t.eval(&scope, field, &mut || env.random());
         r.map_err(|e| self.eval_err(frame, e))
     }
 
     /// A JSONata field of the state, if given, evaluated with `$states.input` = the raw input.
-    pub(super) fn jfield(
-        &mut self,
-        frame: usize,
-        st: &State,
-        field: &'static str,
-    ) -> Result<Option<Value>, Failure> {
+    pub(super) fn jfield(&mut self, frame: usize, st: &State, field: &'static str) -> Result<Option<Value>, Failure> {
         let Some(t) = st.jsonata.get(field) else {
             return Ok(None);
         };
@@ -103,19 +86,11 @@ fn lookup_var(x: &Execution, mut frame: usize, name: &str) -> Option<Value> {
 }
 
 /// The context object (`$$`) of a frame's current state.
-fn context_value(
-    x: &Execution,
-    m: &StateMachine,
-    frame: usize,
-    extra: Option<(&str, Value)>,
-) -> Value {
+fn context_value(x: &Execution, m: &StateMachine, frame: usize, extra: Option<(&str, Value)>) -> Value {
     let f = &x.frames[frame];
     let st = m.state(f.scope, f.state);
     let mut state = Map::new();
-    state.insert(
-        "EnteredTime".into(),
-        timestamp::format(&f.entered_time).into(),
-    );
+    state.insert("EnteredTime".into(), timestamp::format(&f.entered_time).into());
     state.insert("Name".into(), st.name.clone().into());
     if matches!(st.kind, StateKind::Task(_)) {
         state.insert("RetryCount".into(), f.retries.iter().sum::<u32>().into());

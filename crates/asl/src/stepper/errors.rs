@@ -28,10 +28,7 @@ pub struct Failure {
 impl Failure {
     /// A failure with both a name and a cause.
     pub fn new(error: &str, cause: impl Into<String>) -> Self {
-        Failure {
-            error: Some(error.to_string()),
-            cause: Some(cause.into()),
-        }
+        Failure { error: Some(error.to_string()), cause: Some(cause.into()) }
     }
 
     /// A failure from parts that may be missing.
@@ -63,14 +60,8 @@ impl Failure {
     /// `{"Error", "Cause"}` as Catch passes it on: both keys, empty strings when unknown.
     pub(super) fn error_output(&self) -> Value {
         let mut m = Map::new();
-        m.insert(
-            "Error".into(),
-            self.error.clone().unwrap_or_default().into(),
-        );
-        m.insert(
-            "Cause".into(),
-            self.cause.clone().unwrap_or_default().into(),
-        );
+        m.insert("Error".into(), self.error.clone().unwrap_or_default().into());
+        m.insert("Cause".into(), self.cause.clone().unwrap_or_default().into());
         Value::Object(m)
     }
 
@@ -78,11 +69,7 @@ impl Failure {
         let mut m = Map::new();
         let error = self.error.as_ref().map(|e| (error_key, e));
         let cause = self.cause.as_ref().map(|c| (cause_key, c));
-        let order = if cause_first {
-            [cause, error]
-        } else {
-            [error, cause]
-        };
+        let order = if cause_first { [cause, error] } else { [error, cause] };
         for (k, v) in order.into_iter().flatten() {
             m.insert(k.into(), v.clone().into());
         }
@@ -94,9 +81,9 @@ impl Failure {
 /// error; `States.TaskFailed` every error but `States.Timeout` (the ASL rule, confirmed by the
 /// recorded corpus: a Lambda `Exception` is caught by `States.TaskFailed`).
 fn matches(error_equals: &[String], name: &str) -> bool {
-    error_equals.iter().any(|e| {
-        e == name || e == "States.ALL" || (e == "States.TaskFailed" && name != "States.Timeout")
-    })
+    error_equals
+        .iter()
+        .any(|e| e == name || e == "States.ALL" || (e == "States.TaskFailed" && name != "States.Timeout"))
 }
 
 impl Stepper<'_> {
@@ -112,10 +99,7 @@ impl Stepper<'_> {
 
     /// A failure named `error` whose cause is prefixed with the state, as AWS words them.
     pub(super) fn state_error(&self, frame: usize, error: &str, msg: impl AsRef<str>) -> Failure {
-        Failure::new(
-            error,
-            format!("{}{}", self.cause_prefix(frame), msg.as_ref()),
-        )
+        Failure::new(error, format!("{}{}", self.cause_prefix(frame), msg.as_ref()))
     }
 
     /// `States.Runtime`: neither retried nor caught.
@@ -151,8 +135,8 @@ impl Stepper<'_> {
     /// takes the error), as AWS records them.
     pub(super) fn emit_state_failed(&mut self, frame: usize, failure: &Failure) {
         let st = self.state(frame);
-        let emit = matches!(st.kind, StateKind::Map(_) | StateKind::Parallel { .. })
-            && self.retrier(frame, failure).is_none();
+        let emit =
+            matches!(st.kind, StateKind::Map(_) | StateKind::Parallel { .. }) && self.retrier(frame, failure).is_none();
         if emit {
             self.emit(frame, state_event(st.kind.event_prefix(), "Failed"), None);
         }
@@ -167,10 +151,7 @@ impl Stepper<'_> {
         if name == "States.Runtime" {
             return None;
         }
-        let i = st
-            .retry
-            .iter()
-            .position(|r| matches(&r.error_equals, name))?;
+        let i = st.retry.iter().position(|r| matches(&r.error_equals, name))?;
         let used = self.x.frames[frame].retries.get(i).copied().unwrap_or(0);
         (used < st.retry[i].max_attempts).then_some(i)
     }
@@ -178,19 +159,12 @@ impl Stepper<'_> {
     /// The current state failed: Retry, Catch, or fail the frame.
     pub(super) fn handle_error(&mut self, frame: usize, failure: Failure) {
         let st = self.state(frame);
-        let handles = matches!(
-            st.kind,
-            StateKind::Task(_) | StateKind::Parallel { .. } | StateKind::Map(_)
-        );
+        let handles = matches!(st.kind, StateKind::Task(_) | StateKind::Parallel { .. } | StateKind::Map(_));
         if handles && failure.name() != "States.Runtime" {
             if let Some(i) = self.retrier(frame, &failure) {
                 return self.retry(frame, st, i);
             }
-            if let Some(c) = st
-                .catch
-                .iter()
-                .find(|c| matches(&c.error_equals, failure.name()))
-            {
+            if let Some(c) = st.catch.iter().find(|c| matches(&c.error_equals, failure.name())) {
                 return self.catch(frame, st, c, &failure);
             }
         }
@@ -223,15 +197,13 @@ impl Stepper<'_> {
         let raw = self.x.frames[frame].input.clone();
         if super::context::is_jsonata(st) {
             let states = self.states_var(frame, &raw, None, &[("errorOutput", &err_out)]);
-            let r = self
-                .eval_assign_states(frame, c.assign.as_ref(), &states)
-                .and_then(|a| {
-                    let out = match &c.output {
-                        Some(t) => self.jeval(frame, t, "Output", &states)?,
-                        None => err_out.clone(),
-                    };
-                    Ok((a, out))
-                });
+            let r = self.eval_assign_states(frame, c.assign.as_ref(), &states).and_then(|a| {
+                let out = match &c.output {
+                    Some(t) => self.jeval(frame, t, "Output", &states)?,
+                    None => err_out.clone(),
+                };
+                Ok((a, out))
+            });
             match r {
                 Ok((assigned, out)) => {
                     self.pending_assign = assigned;

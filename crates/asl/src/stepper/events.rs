@@ -49,21 +49,10 @@ impl Stepper<'_> {
         if let Some(f) = self.x.frames.first_mut() {
             f.prev_event = id;
         }
-        self.push(
-            id,
-            prev,
-            ty,
-            details.map(Details::Other).unwrap_or(Details::None),
-        );
+        self.push(id, prev, ty, details.map(Details::Other).unwrap_or(Details::None));
     }
 
-    pub(super) fn push(
-        &mut self,
-        id: u64,
-        previous_event_id: u64,
-        ty: &'static str,
-        details: Details,
-    ) {
+    pub(super) fn push(&mut self, id: u64, previous_event_id: u64, ty: &'static str, details: Details) {
         self.history.push(HistoryEvent {
             id,
             previous_event_id,
@@ -76,11 +65,7 @@ impl Stepper<'_> {
     /// `*StateExited` of the current state, with the variables it assigned (applied now).
     pub(super) fn emit_exited(&mut self, frame: usize, st: &State, output: &Value) {
         let details = self.exited_details(frame, &st.name, output);
-        self.emit_details(
-            frame,
-            state_event(st.kind.event_prefix(), "Exited"),
-            details,
-        );
+        self.emit_details(frame, state_event(st.kind.event_prefix(), "Exited"), details);
     }
 
     /// Details of a `*StateExited` event, with the variables the state assigned (which are
@@ -93,10 +78,6 @@ impl Stepper<'_> {
                 f.vars.insert(k.clone(), v.clone());
             }
         }
-        Details::Exited {
-            name: name.to_string(),
-            output: output.clone(),
-            assigned,
-        }
+        Details::Exited { name: name.to_string(), output: output.clone(), assigned }
     }
 }

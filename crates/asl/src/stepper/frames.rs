@@ -192,13 +192,9 @@ impl Stepper<'_> {
             return; // duplicate start
         }
         self.x.last_event_id += 1;
-        let details = json!({"input": self.x.input, "inputDetails": {"truncated": false}, "roleArn": self.x.info.role_arn});
-        self.push(
-            1,
-            0,
-            "ExecutionStarted",
-            crate::history::Details::Other(details),
-        );
+        let details =
+            json!({"input": self.x.input, "inputDetails": {"truncated": false}, "roleArn": self.x.info.role_arn});
+        self.push(1, 0, "ExecutionStarted", crate::history::Details::Other(details));
         let scope = &self.m.scopes[0];
         self.x.frames.push(Frame {
             scope: 0,
@@ -222,23 +218,13 @@ impl Stepper<'_> {
 
     /// Starts a child frame (branch `index` of a Parallel, item `index` of a Map) at the start
     /// of `scope`; returns its id.
-    pub(super) fn spawn(
-        &mut self,
-        parent: usize,
-        index: usize,
-        scope: usize,
-        input: Value,
-        silent: bool,
-    ) -> usize {
+    pub(super) fn spawn(&mut self, parent: usize, index: usize, scope: usize, input: Value, silent: bool) -> usize {
         let id = self.x.frames.len();
         let prev = self.x.frames[parent].prev_event;
         let silent = silent || self.x.frames[parent].silent;
         self.x.frames.push(Frame {
             scope,
-            parent: Some(Parent {
-                frame: parent,
-                index,
-            }),
+            parent: Some(Parent { frame: parent, index }),
             state: self.m.scopes[scope].start_at,
             input,
             phase: Phase::Ready,
@@ -287,10 +273,7 @@ impl Stepper<'_> {
         match parent {
             None => {
                 self.emit(frame, "ExecutionFailed", Some(failure.details()));
-                self.x.status = Status::Failed {
-                    error: failure.error,
-                    cause: failure.cause,
-                };
+                self.x.status = Status::Failed { error: failure.error, cause: failure.cause };
                 self.finish_execution();
             }
             Some(p) => {

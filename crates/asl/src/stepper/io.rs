@@ -17,24 +17,13 @@ pub(super) type Assigned = Option<Map<String, Value>>;
 
 impl Stepper<'_> {
     /// Reads a JSONPath (`$`, `$$`, `$var`) of `frame` against `input`.
-    pub(super) fn read_path(
-        &mut self,
-        frame: usize,
-        p: &Path,
-        input: &Value,
-    ) -> Result<Value, PathError> {
+    pub(super) fn read_path(&mut self, frame: usize, p: &Path, input: &Value) -> Result<Value, PathError> {
         self.with_ctx(frame, None, |ctx, _| eval_path(p, input, ctx))
     }
 
     /// [`Self::read_path`], failing with AWS's `Invalid path` runtime error.
-    pub(super) fn path_value(
-        &mut self,
-        frame: usize,
-        p: &Path,
-        input: &Value,
-    ) -> Result<Value, Failure> {
-        self.read_path(frame, p, input)
-            .map_err(|e| self.runtime(frame, format!("Invalid path '{p}' : {e}")))
+    pub(super) fn path_value(&mut self, frame: usize, p: &Path, input: &Value) -> Result<Value, Failure> {
+        self.read_path(frame, p, input).map_err(|e| self.runtime(frame, format!("Invalid path '{p}' : {e}")))
     }
 
     /// Evaluates a payload template (Parameters, ResultSelector, ItemSelector, ...) of `frame`
@@ -46,8 +35,7 @@ impl Stepper<'_> {
         input: &Value,
         extra: Option<(&str, Value)>,
     ) -> Result<Value, Failure> {
-        self.with_ctx(frame, extra, |ctx, rng| t.eval(input, ctx, rng))
-            .map_err(|e| self.eval_err(frame, e))
+        self.with_ctx(frame, extra, |ctx, rng| t.eval(input, ctx, rng)).map_err(|e| self.eval_err(frame, e))
     }
 
     /// The state's input after InputPath (JSONata: the raw input).
@@ -90,12 +78,7 @@ impl Stepper<'_> {
 
     /// ResultSelector, Assign, ResultPath and OutputPath, in AWS's order (JSONata: Assign and
     /// Output, both seeing `$states.result`).
-    pub(super) fn process_result(
-        &mut self,
-        frame: usize,
-        st: &State,
-        result: Value,
-    ) -> Result<Value, Failure> {
+    pub(super) fn process_result(&mut self, frame: usize, st: &State, result: Value) -> Result<Value, Failure> {
         if is_jsonata(st) {
             let raw = self.x.frames[frame].input.clone();
             let states = self.states_var(frame, &raw, None, &[("result", &result)]);
@@ -138,12 +121,7 @@ impl Stepper<'_> {
     }
 
     /// OutputPath (JSONata: Output, with `$states.input` = the raw input).
-    pub(super) fn output_path(
-        &mut self,
-        frame: usize,
-        st: &State,
-        v: Value,
-    ) -> Result<Value, Failure> {
+    pub(super) fn output_path(&mut self, frame: usize, st: &State, v: Value) -> Result<Value, Failure> {
         if is_jsonata(st) {
             return Ok(self.jfield(frame, st, "Output")?.unwrap_or(v));
         }
@@ -166,9 +144,7 @@ impl Stepper<'_> {
                 Value::Object(m) => self.check_variables(frame, m).map(Some),
                 _ => Ok(None),
             },
-            Some(Assign::JsonPath(_)) => {
-                self.eval_assign(frame, assign, states.get("input").unwrap_or(&Value::Null))
-            }
+            Some(Assign::JsonPath(_)) => self.eval_assign(frame, assign, states.get("input").unwrap_or(&Value::Null)),
             None => Ok(None),
         }
     }
@@ -200,16 +176,10 @@ impl Stepper<'_> {
 
     /// AWS's limits on workflow variables: 256 KiB for one variable's value and for all the
     /// variables one Assign sets together.
-    fn check_variables(
-        &self,
-        frame: usize,
-        vars: Map<String, Value>,
-    ) -> Result<Map<String, Value>, Failure> {
+    fn check_variables(&self, frame: usize, vars: Map<String, Value>) -> Result<Map<String, Value>, Failure> {
         let mut total = 0usize;
         for (name, value) in &vars {
-            let size = serde_json::to_vec(value)
-                .map(|b| b.len())
-                .unwrap_or(usize::MAX);
+            let size = serde_json::to_vec(value).map(|b| b.len()).unwrap_or(usize::MAX);
             if size > MAX_PAYLOAD_BYTES {
                 return Err(self.runtime(
                     frame,
@@ -258,7 +228,9 @@ impl Stepper<'_> {
                 let got = self.path_value(frame, p, input)?;
                 match &got {
                     Value::Number(n) if n.as_i64().is_some() => Ok(n.as_i64()),
-                    Value::Number(n) if n.as_f64().is_some_and(|f| f.fract() == 0.0) => Ok(n.as_f64().map(|f| f as i64)),
+                    Value::Number(n) if n.as_f64().is_some_and(|f| f.fract() == 0.0) => {
+                        Ok(n.as_f64().map(|f| f as i64))
+                    }
                     Value::String(s) if s.trim().parse::<i64>().is_ok() => Ok(s.trim().parse::<i64>().ok()),
                     _ => Err(self.runtime(
                         frame,

@@ -36,24 +36,12 @@ impl JoinKind {
 
     /// A distributed Map.
     pub fn is_distributed(&self) -> bool {
-        matches!(
-            self,
-            JoinKind::Map {
-                distributed: true,
-                ..
-            }
-        )
+        matches!(self, JoinKind::Map { distributed: true, .. })
     }
 
     /// An inline Map, which records `MapIteration*` events.
     fn records_iterations(&self) -> bool {
-        matches!(
-            self,
-            JoinKind::Map {
-                distributed: false,
-                ..
-            }
-        )
+        matches!(self, JoinKind::Map { distributed: false, .. })
     }
 
     /// A Map with a tolerated failure threshold.
@@ -63,17 +51,11 @@ impl JoinKind {
 
     /// Whether `failed` failures out of `total` children are within the threshold.
     fn tolerates(&self, failed: usize, total: usize) -> bool {
-        let JoinKind::Map {
-            tolerated_count,
-            tolerated_pct,
-            ..
-        } = self
-        else {
+        let JoinKind::Map { tolerated_count, tolerated_pct, .. } = self else {
             return false;
         };
         tolerated_count.is_some_and(|c| failed as u64 <= c)
-            || tolerated_pct
-                .is_some_and(|pct| (failed as f64) * 100.0 / (total.max(1) as f64) <= pct)
+            || tolerated_pct.is_some_and(|pct| (failed as f64) * 100.0 / (total.max(1) as f64) <= pct)
     }
 }
 
@@ -129,19 +111,13 @@ impl Stepper<'_> {
     pub(super) fn start_iterations(&mut self, frame: usize, scope: usize, join: &mut Join) {
         let total = join.children.len();
         let distributed = join.kind.is_distributed();
-        while join.next < total
-            && (join.max_concurrency == 0 || join.running < join.max_concurrency)
-        {
+        while join.next < total && (join.max_concurrency == 0 || join.running < join.max_concurrency) {
             let i = join.next;
             join.next += 1;
             let input = std::mem::take(&mut join.pending[i]);
             if !distributed {
                 let st = self.state(frame);
-                self.emit(
-                    frame,
-                    "MapIterationStarted",
-                    Some(json!({"index": i, "name": st.name})),
-                );
+                self.emit(frame, "MapIterationStarted", Some(json!({"index": i, "name": st.name})));
             }
             let id = self.spawn(frame, i, scope, input, distributed);
             join.children[i] = Some(id);
@@ -161,9 +137,7 @@ impl Stepper<'_> {
     /// A child frame of a Parallel/Map ended.
     pub(super) fn child_done(&mut self, p: Parent, child: usize, result: Result<Value, Failure>) {
         let parent = p.frame;
-        let Phase::Children(mut join) =
-            std::mem::replace(&mut self.x.frames[parent].phase, Phase::Ready)
-        else {
+        let Phase::Children(mut join) = std::mem::replace(&mut self.x.frames[parent].phase, Phase::Ready) else {
             return;
         };
         if join.failure.is_some() {
@@ -178,11 +152,7 @@ impl Stepper<'_> {
             Ok(out) => {
                 if iterations {
                     self.x.frames[parent].prev_event = last_child_event;
-                    self.emit(
-                        parent,
-                        "MapIterationSucceeded",
-                        Some(json!({"index": p.index, "name": st.name})),
-                    );
+                    self.emit(parent, "MapIterationSucceeded", Some(json!({"index": p.index, "name": st.name})));
                 }
                 join.results[p.index] = out;
                 join.done += 1;
@@ -190,11 +160,7 @@ impl Stepper<'_> {
             Err(failure) => {
                 if iterations {
                     self.x.frames[parent].prev_event = last_child_event;
-                    self.emit(
-                        parent,
-                        "MapIterationFailed",
-                        Some(json!({"index": p.index, "name": st.name})),
-                    );
+                    self.emit(parent, "MapIterationFailed", Some(json!({"index": p.index, "name": st.name})));
                 }
                 join.failed += 1;
                 if join.kind.tolerates(join.failed, join.children.len()) {
@@ -216,11 +182,7 @@ impl Stepper<'_> {
                             self.abort_subtree(*c);
                             if iterations {
                                 let idx = self.x.frames[*c].parent.map(|p| p.index).unwrap_or(0);
-                                self.emit(
-                                    parent,
-                                    "MapIterationAborted",
-                                    Some(json!({"index": idx, "name": st.name})),
-                                );
+                                self.emit(parent, "MapIterationAborted", Some(json!({"index": idx, "name": st.name})));
                             }
                         }
                     }
@@ -246,9 +208,7 @@ impl Stepper<'_> {
 
     /// A Parallel/Map whose children are all done (or one failed) finishes.
     pub(super) fn join(&mut self, frame: usize) {
-        let Phase::Children(join) =
-            std::mem::replace(&mut self.x.frames[frame].phase, Phase::Ready)
-        else {
+        let Phase::Children(join) = std::mem::replace(&mut self.x.frames[frame].phase, Phase::Ready) else {
             return;
         };
         let st = self.state(frame);

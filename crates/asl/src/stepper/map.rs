@@ -12,42 +12,21 @@ use crate::payload::Template;
 use serde_json::{json, Map, Value};
 
 impl Stepper<'_> {
-    pub(super) fn run_map(
-        &mut self,
-        frame: usize,
-        st: &State,
-        spec: &MapSpec,
-    ) -> Result<(), Failure> {
+    pub(super) fn run_map(&mut self, frame: usize, st: &State, spec: &MapSpec) -> Result<(), Failure> {
         let effective = self.effective_input(frame, st)?;
         let items = self.map_items(frame, st, spec, &effective)?;
         let batches = self.batch(frame, spec, &effective, items)?;
         let n = batches.len();
-        let max = self
-            .resolve_int(
-                frame,
-                st,
-                &spec.max_concurrency,
-                &effective,
-                "MaxConcurrency",
-            )?
-            .unwrap_or(0);
+        let max = self.resolve_int(frame, st, &spec.max_concurrency, &effective, "MaxConcurrency")?.unwrap_or(0);
         self.emit(frame, "MapStateStarted", Some(json!({"length": n})));
-        let tol_count = self.resolve_int(
-            frame,
-            st,
-            &spec.tolerated_failure_count,
-            &effective,
-            "ToleratedFailureCount",
-        )?;
+        let tol_count =
+            self.resolve_int(frame, st, &spec.tolerated_failure_count, &effective, "ToleratedFailureCount")?;
         if tol_count.is_some_and(|c| c < 0) {
             return Err(self.runtime(frame, "ToleratedFailureCount cannot be negative."));
         }
         let tol_pct = self.tolerated_percentage(frame, st, spec, &effective)?;
         if tol_pct.is_some_and(|p| !(0.0..=100.0).contains(&p)) {
-            return Err(self.runtime(
-                frame,
-                "ToleratedFailurePercentage must be between 0 and 100.",
-            ));
+            return Err(self.runtime(frame, "ToleratedFailurePercentage must be between 0 and 100."));
         }
         // Item inputs: ItemSelector (with $$.Map.Item) or the item itself; batched when asked.
         let mut inputs = Vec::with_capacity(n);
@@ -67,10 +46,7 @@ impl Stepper<'_> {
         if spec.distributed {
             let arn = format!(
                 "{}/{}:{}",
-                self.x
-                    .info
-                    .state_machine_arn
-                    .replacen(":stateMachine:", ":mapRun:", 1),
+                self.x.info.state_machine_arn.replacen(":stateMachine:", ":mapRun:", 1),
                 spec.label.clone().unwrap_or_else(|| st.name.clone()),
                 self.env.random() % 1_000_000_000
             );
@@ -115,10 +91,9 @@ impl Stepper<'_> {
                 }
                 None if effective.is_array() => effective.clone(),
                 None => {
-                    return Err(self.query_error(
-                        frame,
-                        format!("Map state input must be an array but was: {effective}"),
-                    ))
+                    return Err(
+                        self.query_error(frame, format!("Map state input must be an array but was: {effective}"))
+                    )
                 }
             }
         } else {
@@ -136,7 +111,10 @@ impl Stepper<'_> {
                 };
                 Err(self.runtime(
                     frame,
-                    format!("Invalid path '{path}': The Map state's items must be an array, but was: {}", display_value(&other)),
+                    format!(
+                        "Invalid path '{path}': The Map state's items must be an array, but was: {}",
+                        display_value(&other)
+                    ),
                 ))
             }
         }
@@ -186,9 +164,7 @@ impl Stepper<'_> {
         };
         let per = match (b.get("MaxItemsPerBatch"), b.get("MaxItemsPerBatchPath")) {
             (Some(v), _) => v.as_u64(),
-            (None, Some(Value::String(p))) => jsonpath::eval(p, effective, &Value::Null)
-                .ok()
-                .and_then(|v| v.as_u64()),
+            (None, Some(Value::String(p))) => jsonpath::eval(p, effective, &Value::Null).ok().and_then(|v| v.as_u64()),
             _ => None,
         }
         .unwrap_or(u64::MAX)

@@ -43,9 +43,7 @@ mod task;
 mod wait;
 
 pub use errors::Failure;
-pub use frames::{
-    Frame, Parent, Phase, PhaseKind, PhaseTransition, RunningTask, PHASE_TRANSITIONS,
-};
+pub use frames::{Frame, Parent, Phase, PhaseKind, PhaseTransition, RunningTask, PHASE_TRANSITIONS};
 pub use join::{Join, JoinKind};
 pub use task::{Integration, TaskRequest};
 
@@ -87,19 +85,10 @@ pub struct ExecutionInfo {
 
 impl ExecutionInfo {
     /// Builds ARNs the way AWS does from account, region and names.
-    pub fn new(
-        account: &str,
-        region: &str,
-        machine: &str,
-        execution: &str,
-        role_arn: &str,
-        express: bool,
-    ) -> Self {
+    pub fn new(account: &str, region: &str, machine: &str, execution: &str, role_arn: &str, express: bool) -> Self {
         let kind = if express { "express" } else { "execution" };
         ExecutionInfo {
-            execution_arn: format!(
-                "arn:aws:states:{region}:{account}:{kind}:{machine}:{execution}"
-            ),
+            execution_arn: format!("arn:aws:states:{region}:{account}:{kind}:{machine}:{execution}"),
             name: execution.into(),
             state_machine_arn: format!("arn:aws:states:{region}:{account}:stateMachine:{machine}"),
             state_machine_name: machine.into(),
@@ -286,30 +275,14 @@ pub fn new_execution(info: ExecutionInfo, input: Value, start_time: DateTime<Utc
 }
 
 /// Applies one event to an execution.
-pub fn step(
-    machine: &StateMachine,
-    execution: Execution,
-    event: Event,
-    env: &mut dyn Env,
-) -> Transition {
+pub fn step(machine: &StateMachine, execution: Execution, event: Event, env: &mut dyn Env) -> Transition {
     let now = env.now();
-    let mut s = Stepper {
-        m: machine,
-        x: execution,
-        env,
-        now,
-        effects: Vec::new(),
-        history: Vec::new(),
-        pending_assign: None,
-    };
+    let mut s =
+        Stepper { m: machine, x: execution, env, now, effects: Vec::new(), history: Vec::new(), pending_assign: None };
     if s.x.status == Status::Running || matches!(event, Event::Start) {
         s.apply(event);
     }
-    Transition {
-        execution: s.x,
-        effects: s.effects,
-        history: s.history,
-    }
+    Transition { execution: s.x, effects: s.effects, history: s.history }
 }
 
 /// One step in progress: the execution being changed and what the step produced so far.
@@ -329,11 +302,7 @@ impl<'a> Stepper<'a> {
         match event {
             Event::Start => self.start(),
             Event::Advance { frame, timer } => self.advance(frame, timer),
-            Event::Task {
-                frame,
-                task,
-                outcome,
-            } => self.task_outcome(frame, task, outcome),
+            Event::Task { frame, task, outcome } => self.task_outcome(frame, task, outcome),
             Event::Stop { error, cause } => {
                 if self.x.status == Status::Running {
                     self.abort_frames(0);
@@ -375,10 +344,7 @@ impl<'a> Stepper<'a> {
         if timer.is_some() && timer == self.x.machine_timer {
             self.abort_frames(0);
             self.emit_root("ExecutionTimedOut", Some(serde_json::json!({})));
-            self.x.status = Status::TimedOut {
-                error: Some("States.Timeout".into()),
-                cause: None,
-            };
+            self.x.status = Status::TimedOut { error: Some("States.Timeout".into()), cause: None };
             self.effects.push(Effect::Complete);
             return;
         }
@@ -388,9 +354,8 @@ impl<'a> Stepper<'a> {
         match (&f.phase, timer) {
             (Phase::Ready, None) => self.enter(frame),
             (Phase::Waiting { timer: t, .. }, Some(got)) if *t == got => {
-                let Phase::Waiting {
-                    output, assigned, ..
-                } = std::mem::replace(&mut self.x.frames[frame].phase, Phase::Ready)
+                let Phase::Waiting { output, assigned, .. } =
+                    std::mem::replace(&mut self.x.frames[frame].phase, Phase::Ready)
                 else {
                     return;
                 };
@@ -401,15 +366,11 @@ impl<'a> Stepper<'a> {
                 self.x.frames[frame].phase = Phase::Ready;
                 self.run_state(frame);
             }
-            (Phase::Running(rt), Some(got))
-                if rt.timeout_timer == Some(got) || rt.heartbeat_timer == Some(got) =>
-            {
+            (Phase::Running(rt), Some(got)) if rt.timeout_timer == Some(got) || rt.heartbeat_timer == Some(got) => {
                 let heartbeat = rt.heartbeat_timer == Some(got);
                 self.task_timed_out(frame, heartbeat);
             }
-            (Phase::Children(j), None) if j.failure.is_some() || j.done == j.children.len() => {
-                self.join(frame)
-            }
+            (Phase::Children(j), None) if j.failure.is_some() || j.done == j.children.len() => self.join(frame),
             _ => {} // duplicate or late message: nothing to do
         }
     }
@@ -431,14 +392,8 @@ impl<'a> Stepper<'a> {
             f.entered_time = self.now;
             f.retries = vec![0; st.retry.len()];
         }
-        let id = self.emit_details(
-            frame,
-            state_event(prefix, "Entered"),
-            Details::Entered {
-                name: st.name.clone(),
-                input,
-            },
-        );
+        let id =
+            self.emit_details(frame, state_event(prefix, "Entered"), Details::Entered { name: st.name.clone(), input });
         self.x.frames[frame].entered_event = id;
         self.run_state(frame);
     }
@@ -520,9 +475,7 @@ pub fn exceeds_size(v: &Value, limit: usize) -> bool {
     if budget >= 0 {
         return false;
     }
-    serde_json::to_vec(v)
-        .map(|b| b.len() > limit)
-        .unwrap_or(true)
+    serde_json::to_vec(v).map(|b| b.len() > limit).unwrap_or(true)
 }
 
 /// How AWS shows a value in a cause: strings raw, everything else as JSON.

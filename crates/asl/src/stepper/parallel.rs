@@ -5,12 +5,7 @@ use super::{Failure, Join, JoinKind, Stepper};
 use crate::model::State;
 
 impl Stepper<'_> {
-    pub(super) fn run_parallel(
-        &mut self,
-        frame: usize,
-        st: &State,
-        branches: &[usize],
-    ) -> Result<(), Failure> {
+    pub(super) fn run_parallel(&mut self, frame: usize, st: &State, branches: &[usize]) -> Result<(), Failure> {
         let effective = self.effective_input(frame, st)?;
         let input = self.parameters(frame, st, effective, None)?;
         self.emit(frame, "ParallelStateStarted", None);

@@ -7,12 +7,7 @@ use crate::payload::Template;
 use serde_json::Value;
 
 impl Stepper<'_> {
-    pub(super) fn run_pass(
-        &mut self,
-        frame: usize,
-        st: &State,
-        result: Option<&Value>,
-    ) -> Result<(), Failure> {
+    pub(super) fn run_pass(&mut self, frame: usize, st: &State, result: Option<&Value>) -> Result<(), Failure> {
         let effective = self.effective_input(frame, st)?;
         let result = match result {
             Some(r) => r.clone(),
@@ -31,12 +26,7 @@ impl Stepper<'_> {
     }
 
     /// Fails the frame with the state's Error and Cause (literal, `...Path` or JSONata).
-    pub(super) fn run_fail(
-        &mut self,
-        frame: usize,
-        st: &State,
-        spec: &FailSpec,
-    ) -> Result<(), Failure> {
+    pub(super) fn run_fail(&mut self, frame: usize, st: &State, spec: &FailSpec) -> Result<(), Failure> {
         if is_jsonata(st) {
             let error = self.jfield(frame, st, "Error")?.map(|v| display_value(&v));
             let cause = self.jfield(frame, st, "Cause")?.map(|v| display_value(&v));

@@ -6,10 +6,7 @@
 //! `Integration` and `TaskRequest` live here for now, re-exported from `stepper`; they are
 //! the contract with the runtime's integrations.
 
-use super::{
-    exceeds_size, Effect, Failure, Frame, Phase, RunningTask, Stepper, TaskOutcome,
-    MAX_PAYLOAD_BYTES,
-};
+use super::{exceeds_size, Effect, Failure, Frame, Phase, RunningTask, Stepper, TaskOutcome, MAX_PAYLOAD_BYTES};
 use crate::model::{State, TaskSpec};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
@@ -32,11 +29,10 @@ pub enum Integration {
 impl Integration {
     /// Classifies a Resource ARN; also says whether it waits for a task token.
     pub fn of(resource: &str) -> (Integration, bool) {
-        if let Some(rest) = resource.strip_prefix("arn:aws:states:::").or_else(|| {
-            resource
-                .find(":states:::")
-                .map(|i| &resource[i + ":states:::".len()..])
-        }) {
+        if let Some(rest) = resource
+            .strip_prefix("arn:aws:states:::")
+            .or_else(|| resource.find(":states:::").map(|i| &resource[i + ":states:::".len()..]))
+        {
             let (service, wait) = match rest.strip_suffix(".waitForTaskToken") {
                 Some(s) => (s, true),
                 None => (rest, false),
@@ -93,20 +89,14 @@ pub struct TaskRequest {
 }
 
 impl Stepper<'_> {
-    pub(super) fn run_task(
-        &mut self,
-        frame: usize,
-        st: &State,
-        spec: &TaskSpec,
-    ) -> Result<(), Failure> {
+    pub(super) fn run_task(&mut self, frame: usize, st: &State, spec: &TaskSpec) -> Result<(), Failure> {
         let effective = self.effective_input(frame, st)?;
         let (integration, wait) = Integration::of(&spec.resource);
         let token = if wait { Some(self.new_token()) } else { None };
         let extra = token.as_ref().map(|t| ("Task", json!({"Token": t})));
         let params = self.parameters(frame, st, effective.clone(), extra)?;
         let timeout = self.resolve_int(frame, st, &spec.timeout, &effective, "TimeoutSeconds")?;
-        let heartbeat =
-            self.resolve_int(frame, st, &spec.heartbeat, &effective, "HeartbeatSeconds")?;
+        let heartbeat = self.resolve_int(frame, st, &spec.heartbeat, &effective, "HeartbeatSeconds")?;
         let task = self.next_seq();
         let request = TaskRequest {
             frame,
@@ -130,21 +120,9 @@ impl Stepper<'_> {
             self.emit(frame, "LambdaFunctionStarted", None);
         } else {
             let (rty, res) = integration.names(&spec.resource);
-            let region = spec
-                .resource
-                .split(':')
-                .nth(3)
-                .filter(|r| !r.is_empty())
-                .map(String::from);
-            let region = region.unwrap_or_else(|| {
-                self.x
-                    .info
-                    .state_machine_arn
-                    .split(':')
-                    .nth(3)
-                    .unwrap_or("")
-                    .to_string()
-            });
+            let region = spec.resource.split(':').nth(3).filter(|r| !r.is_empty()).map(String::from);
+            let region =
+                region.unwrap_or_else(|| self.x.info.state_machine_arn.split(':').nth(3).unwrap_or("").to_string());
             let mut d = Map::new();
             d.insert("parameters".into(), params);
             d.insert("region".into(), region.into());
@@ -157,22 +135,13 @@ impl Stepper<'_> {
                 d.insert("heartbeatInSeconds".into(), h.into());
             }
             self.emit(frame, "TaskScheduled", Some(Value::Object(d)));
-            self.emit(
-                frame,
-                "TaskStarted",
-                Some(json!({"resource": res, "resourceType": rty})),
-            );
+            self.emit(frame, "TaskStarted", Some(json!({"resource": res, "resourceType": rty})));
         }
         let timeout_timer = timeout.map(|t| self.start_timer(frame, t));
         let heartbeat_timer = heartbeat.map(|h| self.start_timer(frame, h));
         self.effects.push(Effect::Invoke(Box::new(request.clone())));
-        self.x.frames[frame].phase = Phase::Running(Box::new(RunningTask {
-            task,
-            request,
-            timeout_timer,
-            heartbeat_timer,
-            submitted: false,
-        }));
+        self.x.frames[frame].phase =
+            Phase::Running(Box::new(RunningTask { task, request, timeout_timer, heartbeat_timer, submitted: false }));
         Ok(())
     }
 
@@ -192,16 +161,9 @@ impl Stepper<'_> {
             Phase::Running(rt) => rt,
             _ => return,
         };
-        let error = if heartbeat {
-            "States.HeartbeatTimeout"
-        } else {
-            "States.Timeout"
-        };
-        let ty = if rt.request.integration == Integration::LambdaArn {
-            "LambdaFunctionTimedOut"
-        } else {
-            "TaskTimedOut"
-        };
+        let error = if heartbeat { "States.HeartbeatTimeout" } else { "States.Timeout" };
+        let ty =
+            if rt.request.integration == Integration::LambdaArn { "LambdaFunctionTimedOut" } else { "TaskTimedOut" };
         let mut d = Map::new();
         if rt.request.integration != Integration::LambdaArn {
             let (rty, res) = rt.request.integration.names(&rt.request.resource);
@@ -215,11 +177,7 @@ impl Stepper<'_> {
 
     /// A task's outcome arrived; ignored unless the frame still runs that task.
     pub(super) fn task_outcome(&mut self, frame: usize, task: u64, outcome: TaskOutcome) {
-        let Some(Frame {
-            phase: Phase::Running(rt),
-            ..
-        }) = self.x.frames.get(frame)
-        else {
+        let Some(Frame { phase: Phase::Running(rt), .. }) = self.x.frames.get(frame) else {
             return;
         };
         if rt.task != task {
@@ -248,21 +206,14 @@ impl Stepper<'_> {
                 );
             }
             TaskOutcome::Succeeded(output) if exceeds_size(&output, MAX_PAYLOAD_BYTES) => {
-                let who = if lambda {
-                    rt.request.resource.clone()
-                } else {
-                    rty.clone()
-                };
+                let who = if lambda { rt.request.resource.clone() } else { rty.clone() };
                 let cause = format!(
                     "The state/task '{who}' returned a result with a size exceeding the maximum number of bytes service limit."
                 );
                 self.task_outcome(
                     frame,
                     task,
-                    TaskOutcome::Failed {
-                        error: Some("States.DataLimitExceeded".into()),
-                        cause: Some(cause),
-                    },
+                    TaskOutcome::Failed { error: Some("States.DataLimitExceeded".into()), cause: Some(cause) },
                 );
             }
             TaskOutcome::Succeeded(output) => {

@@ -13,12 +13,7 @@ use serde_json::Value;
 const MAX_SECONDS: i64 = i64::MAX / 2_000_000;
 
 impl Stepper<'_> {
-    pub(super) fn run_wait(
-        &mut self,
-        frame: usize,
-        st: &State,
-        w: &WaitSpec,
-    ) -> Result<(), Failure> {
+    pub(super) fn run_wait(&mut self, frame: usize, st: &State, w: &WaitSpec) -> Result<(), Failure> {
         let effective = self.effective_input(frame, st)?;
         let until = self.wait_until(frame, st, w, &effective)?;
         if (until - self.now).num_seconds() > i32::MAX as i64 {
@@ -27,11 +22,7 @@ impl Stepper<'_> {
         let assigned = self.eval_assign(frame, st.assign.as_ref(), &effective)?;
         let out = self.output_path(frame, st, effective)?;
         let timer = self.next_seq();
-        self.x.frames[frame].phase = Phase::Waiting {
-            timer,
-            output: out,
-            assigned,
-        };
+        self.x.frames[frame].phase = Phase::Waiting { timer, output: out, assigned };
         self.schedule(frame, Some(timer), Some(until));
         Ok(())
     }
@@ -73,17 +64,11 @@ impl Stepper<'_> {
             }
             WaitSpec::Seconds(s) => self.now + Duration::seconds(*s),
             WaitSpec::Timestamp(t) => timestamp::parse(t).ok_or_else(|| {
-                self.runtime(
-                    frame,
-                    format!("The Timestamp parameter is not a valid ISO-8601 timestamp: {t}"),
-                )
+                self.runtime(frame, format!("The Timestamp parameter is not a valid ISO-8601 timestamp: {t}"))
             })?,
             WaitSpec::SecondsPath(p) => {
                 let v = self.read_path(frame, p, effective).map_err(|_| {
-                    self.runtime(
-                        frame,
-                        format!("The SecondsPath parameter does not reference an input value: {p}"),
-                    )
+                    self.runtime(frame, format!("The SecondsPath parameter does not reference an input value: {p}"))
                 })?;
                 let shown = display_value(&v);
                 let secs = match &v {
@@ -98,21 +83,14 @@ impl Stepper<'_> {
                 if secs < 0 {
                     return Err(self.runtime(
                         frame,
-                        format!(
-                            "The SecondsPath parameter references a negative value: {p} == {shown}"
-                        ),
+                        format!("The SecondsPath parameter references a negative value: {p} == {shown}"),
                     ));
                 }
                 self.now + Duration::seconds(secs.min(MAX_SECONDS))
             }
             WaitSpec::TimestampPath(p) => {
                 let v = self.read_path(frame, p, effective).map_err(|_| {
-                    self.runtime(
-                        frame,
-                        format!(
-                            "The TimestampPath parameter does not reference an input value: {p}"
-                        ),
-                    )
+                    self.runtime(frame, format!("The TimestampPath parameter does not reference an input value: {p}"))
                 })?;
                 v.as_str().and_then(timestamp::parse).ok_or_else(|| {
                     self.runtime(

@@ -17,6 +17,8 @@ async fn main() -> Result<(), Error> {
         tracing::error!(error = %e, code = e.code(), "the state machine could not be registered");
         return Err(e.into());
     }
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| stepwise_lambdas::start_execution_event(rt, event.payload)))
-        .await
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+        stepwise_lambdas::start_execution_event(rt, event.payload)
+    }))
+    .await
 }
