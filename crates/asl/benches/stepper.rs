@@ -2,15 +2,7 @@
 //! and a Map of 10,000 items, run in memory with `time_scale = 0`.
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use serde_json::{json, Map, Value};
-use stepwise_asl::integrations::{FunctionInvoker, FunctionOutcome};
-use stepwise_asl::local::{run_machine, RunOptions};
-
-struct NoFunctions;
-impl FunctionInvoker for NoFunctions {
-    fn invoke(&mut self, _: &str, _: &Value, _: Option<std::time::Duration>) -> FunctionOutcome {
-        FunctionOutcome::NotFound
-    }
-}
+use stepwise_asl::local::{run_machine, NoFunctions, RunOptions};
 
 /// `n` states; every third a Choice, every third an intrinsic Pass, the rest plain Pass.
 fn mixed_chain(n: usize) -> Value {
@@ -93,7 +85,7 @@ fn bench(c: &mut Criterion) {
         // transitions = states entered
         g.throughput(Throughput::Elements(100));
         g.bench_function(BenchmarkId::new("execution", label), |b| {
-            b.iter(|| run_machine(&m, json!({"x": 1}), &opts, &mut NoFunctions))
+            b.iter(|| futures_executor::block_on(run_machine(&m, json!({"x": 1}), &opts, &mut NoFunctions)))
         });
     }
     let m = stepwise_asl::load(&pass_chain(100), false).expect("valid");
@@ -105,7 +97,9 @@ fn bench(c: &mut Criterion) {
     let m = stepwise_asl::load(&def, false).expect("valid");
     g.sample_size(10);
     g.throughput(Throughput::Elements(10_000));
-    g.bench_function("map_10000_items", |b| b.iter(|| run_machine(&m, input.clone(), &opts, &mut NoFunctions)));
+    g.bench_function("map_10000_items", |b| {
+        b.iter(|| futures_executor::block_on(run_machine(&m, input.clone(), &opts, &mut NoFunctions)))
+    });
     g.finish();
 }
 

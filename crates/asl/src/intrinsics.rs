@@ -833,7 +833,7 @@ impl Env<'_> {
                     .collect();
                 Value::Array(parts)
             }
-            Func::Uuid => Value::String(uuid_v4((self.rng)(), (self.rng)())),
+            Func::Uuid => Value::String(crate::uuid::v4((self.rng)(), (self.rng)())),
         })
     }
 }
@@ -1070,23 +1070,6 @@ impl JavaRandom {
         let lo = i64::from(self.next(27));
         (hi + lo) as f64 * (1.0 / (1u64 << 53) as f64)
     }
-}
-
-/// A version-4 UUID from 128 random bits.
-fn uuid_v4(hi: u64, lo: u64) -> String {
-    let mut b = [0u8; 16];
-    b[..8].copy_from_slice(&hi.to_be_bytes());
-    b[8..].copy_from_slice(&lo.to_be_bytes());
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let mut s = String::with_capacity(36);
-    for (k, byte) in b.iter().enumerate() {
-        if matches!(k, 4 | 6 | 8 | 10) {
-            s.push('-');
-        }
-        let _ = write!(s, "{byte:02x}");
-    }
-    s
 }
 
 #[cfg(test)]

@@ -18,6 +18,7 @@ pub mod model;
 pub mod payload;
 pub mod stepper;
 pub mod timestamp;
+pub mod uuid;
 pub mod validate;
 
 pub use model::StateMachine;

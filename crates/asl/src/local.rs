@@ -3,9 +3,11 @@
 //! This is the smallest runtime around the pure stepper: a priority queue of step messages
 //! ordered by due time, a virtual clock that jumps to the next due message (sleeping
 //! `delay × time_scale` of real time on the way, so `time_scale = 0` makes waits instant while
-//! still recording them), and a [`FunctionInvoker`] for Lambda tasks. The task integrations'
-//! result shapes (the optimized `lambda:invoke` envelope, SQS/SNS responses) are built here by
-//! [`crate::integrations`], the same code the durable runtimes use.
+//! still recording them), and [`Services`] for Task states, performed by
+//! [`crate::integrations::perform`], the same code the durable runtime uses.
+//!
+//! The run is an `async fn` because the integration port is async; it does nothing else
+//! asynchronous, so any executor drives it (`futures_executor::block_on` in synchronous code).
 
 use crate::history::HistoryEvent;
 use crate::integrations;
@@ -18,7 +20,7 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 use std::time::Duration;
 
-pub use crate::integrations::{FunctionInvoker, FunctionOutcome};
+pub use crate::integrations::{FunctionOutcome, NoFunctions, Services};
 
 /// AWS's limit on history events per execution.
 pub const MAX_HISTORY_EVENTS: usize = 25_000;
@@ -134,22 +136,22 @@ impl Env for SimEnv {
 }
 
 /// Validates, compiles and runs a definition.
-pub fn run(
+pub async fn run<S: Services>(
     definition: &Value,
     input: Value,
     opts: &RunOptions,
-    functions: &mut dyn FunctionInvoker,
+    services: &mut S,
 ) -> Result<RunResult, Error> {
     let machine = crate::load(definition, opts.context.express)?;
-    Ok(run_machine(&machine, input, opts, functions))
+    Ok(run_machine(&machine, input, opts, services).await)
 }
 
 /// Runs a compiled machine to completion.
-pub fn run_machine(
+pub async fn run_machine<S: Services>(
     machine: &StateMachine,
     input: Value,
     opts: &RunOptions,
-    functions: &mut dyn FunctionInvoker,
+    services: &mut S,
 ) -> RunResult {
     let c = &opts.context;
     let mut info =
@@ -222,7 +224,7 @@ pub fn run_machine(
                 Effect::Invoke(req) => {
                     let ctx = integrations::InvokeContext { region: &c.region, account: &c.account, now: env.now };
                     let mut rid = || env.random();
-                    let outcomes = integrations::perform(&req, &ctx, functions, &mut rid);
+                    let outcomes = integrations::perform(&req, &ctx, services, &mut rid).await;
                     for outcome in outcomes {
                         ready.push_back(Event::Task { frame: req.frame, task: req.task, outcome });
                     }

@@ -4,8 +4,7 @@
 //! loaded and (when valid) run to completion in memory with instant time.
 
 use serde_json::{json, Value};
-use std::time::Duration;
-use stepwise_asl::integrations::{FunctionInvoker, FunctionOutcome};
+use stepwise_asl::integrations::{Call, CallResult, FunctionOutcome, Services};
 use stepwise_asl::local::{run_machine, RunOptions};
 
 struct Rng(u64);
@@ -93,11 +92,14 @@ fn parsers_never_panic() {
     }
 }
 
-/// Every function echoes its input.
+/// Every function echoes its input; messages are accepted.
 struct Echo;
-impl FunctionInvoker for Echo {
-    fn invoke(&mut self, _: &str, payload: &Value, _: Option<Duration>) -> FunctionOutcome {
-        FunctionOutcome::Ok(payload.clone())
+impl Services for Echo {
+    async fn call(&mut self, call: &Call) -> CallResult {
+        match call {
+            Call::Invoke { payload, .. } => CallResult::Function(FunctionOutcome::Ok(payload.clone())),
+            _ => CallResult::Delivered(Ok(None)),
+        }
     }
 }
 
@@ -162,7 +164,7 @@ fn mutated_corpus_definitions_never_panic() {
             }
             if let Ok(m) = stepwise_asl::load(&def, false) {
                 loaded += 1;
-                let res = run_machine(&m, input, &opts, &mut Echo);
+                let res = futures_executor::block_on(run_machine(&m, input, &opts, &mut Echo));
                 assert!(!res.status.is_empty());
             }
         }

@@ -2,23 +2,20 @@
 //! most 256 KiB; past that the state fails with States.Runtime (which no Catch takes).
 
 use serde_json::{json, Value};
-use std::time::Duration;
-use stepwise_asl::integrations::{FunctionInvoker, FunctionOutcome};
-use stepwise_asl::local::{run, RunOptions};
-
-struct NoFunctions;
-impl FunctionInvoker for NoFunctions {
-    fn invoke(&mut self, _: &str, _: &Value, _: Option<Duration>) -> FunctionOutcome {
-        FunctionOutcome::NotFound
-    }
-}
+use stepwise_asl::local::{run, NoFunctions, RunOptions};
 
 fn run_assign(assign: Value) -> stepwise_asl::local::RunResult {
     let def = json!({"StartAt": "A", "States": {
         "A": {"Type": "Pass", "Assign": assign, "Next": "B"},
         "B": {"Type": "Pass", "Parameters": {"seen.$": "States.ArrayLength(States.StringSplit($big, 'x'))"}, "End": true}}});
     let input = json!({"s": "y".repeat(150_000)});
-    run(&def, input, &RunOptions { time_scale: 0.0, ..Default::default() }, &mut NoFunctions).expect("valid")
+    futures_executor::block_on(run(
+        &def,
+        input,
+        &RunOptions { time_scale: 0.0, ..Default::default() },
+        &mut NoFunctions,
+    ))
+    .expect("valid")
 }
 
 #[test]

@@ -12,19 +12,10 @@ use serde_json::{json, Value};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use stepwise_asl::integrations::{FunctionInvoker, FunctionOutcome};
-use stepwise_asl::local::{self, RunOptions};
+use stepwise_asl::local::{self, NoFunctions, RunOptions};
 use stepwise_aws::{aws_runtime_with, create_table, AwsSettings};
 use stepwise_runtime::ports::{Queue, Store, STEP_QUEUE};
 use stepwise_runtime::Handled;
-
-struct NoFunctions;
-
-impl FunctionInvoker for NoFunctions {
-    fn invoke(&mut self, _function: &str, _payload: &Value, _timeout: Option<Duration>) -> FunctionOutcome {
-        FunctionOutcome::NotFound
-    }
-}
 
 fn definition() -> Value {
     let chain = |prefix: &str| {
@@ -70,13 +61,8 @@ async fn parallel_and_map_on_two_workers_give_the_in_memory_result() {
         return;
     }
     let input = json!({"items": (0..8).collect::<Vec<_>>()});
-    let expected = local::run(
-        &definition(),
-        input.clone(),
-        &RunOptions { time_scale: 0.0, ..RunOptions::default() },
-        &mut NoFunctions,
-    )
-    .expect("in-memory run");
+    let opts = RunOptions { time_scale: 0.0, ..RunOptions::default() };
+    let expected = local::run(&definition(), input.clone(), &opts, &mut NoFunctions).await.expect("in-memory run");
     assert_eq!(expected.status, "SUCCEEDED");
 
     let sdk = stepwise_aws::sdk_config().await;

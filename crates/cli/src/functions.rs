@@ -1,5 +1,5 @@
 //! Local functions for `stepwise exec`: the embedded runtime's function router (Rust handlers,
-//! commands, Lambda Invoke API endpoints), called synchronously by the in-memory runner.
+//! commands, Lambda Invoke API endpoints) as the in-memory runner's integration port.
 //!
 //! Two file formats are accepted: the router's own (`{"functions": {"Name": {"command": ...} |
 //! {"rust": ...} | {"endpoint": ...}}}`, as `stepwise run` uses), and the short one of `exec`,
@@ -19,15 +19,14 @@
 use anyhow::{Context as _, Result};
 use serde_json::{json, Map, Value};
 use std::path::Path;
-use std::time::Duration;
-use stepwise_asl::integrations::{FunctionInvoker, FunctionOutcome};
+use stepwise_asl::integrations::{Call, CallResult, Services};
 use stepwise_embedded::functions::FunctionRouter;
 use stepwise_runtime::ports::Functions;
 
-/// The router, driven from synchronous code.
+/// The router as the integration port: functions run locally; SQS and SNS messages are
+/// accepted and dropped (an in-memory run keeps no queues; `stepwise run` does).
 pub struct LocalFunctions {
     router: FunctionRouter,
-    rt: tokio::runtime::Runtime,
 }
 
 impl LocalFunctions {
@@ -64,13 +63,21 @@ impl LocalFunctions {
     }
 
     fn with(router: FunctionRouter) -> Result<LocalFunctions> {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting tokio")?;
-        Ok(LocalFunctions { router, rt })
+        Ok(LocalFunctions { router })
     }
 }
 
-impl FunctionInvoker for LocalFunctions {
-    fn invoke(&mut self, function: &str, payload: &Value, timeout: Option<Duration>) -> FunctionOutcome {
-        self.rt.block_on(self.router.invoke(function, payload, timeout))
+impl Services for LocalFunctions {
+    async fn call(&mut self, call: &Call) -> CallResult {
+        match call {
+            Call::Invoke { function, payload, asynchronous: true, .. } => {
+                CallResult::Function(self.router.invoke_event(function, payload).await)
+            }
+            Call::Invoke { function, payload, timeout, .. } => {
+                CallResult::Function(self.router.invoke(function, payload, *timeout).await)
+            }
+            Call::SendMessage { .. } | Call::Publish { .. } => CallResult::Delivered(Ok(None)),
+            Call::Done(_) => CallResult::Nothing,
+        }
     }
 }

@@ -273,7 +273,7 @@ fn real_main() -> Result<ExitCode> {
                 seed: rand::random(),
                 ..Default::default()
             };
-            let r = match local::run(&def, input, &opts, &mut registry) {
+            let r = match tokio_runtime()?.block_on(local::run(&def, input, &opts, &mut registry)) {
                 Ok(r) => r,
                 Err(e) => {
                     println!(

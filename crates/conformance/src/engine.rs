@@ -1,10 +1,9 @@
 //! The glue between the runner and the interpreter (`stepwise_asl::local`). Everything else in
 //! this crate talks to the interpreter through [`Engine`](crate::runner::Engine).
 
-use std::time::Duration;
-
 use serde_json::Value;
-use stepwise_asl::local::{self, ExecutionContext, FunctionInvoker, FunctionOutcome, RunOptions};
+use stepwise_asl::integrations::{Call, CallResult, Services};
+use stepwise_asl::local::{self, ExecutionContext, RunOptions};
 
 use crate::invoker::Invoke;
 use crate::runner::{Engine, EngineRun, RunSettings};
@@ -13,11 +12,20 @@ use crate::runner::{Engine, EngineRun, RunSettings};
 #[derive(Debug, Clone, Copy, Default)]
 pub struct LocalEngine;
 
+/// The corpus' functions as the integration port: invocations run the recorded handlers;
+/// SQS and SNS messages are accepted and dropped (the self-contained cases send none that a
+/// later step reads).
 struct Adapter<'a>(&'a mut dyn Invoke);
 
-impl FunctionInvoker for Adapter<'_> {
-    fn invoke(&mut self, function: &str, payload: &Value, timeout: Option<Duration>) -> FunctionOutcome {
-        self.0.invoke(function, payload, timeout)
+impl Services for Adapter<'_> {
+    async fn call(&mut self, call: &Call) -> CallResult {
+        match call {
+            Call::Invoke { function, payload, timeout, .. } => {
+                CallResult::Function(self.0.invoke(function, payload, *timeout))
+            }
+            Call::SendMessage { .. } | Call::Publish { .. } => CallResult::Delivered(Ok(None)),
+            Call::Done(_) => CallResult::Nothing,
+        }
     }
 }
 
@@ -43,7 +51,9 @@ impl Engine for LocalEngine {
             seed: settings.seed,
             replay: settings.replay,
         };
-        let r = local::run(definition, input, &opts, &mut Adapter(functions)).map_err(|e| e.to_string())?;
+        // The run awaits only the handlers, which run synchronously: any executor will do.
+        let r = futures_executor::block_on(local::run(definition, input, &opts, &mut Adapter(functions)))
+            .map_err(|e| e.to_string())?;
         let history = r.history_json();
         Ok(EngineRun { status: r.status, output: r.output, error: r.error, cause: r.cause, history })
     }

@@ -8,6 +8,7 @@ use crate::ports::{
     Action, Clock, Commit, ExecutionPage, ExecutionQuery, ExecutionStatus, Functions, Machine, OutboxItem, Queue,
     StepMessage, Store, Stored, TokenEntry, Topics, STEP_QUEUE,
 };
+use crate::services::PortServices;
 use crate::{Error, Invalid};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -16,7 +17,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use stepwise_asl::history::HistoryEvent;
-use stepwise_asl::integrations::{self, Call, CallResult, InvokeContext};
+use stepwise_asl::integrations::{self, InvokeContext};
 use stepwise_asl::stepper::{self, Effect, Env, Event, ExecutionInfo, Phase, TaskOutcome};
 use stepwise_asl::StateMachine;
 
@@ -544,7 +545,7 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
         let Some(Effect::Invoke(req)) = t.effects.iter().find(|e| matches!(e, Effect::Invoke(_))).cloned() else {
             return Ok(t);
         };
-        let outcomes = self.perform(&req, &format!("{arn}#{version}#inline")).await?;
+        let outcomes = self.perform(&req, &format!("{arn}#{version}#inline")).await;
         let stepper::Transition { mut execution, effects, mut history } = t;
         let mut effects: Vec<Effect> = effects.into_iter().filter(|e| !matches!(e, Effect::Invoke(_))).collect();
         for outcome in outcomes {
@@ -574,7 +575,7 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
                     self.send_step(message, delay_until(self.clock.now(), *at), Some(&item.id)).await?;
                 }
                 Action::Invoke(req) => {
-                    let outcomes = self.perform(req, &item.id).await?;
+                    let outcomes = self.perform(req, &item.id).await;
                     for (k, outcome) in outcomes.into_iter().enumerate() {
                         let message = StepMessage {
                             execution_arn: arn.to_string(),
@@ -594,29 +595,11 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
 
     /// Performs a task integration through the ports and returns its outcomes. `action_id`
     /// (the outbox item's) deduplicates the message a redone send would repeat.
-    async fn perform(&self, req: &stepper::TaskRequest, action_id: &str) -> Result<Vec<TaskOutcome>, Error> {
-        let call = integrations::plan(req);
-        let result = match &call {
-            Call::Invoke { function, payload, asynchronous: true, .. } => {
-                CallResult::Function(self.functions.invoke_event(function, payload).await)
-            }
-            Call::Invoke { function, payload, timeout, .. } => {
-                CallResult::Function(self.functions.invoke(function, payload, *timeout).await)
-            }
-            Call::SendMessage { queue_url, body } => {
-                // The message id is the queue's; the dedup id keeps a redone send single.
-                let dedup = format!("{action_id}#send");
-                let r = self.queue.send(queue_url, body, Duration::ZERO, Some(&dedup)).await;
-                CallResult::Delivered(r.map(Some).map_err(|e| ("SQS.InternalError".to_string(), e.to_string())))
-            }
-            Call::Publish { topic_arn, message } => {
-                let r = self.topics.publish(topic_arn, message).await;
-                CallResult::Delivered(r.map(Some).map_err(|e| ("SNS.InternalError".to_string(), e.to_string())))
-            }
-            Call::Done(_) => CallResult::Nothing,
-        };
+    async fn perform(&self, req: &stepper::TaskRequest, action_id: &str) -> Vec<TaskOutcome> {
         let ctx = InvokeContext { region: &self.config.region, account: &self.config.account, now: self.clock.now() };
-        Ok(integrations::complete(req, &call, result, &ctx, &mut rand::random::<u64>))
+        let mut services =
+            PortServices { queue: &self.queue, topics: &self.topics, functions: &self.functions, action_id };
+        integrations::perform(req, &ctx, &mut services, &mut rand::random::<u64>).await
     }
 
     /// Receives and handles step messages until `done()` says stop; acknowledges each one that

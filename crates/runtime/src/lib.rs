@@ -15,6 +15,7 @@ pub mod aws;
 pub mod contract;
 pub mod driver;
 pub mod ports;
+pub mod services;
 
 pub use driver::{Config, FaultPoint, Handled, Runtime};
 

@@ -1,8 +1,7 @@
 //! The stock-trading example (`examples/stock-trading`) with this crate's handlers.
 
 use serde_json::{json, Map, Value};
-use std::time::Duration;
-use stepwise_asl::integrations::{FunctionInvoker, FunctionOutcome};
+use stepwise_asl::integrations::{Call, CallResult, FunctionOutcome, Services};
 use stepwise_asl::local::{run, RunOptions};
 
 const DEFINITION: &str = include_str!("../../../examples/stock-trading/definition.asl.json");
@@ -83,8 +82,8 @@ struct Sample {
     messages: Vec<(String, String)>,
 }
 
-impl FunctionInvoker for Sample {
-    fn invoke(&mut self, function: &str, payload: &Value, _: Option<Duration>) -> FunctionOutcome {
+impl Sample {
+    fn invoke(&mut self, function: &str, payload: &Value) -> FunctionOutcome {
         let name = function.rsplit(':').next().unwrap_or(function);
         match stepwise_sample::handler(name) {
             None => FunctionOutcome::NotFound,
@@ -98,10 +97,19 @@ impl FunctionInvoker for Sample {
             },
         }
     }
+}
 
-    fn send_message(&mut self, queue_url: &str, body: &str, _: &Value) -> Result<(), (String, String)> {
-        self.messages.push((queue_url.to_string(), body.to_string()));
-        Ok(())
+impl Services for Sample {
+    async fn call(&mut self, call: &Call) -> CallResult {
+        match call {
+            Call::Invoke { function, payload, .. } => CallResult::Function(self.invoke(function, payload)),
+            Call::SendMessage { queue_url, body } => {
+                self.messages.push((queue_url.clone(), body.clone()));
+                CallResult::Delivered(Ok(None))
+            }
+            Call::Publish { .. } => CallResult::Delivered(Ok(None)),
+            Call::Done(_) => CallResult::Nothing,
+        }
     }
 }
 
@@ -110,7 +118,7 @@ fn example_runs_to_the_approval_request() {
     let mut sample = Sample::default();
     let input: Value = serde_json::from_str(INPUT).expect("input.json is JSON");
     let opts = RunOptions { time_scale: 0.0, ..RunOptions::default() };
-    let result = run(&definition(), input, &opts, &mut sample).expect("runs");
+    let result = futures_executor::block_on(run(&definition(), input, &opts, &mut sample)).expect("runs");
     // In memory nobody sends the task token back: the execution waits for it.
     assert_eq!(result.status, "RUNNING", "{result:?}");
     let [(queue, body)] = sample.messages.as_slice() else { panic!("one approval request: {:?}", sample.messages) };

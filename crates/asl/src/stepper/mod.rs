@@ -42,10 +42,11 @@ mod pass;
 mod task;
 mod wait;
 
+pub use crate::integrations::Integration;
 pub use errors::Failure;
 pub use frames::{Frame, Parent, Phase, PhaseKind, PhaseTransition, RunningTask, PHASE_TRANSITIONS};
 pub use join::{Join, JoinKind};
-pub use task::{Integration, TaskRequest};
+pub use task::TaskRequest;
 
 use crate::history::{state_event, Details, HistoryEvent};
 use crate::model::{State, StateKind, StateMachine, Transition as Next};

@@ -3,63 +3,14 @@
 //! timeout. The runtime performs the request ([`super::Effect::Invoke`]) and reports back with
 //! [`super::Event::Task`].
 //!
-//! `Integration` and `TaskRequest` live here for now, re-exported from `stepper`; they are
-//! the contract with the runtime's integrations.
+//! [`TaskRequest`] is the contract with the integrations (`crate::integrations`), which
+//! classify the Resource ([`Integration::of`]) and perform the request.
 
 use super::{exceeds_size, Effect, Failure, Frame, Phase, RunningTask, Stepper, TaskOutcome, MAX_PAYLOAD_BYTES};
+use crate::integrations::Integration;
 use crate::model::{State, TaskSpec};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
-
-/// The integration a Task state's Resource selects.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Integration {
-    /// A bare Lambda function ARN: the payload is the function's input, the output its result.
-    LambdaArn,
-    /// `arn:aws:states:::lambda:invoke`: the optimized integration with its response envelope.
-    LambdaInvoke,
-    /// `arn:aws:states:::sqs:sendMessage`.
-    SqsSendMessage,
-    /// `arn:aws:states:::sns:publish`.
-    SnsPublish,
-    /// Anything else: the runtime reports it as unsupported.
-    Unsupported,
-}
-
-impl Integration {
-    /// Classifies a Resource ARN; also says whether it waits for a task token.
-    pub fn of(resource: &str) -> (Integration, bool) {
-        if let Some(rest) = resource
-            .strip_prefix("arn:aws:states:::")
-            .or_else(|| resource.find(":states:::").map(|i| &resource[i + ":states:::".len()..]))
-        {
-            let (service, wait) = match rest.strip_suffix(".waitForTaskToken") {
-                Some(s) => (s, true),
-                None => (rest, false),
-            };
-            let i = match service {
-                "lambda:invoke" => Integration::LambdaInvoke,
-                "sqs:sendMessage" => Integration::SqsSendMessage,
-                "sns:publish" => Integration::SnsPublish,
-                _ => Integration::Unsupported,
-            };
-            return (i, wait);
-        }
-        if resource.contains(":lambda:") && resource.contains(":function:") {
-            return (Integration::LambdaArn, false);
-        }
-        (Integration::Unsupported, false)
-    }
-
-    /// `resourceType` and `resource` as history events name them.
-    fn names(self, resource: &str) -> (String, String) {
-        let tail = resource.rsplit(":::").next().unwrap_or(resource);
-        let mut parts = tail.splitn(2, ':');
-        let ty = parts.next().unwrap_or_default().to_string();
-        let res = parts.next().unwrap_or_default().to_string();
-        (ty, res)
-    }
-}
 
 /// What the runtime must do for a Task state.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
