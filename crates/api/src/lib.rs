@@ -143,11 +143,7 @@ pub fn epoch_seconds(t: DateTime<Utc>) -> Value {
 
 /// A random (version 4) UUID: default execution names, request ids.
 pub fn uuid_v4() -> String {
-    let bits: u128 = rand::random();
-    // Version 4 in the 13th hex digit, variant 10 in the 17th.
-    let b = (((bits & !(0xf000u128 << 64)) | (0x4000u128 << 64)) & !(0xc000u128 << 48)) | (0x8000u128 << 48);
-    let h = format!("{b:032x}");
-    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+    stepwise_asl::uuid::v4_u128(rand::random())
 }
 
 /// A request body field reader with AWS's validation errors.

@@ -359,16 +359,7 @@ pub fn unexpected_type_error(expr: &Expr, field: &str, expected: &str, value: &V
 
 /// AWS's name for a JSON type in messages ("array", "number", "string", "boolean", "object",
 /// "null").
-pub fn type_name(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "boolean",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
-    }
-}
+pub use crate::value_type::name as type_name;
 
 // ---------------------------------------------------------------------------------------------
 // Evaluation

@@ -20,6 +20,7 @@ pub mod stepper;
 pub mod timestamp;
 pub mod uuid;
 pub mod validate;
+pub mod value_type;
 
 pub use model::StateMachine;
 

@@ -417,10 +417,6 @@ pub(crate) fn to_u64(v: i64) -> Result<u64, Failure> {
 
 /// A random id shaped like a UUID (version 4), from SQLite's random source.
 pub(crate) fn new_id(conn: &Connection) -> Result<String, Failure> {
-    let hex: String = conn.query_row("SELECT lower(hex(randomblob(16)))", [], |r| r.get(0))?;
-    if hex.len() != 32 || !hex.is_ascii() {
-        return Err(Failure::Data(format!("unexpected random value {hex:?}")));
-    }
-    let variant = ["8", "9", "a", "b"][usize::from_str_radix(&hex[16..17], 16).unwrap_or(0) & 3];
-    Ok(format!("{}-{}-4{}-{}{}-{}", &hex[0..8], &hex[8..12], &hex[13..16], variant, &hex[17..20], &hex[20..32]))
+    let (hi, lo): (i64, i64) = conn.query_row("SELECT random(), random()", [], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(stepwise_asl::uuid::v4(hi as u64, lo as u64))
 }

@@ -182,7 +182,10 @@ impl FunctionRouter {
         registry: &dyn Fn(&str) -> Option<RustHandler>,
     ) -> Result<Self, ConfigError> {
         let Value::Object(top) = config else {
-            return Err(field_error("", format!("expected a JSON object, got {}", type_name(config))));
+            return Err(field_error(
+                "",
+                format!("expected a JSON object, got {}", stepwise_asl::value_type::with_article(config)),
+            ));
         };
         let mut router = FunctionRouter::new();
         router.dir = dir.to_path_buf();
@@ -190,7 +193,10 @@ impl FunctionRouter {
             match key.as_str() {
                 "functions" => {
                     let Value::Object(functions) = value else {
-                        return Err(field_error("functions", format!("expected an object, got {}", type_name(value))));
+                        return Err(field_error(
+                            "functions",
+                            format!("expected an object, got {}", stepwise_asl::value_type::with_article(value)),
+                        ));
                     };
                     for (name, spec) in functions {
                         let target = parse_function(&format!("functions.{name}"), spec, registry)?;
@@ -368,7 +374,10 @@ fn parse_function(
     let Value::Object(o) = spec else {
         return Err(field_error(
             field,
-            format!("expected an object with \"rust\", \"command\" or \"endpoint\", got {}", type_name(spec)),
+            format!(
+                "expected an object with \"rust\", \"command\" or \"endpoint\", got {}",
+                stepwise_asl::value_type::with_article(spec)
+            ),
         ));
     };
     let kinds: Vec<&str> = KINDS.iter().copied().filter(|k| o.contains_key(*k)).collect();
@@ -398,7 +407,10 @@ fn parse_function(
             let Some(Value::String(name)) = o.get("rust") else {
                 return Err(field_error(
                     f,
-                    format!("expected a string, got {}", o.get("rust").map_or("nothing", type_name)),
+                    format!(
+                        "expected a string, got {}",
+                        o.get("rust").map_or("nothing", stepwise_asl::value_type::with_article)
+                    ),
                 ));
             };
             let handler = registry(name).ok_or_else(|| field_error(f, format!("no Rust handler is named '{name}'")))?;
@@ -428,14 +440,14 @@ fn parse_function(
                 let Value::Object(vars) = e else {
                     return Err(field_error(
                         format!("{field}.env"),
-                        format!("expected an object of strings, got {}", type_name(e)),
+                        format!("expected an object of strings, got {}", stepwise_asl::value_type::with_article(e)),
                     ));
                 };
                 for (k, v) in vars {
                     let Value::String(s) = v else {
                         return Err(field_error(
                             format!("{field}.env.{k}"),
-                            format!("expected a string, got {}", type_name(v)),
+                            format!("expected a string, got {}", stepwise_asl::value_type::with_article(v)),
                         ));
                     };
                     env.push((k.clone(), s.clone()));
@@ -454,7 +466,7 @@ fn parse_function(
                 Some(other) => {
                     return Err(field_error(
                         format!("{field}.name"),
-                        format!("expected a string, got {}", type_name(other)),
+                        format!("expected a string, got {}", stepwise_asl::value_type::with_article(other)),
                     ))
                 }
             };
@@ -465,7 +477,10 @@ fn parse_function(
 
 fn parse_endpoint(field: &str, value: &Value) -> Result<String, ConfigError> {
     let Value::String(base) = value else {
-        return Err(field_error(field, format!("expected a URL string, got {}", type_name(value))));
+        return Err(field_error(
+            field,
+            format!("expected a URL string, got {}", stepwise_asl::value_type::with_article(value)),
+        ));
     };
     let Some(host) = base.strip_prefix("http://") else {
         return Err(field_error(field, format!("expected an http:// URL (https is not supported), got '{base}'")));
@@ -474,17 +489,6 @@ fn parse_endpoint(field: &str, value: &Value) -> Result<String, ConfigError> {
         return Err(field_error(field, format!("the URL '{base}' has no host")));
     }
     Ok(base.clone())
-}
-
-fn type_name(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
 }
 
 /// A raised error with Lambda's error payload.

@@ -95,16 +95,20 @@ pub fn approval_token(message_body: &str) -> Result<String, HandlerError> {
     let Value::Object(fields) = body else {
         return Err(HandlerError::new(
             INVALID_MESSAGE,
-            format!("the message body must be a JSON object with a 'TaskToken', got {}", type_name(&body)),
+            format!(
+                "the message body must be a JSON object with a 'TaskToken', got {}",
+                stepwise_asl::value_type::with_article(&body)
+            ),
         ));
     };
     match fields.get("TaskToken") {
         None => Err(HandlerError::new(INVALID_MESSAGE, "the message body has no 'TaskToken'")),
         Some(Value::String(t)) if !t.is_empty() => Ok(t.clone()),
         Some(Value::String(_)) => Err(HandlerError::new(INVALID_MESSAGE, "'TaskToken' is empty")),
-        Some(other) => {
-            Err(HandlerError::new(INVALID_MESSAGE, format!("'TaskToken' must be a string, got {}", type_name(other))))
-        }
+        Some(other) => Err(HandlerError::new(
+            INVALID_MESSAGE,
+            format!("'TaskToken' must be a string, got {}", stepwise_asl::value_type::with_article(other)),
+        )),
     }
 }
 
@@ -154,7 +158,7 @@ pub fn substitute(definition_text: &str, bindings: &Map<String, Value>) -> Resul
                 Some(other) => {
                     return Err(format!(
                         "the binding of '{inner}' must be a string, number or boolean, got {}",
-                        type_name(other)
+                        stepwise_asl::value_type::with_article(other)
                     ))
                 }
                 None => return Err(format!("the variable '{inner}' is not bound")),
@@ -180,14 +184,18 @@ fn stock_price(event: &Value) -> Result<&Value, HandlerError> {
     let Value::Object(fields) = event else {
         return Err(HandlerError::new(
             INVALID_EVENT,
-            format!("the event must be a JSON object with a 'stock_price', got {}", type_name(event)),
+            format!(
+                "the event must be a JSON object with a 'stock_price', got {}",
+                stepwise_asl::value_type::with_article(event)
+            ),
         ));
     };
     match fields.get("stock_price") {
         Some(p @ Value::Number(_)) => Ok(p),
-        Some(other) => {
-            Err(HandlerError::new(INVALID_EVENT, format!("'stock_price' must be a number, got {}", type_name(other))))
-        }
+        Some(other) => Err(HandlerError::new(
+            INVALID_EVENT,
+            format!("'stock_price' must be a number, got {}", stepwise_asl::value_type::with_article(other)),
+        )),
         None => Err(HandlerError::new(INVALID_EVENT, "the event has no 'stock_price'")),
     }
 }
@@ -197,7 +205,7 @@ fn transaction(event: &Value, kind: &str) -> Result<Value, HandlerError> {
     let mut rng = rand::thread_rng();
     let qty: u32 = rng.gen_range(1..=100);
     Ok(json!({
-        "id": uuid_v4(rng.gen()),
+        "id": stepwise_asl::uuid::v4_u128(rng.gen()),
         "price": price,
         "type": kind,
         "qty": qty,
@@ -206,23 +214,6 @@ fn transaction(event: &Value, kind: &str) -> Result<Value, HandlerError> {
 }
 
 /// A random (version 4) UUID in its 8-4-4-4-12 hex form.
-fn uuid_v4(bits: u128) -> String {
-    // Version 4 in the 13th hex digit, variant 10 in the top bits of the 17th.
-    let b = (((bits & !(0xf000u128 << 64)) | (0x4000u128 << 64)) & !(0xc000u128 << 48)) | (0x8000u128 << 48);
-    let h = format!("{b:032x}");
-    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
-}
-
-fn type_name(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
 
 #[cfg(test)]
 mod tests {
