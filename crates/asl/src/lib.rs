@@ -7,6 +7,7 @@
 //! randomness come in through an environment, so every transition can be replayed.
 #![warn(missing_docs)]
 
+pub mod arn;
 pub mod choice;
 pub mod history;
 pub mod integrations;

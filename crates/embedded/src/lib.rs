@@ -1,10 +1,12 @@
 //! Embedded adapters for the stepwise runtime: the execution store, queues and topics in one
 //! SQLite database file (`stepwise.db` in a data directory), and the system clock.
 //!
-//! The database runs in WAL mode with `synchronous=NORMAL` and a busy timeout; every write is a
-//! `BEGIN IMMEDIATE` transaction. Several handles on one file (two drivers, two processes) are
-//! safe: each opens its own connection, and execution commits are conditional on the stored
-//! version. Queue delays and visibility timeouts are stored as times, so a restarted process
+//! The database runs in WAL mode with `synchronous=NORMAL` and a busy timeout. One database
+//! thread owns the connection and commits in groups: it runs every request waiting at that
+//! moment in one transaction, each request in a savepoint of its own, and answers them after
+//! the `COMMIT`, so each write is still atomic and durable when it returns (see `db.rs`).
+//! Several handles on one file (two drivers, two processes) are safe: each opens its own
+//! connection, and execution commits are conditional on the stored version. Queue delays and visibility timeouts are stored as times, so a restarted process
 //! picks up where the previous one stopped.
 //!
 //! ```no_run

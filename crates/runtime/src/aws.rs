@@ -1,13 +1,11 @@
-//! Step Functions' own words, in one place: the ARN formats, the rules for names and ARNs, and
+//! Step Functions' own words, in one place: the ARNs it builds, the rules for names and ARNs, and
 //! the messages of its validation errors. The API (HTTP and SQS ways in) and the driver use
 //! these, so a message AWS changes is changed once.
 
 use crate::{Error, Invalid};
 
-/// `arn:aws:states:REGION:ACCOUNT:stateMachine:NAME`.
-pub fn machine_arn(region: &str, account: &str, name: &str) -> String {
-    format!("arn:aws:states:{region}:{account}:stateMachine:{name}")
-}
+/// `arn:aws:states:REGION:ACCOUNT:stateMachine:NAME` (the formats are `stepwise_asl::arn`'s).
+pub use stepwise_asl::arn::state_machine as machine_arn;
 
 /// ExecutionAlreadyExists's message.
 pub fn already_exists(arn: &str) -> String {

@@ -114,7 +114,7 @@ fn creation(machine: &str, name: &str, start: DateTime<Utc>) -> (String, Commit)
 }
 
 fn machine_arn(machine: &str) -> String {
-    format!("arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{machine}")
+    stepwise_asl::arn::state_machine(REGION, ACCOUNT, machine)
 }
 
 /// Checks a [`Store`] against the port's promises: machines put/get; create at version 1 and

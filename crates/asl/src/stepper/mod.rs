@@ -87,11 +87,10 @@ pub struct ExecutionInfo {
 impl ExecutionInfo {
     /// Builds ARNs the way AWS does from account, region and names.
     pub fn new(account: &str, region: &str, machine: &str, execution: &str, role_arn: &str, express: bool) -> Self {
-        let kind = if express { "express" } else { "execution" };
         ExecutionInfo {
-            execution_arn: format!("arn:aws:states:{region}:{account}:{kind}:{machine}:{execution}"),
+            execution_arn: crate::arn::execution(region, account, machine, execution, express),
             name: execution.into(),
-            state_machine_arn: format!("arn:aws:states:{region}:{account}:stateMachine:{machine}"),
+            state_machine_arn: crate::arn::state_machine(region, account, machine),
             state_machine_name: machine.into(),
             role_arn: role_arn.into(),
             state_machine_revision: None,
