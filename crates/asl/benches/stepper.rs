@@ -85,7 +85,7 @@ fn bench(c: &mut Criterion) {
         // transitions = states entered
         g.throughput(Throughput::Elements(100));
         g.bench_function(BenchmarkId::new("execution", label), |b| {
-            b.iter(|| futures_executor::block_on(run_machine(&m, json!({"x": 1}), &opts, &mut NoFunctions)))
+            b.iter(|| futures_executor::block_on(run_machine(&m, json!({"x": 1}), &opts, &mut NoFunctions)));
         });
     }
     let m = stepwise_asl::load(&pass_chain(100), false).expect("valid");
@@ -98,7 +98,7 @@ fn bench(c: &mut Criterion) {
     g.sample_size(10);
     g.throughput(Throughput::Elements(10_000));
     g.bench_function("map_10000_items", |b| {
-        b.iter(|| futures_executor::block_on(run_machine(&m, input.clone(), &opts, &mut NoFunctions)))
+        b.iter(|| futures_executor::block_on(run_machine(&m, input.clone(), &opts, &mut NoFunctions)));
     });
     g.finish();
 }

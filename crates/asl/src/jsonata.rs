@@ -777,7 +777,7 @@ fn rewrite_calls(node: &mut AstNode) {
         }
         AstNode::Lambda { body, .. } => rewrite_calls(body),
         AstNode::Array(items) | AstNode::Block(items) | AstNode::ArrayGroup(items) => {
-            items.iter_mut().for_each(rewrite_calls)
+            items.iter_mut().for_each(rewrite_calls);
         }
         AstNode::Object(pairs) => {
             for (k, v) in pairs {

@@ -278,24 +278,24 @@ fn apply<'a>(seg: &Segment, v: &'a Value, root: &Value, out: &mut Vec<&'a Value>
     match seg {
         Segment::Name(n) => {
             if let Some(x) = v.as_object().and_then(|m| m.get(n)) {
-                out.push(x)
+                out.push(x);
             }
         }
         Segment::Names(ns) => {
             if let Some(m) = v.as_object() {
-                out.extend(ns.iter().filter_map(|n| m.get(n)))
+                out.extend(ns.iter().filter_map(|n| m.get(n)));
             }
         }
         Segment::Index(i) => {
             if let Some(a) = v.as_array() {
                 if let Some(j) = norm_index(*i, a.len()) {
-                    out.push(&a[j])
+                    out.push(&a[j]);
                 }
             }
         }
         Segment::Indices(is) => {
             if let Some(a) = v.as_array() {
-                out.extend(is.iter().filter_map(|i| norm_index(*i, a.len()).map(|j| &a[j])))
+                out.extend(is.iter().filter_map(|i| norm_index(*i, a.len()).map(|j| &a[j])));
             }
         }
         Segment::Wildcard => match v {
@@ -326,7 +326,7 @@ fn apply<'a>(seg: &Segment, v: &'a Value, root: &Value, out: &mut Vec<&'a Value>
                     _ => {}
                 }
             }
-            walk(inner, v, root, out)
+            walk(inner, v, root, out);
         }
         Segment::Filter(f) => match v {
             Value::Array(a) => out.extend(a.iter().filter(|x| f.test(x, root))),
@@ -338,13 +338,13 @@ fn apply<'a>(seg: &Segment, v: &'a Value, root: &Value, out: &mut Vec<&'a Value>
 }
 
 fn apply_function(f: &str, list: &Value) -> Result<Value, PathError> {
-    let items = list.as_array().map(|a| a.as_slice()).unwrap_or(&[]);
-    let nums = || items.iter().filter_map(|x| x.as_f64()).collect::<Vec<_>>();
+    let items = list.as_array().map(std::vec::Vec::as_slice).unwrap_or(&[]);
+    let nums = || items.iter().filter_map(serde_json::Value::as_f64).collect::<Vec<_>>();
     Ok(match f {
         "length" | "size" => Value::from(items.len()),
         "sum" => num_value(nums().iter().sum()),
-        "min" => num_value(nums().iter().cloned().fold(f64::INFINITY, f64::min)),
-        "max" => num_value(nums().iter().cloned().fold(f64::NEG_INFINITY, f64::max)),
+        "min" => num_value(nums().iter().copied().fold(f64::INFINITY, f64::min)),
+        "max" => num_value(nums().iter().copied().fold(f64::NEG_INFINITY, f64::max)),
         "avg" => {
             let n = nums();
             num_value(n.iter().sum::<f64>() / n.len().max(1) as f64)
@@ -511,7 +511,7 @@ impl<'a> Parser<'a> {
                         };
                         segments.push(Segment::Descendant(Box::new(inner)));
                     } else if self.eat(b'*') {
-                        segments.push(Segment::Wildcard)
+                        segments.push(Segment::Wildcard);
                     } else {
                         let name = self.dot_name()?;
                         if self.peek() == Some(b'(') {
@@ -522,7 +522,7 @@ impl<'a> Parser<'a> {
                             }
                             segments.push(Segment::Function(name));
                         } else {
-                            segments.push(Segment::Name(name))
+                            segments.push(Segment::Name(name));
                         }
                     }
                 }

@@ -69,7 +69,7 @@ pub fn validate(definition: &Value, opts: &ValidateOptions) -> Vec<Diagnostic> {
 /// MISSING_TRANSITION_TARGET: State "pass2" is not reachable. at /States/pass2'`). An empty
 /// slice renders the prefix with empty quotes.
 pub fn aws_message(diags: &[Diagnostic]) -> String {
-    let parts: Vec<String> = diags.iter().map(|d| d.to_string()).collect();
+    let parts: Vec<String> = diags.iter().map(std::string::ToString::to_string).collect();
     format!("Invalid State Machine Definition: '{}'", parts.join(", "))
 }
 
@@ -620,7 +620,7 @@ impl Validator {
                 match (next, end) {
                     (Some(_), true) => self.fail(loc, "There should only be one of the following fields: [Next, End]"),
                     (None, false) => {
-                        self.fail(loc, "This object should have only one of the following fields: [Next, End]")
+                        self.fail(loc, "This object should have only one of the following fields: [Next, End]");
                     }
                     _ => {}
                 }
@@ -917,7 +917,7 @@ impl Validator {
             Some(Value::Bool(_)) => {}
             Some(c) if is_jsonata_expr(c) => {}
             Some(Value::String(_)) => {
-                self.fail(&format!("{loc}/Condition"), "JSONata string must start with {% and end with %}")
+                self.fail(&format!("{loc}/Condition"), "JSONata string must start with {% and end with %}");
             }
             Some(_) => self.expect_type(&format!("{loc}/Condition"), "BOOLEAN"),
         }
@@ -1207,7 +1207,7 @@ impl Validator {
             Some(_) if mode == "INLINE" => self.fail(loc, "Field 'ExecutionType' is not supported"),
             Some(Value::String(e)) if e == "STANDARD" || e == "EXPRESS" => {}
             Some(Value::String(_)) => {
-                self.fail(&format!("{loc}/ExecutionType"), "Value should be one of the following: [STANDARD, EXPRESS]")
+                self.fail(&format!("{loc}/ExecutionType"), "Value should be one of the following: [STANDARD, EXPRESS]");
             }
             Some(_) => self.expect_type(&format!("{loc}/ExecutionType"), "STRING"),
         }

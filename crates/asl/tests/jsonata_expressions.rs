@@ -24,7 +24,7 @@ fn pass_with_output(output: Value) -> Value {
 }
 
 fn diagnostics(def: &Value) -> Vec<String> {
-    validate(def, &ValidateOptions::default()).iter().map(|d| d.to_string()).collect()
+    validate(def, &ValidateOptions::default()).iter().map(std::string::ToString::to_string).collect()
 }
 
 /// Runs a one-Pass-state machine to its output.

@@ -91,7 +91,7 @@ fn drive(def: Value, seen: &mut Seen) -> Status {
             match e {
                 Effect::Schedule { frame, timer: None, .. } => queue.push_back(Event::Advance { frame, timer: None }),
                 Effect::Schedule { frame, timer: Some(timer), at } => {
-                    timers.push((at.unwrap_or(env.now), frame, timer))
+                    timers.push((at.unwrap_or(env.now), frame, timer));
                 }
                 Effect::Invoke(req) => {
                     for outcome in respond(&req, &mut calls) {

@@ -71,7 +71,7 @@ impl Out {
     fn invoke(&self) -> TaskRequest {
         let v = invokes(&self.effects);
         assert_eq!(v.len(), 1, "expected exactly one Invoke effect: {:?}", self.effects);
-        v.into_iter().next().unwrap()
+        v.into_iter().next().expect("one")
     }
     fn schedules(&self) -> Vec<(usize, Option<u64>, Option<DateTime<Utc>>)> {
         schedules(&self.effects)
@@ -80,7 +80,7 @@ impl Out {
     fn timer(&self) -> (usize, u64, DateTime<Utc>) {
         let t: Vec<_> = self.schedules().into_iter().filter(|s| s.1.is_some()).collect();
         assert_eq!(t.len(), 1, "expected exactly one timer effect: {:?}", self.effects);
-        (t[0].0, t[0].1.unwrap(), t[0].2.expect("a timer has a due time"))
+        (t[0].0, t[0].1.expect("a timer id"), t[0].2.expect("a timer has a due time"))
     }
     fn completes(&self) -> bool {
         self.effects.iter().any(|e| matches!(e, Effect::Complete))
@@ -282,7 +282,7 @@ impl Sim {
             }
             e
         } else if !self.timers.is_empty() {
-            let i = (0..self.timers.len()).min_by_key(|&i| (self.timers[i].0, self.timers[i].1)).unwrap();
+            let i = (0..self.timers.len()).min_by_key(|&i| (self.timers[i].0, self.timers[i].1)).expect("a timer");
             let (due, _, e) = self.timers.remove(i);
             self.run.env.now = due;
             e
@@ -747,7 +747,7 @@ fn map_machine(extra: Value) -> Value {
         "ItemProcessor": {"StartAt": "Work", "States": {
             "Work": {"Type": "Task", "Resource": LAMBDA, "End": true}}},
         "End": true});
-    for (k, v) in extra.as_object().unwrap() {
+    for (k, v) in extra.as_object().expect("an object") {
         m[k] = v.clone();
     }
     json!({"StartAt": "M", "States": {"M": m}})
@@ -869,7 +869,7 @@ fn serialisation_worker(req: &TaskRequest) -> TaskOutcome {
             ok(json!({"attempt": p["attempt"]}))
         }
     } else {
-        ok(json!({"doubled": p["v"].as_f64().unwrap() * 2.0, "i": p["i"]}))
+        ok(json!({"doubled": p["v"].as_f64().expect("a number") * 2.0, "i": p["i"]}))
     }
 }
 
@@ -1121,7 +1121,7 @@ fn variables_assign_swap_and_map_iterations_see_outer_variables() {
     let o = r.advance(0);
     match &o.history[1].details {
         Details::Exited { assigned, .. } => {
-            assert_eq!(assigned.clone().map(Value::Object), Some(json!({"x": 2, "y": 1})), "swapped")
+            assert_eq!(assigned.clone().map(Value::Object), Some(json!({"x": 2, "y": 1})), "swapped");
         }
         d => panic!("expected Swap's exited event, got {d:?}"),
     }

@@ -196,7 +196,7 @@ pub fn policy(definition: &Value, opts: &PolicyOptions) -> Result<Policy> {
             },
             Some(_) => uncovered.push(format!("{name}: {resource}")),
             None if is_variable(resource) || (resource.contains(":lambda:") && resource.contains(":function:")) => {
-                grant("lambda:InvokeFunction", vec![resource.to_string()])
+                grant("lambda:InvokeFunction", vec![resource.to_string()]);
             }
             None => uncovered.push(format!("{name}: {resource}")),
         }

@@ -20,7 +20,7 @@ fn main() {
             "--exact-only" => filter.exact_only = true,
             "--wait-cap" => {
                 options.function_wait_cap =
-                    args.next().and_then(|s| s.parse().ok()).map(std::time::Duration::from_secs_f64)
+                    args.next().and_then(|s| s.parse().ok()).map(std::time::Duration::from_secs_f64);
             }
             _ => path = Some(PathBuf::from(a)),
         }

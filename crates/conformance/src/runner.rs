@@ -636,7 +636,7 @@ pub fn run_cases(
         }
     });
 
-    let results = results.into_inner().unwrap_or_else(|p| p.into_inner());
+    let results = results.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
     for r in results.into_iter().flatten() {
         let fam = summary.per_family.entry(r.family.clone()).or_default();
         match (&r.verdict, r.exact) {

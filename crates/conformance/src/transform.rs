@@ -328,7 +328,7 @@ pub fn apply_transformers(snap: &mut Snapshot, transformers: &[Transformer], def
     for t in transformers {
         match t {
             Transformer::Regex { regex, replacement, .. } => {
-                ops.push(TextOp::Regex(regex.clone(), replacement.clone()))
+                ops.push(TextOp::Regex(regex.clone(), replacement.clone()));
             }
             Transformer::JsonPath { segments, replacement, replace_reference, .. } => {
                 let Some(segs) = rebase_for_result(segments) else {

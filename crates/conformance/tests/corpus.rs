@@ -13,7 +13,11 @@ use stepwise_conformance::{
 #[test]
 fn corpus_loads_cleanly() {
     let corpus = load_corpus(&default_corpus_dir()).expect("corpus at ../../../shared/conformance");
-    assert!(corpus.errors.is_empty(), "{:?}", corpus.errors.iter().map(|e| e.to_string()).collect::<Vec<_>>());
+    assert!(
+        corpus.errors.is_empty(),
+        "{:?}",
+        corpus.errors.iter().map(std::string::ToString::to_string).collect::<Vec<_>>()
+    );
     assert!(corpus.cases.len() >= 1000, "{}", corpus.cases.len());
     let sc: Vec<_> = corpus.cases.iter().filter(|c| c.self_contained).collect();
     assert!(sc.len() >= 900);

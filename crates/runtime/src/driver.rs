@@ -343,7 +343,7 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
     /// The compiled machines (a poisoned lock only means a panic elsewhere while inserting:
     /// the map is still whole).
     fn cache(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<StateMachine>>> {
-        self.machines.lock().unwrap_or_else(|e| e.into_inner())
+        self.machines.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn cached(&self, key: &str) -> Result<Option<Arc<StateMachine>>, Error> {

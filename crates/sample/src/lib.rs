@@ -213,8 +213,6 @@ fn transaction(event: &Value, kind: &str) -> Result<Value, HandlerError> {
     }))
 }
 
-/// A random (version 4) UUID in its 8-4-4-4-12 hex form.
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -282,7 +282,7 @@ impl Stepper<'_> {
                 if parallel && !matches!(st.kind, StateKind::Fail(_)) {
                     self.emit(frame, state_event(st.kind.event_prefix(), "Aborted"), None);
                 }
-                self.child_done(p, frame, Err(failure))
+                self.child_done(p, frame, Err(failure));
             }
         }
     }

@@ -108,10 +108,7 @@ impl Stepper<'_> {
 
     /// The task's TimeoutSeconds or HeartbeatSeconds timer fired.
     pub(super) fn task_timed_out(&mut self, frame: usize, heartbeat: bool) {
-        let rt = match std::mem::replace(&mut self.x.frames[frame].phase, Phase::Ready) {
-            Phase::Running(rt) => rt,
-            _ => return,
-        };
+        let Phase::Running(rt) = std::mem::replace(&mut self.x.frames[frame].phase, Phase::Ready) else { return };
         let error = if heartbeat { "States.HeartbeatTimeout" } else { "States.Timeout" };
         let ty =
             if rt.request.integration == Integration::LambdaArn { "LambdaFunctionTimedOut" } else { "TaskTimedOut" };
