@@ -43,6 +43,9 @@ if [ -f scripts/validate-template.sh ]; then
 fi
 
 # --- Rust ---------------------------------------------------------------------------------------
+# Format and lints first: a finding fails the run (the lints are Cargo.toml's [workspace.lints]).
+cargo fmt --all --check
+cargo clippy --workspace --all-targets -- -D warnings
 if command -v cargo-nextest >/dev/null 2>&1; then
   # doc tests first: nextest's summary must be the closing line CI reads
   cargo test --workspace --doc
