@@ -12,7 +12,7 @@
 use crate::history::HistoryEvent;
 use crate::integrations;
 use crate::model::StateMachine;
-use crate::stepper::{self, Effect, Env, Event, ExecutionInfo, Status};
+use crate::stepper::{self, Effect, Env, Event, ExecutionInfo, ExecutionStatus, Status};
 use crate::Error;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -87,7 +87,7 @@ impl Default for RunOptions {
 pub struct RunResult {
     /// SUCCEEDED, FAILED, TIMED_OUT, ABORTED, or RUNNING when it waits for a task token
     /// nobody can send in memory.
-    pub status: String,
+    pub status: ExecutionStatus,
     /// Output when SUCCEEDED.
     pub output: Option<Value>,
     /// Error when not SUCCEEDED.
@@ -193,7 +193,7 @@ pub async fn run_machine<S: Services>(
                 Ok(x) => exec = x,
                 Err(e) => {
                     return RunResult {
-                        status: "FAILED".into(),
+                        status: ExecutionStatus::Failed,
                         output: None,
                         error: Some("Stepwise.ReplayFailure".into()),
                         cause: Some(format!("the execution state does not round-trip through JSON: {e}")),
@@ -238,7 +238,7 @@ pub async fn run_machine<S: Services>(
     }
     if overflow {
         return RunResult {
-            status: "FAILED".into(),
+            status: ExecutionStatus::Failed,
             output: None,
             error: Some("States.Runtime".into()),
             cause: Some(format!("The execution reached the maximum number of history events ({MAX_HISTORY_EVENTS}).")),
@@ -247,18 +247,18 @@ pub async fn run_machine<S: Services>(
         };
     }
     let (status, output, error, cause) = match exec.status {
-        Status::Succeeded { output } => ("SUCCEEDED", Some(output), None, None),
-        Status::Failed { error, cause } => ("FAILED", None, error, cause),
-        Status::TimedOut { error, cause } => ("TIMED_OUT", None, error, cause),
-        Status::Aborted { error, cause } => ("ABORTED", None, error, cause),
+        Status::Succeeded { output } => (ExecutionStatus::Succeeded, Some(output), None, None),
+        Status::Failed { error, cause } => (ExecutionStatus::Failed, None, error, cause),
+        Status::TimedOut { error, cause } => (ExecutionStatus::TimedOut, None, error, cause),
+        Status::Aborted { error, cause } => (ExecutionStatus::Aborted, None, error, cause),
         Status::Running => (
-            "RUNNING",
+            ExecutionStatus::Running,
             None,
             None,
             Some("the execution waits for a task token; an in-memory run has nobody to send it".into()),
         ),
     };
-    RunResult { status: status.into(), output, error, cause, history, steps }
+    RunResult { status, output, error, cause, history, steps }
 }
 
 /// Events ordered only by their queue position.

@@ -3,6 +3,7 @@
 
 use serde_json::{json, Value};
 use stepwise_asl::local::{run, NoFunctions, RunOptions};
+use stepwise_asl::stepper::ExecutionStatus;
 
 fn run_assign(assign: Value) -> stepwise_asl::local::RunResult {
     let def = json!({"StartAt": "A", "States": {
@@ -21,13 +22,13 @@ fn run_assign(assign: Value) -> stepwise_asl::local::RunResult {
 #[test]
 fn variables_within_the_limits_are_kept() {
     let r = run_assign(json!({"big.$": "$.s"}));
-    assert_eq!(r.status, "SUCCEEDED", "{:?} {:?}", r.error, r.cause);
+    assert_eq!(r.status, ExecutionStatus::Succeeded, "{:?} {:?}", r.error, r.cause);
 }
 
 #[test]
 fn one_variable_over_256_kib_fails_the_state() {
     let r = run_assign(json!({"big.$": "States.Format('{}{}', $.s, $.s)"}));
-    assert_eq!(r.status, "FAILED");
+    assert_eq!(r.status, ExecutionStatus::Failed);
     assert_eq!(r.error.as_deref(), Some("States.Runtime"));
     assert!(r.cause.as_deref().is_some_and(|c| c.contains("'big'") && c.contains("262144")), "{:?}", r.cause);
 }
@@ -35,6 +36,6 @@ fn one_variable_over_256_kib_fails_the_state() {
 #[test]
 fn an_assign_over_256_kib_in_total_fails_the_state() {
     let r = run_assign(json!({"big.$": "$.s", "other.$": "$.s"}));
-    assert_eq!(r.status, "FAILED");
+    assert_eq!(r.status, ExecutionStatus::Failed);
     assert!(r.cause.as_deref().is_some_and(|c| c.contains("total")), "{:?}", r.cause);
 }

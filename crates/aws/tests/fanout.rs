@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use stepwise_asl::local::{self, NoFunctions, RunOptions};
+use stepwise_asl::stepper::ExecutionStatus;
 use stepwise_aws::{aws_runtime_with, create_table, AwsSettings};
 use stepwise_runtime::ports::{Queue, Store, STEP_QUEUE};
 use stepwise_runtime::Handled;
@@ -63,7 +64,7 @@ async fn parallel_and_map_on_two_workers_give_the_in_memory_result() {
     let input = json!({"items": (0..8).collect::<Vec<_>>()});
     let opts = RunOptions { time_scale: 0.0, ..RunOptions::default() };
     let expected = local::run(&definition(), input.clone(), &opts, &mut NoFunctions).await.expect("in-memory run");
-    assert_eq!(expected.status, "SUCCEEDED");
+    assert_eq!(expected.status, ExecutionStatus::Succeeded);
 
     let sdk = stepwise_aws::sdk_config().await;
     let settings = AwsSettings { table: common::unique("fanout"), ..AwsSettings::from_env(&sdk) };
@@ -109,7 +110,7 @@ async fn parallel_and_map_on_two_workers_give_the_in_memory_result() {
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         let stored = check.describe(&arn).await.expect("describe");
-        if stored.execution.status.as_str() != "RUNNING" {
+        if stored.execution.status.kind().is_finished() {
             break;
         }
         assert!(Instant::now() < deadline, "the execution did not finish in time");

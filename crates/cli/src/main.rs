@@ -20,6 +20,7 @@ use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use stepwise_asl::local::{self, ExecutionContext, RunOptions};
+use stepwise_asl::stepper::ExecutionStatus;
 
 #[derive(Parser)]
 #[command(name = "stepwise", version, about = "AWS Step Functions, rebuilt: run Amazon States Language state machines")]
@@ -284,7 +285,7 @@ fn real_main() -> Result<ExitCode> {
                 }
             };
             let mut line = serde_json::Map::new();
-            line.insert("status".into(), r.status.clone().into());
+            line.insert("status".into(), r.status.as_str().into());
             match &r.output {
                 Some(o) => {
                     line.insert("output".into(), o.clone());
@@ -298,7 +299,7 @@ fn real_main() -> Result<ExitCode> {
                 line.insert("history".into(), Value::Array(r.history_json()));
             }
             println!("{}", Value::Object(line));
-            Ok(if r.status == "SUCCEEDED" { ExitCode::SUCCESS } else { ExitCode::from(1) })
+            Ok(if r.status == ExecutionStatus::Succeeded { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
         Cmd::Policy { definition, bindings, region, account } => {
             let text = read_text(&definition)?;

@@ -55,6 +55,12 @@ impl Engine for LocalEngine {
         let r = futures_executor::block_on(local::run(definition, input, &opts, &mut Adapter(functions)))
             .map_err(|e| e.to_string())?;
         let history = r.history_json();
-        Ok(EngineRun { status: r.status, output: r.output, error: r.error, cause: r.cause, history })
+        Ok(EngineRun {
+            status: r.status.as_str().to_string(),
+            output: r.output,
+            error: r.error,
+            cause: r.cause,
+            history,
+        })
     }
 }

@@ -13,7 +13,7 @@ use std::future::Future;
 use std::time::Duration;
 use stepwise_asl::history::HistoryEvent;
 use stepwise_asl::integrations::FunctionOutcome;
-use stepwise_asl::stepper::{Event, Execution, Status, TaskRequest};
+use stepwise_asl::stepper::{Event, Execution, TaskRequest};
 
 /// The queue step messages travel on.
 pub const STEP_QUEUE: &str = "stepwise-steps";
@@ -133,75 +133,7 @@ pub struct TokenEntry {
     pub created: DateTime<Utc>,
 }
 
-/// An execution's status as listings show and filter it (the stepper's [`Status`] without its
-/// output or error).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum ExecutionStatus {
-    /// Still running.
-    Running,
-    /// Ended with an output.
-    Succeeded,
-    /// Ended with an error.
-    Failed,
-    /// Ran past its TimeoutSeconds.
-    TimedOut,
-    /// Stopped (StopExecution).
-    Aborted,
-    /// Failed and waiting for a redrive (AWS's; no stepwise execution has it).
-    PendingRedrive,
-}
-
-impl ExecutionStatus {
-    /// Every status, in the order AWS lists them in its messages.
-    pub const ALL: [ExecutionStatus; 6] = [
-        ExecutionStatus::Running,
-        ExecutionStatus::Succeeded,
-        ExecutionStatus::Failed,
-        ExecutionStatus::TimedOut,
-        ExecutionStatus::Aborted,
-        ExecutionStatus::PendingRedrive,
-    ];
-
-    /// AWS's name (`RUNNING`, ...).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ExecutionStatus::Running => "RUNNING",
-            ExecutionStatus::Succeeded => "SUCCEEDED",
-            ExecutionStatus::Failed => "FAILED",
-            ExecutionStatus::TimedOut => "TIMED_OUT",
-            ExecutionStatus::Aborted => "ABORTED",
-            ExecutionStatus::PendingRedrive => "PENDING_REDRIVE",
-        }
-    }
-
-    /// The status named `name` (AWS's name), if any.
-    pub fn parse(name: &str) -> Option<ExecutionStatus> {
-        ExecutionStatus::ALL.into_iter().find(|s| s.as_str() == name)
-    }
-
-    /// The status of an execution state.
-    pub fn of(status: &Status) -> ExecutionStatus {
-        match status {
-            Status::Running => ExecutionStatus::Running,
-            Status::Succeeded { .. } => ExecutionStatus::Succeeded,
-            Status::Failed { .. } => ExecutionStatus::Failed,
-            Status::TimedOut { .. } => ExecutionStatus::TimedOut,
-            Status::Aborted { .. } => ExecutionStatus::Aborted,
-        }
-    }
-
-    /// Whether the execution ended.
-    pub fn is_finished(self) -> bool {
-        self != ExecutionStatus::Running
-    }
-}
-
-impl std::fmt::Display for ExecutionStatus {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use stepwise_asl::stepper::ExecutionStatus;
 
 /// A row of an execution listing.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

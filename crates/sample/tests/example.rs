@@ -3,6 +3,7 @@
 use serde_json::{json, Map, Value};
 use stepwise_asl::integrations::{Call, CallResult, FunctionOutcome, Services};
 use stepwise_asl::local::{run, RunOptions};
+use stepwise_asl::stepper::ExecutionStatus;
 
 const DEFINITION: &str = include_str!("../../../examples/stock-trading/definition.asl.json");
 const BINDINGS: &str = include_str!("../../../examples/stock-trading/bindings.json");
@@ -120,7 +121,7 @@ fn example_runs_to_the_approval_request() {
     let opts = RunOptions { time_scale: 0.0, ..RunOptions::default() };
     let result = futures_executor::block_on(run(&definition(), input, &opts, &mut sample)).expect("runs");
     // In memory nobody sends the task token back: the execution waits for it.
-    assert_eq!(result.status, "RUNNING", "{result:?}");
+    assert_eq!(result.status, ExecutionStatus::Running, "{result:?}");
     let [(queue, body)] = sample.messages.as_slice() else { panic!("one approval request: {:?}", sample.messages) };
     assert_eq!(queue, "https://sqs.us-east-1.amazonaws.com/123456789012/RequestHumanApprovalQueue");
     let token = stepwise_sample::approval_token(body).expect("the request carries a task token");

@@ -98,6 +98,76 @@ impl ExecutionInfo {
     }
 }
 
+/// An execution's status without its output or error: what listings show and filter by, and
+/// what a run ends with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ExecutionStatus {
+    /// Still running.
+    Running,
+    /// Ended with an output.
+    Succeeded,
+    /// Ended with an error.
+    Failed,
+    /// Ran past its TimeoutSeconds.
+    TimedOut,
+    /// Stopped (StopExecution).
+    Aborted,
+    /// Failed and waiting for a redrive (AWS's; no stepwise execution has it).
+    PendingRedrive,
+}
+
+impl ExecutionStatus {
+    /// Every status, in the order AWS lists them in its messages.
+    pub const ALL: [ExecutionStatus; 6] = [
+        ExecutionStatus::Running,
+        ExecutionStatus::Succeeded,
+        ExecutionStatus::Failed,
+        ExecutionStatus::TimedOut,
+        ExecutionStatus::Aborted,
+        ExecutionStatus::PendingRedrive,
+    ];
+
+    /// AWS's name (`RUNNING`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExecutionStatus::Running => "RUNNING",
+            ExecutionStatus::Succeeded => "SUCCEEDED",
+            ExecutionStatus::Failed => "FAILED",
+            ExecutionStatus::TimedOut => "TIMED_OUT",
+            ExecutionStatus::Aborted => "ABORTED",
+            ExecutionStatus::PendingRedrive => "PENDING_REDRIVE",
+        }
+    }
+
+    /// The status named `name` (AWS's name), if any.
+    pub fn parse(name: &str) -> Option<ExecutionStatus> {
+        ExecutionStatus::ALL.into_iter().find(|s| s.as_str() == name)
+    }
+
+    /// The status of an execution state.
+    pub fn of(status: &Status) -> ExecutionStatus {
+        match status {
+            Status::Running => ExecutionStatus::Running,
+            Status::Succeeded { .. } => ExecutionStatus::Succeeded,
+            Status::Failed { .. } => ExecutionStatus::Failed,
+            Status::TimedOut { .. } => ExecutionStatus::TimedOut,
+            Status::Aborted { .. } => ExecutionStatus::Aborted,
+        }
+    }
+
+    /// Whether the execution ended.
+    pub fn is_finished(self) -> bool {
+        self != ExecutionStatus::Running
+    }
+}
+
+impl std::fmt::Display for ExecutionStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// The lifecycle of an execution.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "status")]
@@ -138,6 +208,11 @@ pub enum Status {
 }
 
 impl Status {
+    /// The status without its output or error.
+    pub fn kind(&self) -> ExecutionStatus {
+        ExecutionStatus::of(self)
+    }
+
     /// The status word (`RUNNING`, `SUCCEEDED`, ...).
     pub fn as_str(&self) -> &'static str {
         match self {
