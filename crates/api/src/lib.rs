@@ -28,7 +28,8 @@
 //! - **Idempotent starts.** A StartExecution repeating the name and input of a running
 //!   execution answers that execution; any other reuse of a name is `ExecutionAlreadyExists`.
 //! - **Pagination.** `nextToken` is an opaque position in the listing; a token this server did
-//!   not issue is `InvalidToken`.
+//!   not issue is `InvalidToken`. ListExecutions reads only its page from the store (an index
+//!   per machine), and its token stays valid while executions are added.
 #![warn(missing_docs)]
 
 mod start;
