@@ -131,7 +131,7 @@ async fn approval_callback_drops_late_and_unknown_tokens_and_retries_bad_message
     assert_eq!(status(&rt, &arn).await, "SUCCEEDED");
 }
 
-// ---------- token completer ----------
+// ---------- the API function ----------
 
 async fn completer(rt: &Rt, fixture: &str, body: Value) -> (u16, Value) {
     let resp = api_function(rt, http_request_with_body(fixture, &body)).await;
