@@ -4,6 +4,7 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Through
 use serde_json::{json, Map, Value};
 use stepwise_asl::integrations::{FunctionInvoker, FunctionOutcome};
 use stepwise_asl::local::{run_machine, RunOptions};
+use stepwise_sample::pass_chain;
 
 struct NoFunctions;
 impl FunctionInvoker for NoFunctions {
@@ -35,20 +36,6 @@ fn mixed_chain(n: usize) -> Value {
             s = json!({"Type": "Succeed"});
         }
         states.insert(name, s);
-    }
-    json!({"StartAt": "S0", "States": states})
-}
-
-fn pass_chain(n: usize) -> Value {
-    let mut states = Map::new();
-    for i in 0..n {
-        let mut s = json!({"Type": "Pass"});
-        if i + 1 == n {
-            s["End"] = json!(true);
-        } else {
-            s["Next"] = json!(format!("S{}", i + 1));
-        }
-        states.insert(format!("S{i}"), s);
     }
     json!({"StartAt": "S0", "States": states})
 }
