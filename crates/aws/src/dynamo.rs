@@ -413,30 +413,35 @@ impl Response for DescribeTableOutput {}
 impl Response for DescribeTimeToLiveOutput {}
 impl Response for UpdateTimeToLiveOutput {}
 
-/// Sends one DynamoDB request, metered: counted as `dynamodb.{request}`, with the capacity the
-/// service reports and the capacity estimated by `charge` (for store operation `op`).
-async fn metered<O: Response, E>(
+/// Sends one DynamoDB request, metered: counted as `dynamodb.{request}` (and a write's estimate
+/// added) at once, the capacity the service reports and a read's estimate when it answers, all
+/// for store operation `op` (see [`Charge`]). The request's future is boxed: the SDK's are
+/// large, and inlined in the store's futures they overflow a test thread's stack.
+fn metered<'a, O: Response, E>(
     request: &str,
-    op: &str,
+    op: &'a str,
     charge: Charge,
-    send: impl Future<Output = Result<O, E>>,
-) -> Result<O, E> {
+    send: impl Future<Output = Result<O, E>> + Send + 'a,
+) -> impl Future<Output = Result<O, E>> + Send + 'a {
     count("dynamodb", request);
     if let Charge::Write(units) = charge {
         add_estimated_capacity(op, 0.0, units);
     }
-    let out = send.await?;
-    if let Some(cc) = out.consumed() {
-        let units = cc.capacity_units().unwrap_or(0.0);
-        match charge {
-            Charge::Write(_) => add_reported_capacity(0.0, units),
-            Charge::Read { .. } | Charge::Unestimated => add_reported_capacity(units, 0.0),
+    let send = Box::pin(send);
+    async move {
+        let out = send.await?;
+        if let Some(cc) = out.consumed() {
+            let units = cc.capacity_units().unwrap_or(0.0);
+            match charge {
+                Charge::Write(_) => add_reported_capacity(0.0, units),
+                Charge::Read { .. } | Charge::Unestimated => add_reported_capacity(units, 0.0),
+            }
         }
+        if let Charge::Read { consistent } = charge {
+            add_estimated_capacity(op, read_units(out.returned_size(), consistent), 0.0);
+        }
+        Ok(out)
     }
-    if let Charge::Read { consistent } = charge {
-        add_estimated_capacity(op, read_units(out.returned_size(), consistent), 0.0);
-    }
-    Ok(out)
 }
 
 fn epoch(t: SystemTime) -> u64 {

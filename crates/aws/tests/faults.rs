@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use stepwise_aws::{aws_runtime_with, AwsRuntime, AwsSettings};
 use stepwise_runtime::driver::{FaultHook, FaultPoint};
-use stepwise_runtime::ports::{Queue, Store, STEP_QUEUE};
+use stepwise_runtime::ports::{Queue, STEP_QUEUE};
 use stepwise_runtime::Error;
 use stepwise_testkit::aws::{fresh_table, local_lambda};
 use stepwise_testkit::masked_history;

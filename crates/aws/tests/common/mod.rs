@@ -1,7 +1,7 @@
 //! Helpers shared by the AWS adapter tests: the endpoint check, unique names and the local
 //! Invoke API server (from `stepwise-testkit`, which the Lambda tests use too), incompressible
 //! filler, and receiving a queue's messages.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 use std::time::{Duration, Instant};
 use stepwise_runtime::ports::{Message, Queue};
