@@ -147,27 +147,25 @@ where
     F: Functions,
     C: Clock,
 {
-    each_record(&event, |record| {
+    each_record(&event, |record| async move {
         let message_id = record.message_id.clone().unwrap_or_default();
         let span = info_span!("start_execution", execution_arn = Empty, state = Empty, message_id = %message_id);
-        async move {
+        let result: Result<Started, Error> = async {
             let body = record.body.as_deref().unwrap_or_default();
-            let started: Result<Started, Error> = match serde_json::from_str::<StartExecutionInput>(body) {
-                Ok(req) => {
-                    let default_name = if message_id.is_empty() { stepwise_api::uuid_v4() } else { message_id.clone() };
-                    start(rt, &req, || default_name, true).await
-                }
-                Err(e) => Err(Error::validation(format!("the message body is not a StartExecution request: {e}"))),
-            };
-            match started {
-                Ok(_) => false,
-                Err(e) => {
-                    error!(error = %e, code = e.code(), "the execution was not started");
-                    true
-                }
+            let req: StartExecutionInput = serde_json::from_str(body)
+                .map_err(|e| Error::validation(format!("the message body is not a StartExecution request: {e}")))?;
+            let default_name = if message_id.is_empty() { stepwise_api::uuid_v4() } else { message_id.clone() };
+            start(rt, &req, || default_name, true).await
+        }
+        .instrument(span.clone())
+        .await;
+        match result {
+            Ok(_) => false,
+            Err(e) => {
+                span.in_scope(|| error!(error = %e, code = e.code(), "the execution was not started"));
+                true
             }
         }
-        .instrument(span)
     })
     .await
 }
