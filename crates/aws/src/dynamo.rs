@@ -140,7 +140,6 @@ use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 use std::collections::{HashMap, VecDeque};
-use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -413,35 +412,50 @@ impl Response for DescribeTableOutput {}
 impl Response for DescribeTimeToLiveOutput {}
 impl Response for UpdateTimeToLiveOutput {}
 
-/// Sends one DynamoDB request, metered: counted as `dynamodb.{request}` (and a write's estimate
-/// added) at once, the capacity the service reports and a read's estimate when it answers, all
-/// for store operation `op` (see [`Charge`]). The request's future is boxed: the SDK's are
-/// large, and inlined in the store's futures they overflow a test thread's stack.
-fn metered<'a, O: Response, E>(
-    request: &str,
+/// The metering of one DynamoDB request: counted as `dynamodb.{request}` (and a write's
+/// estimate added) when it starts, the capacity the service reports and a read's estimate when
+/// it answers, all for store operation `op` (see [`Charge`]). Used through [`metered!`].
+struct Metering<'a> {
     op: &'a str,
     charge: Charge,
-    send: impl Future<Output = Result<O, E>> + Send + 'a,
-) -> impl Future<Output = Result<O, E>> + Send + 'a {
-    count("dynamodb", request);
-    if let Charge::Write(units) = charge {
-        add_estimated_capacity(op, 0.0, units);
+}
+
+impl<'a> Metering<'a> {
+    fn start(request: &str, op: &'a str, charge: Charge) -> Metering<'a> {
+        count("dynamodb", request);
+        if let Charge::Write(units) = charge {
+            add_estimated_capacity(op, 0.0, units);
+        }
+        Metering { op, charge }
     }
-    let send = Box::pin(send);
-    async move {
-        let out = send.await?;
+
+    fn done(self, out: &impl Response) {
         if let Some(cc) = out.consumed() {
             let units = cc.capacity_units().unwrap_or(0.0);
-            match charge {
+            match self.charge {
                 Charge::Write(_) => add_reported_capacity(0.0, units),
                 Charge::Read { .. } | Charge::Unestimated => add_reported_capacity(units, 0.0),
             }
         }
-        if let Charge::Read { consistent } = charge {
-            add_estimated_capacity(op, read_units(out.returned_size(), consistent), 0.0);
+        if let Charge::Read { consistent } = self.charge {
+            add_estimated_capacity(self.op, read_units(out.returned_size(), consistent), 0.0);
         }
-        Ok(out)
     }
+}
+
+/// Awaits one DynamoDB request (`send`, the SDK's `send()` future) metered ([`Metering`]):
+/// `metered!(request name, store operation, charge, send)`. A macro, not an async function:
+/// wrapping the SDK's large, deeply nested futures in one more future overflowed the contract
+/// tests' stack (debug builds) and the compiler's query depth for the Lambda binaries' `main`.
+macro_rules! metered {
+    ($request:expr, $op:expr, $charge:expr, $send:expr $(,)?) => {{
+        let metering = Metering::start($request, $op, $charge);
+        let result = $send.await;
+        if let Ok(out) = &result {
+            metering.done(out);
+        }
+        result
+    }};
 }
 
 fn epoch(t: SystemTime) -> u64 {
@@ -626,8 +640,7 @@ impl DynamoStore {
             .consistent_read(true)
             .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send();
-        let out =
-            metered("GetItem", op, Charge::Read { consistent: true }, request).await.map_err(|e| self.err(op, e))?;
+        let out = metered!("GetItem", op, Charge::Read { consistent: true }, request).map_err(|e| self.err(op, e))?;
         Ok(out.item)
     }
 
@@ -641,7 +654,7 @@ impl DynamoStore {
             .set_item(Some(item))
             .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send();
-        metered("PutItem", op, Charge::Write(units), request).await.map_err(|e| self.err(op, e))?;
+        metered!("PutItem", op, Charge::Write(units), request).map_err(|e| self.err(op, e))?;
         Ok(())
     }
 
@@ -653,7 +666,7 @@ impl DynamoStore {
             .set_key(Some(key(pk, sk)))
             .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send();
-        metered("DeleteItem", op, Charge::Write(write_units(size)), request).await.map_err(|e| self.err(op, e))?;
+        metered!("DeleteItem", op, Charge::Write(write_units(size)), request).map_err(|e| self.err(op, e))?;
         Ok(())
     }
 
@@ -674,8 +687,7 @@ impl DynamoStore {
                 .set_exclusive_start_key(start.take())
                 .return_consumed_capacity(ReturnConsumedCapacity::Total)
                 .send();
-            let out =
-                metered("Query", op, Charge::Read { consistent: true }, request).await.map_err(|e| self.err(op, e))?;
+            let out = metered!("Query", op, Charge::Read { consistent: true }, request).map_err(|e| self.err(op, e))?;
             items.extend(out.items.unwrap_or_default());
             match out.last_evaluated_key {
                 Some(k) if !k.is_empty() => start = Some(k),
@@ -814,7 +826,7 @@ impl DynamoStore {
             .expression_attribute_values(":v", n(value))
             .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send();
-        match metered("PutItem", op, Charge::Write(units), request).await {
+        match metered!("PutItem", op, Charge::Write(units), request) {
             Ok(_) => Ok(()),
             Err(e) if e.as_service_error().is_some_and(|x| x.is_conditional_check_failed_exception()) => Ok(()),
             Err(e) => Err(self.err(op, e)),
@@ -862,7 +874,7 @@ impl DynamoStore {
                 .set_expression_attribute_names(update.expression_attribute_names)
                 .set_expression_attribute_values(update.expression_attribute_values)
                 .return_consumed_capacity(ReturnConsumedCapacity::Total);
-            return match metered("UpdateItem", op, Charge::Write(units), req.send()).await {
+            return match metered!("UpdateItem", op, Charge::Write(units), req.send()) {
                 Ok(_) => Ok(true),
                 Err(e)
                     if e.as_service_error().is_some_and(|x| {
@@ -927,8 +939,7 @@ impl Store for DynamoStore {
                 .expression_attribute_values(":s", s("M".to_string()))
                 .set_exclusive_start_key(start.take())
                 .send();
-            let page = metered("Scan", "list_machines", Charge::Unestimated, request)
-                .await
+            let page = metered!("Scan", "list_machines", Charge::Unestimated, request)
                 .map_err(|e| self.err("list_machines", e))?;
             for item in page.items() {
                 let Some(json) = get_s(item, "machine") else { continue };
@@ -975,7 +986,7 @@ impl Store for DynamoStore {
             .condition_expression("attribute_not_exists(pk)")
             .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send();
-        let created = match metered("PutItem", op, Charge::Write(write_units(size) + 1.0), request).await {
+        let created = match metered!("PutItem", op, Charge::Write(write_units(size) + 1.0), request) {
             Ok(_) => Ok(()),
             Err(e) if e.as_service_error().is_some_and(|x| x.is_conditional_check_failed_exception()) => {
                 Err(Error::AlreadyExists { arn: arn.clone() })
@@ -1200,7 +1211,7 @@ impl Store for DynamoStore {
             .expression_attribute_values(":no", AttributeValue::Bool(false))
             .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send();
-        match metered("UpdateItem", "consume_token", Charge::Write(1.0), request).await {
+        match metered!("UpdateItem", "consume_token", Charge::Write(1.0), request) {
             Ok(_) => Ok(true),
             Err(e) if e.as_service_error().is_some_and(|x| x.is_conditional_check_failed_exception()) => Ok(false),
             Err(e) => Err(self.err("consume_token", e)),
@@ -1315,8 +1326,7 @@ impl DynamoStore {
             // Unprocessed items (throttling) are written again, a little later each time.
             for attempt in 0..10u64 {
                 let request = self.client.batch_write_item().request_items(&self.table, requests).send();
-                let out =
-                    metered("BatchWriteItem", op, Charge::Unestimated, request).await.map_err(|e| self.err(op, e))?;
+                let out = metered!("BatchWriteItem", op, Charge::Unestimated, request).map_err(|e| self.err(op, e))?;
                 requests = out.unprocessed_items.and_then(|mut u| u.remove(&self.table)).unwrap_or_default();
                 if requests.is_empty() {
                     break;
@@ -1383,7 +1393,7 @@ impl DynamoStore {
                 .expression_attribute_values(":status", s(status.as_str()));
         }
         let page =
-            metered("Query", op, Charge::Read { consistent: false }, req.send()).await.map_err(|e| self.err(op, e))?;
+            metered!("Query", op, Charge::Read { consistent: false }, req.send()).map_err(|e| self.err(op, e))?;
         let scanned = usize::try_from(page.scanned_count()).unwrap_or(0);
         count_items(op, scanned);
         let items = page.items.unwrap_or_default();
@@ -1449,20 +1459,19 @@ pub async fn create_table(client: &Client, name: &str) -> Result<(), Error> {
         .billing_mode(BillingMode::PayPerRequest)
         .global_secondary_indexes(gsi)
         .send();
-    match metered("CreateTable", "create_table", Charge::Unestimated, request).await {
+    match metered!("CreateTable", "create_table", Charge::Unestimated, request) {
         Ok(_) => {}
         Err(e) if e.as_service_error().is_some_and(|x| x.is_resource_in_use_exception()) => {}
         Err(e) => return Err(storage_error("CreateTable", name, e)),
     }
     // Wait until active (instant on emulators; seconds on AWS).
     for _ in 0..300 {
-        let d = metered(
+        let d = metered!(
             "DescribeTable",
             "create_table",
             Charge::Unestimated,
             client.describe_table().table_name(name).send(),
         )
-        .await
         .map_err(|e| storage_error("DescribeTable", name, e))?;
         if d.table().and_then(|t| t.table_status()) == Some(&TableStatus::Active) {
             break;
@@ -1470,8 +1479,7 @@ pub async fn create_table(client: &Client, name: &str) -> Result<(), Error> {
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
     let request = client.describe_time_to_live().table_name(name).send();
-    let ttl = metered("DescribeTimeToLive", "create_table", Charge::Unestimated, request)
-        .await
+    let ttl = metered!("DescribeTimeToLive", "create_table", Charge::Unestimated, request)
         .map_err(|e| storage_error("DescribeTimeToLive", name, e))?;
     let status = ttl.time_to_live_description().and_then(|d| d.time_to_live_status());
     if !matches!(status, Some(TimeToLiveStatus::Enabled) | Some(TimeToLiveStatus::Enabling)) {
@@ -1481,8 +1489,7 @@ pub async fn create_table(client: &Client, name: &str) -> Result<(), Error> {
             .build()
             .map_err(|e| storage_error("UpdateTimeToLive", name, e))?;
         let request = client.update_time_to_live().table_name(name).time_to_live_specification(spec).send();
-        metered("UpdateTimeToLive", "create_table", Charge::Unestimated, request)
-            .await
+        metered!("UpdateTimeToLive", "create_table", Charge::Unestimated, request)
             .map_err(|e| storage_error("UpdateTimeToLive", name, e))?;
     }
     Ok(())
