@@ -874,7 +874,7 @@ impl DynamoStore {
                 .set_expression_attribute_names(update.expression_attribute_names)
                 .set_expression_attribute_values(update.expression_attribute_values)
                 .return_consumed_capacity(ReturnConsumedCapacity::Total);
-            return match metered!("UpdateItem", op, Charge::Write(units), req.send()) {
+            match metered!("UpdateItem", op, Charge::Write(units), req.send()) {
                 Ok(_) => Ok(true),
                 Err(e)
                     if e.as_service_error().is_some_and(|x| {
@@ -884,7 +884,7 @@ impl DynamoStore {
                     Ok(false)
                 }
                 Err(e) => Err(self.err(&format!("{op} {arn}"), e)),
-            };
+            }
         }
     }
 }
