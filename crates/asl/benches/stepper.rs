@@ -3,6 +3,7 @@
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use serde_json::{json, Map, Value};
 use stepwise_asl::local::{run_machine, NoFunctions, RunOptions};
+use stepwise_sample::pass_chain;
 
 /// `n` states; every third a Choice, every third an intrinsic Pass, the rest plain Pass.
 fn mixed_chain(n: usize) -> Value {
@@ -27,20 +28,6 @@ fn mixed_chain(n: usize) -> Value {
             s = json!({"Type": "Succeed"});
         }
         states.insert(name, s);
-    }
-    json!({"StartAt": "S0", "States": states})
-}
-
-fn pass_chain(n: usize) -> Value {
-    let mut states = Map::new();
-    for i in 0..n {
-        let mut s = json!({"Type": "Pass"});
-        if i + 1 == n {
-            s["End"] = json!(true);
-        } else {
-            s["Next"] = json!(format!("S{}", i + 1));
-        }
-        states.insert(format!("S{i}"), s);
     }
     json!({"StartAt": "S0", "States": states})
 }

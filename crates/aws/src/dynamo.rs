@@ -119,6 +119,17 @@
 //! the commit), once per other state.
 
 use crate::{add_estimated_capacity, add_reported_capacity, count, count_items, storage_error};
+use aws_sdk_dynamodb::operation::batch_write_item::BatchWriteItemOutput;
+use aws_sdk_dynamodb::operation::create_table::CreateTableOutput;
+use aws_sdk_dynamodb::operation::delete_item::DeleteItemOutput;
+use aws_sdk_dynamodb::operation::describe_table::DescribeTableOutput;
+use aws_sdk_dynamodb::operation::describe_time_to_live::DescribeTimeToLiveOutput;
+use aws_sdk_dynamodb::operation::get_item::GetItemOutput;
+use aws_sdk_dynamodb::operation::put_item::PutItemOutput;
+use aws_sdk_dynamodb::operation::query::QueryOutput;
+use aws_sdk_dynamodb::operation::scan::ScanOutput;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemOutput;
+use aws_sdk_dynamodb::operation::update_time_to_live::UpdateTimeToLiveOutput;
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, ConsumedCapacity, GlobalSecondaryIndex, KeySchemaElement,
@@ -342,15 +353,109 @@ fn read_units(size: usize, consistent: bool) -> f64 {
     }
 }
 
-fn reported(cc: Option<&ConsumedCapacity>, write: bool) {
-    if let Some(cc) = cc {
-        let units = cc.capacity_units().unwrap_or(0.0);
-        if write {
-            add_reported_capacity(0.0, units);
-        } else {
-            add_reported_capacity(units, 0.0);
+/// How a DynamoDB request is charged, for the capacity estimate.
+#[derive(Clone, Copy)]
+enum Charge {
+    /// Write units, known before the request and charged whether it succeeds or not (a failed
+    /// condition is charged too).
+    Write(f64),
+    /// Read units, from the size of the items the request returned, strongly consistent or not.
+    Read { consistent: bool },
+    /// Nothing estimated here (the control plane, a Scan, a batch its caller estimates whole).
+    Unestimated,
+}
+
+/// A DynamoDB response: the capacity it reports consumed (asked for with
+/// `ReturnConsumedCapacity TOTAL`) and the size of the items it returned.
+trait Response {
+    fn consumed(&self) -> Option<&ConsumedCapacity> {
+        None
+    }
+    fn returned_size(&self) -> usize {
+        0
+    }
+}
+
+impl Response for GetItemOutput {
+    fn consumed(&self) -> Option<&ConsumedCapacity> {
+        self.consumed_capacity()
+    }
+    fn returned_size(&self) -> usize {
+        self.item().map(item_size).unwrap_or(0)
+    }
+}
+
+impl Response for QueryOutput {
+    fn consumed(&self) -> Option<&ConsumedCapacity> {
+        self.consumed_capacity()
+    }
+    fn returned_size(&self) -> usize {
+        self.items().iter().map(item_size).sum()
+    }
+}
+
+macro_rules! write_responses {
+    ($($t:ty),*) => {$(
+        impl Response for $t {
+            fn consumed(&self) -> Option<&ConsumedCapacity> {
+                self.consumed_capacity()
+            }
+        }
+    )*};
+}
+write_responses!(PutItemOutput, UpdateItemOutput, DeleteItemOutput);
+
+impl Response for ScanOutput {}
+impl Response for BatchWriteItemOutput {}
+impl Response for CreateTableOutput {}
+impl Response for DescribeTableOutput {}
+impl Response for DescribeTimeToLiveOutput {}
+impl Response for UpdateTimeToLiveOutput {}
+
+/// The metering of one DynamoDB request: counted as `dynamodb.{request}` (and a write's
+/// estimate added) when it starts, the capacity the service reports and a read's estimate when
+/// it answers, all for store operation `op` (see [`Charge`]). Used through [`metered!`].
+struct Metering<'a> {
+    op: &'a str,
+    charge: Charge,
+}
+
+impl<'a> Metering<'a> {
+    fn start(request: &str, op: &'a str, charge: Charge) -> Metering<'a> {
+        count("dynamodb", request);
+        if let Charge::Write(units) = charge {
+            add_estimated_capacity(op, 0.0, units);
+        }
+        Metering { op, charge }
+    }
+
+    fn done(self, out: &impl Response) {
+        if let Some(cc) = out.consumed() {
+            let units = cc.capacity_units().unwrap_or(0.0);
+            match self.charge {
+                Charge::Write(_) => add_reported_capacity(0.0, units),
+                Charge::Read { .. } | Charge::Unestimated => add_reported_capacity(units, 0.0),
+            }
+        }
+        if let Charge::Read { consistent } = self.charge {
+            add_estimated_capacity(self.op, read_units(out.returned_size(), consistent), 0.0);
         }
     }
+}
+
+/// Awaits one DynamoDB request (`send`, the SDK's `send()` future) metered ([`Metering`]):
+/// `metered!(request name, store operation, charge, send)`. A macro, not an async function:
+/// wrapping the SDK's large, deeply nested futures in one more future overflowed the contract
+/// tests' stack (debug builds) and the compiler's query depth for the Lambda binaries' `main`.
+macro_rules! metered {
+    ($request:expr, $op:expr, $charge:expr, $send:expr $(,)?) => {{
+        let metering = Metering::start($request, $op, $charge);
+        let result = $send.await;
+        if let Ok(out) = &result {
+            metering.done(out);
+        }
+        result
+    }};
 }
 
 fn epoch(t: SystemTime) -> u64 {
@@ -527,53 +632,41 @@ impl DynamoStore {
     // ---------- requests ----------
 
     async fn get(&self, op: &str, pk: String, sk: &str) -> Result<Option<Item>, Error> {
-        count("dynamodb", "GetItem");
-        let out = self
+        let request = self
             .client
             .get_item()
             .table_name(&self.table)
             .set_key(Some(key(pk, sk)))
             .consistent_read(true)
             .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
-            .await
-            .map_err(|e| self.err(op, e))?;
-        reported(out.consumed_capacity(), false);
-        let item = out.item;
-        add_estimated_capacity(op, read_units(item.as_ref().map(item_size).unwrap_or(0), true), 0.0);
-        Ok(item)
+            .send();
+        let out = metered!("GetItem", op, Charge::Read { consistent: true }, request).map_err(|e| self.err(op, e))?;
+        Ok(out.item)
     }
 
     /// An unconditional put.
     async fn put(&self, op: &str, item: Item) -> Result<(), Error> {
-        count("dynamodb", "PutItem");
-        add_estimated_capacity(op, 0.0, write_units(item_size(&item)));
-        let out = self
+        let units = write_units(item_size(&item));
+        let request = self
             .client
             .put_item()
             .table_name(&self.table)
             .set_item(Some(item))
             .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
-            .await
-            .map_err(|e| self.err(op, e))?;
-        reported(out.consumed_capacity(), true);
+            .send();
+        metered!("PutItem", op, Charge::Write(units), request).map_err(|e| self.err(op, e))?;
         Ok(())
     }
 
     async fn delete(&self, op: &str, pk: String, sk: &str, size: usize) -> Result<(), Error> {
-        count("dynamodb", "DeleteItem");
-        add_estimated_capacity(op, 0.0, write_units(size));
-        let out = self
+        let request = self
             .client
             .delete_item()
             .table_name(&self.table)
             .set_key(Some(key(pk, sk)))
             .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
-            .await
-            .map_err(|e| self.err(op, e))?;
-        reported(out.consumed_capacity(), true);
+            .send();
+        metered!("DeleteItem", op, Charge::Write(write_units(size)), request).map_err(|e| self.err(op, e))?;
         Ok(())
     }
 
@@ -583,8 +676,7 @@ impl DynamoStore {
         let mut items = Vec::new();
         let mut start: Option<Item> = None;
         loop {
-            count("dynamodb", "Query");
-            let out = self
+            let request = self
                 .client
                 .query()
                 .table_name(&self.table)
@@ -594,13 +686,9 @@ impl DynamoStore {
                 .consistent_read(true)
                 .set_exclusive_start_key(start.take())
                 .return_consumed_capacity(ReturnConsumedCapacity::Total)
-                .send()
-                .await
-                .map_err(|e| self.err(op, e))?;
-            reported(out.consumed_capacity(), false);
-            let page = out.items.unwrap_or_default();
-            add_estimated_capacity(op, read_units(page.iter().map(item_size).sum(), true), 0.0);
-            items.extend(page);
+                .send();
+            let out = metered!("Query", op, Charge::Read { consistent: true }, request).map_err(|e| self.err(op, e))?;
+            items.extend(out.items.unwrap_or_default());
             match out.last_evaluated_key {
                 Some(k) if !k.is_empty() => start = Some(k),
                 _ => break,
@@ -727,9 +815,8 @@ impl DynamoStore {
     /// Puts `item` unless the stored one has a larger `attr` (compared with `cmp`: `<` or `<=`
     /// for "the stored value may be replaced"); a stored newer item is left alone, not an error.
     async fn put_unless_newer(&self, op: &str, item: Item, attr: &str, cmp: &str, value: u64) -> Result<(), Error> {
-        count("dynamodb", "PutItem");
-        add_estimated_capacity(op, 0.0, write_units(item_size(&item)));
-        let result = self
+        let units = write_units(item_size(&item));
+        let request = self
             .client
             .put_item()
             .table_name(&self.table)
@@ -738,13 +825,9 @@ impl DynamoStore {
             .expression_attribute_names("#a", attr)
             .expression_attribute_values(":v", n(value))
             .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
-            .await;
-        match result {
-            Ok(out) => {
-                reported(out.consumed_capacity(), true);
-                Ok(())
-            }
+            .send();
+        match metered!("PutItem", op, Charge::Write(units), request) {
+            Ok(_) => Ok(()),
             Err(e) if e.as_service_error().is_some_and(|x| x.is_conditional_check_failed_exception()) => Ok(()),
             Err(e) => Err(self.err(op, e)),
         }
@@ -780,8 +863,6 @@ impl DynamoStore {
         }
         {
             // the execution item: one conditional update
-            count("dynamodb", "UpdateItem");
-            add_estimated_capacity(op, 0.0, units);
             let mut req = self
                 .client
                 .update_item()
@@ -793,11 +874,8 @@ impl DynamoStore {
                 .set_expression_attribute_names(update.expression_attribute_names)
                 .set_expression_attribute_values(update.expression_attribute_values)
                 .return_consumed_capacity(ReturnConsumedCapacity::Total);
-            return match req.send().await {
-                Ok(out) => {
-                    reported(out.consumed_capacity(), true);
-                    Ok(true)
-                }
+            match metered!("UpdateItem", op, Charge::Write(units), req.send()) {
+                Ok(_) => Ok(true),
                 Err(e)
                     if e.as_service_error().is_some_and(|x| {
                         x.is_conditional_check_failed_exception() || x.is_transaction_conflict_exception()
@@ -806,7 +884,7 @@ impl DynamoStore {
                     Ok(false)
                 }
                 Err(e) => Err(self.err(&format!("{op} {arn}"), e)),
-            };
+            }
         }
     }
 }
@@ -852,8 +930,7 @@ impl Store for DynamoStore {
         let mut out = Vec::new();
         let mut start: Option<HashMap<String, AttributeValue>> = None;
         loop {
-            count("dynamodb", "Scan");
-            let page = self
+            let request = self
                 .client
                 .scan()
                 .table_name(&self.table)
@@ -861,8 +938,8 @@ impl Store for DynamoStore {
                 .expression_attribute_values(":m", s("M#".to_string()))
                 .expression_attribute_values(":s", s("M".to_string()))
                 .set_exclusive_start_key(start.take())
-                .send()
-                .await
+                .send();
+            let page = metered!("Scan", "list_machines", Charge::Unestimated, request)
                 .map_err(|e| self.err("list_machines", e))?;
             for item in page.items() {
                 let Some(json) = get_s(item, "machine") else { continue };
@@ -901,22 +978,16 @@ impl Store for DynamoStore {
             self.put("create token", self.token_item(t)?).await?;
         }
         // Plus the index item (keys and projected attributes: well under 1 KB).
-        count("dynamodb", "PutItem");
-        add_estimated_capacity(op, 0.0, write_units(size) + 1.0);
-        let result = self
+        let request = self
             .client
             .put_item()
             .table_name(&self.table)
             .set_item(Some(item))
             .condition_expression("attribute_not_exists(pk)")
             .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
-            .await;
-        let created = match result {
-            Ok(out) => {
-                reported(out.consumed_capacity(), true);
-                Ok(())
-            }
+            .send();
+        let created = match metered!("PutItem", op, Charge::Write(write_units(size) + 1.0), request) {
+            Ok(_) => Ok(()),
             Err(e) if e.as_service_error().is_some_and(|x| x.is_conditional_check_failed_exception()) => {
                 Err(Error::AlreadyExists { arn: arn.clone() })
             }
@@ -1128,9 +1199,7 @@ impl Store for DynamoStore {
     }
 
     async fn consume_token(&self, hash: &str) -> Result<bool, Error> {
-        count("dynamodb", "UpdateItem");
-        add_estimated_capacity("consume_token", 0.0, 1.0);
-        let result = self
+        let request = self
             .client
             .update_item()
             .table_name(&self.table)
@@ -1141,13 +1210,9 @@ impl Store for DynamoStore {
             .expression_attribute_values(":yes", AttributeValue::Bool(true))
             .expression_attribute_values(":no", AttributeValue::Bool(false))
             .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
-            .await;
-        match result {
-            Ok(out) => {
-                reported(out.consumed_capacity(), true);
-                Ok(true)
-            }
+            .send();
+        match metered!("UpdateItem", "consume_token", Charge::Write(1.0), request) {
+            Ok(_) => Ok(true),
             Err(e) if e.as_service_error().is_some_and(|x| x.is_conditional_check_failed_exception()) => Ok(false),
             Err(e) => Err(self.err("consume_token", e)),
         }
@@ -1256,17 +1321,12 @@ impl DynamoStore {
                 let put = PutRequest::builder().set_item(Some(item.clone())).build().map_err(|e| self.err(op, e))?;
                 requests.push(WriteRequest::builder().put_request(put).build());
             }
+            // The chunk is estimated once, however many attempts it takes.
             add_estimated_capacity(op, 0.0, chunk.iter().map(|i| write_units(item_size(i)) + 1.0).sum());
             // Unprocessed items (throttling) are written again, a little later each time.
             for attempt in 0..10u64 {
-                count("dynamodb", "BatchWriteItem");
-                let out = self
-                    .client
-                    .batch_write_item()
-                    .request_items(&self.table, requests)
-                    .send()
-                    .await
-                    .map_err(|e| self.err(op, e))?;
+                let request = self.client.batch_write_item().request_items(&self.table, requests).send();
+                let out = metered!("BatchWriteItem", op, Charge::Unestimated, request).map_err(|e| self.err(op, e))?;
                 requests = out.unprocessed_items.and_then(|mut u| u.remove(&self.table)).unwrap_or_default();
                 if requests.is_empty() {
                     break;
@@ -1332,13 +1392,11 @@ impl DynamoStore {
                 .expression_attribute_names("#status", "status")
                 .expression_attribute_values(":status", s(status.as_str()));
         }
-        count("dynamodb", "Query");
-        let page = req.send().await.map_err(|e| self.err(op, e))?;
-        reported(page.consumed_capacity(), false);
+        let page =
+            metered!("Query", op, Charge::Read { consistent: false }, req.send()).map_err(|e| self.err(op, e))?;
         let scanned = usize::try_from(page.scanned_count()).unwrap_or(0);
         count_items(op, scanned);
         let items = page.items.unwrap_or_default();
-        add_estimated_capacity(op, read_units(items.iter().map(item_size).sum(), false), 0.0);
         let mut out = Vec::with_capacity(items.len());
         for item in &items {
             let Some(arn) = get_s(item, "pk").and_then(|pk| pk.strip_prefix("E#")) else { continue };
@@ -1390,42 +1448,38 @@ pub async fn create_table(client: &Client, name: &str) -> Result<(), Error> {
         )
         .build()
         .map_err(|e| storage_error("create_table", name, e))?;
-    count("dynamodb", "CreateTable");
-    let created = client
+    let pk = key_el("pk", KeyType::Hash).map_err(|e| storage_error("create_table", name, e))?;
+    let sk = key_el("sk", KeyType::Range).map_err(|e| storage_error("create_table", name, e))?;
+    let request = client
         .create_table()
         .table_name(name)
         .set_attribute_definitions(Some(defs))
-        .key_schema(key_el("pk", KeyType::Hash).map_err(|e| storage_error("create_table", name, e))?)
-        .key_schema(key_el("sk", KeyType::Range).map_err(|e| storage_error("create_table", name, e))?)
+        .key_schema(pk)
+        .key_schema(sk)
         .billing_mode(BillingMode::PayPerRequest)
         .global_secondary_indexes(gsi)
-        .send()
-        .await;
-    match created {
+        .send();
+    match metered!("CreateTable", "create_table", Charge::Unestimated, request) {
         Ok(_) => {}
         Err(e) if e.as_service_error().is_some_and(|x| x.is_resource_in_use_exception()) => {}
         Err(e) => return Err(storage_error("CreateTable", name, e)),
     }
     // Wait until active (instant on emulators; seconds on AWS).
     for _ in 0..300 {
-        count("dynamodb", "DescribeTable");
-        let d = client
-            .describe_table()
-            .table_name(name)
-            .send()
-            .await
-            .map_err(|e| storage_error("DescribeTable", name, e))?;
+        let d = metered!(
+            "DescribeTable",
+            "create_table",
+            Charge::Unestimated,
+            client.describe_table().table_name(name).send(),
+        )
+        .map_err(|e| storage_error("DescribeTable", name, e))?;
         if d.table().and_then(|t| t.table_status()) == Some(&TableStatus::Active) {
             break;
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
-    count("dynamodb", "DescribeTimeToLive");
-    let ttl = client
-        .describe_time_to_live()
-        .table_name(name)
-        .send()
-        .await
+    let request = client.describe_time_to_live().table_name(name).send();
+    let ttl = metered!("DescribeTimeToLive", "create_table", Charge::Unestimated, request)
         .map_err(|e| storage_error("DescribeTimeToLive", name, e))?;
     let status = ttl.time_to_live_description().and_then(|d| d.time_to_live_status());
     if !matches!(status, Some(TimeToLiveStatus::Enabled) | Some(TimeToLiveStatus::Enabling)) {
@@ -1434,13 +1488,8 @@ pub async fn create_table(client: &Client, name: &str) -> Result<(), Error> {
             .attribute_name("ttl")
             .build()
             .map_err(|e| storage_error("UpdateTimeToLive", name, e))?;
-        count("dynamodb", "UpdateTimeToLive");
-        client
-            .update_time_to_live()
-            .table_name(name)
-            .time_to_live_specification(spec)
-            .send()
-            .await
+        let request = client.update_time_to_live().table_name(name).time_to_live_specification(spec).send();
+        metered!("UpdateTimeToLive", "create_table", Charge::Unestimated, request)
             .map_err(|e| storage_error("UpdateTimeToLive", name, e))?;
     }
     Ok(())

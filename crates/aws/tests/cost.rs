@@ -11,23 +11,17 @@ use common::{endpoint, invoke_server, Reply};
 use serde_json::Value;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use stepwise_aws::{aws_runtime_with, create_table, AwsSettings, LambdaFunctions};
+use stepwise_aws::{aws_runtime_with, AwsSettings};
 use stepwise_runtime::ports::{Queue, Store, STEP_QUEUE};
 use stepwise_runtime::Handled;
+use stepwise_testkit::aws::{fresh_table, local_lambda};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_sample_runs_on_the_aws_adapters_within_budget() {
     if endpoint().is_none() {
         return;
     }
-    let sdk = stepwise_aws::sdk_config().await;
-    let settings = AwsSettings {
-        table: common::unique("sample"),
-        step_queue_url: None,
-        visibility: Duration::from_secs(30),
-        ..AwsSettings::from_env(&sdk)
-    };
-    create_table(&aws_sdk_dynamodb::Client::new(&sdk), &settings.table).await.expect("create table");
+    let (sdk, settings) = fresh_table("sample", Duration::from_secs(30)).await;
     let probe = aws_runtime_with(&sdk, &settings);
     let step_queue = common::unique("steps");
     let step_url = probe.queue().create_queue(&step_queue).await.expect("step queue");
@@ -47,21 +41,12 @@ async fn the_sample_runs_on_the_aws_adapters_within_budget() {
             None => Reply::status(404, b"{}".to_vec()).header("x-amzn-ErrorType", "ResourceNotFoundException"),
         }
     }));
-    let conf = aws_sdk_lambda::config::Builder::from(&sdk)
-        .endpoint_url(server)
-        .retry_config(aws_smithy_types::retry::RetryConfig::disabled())
-        .build();
-    let rt = base.with_functions(LambdaFunctions::from_client(aws_sdk_lambda::Client::from_conf(conf)));
+    let rt = base.with_functions(local_lambda(&sdk, &server));
 
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/stock-trading");
-    let text = std::fs::read_to_string(dir.join("definition.asl.json")).expect("example definition");
-    let mut bindings: serde_json::Map<String, Value> =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("bindings.json")).expect("bindings"))
-            .expect("bindings json");
-    bindings.insert("RequestHumanApprovalQueueUrl".into(), approval_url.clone().into());
-    bindings.insert("ReportResultTopicArn".into(), topic.into());
-    let definition: Value = serde_json::from_str(&stepwise_sample::substitute(&text, &bindings).expect("substitute"))
-        .expect("definition json");
+    let definition = stepwise_testkit::stock_trading_definition(&[
+        ("RequestHumanApprovalQueueUrl", &approval_url),
+        ("ReportResultTopicArn", &topic),
+    ]);
     let machine = rt
         .create_machine("stock-trading", definition, "arn:aws:iam::123456789012:role/r", false)
         .await

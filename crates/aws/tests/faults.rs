@@ -11,10 +11,12 @@ use serde_json::{json, Value};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use stepwise_aws::{aws_runtime_with, create_table, AwsRuntime, AwsSettings, LambdaFunctions};
+use stepwise_aws::{aws_runtime_with, AwsRuntime, AwsSettings};
 use stepwise_runtime::driver::{FaultHook, FaultPoint};
-use stepwise_runtime::ports::{Queue, Store, STEP_QUEUE};
+use stepwise_runtime::ports::{Queue, STEP_QUEUE};
 use stepwise_runtime::Error;
+use stepwise_testkit::aws::{fresh_table, local_lambda};
+use stepwise_testkit::masked_history;
 
 struct World {
     sdk: aws_config::SdkConfig,
@@ -31,10 +33,7 @@ struct Run {
 
 impl World {
     async fn new() -> World {
-        let sdk = stepwise_aws::sdk_config().await;
-        let settings =
-            AwsSettings { table: common::unique("faults"), visibility: Duration::ZERO, ..AwsSettings::from_env(&sdk) };
-        create_table(&aws_sdk_dynamodb::Client::new(&sdk), &settings.table).await.expect("create table");
+        let (sdk, settings) = fresh_table("faults", Duration::ZERO).await;
         // Deterministic stand-ins for the sample's functions (the real ones draw random prices).
         let functions = invoke_server(Arc::new(|name: &str, body: &[u8]| {
             let event: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
@@ -54,12 +53,7 @@ impl World {
     /// A fresh runtime (a new process), crashing where `faults` says.
     fn runtime(&self, run: &Run, faults: Option<FaultHook>) -> AwsRuntime {
         let settings = AwsSettings { step_queue_url: Some(run.step_url.clone()), ..self.settings.clone() };
-        let conf = aws_sdk_lambda::config::Builder::from(&self.sdk)
-            .endpoint_url(self.functions.clone())
-            .retry_config(aws_smithy_types::retry::RetryConfig::disabled())
-            .build();
-        let rt = aws_runtime_with(&self.sdk, &settings)
-            .with_functions(LambdaFunctions::from_client(aws_sdk_lambda::Client::from_conf(conf)));
+        let rt = aws_runtime_with(&self.sdk, &settings).with_functions(local_lambda(&self.sdk, &self.functions));
         match faults {
             Some(h) => rt.with_faults(h),
             None => rt,
@@ -71,16 +65,10 @@ impl World {
         let step_url = rt.queue().create_queue(&common::unique("steps")).await.expect("step queue");
         let approval_url = rt.queue().create_queue(&common::unique("approval")).await.expect("approval queue");
         let topic = rt.topics().create_topic(&common::unique("report")).await.expect("topic");
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/stock-trading");
-        let text = std::fs::read_to_string(dir.join("definition.asl.json")).expect("example definition");
-        let mut bindings: serde_json::Map<String, Value> =
-            serde_json::from_str(&std::fs::read_to_string(dir.join("bindings.json")).expect("bindings"))
-                .expect("bindings json");
-        bindings.insert("RequestHumanApprovalQueueUrl".into(), approval_url.clone().into());
-        bindings.insert("ReportResultTopicArn".into(), topic.into());
-        let definition: Value =
-            serde_json::from_str(&stepwise_sample::substitute(&text, &bindings).expect("substitute"))
-                .expect("definition");
+        let definition = stepwise_testkit::stock_trading_definition(&[
+            ("RequestHumanApprovalQueueUrl", &approval_url),
+            ("ReportResultTopicArn", &topic),
+        ]);
         let name = common::unique("sample");
         let machine =
             rt.create_machine(&name, definition, "arn:aws:iam::123456789012:role/r", false).await.expect("machine").arn;
@@ -102,54 +90,6 @@ fn crash_at(nth: usize, point: FaultPoint) -> FaultHook {
         }
         hit
     })
-}
-
-/// The history with what is random by design masked (ids, tokens, timestamps, and the
-/// per-run queue and topic).
-async fn history(rt: &AwsRuntime, arn: &str) -> Vec<Value> {
-    fn mask(v: &mut Value) {
-        match v {
-            Value::Object(m) => {
-                for (k, x) in m.iter_mut() {
-                    if [
-                        "TaskToken",
-                        "MD5OfMessageBody",
-                        "MessageId",
-                        "RequestId",
-                        "x-amzn-RequestId",
-                        "timestamp",
-                        "QueueUrl",
-                        "TopicArn",
-                    ]
-                    .contains(&k.as_str())
-                    {
-                        *x = json!("<masked>");
-                    } else {
-                        mask(x);
-                    }
-                }
-            }
-            Value::Array(a) => a.iter_mut().for_each(mask),
-            Value::String(s) if s.starts_with('{') => {
-                if let Ok(mut inner) = serde_json::from_str::<Value>(s) {
-                    mask(&mut inner);
-                    *s = inner.to_string();
-                }
-            }
-            _ => {}
-        }
-    }
-    rt.store()
-        .history(arn)
-        .await
-        .expect("history")
-        .iter()
-        .map(|e| {
-            let mut v = e.to_aws_json();
-            mask(&mut v);
-            v
-        })
-        .collect()
 }
 
 /// One run of the sample: (status, masked history, messages handled).
@@ -194,7 +134,7 @@ async fn run_once(world: &World, faults: Option<FaultHook>, duplicate: bool) -> 
         }
         let status = rt.describe(&arn).await.expect("describe").execution.status.as_str().to_string();
         if status != "RUNNING" {
-            return (status, history(&rt, &arn).await, handled);
+            return (status, masked_history(&rt, &arn).await, handled);
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }

@@ -158,6 +158,15 @@ fn execution(name: &str, input: Value) -> Execution {
     new_execution(info, input, Utc::now())
 }
 
+/// Creates `x` (of machine `arn:m`) with one small event: its ARN and that first history.
+async fn create(store: &DynamoStore, x: &Execution) -> Result<(String, Vec<HistoryEvent>), Error> {
+    let first = events(1, 1, 10);
+    let commit =
+        Commit { execution: x.clone(), expected_version: 0, history: first.clone(), outbox: vec![], tokens: vec![] };
+    store.create("arn:m", commit).await?;
+    Ok((x.info.execution_arn.clone(), first))
+}
+
 /// Commits `rounds` transitions of `events_per` events each, through `store`, loading first
 /// as the driver does; returns the expected history.
 async fn drive(
@@ -194,14 +203,7 @@ async fn history_moves_out_of_the_execution_item_without_loss() {
     let a = store("history").await;
     let b = DynamoStore::new(a.client().clone(), a.table());
     let x = execution("h", json!({}));
-    let arn = x.info.execution_arn.clone();
-    let first = events(1, 1, 10);
-    a.create(
-        "arn:m",
-        Commit { execution: x.clone(), expected_version: 0, history: first.clone(), outbox: vec![], tokens: vec![] },
-    )
-    .await
-    .expect("create");
+    let (arn, first) = create(&a, &x).await.expect("create");
     // Small events accumulate, bigger ones move out at once.
     let mut expected = drive(&a, &x, first, 23, 2, 40).await;
     assert_eq!(a.history(&arn).await.expect("history"), expected);
@@ -250,14 +252,7 @@ async fn big_executions_are_kept_in_parts() {
     }
     let a = store("big").await;
     let x = execution("big", json!({ "data": common::noise(1, 600_000) }));
-    let arn = x.info.execution_arn.clone();
-    let first = events(1, 1, 10);
-    a.create(
-        "arn:m",
-        Commit { execution: x.clone(), expected_version: 0, history: first.clone(), outbox: vec![], tokens: vec![] },
-    )
-    .await
-    .expect("create a big execution");
+    let (arn, first) = create(&a, &x).await.expect("create a big execution");
     assert_eq!(sort_keys(&a, &arn, "B#").await.len(), 2, "a body beyond one item is kept in parts");
     let fresh = DynamoStore::new(a.client().clone(), a.table());
     let loaded = fresh.load(&arn).await.expect("load").expect("exists");

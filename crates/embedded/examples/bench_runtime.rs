@@ -5,37 +5,15 @@
 //!
 //! Prints one line per measurement and the process's peak resident memory.
 
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 use stepwise_embedded::functions::FunctionRouter;
 use stepwise_embedded::{Embedded, SqliteQueue, SqliteStore, SqliteTopics};
 use stepwise_runtime::ports::{Queue, SystemClock, STEP_QUEUE};
 use stepwise_runtime::{Config, Handled, Runtime};
+use stepwise_sample::pass_chain;
 
 type Rt = Runtime<SqliteStore, SqliteQueue, SqliteTopics, FunctionRouter, SystemClock>;
-
-fn pass_chain(n: usize) -> Value {
-    let mut states = Map::new();
-    for i in 0..n {
-        let mut s = json!({"Type": "Pass"});
-        if i + 1 == n {
-            s["End"] = json!(true);
-        } else {
-            s["Next"] = json!(format!("S{}", i + 1));
-        }
-        states.insert(format!("S{i}"), s);
-    }
-    json!({"StartAt": "S0", "States": states})
-}
-
-fn sample_definition() -> Value {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/stock-trading");
-    let text = std::fs::read_to_string(dir.join("definition.asl.json")).expect("example definition");
-    let bindings: Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("bindings.json")).expect("bindings")).expect("json");
-    let text = stepwise_sample::substitute(&text, bindings.as_object().expect("object")).expect("bindings");
-    serde_json::from_str(&text).expect("definition")
-}
 
 fn runtime(dir: &std::path::Path) -> Rt {
     let emb = Embedded::open(dir).expect("open");
@@ -132,7 +110,7 @@ fn main() {
     let rt_tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio");
     let rt = runtime(&dir);
     rt_tokio.block_on(async {
-        for (label, def, approve) in [("pass-chain-20", pass_chain(20), false), ("stock-trading", sample_definition(), true)] {
+        for (label, def, approve) in [("pass-chain-20", pass_chain(20), false), ("stock-trading", stepwise_testkit::stock_trading_definition(&[]), true)] {
             let (steps, states, secs) = run(&rt, label, def, n, approve).await;
             println!(
                 "{label}: {n} executions in {secs:.2} s: {:.0} state transitions/s ({states} states entered), {:.0} driver steps/s ({steps} steps, each one durable commit), {:.1} executions/s",

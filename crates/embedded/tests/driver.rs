@@ -20,6 +20,7 @@ use stepwise_embedded::{Embedded, SqliteQueue, SqliteStore, SqliteTopics};
 use stepwise_runtime::driver::{FaultHook, FaultPoint};
 use stepwise_runtime::ports::{Clock, Queue, Store, STEP_QUEUE};
 use stepwise_runtime::{Config, Error, Runtime};
+use stepwise_testkit::masked_history;
 
 #[derive(Clone)]
 struct TestClock(Arc<Mutex<DateTime<Utc>>>);
@@ -176,59 +177,8 @@ async fn continue_drain(rt: &Rt) -> Result<(), Error> {
     }
 }
 
-/// The history with the values that are random by design masked (request and message ids,
-/// tokens and what is computed from them).
-async fn history(rt: &Rt, arn: &str) -> Vec<Value> {
-    fn mask(v: &mut Value) {
-        match v {
-            Value::Object(m) => {
-                for (k, x) in m.iter_mut() {
-                    if [
-                        "TaskToken",
-                        "MD5OfMessageBody",
-                        "MessageId",
-                        "RequestId",
-                        "x-amzn-RequestId",
-                        "X-Amzn-Trace-Id",
-                    ]
-                    .contains(&k.as_str())
-                    {
-                        *x = json!("<masked>");
-                    } else {
-                        mask(x);
-                    }
-                }
-            }
-            Value::Array(a) => a.iter_mut().for_each(mask),
-            Value::String(s) if s.starts_with('{') => {
-                if let Ok(mut inner) = serde_json::from_str::<Value>(s) {
-                    mask(&mut inner);
-                    *s = inner.to_string();
-                }
-            }
-            _ => {}
-        }
-    }
-    rt.store()
-        .history(arn)
-        .await
-        .expect("history")
-        .iter()
-        .map(|e| {
-            let mut v = e.to_aws_json();
-            mask(&mut v);
-            v
-        })
-        .collect()
-}
-
 async fn sample_machine(rt: &Rt) -> String {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/stock-trading");
-    let text = std::fs::read_to_string(dir.join("definition.asl.json")).expect("example definition");
-    let bindings: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("bindings.json")).expect("bindings"))
-        .expect("bindings json");
-    let def = stepwise_sample::substitute(&text, bindings.as_object().expect("object")).expect("substitute");
-    let def: Value = serde_json::from_str(&def).expect("definition json");
+    let def = stepwise_testkit::stock_trading_definition(&[]);
     rt.create_machine("stock-trading", def, "arn:aws:iam::123456789012:role/r", false).await.expect("machine").arn
 }
 
@@ -252,7 +202,7 @@ async fn run_once(
     let crashes = drive(&emb, &clock, rt, &arn, duplicate).await.expect("drive");
     let check = runtime(&emb, &clock, None);
     let status = check.describe(&arn).await.expect("describe").execution.status.as_str().to_string();
-    (status, history(&check, &arn).await, crashes)
+    (status, masked_history(&check, &arn).await, crashes)
 }
 
 const POINTS: [FaultPoint; 5] = [

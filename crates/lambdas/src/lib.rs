@@ -22,12 +22,16 @@
 //! read of the execution), so every log line names the execution ([`init_logging`]).
 #![warn(missing_docs)]
 
+#[cfg(feature = "aws")]
+mod function;
 mod http;
 mod logging;
 mod machine;
 mod sample;
 mod sqs;
 
+#[cfg(feature = "aws")]
+pub use function::run_sqs_function;
 pub use http::{api_error, api_function, start_execution_event, start_execution_http, StartEvent, StartEventResponse};
 pub use logging::{init_logging, json_subscriber};
 pub use machine::{register_machine_from_env, MachineEnv};

@@ -3,6 +3,7 @@
 //! (`FunctionResponseTypes: [ReportBatchItemFailures]`): a record not listed is deleted.
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
+use std::future::Future;
 use stepwise_api::{start, Started};
 use stepwise_asl::stepper::Event;
 use stepwise_runtime::ports::{Clock, Functions, Queue, StepMessage, Store, Topics};
@@ -12,22 +13,26 @@ use tracing::{error, info, info_span, warn, Instrument};
 
 pub use stepwise_api::StartExecutionInput;
 
-/// Collects the ids of failed records.
-#[derive(Default)]
-struct Failures(Vec<BatchItemFailure>);
-
-impl Failures {
-    fn add(&mut self, record: &SqsMessage) {
+/// Handles the records of a batch one after the other, in batch order, with `handle`, which
+/// says whether the record failed (each handler logs inside its own span); the failed ones are
+/// reported in `batch_item_failures`, so SQS delivers them again, and the others are deleted.
+async fn each_record<'a, Fut>(event: &'a SqsEvent, mut handle: impl FnMut(&'a SqsMessage) -> Fut) -> SqsBatchResponse
+where
+    Fut: Future<Output = bool>,
+{
+    let mut failures = Vec::new();
+    for record in &event.records {
+        if !handle(record).await {
+            continue;
+        }
         match &record.message_id {
-            Some(id) => self.0.push(BatchItemFailure { item_identifier: id.clone() }),
+            Some(id) => failures.push(BatchItemFailure { item_identifier: id.clone() }),
             // Without an id the record cannot be named; failing the whole batch would redo the
             // others, so it is only logged.
             None => error!("a failed SQS record has no messageId: it cannot be reported for redelivery"),
         }
     }
-    fn response(self) -> SqsBatchResponse {
-        SqsBatchResponse { batch_item_failures: self.0 }
-    }
+    SqsBatchResponse { batch_item_failures: failures }
 }
 
 fn event_kind(event: &Event) -> (&'static str, Option<usize>) {
@@ -53,8 +58,7 @@ where
     F: Functions,
     C: Clock,
 {
-    let mut failures = Failures::default();
-    for record in &event.records {
+    each_record(&event, |record| async move {
         let message_id = record.message_id.as_deref().unwrap_or_default();
         let body = record.body.as_deref().unwrap_or_default();
         let msg: StepMessage = match serde_json::from_str(body) {
@@ -62,8 +66,7 @@ where
             Err(e) => {
                 let span = info_span!("step", execution_arn = Empty, state = Empty, message_id);
                 span.in_scope(|| error!(error = %e, "the record's body is not a step message"));
-                failures.add(record);
-                continue;
+                return true;
             }
         };
         let (kind, frame) = event_kind(&msg.event);
@@ -71,14 +74,17 @@ where
             info_span!("step", execution_arn = %msg.execution_arn, state = Empty, message_id, event = kind, frame);
         let handled = rt.handle(&msg).instrument(span.clone()).await;
         span.in_scope(|| match handled {
-            Ok(outcome) => info!(outcome = ?outcome, "step message handled"),
+            Ok(outcome) => {
+                info!(outcome = ?outcome, "step message handled");
+                false
+            }
             Err(e) => {
                 error!(error = %e, code = e.code(), "step message not handled (it will be delivered again)");
-                failures.add(record);
+                true
             }
-        });
-    }
-    failures.response()
+        })
+    })
+    .await
 }
 
 /// The sample's approval callback (ApproveSqsLambda): reads the task token from each record's
@@ -95,11 +101,10 @@ where
     F: Functions,
     C: Clock,
 {
-    let mut failures = Failures::default();
-    for record in &event.records {
+    each_record(&event, |record| {
         let message_id = record.message_id.as_deref().unwrap_or_default();
         let span = info_span!("approval", execution_arn = Empty, state = Empty, message_id);
-        let failed = async {
+        async move {
             let body = record.body.as_deref().unwrap_or_default();
             let token = match stepwise_sample::approval_token(body) {
                 Ok(t) => t,
@@ -125,12 +130,8 @@ where
             }
         }
         .instrument(span)
-        .await;
-        if failed {
-            failures.add(record);
-        }
-    }
-    failures.response()
+    })
+    .await
 }
 
 /// StartExecution from a queue: each record's body is a [`StartExecutionInput`]
@@ -146,8 +147,7 @@ where
     F: Functions,
     C: Clock,
 {
-    let mut failures = Failures::default();
-    for record in &event.records {
+    each_record(&event, |record| async move {
         let message_id = record.message_id.clone().unwrap_or_default();
         let span = info_span!("start_execution", execution_arn = Empty, state = Empty, message_id = %message_id);
         let result: Result<Started, Error> = async {
@@ -159,10 +159,13 @@ where
         }
         .instrument(span.clone())
         .await;
-        if let Err(e) = result {
-            span.in_scope(|| error!(error = %e, code = e.code(), "the execution was not started"));
-            failures.add(record);
+        match result {
+            Ok(_) => false,
+            Err(e) => {
+                span.in_scope(|| error!(error = %e, code = e.code(), "the execution was not started"));
+                true
+            }
         }
-    }
-    failures.response()
+    })
+    .await
 }

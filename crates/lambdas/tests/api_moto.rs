@@ -12,19 +12,17 @@
 //! Needs `AWS_ENDPOINT_URL` (the test command starts moto server); without it the test fails
 //! when `CI` is set and is skipped with a notice otherwise.
 
-#[path = "../../aws/tests/common/mod.rs"]
-mod common;
-
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
-use common::endpoint;
 use lambda_http::Body;
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use stepwise_aws::{aws_runtime_with, create_table, AwsRuntime, AwsSettings};
+use stepwise_aws::{aws_runtime_with, AwsRuntime, AwsSettings};
 use stepwise_lambdas::{api_function, step_driver};
 use stepwise_runtime::ports::{Queue, STEP_QUEUE};
+use stepwise_testkit::aws::fresh_table;
+use stepwise_testkit::{endpoint, unique};
 
 const ROLE: &str = "arn:aws:iam::123456789012:role/api";
 
@@ -93,17 +91,10 @@ async fn the_step_functions_api_on_dynamodb_and_sqs() {
     if endpoint().is_none() {
         return;
     }
-    let sdk = stepwise_aws::sdk_config().await;
-    let settings = AwsSettings {
-        table: common::unique("api"),
-        step_queue_url: None,
-        visibility: Duration::from_secs(2),
-        ..AwsSettings::from_env(&sdk)
-    };
-    create_table(&aws_sdk_dynamodb::Client::new(&sdk), &settings.table).await.expect("create table");
+    let (sdk, settings) = fresh_table("api", Duration::from_secs(2)).await;
     let probe = aws_runtime_with(&sdk, &settings);
-    let step_url = probe.queue().create_queue(&common::unique("api-steps")).await.expect("step queue");
-    let approvals = probe.queue().create_queue(&common::unique("api-approvals")).await.expect("approval queue");
+    let step_url = probe.queue().create_queue(&unique("api-steps")).await.expect("step queue");
+    let approvals = probe.queue().create_queue(&unique("api-approvals")).await.expect("approval queue");
     let settings = AwsSettings { step_queue_url: Some(step_url.clone()), ..settings };
     let runtime = || aws_runtime_with(&sdk, &settings);
     let rt = Arc::new(runtime());
@@ -143,7 +134,7 @@ async fn the_step_functions_api_on_dynamodb_and_sqs() {
         "Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
         "Parameters": {"QueueUrl": approvals, "MessageBody": {"token.$": "$$.Task.Token"}}, "End": true}}});
     let wait = json!({"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 600, "End": true}}});
-    let name = common::unique("m").replace('-', "_");
+    let name = unique("m").replace('-', "_");
 
     // State machines.
     let created =

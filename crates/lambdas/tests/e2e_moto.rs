@@ -13,30 +13,21 @@
 //! Needs `AWS_ENDPOINT_URL` (the test command starts moto server); without it the test fails
 //! when `CI` is set and is skipped with a notice otherwise.
 
-#[path = "../../aws/tests/common/mod.rs"]
 mod common;
 
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
-use common::{endpoint, invoke_server, Reply};
+use common::record;
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use stepwise_aws::{aws_runtime_with, create_table, AwsRuntime, AwsSettings, LambdaFunctions};
+use stepwise_aws::{aws_runtime_with, AwsRuntime, AwsSettings};
 use stepwise_lambdas::{approval_callback, start_execution_sqs, step_driver};
 use stepwise_runtime::driver::{FaultHook, FaultPoint};
-use stepwise_runtime::ports::{Message, Queue, Store, STEP_QUEUE};
-
-fn record(m: &Message) -> SqsMessage {
-    SqsMessage {
-        message_id: Some(m.id.clone()),
-        receipt_handle: Some(m.receipt.clone()),
-        body: Some(m.body.clone()),
-        event_source: Some("aws:sqs".into()),
-        ..Default::default()
-    }
-}
+use stepwise_runtime::ports::{Queue, Store, STEP_QUEUE};
+use stepwise_testkit::aws::{fresh_table, local_lambda};
+use stepwise_testkit::{endpoint, invoke_server, unique, Reply};
 
 /// The sample's Lambda handlers behind the Invoke API.
 fn sample_functions(name: &str, body: &[u8]) -> Reply {
@@ -77,12 +68,7 @@ impl Setup {
     /// A runtime as a Lambda container builds it, optionally with a fault hook.
     fn runtime(&self, faults: Option<FaultHook>) -> AwsRuntime {
         let settings = AwsSettings { step_queue_url: Some(self.step_url.clone()), ..self.settings.clone() };
-        let conf = aws_sdk_lambda::config::Builder::from(&self.sdk)
-            .endpoint_url(&self.lambda_url)
-            .retry_config(aws_smithy_types::retry::RetryConfig::disabled())
-            .build();
-        let rt = aws_runtime_with(&self.sdk, &settings)
-            .with_functions(LambdaFunctions::from_client(aws_sdk_lambda::Client::from_conf(conf)));
+        let rt = aws_runtime_with(&self.sdk, &settings).with_functions(local_lambda(&self.sdk, &self.lambda_url));
         match faults {
             Some(h) => rt.with_faults(h),
             None => rt,
@@ -95,19 +81,12 @@ async fn the_sample_runs_end_to_end_through_the_lambda_handlers_on_the_local_end
     if endpoint().is_none() {
         return;
     }
-    let sdk = stepwise_aws::sdk_config().await;
-    let settings = AwsSettings {
-        table: common::unique("e2e"),
-        step_queue_url: None,
-        visibility: Duration::from_secs(1),
-        ..AwsSettings::from_env(&sdk)
-    };
-    create_table(&aws_sdk_dynamodb::Client::new(&sdk), &settings.table).await.expect("create table");
+    let (sdk, settings) = fresh_table("e2e", Duration::from_secs(1)).await;
     let probe = aws_runtime_with(&sdk, &settings);
-    let step_url = probe.queue().create_queue(&common::unique("steps")).await.expect("step queue");
-    let approval_url = probe.queue().create_queue(&common::unique("approval")).await.expect("approval queue");
-    let report_url = probe.queue().create_queue(&common::unique("report")).await.expect("report queue");
-    let topic = probe.topics().create_topic(&common::unique("topic")).await.expect("topic");
+    let step_url = probe.queue().create_queue(&unique("steps")).await.expect("step queue");
+    let approval_url = probe.queue().create_queue(&unique("approval")).await.expect("approval queue");
+    let report_url = probe.queue().create_queue(&unique("report")).await.expect("report queue");
+    let topic = probe.topics().create_topic(&unique("topic")).await.expect("topic");
     // the report queue subscribes to the topic (raw delivery, as a consumer would set it)
     let report_arn = format!(
         "arn:aws:sqs:{}:{}:{}",
@@ -130,21 +109,17 @@ async fn the_sample_runs_end_to_end_through_the_lambda_handlers_on_the_local_end
     let rt = setup.runtime(None);
 
     // the machine, as the start-execution function registers it
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/stock-trading");
-    let text = std::fs::read_to_string(dir.join("definition.asl.json")).expect("example definition");
-    let mut bindings: serde_json::Map<String, Value> =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("bindings.json")).expect("bindings")).expect("json");
-    bindings.insert("RequestHumanApprovalQueueUrl".into(), approval_url.clone().into());
-    bindings.insert("ReportResultTopicArn".into(), topic.clone().into());
-    let definition: Value =
-        serde_json::from_str(&stepwise_sample::substitute(&text, &bindings).expect("substitute")).expect("definition");
+    let definition = stepwise_testkit::stock_trading_definition(&[
+        ("RequestHumanApprovalQueueUrl", &approval_url),
+        ("ReportResultTopicArn", &topic),
+    ]);
     let machine = rt
         .create_machine("StockTrading", definition, "arn:aws:iam::123456789012:role/r", false)
         .await
         .expect("machine");
 
     // start through an SQS message
-    let name = common::unique("run");
+    let name = unique("run");
     let start = SqsEvent {
         records: vec![SqsMessage {
             message_id: Some("start-1".into()),

@@ -16,7 +16,8 @@
 //! queue message ([`approval_token`]) and sends it back with [`APPROVAL_OUTPUT`]; only that pure
 //! part lives here, the sending is the runtime's.
 //!
-//! [`substitute`] fills the definition's `${Name}` variables (SAM `DefinitionSubstitutions`).
+//! [`substitute`] fills the definition's `${Name}` variables (SAM `DefinitionSubstitutions`);
+//! [`pass_chain`] is the benchmarks' plain machine.
 #![warn(missing_docs)]
 
 use chrono::{SecondsFormat, Utc};
@@ -129,6 +130,23 @@ pub fn handler(name: &str) -> Option<Handler> {
 pub fn dyn_handler(name: &str) -> Option<DynHandler> {
     let h = handler(name)?;
     Some(Arc::new(move |event| h(event).map_err(|e| (e.error_type, e.error_message))))
+}
+
+/// A definition of `n` Pass states in a chain (`S0`, `S1`, ..., the last one ending): the
+/// plain-transition workload the benchmarks share (the stepper's in `stepwise-asl`, the durable
+/// runtime's in `stepwise-embedded`).
+pub fn pass_chain(n: usize) -> Value {
+    let mut states = Map::new();
+    for i in 0..n {
+        let mut s = json!({"Type": "Pass"});
+        if i + 1 == n {
+            s["End"] = json!(true);
+        } else {
+            s["Next"] = json!(format!("S{}", i + 1));
+        }
+        states.insert(format!("S{i}"), s);
+    }
+    json!({"StartAt": "S0", "States": states})
 }
 
 /// Replaces every `${Name}` in a definition's text with the binding `Name` (SAM's

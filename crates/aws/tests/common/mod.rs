@@ -1,44 +1,12 @@
-//! Helpers shared by the AWS adapter tests: the endpoint check, unique names, incompressible
-//! filler, and a local server speaking Lambda's Invoke API.
-#![allow(dead_code)]
+//! Helpers shared by the AWS adapter tests: the endpoint check, unique names and the local
+//! Invoke API server (from `stepwise-testkit`, which the Lambda tests use too), incompressible
+//! filler, and receiving a queue's messages.
+#![allow(dead_code, unused_imports)]
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 use stepwise_runtime::ports::{Message, Queue};
 
-/// The local AWS endpoint, or `None` (with a notice) when it is not configured. Under CI a
-/// missing endpoint fails the test instead: the AWS adapters must not go untested there.
-pub fn endpoint() -> Option<String> {
-    match std::env::var("AWS_ENDPOINT_URL") {
-        Ok(url) if !url.trim().is_empty() => Some(url),
-        _ if std::env::var_os("CI").is_some() => panic!(
-            "AWS_ENDPOINT_URL is not set: the AWS adapter tests need a local AWS endpoint \
-             (scripts/test.sh starts moto server and sets it)"
-        ),
-        _ => {
-            // Straight to the process's stderr (the test harness captures `eprintln!`), once.
-            static NOTICE: std::sync::Once = std::sync::Once::new();
-            NOTICE.call_once(|| {
-                let _ = writeln!(
-                    std::io::stderr(),
-                    "note: skipping the AWS adapter tests: AWS_ENDPOINT_URL is not set \
-                     (start `.venv/bin/moto_server -H 127.0.0.1 -p PORT` and export AWS_ENDPOINT_URL=http://127.0.0.1:PORT)"
-                );
-            });
-            None
-        }
-    }
-}
-
-/// A name no earlier run used (tables, queues and topics of a server that is not reset).
-pub fn unique(label: &str) -> String {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or_default();
-    format!("stepwise-{label}-{:x}-{}-{}", nanos, std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed))
-}
+pub use stepwise_testkit::{endpoint, invoke_server, unique, Reply};
 
 /// `len` characters that deflate poorly (a linear congruential generator over 64 letters).
 pub fn noise(seed: u64, len: usize) -> String {
@@ -64,127 +32,4 @@ pub async fn receive_all<Q: Queue>(q: &Q, queue: &str, want: usize, within: Dura
         got.extend(batch);
     }
     got
-}
-
-/// A response of the local Invoke API server.
-pub struct Reply {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Reply {
-    /// 200 with `body`.
-    pub fn ok(body: Vec<u8>) -> Reply {
-        Reply { status: 200, headers: Vec::new(), body }
-    }
-    /// `status` with `body`.
-    pub fn status(status: u16, body: Vec<u8>) -> Reply {
-        Reply { status, headers: Vec::new(), body }
-    }
-    /// Adds a header.
-    pub fn header(mut self, name: &str, value: &str) -> Reply {
-        self.headers.push((name.to_string(), value.to_string()));
-        self
-    }
-}
-
-/// What the server does with an invocation: the function's name (the last `:`-separated part
-/// of the name or ARN in the path, qualifier dropped) and the request body.
-pub type Route = Arc<dyn Fn(&str, &[u8]) -> Reply + Send + Sync>;
-
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
-                out.push(v);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// The bare function name in an Invoke path segment (name, partial or full ARN, qualified).
-fn function_name(segment: &str) -> String {
-    let decoded = percent_decode(segment);
-    match decoded.split_once("function:") {
-        Some((_, rest)) => rest.split(':').next().unwrap_or(rest).to_string(),
-        None => decoded.split(':').next().unwrap_or(&decoded).to_string(),
-    }
-}
-
-/// Starts a server for `POST /2015-03-31/functions/{name}/invocations` on a free loopback
-/// port (a thread per connection, for the life of the test process); returns its base URL.
-pub fn invoke_server(route: Route) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
-    let port = listener.local_addr().expect("local address").port();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(stream) = stream else { continue };
-            let route = route.clone();
-            std::thread::spawn(move || {
-                let _ = serve(stream, route);
-            });
-        }
-    });
-    format!("http://127.0.0.1:{port}")
-}
-
-fn serve(stream: std::net::TcpStream, route: Route) -> std::io::Result<()> {
-    let mut reader = BufReader::new(stream.try_clone()?);
-    loop {
-        let mut request_line = String::new();
-        if reader.read_line(&mut request_line)? == 0 {
-            return Ok(());
-        }
-        let path = request_line.split_whitespace().nth(1).unwrap_or("").to_string();
-        let mut length = 0usize;
-        loop {
-            let mut line = String::new();
-            reader.read_line(&mut line)?;
-            let line = line.trim_end();
-            if line.is_empty() {
-                break;
-            }
-            if let Some((k, v)) = line.split_once(':') {
-                if k.eq_ignore_ascii_case("content-length") {
-                    length = v.trim().parse().unwrap_or(0);
-                }
-            }
-        }
-        let mut body = vec![0; length];
-        reader.read_exact(&mut body)?;
-        let segments: Vec<&str> = path.split('?').next().unwrap_or("").split('/').collect();
-        let reply = match segments.as_slice() {
-            ["", "2015-03-31", "functions", name, "invocations"] => route(&function_name(name), &body),
-            _ => Reply::status(400, b"{\"message\":\"not an Invoke request\"}".to_vec()),
-        };
-        let reason = match reply.status {
-            200 => "OK",
-            404 => "Not Found",
-            429 => "Too Many Requests",
-            500 => "Internal Server Error",
-            _ => "Status",
-        };
-        let mut head = format!(
-            "HTTP/1.1 {} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nX-Amzn-RequestId: local\r\n",
-            reply.status,
-            reply.body.len()
-        );
-        for (k, v) in &reply.headers {
-            head.push_str(&format!("{k}: {v}\r\n"));
-        }
-        head.push_str("\r\n");
-        let mut out = stream.try_clone()?;
-        out.write_all(head.as_bytes())?;
-        out.write_all(&reply.body)?;
-        out.flush()?;
-    }
 }

@@ -3,7 +3,7 @@
 //! process, and helpers that drive the step queue through the `step_driver` handler.
 #![allow(dead_code)]
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 use std::path::PathBuf;
 use std::time::Duration;
 use stepwise_embedded::functions::FunctionRouter;
@@ -55,11 +55,7 @@ pub fn http_request_with_body(name: &str, body: &Value) -> lambda_http::Request 
 
 /// The stock-trading definition with the example bindings substituted.
 pub fn definition() -> String {
-    let dir = repo().join("examples/stock-trading");
-    let text = std::fs::read_to_string(dir.join("definition.asl.json")).expect("definition");
-    let bindings: Map<String, Value> =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("bindings.json")).expect("bindings")).expect("JSON");
-    stepwise_sample::substitute(&text, &bindings).expect("substituted")
+    stepwise_testkit::stock_trading_definition_text(&[])
 }
 
 /// A runtime over a fresh in-memory database with the sample's functions, and the adapters
