@@ -543,7 +543,7 @@ fn get_n(item: &Item, name: &str) -> Option<u64> {
 }
 
 fn get_b<'a>(item: &'a Item, name: &str) -> Option<&'a [u8]> {
-    item.get(name).and_then(|v| v.as_b().ok()).map(|b| b.as_ref())
+    item.get(name).and_then(|v| v.as_b().ok()).map(std::convert::AsRef::as_ref)
 }
 
 /// Expression attribute names for every attribute an expression mentions (`#x` → `x`).
@@ -614,7 +614,7 @@ impl DynamoStore {
     }
 
     fn remember(&self, arn: &str, head: Head) {
-        let mut cache = self.loaded.lock().unwrap_or_else(|e| e.into_inner());
+        let mut cache = self.loaded.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if cache.len() >= CACHE_LIMIT && !cache.contains_key(arn) {
             cache.clear();
         }
@@ -622,11 +622,11 @@ impl DynamoStore {
     }
 
     fn cached(&self, arn: &str) -> Option<Head> {
-        self.loaded.lock().unwrap_or_else(|e| e.into_inner()).get(arn).cloned()
+        self.loaded.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(arn).cloned()
     }
 
     fn forget(&self, arn: &str) {
-        self.loaded.lock().unwrap_or_else(|e| e.into_inner()).remove(arn);
+        self.loaded.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(arn);
     }
 
     // ---------- requests ----------
@@ -828,7 +828,13 @@ impl DynamoStore {
             .send();
         match metered!("PutItem", op, Charge::Write(units), request) {
             Ok(_) => Ok(()),
-            Err(e) if e.as_service_error().is_some_and(|x| x.is_conditional_check_failed_exception()) => Ok(()),
+            Err(e)
+                if e.as_service_error().is_some_and(
+                    aws_sdk_dynamodb::operation::put_item::PutItemError::is_conditional_check_failed_exception,
+                ) =>
+            {
+                Ok(())
+            }
             Err(e) => Err(self.err(op, e)),
         }
     }
@@ -988,7 +994,11 @@ impl Store for DynamoStore {
             .send();
         let created = match metered!("PutItem", op, Charge::Write(write_units(size) + 1.0), request) {
             Ok(_) => Ok(()),
-            Err(e) if e.as_service_error().is_some_and(|x| x.is_conditional_check_failed_exception()) => {
+            Err(e)
+                if e.as_service_error().is_some_and(
+                    aws_sdk_dynamodb::operation::put_item::PutItemError::is_conditional_check_failed_exception,
+                ) =>
+            {
                 Err(Error::AlreadyExists { arn: arn.clone() })
             }
             Err(e) => Err(self.err(op, e)),
@@ -1213,7 +1223,13 @@ impl Store for DynamoStore {
             .send();
         match metered!("UpdateItem", "consume_token", Charge::Write(1.0), request) {
             Ok(_) => Ok(true),
-            Err(e) if e.as_service_error().is_some_and(|x| x.is_conditional_check_failed_exception()) => Ok(false),
+            Err(e)
+                if e.as_service_error().is_some_and(
+                    aws_sdk_dynamodb::operation::update_item::UpdateItemError::is_conditional_check_failed_exception,
+                ) =>
+            {
+                Ok(false)
+            }
             Err(e) => Err(self.err("consume_token", e)),
         }
     }
@@ -1236,12 +1252,11 @@ impl Store for DynamoStore {
         let mut executions = Vec::with_capacity(want);
         while executions.len() < want {
             // A shard that ran dry but has more must be read before anything is taken.
-            for i in 0..shards.len() {
-                while shards[i].items.is_empty() && !shards[i].done {
-                    let page = self
-                        .list_shard(&shards[i], query, after.as_deref(), share.min(want - executions.len()))
-                        .await?;
-                    shards[i].take(page);
+            for shard in &mut shards {
+                while shard.items.is_empty() && !shard.done {
+                    let page =
+                        self.list_shard(shard, query, after.as_deref(), share.min(want - executions.len())).await?;
+                    shard.take(page);
                 }
             }
             let newest =
@@ -1461,7 +1476,10 @@ pub async fn create_table(client: &Client, name: &str) -> Result<(), Error> {
         .send();
     match metered!("CreateTable", "create_table", Charge::Unestimated, request) {
         Ok(_) => {}
-        Err(e) if e.as_service_error().is_some_and(|x| x.is_resource_in_use_exception()) => {}
+        Err(e)
+            if e.as_service_error().is_some_and(
+                aws_sdk_dynamodb::operation::create_table::CreateTableError::is_resource_in_use_exception,
+            ) => {}
         Err(e) => return Err(storage_error("CreateTable", name, e)),
     }
     // Wait until active (instant on emulators; seconds on AWS).

@@ -110,7 +110,7 @@ impl Functions for LambdaFunctions {
         };
         match result {
             Ok(out) => {
-                let body = out.payload().map(|b| b.as_ref()).unwrap_or_default();
+                let body = out.payload().map(std::convert::AsRef::as_ref).unwrap_or_default();
                 if let Some(kind) = out.function_error() {
                     let fallback = if kind.is_empty() { "Lambda.Unknown" } else { kind };
                     return FunctionOutcome::from_error_body(body, Some(fallback))

@@ -74,7 +74,7 @@ impl AwsSettings {
             .unwrap_or(defaults.account);
         let region = sdk
             .region()
-            .map(|r| r.to_string())
+            .map(std::string::ToString::to_string)
             .or_else(|| var("AWS_REGION"))
             .or_else(|| var("AWS_DEFAULT_REGION"))
             .unwrap_or(defaults.region);
@@ -137,7 +137,7 @@ static METER: Mutex<Option<Meter>> = Mutex::new(None);
 
 fn with_meter(f: impl FnOnce(&mut Meter)) {
     // A poisoned meter only loses counts: never fail a request over it.
-    let mut guard = METER.lock().unwrap_or_else(|e| e.into_inner());
+    let mut guard = METER.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     f(guard.get_or_insert_with(Meter::default));
 }
 

@@ -118,7 +118,7 @@ impl SqsQueue {
 
     /// Uses `url` for the queue named `name` (no GetQueueUrl).
     pub fn with_queue_url(self, name: &str, url: &str) -> SqsQueue {
-        self.urls.lock().unwrap_or_else(|e| e.into_inner()).insert(name.to_string(), url.to_string());
+        self.urls.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(name.to_string(), url.to_string());
         self
     }
 
@@ -145,7 +145,7 @@ impl SqsQueue {
         let url = out
             .queue_url
             .ok_or_else(|| Error::messaging(format!("SQS CreateQueue on {name}"), "the response has no queue URL"))?;
-        self.urls.lock().unwrap_or_else(|e| e.into_inner()).insert(name.to_string(), url.clone());
+        self.urls.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(name.to_string(), url.clone());
         Ok(url)
     }
 
@@ -154,7 +154,7 @@ impl SqsQueue {
         if is_url(queue) {
             return Ok(queue.to_string());
         }
-        if let Some(url) = self.urls.lock().unwrap_or_else(|e| e.into_inner()).get(queue) {
+        if let Some(url) = self.urls.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(queue) {
             return Ok(url.clone());
         }
         count("sqs", "GetQueueUrl");
@@ -168,13 +168,13 @@ impl SqsQueue {
         let url = out
             .queue_url
             .ok_or_else(|| Error::messaging(format!("SQS GetQueueUrl on {queue}"), "the response has no queue URL"))?;
-        self.urls.lock().unwrap_or_else(|e| e.into_inner()).insert(queue.to_string(), url.clone());
+        self.urls.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(queue.to_string(), url.clone());
         Ok(url)
     }
 
     /// The cell holding the message id sent with `dedup_id` to `url` in this process.
     fn dedup_cell(&self, url: &str, dedup_id: &str) -> Arc<OnceCell<String>> {
-        let mut map = self.dedup.lock().unwrap_or_else(|e| e.into_inner());
+        let mut map = self.dedup.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let now = Instant::now();
         if map.len() >= DEDUP_LIMIT {
             map.retain(|_, (at, _)| now.duration_since(*at) < DEDUP_WINDOW);

@@ -88,7 +88,7 @@ async fn sns_topics_pass_the_topics_contract() {
     contract::topics_contract_on(&topics, &arn).await;
     match stepwise_runtime::ports::Topics::publish(&topics, &format!("{arn}-missing"), "x").await {
         Err(e @ Error::Messaging { .. }) => {
-            assert!(e.to_string().contains("Publish"), "the error names the operation: {e}")
+            assert!(e.to_string().contains("Publish"), "the error names the operation: {e}");
         }
         other => panic!("publishing to a missing topic must fail, got {other:?}"),
     }

@@ -234,7 +234,7 @@ impl Db {
                     (Ok(v), Ok(())) => Ok(v),
                     (Ok(_), Err(e)) => Err(Failure::Data(format!("the transaction did not commit: {e}"))),
                     (Err(e), _) => Err(e),
-                })
+                });
             })
         });
         let sender = self.jobs.lock().map_err(|_| Failure::Data("the database handle is poisoned".into()))?.clone();

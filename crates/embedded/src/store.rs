@@ -58,7 +58,7 @@ impl SqliteStore {
 
     /// What the execution listings of this handle read so far.
     pub fn list_reads(&self) -> ListReads {
-        *self.reads.lock().unwrap_or_else(|e| e.into_inner())
+        *self.reads.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Every execution of every machine, newest first: for `stepwise list`, which shows all a
@@ -366,7 +366,7 @@ impl Store for SqliteStore {
                 }
                 drop(rows);
                 {
-                    let mut reads = reads.lock().unwrap_or_else(|e| e.into_inner());
+                    let mut reads = reads.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
                     reads.queries += 1;
                     reads.rows += executions.len() as u64;
                     reads.full_scan_steps += stmt.get_status(StatementStatus::FullscanStep).max(0) as u64;

@@ -424,7 +424,7 @@ fn config_file_errors_name_the_file() {
             assert_eq!(
                 (field.as_str(), message.as_str()),
                 ("functions.Echo.command", "expected a string or an array of strings")
-            )
+            );
         }
         other => panic!("{other:?}"),
     }

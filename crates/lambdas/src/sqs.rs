@@ -50,14 +50,10 @@ fn event_kind(event: &Event) -> (&'static str, Option<usize>) {
 /// step message, is reported in `batch_item_failures`, so SQS delivers it again (and moves it to
 /// the dead-letter queue after the queue's `maxReceiveCount`); the others are deleted. Records
 /// are handled one after the other, in batch order.
-pub async fn step_driver<S, Q, T, F, C>(rt: &Runtime<S, Q, T, F, C>, event: SqsEvent) -> SqsBatchResponse
-where
-    S: Store,
-    Q: Queue,
-    T: Topics,
-    F: Functions,
-    C: Clock,
-{
+pub async fn step_driver<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock>(
+    rt: &Runtime<S, Q, T, F, C>,
+    event: SqsEvent,
+) -> SqsBatchResponse {
     each_record(&event, |record| async move {
         let message_id = record.message_id.as_deref().unwrap_or_default();
         let body = record.body.as_deref().unwrap_or_default();
@@ -93,14 +89,10 @@ where
 /// is over (`TaskTimedOut`) or unknown (`TaskDoesNotExist`) can never succeed: it is logged and
 /// the record deleted. Any other error (a body without a token, a store or queue failure) makes
 /// the record a batch item failure.
-pub async fn approval_callback<S, Q, T, F, C>(rt: &Runtime<S, Q, T, F, C>, event: SqsEvent) -> SqsBatchResponse
-where
-    S: Store,
-    Q: Queue,
-    T: Topics,
-    F: Functions,
-    C: Clock,
-{
+pub async fn approval_callback<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock>(
+    rt: &Runtime<S, Q, T, F, C>,
+    event: SqsEvent,
+) -> SqsBatchResponse {
     each_record(&event, |record| {
         let message_id = record.message_id.as_deref().unwrap_or_default();
         let span = info_span!("approval", execution_arn = Empty, state = Empty, message_id);
@@ -139,14 +131,10 @@ where
 /// redelivered message does not start a second execution (a start repeated with the same name
 /// and input succeeds, as AWS's idempotent StartExecution). A record that cannot be started is
 /// a batch item failure (it ends in the dead-letter queue, where its sender can find it).
-pub async fn start_execution_sqs<S, Q, T, F, C>(rt: &Runtime<S, Q, T, F, C>, event: SqsEvent) -> SqsBatchResponse
-where
-    S: Store,
-    Q: Queue,
-    T: Topics,
-    F: Functions,
-    C: Clock,
-{
+pub async fn start_execution_sqs<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock>(
+    rt: &Runtime<S, Q, T, F, C>,
+    event: SqsEvent,
+) -> SqsBatchResponse {
     each_record(&event, |record| async move {
         let message_id = record.message_id.clone().unwrap_or_default();
         let span = info_span!("start_execution", execution_arn = Empty, state = Empty, message_id = %message_id);
