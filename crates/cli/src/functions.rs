@@ -21,7 +21,7 @@ use serde_json::{json, Map, Value};
 use std::path::Path;
 use stepwise_asl::integrations::{Call, CallResult, Services};
 use stepwise_embedded::functions::FunctionRouter;
-use stepwise_runtime::ports::Functions;
+use stepwise_runtime::services::invoke;
 
 /// The router as the integration port: functions run locally; SQS and SNS messages are
 /// accepted and dropped (an in-memory run keeps no queues; `stepwise run` does).
@@ -70,11 +70,8 @@ impl LocalFunctions {
 impl Services for LocalFunctions {
     async fn call(&mut self, call: &Call) -> CallResult {
         match call {
-            Call::Invoke { function, payload, asynchronous: true, .. } => {
-                CallResult::Function(self.router.invoke_event(function, payload).await)
-            }
-            Call::Invoke { function, payload, timeout, .. } => {
-                CallResult::Function(self.router.invoke(function, payload, *timeout).await)
+            Call::Invoke { function, payload, timeout, asynchronous } => {
+                CallResult::Function(invoke(&self.router, function, payload, *timeout, *asynchronous).await)
             }
             Call::SendMessage { .. } | Call::Publish { .. } => CallResult::Delivered(Ok(None)),
             Call::Done(_) => CallResult::Nothing,

@@ -4,8 +4,25 @@
 //! which plans the call and shapes the outcome.
 
 use crate::ports::{Functions, Queue, Topics};
+use serde_json::Value;
 use std::time::Duration;
-use stepwise_asl::integrations::{Call, CallResult, Services};
+use stepwise_asl::integrations::{Call, CallResult, FunctionOutcome, Services};
+
+/// A function invocation as a [`Call::Invoke`] asks for it: `asynchronous` (`InvocationType:
+/// Event`) does not wait for the function's result.
+pub async fn invoke<F: Functions>(
+    functions: &F,
+    function: &str,
+    payload: &Value,
+    timeout: Option<Duration>,
+    asynchronous: bool,
+) -> FunctionOutcome {
+    if asynchronous {
+        functions.invoke_event(function, payload).await
+    } else {
+        functions.invoke(function, payload, timeout).await
+    }
+}
 
 /// A Task's I/O over the runtime's ports, for one outbox action.
 pub struct PortServices<'a, Q, T, F> {
@@ -23,11 +40,8 @@ pub struct PortServices<'a, Q, T, F> {
 impl<Q: Queue, T: Topics, F: Functions> Services for PortServices<'_, Q, T, F> {
     async fn call(&mut self, call: &Call) -> CallResult {
         match call {
-            Call::Invoke { function, payload, asynchronous: true, .. } => {
-                CallResult::Function(self.functions.invoke_event(function, payload).await)
-            }
-            Call::Invoke { function, payload, timeout, .. } => {
-                CallResult::Function(self.functions.invoke(function, payload, *timeout).await)
+            Call::Invoke { function, payload, timeout, asynchronous } => {
+                CallResult::Function(invoke(self.functions, function, payload, *timeout, *asynchronous).await)
             }
             Call::SendMessage { queue_url, body } => {
                 // The message id is the queue's; the dedup id keeps a redone send single.
