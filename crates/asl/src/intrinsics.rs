@@ -687,7 +687,8 @@ impl Env<'_> {
                 if s.trim().is_empty() {
                     Value::Null
                 } else {
-                    serde_json::from_str(s).map_err(|e| a.failed(format!("the string is not valid JSON ({e})")))?
+                    serde_json::from_str(&integer_zeros(s))
+                        .map_err(|e| a.failed(format!("the string is not valid JSON ({e})")))?
                 }
             }
             Func::JsonToString => {
@@ -1072,9 +1073,58 @@ impl JavaRandom {
     }
 }
 
+/// JSON text with every integer `-0` written `0`. AWS parses with Jackson, which reads `-0` as
+/// the integer 0 (and `-0.0` as the double -0.0); serde_json reads both as the double -0.0,
+/// which prints as `-0.0`. Strings are left alone.
+fn integer_zeros(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.contains("-0") {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let bytes = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    let (mut in_string, mut escaped, mut start) = (false, false, 0);
+    for (i, &b) in bytes.iter().enumerate() {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'-' if bytes.get(i + 1) == Some(&b'0')
+                && !matches!(bytes.get(i + 2), Some(b'0'..=b'9' | b'.' | b'e' | b'E'))
+                && (i == 0 || !bytes[i - 1].is_ascii_alphanumeric()) =>
+            {
+                out.push_str(&text[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    out.push_str(&text[start..]);
+    std::borrow::Cow::Owned(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn string_to_json_reads_integer_minus_zero_as_zero_like_jackson() {
+        assert_eq!(integer_zeros("-0"), "0");
+        assert_eq!(
+            integer_zeros("[-0, -0.0, -0e1, -01, \"-0\", {\"a\": -0}]"),
+            "[0, -0.0, -0e1, -01, \"-0\", {\"a\": 0}]"
+        );
+        let v: Value = serde_json::from_str(&integer_zeros("-0")).expect("json");
+        assert_eq!(v.to_string(), "0");
+        let v: Value = serde_json::from_str(&integer_zeros("-0.0")).expect("json");
+        assert_eq!(v.to_string(), "-0.0");
+    }
     use serde_json::json;
 
     fn counter() -> impl FnMut() -> u64 {
