@@ -20,7 +20,8 @@
 //! - **Revisions.** Every configuration of a machine (definition, role, type) has a revision id
 //!   (`revisionId`); an execution runs the revision it started with, so UpdateStateMachine
 //!   never changes a running execution (as on AWS). DescribeStateMachineForExecution answers
-//!   the execution's revision.
+//!   the execution's revision. As on AWS, a machine's first revision has no `revisionId` in
+//!   answers (AWS: "null"); it appears with the first UpdateStateMachine.
 //! - **Deletion.** DeleteStateMachine removes the machine for new requests at once and ends its
 //!   running executions with `ExecutionFailed` (`States.Runtime`, "State machine NAME has been
 //!   deleted.", AWS's failure) as soon as the step driver takes them; AWS lets them reach their
@@ -520,7 +521,9 @@ fn describe_machine(m: &Machine) -> Value {
         "loggingConfiguration": {"level": "OFF", "includeExecutionData": false},
         "tracingConfiguration": {"enabled": false},
     });
-    if !m.revision_id.is_empty() {
+    // AWS gives a machine no revisionId until its first UpdateStateMachine ("the first
+    // revision ID when you create the state machine is null").
+    if m.updated.is_some() && !m.revision_id.is_empty() {
         d["revisionId"] = m.revision_id.clone().into();
     }
     d
