@@ -360,6 +360,14 @@ fn bad_requests_get_aws_error_codes() {
         s.code("CreateStateMachine", json!({"name": "R", "definition": pass_machine().to_string(), "roleArn": "role"})),
         "InvalidArn"
     );
+    // A role ARN whose account is not 12 digits is refused, as AWS does.
+    assert_eq!(
+        s.code(
+            "CreateStateMachine",
+            json!({"name": "R", "definition": pass_machine().to_string(), "roleArn": "arn:aws:iam::1234:role/x"})
+        ),
+        "InvalidArn"
+    );
     assert_eq!(s.code("CreateStateMachine", json!({"name": "NoDef", "roleArn": ROLE})), "ValidationException");
     assert_eq!(
         s.code(

@@ -88,9 +88,20 @@ pub fn check_arn(arn: &str, kinds: &[&str]) -> Result<(), Error> {
     }
 }
 
-/// `InvalidArn` unless `role` looks like an ARN (`arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE`).
+/// `InvalidArn` unless `role` is an IAM role ARN: `arn:PARTITION:iam::ACCOUNT:role/NAME` with a
+/// 12-digit account (AWS refuses `arn:aws:iam::1234:role/x`).
 pub fn check_role_arn(role: &str) -> Result<(), Error> {
-    if role.starts_with("arn:") && role.split(':').count() >= 6 {
+    let parts: Vec<&str> = role.splitn(6, ':').collect();
+    let ok = match parts.as_slice() {
+        ["arn", partition, "iam", "", account, resource] => {
+            !partition.is_empty()
+                && account.len() == 12
+                && account.bytes().all(|b| b.is_ascii_digit())
+                && resource.strip_prefix("role/").is_some_and(|name| !name.is_empty())
+        }
+        _ => false,
+    };
+    if ok {
         Ok(())
     } else {
         Err(Error::invalid(Invalid::Arn, format!("Invalid Arn: 'Resource type not valid in this context: {role}'")))
@@ -106,6 +117,23 @@ mod tests {
         assert!(check_arn("arn:aws:states:us-east-1:123456789012:stateMachine:M", &["stateMachine"]).is_ok());
         assert!(check_arn("arn:aws:states:us-east-1:123456789012:execution:M:e", &["stateMachine"]).is_err());
         assert_eq!(check_arn("not-an-arn", &["execution"]).map_err(|e| e.code()), Err("InvalidArn"));
+    }
+
+    #[test]
+    fn role_arns_need_iam_a_12_digit_account_and_a_role() {
+        for good in ["arn:aws:iam::123456789012:role/r", "arn:aws-cn:iam::123456789012:role/path/r"] {
+            assert!(check_role_arn(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "arn:aws:iam::1234:role/x",
+            "arn:aws:iam::12345678901a:role/x",
+            "arn:aws:iam::123456789012:user/x",
+            "arn:aws:iam::123456789012:role/",
+            "arn:aws:s3:::123456789012:role/x",
+            "role",
+        ] {
+            assert_eq!(check_role_arn(bad).map_err(|e| e.code()), Err("InvalidArn"), "{bad}");
+        }
     }
 
     #[test]
