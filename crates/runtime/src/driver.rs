@@ -271,7 +271,7 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
 
     /// A state machine (its current revision); `StateMachineDoesNotExist` if there is none.
     pub async fn get_machine(&self, arn: &str) -> Result<Machine, Error> {
-        self.store.get_machine(arn).await?.ok_or_else(|| Error::no_machine(arn))
+        self.find_machine(arn).await?.ok_or_else(|| Error::no_machine(arn))
     }
 
     /// A state machine, if it exists.
@@ -654,7 +654,7 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
 
     /// The execution, if it exists.
     pub async fn describe(&self, arn: &str) -> Result<Stored, Error> {
-        self.store.load(arn).await?.ok_or_else(|| Error::no_execution(arn))
+        self.find_execution(arn).await?.ok_or_else(|| Error::no_execution(arn))
     }
 
     /// StopExecution: sends a stop message.

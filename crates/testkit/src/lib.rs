@@ -119,14 +119,10 @@ pub fn mask(v: &mut Value) {
 }
 
 /// The execution's history as AWS writes it, [`mask`]ed.
-pub async fn masked_history<S, Q, T, F, C>(rt: &Runtime<S, Q, T, F, C>, arn: &str) -> Vec<Value>
-where
-    S: Store,
-    Q: Queue,
-    T: Topics,
-    F: Functions,
-    C: Clock,
-{
+pub async fn masked_history<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock>(
+    rt: &Runtime<S, Q, T, F, C>,
+    arn: &str,
+) -> Vec<Value> {
     rt.store()
         .history(arn)
         .await
