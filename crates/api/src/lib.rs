@@ -579,25 +579,8 @@ pub fn describe_execution(exec: &Execution, machine_arn: &str) -> Value {
 /// A history event as GetExecutionHistory returns it: `timestamp` in epoch seconds, and the
 /// JSON payloads of details (`input`, `output`, `parameters`) as JSON text.
 pub fn api_event(e: &HistoryEvent, include_data: bool) -> Value {
-    let mut v = e.to_aws_json();
+    let mut v = e.to_api_json(include_data);
     v["timestamp"] = epoch_seconds(e.timestamp);
-    if let Some(o) = v.as_object_mut() {
-        for (k, d) in o.iter_mut() {
-            if !k.ends_with("EventDetails") {
-                continue;
-            }
-            let Some(d) = d.as_object_mut() else { continue };
-            for field in ["input", "output", "parameters"] {
-                if let Some(x) = d.get_mut(field) {
-                    if include_data {
-                        *x = Value::String(x.to_string());
-                    } else {
-                        d.remove(field);
-                    }
-                }
-            }
-        }
-    }
     v
 }
 

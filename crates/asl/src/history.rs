@@ -64,7 +64,8 @@ impl HistoryEvent {
             }
             Details::Exited { name, output, assigned } => {
                 let mut d = Map::new();
-                if let Some(vars) = assigned {
+                // AWS shows no `assignedVariables` for an empty `Assign`.
+                if let Some(vars) = assigned.as_ref().filter(|v| !v.is_empty()) {
                     let shown: Map<String, Value> =
                         vars.iter().map(|(k, v)| (k.clone(), Value::String(v.to_string()))).collect();
                     d.insert("assignedVariables".into(), Value::Object(shown));
@@ -81,6 +82,31 @@ impl HistoryEvent {
             m.insert(k.into(), d);
         }
         Value::Object(m)
+    }
+
+    /// The event as `GetExecutionHistory` answers it: as [`HistoryEvent::to_aws_json`], with
+    /// the JSON payloads of the details (`input`, `output`, `parameters`) as JSON text.
+    /// `include_data: false` leaves them out (`includeExecutionData=false`).
+    pub fn to_api_json(&self, include_data: bool) -> Value {
+        let mut v = self.to_aws_json();
+        if let Some(o) = v.as_object_mut() {
+            for (k, d) in o.iter_mut() {
+                if !k.ends_with("EventDetails") {
+                    continue;
+                }
+                let Some(d) = d.as_object_mut() else { continue };
+                for field in ["input", "output", "parameters"] {
+                    if let Some(x) = d.get_mut(field) {
+                        if include_data {
+                            *x = Value::String(x.to_string());
+                        } else {
+                            d.remove(field);
+                        }
+                    }
+                }
+            }
+        }
+        v
     }
 }
 

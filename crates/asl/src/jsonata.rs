@@ -33,6 +33,19 @@ use crate::payload::EvalError;
 /// The ASL error every failed JSONata evaluation raises.
 pub const QUERY_EVALUATION_ERROR: &str = "States.QueryEvaluationError";
 
+/// The field a `States.QueryEvaluationError` cause names (`Items`, `Output/result`, the Wait
+/// state's `Timestamp`): `EvaluationFailed`'s `location`. Read back from the cause, which this
+/// module and the states word with the field in it, so one text carries both; `None` when the
+/// error is not about a field (a Map whose input is not an array).
+pub fn error_location(cause: &str) -> Option<&str> {
+    const FIELD: &str = "specified for the field '";
+    if let Some(at) = cause.find(FIELD) {
+        let rest = &cause[at + FIELD.len()..];
+        return rest.find('\'').map(|end| &rest[..end]);
+    }
+    cause.contains("The Timestamp field cannot be parsed").then_some("Timestamp")
+}
+
 /// What [`eval_expr`] returns as its error when the expression produced something JSON cannot
 /// hold (a function, a regular expression). [`field_error`] turns it into AWS's cause.
 pub const UNSUPPORTED_RESULT: &str = "returned an unsupported result type.";

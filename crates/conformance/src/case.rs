@@ -97,6 +97,8 @@ pub struct Case {
     pub expected_source: String,
     /// Recorded sequence of history event types, when known.
     pub history_types: Option<Vec<String>>,
+    /// The whole recorded history (`histories.jsonl`), when the corpus has it.
+    pub history: Option<Vec<Value>>,
     /// Services needed besides the interpreter.
     pub needs: Vec<String>,
     /// Runs without any AWS service.
@@ -123,6 +125,11 @@ impl Case {
     /// Whether some note starts with `prefix` (notes look like `name: explanation`).
     pub fn has_note(&self, prefix: &str) -> bool {
         self.notes.iter().any(|n| n.starts_with(prefix))
+    }
+
+    /// Whether some history was recorded (types or whole events).
+    pub fn has_history(&self) -> bool {
+        self.history_types.is_some() || self.history.is_some()
     }
 
     /// Whether the cause must be compared as parsed JSON.
@@ -204,6 +211,7 @@ impl Case {
             expected,
             expected_source: opt_str(obj, "expected_source").unwrap_or_default(),
             history_types,
+            history: None,
             needs,
             self_contained,
             lambda_functions,
@@ -415,7 +423,7 @@ pub fn load_corpus(path: &Path) -> io::Result<Corpus> {
     let (cases_file, dir) = resolve_corpus_path(path);
     let f =
         fs::File::open(&cases_file).map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", cases_file.display())))?;
-    let (cases, mut errors) = parse_cases(BufReader::new(f), &cases_file);
+    let (mut cases, mut errors) = parse_cases(BufReader::new(f), &cases_file);
     let hist_file = dir.join("histories.jsonl");
     let histories = match fs::File::open(&hist_file) {
         Ok(f) => {
@@ -425,6 +433,9 @@ pub fn load_corpus(path: &Path) -> io::Result<Corpus> {
         }
         Err(_) => BTreeMap::new(),
     };
+    for c in &mut cases {
+        c.history = histories.get(&c.id).cloned();
+    }
     Ok(Corpus { cases, histories, errors })
 }
 

@@ -54,7 +54,7 @@ impl Engine for LocalEngine {
         // The run awaits only the handlers, which run synchronously: any executor will do.
         let r = futures_executor::block_on(local::run(definition, input, &opts, &mut Adapter(functions)))
             .map_err(|e| e.to_string())?;
-        let history = r.history_json();
+        let history = r.history.iter().map(|e| e.to_api_json(true)).collect();
         Ok(EngineRun {
             status: r.status.as_str().to_string(),
             output: r.output,

@@ -19,11 +19,13 @@ pub enum Token {
     Block(Vec<String>),
 }
 
-fn opens(t: &str) -> bool {
+/// Whether an event type opens a Parallel/Map block.
+pub fn opens_block(t: &str) -> bool {
     t == "MapStateStarted" || t == "ParallelStateStarted"
 }
 
-fn closes(t: &str) -> bool {
+/// Whether an event type closes a Parallel/Map block.
+pub fn closes_block(t: &str) -> bool {
     matches!(
         t,
         "MapStateSucceeded"
@@ -43,16 +45,16 @@ pub fn tokenize<S: AsRef<str>>(types: &[S]) -> Vec<Token> {
         let t = types[i].as_ref();
         out.push(Token::Event(t.to_string()));
         i += 1;
-        if !opens(t) {
+        if !opens_block(t) {
             continue;
         }
         let mut depth = 1usize;
         let mut inner = Vec::new();
         while i < types.len() {
             let u = types[i].as_ref();
-            if opens(u) {
+            if opens_block(u) {
                 depth += 1;
-            } else if closes(u) {
+            } else if closes_block(u) {
                 depth -= 1;
                 if depth == 0 {
                     break;

@@ -12,6 +12,7 @@
 pub mod case;
 pub mod compare;
 pub mod engine;
+pub mod events;
 pub mod history;
 pub mod invoker;
 pub mod runner;

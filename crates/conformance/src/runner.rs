@@ -15,6 +15,7 @@ use serde_json::Value;
 use crate::case::{load_corpus, Case, Corpus, NOTE_HISTORY_NORMALISED, NOTE_OUTPUT_MASKED};
 use crate::compare::{first_diff, first_diff_by, placeholder_str_eq, truncate};
 use crate::engine::LocalEngine;
+use crate::events;
 use crate::history::{compare_history, compare_history_lenient, event_types};
 use crate::invoker::{Invoke, PythonInvoker};
 use crate::transform::{apply_transformers, normalise_placeholders, Defaults, Snapshot, Transformer};
@@ -329,6 +330,15 @@ pub fn inferred_key_transformers(case: &Case) -> Vec<Transformer> {
     pairs.into_iter().map(|(k, r)| Transformer::key_value(&k, &r, false)).collect()
 }
 
+/// The transformers (the case's and those inferred from its placeholders) and defaults that
+/// line our output up with the recording.
+fn case_transformers(case: &Case) -> (Vec<Transformer>, Defaults) {
+    let defaults = Defaults { account: case.context.account.clone(), region: case.context.region.clone() };
+    let mut transformers = case.snapshot_transformers.clone();
+    transformers.extend(inferred_key_transformers(case));
+    (transformers, defaults)
+}
+
 /// Compare our result with the case's recording (after transformers). `Err`: the first difference.
 ///
 /// For cases that are not exactly comparable, placeholders in the expectation match any text.
@@ -358,9 +368,7 @@ pub fn check_result(case: &Case, run: &EngineRun) -> Result<(), String> {
         }
     });
     let mut snap = Snapshot { output: run.output.clone(), error: run.error.clone().map(Value::String), cause };
-    let defaults = Defaults { account: case.context.account.clone(), region: case.context.region.clone() };
-    let mut transformers = case.snapshot_transformers.clone();
-    transformers.extend(inferred_key_transformers(case));
+    let (transformers, defaults) = case_transformers(case);
     apply_transformers(&mut snap, &transformers, &defaults);
 
     if let Some(expected_output) = &exp.output {
@@ -411,8 +419,25 @@ fn our_cause(run: &EngineRun) -> String {
     }
 }
 
-/// Compare our history's event types with the recording's.
+/// Compare our history with the recording: every field of every event when the whole history
+/// was recorded ([`crate::events`]), else the event types.
 pub fn check_history(case: &Case, history: &[Value]) -> HistoryVerdict {
+    if let Some(recorded) = &case.history {
+        let (transformers, defaults) = case_transformers(case);
+        let ours = events::prepare(history, &transformers, &defaults);
+        let mode = if case.has_note(NOTE_HISTORY_NORMALISED) {
+            events::Mode::Normalised
+        } else if case.exact_comparable {
+            events::Mode::Exact
+        } else {
+            events::Mode::Placeholders
+        };
+        return match events::compare_events(recorded, &ours, mode) {
+            Ok(()) if mode == events::Mode::Normalised => HistoryVerdict::LenientMatch,
+            Ok(()) => HistoryVerdict::Match,
+            Err(e) => HistoryVerdict::Mismatch(e),
+        };
+    }
     let Some(recorded) = &case.history_types else {
         return HistoryVerdict::NotRecorded;
     };
@@ -476,9 +501,10 @@ pub fn run_case(case: &Case, settings: &RunSettings, engine: &dyn Engine, option
     let mut invoker = make_invoker(case, settings, options);
     let (verdict, history) = match engine.run(&case.definition, case.input.clone(), settings, &mut invoker) {
         Err(e) => {
-            let h = match case.history_types {
-                Some(_) => HistoryVerdict::Mismatch("definition rejected".into()),
-                None => HistoryVerdict::NotRecorded,
+            let h = if case.has_history() {
+                HistoryVerdict::Mismatch("definition rejected".into())
+            } else {
+                HistoryVerdict::NotRecorded
             };
             (Verdict::Fail(format!("definition rejected: {}", truncate(&e, 300))), h)
         }
@@ -536,9 +562,10 @@ fn run_case_guarded(
         family: case.family.clone(),
         exact: case.exact_comparable,
         verdict: Verdict::Fail(reason),
-        history: match case.history_types {
-            Some(_) => HistoryVerdict::Mismatch("no run".into()),
-            None => HistoryVerdict::NotRecorded,
+        history: if case.has_history() {
+            HistoryVerdict::Mismatch("no run".into())
+        } else {
+            HistoryVerdict::NotRecorded
         },
         elapsed: started.elapsed(),
     };
@@ -743,7 +770,7 @@ pub fn write_report(summary: &Summary, out: &mut dyn Write) {
         };
         writeln!(
             out,
-            "history event types: {}/{} matched ({:.1}%, {} of them leniently)",
+            "histories: {}/{} equal field for field ({:.1}%; {} of them recordings normalised by the recorder, every recorded event found)",
             summary.history_matched,
             summary.history_total,
             pct(summary.history_matched, summary.history_total),

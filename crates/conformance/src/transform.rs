@@ -260,10 +260,6 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    fn parts_mut(&mut self) -> impl Iterator<Item = &mut Value> {
-        [self.output.as_mut(), self.error.as_mut(), self.cause.as_mut()].into_iter().flatten()
-    }
-
     fn take_doc(&mut self) -> Value {
         let mut m = Map::new();
         for (k, v) in [("output", self.output.take()), ("error", self.error.take()), ("cause", self.cause.take())] {
@@ -307,6 +303,27 @@ enum TextOp {
 
 /// Apply the case's transformers, then the README's defaults, to `snap`.
 pub fn apply_transformers(snap: &mut Snapshot, transformers: &[Transformer], defaults: &Defaults) {
+    let mut doc = snap.take_doc();
+    transform_doc(&mut doc, transformers, defaults, &rebase_for_result);
+    snap.put_doc(doc);
+}
+
+/// Apply the case's transformers, then the README's defaults, to a whole history (AWS-shaped
+/// events). Recorded paths address LocalStack's snapshot of `GetExecutionHistory`
+/// (`$..events..output`), so they apply to `{"events": [...]}` as written.
+pub fn apply_to_history(events: &mut Vec<Value>, transformers: &[Transformer], defaults: &Defaults) {
+    let mut doc = serde_json::json!({ "events": std::mem::take(events) });
+    transform_doc(&mut doc, transformers, defaults, &|segs| Some(segs.to_vec()));
+    if let Value::Object(mut m) = doc {
+        if let Some(Value::Array(a)) = m.remove("events") {
+            *events = a;
+        }
+    }
+}
+
+type Rebase = dyn Fn(&[Segment]) -> Option<Vec<Segment>>;
+
+fn transform_doc(doc: &mut Value, transformers: &[Transformer], defaults: &Defaults, rebase: &Rebase) {
     let mut ops: Vec<TextOp> = Vec::new();
     let mut scopes: HashMap<String, usize> = HashMap::new();
     let mut seen: Vec<(Value, String)> = Vec::new();
@@ -324,46 +341,47 @@ pub fn apply_transformers(snap: &mut Snapshot, transformers: &[Transformer], def
             other => ops.push(TextOp::Whole(other, placeholder)),
         }
     };
-    let mut doc = snap.take_doc();
     for t in transformers {
         match t {
             Transformer::Regex { regex, replacement, .. } => {
                 ops.push(TextOp::Regex(regex.clone(), replacement.clone()));
             }
             Transformer::JsonPath { segments, replacement, replace_reference, .. } => {
-                let Some(segs) = rebase_for_result(segments) else {
+                let Some(segs) = rebase(segments) else {
                     continue;
                 };
                 if *replace_reference {
                     let mut found = Vec::new();
-                    visit_path(&mut doc, &segs, &mut |v| found.push(v.clone()));
+                    visit_path(doc, &segs, &mut |v| found.push(v.clone()));
                     for v in found {
                         register(v, replacement, &mut ops);
                     }
                 } else {
-                    visit_path(&mut doc, &segs, &mut |v| *v = Value::String(replacement.clone()));
+                    visit_path(doc, &segs, &mut |v| *v = Value::String(replacement.clone()));
                 }
             }
             Transformer::KeyValue { key, replacement, replace_reference } => {
                 if *replace_reference {
                     let mut found = Vec::new();
-                    collect_key(&doc, key, &mut found);
+                    collect_key(doc, key, &mut found);
                     for v in found {
                         register(v, replacement, &mut ops);
                     }
                 } else {
-                    replace_key(&mut doc, key, replacement);
+                    replace_key(doc, key, replacement);
                 }
             }
         }
     }
-    snap.put_doc(doc);
-    for op in &ops {
-        for part in snap.parts_mut() {
+    // Text replacements run over the values only (not the wrapper's own keys).
+    let parts: Vec<&mut Value> = match doc {
+        Value::Object(m) => m.values_mut().collect(),
+        other => vec![other],
+    };
+    for part in parts {
+        for op in &ops {
             apply_op(part, op);
         }
-    }
-    for part in snap.parts_mut() {
         apply_defaults(part, defaults);
     }
 }
@@ -466,6 +484,11 @@ fn iso8601() -> &'static Regex {
         ))
         .expect("static regex")
     })
+}
+
+/// Whether `s` is exactly an ISO 8601 date-time (what the defaults turn into `date`).
+pub fn is_iso_date(s: &str) -> bool {
+    iso8601().find(s).is_some_and(|m| m.start() == 0 && m.end() == s.len())
 }
 
 fn uuid_re() -> &'static Regex {

@@ -122,7 +122,12 @@ impl Stepper<'_> {
         if f.name() == jsonata::QUERY_EVALUATION_ERROR {
             let st = self.state(frame);
             let mut d = f.details_cause_first();
+            if let Some(location) = f.cause.as_deref().and_then(jsonata::error_location) {
+                d.insert("location".into(), location.into());
+            }
             d.insert("state".into(), st.name.clone().into());
+            // AWS chains it to the event the state's `*StateEntered` follows.
+            self.x.frames[frame].prev_event = self.x.frames[frame].entered_after;
             self.emit(frame, "EvaluationFailed", Some(Value::Object(d)));
         }
         if f.name() != "States.Runtime" {

@@ -38,6 +38,9 @@ pub struct Frame {
     pub phase: Phase,
     /// Id of the current state's `*StateEntered` event.
     pub entered_event: u64,
+    /// The event that `*StateEntered` event follows (AWS chains `EvaluationFailed` to it).
+    #[serde(default)]
+    pub entered_after: u64,
     /// When the current state was entered.
     pub entered_time: DateTime<Utc>,
     /// Id of the frame's latest history event (for previousEventId).
@@ -203,6 +206,7 @@ impl Stepper<'_> {
             input: self.x.input.clone(),
             phase: Phase::Ready,
             entered_event: 0,
+            entered_after: 0,
             entered_time: self.now,
             prev_event: 0,
             retries: Vec::new(),
@@ -229,6 +233,7 @@ impl Stepper<'_> {
             input,
             phase: Phase::Ready,
             entered_event: 0,
+            entered_after: 0,
             entered_time: self.now,
             prev_event: prev,
             retries: Vec::new(),

@@ -30,10 +30,6 @@ pub enum JoinKind {
 }
 
 impl JoinKind {
-    fn is_map(&self) -> bool {
-        matches!(self, JoinKind::Map { .. })
-    }
-
     /// A distributed Map.
     pub fn is_distributed(&self) -> bool {
         matches!(self, JoinKind::Map { distributed: true, .. })
@@ -217,7 +213,7 @@ impl Stepper<'_> {
             if join.kind.is_distributed() {
                 self.emit(frame, "MapRunFailed", Some(failure.details()));
             }
-            if join.failure_event > 0 && !join.kind.is_map() {
+            if join.failure_event > 0 {
                 self.x.frames[frame].prev_event = join.failure_event;
             }
             self.emit_state_failed(frame, &failure);

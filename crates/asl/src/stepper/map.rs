@@ -44,11 +44,16 @@ impl Stepper<'_> {
             inputs.push(v);
         }
         if spec.distributed {
+            // AWS: `mapRun:MACHINE/LABEL:UUID`, the label a UUID when the state sets none (the
+            // recordings mask both parts, and never the state's name).
+            let label = match &spec.label {
+                Some(l) => l.clone(),
+                None => crate::uuid::v4(self.env.random(), self.env.random()),
+            };
             let arn = format!(
-                "{}/{}:{}",
+                "{}/{label}:{}",
                 self.x.info.state_machine_arn.replacen(":stateMachine:", ":mapRun:", 1),
-                spec.label.clone().unwrap_or_else(|| st.name.clone()),
-                self.env.random() % 1_000_000_000
+                crate::uuid::v4(self.env.random(), self.env.random())
             );
             self.emit(frame, "MapRunStarted", Some(json!({"mapRunArn": arn})));
         }

@@ -467,9 +467,11 @@ impl<'a> Stepper<'a> {
             f.entered_time = self.now;
             f.retries = vec![0; st.retry.len()];
         }
+        let after = self.x.frames[frame].prev_event;
         let id =
             self.emit_details(frame, state_event(prefix, "Entered"), Details::Entered { name: st.name.clone(), input });
         self.x.frames[frame].entered_event = id;
+        self.x.frames[frame].entered_after = after;
         self.run_state(frame);
     }
 
