@@ -554,7 +554,7 @@ pub fn describe_execution(exec: &Execution, machine_arn: &str) -> Value {
         "name": exec.info.name,
         "status": exec.status.as_str(),
         "startDate": stepwise_asl::timestamp::format(&exec.start_time),
-        "input": serde_json::to_string(&exec.input).unwrap_or_default(),
+        "input": exec.input_text(),
         "inputDetails": {"included": true},
         "redriveCount": exec.redrive_count,
     });

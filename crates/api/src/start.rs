@@ -70,7 +70,12 @@ where
         req.state_machine_arn.as_deref().ok_or_else(|| Error::validation(null_member("stateMachineArn")))?;
     let name = req.name.clone().unwrap_or_else(default_name);
     let input = req.input_value()?;
-    match rt.start_execution_with_date(machine_arn, &name, input.clone()).await {
+    // The text as sent, shown verbatim by DescribeExecution and the history (as AWS does).
+    let text = match &req.input {
+        Some(Value::String(t)) => Some(t.clone()),
+        _ => None,
+    };
+    match rt.start_execution_with_date(machine_arn, &name, input.clone(), text.clone()).await {
         Ok((arn, start)) => {
             Span::current().record("execution_arn", arn.as_str());
             info!(name = %name, "execution started");
@@ -80,7 +85,12 @@ where
             Span::current().record("execution_arn", arn.as_str());
             if let Some(stored) = rt.find_execution(&arn).await? {
                 let running = matches!(stored.execution.status, Status::Running);
-                if stored.execution.input == input && (running || closed_too) {
+                // AWS: the same name and the same input (as text: the request is compared).
+                let same = match &text {
+                    Some(t) => stored.execution.input_text() == *t,
+                    None => stored.execution.input == input,
+                };
+                if same && (running || closed_too) {
                     info!(name = %name, "execution already started with this input");
                     return Ok(Started { arn, start: stored.execution.start_time });
                 }

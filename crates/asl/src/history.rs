@@ -35,6 +35,10 @@ pub enum Details {
         name: String,
         /// State input.
         input: Value,
+        /// The input's text as the client sent it, when this state got the execution input
+        /// untouched (the first state: AWS passes the text on).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        text: Option<String>,
     },
     /// `stateExitedEventDetails`.
     Exited {
@@ -44,6 +48,16 @@ pub enum Details {
         output: Value,
         /// Variables the state assigned.
         assigned: Option<Map<String, Value>>,
+    },
+    /// `executionStartedEventDetails`.
+    Started {
+        /// The execution input.
+        input: Value,
+        /// The input exactly as the client sent it, when kept (the API shows this text).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        text: Option<String>,
+        /// The role the execution runs as.
+        role_arn: String,
     },
     /// Any other details object, under the key [`details_key`] gives for the type.
     Other(Value),
@@ -59,7 +73,7 @@ impl HistoryEvent {
         m.insert("type".into(), Value::String(self.event_type.to_string()));
         let details = match &self.details {
             Details::None => None,
-            Details::Entered { name, input } => {
+            Details::Entered { name, input, .. } => {
                 Some(json!({"input": input, "inputDetails": {"truncated": false}, "name": name}))
             }
             Details::Exited { name, output, assigned } => {
@@ -75,6 +89,9 @@ impl HistoryEvent {
                 d.insert("output".into(), output.clone());
                 d.insert("outputDetails".into(), json!({"truncated": false}));
                 Some(Value::Object(d))
+            }
+            Details::Started { input, role_arn, .. } => {
+                Some(json!({"input": input, "inputDetails": {"truncated": false}, "roleArn": role_arn}))
             }
             Details::Other(v) => Some(v.clone()),
         };
@@ -105,6 +122,15 @@ impl HistoryEvent {
                     }
                 }
             }
+        }
+        match (&self.details, include_data) {
+            (Details::Started { text: Some(t), .. }, true) => {
+                v["executionStartedEventDetails"]["input"] = Value::String(t.clone());
+            }
+            (Details::Entered { text: Some(t), .. }, true) => {
+                v["stateEnteredEventDetails"]["input"] = Value::String(t.clone());
+            }
+            _ => {}
         }
         v
     }

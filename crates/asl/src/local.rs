@@ -68,6 +68,9 @@ pub struct RunOptions {
     pub seed: u64,
     /// Save and reload the execution (JSON) between every step, as a durable runtime does.
     pub replay: bool,
+    /// The input's text as the client gave it (shown verbatim in `ExecutionStarted`); `None`:
+    /// compact JSON.
+    pub input_text: Option<String>,
 }
 
 impl Default for RunOptions {
@@ -78,6 +81,7 @@ impl Default for RunOptions {
             start_time: Utc::now(),
             seed: 0x5eed,
             replay: false,
+            input_text: None,
         }
     }
 }
@@ -163,6 +167,7 @@ pub async fn run_machine<S: Services>(
         info.execution_arn = format!("{}:{id}", info.execution_arn);
     }
     let mut exec = stepper::new_execution(info, input, opts.start_time);
+    exec.input_text = opts.input_text.clone();
     let mut history = Vec::new();
     // Messages due now, in order; and timers: (due time, sequence) → event, Reverse makes the
     // heap a min-heap.

@@ -40,9 +40,27 @@ pub fn prepare(history: &[Value], transformers: &[Transformer], defaults: &Defau
         mask_timestamp_keys(e);
     }
     let mut all = transformers.to_vec();
+    all.extend(recorder_defaults());
     all.extend(map_run_transformers(&events));
     apply_to_history(&mut events, &all, defaults);
-    events
+    events.iter().map(normalise_placeholders).collect()
+}
+
+fn is_uuid(s: &str) -> bool {
+    let groups: Vec<&str> = s.split('-').collect();
+    groups.iter().map(|g| g.len()).eq([8, 4, 4, 4, 12]) && s.chars().all(|c| c == '-' || c.is_ascii_hexdigit())
+}
+
+/// What the recorder's Step Functions fixture masks in every snapshot: the Lambda response's
+/// `Date` and `X-Amzn-Trace-Id` headers.
+fn recorder_defaults() -> Vec<Transformer> {
+    let mut out = Vec::new();
+    for headers in ["AllHttpHeaders", "HttpHeaders"] {
+        for (key, to) in [("Date", "date"), ("X-Amzn-Trace-Id", "X-Amzn-Trace-Id")] {
+            out.extend(Transformer::jsonpath(&format!("$..SdkHttpMetadata.{headers}.{key}"), to, false).ok());
+        }
+    }
+    out
 }
 
 /// The transformers the recording's fixture registered for each Map Run ARN it saw (in order):
@@ -52,7 +70,7 @@ fn map_run_transformers(events: &[Value]) -> Vec<Transformer> {
     let mut seen: Vec<&str> = Vec::new();
     for e in events {
         if let Some(arn) = e.pointer("/mapRunStartedEventDetails/mapRunArn").and_then(Value::as_str) {
-            if !seen.contains(&arn) {
+            if arn.contains(":mapRun:") && !seen.contains(&arn) {
                 seen.push(arn);
             }
         }
@@ -61,6 +79,10 @@ fn map_run_transformers(events: &[Value]) -> Vec<Transformer> {
     for (i, arn) in seen.iter().enumerate() {
         let tail = arn.rsplit('/').next().unwrap_or_default();
         for (k, part) in tail.split(':').take(2).enumerate() {
+            // A label the state set stays (the recordings show it); a generated one is masked.
+            if k == 0 && !is_uuid(part) {
+                continue;
+            }
             if let Ok(t) = Transformer::regex(&regex::escape(part), &format!("<MapRunArnPart{k}_{i}idx>")) {
                 out.push(t);
             }

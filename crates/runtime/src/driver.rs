@@ -380,19 +380,26 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
 
     /// Starts an execution: stores it and sends its first step message. Returns the ARN.
     pub async fn start_execution(&self, machine_arn: &str, name: &str, input: Value) -> Result<String, Error> {
-        self.start_execution_with_date(machine_arn, name, input).await.map(|(arn, _)| arn)
+        self.start_execution_with_date(machine_arn, name, input, None).await.map(|(arn, _)| arn)
     }
 
-    /// [`Runtime::start_execution`], also returning the start date as stored.
+    /// [`Runtime::start_execution`], keeping the input's text as the client sent it
+    /// (`input_text`, which must parse to `input`: DescribeExecution and `ExecutionStarted`
+    /// show it verbatim, as AWS does), and also returning the start date as stored.
     pub async fn start_execution_with_date(
         &self,
         machine_arn: &str,
         name: &str,
         input: Value,
+        input_text: Option<String>,
     ) -> Result<(String, DateTime<Utc>), Error> {
         check_name(name)?;
         let rec = self.get_machine(machine_arn).await?;
-        if serde_json::to_vec(&input).map(|b| b.len()).unwrap_or(0) > stepper::MAX_PAYLOAD_BYTES {
+        let size = match &input_text {
+            Some(t) => t.len(),
+            None => serde_json::to_vec(&input).map(|b| b.len()).unwrap_or(0),
+        };
+        if size > stepper::MAX_PAYLOAD_BYTES {
             return Err(Error::invalid(
                 Invalid::ExecutionInput,
                 format!("the input exceeds the maximum size of {} bytes", stepper::MAX_PAYLOAD_BYTES),
@@ -415,8 +422,9 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
         };
         // The Start transition (ExecutionStarted) is part of the creation: one write and one
         // message fewer per execution than a separate Start step.
-        let t =
-            stepper::step(&machine, stepper::new_execution(info, input, now), Event::Start, &mut RuntimeEnv { now });
+        let mut execution = stepper::new_execution(info, input, now);
+        execution.input_text = input_text;
+        let t = stepper::step(&machine, execution, Event::Start, &mut RuntimeEnv { now });
         let outbox = outbox_of(&arn, 1, t.effects);
         let commit = Commit {
             execution: t.execution,

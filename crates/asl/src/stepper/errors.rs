@@ -126,8 +126,11 @@ impl Stepper<'_> {
                 d.insert("location".into(), location.into());
             }
             d.insert("state".into(), st.name.clone().into());
-            // AWS chains it to the event the state's `*StateEntered` follows.
-            self.x.frames[frame].prev_event = self.x.frames[frame].entered_after;
+            // AWS chains it to the event the state's `*StateEntered` follows, except in a Wait
+            // state (whose Timestamp is evaluated after it was entered).
+            if !matches!(st.kind, StateKind::Wait(_)) {
+                self.x.frames[frame].prev_event = self.x.frames[frame].entered_after;
+            }
             self.emit(frame, "EvaluationFailed", Some(Value::Object(d)));
         }
         if f.name() != "States.Runtime" {

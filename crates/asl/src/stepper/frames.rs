@@ -195,9 +195,12 @@ impl Stepper<'_> {
             return; // duplicate start
         }
         self.x.last_event_id += 1;
-        let details =
-            json!({"input": self.x.input, "inputDetails": {"truncated": false}, "roleArn": self.x.info.role_arn});
-        self.push(1, 0, "ExecutionStarted", crate::history::Details::Other(details));
+        let details = crate::history::Details::Started {
+            input: self.x.input.clone(),
+            text: self.x.input_text.clone(),
+            role_arn: self.x.info.role_arn.clone(),
+        };
+        self.push(1, 0, "ExecutionStarted", details);
         let scope = &self.m.scopes[0];
         self.x.frames.push(Frame {
             scope: 0,

@@ -232,6 +232,10 @@ pub struct Execution {
     pub info: ExecutionInfo,
     /// The execution input.
     pub input: Value,
+    /// The input exactly as the client sent it (AWS echoes this text in DescribeExecution and
+    /// `ExecutionStarted`); `None`: the compact serialization of `input`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_text: Option<String>,
     /// When it started.
     pub start_time: DateTime<Utc>,
     /// Lifecycle.
@@ -339,6 +343,7 @@ pub fn new_execution(info: ExecutionInfo, input: Value, start_time: DateTime<Utc
     Execution {
         info,
         input,
+        input_text: None,
         start_time,
         status: Status::Running,
         frames: Vec::new(),
@@ -346,6 +351,16 @@ pub fn new_execution(info: ExecutionInfo, input: Value, start_time: DateTime<Utc
         seq: 0,
         redrive_count: 0,
         machine_timer: None,
+    }
+}
+
+impl Execution {
+    /// The input as AWS shows it: the client's text when it was kept, else compact JSON.
+    pub fn input_text(&self) -> String {
+        match &self.input_text {
+            Some(t) => t.clone(),
+            None => self.input.to_string(),
+        }
     }
 }
 
@@ -468,8 +483,10 @@ impl<'a> Stepper<'a> {
             f.retries = vec![0; st.retry.len()];
         }
         let after = self.x.frames[frame].prev_event;
-        let id =
-            self.emit_details(frame, state_event(prefix, "Entered"), Details::Entered { name: st.name.clone(), input });
+        // The machine's first state gets the execution input as sent: AWS shows its text.
+        let text = if frame == 0 && self.x.frames[0].entered_event == 0 { self.x.input_text.clone() } else { None };
+        let details = Details::Entered { name: st.name.clone(), input, text };
+        let id = self.emit_details(frame, state_event(prefix, "Entered"), details);
         self.x.frames[frame].entered_event = id;
         self.x.frames[frame].entered_after = after;
         self.run_state(frame);
