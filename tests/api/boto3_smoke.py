@@ -212,8 +212,56 @@ assert r.returncode == 0, (r.returncode, r.stderr)  # deleting again is not an e
 r = cli("delete-state-machine", "--state-machine-arn", up)
 assert r.returncode == 0, (r.returncode, r.stderr)
 names = [x["name"] for x in sfn.list_state_machines()["stateMachines"]]
-assert names == ["Smoke", "SmokeExpress", "SmokeCallback"], names
+assert names == ["Smoke", "SmokeCallback", "SmokeExpress"], names  # by name, as AWS lists them
 expect(X.InvalidArn, sfn.delete_state_machine, stateMachineArn="not-an-arn")
+
+# --- what the client sent, verbatim: AWS echoes the text it was given -------------------------
+PRETTY = json.dumps(PASS, indent=2)
+verbatim = sfn.create_state_machine(name="Verbatim", definition=PRETTY, roleArn=ROLE)["stateMachineArn"]
+assert sfn.describe_state_machine(stateMachineArn=verbatim)["definition"] == PRETTY
+# The identical request again is idempotent; the same machine reformatted is another request.
+again = sfn.create_state_machine(name="Verbatim", definition=PRETTY, roleArn=ROLE)
+assert again["stateMachineArn"] == verbatim, again
+e = expect(X.StateMachineAlreadyExists, sfn.create_state_machine, name="Verbatim", definition=json.dumps(PASS), roleArn=ROLE)
+assert e.response["Error"]["Message"] == f"State Machine Already Exists: '{verbatim}'", e.response
+TEXT = '{ "a" : 1,\n  "b": [1, 2.50, "\\u00e9"] }'
+run = sfn.start_execution(stateMachineArn=verbatim, name="verbatim", input=TEXT)["executionArn"]
+d = wait_done(run)
+assert d["input"] == TEXT and json.loads(d["output"]) == {**json.loads(TEXT), "r": "ok"}, d
+events = sfn.get_execution_history(executionArn=run)["events"]
+assert events[0]["executionStartedEventDetails"]["input"] == TEXT, events[0]
+assert events[1]["stateEnteredEventDetails"]["input"] == TEXT, events[1]
+waits = sfn.create_state_machine(name="VerbatimWait", definition=json.dumps(WAIT), roleArn=ROLE)["stateMachineArn"]
+first = sfn.start_execution(stateMachineArn=waits, name="w", input=TEXT)["executionArn"]
+assert sfn.start_execution(stateMachineArn=waits, name="w", input=TEXT)["executionArn"] == first
+expect(X.ExecutionAlreadyExists, sfn.start_execution, stateMachineArn=waits, name="w", input=json.dumps(json.loads(TEXT)))
+sfn.stop_execution(executionArn=first)
+
+# --- ARNs of the region (and partition) the client addresses -----------------------------------
+for region, partition in [("eu-west-1", "aws"), ("cn-north-1", "aws-cn"), ("us-iso-east-1", "aws-iso"), ("us-gov-west-1", "aws-us-gov")]:
+    regional = boto3.client("stepfunctions", endpoint_url=URL, region_name=region, aws_access_key_id="test", aws_secret_access_key="test")
+    made = regional.create_state_machine(name="Regional", definition=json.dumps(PASS), roleArn=f"arn:{partition}:iam::123456789012:role/r")
+    assert made["stateMachineArn"] == f"arn:{partition}:states:{region}:123456789012:stateMachine:Regional", (region, made)
+    started = regional.start_execution(stateMachineArn=made["stateMachineArn"], name="x")["executionArn"]
+    assert started == f"arn:{partition}:states:{region}:123456789012:execution:Regional:x", (region, started)
+    assert [m["name"] for m in regional.list_state_machines()["stateMachines"]] == ["Regional"], region
+assert "Regional" not in [m["name"] for m in sfn.list_state_machines()["stateMachines"]]
+
+# --- AWS's wording and limits (recorded against AWS) --------------------------------------------
+e = expect(X.ValidationException, sfn.list_state_machines, nextToken="t" * 1025)
+assert e.response["Error"]["Message"] == f"1 validation error detected: Value '{'t' * 1025}' at 'nextToken' failed to satisfy constraint: Member must have length less than or equal to 1024", e.response
+e = expect(X.ValidationException, sfn.list_executions, stateMachineArn=machine, nextToken="t" * 3097)
+assert e.response["Error"]["Message"].endswith("Member must have length less than or equal to 3096"), e.response
+expect(X.InvalidToken, sfn.list_executions, stateMachineArn=machine, nextToken="t" * 3096)
+e = expect(X.ValidationException, sfn.list_executions, stateMachineArn=machine, statusFilter="succeeded")
+assert e.response["Error"]["Message"] == "1 validation error detected: Value 'succeeded' at 'statusFilter' failed to satisfy constraint: Member must satisfy enum value set: [SUCCEEDED, TIMED_OUT, PENDING_REDRIVE, ABORTED, FAILED, RUNNING]", e.response
+e = expect(X.MissingRequiredParameter, sfn.update_state_machine, stateMachineArn=verbatim)
+assert e.response["Error"]["Message"] == "Either the definition, the role ARN, the LoggingConfiguration, or the TracingConfiguration must be specified", e.response
+expect(X.InvalidArn, sfn.create_state_machine, name="BadRole", definition=json.dumps(PASS), roleArn="arn:aws:iam::1234:role/x")
+sfn.create_state_machine(name="Smoke_10", definition=json.dumps(PASS), roleArn=ROLE)
+sfn.create_state_machine(name="Smoke_1_", definition=json.dumps(PASS), roleArn=ROLE)
+names = [x["name"] for x in sfn.list_state_machines()["stateMachines"]]
+assert names == sorted(names, key=lambda n: n.encode()) and names.index("Smoke_10") < names.index("Smoke_1_"), names
 
 # --- typed exceptions -------------------------------------------------------------------------
 missing_machine = "arn:aws:states:us-east-1:123456789012:stateMachine:Nope"

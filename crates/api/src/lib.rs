@@ -122,7 +122,8 @@ pub fn parse_body(bytes: &[u8]) -> Result<Map<String, Value>, ApiError> {
     }
 }
 
-/// Runs operation `op` (without the `AWSStepFunctions.` prefix) on a request body.
+/// Runs operation `op` (without the `AWSStepFunctions.` prefix) on a request body, in the
+/// runtime's region.
 pub async fn call<S, Q, T, F, C>(rt: &Runtime<S, Q, T, F, C>, op: &str, body: &[u8]) -> ApiResult
 where
     S: Store,
@@ -131,10 +132,34 @@ where
     F: Functions,
     C: Clock,
 {
+    call_in(rt, None, op, body).await
+}
+
+/// [`call`] for a client addressing `region` (the region of its request signature; `None`:
+/// the runtime's): machines it creates get that region's ARNs (and partition), and it lists
+/// the machines of that region only, as each AWS region is its own service.
+pub async fn call_in<S, Q, T, F, C>(rt: &Runtime<S, Q, T, F, C>, region: Option<&str>, op: &str, body: &[u8]) -> ApiResult
+where
+    S: Store,
+    Q: Queue,
+    T: Topics,
+    F: Functions,
+    C: Clock,
+{
     let body = Body(parse_body(body)?);
+    let region = region.filter(|r| !r.is_empty()).unwrap_or(&rt.config().region).to_string();
     // Boxed: the operations' futures together are large (tens of KiB in debug builds), too
     // large for the stacks of callers that hold several of them.
-    Box::pin(Api { rt }.call(op, &body)).await
+    Box::pin(Api { rt, region }.call(op, &body)).await
+}
+
+/// The region a SigV4-signed request addresses: the third field of the credential scope in
+/// its `Authorization` header (`AWS4-HMAC-SHA256 Credential=AKID/20260101/eu-west-1/states/aws4_request, ...`).
+pub fn signed_region(authorization: &str) -> Option<&str> {
+    let scope = authorization.split("Credential=").nth(1)?;
+    let scope = scope.split([',', ' ']).next()?;
+    let region = scope.split('/').nth(2)?;
+    (!region.is_empty()).then_some(region)
 }
 
 /// A time as the AWS JSON protocol writes timestamps: epoch seconds, milliseconds as the
@@ -184,16 +209,27 @@ impl Body {
             Some(_) => Err(ApiError::serialization("'maxResults' must be an integer")),
         }
     }
+    /// `nextToken`, within AWS's length limit for the operation's token shape (1024 for
+    /// `PageToken`, 3096 for ListExecutions'): a longer one is a `ValidationException`.
+    fn next_token(&self, max_len: usize) -> Result<Option<String>, ApiError> {
+        let token = self.string("nextToken")?;
+        match &token {
+            Some(t) if t.len() > max_len => Err(ApiError::validation(aws::too_long_value("nextToken", t, max_len))),
+            _ => Ok(token),
+        }
+    }
     /// `nextToken` as the offset it encodes (`InvalidToken` when it is not one of ours).
     fn offset(&self) -> Result<usize, ApiError> {
-        match self.string("nextToken")? {
+        match self.next_token(PAGE_TOKEN_MAX)? {
             None => Ok(0),
             Some(t) => t.strip_prefix("stepwise-page-").and_then(|n| n.parse().ok()).ok_or_else(|| invalid_token(&t)),
         }
     }
     /// `nextToken` as the listing position it encodes (`InvalidToken` when it is not one of ours).
     fn position(&self) -> Result<Option<PageToken>, ApiError> {
-        self.string("nextToken")?.map(|t| PageToken::decode(&t).ok_or_else(|| invalid_token(&t))).transpose()
+        self.next_token(EXECUTIONS_PAGE_TOKEN_MAX)?
+            .map(|t| PageToken::decode(&t).ok_or_else(|| invalid_token(&t)))
+            .transpose()
     }
     /// `type`: STANDARD (default) or EXPRESS; `true` for EXPRESS.
     fn express(&self) -> Result<bool, ApiError> {
@@ -211,21 +247,26 @@ impl Body {
         }
         Ok(role)
     }
-    /// `definition`, parsed (`InvalidDefinition` when it is not JSON).
-    fn definition(&self, required: bool) -> Result<Option<Value>, ApiError> {
+    /// `definition`, parsed (`InvalidDefinition` when it is not JSON), with its text as sent.
+    fn definition(&self, required: bool) -> Result<Option<(Value, String)>, ApiError> {
         let text = if required { Some(self.required("definition")?) } else { self.string("definition")? };
         text.map(|t| {
-            serde_json::from_str(&t).map_err(|e| {
-                Error::invalid(
+            let value = serde_json::from_str(&t).map_err(|e| {
+                ApiError::from(Error::invalid(
                     Invalid::Definition,
                     format!("Invalid State Machine Definition: 'INVALID_JSON_DESCRIPTION: {e}'"),
-                )
-                .into()
-            })
+                ))
+            })?;
+            Ok((value, t))
         })
         .transpose()
     }
 }
+
+/// AWS's `PageToken` length limit (ListStateMachines, GetExecutionHistory, ...).
+const PAGE_TOKEN_MAX: usize = 1024;
+/// AWS's `ListExecutionsPageToken` length limit.
+const EXECUTIONS_PAGE_TOKEN_MAX: usize = 3096;
 
 /// One page of `items` from `offset`, with the `nextToken` of the next page if any.
 fn page<T>(items: Vec<T>, offset: usize, max: usize) -> (Vec<T>, Option<String>) {
@@ -249,6 +290,8 @@ fn with_next(mut out: Value, next: Option<String>) -> Value {
 
 struct Api<'a, S, Q, T, F, C> {
     rt: &'a Runtime<S, Q, T, F, C>,
+    /// The region the client addresses.
+    region: String,
 }
 
 impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Api<'_, S, Q, T, F, C> {
@@ -315,7 +358,7 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Api<'_, S, Q, T, F, 
 
     async fn create_state_machine(&self, b: &Body) -> ApiResult {
         let name = b.required("name")?;
-        let definition = b.definition(true)?.unwrap_or_default();
+        let (definition, text) = b.definition(true)?.unwrap_or_default();
         let role = b.role(true)?.unwrap_or_default();
         let express = b.express()?;
         if b.bool("publish", false)? {
@@ -323,15 +366,16 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Api<'_, S, Q, T, F, 
         }
         check_name(&name)?;
         let config = self.rt.config();
-        let arn = aws::machine_arn(&config.region, &config.account, &name);
+        let arn = aws::machine_arn(&self.region, &config.account, &name);
         if let Some(existing) = self.rt.find_machine(&arn).await? {
-            // AWS: creating the same machine again is idempotent; a different one is an error.
-            if existing.definition == definition && existing.role_arn == role && existing.express == express {
+            // AWS: creating the same machine again is idempotent (the same request: the same
+            // definition text); anything else is an error, a reformatted definition too.
+            if existing.definition_text() == text && existing.role_arn == role && existing.express == express {
                 return Ok(json!({"stateMachineArn": existing.arn, "creationDate": epoch_seconds(existing.created)}));
             }
             return Err(ApiError::bad("StateMachineAlreadyExists", format!("State Machine Already Exists: '{arn}'")));
         }
-        let m = self.rt.create_machine(&name, definition, &role, express).await?;
+        let m = self.rt.create_machine_text(&name, definition, Some(text), &role, express, Some(&self.region)).await?;
         Ok(json!({"stateMachineArn": m.arn, "creationDate": epoch_seconds(m.created)}))
     }
 
@@ -350,7 +394,7 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Api<'_, S, Q, T, F, 
             // Logging and tracing are not stepwise's to configure: accepted, nothing changes.
             self.machine(&arn).await?
         } else {
-            self.rt.update_machine(&arn, definition, role).await?
+            self.rt.update_machine(&arn, definition.map(|(v, t)| (v, Some(t))), role).await?
         };
         let date = m.updated.unwrap_or(m.created);
         Ok(json!({"updateDate": epoch_seconds(date), "revisionId": m.revision_id}))
@@ -358,7 +402,11 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Api<'_, S, Q, T, F, 
 
     async fn list_state_machines(&self, b: &Body) -> ApiResult {
         let (max, offset) = (b.max_results(100)?, b.offset()?);
-        let (items, next) = page(self.rt.list_machines().await?, offset, max);
+        let mut machines = self.rt.list_machines().await?;
+        machines.retain(|m| stepwise_asl::arn::region_of(&m.arn) == Some(self.region.as_str()));
+        // AWS lists them by name, byte for byte (`m_10` before `m_1_`: recorded against AWS).
+        machines.sort_by(|a, b| a.name.as_bytes().cmp(b.name.as_bytes()));
+        let (items, next) = page(machines, offset, max);
         let items: Vec<Value> = items
             .iter()
             .map(|m| {
@@ -473,7 +521,8 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Api<'_, S, Q, T, F, 
         let status = match b.string("statusFilter")? {
             None => None,
             Some(s) => Some(ExecutionStatus::parse(&s).ok_or_else(|| {
-                let allowed: Vec<&str> = ExecutionStatus::ALL.iter().map(|s| s.as_str()).collect();
+                // In the order AWS lists them in this message (recorded; not the model's order).
+                let allowed = ["SUCCEEDED", "TIMED_OUT", "PENDING_REDRIVE", "ABORTED", "FAILED", "RUNNING"];
                 ApiError::validation(aws::not_in_enum("statusFilter", &s, &allowed))
             })?),
         };
@@ -514,7 +563,7 @@ fn describe_machine(m: &Machine) -> Value {
         "stateMachineArn": m.arn,
         "name": m.name,
         "status": "ACTIVE",
-        "definition": serde_json::to_string(&m.definition).unwrap_or_default(),
+        "definition": m.definition_text(),
         "roleArn": m.role_arn,
         "type": machine_type(m),
         "creationDate": epoch_seconds(m.created),

@@ -111,6 +111,13 @@ impl Api {
             });
         }
         let target = req.headers().get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+        // The region the client signed for: its machines get that region's ARNs.
+        let region = req
+            .headers()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(stepwise_api::signed_region)
+            .map(str::to_string);
         let op = stepwise_api::operation(&target)?;
         let bytes = match Limited::new(req.into_body(), MAX_BODY).collect().await {
             Ok(b) => b.to_bytes(),
@@ -122,6 +129,6 @@ impl Api {
                 })
             }
         };
-        stepwise_api::call(&self.rt, op, &bytes).await
+        stepwise_api::call_in(&self.rt, region.as_deref(), op, &bytes).await
     }
 }

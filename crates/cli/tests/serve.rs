@@ -205,7 +205,8 @@ fn create_start_describe_history_and_list() {
         assert!(e["timestamp"].as_f64().is_some(), "{e}");
         assert!(e["previousEventId"].is_u64(), "{e}");
     }
-    assert_eq!(events[0]["executionStartedEventDetails"]["input"], "{\"a\":1}");
+    // The input text as sent (AWS echoes it), not re-serialized.
+    assert_eq!(events[0]["executionStartedEventDetails"]["input"], "{\"a\": 1}");
     assert_eq!(events[0]["executionStartedEventDetails"]["roleArn"], ROLE);
     assert_eq!(events[2]["stateExitedEventDetails"]["name"], "P");
     assert!(events[3]["executionSucceededEventDetails"]["output"].is_string(), "{}", events[3]);

@@ -203,6 +203,7 @@ async fn data_survives_reopening_the_file() {
         arn: MACHINE.into(),
         name: "tests".into(),
         definition: json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}),
+        definition_text: None,
         role_arn: "arn:aws:iam::123456789012:role/r".into(),
         express: false,
         created: t(0),

@@ -26,6 +26,13 @@ pub fn too_long(field: &str, max: usize) -> String {
     )
 }
 
+/// The message of a member longer than its limit, quoting the value (AWS does for tokens).
+pub fn too_long_value(field: &str, value: &str, max: usize) -> String {
+    format!(
+        "1 validation error detected: Value '{value}' at '{field}' failed to satisfy constraint: Member must have length less than or equal to {max}"
+    )
+}
+
 /// The message of a member outside its enum.
 pub fn not_in_enum(field: &str, value: &str, allowed: &[&str]) -> String {
     format!(

@@ -172,10 +172,26 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
         role_arn: &str,
         express: bool,
     ) -> Result<Machine, Error> {
+        self.create_machine_text(name, definition, None, role_arn, express, None).await
+    }
+
+    /// [`Runtime::create_machine`], keeping the definition's text as the client sent it
+    /// (`definition_text`, which must parse to `definition`), in `region` (the one the client
+    /// addressed; default: the runtime's).
+    pub async fn create_machine_text(
+        &self,
+        name: &str,
+        definition: Value,
+        definition_text: Option<String>,
+        role_arn: &str,
+        express: bool,
+        region: Option<&str>,
+    ) -> Result<Machine, Error> {
         check_name(name)?;
         load(&definition, express)?;
-        let arn = machine_arn(&self.config.region, &self.config.account, name);
-        let revision_id = Machine::revision_of(&definition, role_arn, express);
+        let arn = machine_arn(region.unwrap_or(&self.config.region), &self.config.account, name);
+        let text = definition_text.clone().unwrap_or_else(|| definition.to_string());
+        let revision_id = Machine::revision_of(&text, role_arn, express);
         let existing = self.store.get_machine(&arn).await?;
         if let Some(m) = existing.as_ref().filter(|m| m.revision_id == revision_id) {
             return Ok(m.clone());
@@ -185,6 +201,7 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
             arn,
             name: name.to_string(),
             definition,
+            definition_text,
             role_arn: role_arn.to_string(),
             express,
             created: existing.as_ref().map_or(now, |m| m.created),
@@ -202,26 +219,29 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
     pub async fn update_machine(
         &self,
         arn: &str,
-        definition: Option<Value>,
+        definition: Option<(Value, Option<String>)>,
         role_arn: Option<String>,
     ) -> Result<Machine, Error> {
         if definition.is_none() && role_arn.is_none() {
             return Err(Error::invalid(
                 Invalid::MissingParameter,
-                "Either the definition, the roleArn, the loggingConfiguration or the tracingConfiguration must be specified",
+                "Either the definition, the role ARN, the LoggingConfiguration, or the TracingConfiguration must be specified",
             ));
         }
         let current = self.get_machine(arn).await?;
-        if let Some(d) = &definition {
+        if let Some((d, _)) = &definition {
             load(d, current.express)?;
         }
-        let definition = definition.unwrap_or_else(|| current.definition.clone());
+        let (definition, definition_text) =
+            definition.unwrap_or_else(|| (current.definition.clone(), current.definition_text.clone()));
+        let text = definition_text.clone().unwrap_or_else(|| definition.to_string());
         let role_arn = role_arn.unwrap_or_else(|| current.role_arn.clone());
-        let revision_id = Machine::revision_of(&definition, &role_arn, current.express);
+        let revision_id = Machine::revision_of(&text, &role_arn, current.express);
         if revision_id == current.revision_id {
             return Ok(current);
         }
-        let m = Machine { definition, role_arn, revision_id, updated: Some(self.clock.now()), ..current };
+        let m =
+            Machine { definition, definition_text, role_arn, revision_id, updated: Some(self.clock.now()), ..current };
         self.store.put_machine(&m).await?;
         self.forget_machine(arn)?;
         Ok(m)
@@ -405,8 +425,12 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
                 format!("the input exceeds the maximum size of {} bytes", stepper::MAX_PAYLOAD_BYTES),
             ));
         }
-        let mut info =
-            ExecutionInfo::new(&self.config.account, &self.config.region, &rec.name, name, &rec.role_arn, rec.express);
+        // An execution lives where its machine does (the region and account of its ARN).
+        let mut fields = rec.arn.split(':');
+        let (region, account) = (fields.nth(3), fields.next());
+        let region = region.filter(|r| !r.is_empty()).unwrap_or(&self.config.region);
+        let account = account.filter(|a| !a.is_empty()).unwrap_or(&self.config.account);
+        let mut info = ExecutionInfo::new(account, region, &rec.name, name, &rec.role_arn, rec.express);
         let arn = info.execution_arn.clone();
         let now = self.clock.now();
         // The execution runs this revision of the machine, whatever updates follow.

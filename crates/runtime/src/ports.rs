@@ -27,6 +27,10 @@ pub struct Machine {
     pub name: String,
     /// The ASL definition.
     pub definition: Value,
+    /// The definition exactly as the client sent it (DescribeStateMachine shows this text, as
+    /// AWS does); `None`: the compact serialization of `definition`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub definition_text: Option<String>,
     /// The role executions run as.
     pub role_arn: String,
     /// EXPRESS (true) or STANDARD.
@@ -43,13 +47,21 @@ pub struct Machine {
 }
 
 impl Machine {
-    /// The revision id of a configuration: the first 128 bits of the SHA-256 of definition, role
-    /// and type, written as a UUID. Equal configurations share a revision, so registering the
-    /// same machine again (every cold start of a Lambda does) adds no revision.
-    pub fn revision_of(definition: &Value, role_arn: &str, express: bool) -> String {
+    /// The definition as AWS shows it: the client's text when kept, else compact JSON.
+    pub fn definition_text(&self) -> String {
+        match &self.definition_text {
+            Some(t) => t.clone(),
+            None => self.definition.to_string(),
+        }
+    }
+
+    /// The revision id of a configuration: the first 128 bits of the SHA-256 of the definition's
+    /// text, role and type, written as a UUID. Equal configurations share a revision, so
+    /// registering the same machine again (every cold start of a Lambda does) adds no revision.
+    pub fn revision_of(definition_text: &str, role_arn: &str, express: bool) -> String {
         use sha2::{Digest, Sha256};
         let mut h = Sha256::new();
-        h.update(serde_json::to_vec(definition).unwrap_or_default());
+        h.update(definition_text.as_bytes());
         h.update([0]);
         h.update(role_arn.as_bytes());
         h.update([0, u8::from(express)]);

@@ -118,7 +118,7 @@ pub enum ExecutionStatus {
 }
 
 impl ExecutionStatus {
-    /// Every status, in the order AWS lists them in its messages.
+    /// Every status, in the API model's order.
     pub const ALL: [ExecutionStatus; 6] = [
         ExecutionStatus::Running,
         ExecutionStatus::Succeeded,
