@@ -9,6 +9,7 @@
 //! - `serve`: the Step Functions API (AWS JSON 1.0) on 127.0.0.1 over the embedded runtime.
 //! - `policy`: print the least-privilege IAM policy for a definition's Task resources.
 
+mod durable;
 mod functions;
 mod policy;
 mod run;
@@ -173,7 +174,20 @@ enum Cmd {
         /// its default.
         #[arg(long, default_value = "2026-11-21T17:00:04Z")]
         start_time: String,
+        /// Which runtime runs the cases: `memory` (the in-memory runner) or `durable` (the
+        /// embedded store, queue and step driver that `serve` and `run` use).
+        #[arg(long, value_enum, default_value_t = RuntimeKind::Memory)]
+        runtime: RuntimeKind,
     },
+}
+
+/// The runtimes `conformance` can run cases on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum RuntimeKind {
+    /// The in-memory runner (`stepwise_asl::local`).
+    Memory,
+    /// The durable runtime on an embedded database.
+    Durable,
 }
 
 fn main() -> ExitCode {
@@ -326,7 +340,7 @@ fn real_main() -> Result<ExitCode> {
                 }
             }
         }
-        Cmd::Conformance { file, family, id, replay, threads, verbose, start_time } => {
+        Cmd::Conformance { file, family, id, replay, threads, verbose, start_time, runtime } => {
             if stepwise_conformance::is_validation_file(&file) {
                 let s = stepwise_conformance::run_validation_cases(&file, id.as_deref(), &mut std::io::stdout())?;
                 return Ok(if s.passed() == s.total { ExitCode::SUCCESS } else { ExitCode::from(1) });
@@ -347,13 +361,11 @@ fn real_main() -> Result<ExitCode> {
                 ..Default::default()
             };
             let mut out = std::io::stdout();
-            let summary = stepwise_conformance::run_corpus_with(
-                &file,
-                &filter,
-                &options,
-                std::sync::Arc::new(stepwise_conformance::LocalEngine),
-                &mut out,
-            );
+            let engine: std::sync::Arc<dyn stepwise_conformance::Engine> = match runtime {
+                RuntimeKind::Memory => std::sync::Arc::new(stepwise_conformance::LocalEngine),
+                RuntimeKind::Durable => std::sync::Arc::new(durable::DurableEngine),
+            };
+            let summary = stepwise_conformance::run_corpus_with(&file, &filter, &options, engine, &mut out);
             Ok(if summary.is_success() { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
     }

@@ -26,7 +26,7 @@ use crate::case::LambdaFunction;
 pub use stepwise_asl::integrations::FunctionOutcome as Invocation;
 
 /// Something that can invoke Lambda functions by name or ARN.
-pub trait Invoke {
+pub trait Invoke: Send {
     /// Invoke `function` (full/partial ARN or name, maybe with a qualifier) with `payload`.
     fn invoke(&mut self, function: &str, payload: &Value, timeout: Option<Duration>) -> Invocation;
 }

@@ -434,3 +434,22 @@ async fn forged_reused_and_expired_tokens_get_aws_errors_and_change_nothing() {
     assert!(matches!(rt.send_task_heartbeat(&token2).await, Err(Error::TaskTimedOut(_))));
     assert_eq!(rt.describe(&arn2).await.expect("describe"), timed_out, "nothing changes after expiry");
 }
+
+/// A distributed Map whose children run at once: their steps record no history (the children
+/// are silent) yet change the execution, and must be committed. (It used to stay RUNNING after
+/// `MapRunStarted`: such steps were taken for no-ops.) Also under a crash at every point.
+#[tokio::test]
+async fn a_distributed_map_with_concurrent_children_finishes() {
+    let def = json!({"StartAt": "M", "States": {"M": {
+        "Type": "Map",
+        "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+            "StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}},
+        "End": true}}});
+    let (status, history, _) = run_once(Some(&def), json!(["a", "b", "c"]), None, false).await;
+    let types: Vec<&str> = history.iter().filter_map(|e| e["type"].as_str()).collect();
+    assert_eq!(status, "SUCCEEDED", "{types:?}");
+    assert_eq!(history.last().expect("events")["executionSucceededEventDetails"]["output"], json!(["a", "b", "c"]));
+    assert!(types.contains(&"MapRunSucceeded"), "{types:?}");
+    let runs = check_faults(Some(&def), json!(["a", "b"]), "distributed map").await;
+    assert!(runs >= 20, "only {runs} fault runs");
+}

@@ -431,6 +431,11 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
         let region = region.filter(|r| !r.is_empty()).unwrap_or(&self.config.region);
         let account = account.filter(|a| !a.is_empty()).unwrap_or(&self.config.account);
         let mut info = ExecutionInfo::new(account, region, &rec.name, name, &rec.role_arn, rec.express);
+        if rec.express {
+            // AWS: an EXPRESS execution's ARN carries one more part, a unique id.
+            info.execution_arn =
+                format!("{}:{}", info.execution_arn, stepwise_asl::uuid::v4(rand::random(), rand::random()));
+        }
         let arn = info.execution_arn.clone();
         let now = self.clock.now();
         // The execution runs this revision of the machine, whatever updates follow.
@@ -514,7 +519,7 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
         let machine = self.machine_of(&stored.execution, &stored.machine_arn).await?;
         let mut env = RuntimeEnv { now };
         let t = stepper::step(&machine, stored.execution, event, &mut env);
-        if t.history.is_empty() && t.effects.is_empty() {
+        if t.is_no_op() {
             return Ok(Handled::NoOp);
         }
         let version = stored.version + 1;
@@ -578,7 +583,7 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
             return Ok(t);
         };
         let outcomes = self.perform(&req, &format!("{arn}#{version}#inline")).await;
-        let stepper::Transition { mut execution, effects, mut history } = t;
+        let stepper::Transition { mut execution, effects, mut history, mut changed_silently } = t;
         let mut effects: Vec<Effect> = effects.into_iter().filter(|e| !matches!(e, Effect::Invoke(_))).collect();
         for outcome in outcomes {
             let next =
@@ -586,6 +591,7 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
             execution = next.execution;
             history.extend(next.history);
             effects.extend(next.effects);
+            changed_silently |= next.changed_silently;
         }
         // Timers of a task that already ended would only arrive to do nothing: don't send them.
         let still_running = matches!(
@@ -595,7 +601,7 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
         if !still_running {
             effects.retain(|e| !matches!(e, Effect::Schedule { frame, timer: Some(_), .. } if *frame == req.frame && !timer_is_live(&execution, *frame)));
         }
-        Ok(stepper::Transition { execution, effects, history })
+        Ok(stepper::Transition { execution, effects, history, changed_silently })
     }
 
     /// Does outbox actions in order. Every send carries the action's id (and outcome index) as

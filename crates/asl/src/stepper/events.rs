@@ -31,6 +31,7 @@ impl Stepper<'_> {
     pub(super) fn emit_details(&mut self, frame: usize, ty: &'static str, details: Details) -> u64 {
         let f = &mut self.x.frames[frame];
         if f.silent {
+            self.changed_silently = true;
             return f.prev_event;
         }
         self.x.last_event_id += 1;

@@ -336,6 +336,16 @@ pub struct Transition {
     pub effects: Vec<Effect>,
     /// New history events.
     pub history: Vec<HistoryEvent>,
+    /// The step changed frames whose events stay out of the history (distributed Map
+    /// children): a step with no events and no effects still changed the execution.
+    pub changed_silently: bool,
+}
+
+impl Transition {
+    /// Whether the step changed nothing (a stale or duplicate message): nothing to commit.
+    pub fn is_no_op(&self) -> bool {
+        self.history.is_empty() && self.effects.is_empty() && !self.changed_silently
+    }
 }
 
 /// A new execution, not yet started (feed it [`Event::Start`]).
@@ -367,12 +377,20 @@ impl Execution {
 /// Applies one event to an execution.
 pub fn step(machine: &StateMachine, execution: Execution, event: Event, env: &mut dyn Env) -> Transition {
     let now = env.now();
-    let mut s =
-        Stepper { m: machine, x: execution, env, now, effects: Vec::new(), history: Vec::new(), pending_assign: None };
+    let mut s = Stepper {
+        m: machine,
+        x: execution,
+        env,
+        now,
+        effects: Vec::new(),
+        history: Vec::new(),
+        pending_assign: None,
+        changed_silently: false,
+    };
     if s.x.status == Status::Running || matches!(event, Event::Start) {
         s.apply(event);
     }
-    Transition { execution: s.x, effects: s.effects, history: s.history }
+    Transition { execution: s.x, effects: s.effects, history: s.history, changed_silently: s.changed_silently }
 }
 
 /// One step in progress: the execution being changed and what the step produced so far.
@@ -385,6 +403,8 @@ struct Stepper<'a> {
     history: Vec<HistoryEvent>,
     /// Variables the current state assigns, applied when it exits.
     pending_assign: Option<Map<String, Value>>,
+    /// A silent frame recorded an event (see [`Transition::changed_silently`]).
+    changed_silently: bool,
 }
 
 impl<'a> Stepper<'a> {
