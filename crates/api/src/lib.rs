@@ -138,7 +138,12 @@ where
 /// [`call`] for a client addressing `region` (the region of its request signature; `None`:
 /// the runtime's): machines it creates get that region's ARNs (and partition), and it lists
 /// the machines of that region only, as each AWS region is its own service.
-pub async fn call_in<S, Q, T, F, C>(rt: &Runtime<S, Q, T, F, C>, region: Option<&str>, op: &str, body: &[u8]) -> ApiResult
+pub async fn call_in<S, Q, T, F, C>(
+    rt: &Runtime<S, Q, T, F, C>,
+    region: Option<&str>,
+    op: &str,
+    body: &[u8],
+) -> ApiResult
 where
     S: Store,
     Q: Queue,

@@ -2,7 +2,7 @@
 //!
 //! | what happened | outcome |
 //! |---|---|
-//! | 200, no `FunctionError` | `Ok(payload)` (an empty payload is `null`; a payload that is not JSON is the error `Runtime.InvalidResponse`) |
+//! | 200, no `FunctionError` | `Ok(payload)` (an empty payload is `null`; a payload that is not JSON is the error `Runtime.InvalidResponse`, or `States.DataLimitExceeded` above 256 KiB) |
 //! | 200 with `FunctionError` | `Error` with the payload's `errorType` (else the `FunctionError` value, e.g. `Unhandled`, else `Lambda.Unknown`) and `errorMessage` |
 //! | `ResourceNotFoundException` | `NotFound` |
 //! | a 500 whose body has an `errorType` (`cargo lambda watch`'s way of reporting a raised error) | that error |
@@ -116,13 +116,7 @@ impl Functions for LambdaFunctions {
                     return FunctionOutcome::from_error_body(body, Some(fallback))
                         .unwrap_or_else(|| error(fallback, ""));
                 }
-                if body.iter().all(u8::is_ascii_whitespace) {
-                    return FunctionOutcome::Ok(Value::Null);
-                }
-                match serde_json::from_slice(body) {
-                    Ok(v) => FunctionOutcome::Ok(v),
-                    Err(e) => error("Runtime.InvalidResponse", &format!("the function's output is not JSON: {e}")),
-                }
+                FunctionOutcome::from_output_body(body)
             }
             Err(SdkError::ServiceError(ctx)) => {
                 let raw = ctx.raw();

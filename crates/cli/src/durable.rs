@@ -86,7 +86,8 @@ async fn run_case(
 ) -> Result<EngineRun, String> {
     let clock = CaseClock(Arc::new(Mutex::new(settings.start_time)));
     let emb = Embedded::in_memory().map_err(|e| e.to_string())?.with_clock(Arc::new(clock.clone()));
-    let config = Config { account: settings.account.clone(), region: settings.region.clone(), visibility: Duration::ZERO };
+    let config =
+        Config { account: settings.account.clone(), region: settings.region.clone(), visibility: Duration::ZERO };
     let rt = Runtime::new(
         emb.store,
         emb.queue.clone(),
@@ -134,4 +135,28 @@ async fn run_case(
         _ => (None, None, None),
     };
     Ok(EngineRun { status: x.status.as_str().to_string(), output, error, cause, history })
+}
+
+/// Checks a definition as CreateStateMachine does on the durable runtime: `Err` is the
+/// refusal's message.
+pub fn validate(definition: &Value, express: bool) -> Result<(), String> {
+    let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
+    tokio.block_on(async {
+        let emb = Embedded::in_memory().map_err(|e| e.to_string())?;
+        let clock = CaseClock(Arc::new(Mutex::new(Utc::now())));
+        let rt = Runtime::new(emb.store, emb.queue, emb.topics, NoFunctions, clock, Config::default());
+        match rt.create_machine("validation", definition.clone(), "arn:aws:iam::123456789012:role/r", express).await {
+            Ok(_) => Ok(()),
+            Err(e) => Err(e.message()),
+        }
+    })
+}
+
+/// Validation runs no function.
+struct NoFunctions;
+
+impl Functions for NoFunctions {
+    fn invoke(&self, _: &str, _: &Value, _: Option<Duration>) -> impl Future<Output = FunctionOutcome> + Send {
+        std::future::ready(FunctionOutcome::NotFound)
+    }
 }

@@ -342,7 +342,16 @@ fn real_main() -> Result<ExitCode> {
         }
         Cmd::Conformance { file, family, id, replay, threads, verbose, start_time, runtime } => {
             if stepwise_conformance::is_validation_file(&file) {
-                let s = stepwise_conformance::run_validation_cases(&file, id.as_deref(), &mut std::io::stdout())?;
+                let mut out = std::io::stdout();
+                let s = match runtime {
+                    RuntimeKind::Memory => stepwise_conformance::run_validation_cases(&file, id.as_deref(), &mut out)?,
+                    RuntimeKind::Durable => stepwise_conformance::run_validation_cases_with(
+                        &file,
+                        id.as_deref(),
+                        &mut out,
+                        &durable::validate,
+                    )?,
+                };
                 return Ok(if s.passed() == s.total { ExitCode::SUCCESS } else { ExitCode::from(1) });
             }
             let start = chrono::DateTime::parse_from_rfc3339(&start_time)

@@ -136,7 +136,13 @@ fn write_py_str(s: &str, out: &mut String) {
 /// 1e-4 <= |x| < 1e16, else `d.ddde±XX`.
 fn python_float(f: f64) -> String {
     if !f.is_finite() {
-        return if f.is_nan() { "NaN".into() } else if f > 0.0 { "Infinity".into() } else { "-Infinity".into() };
+        return if f.is_nan() {
+            "NaN".into()
+        } else if f > 0.0 {
+            "Infinity".into()
+        } else {
+            "-Infinity".into()
+        };
     }
     let sci = format!("{f:e}"); // shortest round-trip digits, e.g. "-1.5e-7"
     let (mantissa, exp) = sci.split_once('e').unwrap_or((sci.as_str(), "0"));

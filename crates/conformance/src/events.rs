@@ -146,10 +146,15 @@ fn align(expected: &Value, actual: &Value) -> Value {
             Err(_) => actual.clone(),
         },
         (Value::Object(e), Value::Object(a)) => Value::Object(
-            a.iter().map(|(k, av)| (k.clone(), e.get(k).map(|ev| align(ev, av)).unwrap_or_else(|| av.clone()))).collect(),
+            a.iter()
+                .map(|(k, av)| (k.clone(), e.get(k).map(|ev| align(ev, av)).unwrap_or_else(|| av.clone())))
+                .collect(),
         ),
         (Value::Array(e), Value::Array(a)) => Value::Array(
-            a.iter().enumerate().map(|(i, av)| e.get(i).map(|ev| align(ev, av)).unwrap_or_else(|| av.clone())).collect(),
+            a.iter()
+                .enumerate()
+                .map(|(i, av)| e.get(i).map(|ev| align(ev, av)).unwrap_or_else(|| av.clone()))
+                .collect(),
         ),
         _ => actual.clone(),
     }
@@ -356,7 +361,10 @@ fn match_block(
     let mut used = vec![false; ys.len()];
     for &i in xs {
         let e = &el.events[i];
-        let hit = ys.iter().enumerate().find(|(k, &j)| !used[*k] && event_diff(el, e, al, &al.events[j], false, str_eq).is_none());
+        let hit = ys
+            .iter()
+            .enumerate()
+            .find(|(k, &j)| !used[*k] && event_diff(el, e, al, &al.events[j], false, str_eq).is_none());
         match hit {
             Some((k, _)) => used[k] = true,
             None => {
@@ -386,7 +394,12 @@ fn match_block(
 }
 
 /// For recordings that lost ids and events inside blocks.
-fn compare_normalised(el: &Layout, al: &Layout, str_eq: &StrEq, label: &dyn Fn(&Value) -> String) -> Result<(), String> {
+fn compare_normalised(
+    el: &Layout,
+    al: &Layout,
+    str_eq: &StrEq,
+    label: &dyn Fn(&Value) -> String,
+) -> Result<(), String> {
     for pair in el.units.iter().zip(al.units.iter()) {
         match pair {
             (Unit::Event(i), Unit::Event(j)) => {
@@ -455,8 +468,10 @@ mod tests {
 
     #[test]
     fn prepare_masks_timestamps_and_parses_object_text() {
-        let ours = vec![json!({"id": 1, "previousEventId": 0, "timestamp": "2026-01-01T00:00:00Z", "type": "ExecutionStarted",
-            "executionStartedEventDetails": {"input": "{\"a\":1}", "inputDetails": {"truncated": false}, "roleArn": "arn:aws:iam::111111111111:role/r"}})];
+        let ours = vec![
+            json!({"id": 1, "previousEventId": 0, "timestamp": "2026-01-01T00:00:00Z", "type": "ExecutionStarted",
+            "executionStartedEventDetails": {"input": "{\"a\":1}", "inputDetails": {"truncated": false}, "roleArn": "arn:aws:iam::111111111111:role/r"}}),
+        ];
         let p = prepare(&ours, &[], &Defaults::default());
         assert_eq!(p[0]["timestamp"], "timestamp");
         assert_eq!(p[0]["executionStartedEventDetails"]["input"], json!({"a": 1}));

@@ -28,4 +28,4 @@ pub use runner::{
     write_report, CaseResult, Engine, EngineRun, Failure, FamilyCounts, Filter, HistoryVerdict, RunSettings,
     RunnerOptions, StartTime, Summary, Verdict,
 };
-pub use validation::{is_validation_file, run_validation_cases, ValidationSummary};
+pub use validation::{is_validation_file, run_validation_cases, run_validation_cases_with, ValidationSummary};

@@ -56,6 +56,18 @@ pub fn run_validation_cases(
     id_filter: Option<&str>,
     out: &mut dyn Write,
 ) -> std::io::Result<ValidationSummary> {
+    let load = |def: &Value, express: bool| stepwise_asl::load(def, express).map(|_| ()).map_err(|e| e.to_string());
+    run_validation_cases_with(path, id_filter, out, &load)
+}
+
+/// [`run_validation_cases`] with the definitions checked by `validate` (`Err`: the refusal's
+/// message), e.g. by creating the machine on a runtime.
+pub fn run_validation_cases_with(
+    path: &Path,
+    id_filter: Option<&str>,
+    out: &mut dyn Write,
+    validate: &dyn Fn(&Value, bool) -> Result<(), String>,
+) -> std::io::Result<ValidationSummary> {
     let text = std::fs::read_to_string(path)?;
     let mut s = ValidationSummary::default();
     let mut skipped = 0;
@@ -80,9 +92,9 @@ pub fn run_validation_cases(
         };
         // The recording has no machine type; the Express cases come from the Express tests.
         let express = id.to_ascii_lowercase().contains("express");
-        let got = match stepwise_asl::load(&def, express) {
-            Ok(_) => None,
-            Err(e) => Some(e.to_string().replace("arn:aws:", "arn:<partition>:")),
+        let got = match validate(&def, express) {
+            Ok(()) => None,
+            Err(e) => Some(e.replace("arn:aws:", "arn:<partition>:")),
         };
         if got.is_some() {
             s.rejected += 1;

@@ -496,16 +496,9 @@ fn error(error_type: &str, message: &str) -> FunctionOutcome {
     FunctionOutcome::error(error_type, message)
 }
 
-/// A function's JSON output (empty: null).
+/// A function's output ([`FunctionOutcome::from_output_body`]).
 fn parse_output(text: &str) -> FunctionOutcome {
-    let t = text.trim();
-    if t.is_empty() {
-        return FunctionOutcome::Ok(Value::Null);
-    }
-    match serde_json::from_str(t) {
-        Ok(v) => FunctionOutcome::Ok(v),
-        Err(e) => error("Runtime.InvalidResponse", &format!("the function's output is not JSON: {e}")),
-    }
+    FunctionOutcome::from_output_body(text.trim().as_bytes())
 }
 
 fn run_command(cmd: &CommandSpec, dir: &Path, payload: &Value, timeout: Option<Duration>) -> FunctionOutcome {

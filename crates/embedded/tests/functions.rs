@@ -88,6 +88,13 @@ async fn commands_read_stdin_and_write_stdout() {
     r.command("Garbage", vec!["echo".into(), "not json".into()]);
     let (t, _, _) = error_of(r.invoke("Garbage", &json!({}), None).await);
     assert_eq!(t, "Runtime.InvalidResponse");
+    // Over 256 KiB of non-JSON: AWS checks the size first (States.DataLimitExceeded, which the
+    // stepper raises for a result this large), so the text is passed on, not refused.
+    r.command("Huge", vec!["sh".into(), "-c".into(), "head -c 263168 /dev/zero | tr '\\0' a".into()]);
+    match r.invoke("Huge", &json!({}), None).await {
+        FunctionOutcome::Ok(Value::String(s)) => assert_eq!(s.len(), 263_168),
+        other => panic!("expected the text, got {:?}", error_of(other)),
+    }
 }
 
 #[tokio::test]

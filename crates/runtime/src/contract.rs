@@ -134,7 +134,9 @@ pub async fn store_contract<S: Store>(store: &S) {
         name: machine.clone(),
         definition: json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}),
         // The text as a client sent it survives the store byte for byte.
-        definition_text: Some("{\n  \"StartAt\": \"P\",\n  \"States\": {\"P\": {\"Type\": \"Pass\", \"End\": true}}\n}".into()),
+        definition_text: Some(
+            "{\n  \"StartAt\": \"P\",\n  \"States\": {\"P\": {\"Type\": \"Pass\", \"End\": true}}\n}".into(),
+        ),
         role_arn: format!("arn:aws:iam::{ACCOUNT}:role/contract"),
         express: false,
         created: t0,

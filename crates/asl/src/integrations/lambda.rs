@@ -44,6 +44,26 @@ impl FunctionOutcome {
         }
     }
 
+    /// A function's successful response body: empty is `null`, JSON is the result. Anything
+    /// else is `Runtime.InvalidResponse` — unless it is larger than the payload limit: AWS
+    /// checks the size first, so such a body fails the task with `States.DataLimitExceeded`
+    /// (recorded against AWS for a function returning 257 KiB of bytes); it is passed on as a
+    /// string for the stepper's size check to fail.
+    pub fn from_output_body(body: &[u8]) -> FunctionOutcome {
+        if body.iter().all(u8::is_ascii_whitespace) {
+            return FunctionOutcome::Ok(Value::Null);
+        }
+        match serde_json::from_slice(body) {
+            Ok(v) => FunctionOutcome::Ok(v),
+            Err(_) if body.len() > crate::stepper::MAX_PAYLOAD_BYTES => {
+                FunctionOutcome::Ok(Value::String(String::from_utf8_lossy(body).into_owned()))
+            }
+            Err(e) => {
+                FunctionOutcome::error("Runtime.InvalidResponse", &format!("the function's output is not JSON: {e}"))
+            }
+        }
+    }
+
     /// The error a function's response body reports, as Lambda's Invoke API and runtimes write
     /// it: a JSON object with `errorType` (and `errorMessage`), or, when the caller knows the
     /// invocation failed (`fallback_type`, e.g. from `X-Amz-Function-Error`), any body (its

@@ -1,0 +1,57 @@
+//! The AWS-recorded corpus through the durable runtime (`stepwise conformance --runtime
+//! durable`: the embedded store, queue and step driver that `serve` and `run` use), with floors
+//! as for the in-memory run (`crates/conformance/tests/floor.rs`). The corpus must be present
+//! (`../shared/conformance` beside the repository, or `STEPWISE_CORPUS`): a missing corpus fails.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+/// Exactly comparable cases passing.
+const FLOOR_PASSED: usize = 930;
+/// Histories equal to the recording field for field.
+const FLOOR_HISTORIES_EQUAL: usize = 495;
+
+fn corpus() -> PathBuf {
+    std::env::var_os("STEPWISE_CORPUS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/conformance"))
+}
+
+fn conformance(file: &str) -> String {
+    let path = corpus().join(file);
+    assert!(path.exists(), "the conformance corpus is missing at {}", path.display());
+    let out = Command::new(env!("CARGO_BIN_EXE_stepwise"))
+        .args(["conformance", "--runtime", "durable", "--threads", "2"])
+        .arg(&path)
+        .output()
+        .expect("run stepwise conformance");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The first number of the line starting with `prefix`, and the numbers after it.
+fn numbers(report: &str, prefix: &str) -> Vec<usize> {
+    let line =
+        report.lines().find(|l| l.starts_with(prefix)).unwrap_or_else(|| panic!("no `{prefix}` line:\n{report}"));
+    line.split(|c: char| !c.is_ascii_digit()).filter(|s| !s.is_empty()).filter_map(|s| s.parse().ok()).collect()
+}
+
+#[test]
+fn the_corpus_passes_on_the_durable_runtime() {
+    let report = conformance("cases.jsonl");
+    let last = report.lines().last().unwrap_or_default();
+    let n = numbers(last, "");
+    let (passed, failed) = (n[0], n[1]);
+    eprintln!("durable runtime: {last}");
+    assert!(passed >= FLOOR_PASSED && failed == 0, "passed {passed} (floor {FLOOR_PASSED}), failed {failed}\n{report}");
+    let h = numbers(&report, "histories:");
+    eprintln!("durable runtime: histories equal {}/{}", h[0], h[1]);
+    assert!(h[0] >= FLOOR_HISTORIES_EQUAL, "histories equal {} < floor {FLOOR_HISTORIES_EQUAL}\n{report}", h[0]);
+}
+
+#[test]
+fn invalid_definitions_are_refused_on_the_durable_runtime() {
+    let report = conformance("validation_cases.jsonl");
+    let last = report.lines().last().unwrap_or_default();
+    let n = numbers(last, "");
+    assert_eq!((n[0], n[1]), (103, 0), "{report}");
+}
