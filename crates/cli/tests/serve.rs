@@ -32,9 +32,15 @@ impl Server {
 
     /// A server on an existing (or new) data directory.
     fn start_in(dir: PathBuf) -> Server {
+        Server::start_with(dir, &[])
+    }
+
+    /// A server on `dir` with more arguments (e.g. `--functions FILE`).
+    fn start_with(dir: PathBuf, args: &[&str]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_stepwise"))
             .args(["serve", "--port", "0", "--data-dir"])
             .arg(&dir)
+            .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -493,4 +499,38 @@ fn executions_survive_a_server_restart() {
     assert_eq!(serde_json::from_str::<Value>(d["output"].as_str().unwrap_or("null")).expect("output"), json!({"k": 1}));
     let types: Vec<String> = second.history(&arn).iter().filter_map(|e| e["type"].as_str().map(String::from)).collect();
     assert_eq!(types.iter().filter(|t| *t == "WaitStateExited").count(), 1, "{types:?}");
+}
+
+/// A function answering more than 256 KiB that is not JSON fails the task with
+/// `States.DataLimitExceeded`, as on AWS (the AWS-recorded corpus case
+/// `test_task_lambda_data_limit_exceeded_on_large_utf8_response`), not `Runtime.InvalidResponse`;
+/// a small non-JSON answer stays `Runtime.InvalidResponse`.
+#[test]
+fn a_huge_non_json_function_answer_exceeds_the_data_limit() {
+    let dir = std::env::temp_dir().join(format!("stepwise-serve-huge-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let functions = dir.join("functions.json");
+    std::fs::write(
+        &functions,
+        json!({"functions": {
+            "Huge": {"command": "head -c 263168 /dev/zero | tr '\\0' a"},
+            "Small": {"command": "printf not-json"}
+        }})
+        .to_string(),
+    )
+    .expect("functions file");
+    let s = Server::start_with(dir.join("data"), &["--functions", functions.to_str().expect("path")]);
+    for (function, error) in [("Huge", "States.DataLimitExceeded"), ("Small", "Runtime.InvalidResponse")] {
+        let machine = s.create(
+            &format!("limit-{function}"),
+            json!({"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+                "Parameters": {"FunctionName": function, "Payload": {}}, "End": true}}}),
+        );
+        let started = s.ok("StartExecution", json!({"stateMachineArn": machine}));
+        let d = s.wait_done(started["executionArn"].as_str().expect("arn"));
+        assert_eq!((d["status"].as_str(), d["error"].as_str()), (Some("FAILED"), Some(error)), "{function}: {d}");
+    }
+    drop(s);
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -508,7 +508,7 @@ mod tests {
     #[test]
     fn blocks_match_in_any_order_with_references_by_what_they_point_at() {
         let started = ev(2, 1, "ParallelStateStarted", json!({}));
-        let head = vec![ev(1, 0, "ParallelStateEntered", json!({})), started];
+        let head = [ev(1, 0, "ParallelStateEntered", json!({})), started];
         let a = entered(3, 2, "PassStateEntered", "A", "{}");
         let b = entered(4, 2, "PassStateEntered", "B", "{}");
         let close = ev(5, 4, "ParallelStateSucceeded", json!({}));
