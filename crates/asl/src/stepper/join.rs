@@ -107,12 +107,16 @@ impl Stepper<'_> {
     pub(super) fn start_iterations(&mut self, frame: usize, scope: usize, join: &mut Join) {
         let total = join.children.len();
         let distributed = join.kind.is_distributed();
+        // Iterations started together all follow the same event (AWS: each MapIterationStarted
+        // of a batch follows MapStateStarted, or the iteration whose end made room).
+        let head = self.x.frames[frame].prev_event;
         while join.next < total && (join.max_concurrency == 0 || join.running < join.max_concurrency) {
             let i = join.next;
             join.next += 1;
             let input = std::mem::take(&mut join.pending[i]);
             if !distributed {
                 let st = self.state(frame);
+                self.x.frames[frame].prev_event = head;
                 self.emit(frame, "MapIterationStarted", Some(json!({"index": i, "name": st.name})));
             }
             let id = self.spawn(frame, i, scope, input, distributed);
