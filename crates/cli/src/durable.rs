@@ -101,7 +101,7 @@ async fn run_case(
         .await
         .map_err(|e| e.to_string())?;
     // The text the recorded tests sent (Python's json.dumps), shown verbatim by AWS.
-    let text = stepwise_conformance::engine::python_json_dumps(&input);
+    let text = stepwise_asl::integrations::spaced_json(&input);
     let (arn, _) = rt
         .start_execution_with_date(&machine.arn, &settings.execution_name, input, Some(text))
         .await

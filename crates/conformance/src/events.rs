@@ -21,7 +21,7 @@ use std::collections::HashMap;
 use serde_json::Value;
 
 use crate::compare::{first_diff_by, placeholder_str_eq, truncate};
-use crate::history::{closes_block, opens_block};
+use crate::history::{spans, Span};
 use crate::transform::{apply_to_history, is_iso_date, normalise_placeholders, Defaults, Transformer};
 
 const SHOW: usize = 160;
@@ -166,13 +166,7 @@ struct Layout<'a> {
     by_id: HashMap<u64, usize>,
     block_of: Vec<Option<usize>>,
     /// Ordered events and blocks, in order.
-    units: Vec<Unit>,
-}
-
-#[derive(Debug, Clone)]
-enum Unit {
-    Event(usize),
-    Block(Vec<usize>),
+    units: Vec<Span>,
 }
 
 fn ty(e: &Value) -> &str {
@@ -191,35 +185,14 @@ impl<'a> Layout<'a> {
                 by_id.insert(id, i);
             }
         }
+        let types: Vec<&str> = events.iter().map(ty).collect();
+        let units = spans(&types);
         let mut block_of = vec![None; events.len()];
-        let mut units = Vec::new();
-        let mut i = 0;
-        let mut blocks = 0;
-        while i < events.len() {
-            units.push(Unit::Event(i));
-            let opened = opens_block(ty(&events[i]));
-            i += 1;
-            if !opened {
-                continue;
+        for (b, inner) in units.iter().filter_map(|u| if let Span::Block(ix) = u { Some(ix) } else { None }).enumerate()
+        {
+            for &i in inner {
+                block_of[i] = Some(b);
             }
-            let mut depth = 1usize;
-            let mut inner = Vec::new();
-            while i < events.len() {
-                let t = ty(&events[i]);
-                if opens_block(t) {
-                    depth += 1;
-                } else if closes_block(t) {
-                    depth -= 1;
-                    if depth == 0 {
-                        break;
-                    }
-                }
-                block_of[i] = Some(blocks);
-                inner.push(i);
-                i += 1;
-            }
-            units.push(Unit::Block(inner));
-            blocks += 1;
         }
         Layout { events, by_id, block_of, units }
     }
@@ -320,7 +293,7 @@ pub fn compare_events(recorded: &[Value], ours: &[Value], mode: Mode) -> Result<
     }
     for (k, pair) in el.units.iter().zip(al.units.iter()).enumerate() {
         match pair {
-            (Unit::Event(i), Unit::Event(j)) => {
+            (Span::Event(i), Span::Event(j)) => {
                 let (e, a) = (&recorded[*i], &ours[*j]);
                 if ty(e) != ty(a) {
                     return Err(format!("event {}: expected {}, got {}", i + 1, label(e), label(a)));
@@ -329,16 +302,16 @@ pub fn compare_events(recorded: &[Value], ours: &[Value], mode: Mode) -> Result<
                     return Err(format!("event {} ({}) {d}", i + 1, label(e)));
                 }
             }
-            (Unit::Block(xs), Unit::Block(ys)) => match_block(&el, xs, &al, ys, str_eq, &label)?,
+            (Span::Block(xs), Span::Block(ys)) => match_block(&el, xs, &al, ys, str_eq, &label)?,
             _ => return Err(format!("unit {}: an event on one side, a Parallel/Map block on the other", k + 1)),
         }
     }
     if el.units.len() != al.units.len() {
         let at = el.units.len().min(al.units.len());
-        let first = |l: &Layout, u: Option<&Unit>| match u {
+        let first = |l: &Layout, u: Option<&Span>| match u {
             None => "<end>".to_string(),
-            Some(Unit::Event(i)) => label(&l.events[*i]),
-            Some(Unit::Block(xs)) => format!("block of {} events", xs.len()),
+            Some(Span::Event(i)) => label(&l.events[*i]),
+            Some(Span::Block(xs)) => format!("block of {} events", xs.len()),
         };
         return Err(format!(
             "after {at} units: expected {}, got {}",
@@ -402,7 +375,7 @@ fn compare_normalised(
 ) -> Result<(), String> {
     for pair in el.units.iter().zip(al.units.iter()) {
         match pair {
-            (Unit::Event(i), Unit::Event(j)) => {
+            (Span::Event(i), Span::Event(j)) => {
                 let (e, a) = (&el.events[*i], &al.events[*j]);
                 if let Some(d) = event_diff(el, e, al, a, true, str_eq) {
                     return Err(format!("event {} ({}) {d}", i + 1, label(e)));

@@ -37,15 +37,27 @@ pub fn closes_block(t: &str) -> bool {
     )
 }
 
-/// Split a type sequence into ordered events and multiset blocks.
-pub fn tokenize<S: AsRef<str>>(types: &[S]) -> Vec<Token> {
+/// One unit of a history split at its Parallel/Map blocks, by position: an event compared in
+/// order, or the positions of the events inside a block (after a `*StateStarted`, up to its
+/// closing event, which is the next ordered event; nested blocks fall inside the outer one; a
+/// block never closed runs to the end).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Span {
+    /// An ordered event.
+    Event(usize),
+    /// The events inside a block.
+    Block(Vec<usize>),
+}
+
+/// Split a sequence of event types into [`Span`]s.
+pub fn spans<S: AsRef<str>>(types: &[S]) -> Vec<Span> {
     let mut out = Vec::new();
     let mut i = 0;
     while i < types.len() {
-        let t = types[i].as_ref();
-        out.push(Token::Event(t.to_string()));
+        out.push(Span::Event(i));
+        let opened = opens_block(types[i].as_ref());
         i += 1;
-        if !opens_block(t) {
+        if !opened {
             continue;
         }
         let mut depth = 1usize;
@@ -60,14 +72,27 @@ pub fn tokenize<S: AsRef<str>>(types: &[S]) -> Vec<Token> {
                     break;
                 }
             }
-            inner.push(u.to_string());
+            inner.push(i);
             i += 1;
         }
-        inner.sort();
-        out.push(Token::Block(inner));
-        // The closing event (if any) is the next ordered event.
+        out.push(Span::Block(inner));
     }
     out
+}
+
+/// Split a type sequence into ordered events and multiset blocks.
+pub fn tokenize<S: AsRef<str>>(types: &[S]) -> Vec<Token> {
+    spans(types)
+        .into_iter()
+        .map(|s| match s {
+            Span::Event(i) => Token::Event(types[i].as_ref().to_string()),
+            Span::Block(ix) => {
+                let mut inner: Vec<String> = ix.iter().map(|&i| types[i].as_ref().to_string()).collect();
+                inner.sort();
+                Token::Block(inner)
+            }
+        })
+        .collect()
 }
 
 /// The event types of an AWS-shaped history (`[{"type": ...}, ...]`).

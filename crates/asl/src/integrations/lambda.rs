@@ -263,10 +263,13 @@ pub fn lambda_envelope(
     })
 }
 
-/// JSON with `", "` and `": "` separators, as Python's `json.dumps` writes it.
+/// JSON as Python's `json.dumps` writes it by default: `", "` and `": "` separators, every
+/// character outside printable ASCII escaped as `\uXXXX` (UTF-16 units), floats as Python's
+/// `repr` (`1e-07`, `1e+16`, `1.0`). What a Python Lambda runtime answers, and what the
+/// recorded tests sent as execution input.
 pub fn spaced_json(v: &Value) -> String {
-    struct Spaced;
-    impl serde_json::ser::Formatter for Spaced {
+    struct Python;
+    impl serde_json::ser::Formatter for Python {
         fn begin_array_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W, first: bool) -> std::io::Result<()> {
             if first {
                 Ok(())
@@ -284,13 +287,56 @@ pub fn spaced_json(v: &Value) -> String {
         fn begin_object_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
             w.write_all(b": ")
         }
+        fn write_f64<W: ?Sized + std::io::Write>(&mut self, w: &mut W, value: f64) -> std::io::Result<()> {
+            w.write_all(python_float(value).as_bytes())
+        }
+        fn write_string_fragment<W: ?Sized + std::io::Write>(
+            &mut self,
+            w: &mut W,
+            fragment: &str,
+        ) -> std::io::Result<()> {
+            for c in fragment.chars() {
+                if (' '..='~').contains(&c) {
+                    w.write_all(&[c as u8])?;
+                } else {
+                    let mut units = [0u16; 2];
+                    for unit in c.encode_utf16(&mut units) {
+                        write!(w, "\\u{unit:04x}")?;
+                    }
+                }
+            }
+            Ok(())
+        }
     }
     let mut out = Vec::new();
-    let mut ser = serde_json::Serializer::with_formatter(&mut out, Spaced);
+    let mut ser = serde_json::Serializer::with_formatter(&mut out, Python);
     if serde::Serialize::serialize(v, &mut ser).is_err() {
         return v.to_string();
     }
     String::from_utf8(out).unwrap_or_default()
+}
+
+/// Python's `repr` of a float: the shortest digits that round-trip, positional for
+/// 1e-4 <= |x| < 1e16, else `d.ddde±XX`.
+fn python_float(f: f64) -> String {
+    if !f.is_finite() {
+        return if f.is_nan() {
+            "NaN".into()
+        } else if f > 0.0 {
+            "Infinity".into()
+        } else {
+            "-Infinity".into()
+        };
+    }
+    let sci = format!("{f:e}"); // shortest round-trip digits, e.g. "-1.5e-7"
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((sci.as_str(), "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    if f == 0.0 || (-4..16).contains(&exp) {
+        let s = format!("{f}");
+        return if s.contains('.') { s } else { format!("{s}.0") };
+    }
+    let sign = if exp < 0 { '-' } else { '+' };
+    format!("{mantissa}e{sign}{:02}", exp.abs())
 }
 
 #[cfg(test)]
@@ -319,6 +365,10 @@ mod tests {
 
     #[test]
     fn spaced_json_matches_python() {
+        // Each expected text is what Python 3's json.dumps prints for the same value.
         assert_eq!(spaced_json(&json!({"a": [1, 2], "b": {"c": "d"}})), r#"{"a": [1, 2], "b": {"c": "d"}}"#);
+        assert_eq!(spaced_json(&json!({"a": [1, 2], "b": "é\n\u{7f}"})), r#"{"a": [1, 2], "b": "\u00e9\n\u007f"}"#);
+        assert_eq!(spaced_json(&json!([1.0, 0.5, 1e16, 1.5e-7, -0.0001])), "[1.0, 0.5, 1e+16, 1.5e-07, -0.0001]");
+        assert_eq!(spaced_json(&json!("😀")), r#""\ud83d\ude00""#);
     }
 }
