@@ -74,6 +74,7 @@ impl Services for LocalFunctions {
                 CallResult::Function(invoke(&self.router, function, payload, *timeout, *asynchronous).await)
             }
             Call::SendMessage { .. } | Call::Publish { .. } => CallResult::Delivered(Ok(None)),
+            Call::StartExecution { .. } => stepwise_asl::integrations::states::not_supported_here(),
             Call::Done(_) => CallResult::Nothing,
         }
     }

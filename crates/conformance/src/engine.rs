@@ -24,6 +24,7 @@ impl Services for Adapter<'_> {
                 CallResult::Function(self.0.invoke(function, payload, *timeout))
             }
             Call::SendMessage { .. } | Call::Publish { .. } => CallResult::Delivered(Ok(None)),
+            Call::StartExecution { .. } => stepwise_asl::integrations::states::not_supported_here(),
             Call::Done(_) => CallResult::Nothing,
         }
     }

@@ -192,6 +192,17 @@ async fn run_once(
     let emb = Embedded::in_memory().expect("db");
     let clock = TestClock::new();
     let rt = runtime(&emb, &clock, faults);
+    // Children for nested executions (`states:startExecution`).
+    for (name, def) in [
+        (
+            "child-ok",
+            json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "Result": {"Arg1": "argument1"}, "End": true}}}),
+        ),
+        ("child-fail", json!({"StartAt": "F", "States": {"F": {"Type": "Fail", "Error": "Boom", "Cause": "bad"}}})),
+        ("child-wait", json!({"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 30, "End": true}}})),
+    ] {
+        rt.create_machine(name, def, "arn:aws:iam::123456789012:role/r", false).await.expect("child machine");
+    }
     let machine = match definition {
         Some(d) => {
             rt.create_machine("m", d.clone(), "arn:aws:iam::123456789012:role/r", false).await.expect("machine").arn
@@ -452,4 +463,102 @@ async fn a_distributed_map_with_concurrent_children_finishes() {
     assert!(types.contains(&"MapRunSucceeded"), "{types:?}");
     let runs = check_faults(Some(&def), json!(["a", "b"]), "distributed map").await;
     assert!(runs >= 20, "only {runs} fault runs");
+}
+
+fn start_task(resource: &str, machine: &str, name: Option<&str>) -> Value {
+    let mut params = json!({"StateMachineArn": format!("arn:aws:states:us-east-1:123456789012:stateMachine:{machine}"), "Input": {"k": 1}});
+    if let Some(n) = name {
+        params["Name"] = json!(n);
+    }
+    json!({"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": resource, "Parameters": params, "End": true}}})
+}
+
+fn last_details(history: &[Value]) -> Value {
+    let last = history.last().expect("events");
+    last.as_object()
+        .and_then(|m| m.iter().find(|(k, _)| k.ends_with("EventDetails")))
+        .map(|(_, d)| d.clone())
+        .unwrap_or_default()
+}
+
+/// `states:startExecution.sync`: the parent waits for the child (woken by its end, no polling)
+/// and gets DescribeExecution's shape, `Output` as text; `.sync:2` parsed. A crash at every
+/// point of every step (parent's and child's) gives the same history.
+#[tokio::test]
+async fn a_sync_task_waits_for_its_child_execution() {
+    let def = start_task("arn:aws:states:::states:startExecution.sync", "child-ok", Some("kid"));
+    let (status, history, _) = run_once(Some(&def), json!({}), None, false).await;
+    let types: Vec<&str> = history.iter().filter_map(|e| e["type"].as_str()).collect();
+    assert_eq!(status, "SUCCEEDED", "{types:?}");
+    assert_eq!(
+        types,
+        [
+            "ExecutionStarted",
+            "TaskStateEntered",
+            "TaskScheduled",
+            "TaskStarted",
+            "TaskSubmitted",
+            "TaskSucceeded",
+            "TaskStateExited",
+            "ExecutionSucceeded"
+        ]
+    );
+    let out = &last_details(&history)["output"];
+    assert_eq!(out["Output"], "{\"Arg1\":\"argument1\"}", "{out}");
+    assert_eq!(out["Status"], "SUCCEEDED");
+    assert_eq!(out["Input"], "{\"k\":1}");
+    assert_eq!(out["ExecutionArn"], "arn:aws:states:us-east-1:123456789012:execution:child-ok:kid");
+    assert_eq!(out["RedriveStatus"], "NOT_REDRIVABLE");
+    assert!(out["StartDate"].is_i64() && out["StopDate"].is_i64(), "{out}");
+
+    let def2 = start_task("arn:aws:states:::states:startExecution.sync:2", "child-ok", Some("kid"));
+    let (status, history, _) = run_once(Some(&def2), json!({}), None, false).await;
+    assert_eq!(status, "SUCCEEDED");
+    assert_eq!(last_details(&history)["output"]["Output"], json!({"Arg1": "argument1"}));
+
+    let runs = check_faults(Some(&def), json!({}), "startExecution.sync").await;
+    assert!(runs >= 15, "only {runs} fault runs");
+}
+
+/// A failed child fails the `.sync` task with `States.TaskFailed` and DescribeExecution's shape
+/// (with the child's error and cause) as the cause, as AWS records it; a missing machine is
+/// `StepFunctions.StateMachineDoesNotExistException` with the Java SDK's message.
+#[tokio::test]
+async fn a_failed_or_missing_child_fails_the_task_as_aws_does() {
+    let def = start_task("arn:aws:states:::states:startExecution.sync", "child-fail", Some("kid"));
+    let (status, history, _) = run_once(Some(&def), json!({}), None, false).await;
+    assert_eq!(status, "FAILED");
+    let d = last_details(&history);
+    assert_eq!(d["error"], "States.TaskFailed");
+    let cause: Value = serde_json::from_str(d["cause"].as_str().expect("cause")).expect("cause is JSON");
+    assert_eq!(
+        (cause["Error"].as_str(), cause["Cause"].as_str(), cause["Status"].as_str()),
+        (Some("Boom"), Some("bad"), Some("FAILED"))
+    );
+    assert_eq!(cause["Name"], "kid");
+    assert!(cause.get("Output").is_none(), "{cause}");
+
+    let def = start_task("arn:aws:states:::states:startExecution", "nope", None);
+    let (status, history, _) = run_once(Some(&def), json!({}), None, false).await;
+    assert_eq!(status, "FAILED");
+    let d = last_details(&history);
+    assert_eq!(d["error"], "StepFunctions.StateMachineDoesNotExistException");
+    let cause = d["cause"].as_str().expect("cause");
+    assert!(
+        cause.starts_with("State Machine Does Not Exist: 'arn:aws:states:us-east-1:123456789012:stateMachine:nope' (Service: AWSStepFunctions; Status Code: 400; Error Code: StateMachineDoesNotExist; Request ID: "),
+        "{cause}"
+    );
+}
+
+/// Request-response: the task ends with StartExecution's response while the child runs on.
+#[tokio::test]
+async fn a_request_response_start_returns_at_once() {
+    let def = start_task("arn:aws:states:::states:startExecution", "child-wait", None);
+    let (status, history, _) = run_once(Some(&def), json!({}), None, false).await;
+    assert_eq!(status, "SUCCEEDED");
+    let out = &last_details(&history)["output"];
+    let arn = out["ExecutionArn"].as_str().expect("ExecutionArn");
+    assert!(arn.starts_with("arn:aws:states:us-east-1:123456789012:execution:child-wait:"), "{out}");
+    assert!(out["StartDate"].is_i64() && out["SdkHttpMetadata"]["HttpStatusCode"] == 200, "{out}");
+    assert!(!history.iter().any(|e| e["type"] == "TaskSubmitted"));
 }

@@ -8,15 +8,18 @@ use crate::ports::{
     Action, Clock, Commit, ExecutionPage, ExecutionQuery, ExecutionStatus, Functions, Machine, OutboxItem, Queue,
     StepMessage, Store, Stored, TokenEntry, Topics, STEP_QUEUE,
 };
-use crate::services::PortServices;
+use crate::services::{Children, PortServices};
 use crate::{Error, Invalid};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use stepwise_asl::history::HistoryEvent;
+use stepwise_asl::integrations::states::{self, ParentTask, Started};
 use stepwise_asl::integrations::{self, InvokeContext};
 use stepwise_asl::stepper::{self, Effect, Env, Event, ExecutionInfo, Phase, TaskOutcome};
 use stepwise_asl::StateMachine;
@@ -413,6 +416,18 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
         input: Value,
         input_text: Option<String>,
     ) -> Result<(String, DateTime<Utc>), Error> {
+        self.start(machine_arn, name, input, input_text, None).await
+    }
+
+    /// Starts an execution, started by `parent`'s task when it is a child.
+    async fn start(
+        &self,
+        machine_arn: &str,
+        name: &str,
+        input: Value,
+        input_text: Option<String>,
+        parent: Option<ParentTask>,
+    ) -> Result<(String, DateTime<Utc>), Error> {
         check_name(name)?;
         let rec = self.get_machine(machine_arn).await?;
         let size = match &input_text {
@@ -453,6 +468,7 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
         // message fewer per execution than a separate Start step.
         let mut execution = stepper::new_execution(info, input, now);
         execution.input_text = input_text;
+        execution.parent = parent;
         let t = stepper::step(&machine, execution, Event::Start, &mut RuntimeEnv { now });
         let outbox = outbox_of(&arn, 1, t.effects);
         let commit = Commit {
@@ -582,7 +598,7 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
         let Some(Effect::Invoke(req)) = t.effects.iter().find(|e| matches!(e, Effect::Invoke(_))).cloned() else {
             return Ok(t);
         };
-        let outcomes = self.perform(&req, &format!("{arn}#{version}#inline")).await;
+        let outcomes = self.perform(arn, &req, &format!("{arn}#{version}#inline")).await?;
         let stepper::Transition { mut execution, effects, mut history, mut changed_silently } = t;
         let mut effects: Vec<Effect> = effects.into_iter().filter(|e| !matches!(e, Effect::Invoke(_))).collect();
         for outcome in outcomes {
@@ -613,7 +629,7 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
                     self.send_step(message, delay_until(self.clock.now(), *at), Some(&item.id)).await?;
                 }
                 Action::Invoke(req) => {
-                    let outcomes = self.perform(req, &item.id).await;
+                    let outcomes = self.perform(arn, req, &item.id).await?;
                     for (k, outcome) in outcomes.into_iter().enumerate() {
                         let message = StepMessage {
                             execution_arn: arn.to_string(),
@@ -624,20 +640,48 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
                         self.send_step(&message, Duration::ZERO, Some(&format!("{}#{k}", item.id))).await?;
                     }
                 }
-                Action::Complete => {}
+                Action::Complete => self.report_to_parent(arn).await?,
             }
             self.fault(arn, FaultPoint::AfterAction(i))?;
         }
         Ok(())
     }
 
+    /// When a child execution started by a `.sync` task ends, its parent's task gets the
+    /// outcome (a step message, deduplicated per child: doing this again sends nothing new). A
+    /// parent no longer waiting ignores it.
+    async fn report_to_parent(&self, arn: &str) -> Result<(), Error> {
+        let Some(stored) = self.store.load(arn).await? else { return Ok(()) };
+        let Some(parent) = &stored.execution.parent else { return Ok(()) };
+        let Some(sync) = parent.sync else { return Ok(()) };
+        let outcome = states::sync_outcome(&stored.execution, &stored.machine_arn, self.clock.now(), sync);
+        let message = StepMessage {
+            execution_arn: parent.execution_arn.clone(),
+            event: Event::Task { frame: parent.frame, task: parent.task, outcome },
+            not_before: None,
+            origin: None,
+        };
+        self.send_step(&message, Duration::ZERO, Some(&format!("{arn}#parent"))).await
+    }
+
     /// Performs a task integration through the ports and returns its outcomes. `action_id`
     /// (the outbox item's) deduplicates the message a redone send would repeat.
-    async fn perform(&self, req: &stepper::TaskRequest, action_id: &str) -> Vec<TaskOutcome> {
+    async fn perform(&self, arn: &str, req: &stepper::TaskRequest, action_id: &str) -> Result<Vec<TaskOutcome>, Error> {
         let ctx = InvokeContext { region: &self.config.region, account: &self.config.account, now: self.clock.now() };
-        let mut services =
-            PortServices { queue: &self.queue, topics: &self.topics, functions: &self.functions, action_id };
-        integrations::perform(req, &ctx, &mut services, &mut rand::random::<u64>).await
+        let mut services = PortServices {
+            queue: &self.queue,
+            topics: &self.topics,
+            functions: &self.functions,
+            children: self,
+            execution_arn: arn,
+            action_id,
+            failure: None,
+        };
+        let outcomes = integrations::perform(req, &ctx, &mut services, &mut rand::random::<u64>).await;
+        match services.failure {
+            Some(e) => Err(e),
+            None => Ok(outcomes),
+        }
     }
 
     /// Receives and handles step messages until `done()` says stop; acknowledges each one that
@@ -863,5 +907,34 @@ fn check_token(token: &str) -> Result<(), Error> {
         Ok(())
     } else {
         Err(Error::invalid(Invalid::Token, "Invalid Token: the task token is malformed"))
+    }
+}
+
+impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Children for Runtime<S, Q, T, F, C> {
+    fn start_child<'a>(
+        &'a self,
+        machine_arn: &'a str,
+        name: &'a str,
+        input: &'a str,
+        parent: ParentTask,
+    ) -> Pin<Box<dyn Future<Output = Result<Started, Error>> + Send + 'a>> {
+        Box::pin(async move {
+            let value: Value = serde_json::from_str(input).map_err(|e| {
+                Error::invalid(Invalid::ExecutionInput, format!("Invalid State Machine Execution Input: '{e}'"))
+            })?;
+            match self.start(machine_arn, name, value, Some(input.to_string()), Some(parent.clone())).await {
+                Ok((execution_arn, start_date)) => Ok(Started { execution_arn, start_date }),
+                Err(Error::AlreadyExists { arn }) => {
+                    // The same task starting it again (a redone action): the child it started.
+                    match self.store.load(&arn).await? {
+                        Some(s) if s.execution.parent.as_ref() == Some(&parent) => {
+                            Ok(Started { execution_arn: arn, start_date: s.execution.start_time })
+                        }
+                        _ => Err(Error::AlreadyExists { arn }),
+                    }
+                }
+                Err(e) => Err(e),
+            }
+        })
     }
 }

@@ -1,12 +1,32 @@
 //! The durable runtime's side of the integration port: [`PortServices`] does a Task's I/O
 //! ([`Call`]) through the runtime's ports — functions through [`Functions`], SQS sends through
-//! [`Queue`], SNS publishes through [`Topics`] — for `stepwise_asl::integrations::perform`,
-//! which plans the call and shapes the outcome.
+//! [`Queue`], SNS publishes through [`Topics`], child executions through the runtime itself
+//! ([`Children`]) — for `stepwise_asl::integrations::perform`, which plans the call and shapes
+//! the outcome.
 
 use crate::ports::{Functions, Queue, Topics};
+use crate::Error;
 use serde_json::Value;
+use std::future::Future;
+use std::pin::Pin;
 use std::time::Duration;
+use stepwise_asl::integrations::states::{self, ParentTask, Started};
 use stepwise_asl::integrations::{Call, CallResult, FunctionOutcome, Services};
+
+/// Starting child executions (`states:startExecution`): the runtime itself. The future is boxed
+/// because starting an execution performs integrations, which may start executions.
+pub trait Children: Sync {
+    /// Starts an execution of `machine_arn` named `name` with input text `input`, started by
+    /// `parent`. Starting the same child for the same task again (a redone action) answers the
+    /// child already started.
+    fn start_child<'a>(
+        &'a self,
+        machine_arn: &'a str,
+        name: &'a str,
+        input: &'a str,
+        parent: ParentTask,
+    ) -> Pin<Box<dyn Future<Output = Result<Started, Error>> + Send + 'a>>;
+}
 
 /// A function invocation as a [`Call::Invoke`] asks for it: `asynchronous` (`InvocationType:
 /// Event`) does not wait for the function's result.
@@ -32,9 +52,16 @@ pub struct PortServices<'a, Q, T, F> {
     pub topics: &'a T,
     /// Functions (Lambda invocations).
     pub functions: &'a F,
+    /// Child executions.
+    pub children: &'a dyn Children,
+    /// The execution whose task this is.
+    pub execution_arn: &'a str,
     /// The outbox action's id: a send's deduplication id derives from it, so a redone action
     /// sends nothing new.
     pub action_id: &'a str,
+    /// A failure of the runtime itself (storage, messaging) while doing the call: not the
+    /// task's outcome; the step fails and is tried again.
+    pub failure: Option<Error>,
 }
 
 impl<Q: Queue, T: Topics, F: Functions> Services for PortServices<'_, Q, T, F> {
@@ -53,7 +80,37 @@ impl<Q: Queue, T: Topics, F: Functions> Services for PortServices<'_, Q, T, F> {
                 let r = self.topics.publish(topic_arn, message).await;
                 CallResult::Delivered(r.map(Some).map_err(|e| ("SNS.InternalError".to_string(), e.to_string())))
             }
+            Call::StartExecution { machine_arn, name, input, parent } => {
+                // Without a name, one derived from the action: a redone action names the same
+                // child (and finds it started).
+                let name = match name {
+                    Some(n) => n.clone(),
+                    None => derived_uuid(self.action_id),
+                };
+                let parent = ParentTask { execution_arn: self.execution_arn.to_string(), ..parent.clone() };
+                match self.children.start_child(machine_arn, &name, input, parent).await {
+                    Ok(started) => CallResult::Started(Ok(started)),
+                    Err(e) if e.is_client_error() => CallResult::Started(Err(states::service_error(
+                        e.code(),
+                        &e.message(),
+                        &mut rand::random::<u64>,
+                    ))),
+                    Err(e) => {
+                        let answer = CallResult::Started(Err(("States.Runtime".into(), e.to_string())));
+                        self.failure = Some(e);
+                        answer
+                    }
+                }
+            }
             Call::Done(_) => CallResult::Nothing,
         }
     }
+}
+
+/// A version-4 UUID made from the SHA-256 of `seed`.
+fn derived_uuid(seed: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let d = Sha256::digest(seed.as_bytes());
+    let word = |i: usize| d[i..i + 8].iter().fold(0u64, |acc, b| (acc << 8) | u64::from(*b));
+    stepwise_asl::uuid::v4(word(0), word(8))
 }

@@ -109,6 +109,7 @@ impl Services for Sample {
                 CallResult::Delivered(Ok(None))
             }
             Call::Publish { .. } => CallResult::Delivered(Ok(None)),
+            Call::StartExecution { .. } => stepwise_asl::integrations::states::not_supported_here(),
             Call::Done(_) => CallResult::Nothing,
         }
     }

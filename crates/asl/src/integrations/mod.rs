@@ -18,6 +18,7 @@
 
 pub mod lambda;
 pub mod messaging;
+pub mod states;
 
 use crate::stepper::{TaskOutcome, TaskRequest};
 use serde::{Deserialize, Serialize};
@@ -38,6 +39,12 @@ pub enum Integration {
     SqsSendMessage,
     /// `arn:aws:states:::sns:publish`.
     SnsPublish,
+    /// `arn:aws:states:::states:startExecution`: StartExecution's response.
+    StatesStartExecution,
+    /// `arn:aws:states:::states:startExecution.sync`: waits for the child; `Output` as text.
+    StatesStartExecutionSync,
+    /// `arn:aws:states:::states:startExecution.sync:2`: waits for the child; `Output` parsed.
+    StatesStartExecutionSync2,
     /// Anything else: performing it fails the task with `States.Runtime`.
     Unsupported,
 }
@@ -48,6 +55,9 @@ pub const REGISTRY: &[(&str, Integration)] = &[
     ("lambda:invoke", Integration::LambdaInvoke),
     ("sqs:sendMessage", Integration::SqsSendMessage),
     ("sns:publish", Integration::SnsPublish),
+    ("states:startExecution", Integration::StatesStartExecution),
+    ("states:startExecution.sync", Integration::StatesStartExecutionSync),
+    ("states:startExecution.sync:2", Integration::StatesStartExecutionSync2),
 ];
 
 impl Integration {
@@ -108,6 +118,18 @@ pub enum Call {
         /// `Message`, serialised when it is JSON.
         message: String,
     },
+    /// Step Functions StartExecution: a child execution on the same runtime.
+    StartExecution {
+        /// `StateMachineArn`.
+        machine_arn: String,
+        /// `Name` (default: a UUID).
+        name: Option<String>,
+        /// `Input` as JSON text.
+        input: String,
+        /// The task starting it (a `.sync` one waits for the child's end); the runtime fills
+        /// in the parent's ARN.
+        parent: states::ParentTask,
+    },
     /// No I/O: the outcome is already known (a malformed request, an unsupported resource).
     Done(TaskOutcome),
 }
@@ -120,6 +142,8 @@ pub enum CallResult {
     /// A message was sent or published (its id, when the service gave one) or refused
     /// (error name, cause).
     Delivered(Result<Option<String>, (String, String)>),
+    /// A child execution was started, or StartExecution was refused (error name, cause).
+    Started(Result<states::Started, (String, String)>),
     /// Nothing was done ([`Call::Done`]).
     Nothing,
 }
@@ -144,6 +168,7 @@ impl Services for NoFunctions {
         match call {
             Call::Invoke { .. } => CallResult::Function(FunctionOutcome::NotFound),
             Call::SendMessage { .. } | Call::Publish { .. } => CallResult::Delivered(Ok(None)),
+            Call::StartExecution { .. } => states::not_supported_here(),
             Call::Done(_) => CallResult::Nothing,
         }
     }
@@ -179,6 +204,9 @@ pub fn plan(req: &TaskRequest) -> Call {
     match req.integration {
         Integration::LambdaArn | Integration::LambdaInvoke => lambda::plan(req),
         Integration::SqsSendMessage | Integration::SnsPublish => messaging::plan(req),
+        Integration::StatesStartExecution
+        | Integration::StatesStartExecutionSync
+        | Integration::StatesStartExecutionSync2 => states::plan(req),
         Integration::Unsupported => Call::Done(failed(
             "States.Runtime",
             &format!(
@@ -212,6 +240,7 @@ pub fn complete(
         (Call::SendMessage { .. } | Call::Publish { .. }, CallResult::Delivered(r)) => {
             Some(messaging::complete(call, r, rng))
         }
+        (Call::StartExecution { .. }, CallResult::Started(r)) => Some(states::complete(req, r, rng)),
         (call, result) => Some(failed(
             "States.Runtime",
             &format!("internal: the result {result:?} does not answer the call {call:?}"),

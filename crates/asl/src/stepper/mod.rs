@@ -238,6 +238,10 @@ pub struct Execution {
     pub input_text: Option<String>,
     /// When it started.
     pub start_time: DateTime<Utc>,
+    /// The task of another execution that started this one (`states:startExecution`); a
+    /// `.sync` task waits for this one's end.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<crate::integrations::states::ParentTask>,
     /// Lifecycle.
     pub status: Status,
     /// Threads of control; index = frame id; 0 is the machine.
@@ -355,6 +359,7 @@ pub fn new_execution(info: ExecutionInfo, input: Value, start_time: DateTime<Utc
         input,
         input_text: None,
         start_time,
+        parent: None,
         status: Status::Running,
         frames: Vec::new(),
         last_event_id: 0,

@@ -43,7 +43,11 @@ impl Stepper<'_> {
     pub(super) fn run_task(&mut self, frame: usize, st: &State, spec: &TaskSpec) -> Result<(), Failure> {
         let effective = self.effective_input(frame, st)?;
         let (integration, wait) = Integration::of(&spec.resource);
-        let token = if wait { Some(self.new_token()) } else { None };
+        // `.sync` tasks have a token too: `$$.Task.Token` is there, and SendTaskSuccess with it
+        // ends the task before the child does (as on AWS).
+        let sync =
+            matches!(integration, Integration::StatesStartExecutionSync | Integration::StatesStartExecutionSync2);
+        let token = if wait || sync { Some(self.new_token()) } else { None };
         let extra = token.as_ref().map(|t| ("Task", json!({"Token": t})));
         let params = self.parameters(frame, st, effective.clone(), extra)?;
         let timeout = self.resolve_int(frame, st, &spec.timeout, &effective, "TimeoutSeconds")?;
