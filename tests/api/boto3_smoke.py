@@ -237,6 +237,29 @@ assert sfn.start_execution(stateMachineArn=waits, name="w", input=TEXT)["executi
 expect(X.ExecutionAlreadyExists, sfn.start_execution, stateMachineArn=waits, name="w", input=json.dumps(json.loads(TEXT)))
 sfn.stop_execution(executionArn=first)
 
+# --- nested executions: a parent's .sync task waits for its child ------------------------------
+child = sfn.create_state_machine(name="SmokeChild", definition=json.dumps(PASS), roleArn=ROLE)["stateMachineArn"]
+for resource, parsed in [("arn:aws:states:::states:startExecution.sync", False), ("arn:aws:states:::states:startExecution.sync:2", True)]:
+    PARENT = {"StartAt": "Run", "States": {"Run": {"Type": "Task", "Resource": resource, "Parameters": {"StateMachineArn": child, "Input": {"from": "parent"}}, "End": True}}}
+    parent = sfn.create_state_machine(name=f"SmokeParent{int(parsed)}", definition=json.dumps(PARENT), roleArn=ROLE)["stateMachineArn"]
+    run = sfn.start_execution(stateMachineArn=parent)["executionArn"]
+    d = wait_done(run)
+    assert d["status"] == "SUCCEEDED", d
+    out = json.loads(d["output"])
+    output = out["Output"] if parsed else json.loads(out["Output"])
+    assert out["Status"] == "SUCCEEDED" and output == {"from": "parent", "r": "ok"}, out
+    kid = sfn.describe_execution(executionArn=out["ExecutionArn"])
+    assert kid["status"] == "SUCCEEDED" and kid["input"] == '{"from":"parent"}' and kid["stateMachineArn"] == child, kid
+    types = [e["type"] for e in sfn.get_execution_history(executionArn=run)["events"]]
+    assert types == ["ExecutionStarted", "TaskStateEntered", "TaskScheduled", "TaskStarted", "TaskSubmitted", "TaskSucceeded", "TaskStateExited", "ExecutionSucceeded"], types
+FAILING = {"StartAt": "F", "States": {"F": {"Type": "Fail", "Error": "Boom", "Cause": "bad"}}}
+failing = sfn.create_state_machine(name="SmokeChildFails", definition=json.dumps(FAILING), roleArn=ROLE)["stateMachineArn"]
+PARENT = {"StartAt": "Run", "States": {"Run": {"Type": "Task", "Resource": "arn:aws:states:::states:startExecution.sync", "Parameters": {"StateMachineArn": failing}, "End": True}}}
+parent = sfn.create_state_machine(name="SmokeParentOfFailure", definition=json.dumps(PARENT), roleArn=ROLE)["stateMachineArn"]
+d = wait_done(sfn.start_execution(stateMachineArn=parent)["executionArn"])
+cause = json.loads(d["cause"])
+assert d["status"] == "FAILED" and d["error"] == "States.TaskFailed" and (cause["Error"], cause["Cause"], cause["Status"]) == ("Boom", "bad", "FAILED"), d
+
 # --- ARNs of the region (and partition) the client addresses -----------------------------------
 for region, partition in [("eu-west-1", "aws"), ("cn-north-1", "aws-cn"), ("us-iso-east-1", "aws-iso"), ("us-gov-west-1", "aws-us-gov")]:
     regional = boto3.client("stepfunctions", endpoint_url=URL, region_name=region, aws_access_key_id="test", aws_secret_access_key="test")

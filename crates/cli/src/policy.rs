@@ -10,6 +10,8 @@
 //! | `arn:aws:states:::lambda:invoke[.waitForTaskToken]` with a literal `FunctionName` | `lambda:InvokeFunction` | the function's ARN and `ARN:*` (its versions and aliases; a qualified name gives its own ARN only) |
 //! | `arn:aws:states:::sqs:sendMessage[.waitForTaskToken]` with a literal `QueueUrl` | `sqs:SendMessage*` | the queue's ARN (`https://sqs.R.amazonaws.com/A/N` → `arn:aws:sqs:R:A:N`) |
 //! | `arn:aws:states:::sns:publish[.waitForTaskToken]` with a literal `TopicArn` | `sns:Publish` | the topic ARN |
+//! | `arn:aws:states:::states:startExecution[.waitForTaskToken]` with a literal `StateMachineArn` | `states:StartExecution` | the machine ARN |
+//! | `arn:aws:states:::states:startExecution.sync[:2]` | also `states:DescribeExecution`, `states:StopExecution`; `events:PutTargets`, `events:PutRule`, `events:DescribeRule` | the machine's executions (`…:execution:NAME:*`); the managed rule `rule/StepFunctionsGetEventsForStepFunctionsExecutionRule` |
 //!
 //! A resource chosen at run time (`FunctionName.$`, `QueueUrl.$`, a JSONata `{% %}` value, or
 //! SNS's `TargetArn`/`PhoneNumber`) makes that statement's `Resource` `"*"`, as Step Functions
@@ -194,6 +196,37 @@ pub fn policy(definition: &Value, opts: &PolicyOptions) -> Result<Policy> {
                 Param::Literal(arn) => grant("sns:Publish", vec![arn]),
                 _ => grant("sns:Publish", vec!["*".into()]),
             },
+            Some("states:startExecution") => {
+                let sync = resource.contains(".sync");
+                match param(state, "StateMachineArn") {
+                    Param::Literal(machine) => {
+                        grant("states:StartExecution", vec![machine.clone()]);
+                        if sync {
+                            // The child's executions: `arn:...:execution:MACHINE:*`.
+                            let executions = format!("{}:*", machine.replacen(":stateMachine:", ":execution:", 1));
+                            grant("states:DescribeExecution", vec![executions.clone()]);
+                            grant("states:StopExecution", vec![executions]);
+                        }
+                    }
+                    _ => {
+                        grant("states:StartExecution", vec!["*".into()]);
+                        if sync {
+                            grant("states:DescribeExecution", vec!["*".into()]);
+                            grant("states:StopExecution", vec!["*".into()]);
+                        }
+                    }
+                }
+                if sync {
+                    // The managed rule Step Functions uses to learn of the child's end.
+                    let rule = format!(
+                        "arn:aws:events:{}:{}:rule/StepFunctionsGetEventsForStepFunctionsExecutionRule",
+                        opts.region, opts.account
+                    );
+                    for action in ["events:PutTargets", "events:PutRule", "events:DescribeRule"] {
+                        grant(action, vec![rule.clone()]);
+                    }
+                }
+            }
             Some(_) => uncovered.push(format!("{name}: {resource}")),
             None if is_variable(resource) || (resource.contains(":lambda:") && resource.contains(":function:")) => {
                 grant("lambda:InvokeFunction", vec![resource.to_string()]);
@@ -291,5 +324,31 @@ mod tests {
             ])
         );
         assert_eq!(p.uncovered, ["X: arn:aws:states:::dynamodb:putItem"]);
+    }
+
+    #[test]
+    fn nested_executions_grant_what_step_functions_generates() {
+        let def = json!({"StartAt": "S", "States": {
+            "S": {"Type": "Task", "Resource": "arn:aws:states:::states:startExecution.sync:2",
+                "Parameters": {"StateMachineArn": "arn:aws:states:us-east-1:123456789012:stateMachine:Child"}, "Next": "R"},
+            "R": {"Type": "Task", "Resource": "arn:aws:states:::states:startExecution",
+                "Parameters": {"StateMachineArn": "arn:aws:states:us-east-1:123456789012:stateMachine:Other"}, "End": true}}});
+        let p = policy(&def, &opts()).expect("policy");
+        let rule = "arn:aws:events:us-east-1:123456789012:rule/StepFunctionsGetEventsForStepFunctionsExecutionRule";
+        let executions = "arn:aws:states:us-east-1:123456789012:execution:Child:*";
+        assert_eq!(
+            p.document["Statement"],
+            json!([
+                {"Effect": "Allow", "Action": ["states:StartExecution"], "Resource": [
+                    "arn:aws:states:us-east-1:123456789012:stateMachine:Child",
+                    "arn:aws:states:us-east-1:123456789012:stateMachine:Other"]},
+                {"Effect": "Allow", "Action": ["states:DescribeExecution"], "Resource": [executions]},
+                {"Effect": "Allow", "Action": ["states:StopExecution"], "Resource": [executions]},
+                {"Effect": "Allow", "Action": ["events:PutTargets"], "Resource": [rule]},
+                {"Effect": "Allow", "Action": ["events:PutRule"], "Resource": [rule]},
+                {"Effect": "Allow", "Action": ["events:DescribeRule"], "Resource": [rule]},
+            ])
+        );
+        assert!(p.uncovered.is_empty(), "{:?}", p.uncovered);
     }
 }
