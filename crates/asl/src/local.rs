@@ -235,6 +235,7 @@ pub async fn run_machine<S: Services>(
                     }
                 }
                 Effect::Complete => done = true,
+                Effect::StopExecution { .. } => {} // no child executions in memory
             }
         }
         if done {

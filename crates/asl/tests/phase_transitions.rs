@@ -98,7 +98,7 @@ fn drive(def: Value, seen: &mut Seen) -> Status {
                         queue.push_back(Event::Task { frame: req.frame, task: req.task, outcome });
                     }
                 }
-                Effect::Complete => {}
+                Effect::Complete | Effect::StopExecution { .. } => {}
             }
         }
         if x.status != Status::Running {

@@ -263,6 +263,7 @@ impl Sim {
                 }
                 Effect::Invoke(r) => self.tasks.push_back(*r),
                 Effect::Complete => self.done = true,
+                Effect::StopExecution { .. } => {}
             }
         }
     }

@@ -562,3 +562,45 @@ async fn a_request_response_start_returns_at_once() {
     assert!(out["StartDate"].is_i64() && out["SdkHttpMetadata"]["HttpStatusCode"] == 200, "{out}");
     assert!(!history.iter().any(|e| e["type"] == "TaskSubmitted"));
 }
+
+/// Stopping a parent stops the child its `.sync` task waits for; a `.sync` task that times
+/// out does too.
+#[tokio::test]
+async fn a_stopped_or_timed_out_parent_stops_its_child() {
+    for (timeout, stop) in [(None, true), (Some(5), false)] {
+        let emb = Embedded::in_memory().expect("db");
+        let clock = TestClock::new();
+        let rt = runtime(&emb, &clock, None);
+        rt.create_machine(
+            "child-wait",
+            json!({"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 30, "End": true}}}),
+            "arn:aws:iam::123456789012:role/r",
+            false,
+        )
+        .await
+        .expect("child");
+        let mut def = start_task("arn:aws:states:::states:startExecution.sync", "child-wait", Some("kid"));
+        if let Some(t) = timeout {
+            def["States"]["T"]["TimeoutSeconds"] = json!(t);
+        }
+        let parent = rt.create_machine("m", def, "arn:aws:iam::123456789012:role/r", false).await.expect("machine").arn;
+        let arn = rt.start_execution(&parent, "e", json!({})).await.expect("start");
+        // Run what is due now: the parent starts the child, the child enters its Wait.
+        continue_drain(&rt).await.expect("drain");
+        let child = "arn:aws:states:us-east-1:123456789012:execution:child-wait:kid";
+        assert_eq!(rt.describe(child).await.expect("child").execution.status.as_str(), "RUNNING");
+        if stop {
+            rt.stop_execution(&arn, None, None).await.expect("stop");
+        }
+        drive(&emb, &clock, rt, &arn, false).await.expect("drive");
+        let check = runtime(&emb, &clock, None);
+        continue_drain(&check).await.expect("drain");
+        let parent_status = check.describe(&arn).await.expect("parent").execution.status.as_str().to_string();
+        assert_eq!(parent_status, if stop { "ABORTED" } else { "FAILED" });
+        assert_eq!(
+            check.describe(child).await.expect("child").execution.status.as_str(),
+            "ABORTED",
+            "timeout {timeout:?}"
+        );
+    }
+}

@@ -641,6 +641,11 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
                     }
                 }
                 Action::Complete => self.report_to_parent(arn).await?,
+                Action::Stop { execution_arn } => match self.stop_execution(execution_arn, None, None).await {
+                    // A child that is gone has nothing to stop.
+                    Ok(()) | Err(Error::NotFound { .. }) => {}
+                    Err(e) => return Err(e),
+                },
             }
             self.fault(arn, FaultPoint::AfterAction(i))?;
         }
@@ -876,6 +881,7 @@ fn outbox_of(arn: &str, version: u64, effects: Vec<Effect>) -> Vec<OutboxItem> {
                 },
                 Effect::Invoke(req) => Action::Invoke(req),
                 Effect::Complete => Action::Complete,
+                Effect::StopExecution { execution_arn } => Action::Stop { execution_arn },
             };
             OutboxItem { id: format!("{arn}#{version}#{i}"), action }
         })

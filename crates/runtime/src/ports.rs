@@ -102,6 +102,11 @@ pub enum Action {
     Invoke(Box<TaskRequest>),
     /// The execution finished.
     Complete,
+    /// Stop another execution (a `.sync` task's child).
+    Stop {
+        /// The execution to stop.
+        execution_arn: String,
+    },
 }
 
 /// An outbox entry: an action with a stable id, so that doing it again after a crash is

@@ -98,6 +98,9 @@ pub struct RunningTask {
     /// A `.waitForTaskToken` request was delivered (TaskSubmitted recorded).
     #[serde(default)]
     pub submitted: bool,
+    /// The child execution a `.sync` task waits for (stopped when the task ends without it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub child: Option<String>,
 }
 
 /// A [`Phase`] without its payload, for the transition table.
@@ -308,7 +311,8 @@ impl Stepper<'_> {
             }
             let f = &mut self.x.frames[i];
             if !matches!(f.phase, Phase::Done | Phase::Aborted) && self.is_descendant(i, root) {
-                self.x.frames[i].phase = Phase::Aborted;
+                let phase = std::mem::replace(&mut self.x.frames[i].phase, Phase::Aborted);
+                self.stop_child(&phase);
             }
         }
     }
@@ -327,7 +331,17 @@ impl Stepper<'_> {
                 self.emit(frame, state_event(prefix, "Aborted"), None);
             }
             Phase::Running(_) | Phase::Waiting { .. } | Phase::Backoff { .. } => {
+                self.stop_child(&phase);
                 self.emit(frame, state_event(prefix, "Aborted"), None);
+            }
+        }
+    }
+
+    /// A `.sync` task that ends without its child stops the child, as AWS does.
+    pub(super) fn stop_child(&mut self, phase: &Phase) {
+        if let Phase::Running(rt) = phase {
+            if let Some(arn) = &rt.child {
+                self.effects.push(super::Effect::StopExecution { execution_arn: arn.clone() });
             }
         }
     }

@@ -327,6 +327,12 @@ pub enum Effect {
     },
     /// Perform a task integration and report `Event::Task`.
     Invoke(Box<TaskRequest>),
+    /// Stop another execution: the child a `.sync` task waited for, when the task ends
+    /// without it (the parent stopped, timed out, or a sibling failed).
+    StopExecution {
+        /// The execution to stop.
+        execution_arn: String,
+    },
     /// The execution finished; its status is in the execution.
     Complete,
 }

@@ -95,8 +95,14 @@ impl Stepper<'_> {
         let timeout_timer = timeout.map(|t| self.start_timer(frame, t));
         let heartbeat_timer = heartbeat.map(|h| self.start_timer(frame, h));
         self.effects.push(Effect::Invoke(Box::new(request.clone())));
-        self.x.frames[frame].phase =
-            Phase::Running(Box::new(RunningTask { task, request, timeout_timer, heartbeat_timer, submitted: false }));
+        self.x.frames[frame].phase = Phase::Running(Box::new(RunningTask {
+            task,
+            request,
+            timeout_timer,
+            heartbeat_timer,
+            submitted: false,
+            child: None,
+        }));
         Ok(())
     }
 
@@ -112,7 +118,9 @@ impl Stepper<'_> {
 
     /// The task's TimeoutSeconds or HeartbeatSeconds timer fired.
     pub(super) fn task_timed_out(&mut self, frame: usize, heartbeat: bool) {
-        let Phase::Running(rt) = std::mem::replace(&mut self.x.frames[frame].phase, Phase::Ready) else { return };
+        let phase = std::mem::replace(&mut self.x.frames[frame].phase, Phase::Ready);
+        self.stop_child(&phase);
+        let Phase::Running(rt) = phase else { return };
         let error = if heartbeat { "States.HeartbeatTimeout" } else { "States.Timeout" };
         let ty =
             if rt.request.integration == Integration::LambdaArn { "LambdaFunctionTimedOut" } else { "TaskTimedOut" };
@@ -150,6 +158,13 @@ impl Stepper<'_> {
             TaskOutcome::Submitted(output) => {
                 if let Phase::Running(rt) = &mut self.x.frames[frame].phase {
                     rt.submitted = true;
+                    let sync = matches!(
+                        rt.request.integration,
+                        Integration::StatesStartExecutionSync | Integration::StatesStartExecutionSync2
+                    );
+                    if sync {
+                        rt.child = output.get("ExecutionArn").and_then(Value::as_str).map(str::to_string);
+                    }
                 }
                 self.emit(
                     frame,
