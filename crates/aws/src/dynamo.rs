@@ -146,8 +146,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use stepwise_asl::history::HistoryEvent;
 use stepwise_asl::stepper::Execution;
 use stepwise_runtime::ports::{
-    Commit, ExecutionPage, ExecutionQuery, ExecutionStatus, ExecutionSummary, Machine, OutboxItem, PageToken, Store,
-    Stored, TokenEntry,
+    Activity, Commit, ExecutionPage, ExecutionQuery, ExecutionStatus, ExecutionSummary, Machine, OutboxItem, PageToken,
+    Store, Stored, TokenEntry,
 };
 use stepwise_runtime::Error;
 
@@ -929,6 +929,58 @@ impl Store for DynamoStore {
         serde_json::from_str(json)
             .map(Some)
             .map_err(|e| self.corrupt(arn, format!("the stored machine does not decode: {e}")))
+    }
+
+    async fn put_activity(&self, activity: &Activity) -> Result<(), Error> {
+        let json = serde_json::to_string(activity).map_err(|e| self.corrupt("encoding an activity", e))?;
+        let mut item = key(format!("A#{}", activity.arn), "A");
+        item.insert("activity".into(), s(json));
+        self.put("put_activity", item).await
+    }
+
+    async fn get_activity(&self, arn: &str) -> Result<Option<Activity>, Error> {
+        let Some(item) = self.get("get_activity", format!("A#{arn}"), "A").await? else { return Ok(None) };
+        let json = get_s(&item, "activity").ok_or_else(|| self.corrupt(arn, "activity item without its body"))?;
+        serde_json::from_str(json)
+            .map(Some)
+            .map_err(|e| self.corrupt(arn, format!("the stored activity does not decode: {e}")))
+    }
+
+    async fn delete_activity(&self, arn: &str) -> Result<(), Error> {
+        self.delete("delete_activity", format!("A#{arn}"), "A", 256).await
+    }
+
+    async fn list_activities(&self) -> Result<Vec<Activity>, Error> {
+        // Activities are few and listed rarely: a filtered Scan, as for machines.
+        let mut out: Vec<Activity> = Vec::new();
+        let mut start: Option<HashMap<String, AttributeValue>> = None;
+        loop {
+            let request = self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .filter_expression("begins_with(pk, :a) AND sk = :s")
+                .expression_attribute_values(":a", s("A#".to_string()))
+                .expression_attribute_values(":s", s("A".to_string()))
+                .set_exclusive_start_key(start.take())
+                .send();
+            let page = metered!("Scan", "list_activities", Charge::Unestimated, request)
+                .map_err(|e| self.err("list_activities", e))?;
+            for item in page.items() {
+                let Some(json) = get_s(item, "activity") else { continue };
+                out.push(
+                    serde_json::from_str(json).map_err(|e| {
+                        self.corrupt("list_activities", format!("a stored activity does not decode: {e}"))
+                    })?,
+                );
+            }
+            match page.last_evaluated_key() {
+                Some(k) if !k.is_empty() => start = Some(k.clone()),
+                _ => break,
+            }
+        }
+        out.sort_by(|a, b| (a.created, &a.arn).cmp(&(b.created, &b.arn)));
+        Ok(out)
     }
 
     async fn list_machines(&self) -> Result<Vec<Machine>, Error> {

@@ -17,7 +17,7 @@ pub const DB_FILE: &str = "stepwise.db";
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The schema version this crate writes (`PRAGMA user_version`).
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS machines (
@@ -80,6 +80,11 @@ CREATE TABLE IF NOT EXISTS published (
     published_at INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS published_by_topic ON published (topic_arn, seq);
+CREATE TABLE IF NOT EXISTS activities (
+    arn TEXT PRIMARY KEY,
+    created TEXT NOT NULL,
+    activity TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS subscriptions (
     topic_arn TEXT NOT NULL,
     queue TEXT NOT NULL,

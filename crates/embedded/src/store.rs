@@ -6,8 +6,8 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use stepwise_asl::history::HistoryEvent;
 use stepwise_runtime::ports::{
-    Commit, ExecutionPage, ExecutionQuery, ExecutionStatus, ExecutionSummary, Machine, OutboxItem, PageToken, Store,
-    Stored, TokenEntry,
+    Activity, Commit, ExecutionPage, ExecutionQuery, ExecutionStatus, ExecutionSummary, Machine, OutboxItem, PageToken,
+    Store, Stored, TokenEntry,
 };
 use stepwise_runtime::Error;
 
@@ -205,6 +205,57 @@ impl Store for SqliteStore {
                 let json: Option<String> =
                     conn.query_row("SELECT machine FROM machines WHERE arn = ?1", [&arn], |r| r.get(0)).optional()?;
                 Ok(json.map(|j| serde_json::from_str(&j)).transpose()?)
+            })
+            .await
+    }
+
+    async fn put_activity(&self, activity: &Activity) -> Result<(), Error> {
+        let json = serde_json::to_string(activity).map_err(|e| KIND.error("put_activity", e))?;
+        let (arn, created) = (activity.arn.clone(), to_text(activity.created));
+        self.db
+            .write(KIND, "put_activity", move |tx| {
+                tx.execute(
+                    "INSERT INTO activities (arn, created, activity) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (arn) DO UPDATE SET created = excluded.created, activity = excluded.activity",
+                    params![arn, created, json],
+                )?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn get_activity(&self, arn: &str) -> Result<Option<Activity>, Error> {
+        let arn = arn.to_string();
+        self.db
+            .read(KIND, "get_activity", move |conn| {
+                let json: Option<String> = conn
+                    .query_row("SELECT activity FROM activities WHERE arn = ?1", [&arn], |r| r.get(0))
+                    .optional()?;
+                Ok(json.map(|j| serde_json::from_str(&j)).transpose()?)
+            })
+            .await
+    }
+
+    async fn delete_activity(&self, arn: &str) -> Result<(), Error> {
+        let arn = arn.to_string();
+        self.db
+            .write(KIND, "delete_activity", move |tx| {
+                tx.execute("DELETE FROM activities WHERE arn = ?1", [&arn])?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn list_activities(&self) -> Result<Vec<Activity>, Error> {
+        self.db
+            .read(KIND, "list_activities", move |conn| {
+                let mut stmt = conn.prepare_cached("SELECT activity FROM activities ORDER BY created, arn")?;
+                let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+                let mut out = Vec::new();
+                for json in rows {
+                    out.push(serde_json::from_str(&json?)?);
+                }
+                Ok(out)
             })
             .await
     }

@@ -14,8 +14,8 @@
 //! ```
 
 use crate::ports::{
-    Action, Commit, ExecutionQuery, ExecutionStatus, ExecutionSummary, Machine, Message, OutboxItem, PageToken, Queue,
-    StepMessage, Store, TokenEntry, Topics,
+    Action, Activity, Commit, ExecutionQuery, ExecutionStatus, ExecutionSummary, Machine, Message, OutboxItem,
+    PageToken, Queue, StepMessage, Store, TokenEntry, Topics,
 };
 use crate::Error;
 use chrono::{DateTime, TimeZone, Utc};
@@ -193,6 +193,36 @@ pub async fn store_contract<S: Store>(store: &S) {
         ok(store.get_machine_revision(&doomed.arn, "r2").await, "get_machine_revision (deleted)").as_ref(),
         Some(&doomed),
         "store contract: a deleted machine's revisions must stay readable"
+    );
+    // Activities: put, get, listed oldest first, deleted (twice is fine).
+    let activity = |suffix: &str, ms: i64| Activity {
+        arn: format!("arn:aws:states:{REGION}:{ACCOUNT}:activity:{machine}-{suffix}"),
+        name: format!("{machine}-{suffix}"),
+        created: t0 + chrono::Duration::milliseconds(ms),
+    };
+    let (a1, a2) = (activity("a1", 1), activity("a2", 2));
+    ok(store.put_activity(&a2).await, "put_activity");
+    ok(store.put_activity(&a1).await, "put_activity");
+    assert_eq!(
+        ok(store.get_activity(&a1.arn).await, "get_activity").as_ref(),
+        Some(&a1),
+        "store contract: get_activity"
+    );
+    let listed: Vec<Activity> = ok(store.list_activities().await, "list_activities")
+        .into_iter()
+        .filter(|a| a.name.starts_with(&machine))
+        .collect();
+    assert_eq!(listed, [a1.clone(), a2.clone()], "store contract: list_activities must list oldest first");
+    ok(store.delete_activity(&a1.arn).await, "delete_activity");
+    ok(store.delete_activity(&a1.arn).await, "delete_activity (again)");
+    assert_eq!(
+        ok(store.get_activity(&a1.arn).await, "get_activity (deleted)"),
+        None,
+        "store contract: a deleted activity is gone"
+    );
+    assert!(
+        !ok(store.list_activities().await, "list_activities").iter().any(|a| a.arn == a1.arn),
+        "store contract: list_activities must not include a deleted activity"
     );
     let unknown_machine = machine_arn(&format!("{machine}-missing"));
     assert_eq!(

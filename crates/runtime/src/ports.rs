@@ -18,6 +18,17 @@ use stepwise_asl::stepper::{Event, Execution, TaskRequest};
 /// The queue step messages travel on.
 pub const STEP_QUEUE: &str = "stepwise-steps";
 
+/// An activity (CreateActivity): a name workers poll for tasks with GetActivityTask.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Activity {
+    /// `arn:PARTITION:states:REGION:ACCOUNT:activity:NAME`.
+    pub arn: String,
+    /// Name.
+    pub name: String,
+    /// Creation time.
+    pub created: DateTime<Utc>,
+}
+
 /// A state machine as stored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Machine {
@@ -279,6 +290,14 @@ pub trait Store: Send + Sync {
     fn delete_machine(&self, arn: &str) -> impl Future<Output = Result<(), Error>> + Send;
     /// Every state machine, oldest first (ties by ARN).
     fn list_machines(&self) -> impl Future<Output = Result<Vec<Machine>, Error>> + Send;
+    /// Creates or replaces an activity.
+    fn put_activity(&self, activity: &Activity) -> impl Future<Output = Result<(), Error>> + Send;
+    /// An activity by ARN.
+    fn get_activity(&self, arn: &str) -> impl Future<Output = Result<Option<Activity>, Error>> + Send;
+    /// Deletes an activity (an unknown ARN is not an error).
+    fn delete_activity(&self, arn: &str) -> impl Future<Output = Result<(), Error>> + Send;
+    /// Every activity, oldest first (ties by ARN).
+    fn list_activities(&self) -> impl Future<Output = Result<Vec<Activity>, Error>> + Send;
     /// Creates an execution (version 1); `ExecutionAlreadyExists` when the ARN is taken.
     fn create(&self, machine_arn: &str, commit: Commit) -> impl Future<Output = Result<(), Error>> + Send;
     /// An execution by ARN.
