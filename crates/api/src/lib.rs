@@ -33,6 +33,7 @@
 //!   per machine), and its token stays valid while executions are added.
 #![warn(missing_docs)]
 
+mod activities;
 mod start;
 
 pub use start::{start, StartExecutionInput, Started};
@@ -344,7 +345,10 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Api<'_, S, Q, T, F, 
                 self.rt.send_task_heartbeat(&token).await?;
                 Ok(json!({}))
             }
-            other => Err(ApiError::unknown_operation(other)),
+            other => match self.activity_call(other, b).await {
+                Some(answer) => answer,
+                None => Err(ApiError::unknown_operation(other)),
+            },
         }
     }
 

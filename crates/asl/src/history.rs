@@ -185,6 +185,12 @@ pub fn details_key(event_type: &str) -> Option<&'static str> {
         "TaskFailed" => "taskFailedEventDetails",
         "TaskTimedOut" => "taskTimedOutEventDetails",
         "EvaluationFailed" => "evaluationFailedEventDetails",
+        "ActivityScheduled" => "activityScheduledEventDetails",
+        "ActivityScheduleFailed" => "activityScheduleFailedEventDetails",
+        "ActivityStarted" => "activityStartedEventDetails",
+        "ActivitySucceeded" => "activitySucceededEventDetails",
+        "ActivityFailed" => "activityFailedEventDetails",
+        "ActivityTimedOut" => "activityTimedOutEventDetails",
         _ => return None,
     })
 }

@@ -300,7 +300,17 @@ fn open_creates_the_directory_and_uses_wal() {
         .expect("rows");
     assert_eq!(
         tables,
-        ["executions", "history", "machine_revisions", "machines", "messages", "published", "subscriptions", "tokens"]
+        [
+            "activities",
+            "executions",
+            "history",
+            "machine_revisions",
+            "machines",
+            "messages",
+            "published",
+            "subscriptions",
+            "tokens"
+        ]
     );
 }
 

@@ -604,3 +604,89 @@ async fn a_stopped_or_timed_out_parent_stops_its_child() {
         );
     }
 }
+
+/// Activities: a worker takes the task with GetActivityTask (ActivityStarted with its name)
+/// and answers through the token; a missing activity fails the state with `States.Runtime` and
+/// no ActivityScheduled; a worker that never answers lets TimeoutSeconds end the task
+/// (ActivityTimedOut). The events are the ones AWS records.
+#[tokio::test]
+async fn activity_tasks_are_taken_by_workers_and_answered_through_their_tokens() {
+    let emb = Embedded::in_memory().expect("db");
+    let clock = TestClock::new();
+    let rt = runtime(&emb, &clock, None);
+    let activity = rt.create_activity("work", None).await.expect("activity");
+    assert_eq!(activity.arn, "arn:aws:states:us-east-1:123456789012:activity:work");
+    assert_eq!(rt.create_activity("work", None).await.expect("again"), activity, "creating again is idempotent");
+    let task = |arn: &str, timeout: Option<u64>| {
+        let mut t = json!({"Type": "Task", "Resource": arn, "End": true});
+        if let Some(s) = timeout {
+            t["TimeoutSeconds"] = json!(s);
+        }
+        json!({"StartAt": "T", "States": {"T": t}})
+    };
+    let role = "arn:aws:iam::123456789012:role/r";
+    let types = |h: &[Value]| h.iter().filter_map(|e| e["type"].as_str().map(str::to_string)).collect::<Vec<_>>();
+
+    // Answered.
+    let m = rt.create_machine("act", task(&activity.arn, None), role, false).await.expect("machine").arn;
+    let arn = rt.start_execution(&m, "ok", json!({"v": 1})).await.expect("start");
+    continue_drain(&rt).await.expect("drain");
+    let got = rt.get_activity_task(&activity.arn, Some("w1"), Duration::from_secs(2)).await.expect("poll");
+    let got = got.expect("a task");
+    assert_eq!(got.input, "{\"v\":1}");
+    continue_drain(&rt).await.expect("drain");
+    rt.send_task_success(&got.token, "{\"done\": true}").await.expect("success");
+    continue_drain(&rt).await.expect("drain");
+    let h = masked_history(&rt, &arn).await;
+    assert_eq!(
+        types(&h),
+        [
+            "ExecutionStarted",
+            "TaskStateEntered",
+            "ActivityScheduled",
+            "ActivityStarted",
+            "ActivitySucceeded",
+            "TaskStateExited",
+            "ExecutionSucceeded"
+        ]
+    );
+    assert_eq!(h[2]["activityScheduledEventDetails"]["resource"], activity.arn.as_str());
+    assert_eq!(h[3]["activityStartedEventDetails"], json!({"workerName": "w1"}));
+    assert_eq!(rt.describe(&arn).await.expect("describe").execution.status.as_str(), "SUCCEEDED");
+    // Nothing left for another worker.
+    assert!(rt.get_activity_task(&activity.arn, None, Duration::from_millis(50)).await.expect("poll").is_none());
+
+    // Missing activity.
+    let gone = "arn:aws:states:us-east-1:123456789012:activity:gone";
+    let m = rt.create_machine("act-gone", task(gone, None), role, false).await.expect("machine").arn;
+    let arn = rt.start_execution(&m, "gone", json!({})).await.expect("start");
+    continue_drain(&rt).await.expect("drain");
+    let h = masked_history(&rt, &arn).await;
+    assert_eq!(types(&h), ["ExecutionStarted", "TaskStateEntered", "ExecutionFailed"]);
+    assert_eq!(
+        h[2]["executionFailedEventDetails"],
+        json!({"error": "States.Runtime", "cause": format!("An error occurred while executing the state 'T' (entered at the event id #2). The activity {gone} does not exist.")})
+    );
+
+    // Taken, never answered: TimeoutSeconds.
+    let m = rt.create_machine("act-timeout", task(&activity.arn, Some(5)), role, false).await.expect("machine").arn;
+    let arn = rt.start_execution(&m, "late", json!({})).await.expect("start");
+    continue_drain(&rt).await.expect("drain");
+    assert!(rt.get_activity_task(&activity.arn, None, Duration::from_secs(2)).await.expect("poll").is_some());
+    drive(&emb, &clock, rt, &arn, false).await.expect("drive");
+    let check = runtime(&emb, &clock, None);
+    let h = masked_history(&check, &arn).await;
+    assert_eq!(
+        types(&h),
+        [
+            "ExecutionStarted",
+            "TaskStateEntered",
+            "ActivityScheduled",
+            "ActivityStarted",
+            "ActivityTimedOut",
+            "ExecutionFailed"
+        ]
+    );
+    assert_eq!(h[3]["activityStartedEventDetails"], json!({}));
+    assert_eq!(h[4]["activityTimedOutEventDetails"], json!({"error": "States.Timeout"}));
+}

@@ -3,12 +3,16 @@
 //! `handle` is the whole protocol (see the crate docs); `start_execution` and the task-token
 //! calls are the ways in. Fault points let tests crash the driver between any two of its writes.
 
+mod activities;
+
+pub use activities::{activity_arn, activity_queue, ActivityTask};
+
 use crate::aws::{check_error_cause, check_name, machine_arn};
 use crate::ports::{
     Action, Clock, Commit, ExecutionPage, ExecutionQuery, ExecutionStatus, Functions, Machine, OutboxItem, Queue,
     StepMessage, Store, Stored, TokenEntry, Topics, STEP_QUEUE,
 };
-use crate::services::{Children, PortServices};
+use crate::services::{PortServices, SelfCalls};
 use crate::{Error, Invalid};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -598,6 +602,12 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
         let Some(Effect::Invoke(req)) = t.effects.iter().find(|e| matches!(e, Effect::Invoke(_))).cloned() else {
             return Ok(t);
         };
+        // A task answered through its token (a callback, an activity worker, a `.sync` child's
+        // end) is performed after the commit that indexes the token and records the running
+        // task: an answer arriving before that commit would find neither.
+        if req.token.is_some() {
+            return Ok(t);
+        }
         let outcomes = self.perform(arn, &req, &format!("{arn}#{version}#inline")).await?;
         let stepper::Transition { mut execution, effects, mut history, mut changed_silently } = t;
         let mut effects: Vec<Effect> = effects.into_iter().filter(|e| !matches!(e, Effect::Invoke(_))).collect();
@@ -677,7 +687,7 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
             queue: &self.queue,
             topics: &self.topics,
             functions: &self.functions,
-            children: self,
+            runtime: self,
             execution_arn: arn,
             action_id,
             failure: None,
@@ -916,7 +926,7 @@ fn check_token(token: &str) -> Result<(), Error> {
     }
 }
 
-impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Children for Runtime<S, Q, T, F, C> {
+impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> SelfCalls for Runtime<S, Q, T, F, C> {
     fn start_child<'a>(
         &'a self,
         machine_arn: &'a str,
@@ -942,5 +952,15 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Children for Runtime
                 Err(e) => Err(e),
             }
         })
+    }
+
+    fn schedule_activity<'a>(
+        &'a self,
+        activity_arn: &'a str,
+        token: &'a str,
+        input: &'a str,
+        dedup: &'a str,
+    ) -> Pin<Box<dyn Future<Output = Result<(), Error>> + Send + 'a>> {
+        Box::pin(self.queue_activity_task(activity_arn, token, input, dedup))
     }
 }

@@ -31,6 +31,8 @@ pub enum Missing {
     StateMachine,
     /// `TaskDoesNotExist` (an unknown task token).
     Task,
+    /// `ActivityDoesNotExist`.
+    Activity,
 }
 
 /// What an [`Error::Invalid`] request got wrong; decides AWS's exception name.
@@ -154,6 +156,10 @@ impl Error {
     pub fn no_machine(arn: &str) -> Error {
         Error::NotFound { what: Missing::StateMachine, message: format!("State Machine Does Not Exist: '{arn}'") }
     }
+    /// `ActivityDoesNotExist` for this ARN.
+    pub fn no_activity(arn: &str) -> Error {
+        Error::NotFound { what: Missing::Activity, message: format!("Activity Does Not Exist: '{arn}'") }
+    }
     /// `TaskDoesNotExist` with this message.
     pub fn no_task(message: impl Into<String>) -> Error {
         Error::NotFound { what: Missing::Task, message: message.into() }
@@ -164,6 +170,7 @@ impl Error {
             Missing::Execution => "ExecutionDoesNotExist",
             Missing::StateMachine => "StateMachineDoesNotExist",
             Missing::Task => "TaskDoesNotExist",
+            Missing::Activity => "ActivityDoesNotExist",
         }
     }
 

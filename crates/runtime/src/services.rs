@@ -1,7 +1,7 @@
 //! The durable runtime's side of the integration port: [`PortServices`] does a Task's I/O
 //! ([`Call`]) through the runtime's ports — functions through [`Functions`], SQS sends through
 //! [`Queue`], SNS publishes through [`Topics`], child executions through the runtime itself
-//! ([`Children`]) — for `stepwise_asl::integrations::perform`, which plans the call and shapes
+//! ([`SelfCalls`]) — for `stepwise_asl::integrations::perform`, which plans the call and shapes
 //! the outcome.
 
 use crate::ports::{Functions, Queue, Topics};
@@ -13,9 +13,10 @@ use std::time::Duration;
 use stepwise_asl::integrations::states::{self, ParentTask, Started};
 use stepwise_asl::integrations::{Call, CallResult, FunctionOutcome, Services};
 
-/// Starting child executions (`states:startExecution`): the runtime itself. The future is boxed
-/// because starting an execution performs integrations, which may start executions.
-pub trait Children: Sync {
+/// The Task calls the runtime answers itself: child executions (`states:startExecution`) and
+/// activity tasks. The futures are boxed because starting an execution performs integrations,
+/// which may start executions.
+pub trait SelfCalls: Sync {
     /// Starts an execution of `machine_arn` named `name` with input text `input`, started by
     /// `parent`. Starting the same child for the same task again (a redone action) answers the
     /// child already started.
@@ -26,6 +27,16 @@ pub trait Children: Sync {
         input: &'a str,
         parent: ParentTask,
     ) -> Pin<Box<dyn Future<Output = Result<Started, Error>> + Send + 'a>>;
+
+    /// Queues a task of activity `activity_arn` for its workers (`dedup` keeps a redone
+    /// schedule single); `ActivityDoesNotExist` when there is no such activity.
+    fn schedule_activity<'a>(
+        &'a self,
+        activity_arn: &'a str,
+        token: &'a str,
+        input: &'a str,
+        dedup: &'a str,
+    ) -> Pin<Box<dyn Future<Output = Result<(), Error>> + Send + 'a>>;
 }
 
 /// A function invocation as a [`Call::Invoke`] asks for it: `asynchronous` (`InvocationType:
@@ -53,7 +64,7 @@ pub struct PortServices<'a, Q, T, F> {
     /// Functions (Lambda invocations).
     pub functions: &'a F,
     /// Child executions.
-    pub children: &'a dyn Children,
+    pub runtime: &'a dyn SelfCalls,
     /// The execution whose task this is.
     pub execution_arn: &'a str,
     /// The outbox action's id: a send's deduplication id derives from it, so a redone action
@@ -88,7 +99,7 @@ impl<Q: Queue, T: Topics, F: Functions> Services for PortServices<'_, Q, T, F> {
                     None => derived_uuid(self.action_id),
                 };
                 let parent = ParentTask { execution_arn: self.execution_arn.to_string(), ..parent.clone() };
-                match self.children.start_child(machine_arn, &name, input, parent).await {
+                match self.runtime.start_child(machine_arn, &name, input, parent).await {
                     Ok(started) => CallResult::Started(Ok(started)),
                     Err(e) if e.is_client_error() => CallResult::Started(Err(states::service_error(
                         e.code(),
@@ -97,6 +108,21 @@ impl<Q: Queue, T: Topics, F: Functions> Services for PortServices<'_, Q, T, F> {
                     ))),
                     Err(e) => {
                         let answer = CallResult::Started(Err(("States.Runtime".into(), e.to_string())));
+                        self.failure = Some(e);
+                        answer
+                    }
+                }
+            }
+            Call::ScheduleActivity { activity_arn, token, input } => {
+                let dedup = format!("{}#activity", self.action_id);
+                match self.runtime.schedule_activity(activity_arn, token, input, &dedup).await {
+                    Ok(()) => CallResult::Scheduled(Ok(())),
+                    Err(Error::NotFound { .. }) => CallResult::Scheduled(Err((
+                        "States.Runtime".into(),
+                        format!("The activity {activity_arn} does not exist."),
+                    ))),
+                    Err(e) => {
+                        let answer = CallResult::Scheduled(Err(("States.Runtime".into(), e.to_string())));
                         self.failure = Some(e);
                         answer
                     }

@@ -45,6 +45,8 @@ pub enum Integration {
     StatesStartExecutionSync,
     /// `arn:aws:states:::states:startExecution.sync:2`: waits for the child; `Output` parsed.
     StatesStartExecutionSync2,
+    /// An activity ARN (`arn:aws:states:REGION:ACCOUNT:activity:NAME`): a task for workers.
+    Activity,
     /// Anything else: performing it fails the task with `States.Runtime`.
     Unsupported,
 }
@@ -76,6 +78,9 @@ impl Integration {
         }
         if resource.contains(":lambda:") && resource.contains(":function:") {
             return (Integration::LambdaArn, false);
+        }
+        if resource.starts_with("arn:") && resource.contains(":states:") && resource.contains(":activity:") {
+            return (Integration::Activity, false);
         }
         (Integration::Unsupported, false)
     }
@@ -130,6 +135,15 @@ pub enum Call {
         /// in the parent's ARN.
         parent: states::ParentTask,
     },
+    /// Queue an activity task for its workers.
+    ScheduleActivity {
+        /// The activity ARN.
+        activity_arn: String,
+        /// The task token workers answer with.
+        token: String,
+        /// The task's input, JSON text.
+        input: String,
+    },
     /// No I/O: the outcome is already known (a malformed request, an unsupported resource).
     Done(TaskOutcome),
 }
@@ -144,6 +158,8 @@ pub enum CallResult {
     Delivered(Result<Option<String>, (String, String)>),
     /// A child execution was started, or StartExecution was refused (error name, cause).
     Started(Result<states::Started, (String, String)>),
+    /// An activity task was queued, or could not be (error name, cause).
+    Scheduled(Result<(), (String, String)>),
     /// Nothing was done ([`Call::Done`]).
     Nothing,
 }
@@ -169,6 +185,7 @@ impl Services for NoFunctions {
             Call::Invoke { .. } => CallResult::Function(FunctionOutcome::NotFound),
             Call::SendMessage { .. } | Call::Publish { .. } => CallResult::Delivered(Ok(None)),
             Call::StartExecution { .. } => states::not_supported_here(),
+            Call::ScheduleActivity { .. } => activities_not_here(),
             Call::Done(_) => CallResult::Nothing,
         }
     }
@@ -207,6 +224,11 @@ pub fn plan(req: &TaskRequest) -> Call {
         Integration::StatesStartExecution
         | Integration::StatesStartExecutionSync
         | Integration::StatesStartExecutionSync2 => states::plan(req),
+        Integration::Activity => Call::ScheduleActivity {
+            activity_arn: req.resource.clone(),
+            token: req.token.clone().unwrap_or_default(),
+            input: req.parameters.to_string(),
+        },
         Integration::Unsupported => Call::Done(failed(
             "States.Runtime",
             &format!(
@@ -241,6 +263,9 @@ pub fn complete(
             Some(messaging::complete(call, r, rng))
         }
         (Call::StartExecution { .. }, CallResult::Started(r)) => Some(states::complete(req, r, rng)),
+        // Queued: the task waits for a worker (`Submitted` records ActivityScheduled).
+        (Call::ScheduleActivity { .. }, CallResult::Scheduled(Ok(()))) => Some(TaskOutcome::Submitted(Value::Null)),
+        (Call::ScheduleActivity { .. }, CallResult::Scheduled(Err((error, cause)))) => Some(failed(&error, &cause)),
         (call, result) => Some(failed(
             "States.Runtime",
             &format!("internal: the result {result:?} does not answer the call {call:?}"),
@@ -254,6 +279,17 @@ pub fn complete(
         };
     }
     vec![outcome]
+}
+
+/// What a runtime without activities (the in-memory runner) answers a
+/// [`Call::ScheduleActivity`]: the task fails with `States.Runtime`, saying where they run.
+pub fn activities_not_here() -> CallResult {
+    CallResult::Scheduled(Err((
+        "States.Runtime".into(),
+        "activities run on the durable runtime: use `stepwise run` or `stepwise serve`, whose API workers poll \
+         with GetActivityTask"
+            .into(),
+    )))
 }
 
 /// A task failure with this error and cause.

@@ -311,6 +311,11 @@ pub enum TaskOutcome {
     Submitted(Value),
     /// SendTaskHeartbeat.
     Heartbeat,
+    /// A worker took an activity task (GetActivityTask).
+    Started {
+        /// The worker's `workerName`, when it gave one.
+        worker_name: Option<String>,
+    },
 }
 
 /// Work for the runtime.

@@ -47,7 +47,8 @@ impl Stepper<'_> {
         // ends the task before the child does (as on AWS).
         let sync =
             matches!(integration, Integration::StatesStartExecutionSync | Integration::StatesStartExecutionSync2);
-        let token = if wait || sync { Some(self.new_token()) } else { None };
+        // Activity tasks are answered with a token too (SendTaskSuccess from the worker).
+        let token = if wait || sync || integration == Integration::Activity { Some(self.new_token()) } else { None };
         let extra = token.as_ref().map(|t| ("Task", json!({"Token": t})));
         let params = self.parameters(frame, st, effective.clone(), extra)?;
         let timeout = self.resolve_int(frame, st, &spec.timeout, &effective, "TimeoutSeconds")?;
@@ -73,6 +74,8 @@ impl Stepper<'_> {
             }
             self.emit(frame, "LambdaFunctionScheduled", Some(d));
             self.emit(frame, "LambdaFunctionStarted", None);
+        } else if integration == Integration::Activity {
+            // ActivityScheduled once the runtime queued it (a missing activity records none).
         } else {
             let (rty, res) = integration.names(&spec.resource);
             let region = spec.resource.split(':').nth(3).filter(|r| !r.is_empty()).map(String::from);
@@ -122,10 +125,13 @@ impl Stepper<'_> {
         self.stop_child(&phase);
         let Phase::Running(rt) = phase else { return };
         let error = if heartbeat { "States.HeartbeatTimeout" } else { "States.Timeout" };
-        let ty =
-            if rt.request.integration == Integration::LambdaArn { "LambdaFunctionTimedOut" } else { "TaskTimedOut" };
+        let ty = match rt.request.integration {
+            Integration::LambdaArn => "LambdaFunctionTimedOut",
+            Integration::Activity => "ActivityTimedOut",
+            _ => "TaskTimedOut",
+        };
         let mut d = Map::new();
-        if rt.request.integration != Integration::LambdaArn {
+        if !matches!(rt.request.integration, Integration::LambdaArn | Integration::Activity) {
             let (rty, res) = rt.request.integration.names(&rt.request.resource);
             d.insert("resourceType".into(), rty.into());
             d.insert("resource".into(), res.into());
@@ -144,8 +150,41 @@ impl Stepper<'_> {
             return;
         }
         let lambda = rt.request.integration == Integration::LambdaArn;
+        let activity = rt.request.integration == Integration::Activity;
         let (rty, res) = rt.request.integration.names(&rt.request.resource);
         match outcome {
+            TaskOutcome::Started { worker_name } => {
+                if activity {
+                    let d = match worker_name {
+                        Some(w) => json!({"workerName": w}),
+                        None => json!({}),
+                    };
+                    self.emit(frame, "ActivityStarted", Some(d));
+                }
+            }
+            TaskOutcome::Submitted(_) if activity && !rt.submitted => {
+                let req = &rt.request;
+                let mut d = Map::new();
+                if let Some(h) = req.heartbeat_seconds {
+                    d.insert("heartbeatInSeconds".into(), h.into());
+                }
+                d.insert("input".into(), req.parameters.clone());
+                d.insert("inputDetails".into(), json!({"truncated": false}));
+                d.insert("resource".into(), req.resource.clone().into());
+                if let Some(t) = req.timeout_seconds {
+                    d.insert("timeoutInSeconds".into(), t.into());
+                }
+                if let Phase::Running(rt) = &mut self.x.frames[frame].phase {
+                    rt.submitted = true;
+                }
+                self.emit(frame, "ActivityScheduled", Some(Value::Object(d)));
+            }
+            TaskOutcome::Failed { cause, .. } if activity && !rt.submitted => {
+                // The activity could not be scheduled (it does not exist): States.Runtime.
+                self.x.frames[frame].phase = Phase::Ready;
+                let f = self.runtime(frame, cause.unwrap_or_default());
+                self.handle_error(frame, f);
+            }
             TaskOutcome::Heartbeat => {
                 if let Some(h) = rt.request.heartbeat_seconds {
                     let id = self.start_timer(frame, h as i64);
@@ -185,7 +224,13 @@ impl Stepper<'_> {
             }
             TaskOutcome::Succeeded(output) => {
                 self.x.frames[frame].phase = Phase::Ready;
-                if lambda {
+                if activity {
+                    self.emit(
+                        frame,
+                        "ActivitySucceeded",
+                        Some(json!({"output": output, "outputDetails": {"truncated": false}})),
+                    );
+                } else if lambda {
                     self.emit(
                         frame,
                         "LambdaFunctionSucceeded",
@@ -208,7 +253,9 @@ impl Stepper<'_> {
                 self.x.frames[frame].phase = Phase::Ready;
                 let failure = Failure::from_parts(error, cause);
                 let mut d = failure.details_cause_first();
-                if lambda {
+                if activity {
+                    self.emit(frame, "ActivityFailed", Some(Value::Object(d)));
+                } else if lambda {
                     self.emit(frame, "LambdaFunctionFailed", Some(Value::Object(d)));
                 } else {
                     d.insert("resource".into(), res.into());

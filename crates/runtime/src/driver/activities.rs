@@ -1,0 +1,118 @@
+//! Activities: CreateActivity/DescribeActivity/ListActivities/DeleteActivity, scheduling an
+//! activity task when a Task state names an activity, and GetActivityTask, the long poll
+//! workers take tasks with.
+//!
+//! An activity's tasks wait in a queue of their own (`stepwise-activity:ARN` on the runtime's
+//! queue port), each message holding the task token and the input. A worker's
+//! GetActivityTask receives one, acknowledges it at once (AWS never hands a task out twice:
+//! a worker that dies lets the task time out) and reports `ActivityStarted` with the worker's
+//! name to the execution. A task whose state is no longer running (timed out, stopped) when a
+//! worker polls is skipped.
+
+use super::{token_hash, Runtime};
+use crate::aws::check_name;
+use crate::ports::{Activity, Clock, Functions, Queue, Store, Topics};
+use crate::Error;
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+use stepwise_asl::stepper::TaskOutcome;
+
+/// The queue an activity's tasks wait in.
+pub fn activity_queue(activity_arn: &str) -> String {
+    format!("stepwise-activity:{activity_arn}")
+}
+
+/// `arn:PARTITION:states:REGION:ACCOUNT:activity:NAME`.
+pub fn activity_arn(region: &str, account: &str, name: &str) -> String {
+    format!("arn:{}:states:{region}:{account}:activity:{name}", stepwise_asl::arn::partition(region))
+}
+
+/// A task a worker took: its token and input (JSON text).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ActivityTask {
+    /// The task token to answer with.
+    pub token: String,
+    /// The task's input.
+    pub input: String,
+}
+
+impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, C> {
+    /// CreateActivity in `region` (default: the runtime's): the activity of that name, created
+    /// if it does not exist yet (creating it again answers the existing one, as AWS does).
+    pub async fn create_activity(&self, name: &str, region: Option<&str>) -> Result<Activity, Error> {
+        check_name(name)?;
+        let arn = activity_arn(region.unwrap_or(&self.config.region), &self.config.account, name);
+        if let Some(existing) = self.store.get_activity(&arn).await? {
+            return Ok(existing);
+        }
+        let activity = Activity { arn, name: name.to_string(), created: self.clock.now() };
+        self.store.put_activity(&activity).await?;
+        Ok(activity)
+    }
+
+    /// DescribeActivity: `ActivityDoesNotExist` when there is none.
+    pub async fn describe_activity(&self, arn: &str) -> Result<Activity, Error> {
+        self.store.get_activity(arn).await?.ok_or_else(|| Error::no_activity(arn))
+    }
+
+    /// ListActivities: every activity, oldest first.
+    pub async fn list_activities(&self) -> Result<Vec<Activity>, Error> {
+        self.store.list_activities().await
+    }
+
+    /// DeleteActivity (an unknown activity is not an error). Tasks already scheduled stay for
+    /// workers to take or to time out.
+    pub async fn delete_activity(&self, arn: &str) -> Result<(), Error> {
+        self.store.delete_activity(arn).await
+    }
+
+    /// Queues an activity task for workers; `ActivityDoesNotExist` when the activity is gone.
+    /// `dedup` keeps a redone schedule single.
+    pub(super) async fn queue_activity_task(
+        &self,
+        activity_arn: &str,
+        token: &str,
+        input: &str,
+        dedup: &str,
+    ) -> Result<(), Error> {
+        if self.store.get_activity(activity_arn).await?.is_none() {
+            return Err(Error::no_activity(activity_arn));
+        }
+        let body = json!({"taskToken": token, "input": input}).to_string();
+        self.queue.send(&activity_queue(activity_arn), &body, Duration::ZERO, Some(dedup)).await?;
+        Ok(())
+    }
+
+    /// GetActivityTask: waits up to `wait` (AWS: 60 s) for a task of `activity_arn`; `None` when
+    /// none came. The execution records `ActivityStarted` with `worker_name`.
+    pub async fn get_activity_task(
+        &self,
+        activity_arn: &str,
+        worker_name: Option<&str>,
+        wait: Duration,
+    ) -> Result<Option<ActivityTask>, Error> {
+        self.describe_activity(activity_arn).await?;
+        let queue = activity_queue(activity_arn);
+        let deadline = Instant::now() + wait;
+        let mut pause = Duration::from_millis(2);
+        loop {
+            for m in self.queue.receive(&queue, 1, Duration::from_secs(3600)).await? {
+                self.queue.ack(&queue, &m.receipt).await?;
+                let body: Value = serde_json::from_str(&m.body).unwrap_or_default();
+                let (Some(token), Some(input)) = (body["taskToken"].as_str(), body["input"].as_str()) else {
+                    continue;
+                };
+                // A task that ended while it waited (timed out, stopped) is nobody's now.
+                let Ok(entry) = self.running_task(token).await else { continue };
+                let started = TaskOutcome::Started { worker_name: worker_name.map(str::to_string) };
+                self.send_outcome(&entry, started, &format!("{}#started", token_hash(token))).await?;
+                return Ok(Some(ActivityTask { token: token.to_string(), input: input.to_string() }));
+            }
+            if Instant::now() >= deadline {
+                return Ok(None);
+            }
+            tokio::time::sleep(pause.min(deadline.saturating_duration_since(Instant::now()))).await;
+            pause = (pause * 2).min(Duration::from_millis(50));
+        }
+    }
+}
