@@ -2,7 +2,8 @@
 
 Usage: boto3_smoke.py ENDPOINT_URL   (the AWS CLI is $AWS_CLI, default `aws`)
 
-Checks create/describe/list/update/delete of state machines (revisions: a running execution
+Checks create/describe/list/update/delete of state machines, nested executions (.sync,
+.sync:2, a failing child), an activity worker loop, (revisions: a running execution
 keeps its definition; a deleted machine's execution fails with States.Runtime), start
 (idempotent), describe, history, list, stop, StartSyncExecution, a waitForTaskToken round trip where the token is read from
 GetExecutionHistory and completed with `aws stepfunctions send-task-success`, and that the
@@ -13,6 +14,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 
 import boto3
@@ -259,6 +261,44 @@ parent = sfn.create_state_machine(name="SmokeParentOfFailure", definition=json.d
 d = wait_done(sfn.start_execution(stateMachineArn=parent)["executionArn"])
 cause = json.loads(d["cause"])
 assert d["status"] == "FAILED" and d["error"] == "States.TaskFailed" and (cause["Error"], cause["Cause"], cause["Status"]) == ("Boom", "bad", "FAILED"), d
+
+# --- activities: a worker loop (GetActivityTask -> SendTaskSuccess) ----------------------------
+act = sfn.create_activity(name="SmokeWork")
+assert act["activityArn"] == "arn:aws:states:us-east-1:123456789012:activity:SmokeWork", act
+assert sfn.create_activity(name="SmokeWork")["activityArn"] == act["activityArn"]  # idempotent
+assert sfn.describe_activity(activityArn=act["activityArn"])["name"] == "SmokeWork"
+assert [a["name"] for a in sfn.list_activities()["activities"]] == ["SmokeWork"]
+WORK = {"StartAt": "Work", "States": {"Work": {"Type": "Task", "Resource": act["activityArn"], "HeartbeatSeconds": 30, "End": True}}}
+worked = sfn.create_state_machine(name="SmokeActivity", definition=json.dumps(WORK), roleArn=ROLE)["stateMachineArn"]
+done = []
+
+
+def worker():
+    w = client(read_timeout=70)
+    while len(done) < 3:
+        task = w.get_activity_task(activityArn=act["activityArn"], workerName="smoke-worker")
+        if not task.get("taskToken"):
+            continue
+        w.send_task_heartbeat(taskToken=task["taskToken"])
+        job = json.loads(task["input"])
+        w.send_task_success(taskToken=task["taskToken"], output=json.dumps({"doubled": job["n"] * 2}))
+        done.append(job["n"])
+
+
+thread = threading.Thread(target=worker)
+thread.start()
+runs = [sfn.start_execution(stateMachineArn=worked, input=json.dumps({"n": n}))["executionArn"] for n in range(3)]
+for n, run in enumerate(runs):
+    d = wait_done(run)
+    assert d["status"] == "SUCCEEDED" and json.loads(d["output"]) == {"doubled": n * 2}, d
+    types = [e["type"] for e in sfn.get_execution_history(executionArn=run)["events"]]
+    assert types == ["ExecutionStarted", "TaskStateEntered", "ActivityScheduled", "ActivityStarted", "ActivitySucceeded", "TaskStateExited", "ExecutionSucceeded"], types
+thread.join(timeout=30)
+assert sorted(done) == [0, 1, 2], done
+expect(X.ActivityDoesNotExist, sfn.describe_activity, activityArn=act["activityArn"] + "Nope")
+expect(X.InvalidArn, sfn.get_activity_task, activityArn="not-an-arn")
+sfn.delete_activity(activityArn=act["activityArn"])
+expect(X.ActivityDoesNotExist, sfn.describe_activity, activityArn=act["activityArn"])
 
 # --- ARNs of the region (and partition) the client addresses -----------------------------------
 for region, partition in [("eu-west-1", "aws"), ("cn-north-1", "aws-cn"), ("us-iso-east-1", "aws-iso"), ("us-gov-west-1", "aws-us-gov")]:
