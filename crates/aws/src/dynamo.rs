@@ -15,6 +15,9 @@
 //! | history | `E#{arn}` | `H#{from:012}` (or `H#{from:012}#{part:03}`) | `to` (N), `events` (B: deflated JSON array of the events of versions `from..=to`), `ttl` |
 //! | big body | `E#{arn}` | `B#{nonce}#{part:03}` | `data` (B), `ttl` |
 //! | token | `T#{hash}` | `T` | `entry` (S, JSON), `used` (BOOL), `ttl` |
+//! | activity | `A#{arn}` | `A` | `activity` (S, JSON) |
+//! | waiting activity task | `AT#{activity arn}` | `{created ms:013}#{id}` | `task` (S, JSON): taken (deleted under a condition) by one worker |
+//! | activity task id | `ATI#{id}` | `ATI` | `sk_of` (S), `ttl`: makes a redone schedule of the same task a no-op |
 //!
 //! The execution's `body` is one deflate stream of three JSON documents: the state
 //! (`Execution`), the outbox, and the events of the latest commits. DynamoDB charges by the
@@ -147,7 +150,7 @@ use stepwise_asl::history::HistoryEvent;
 use stepwise_asl::stepper::Execution;
 use stepwise_runtime::ports::{
     Activity, Commit, ExecutionPage, ExecutionQuery, ExecutionStatus, ExecutionSummary, Machine, OutboxItem, PageToken,
-    Store, Stored, TokenEntry,
+    PendingActivityTask, Store, Stored, TokenEntry,
 };
 use stepwise_runtime::Error;
 
@@ -981,6 +984,84 @@ impl Store for DynamoStore {
         }
         out.sort_by(|a, b| (a.created, &a.arn).cmp(&(b.created, &b.arn)));
         Ok(out)
+    }
+
+    async fn push_activity_task(&self, task: &PendingActivityTask) -> Result<(), Error> {
+        let json = serde_json::to_string(task).map_err(|e| self.corrupt("encoding an activity task", e))?;
+        // Oldest first: the sort key starts with the creation time (13-digit epoch ms).
+        let sk = format!("{:013}#{}", task.created.timestamp_millis().max(0), task.id);
+        let mut item = key(format!("AT#{}", task.activity_arn), &sk);
+        item.insert("task".into(), s(json));
+        // The same id again (a redone schedule) finds its task there and changes nothing.
+        let mut by_id = key(format!("ATI#{}", task.id), "ATI");
+        by_id.insert("sk_of".into(), s(sk));
+        by_id.insert("ttl".into(), self.running_ttl());
+        let units = write_units(item_size(&by_id));
+        let request = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(by_id))
+            .condition_expression("attribute_not_exists(pk)")
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send();
+        match metered!("PutItem", "push_activity_task", Charge::Write(units), request) {
+            Ok(_) => self.put("push_activity_task", item).await,
+            Err(e)
+                if e.as_service_error().is_some_and(
+                    aws_sdk_dynamodb::operation::put_item::PutItemError::is_conditional_check_failed_exception,
+                ) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(self.err("push_activity_task", e)),
+        }
+    }
+
+    async fn take_activity_task(&self, activity_arn: &str) -> Result<Option<PendingActivityTask>, Error> {
+        let op = "take_activity_task";
+        // The oldest few; each is taken by the one caller whose conditional delete removes it.
+        let request = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", s(format!("AT#{activity_arn}")))
+            .consistent_read(true)
+            .limit(8)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send();
+        let out = metered!("Query", op, Charge::Read { consistent: true }, request).map_err(|e| self.err(op, e))?;
+        for item in out.items.unwrap_or_default() {
+            let (Some(pk), Some(sk)) = (get_s(&item, "pk"), get_s(&item, "sk")) else { continue };
+            let request = self
+                .client
+                .delete_item()
+                .table_name(&self.table)
+                .set_key(Some(key(pk.to_string(), sk)))
+                .condition_expression("attribute_exists(pk)")
+                .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                .send();
+            match metered!("DeleteItem", op, Charge::Write(write_units(item_size(&item))), request) {
+                Ok(_) => {
+                    let json = get_s(&item, "task").ok_or_else(|| self.corrupt(activity_arn, "activity task item without its task"))?;
+                    let task: PendingActivityTask = serde_json::from_str(json)
+                        .map_err(|e| self.corrupt(activity_arn, format!("a stored activity task does not decode: {e}")))?;
+                    // The id marker stays (until its TTL): a schedule redone later must still
+                    // find the task was there.
+                    return Ok(Some(task));
+                }
+                Err(e)
+                    if e.as_service_error().is_some_and(
+                        aws_sdk_dynamodb::operation::delete_item::DeleteItemError::is_conditional_check_failed_exception,
+                    ) =>
+                {
+                    continue; // another caller took it
+                }
+                Err(e) => return Err(self.err(op, e)),
+            }
+        }
+        Ok(None)
     }
 
     async fn list_machines(&self) -> Result<Vec<Machine>, Error> {

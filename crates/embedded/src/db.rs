@@ -85,6 +85,15 @@ CREATE TABLE IF NOT EXISTS activities (
     created TEXT NOT NULL,
     activity TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS activity_tasks (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    activity_arn TEXT NOT NULL,
+    id TEXT NOT NULL UNIQUE,
+    created TEXT NOT NULL,
+    task TEXT NOT NULL,
+    taken INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS activity_tasks_oldest ON activity_tasks (activity_arn, taken, created, seq);
 CREATE TABLE IF NOT EXISTS subscriptions (
     topic_arn TEXT NOT NULL,
     queue TEXT NOT NULL,

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use stepwise_asl::history::HistoryEvent;
 use stepwise_runtime::ports::{
     Activity, Commit, ExecutionPage, ExecutionQuery, ExecutionStatus, ExecutionSummary, Machine, OutboxItem, PageToken,
-    Store, Stored, TokenEntry,
+    PendingActivityTask, Store, Stored, TokenEntry,
 };
 use stepwise_runtime::Error;
 
@@ -256,6 +256,41 @@ impl Store for SqliteStore {
                     out.push(serde_json::from_str(&json?)?);
                 }
                 Ok(out)
+            })
+            .await
+    }
+
+    async fn push_activity_task(&self, task: &PendingActivityTask) -> Result<(), Error> {
+        let json = serde_json::to_string(task).map_err(|e| KIND.error("push_activity_task", e))?;
+        let (arn, id, created) = (task.activity_arn.clone(), task.id.clone(), to_text(task.created));
+        self.db
+            .write(KIND, "push_activity_task", move |tx| {
+                tx.execute(
+                    "INSERT INTO activity_tasks (activity_arn, id, created, task) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (id) DO NOTHING",
+                    params![arn, id, created, json],
+                )?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn take_activity_task(&self, activity_arn: &str) -> Result<Option<PendingActivityTask>, Error> {
+        let arn = activity_arn.to_string();
+        self.db
+            .write(KIND, "take_activity_task", move |tx| {
+                let row: Option<(i64, String)> = tx
+                    .query_row(
+                        "SELECT seq, task FROM activity_tasks WHERE activity_arn = ?1 AND taken = 0
+                         ORDER BY created, seq LIMIT 1",
+                        [&arn],
+                        |r| Ok((r.get(0)?, r.get(1)?)),
+                    )
+                    .optional()?;
+                let Some((seq, json)) = row else { return Ok(None) };
+                // Kept, marked taken: the same id pushed again (a redone schedule) stays a no-op.
+                tx.execute("UPDATE activity_tasks SET taken = 1 WHERE seq = ?1", [seq])?;
+                Ok(Some(serde_json::from_str(&json)?))
             })
             .await
     }

@@ -302,6 +302,7 @@ fn open_creates_the_directory_and_uses_wal() {
         tables,
         [
             "activities",
+            "activity_tasks",
             "executions",
             "history",
             "machine_revisions",

@@ -15,7 +15,7 @@
 
 use crate::ports::{
     Action, Activity, Commit, ExecutionQuery, ExecutionStatus, ExecutionSummary, Machine, Message, OutboxItem,
-    PageToken, Queue, StepMessage, Store, TokenEntry, Topics,
+    PageToken, PendingActivityTask, Queue, StepMessage, Store, TokenEntry, Topics,
 };
 use crate::Error;
 use chrono::{DateTime, TimeZone, Utc};
@@ -223,6 +223,33 @@ pub async fn store_contract<S: Store>(store: &S) {
     assert!(
         !ok(store.list_activities().await, "list_activities").iter().any(|a| a.arn == a1.arn),
         "store contract: list_activities must not include a deleted activity"
+    );
+    // Waiting activity tasks: oldest first, each taken once, the same id pushed again nothing.
+    let pending = |id: &str, ms: i64| PendingActivityTask {
+        activity_arn: a2.arn.clone(),
+        id: format!("{machine}-{id}"),
+        body: format!("{{\"task\": \"{id}\"}}"),
+        created: t0 + chrono::Duration::milliseconds(ms),
+    };
+    let (p1, p2) = (pending("p1", 1), pending("p2", 2));
+    ok(store.push_activity_task(&p2).await, "push_activity_task");
+    ok(store.push_activity_task(&p1).await, "push_activity_task");
+    ok(store.push_activity_task(&p1).await, "push_activity_task (again)");
+    assert_eq!(
+        ok(store.take_activity_task(&a2.arn).await, "take_activity_task").as_ref(),
+        Some(&p1),
+        "store contract: the oldest task first"
+    );
+    ok(store.push_activity_task(&p1).await, "push_activity_task (after it was taken)");
+    assert_eq!(
+        ok(store.take_activity_task(&a2.arn).await, "take_activity_task").as_ref(),
+        Some(&p2),
+        "store contract: a task pushed again, even after it was taken, is not taken again"
+    );
+    assert_eq!(
+        ok(store.take_activity_task(&a2.arn).await, "take_activity_task"),
+        None,
+        "store contract: each task is taken once"
     );
     let unknown_machine = machine_arn(&format!("{machine}-missing"));
     assert_eq!(

@@ -5,7 +5,7 @@
 
 mod activities;
 
-pub use activities::{activity_arn, activity_queue, ActivityTask};
+pub use activities::{activity_arn, ActivityTask};
 
 use crate::aws::{check_error_cause, check_name, machine_arn};
 use crate::ports::{

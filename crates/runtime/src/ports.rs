@@ -29,6 +29,19 @@ pub struct Activity {
     pub created: DateTime<Utc>,
 }
 
+/// An activity task waiting for a worker.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PendingActivityTask {
+    /// The activity.
+    pub activity_arn: String,
+    /// A unique id: putting the same id again changes nothing (a redone schedule).
+    pub id: String,
+    /// What the worker gets (the runtime's encoding of token and input).
+    pub body: String,
+    /// When it was scheduled: workers take the oldest first.
+    pub created: DateTime<Utc>,
+}
+
 /// A state machine as stored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Machine {
@@ -298,6 +311,14 @@ pub trait Store: Send + Sync {
     fn delete_activity(&self, arn: &str) -> impl Future<Output = Result<(), Error>> + Send;
     /// Every activity, oldest first (ties by ARN).
     fn list_activities(&self) -> impl Future<Output = Result<Vec<Activity>, Error>> + Send;
+    /// Adds a task to its activity's waiting tasks (a task with the same id again: nothing).
+    fn push_activity_task(&self, task: &PendingActivityTask) -> impl Future<Output = Result<(), Error>> + Send;
+    /// Removes and returns the oldest waiting task of an activity; each task is returned to
+    /// one caller only, however many take at once.
+    fn take_activity_task(
+        &self,
+        activity_arn: &str,
+    ) -> impl Future<Output = Result<Option<PendingActivityTask>, Error>> + Send;
     /// Creates an execution (version 1); `ExecutionAlreadyExists` when the ARN is taken.
     fn create(&self, machine_arn: &str, commit: Commit) -> impl Future<Output = Result<(), Error>> + Send;
     /// An execution by ARN.

@@ -2,25 +2,20 @@
 //! activity task when a Task state names an activity, and GetActivityTask, the long poll
 //! workers take tasks with.
 //!
-//! An activity's tasks wait in a queue of their own (`stepwise-activity:ARN` on the runtime's
-//! queue port), each message holding the task token and the input. A worker's
-//! GetActivityTask receives one, acknowledges it at once (AWS never hands a task out twice:
-//! a worker that dies lets the task time out) and reports `ActivityStarted` with the worker's
-//! name to the execution. A task whose state is no longer running (timed out, stopped) when a
-//! worker polls is skipped.
+//! An activity's waiting tasks are kept by the store (`push_activity_task`), each holding the
+//! task token and the input: no queue per activity is needed, on SQLite or on DynamoDB. A
+//! worker's GetActivityTask takes the oldest (each task goes to one worker only, and never
+//! again: a worker that dies lets the task time out, as on AWS) and reports `ActivityStarted`
+//! with the worker's name to the execution. A task whose state is no longer running (timed
+//! out, stopped) when a worker polls is skipped.
 
 use super::{token_hash, Runtime};
 use crate::aws::check_name;
-use crate::ports::{Activity, Clock, Functions, Queue, Store, Topics};
+use crate::ports::{Activity, Clock, Functions, PendingActivityTask, Queue, Store, Topics};
 use crate::Error;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 use stepwise_asl::stepper::TaskOutcome;
-
-/// The queue an activity's tasks wait in.
-pub fn activity_queue(activity_arn: &str) -> String {
-    format!("stepwise-activity:{activity_arn}")
-}
 
 /// `arn:PARTITION:states:REGION:ACCOUNT:activity:NAME`.
 pub fn activity_arn(region: &str, account: &str, name: &str) -> String {
@@ -78,9 +73,13 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
         if self.store.get_activity(activity_arn).await?.is_none() {
             return Err(Error::no_activity(activity_arn));
         }
-        let body = json!({"taskToken": token, "input": input}).to_string();
-        self.queue.send(&activity_queue(activity_arn), &body, Duration::ZERO, Some(dedup)).await?;
-        Ok(())
+        let task = PendingActivityTask {
+            activity_arn: activity_arn.to_string(),
+            id: dedup.to_string(),
+            body: json!({"taskToken": token, "input": input}).to_string(),
+            created: self.clock.now(),
+        };
+        self.store.push_activity_task(&task).await
     }
 
     /// GetActivityTask: waits up to `wait` (AWS: 60 s) for a task of `activity_arn`; `None` when
@@ -92,13 +91,11 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
         wait: Duration,
     ) -> Result<Option<ActivityTask>, Error> {
         self.describe_activity(activity_arn).await?;
-        let queue = activity_queue(activity_arn);
         let deadline = Instant::now() + wait;
         let mut pause = Duration::from_millis(2);
         loop {
-            for m in self.queue.receive(&queue, 1, Duration::from_secs(3600)).await? {
-                self.queue.ack(&queue, &m.receipt).await?;
-                let body: Value = serde_json::from_str(&m.body).unwrap_or_default();
+            while let Some(task) = self.store.take_activity_task(activity_arn).await? {
+                let body: Value = serde_json::from_str(&task.body).unwrap_or_default();
                 let (Some(token), Some(input)) = (body["taskToken"].as_str(), body["input"].as_str()) else {
                     continue;
                 };
