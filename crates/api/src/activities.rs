@@ -4,12 +4,8 @@
 
 use crate::{epoch_seconds, page, with_next, Api, ApiError, ApiResult, Body};
 use serde_json::{json, Value};
-use std::time::Duration;
 use stepwise_runtime::aws::{self, check_arn};
 use stepwise_runtime::ports::{Activity, Clock, Functions, Queue, Store, Topics};
-
-/// How long GetActivityTask waits for a task (AWS: 60 seconds).
-pub const ACTIVITY_POLL: Duration = Duration::from_secs(60);
 
 /// AWS's limit on `workerName`.
 const WORKER_NAME_MAX: usize = 80;
@@ -68,7 +64,8 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Api<'_, S, Q, T, F, 
                 return Err(ApiError::validation(aws::too_long_value("workerName", w, WORKER_NAME_MAX)));
             }
         }
-        Ok(match self.rt.get_activity_task(&arn, worker.as_deref(), ACTIVITY_POLL).await? {
+        let wait = self.rt.config().activity_poll;
+        Ok(match self.rt.get_activity_task(&arn, worker.as_deref(), wait).await? {
             Some(task) => json!({"taskToken": task.token, "input": task.input}),
             // AWS: no task within the poll's time answers without a token.
             None => json!({}),

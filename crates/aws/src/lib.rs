@@ -110,8 +110,13 @@ pub fn aws_runtime_with(sdk: &SdkConfig, settings: &AwsSettings) -> AwsRuntime {
     if let Some(url) = &settings.step_queue_url {
         queue = queue.with_queue_url(stepwise_runtime::ports::STEP_QUEUE, url);
     }
-    let config =
-        Config { account: settings.account.clone(), region: settings.region.clone(), visibility: settings.visibility };
+    let config = Config {
+        account: settings.account.clone(),
+        region: settings.region.clone(),
+        visibility: settings.visibility,
+        // Behind API Gateway (30 s per request): a worker polls again after an empty answer.
+        activity_poll: Duration::from_secs(20),
+    };
     Runtime::new(
         store,
         queue,

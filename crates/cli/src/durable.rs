@@ -86,8 +86,12 @@ async fn run_case(
 ) -> Result<EngineRun, String> {
     let clock = CaseClock(Arc::new(Mutex::new(settings.start_time)));
     let emb = Embedded::in_memory().map_err(|e| e.to_string())?.with_clock(Arc::new(clock.clone()));
-    let config =
-        Config { account: settings.account.clone(), region: settings.region.clone(), visibility: Duration::ZERO };
+    let config = Config {
+        account: settings.account.clone(),
+        region: settings.region.clone(),
+        visibility: Duration::ZERO,
+        ..Config::default()
+    };
     let rt = Runtime::new(
         emb.store,
         emb.queue.clone(),

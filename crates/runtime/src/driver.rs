@@ -53,11 +53,19 @@ pub struct Config {
     pub region: String,
     /// How long a received step message stays hidden before it is delivered again.
     pub visibility: Duration,
+    /// How long GetActivityTask waits for a task: AWS's 60 seconds, or less where the API
+    /// sits behind something that cuts requests shorter (API Gateway: 30 seconds).
+    pub activity_poll: Duration,
 }
 
 impl Default for Config {
     fn default() -> Self {
-        Config { account: "123456789012".into(), region: "us-east-1".into(), visibility: Duration::from_secs(30) }
+        Config {
+            account: "123456789012".into(),
+            region: "us-east-1".into(),
+            visibility: Duration::from_secs(30),
+            activity_poll: Duration::from_secs(60),
+        }
     }
 }
 
