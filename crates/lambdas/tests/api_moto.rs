@@ -86,20 +86,15 @@ async fn token_from_history(rt: &AwsRuntime, arn: &str) -> String {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_step_functions_api_on_dynamodb_and_sqs() {
-    if endpoint().is_none() {
-        return;
-    }
-    let (sdk, settings) = fresh_table("api", Duration::from_secs(2)).await;
+/// The deployed stack on a fresh table: the runtime the API function runs on, and the step
+/// queue's event source mapping in the background (stop it with the flag, then await it).
+async fn deployed(tag: &str) -> (Arc<AwsRuntime>, Arc<AtomicBool>, tokio::task::JoinHandle<()>) {
+    let (sdk, settings) = fresh_table(tag, Duration::from_secs(2)).await;
     let probe = aws_runtime_with(&sdk, &settings);
-    let step_url = probe.queue().create_queue(&unique("api-steps")).await.expect("step queue");
-    let approvals = probe.queue().create_queue(&unique("api-approvals")).await.expect("approval queue");
-    let settings = AwsSettings { step_queue_url: Some(step_url.clone()), ..settings };
+    let step_url = probe.queue().create_queue(&unique(&format!("{tag}-steps"))).await.expect("step queue");
+    let settings = AwsSettings { step_queue_url: Some(step_url), ..settings };
     let runtime = || aws_runtime_with(&sdk, &settings);
     let rt = Arc::new(runtime());
-
-    // The step queue's event source mapping, in the background.
     let stop = Arc::new(AtomicBool::new(false));
     let driver = {
         let (rt, stop) = (Arc::new(runtime()), stop.clone());
@@ -127,6 +122,16 @@ async fn the_step_functions_api_on_dynamodb_and_sqs() {
             }
         })
     };
+    (rt, stop, driver)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_step_functions_api_on_dynamodb_and_sqs() {
+    if endpoint().is_none() {
+        return;
+    }
+    let (rt, stop, driver) = deployed("api").await;
+    let approvals = rt.queue().create_queue(&unique("api-approvals")).await.expect("approval queue");
 
     let pass =
         json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "Result": "ok", "ResultPath": "$.r", "End": true}}});
@@ -266,6 +271,82 @@ async fn the_step_functions_api_on_dynamodb_and_sqs() {
         "ValidationException"
     );
     assert_eq!(err(&rt, "TagResource", json!({})).await, "UnknownOperationException");
+
+    stop.store(true, Ordering::Relaxed);
+    driver.await.expect("driver task");
+}
+
+/// Nested executions and activities on the AWS adapters, through the API function: a parent's
+/// `.sync:2` task waits for its child (woken by the child's end), and an activity task is taken
+/// by a worker with GetActivityTask and answered with SendTaskSuccess.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nested_executions_and_activities_on_dynamodb_and_sqs() {
+    if endpoint().is_none() {
+        return;
+    }
+    let (rt, stop, driver) = deployed("nested").await;
+    let name = |n: &str| unique(n).replace('-', "_");
+    let create = |n: String, def: Value| {
+        let rt = rt.clone();
+        async move {
+            let v =
+                ok(&rt, "CreateStateMachine", json!({"name": n, "definition": def.to_string(), "roleArn": ROLE})).await;
+            v["stateMachineArn"].as_str().expect("arn").to_string()
+        }
+    };
+    let activity = ok(&rt, "CreateActivity", json!({"name": name("work")})).await["activityArn"]
+        .as_str()
+        .expect("activityArn")
+        .to_string();
+    let child = create(
+        name("child"),
+        json!({"StartAt": "Work", "States": {"Work": {"Type": "Task", "Resource": activity, "End": true}}}),
+    )
+    .await;
+    let parent = create(
+        name("parent"),
+        json!({"StartAt": "Run", "States": {"Run": {"Type": "Task", "Resource": "arn:aws:states:::states:startExecution.sync:2",
+            "Parameters": {"StateMachineArn": child, "Input": {"n": 21}}, "End": true}}}),
+    )
+    .await;
+    let run = ok(&rt, "StartExecution", json!({"stateMachineArn": parent, "input": "{}"})).await;
+    let run = run["executionArn"].as_str().expect("arn").to_string();
+
+    // The worker: polls until the child schedules its task, answers it.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let task = loop {
+        let t = ok(&rt, "GetActivityTask", json!({"activityArn": activity, "workerName": "moto-worker"})).await;
+        if t.get("taskToken").is_some() {
+            break t;
+        }
+        assert!(Instant::now() < deadline, "no activity task");
+    };
+    let input: Value = serde_json::from_str(task["input"].as_str().expect("input")).expect("JSON");
+    assert_eq!(input, json!({"n": 21}));
+    let output = json!({"doubled": 42}).to_string();
+    ok(&rt, "SendTaskSuccess", json!({"taskToken": task["taskToken"], "output": output})).await;
+
+    let d = done(&rt, &run).await;
+    assert_eq!(d["status"], "SUCCEEDED", "{d}");
+    let out: Value = serde_json::from_str(d["output"].as_str().expect("output")).expect("JSON");
+    assert_eq!((out["Status"].as_str(), &out["Output"]), (Some("SUCCEEDED"), &json!({"doubled": 42})), "{out}");
+    let kid = out["ExecutionArn"].as_str().expect("child arn");
+    let h = ok(&rt, "GetExecutionHistory", json!({"executionArn": kid})).await;
+    let types: Vec<&str> = h["events"].as_array().expect("events").iter().filter_map(|e| e["type"].as_str()).collect();
+    assert_eq!(
+        types,
+        [
+            "ExecutionStarted",
+            "TaskStateEntered",
+            "ActivityScheduled",
+            "ActivityStarted",
+            "ActivitySucceeded",
+            "TaskStateExited",
+            "ExecutionSucceeded"
+        ]
+    );
+    ok(&rt, "DeleteActivity", json!({"activityArn": activity})).await;
+    assert_eq!(err(&rt, "DescribeActivity", json!({"activityArn": activity})).await, "ActivityDoesNotExist");
 
     stop.store(true, Ordering::Relaxed);
     driver.await.expect("driver task");
