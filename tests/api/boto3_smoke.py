@@ -152,11 +152,11 @@ while token is None:
     assert token or time.time() < deadline, "no TaskScheduled event"
     time.sleep(0.02)
 sfn.send_task_heartbeat(taskToken=token)
-r = cli("send-task-success", "--task-token", token, "--task-output", '{"approved": true}')
+r = cli("send-task-success", f"--task-token={token}", "--task-output", '{"approved": true}')
 assert r.returncode == 0, (r.returncode, r.stdout, r.stderr)
 d = wait_done(run)
 assert d["status"] == "SUCCEEDED" and json.loads(d["output"]) == {"approved": True}, d
-r = cli("send-task-success", "--task-token", token, "--task-output", "{}")
+r = cli("send-task-success", f"--task-token={token}", "--task-output", "{}")
 assert r.returncode != 0 and "(TaskTimedOut)" in r.stderr, (r.returncode, r.stderr)
 r = cli("describe-execution", "--execution-arn", "arn:aws:states:us-east-1:123456789012:execution:Smoke:missing")
 assert r.returncode != 0 and "An error occurred (ExecutionDoesNotExist) when calling the DescribeExecution operation" in r.stderr, r.stderr

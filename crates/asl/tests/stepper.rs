@@ -560,8 +560,8 @@ fn states_runtime_is_never_retried_or_caught() {
 // ---------------------------------------------------------------------------------------------
 
 /// Guards that a heartbeat issues a new, later heartbeat timer (no history event), that the old
-/// heartbeat timer then is a no-op, and that the new one fails the task with
-/// States.HeartbeatTimeout.
+/// heartbeat timer then is a no-op, and that the new one fails the task with States.Timeout
+/// (what AWS records for an expired HeartbeatSeconds).
 #[test]
 fn heartbeat_moves_the_heartbeat_timer() {
     let def = json!({"StartAt": "T", "States": {
@@ -594,7 +594,7 @@ fn heartbeat_moves_the_heartbeat_timer() {
     let o = r.fire(0, new);
     assert_eq!(o.types(), ["TaskTimedOut", "ExecutionFailed"]);
     assert!(o.completes());
-    assert_eq!(r.failure().0, "States.HeartbeatTimeout");
+    assert_eq!(r.failure().0, "States.Timeout");
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -85,8 +85,8 @@ enum Cmd {
     },
     /// SendTaskSuccess: complete a waiting task with an output.
     SendTaskSuccess {
-        /// The task token.
-        #[arg(long)]
+        /// The task token (it may start with `-`: tokens are URL-safe base64).
+        #[arg(long, allow_hyphen_values = true)]
         task_token: String,
         /// The task's output (JSON text).
         #[arg(long)]
@@ -97,8 +97,8 @@ enum Cmd {
     },
     /// SendTaskFailure: fail a waiting task.
     SendTaskFailure {
-        /// The task token.
-        #[arg(long)]
+        /// The task token (it may start with `-`: tokens are URL-safe base64).
+        #[arg(long, allow_hyphen_values = true)]
         task_token: String,
         /// Error name.
         #[arg(long)]
@@ -112,8 +112,8 @@ enum Cmd {
     },
     /// SendTaskHeartbeat: tell a waiting task it is still being worked on.
     SendTaskHeartbeat {
-        /// The task token.
-        #[arg(long)]
+        /// The task token (it may start with `-`: tokens are URL-safe base64).
+        #[arg(long, allow_hyphen_values = true)]
         task_token: String,
         /// The data directory.
         #[arg(long, default_value = ".stepwise")]

@@ -48,6 +48,8 @@ pub struct RunSettings {
     pub seed: u64,
     /// Run in the engine's replay mode (save/reload between steps).
     pub replay: bool,
+    /// The case's `setup` (service cases: resources, nested machines, actors), or null.
+    pub setup: Value,
 }
 
 impl RunSettings {
@@ -66,6 +68,7 @@ impl RunSettings {
             start_time,
             seed: options.seed,
             replay: false,
+            setup: case.raw.get("setup").cloned().unwrap_or(Value::Null),
         }
     }
 }
@@ -95,6 +98,16 @@ pub trait Engine: Send + Sync {
         settings: &RunSettings,
         functions: &mut dyn Invoke,
     ) -> Result<EngineRun, String>;
+
+    /// Whether this engine can run `case` (`Err`: why not; the case is skipped with that
+    /// reason). The default runs the self-contained cases only.
+    fn accepts(&self, case: &Case) -> Result<(), String> {
+        if case.self_contained {
+            Ok(())
+        } else {
+            Err("not self-contained".into())
+        }
+    }
 }
 
 /// Which cases to run.
@@ -334,7 +347,20 @@ pub fn inferred_key_transformers(case: &Case) -> Vec<Transformer> {
 /// line our output up with the recording.
 fn case_transformers(case: &Case) -> (Vec<Transformer>, Defaults) {
     let defaults = Defaults { account: case.context.account.clone(), region: case.context.region.clone() };
-    let mut transformers = case.snapshot_transformers.clone();
+    // Service cases: the setup may replace the recorded list or add to it (corpus README).
+    let setup = case.raw.get("setup");
+    let listed = |key: &str| -> Option<Vec<Transformer>> {
+        let list = setup?.get(key)?.as_array()?;
+        Some(list.iter().filter_map(|t| Transformer::from_json(t).ok()).collect())
+    };
+    let mut transformers = match listed("snapshot_transformers_override") {
+        Some(t) => t,
+        None => {
+            let mut t = case.snapshot_transformers.clone();
+            t.extend(listed("snapshot_transformers_extra").unwrap_or_default());
+            t
+        }
+    };
     transformers.extend(inferred_key_transformers(case));
     (transformers, defaults)
 }
@@ -587,12 +613,12 @@ enum Selected<'a> {
     Skip(String),
 }
 
-fn select<'a>(case: &'a Case, filter: &Filter, exact_ids: &HashSet<&str>) -> Selected<'a> {
+fn select<'a>(case: &'a Case, filter: &Filter, exact_ids: &HashSet<&str>, engine: &dyn Engine) -> Selected<'a> {
     if !filter.family_ok(&case.family) || !filter.id_ok(&case.id, exact_ids) {
         return Selected::Skip("filtered out".into());
     }
-    if !case.self_contained {
-        return Selected::Skip("not self-contained".into());
+    if let Err(why) = engine.accepts(case) {
+        return Selected::Skip(why);
     }
     if case.has_note(NOTE_OUTPUT_MASKED) {
         return Selected::Skip("expected output unusable".into());
@@ -622,7 +648,7 @@ pub fn run_cases(
     };
     let mut to_run: Vec<&Case> = Vec::new();
     for case in &corpus.cases {
-        match select(case, filter, &exact_ids) {
+        match select(case, filter, &exact_ids, &*engine) {
             Selected::Run(c) => to_run.push(c),
             Selected::Skip(reason) => {
                 summary.skipped += 1;

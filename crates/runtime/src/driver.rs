@@ -24,7 +24,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use stepwise_asl::history::HistoryEvent;
 use stepwise_asl::integrations::states::{self, ParentTask, Started};
-use stepwise_asl::integrations::{self, InvokeContext};
+use stepwise_asl::integrations::{self, Integration, InvokeContext};
 use stepwise_asl::stepper::{self, Effect, Env, Event, ExecutionInfo, Phase, TaskOutcome};
 use stepwise_asl::StateMachine;
 
@@ -610,10 +610,16 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
         let Some(Effect::Invoke(req)) = t.effects.iter().find(|e| matches!(e, Effect::Invoke(_))).cloned() else {
             return Ok(t);
         };
-        // A task answered through its token (a callback, an activity worker, a `.sync` child's
-        // end) is performed after the commit that indexes the token and records the running
-        // task: an answer arriving before that commit would find neither.
-        if req.token.is_some() {
+        // An activity task or a `.sync` child is performed after the commit that indexes its
+        // token and records the running task: a worker taking the task (once) or the child's
+        // end arriving before that commit would find neither, and be lost. A callback
+        // (`.waitForTaskToken`) stays inline: its consumer's early SendTaskSuccess is refused
+        // (`TaskDoesNotExist`) and retried (an SQS consumer's message comes back), and the
+        // commit it saves is a third of a callback state's cost.
+        if matches!(
+            req.integration,
+            Integration::Activity | Integration::StatesStartExecutionSync | Integration::StatesStartExecutionSync2
+        ) {
             return Ok(t);
         }
         let outcomes = self.perform(arn, &req, &format!("{arn}#{version}#inline")).await?;

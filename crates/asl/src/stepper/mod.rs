@@ -493,8 +493,7 @@ impl<'a> Stepper<'a> {
                 self.run_state(frame);
             }
             (Phase::Running(rt), Some(got)) if rt.timeout_timer == Some(got) || rt.heartbeat_timer == Some(got) => {
-                let heartbeat = rt.heartbeat_timer == Some(got);
-                self.task_timed_out(frame, heartbeat);
+                self.task_timed_out(frame);
             }
             (Phase::Children(j), None) if j.failure.is_some() || j.done == j.children.len() => self.join(frame),
             _ => {} // duplicate or late message: nothing to do

@@ -119,12 +119,13 @@ impl Stepper<'_> {
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
     }
 
-    /// The task's TimeoutSeconds or HeartbeatSeconds timer fired.
-    pub(super) fn task_timed_out(&mut self, frame: usize, heartbeat: bool) {
+    /// The task's TimeoutSeconds or HeartbeatSeconds timer fired. Either is `States.Timeout`:
+    /// AWS reports an expired HeartbeatSeconds so too (recorded), not `States.HeartbeatTimeout`.
+    pub(super) fn task_timed_out(&mut self, frame: usize) {
         let phase = std::mem::replace(&mut self.x.frames[frame].phase, Phase::Ready);
         self.stop_child(&phase);
         let Phase::Running(rt) = phase else { return };
-        let error = if heartbeat { "States.HeartbeatTimeout" } else { "States.Timeout" };
+        let error = "States.Timeout";
         let ty = match rt.request.integration {
             Integration::LambdaArn => "LambdaFunctionTimedOut",
             Integration::Activity => "ActivityTimedOut",
