@@ -14,8 +14,8 @@ use std::time::Duration;
 use chrono::{DateTime, Duration as CDuration, Utc};
 use serde_json::Value;
 use stepwise_asl::integrations::FunctionOutcome;
-use stepwise_asl::stepper::Status;
 use stepwise_asl::integrations::Integration;
+use stepwise_asl::stepper::Status;
 use stepwise_conformance::{Case, Engine, EngineRun, Invoke, RunSettings};
 use stepwise_embedded::Embedded;
 use stepwise_runtime::ports::{Clock, Functions, Queue, STEP_QUEUE};
@@ -289,9 +289,11 @@ impl Actors {
             match actor["kind"].as_str() {
                 Some("activity_worker") => {
                     let name = actor["activity"].as_str().unwrap_or_default();
-                    let activity = stepwise_runtime::driver::activity_arn(&rt.config().region, &rt.config().account, name);
+                    let activity =
+                        stepwise_runtime::driver::activity_arn(&rt.config().region, &rt.config().account, name);
                     let worker = actor["worker_name"].as_str();
-                    let task = rt.get_activity_task(&activity, worker, Duration::ZERO).await.map_err(|e| e.to_string())?;
+                    let task =
+                        rt.get_activity_task(&activity, worker, Duration::ZERO).await.map_err(|e| e.to_string())?;
                     if let Some(task) = task {
                         let source: Value = serde_json::from_str(&task.input).unwrap_or(Value::Null);
                         respond(rt, clock, actor, &task.token, &source).await?;
@@ -301,7 +303,8 @@ impl Actors {
                 }
                 Some("sqs_callback") => {
                     let queue = actor["queue"].as_str().unwrap_or_default().to_string();
-                    let msgs = rt.queue().receive(&queue, 1, Duration::from_secs(3600)).await.map_err(|e| e.to_string())?;
+                    let msgs =
+                        rt.queue().receive(&queue, 1, Duration::from_secs(3600)).await.map_err(|e| e.to_string())?;
                     for m in msgs {
                         rt.queue().ack(&queue, &m.receipt).await.map_err(|e| e.to_string())?;
                         let mut source: Value = serde_json::from_str(&m.body).unwrap_or(Value::String(m.body.clone()));
@@ -342,7 +345,13 @@ impl Actors {
 
 /// An actor's `before` steps, then its `respond`, for the task of `token` (`source`: the task
 /// input or the message).
-async fn respond(rt: &CaseRuntime<'_>, clock: &CaseClock, actor: &Value, token: &str, source: &Value) -> Result<(), String> {
+async fn respond(
+    rt: &CaseRuntime<'_>,
+    clock: &CaseClock,
+    actor: &Value,
+    token: &str,
+    source: &Value,
+) -> Result<(), String> {
     for step in actor["before"].as_array().into_iter().flatten() {
         if let Some(s) = step["wait_seconds"].as_i64() {
             clock.advance_to(clock.now() + CDuration::seconds(s));

@@ -55,3 +55,31 @@ fn invalid_definitions_are_refused_on_the_durable_runtime() {
     let n = numbers(last, "");
     assert_eq!((n[0], n[1]), (103, 0), "{report}");
 }
+
+/// Exactly comparable service cases (`service_cases.jsonl`) passing on the durable runtime.
+const FLOOR_SERVICE_PASSED: usize = 15;
+/// Service cases with placeholders in the recording matching after the transformers.
+const FLOOR_SERVICE_INEXACT: usize = 12;
+
+/// The service cases the durable runtime runs by itself (nested executions, activities with
+/// their workers, SQS callbacks, StopExecution): none may fail, and the counts stay above
+/// their floors. The others are skipped, each with what it needs (DynamoDB, S3, aws-sdk, ...).
+#[test]
+fn service_cases_the_durable_runtime_runs_alone_pass() {
+    let report = conformance("service_cases.jsonl");
+    let last = report.lines().last().unwrap_or_default();
+    let n = numbers(last, "");
+    eprintln!("service cases on the durable runtime: {last}");
+    assert!(
+        n[0] >= FLOOR_SERVICE_PASSED && n[1] == 0,
+        "passed {} (floor {FLOOR_SERVICE_PASSED}), failed {}\n{report}",
+        n[0],
+        n[1]
+    );
+    let inexact = numbers(&report, "inexact cases");
+    assert!(
+        inexact[0] >= FLOOR_SERVICE_INEXACT,
+        "inexact matched {} < floor {FLOOR_SERVICE_INEXACT}\n{report}",
+        inexact[0]
+    );
+}

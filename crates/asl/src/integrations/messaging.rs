@@ -34,6 +34,7 @@ pub(super) fn plan(req: &TaskRequest) -> Call {
 pub(super) fn complete(
     call: &Call,
     delivered: Result<Option<String>, (String, String)>,
+    now: chrono::DateTime<chrono::Utc>,
     rng: &mut dyn FnMut() -> u64,
 ) -> TaskOutcome {
     let id = match delivered {
@@ -41,30 +42,52 @@ pub(super) fn complete(
         Err((error, cause)) => return failed(&error, &cause),
     };
     let request_id = uuid(rng);
-    let (mut out, len) = match call {
-        Call::SendMessage { body, .. } => (
-            json!({"MD5OfMessageBody": md5_hex(body.as_bytes()), "MessageId": id.unwrap_or_else(|| uuid(rng))}),
-            body.len(),
-        ),
-        _ => (json!({"MessageId": id.unwrap_or_else(|| uuid(rng))}), 0),
+    let message_id = id.unwrap_or_else(|| uuid(rng));
+    // The HTTP response the service sends, whose headers the SDK reports: SQS answers in
+    // its JSON protocol, SNS in XML (the lengths are those bodies').
+    let (mut out, content_type, len) = match call {
+        Call::SendMessage { body, .. } => {
+            let out = json!({"MD5OfMessageBody": md5_hex(body.as_bytes()), "MessageId": message_id});
+            let len = out.to_string().len();
+            (out, "application/x-amz-json-1.0", len)
+        }
+        _ => {
+            let xml = format!(
+                "<PublishResponse xmlns=\"http://sns.amazonaws.com/doc/2010-03-31/\">\n  <PublishResult>\n    \
+                 <MessageId>{message_id}</MessageId>\n  </PublishResult>\n  <ResponseMetadata>\n    \
+                 <RequestId>{request_id}</RequestId>\n  </ResponseMetadata>\n</PublishResponse>\n"
+            );
+            (json!({"MessageId": message_id}), "text/xml", xml.len())
+        }
     };
-    add_sdk_metadata(&mut out, &request_id, len);
+    add_sdk_metadata(&mut out, &request_id, content_type, len, now);
     TaskOutcome::Succeeded(out)
 }
 
-fn add_sdk_metadata(out: &mut Value, request_id: &str, len: usize) {
+fn add_sdk_metadata(
+    out: &mut Value,
+    request_id: &str,
+    content_type: &str,
+    len: usize,
+    now: chrono::DateTime<chrono::Utc>,
+) {
+    let date = now.format("%a, %d %b %Y %H:%M:%S GMT").to_string();
     if let Some(o) = out.as_object_mut() {
         o.insert(
             "SdkHttpMetadata".into(),
             json!({
                 "AllHttpHeaders": {
                     "x-amzn-RequestId": [request_id],
+                    "connection": ["keep-alive"],
                     "Content-Length": [len.to_string()],
-                    "Content-Type": ["text/xml"]
+                    "Date": [date],
+                    "Content-Type": [content_type]
                 },
                 "HttpHeaders": {
+                    "connection": "keep-alive",
                     "Content-Length": len.to_string(),
-                    "Content-Type": "text/xml",
+                    "Content-Type": content_type,
+                    "Date": date,
                     "x-amzn-RequestId": request_id
                 },
                 "HttpStatusCode": 200
