@@ -81,9 +81,11 @@ pub fn stock_trading_definition(overrides: &[(&str, &str)]) -> Value {
 }
 
 /// The keys whose values are random by design: request and message ids, tokens and what is
-/// computed from them, timestamps, trace ids, Map Run ARNs, and a run's own queue and topic.
+/// computed from them, timestamps (and the HTTP `Date` header), trace ids, Map Run ARNs, and a
+/// run's own queue and topic.
 const MASKED: &[&str] = &[
     "TaskToken",
+    "Date",
     "mapRunArn",
     "MD5OfMessageBody",
     "MessageId",
