@@ -24,9 +24,26 @@ pub(super) fn plan(req: &TaskRequest) -> Call {
             message: text(p.get("Message")),
         };
     }
+    let body = p.get("MessageBody").filter(|b| !b.is_null() && b.as_str() != Some(""));
+    let Some(body) = body else {
+        // SQS refuses a send without a body (recorded through the Java SDK's wording). The
+        // request id is derived from the task, so a replayed step says the same.
+        let seed = req
+            .state_name
+            .bytes()
+            .fold(req.task ^ 0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+        let request_id = crate::uuid::v4(seed, seed.rotate_left(29) ^ req.task);
+        return Call::Done(failed(
+            "SQS.AmazonSQSException",
+            &format!(
+                "The request must contain the parameter MessageBody. (Service: AmazonSQS; Status Code: 400; Error \
+                 Code: MissingParameter; Request ID: {request_id}; Proxy: null)"
+            ),
+        ));
+    };
     Call::SendMessage {
         queue_url: p.get("QueueUrl").and_then(Value::as_str).unwrap_or_default().to_string(),
-        body: text(p.get("MessageBody")),
+        body: text(Some(body)),
     }
 }
 
@@ -92,4 +109,49 @@ fn add_sdk_metadata(out: &mut Value, request_id: &str, content_type: &str, len: 
 fn md5_hex(b: &[u8]) -> String {
     use md5::{Digest, Md5};
     Md5::digest(b).iter().map(|x| format!("{x:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn send(body: Option<Value>) -> Call {
+        let mut parameters = json!({"QueueUrl": "https://sqs.us-east-1.amazonaws.com/1/q"});
+        if let Some(b) = body {
+            parameters["MessageBody"] = b;
+        }
+        plan(&TaskRequest {
+            frame: 0,
+            task: 7,
+            state_name: "Send".into(),
+            resource: "arn:aws:states:::sqs:sendMessage".into(),
+            integration: Integration::SqsSendMessage,
+            wait_for_task_token: false,
+            parameters,
+            token: None,
+            timeout_seconds: None,
+            heartbeat_seconds: None,
+            credentials: None,
+        })
+    }
+
+    #[test]
+    fn a_send_without_a_body_is_refused_as_sqs_refuses_it() {
+        for body in [None, Some(Value::Null), Some(json!(""))] {
+            let Call::Done(TaskOutcome::Failed { error, cause }) = send(body.clone()) else {
+                panic!("{body:?}: expected a refusal")
+            };
+            assert_eq!(error.as_deref(), Some("SQS.AmazonSQSException"));
+            let cause = cause.unwrap_or_default();
+            assert!(
+                cause.starts_with("The request must contain the parameter MessageBody. (Service: AmazonSQS; Status Code: 400; Error Code: MissingParameter; Request ID: ")
+                    && cause.ends_with("; Proxy: null)"),
+                "{cause}"
+            );
+        }
+        assert_eq!(
+            send(Some(json!({"a": 1}))),
+            Call::SendMessage { queue_url: "https://sqs.us-east-1.amazonaws.com/1/q".into(), body: "{\"a\":1}".into() }
+        );
+    }
 }
