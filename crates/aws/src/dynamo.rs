@@ -673,6 +673,43 @@ impl DynamoStore {
         Ok(())
     }
 
+    /// The JSON documents in attribute `attr` of every item whose `pk` starts with
+    /// `pk_prefix` and whose `sk` is `sk`, decoded (a filtered Scan, in no order).
+    async fn scan_kind<T: serde::de::DeserializeOwned>(
+        &self,
+        op: &str,
+        pk_prefix: &str,
+        sk: &str,
+        attr: &str,
+    ) -> Result<Vec<T>, Error> {
+        let mut out = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let request = self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .filter_expression("begins_with(pk, :p) AND sk = :s")
+                .expression_attribute_values(":p", s(pk_prefix))
+                .expression_attribute_values(":s", s(sk))
+                .set_exclusive_start_key(start.take())
+                .send();
+            let page = metered!("Scan", op, Charge::Unestimated, request).map_err(|e| self.err(op, e))?;
+            for item in page.items() {
+                let Some(json) = get_s(item, attr) else { continue };
+                out.push(
+                    serde_json::from_str(json)
+                        .map_err(|e| self.corrupt(op, format!("a stored {attr} does not decode: {e}")))?,
+                );
+            }
+            match page.last_evaluated_key() {
+                Some(k) if !k.is_empty() => start = Some(k.clone()),
+                _ => break,
+            }
+        }
+        Ok(out)
+    }
+
     /// Every item of partition `pk` whose sort key starts with `prefix`, in key order
     /// (strongly consistent).
     async fn query_prefix(&self, op: &str, pk: String, prefix: &str) -> Result<Vec<Item>, Error> {
@@ -955,33 +992,7 @@ impl Store for DynamoStore {
 
     async fn list_activities(&self) -> Result<Vec<Activity>, Error> {
         // Activities are few and listed rarely: a filtered Scan, as for machines.
-        let mut out: Vec<Activity> = Vec::new();
-        let mut start: Option<HashMap<String, AttributeValue>> = None;
-        loop {
-            let request = self
-                .client
-                .scan()
-                .table_name(&self.table)
-                .filter_expression("begins_with(pk, :a) AND sk = :s")
-                .expression_attribute_values(":a", s("A#".to_string()))
-                .expression_attribute_values(":s", s("A".to_string()))
-                .set_exclusive_start_key(start.take())
-                .send();
-            let page = metered!("Scan", "list_activities", Charge::Unestimated, request)
-                .map_err(|e| self.err("list_activities", e))?;
-            for item in page.items() {
-                let Some(json) = get_s(item, "activity") else { continue };
-                out.push(
-                    serde_json::from_str(json).map_err(|e| {
-                        self.corrupt("list_activities", format!("a stored activity does not decode: {e}"))
-                    })?,
-                );
-            }
-            match page.last_evaluated_key() {
-                Some(k) if !k.is_empty() => start = Some(k.clone()),
-                _ => break,
-            }
-        }
+        let mut out: Vec<Activity> = self.scan_kind("list_activities", "A#", "A", "activity").await?;
         out.sort_by(|a, b| (a.created, &a.arn).cmp(&(b.created, &b.arn)));
         Ok(out)
     }
@@ -1066,31 +1077,7 @@ impl Store for DynamoStore {
 
     async fn list_machines(&self) -> Result<Vec<Machine>, Error> {
         // Machines are few and listed rarely: a filtered Scan beats another index on every write.
-        let mut out = Vec::new();
-        let mut start: Option<HashMap<String, AttributeValue>> = None;
-        loop {
-            let request = self
-                .client
-                .scan()
-                .table_name(&self.table)
-                .filter_expression("begins_with(pk, :m) AND sk = :s")
-                .expression_attribute_values(":m", s("M#".to_string()))
-                .expression_attribute_values(":s", s("M".to_string()))
-                .set_exclusive_start_key(start.take())
-                .send();
-            let page = metered!("Scan", "list_machines", Charge::Unestimated, request)
-                .map_err(|e| self.err("list_machines", e))?;
-            for item in page.items() {
-                let Some(json) = get_s(item, "machine") else { continue };
-                let m: Machine = serde_json::from_str(json)
-                    .map_err(|e| self.corrupt("list_machines", format!("a stored machine does not decode: {e}")))?;
-                out.push(m);
-            }
-            match page.last_evaluated_key() {
-                Some(k) if !k.is_empty() => start = Some(k.clone()),
-                _ => break,
-            }
-        }
+        let mut out: Vec<Machine> = self.scan_kind("list_machines", "M#", "M", "machine").await?;
         out.sort_by(|a, b| (a.created, &a.arn).cmp(&(b.created, &b.arn)));
         Ok(out)
     }

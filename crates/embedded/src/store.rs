@@ -2,6 +2,7 @@
 
 use crate::db::{from_text, to_i64, to_text, to_u64, Db, Failure, Kind};
 use rusqlite::{params, Connection, OptionalExtension, StatementStatus};
+use serde::de::DeserializeOwned;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use stepwise_asl::history::HistoryEvent;
@@ -54,6 +55,41 @@ impl SqliteStore {
 
     pub(crate) fn from_db(db: Arc<Db>) -> SqliteStore {
         SqliteStore { db, reads: Arc::default() }
+    }
+
+    /// The JSON document `sql` selects for `arn` (one column, one row at most), decoded.
+    async fn get_json<T: DeserializeOwned + Send + 'static>(
+        &self,
+        op: &'static str,
+        sql: &'static str,
+        arn: &str,
+    ) -> Result<Option<T>, Error> {
+        let arn = arn.to_string();
+        self.db
+            .read(KIND, op, move |conn| {
+                let json: Option<String> = conn.query_row(sql, [&arn], |r| r.get(0)).optional()?;
+                Ok(json.map(|j| serde_json::from_str(&j)).transpose()?)
+            })
+            .await
+    }
+
+    /// Every JSON document `sql` selects (one column), decoded, in its order.
+    async fn list_json<T: DeserializeOwned + Send + 'static>(
+        &self,
+        op: &'static str,
+        sql: &'static str,
+    ) -> Result<Vec<T>, Error> {
+        self.db
+            .read(KIND, op, move |conn| {
+                let mut stmt = conn.prepare_cached(sql)?;
+                let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+                let mut out = Vec::new();
+                for json in rows {
+                    out.push(serde_json::from_str(&json?)?);
+                }
+                Ok(out)
+            })
+            .await
     }
 
     /// What the execution listings of this handle read so far.
@@ -199,14 +235,7 @@ impl Store for SqliteStore {
     }
 
     async fn get_machine(&self, arn: &str) -> Result<Option<Machine>, Error> {
-        let arn = arn.to_string();
-        self.db
-            .read(KIND, "get_machine", move |conn| {
-                let json: Option<String> =
-                    conn.query_row("SELECT machine FROM machines WHERE arn = ?1", [&arn], |r| r.get(0)).optional()?;
-                Ok(json.map(|j| serde_json::from_str(&j)).transpose()?)
-            })
-            .await
+        self.get_json("get_machine", "SELECT machine FROM machines WHERE arn = ?1", arn).await
     }
 
     async fn put_activity(&self, activity: &Activity) -> Result<(), Error> {
@@ -225,15 +254,7 @@ impl Store for SqliteStore {
     }
 
     async fn get_activity(&self, arn: &str) -> Result<Option<Activity>, Error> {
-        let arn = arn.to_string();
-        self.db
-            .read(KIND, "get_activity", move |conn| {
-                let json: Option<String> = conn
-                    .query_row("SELECT activity FROM activities WHERE arn = ?1", [&arn], |r| r.get(0))
-                    .optional()?;
-                Ok(json.map(|j| serde_json::from_str(&j)).transpose()?)
-            })
-            .await
+        self.get_json("get_activity", "SELECT activity FROM activities WHERE arn = ?1", arn).await
     }
 
     async fn delete_activity(&self, arn: &str) -> Result<(), Error> {
@@ -247,17 +268,7 @@ impl Store for SqliteStore {
     }
 
     async fn list_activities(&self) -> Result<Vec<Activity>, Error> {
-        self.db
-            .read(KIND, "list_activities", move |conn| {
-                let mut stmt = conn.prepare_cached("SELECT activity FROM activities ORDER BY created, arn")?;
-                let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
-                let mut out = Vec::new();
-                for json in rows {
-                    out.push(serde_json::from_str(&json?)?);
-                }
-                Ok(out)
-            })
-            .await
+        self.list_json("list_activities", "SELECT activity FROM activities ORDER BY created, arn").await
     }
 
     async fn push_activity_task(&self, task: &PendingActivityTask) -> Result<(), Error> {
@@ -296,17 +307,7 @@ impl Store for SqliteStore {
     }
 
     async fn list_machines(&self) -> Result<Vec<Machine>, Error> {
-        self.db
-            .read(KIND, "list_machines", move |conn| {
-                let mut stmt = conn.prepare_cached("SELECT machine FROM machines ORDER BY created, arn")?;
-                let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
-                let mut out = Vec::new();
-                for json in rows {
-                    out.push(serde_json::from_str(&json?)?);
-                }
-                Ok(out)
-            })
-            .await
+        self.list_json("list_machines", "SELECT machine FROM machines ORDER BY created, arn").await
     }
 
     async fn create(&self, machine_arn: &str, commit: Commit) -> Result<(), Error> {
