@@ -12,7 +12,7 @@ use crate::ports::{
     Action, Clock, Commit, ExecutionPage, ExecutionQuery, ExecutionStatus, Functions, Machine, OutboxItem, Queue,
     StepMessage, Store, Stored, TokenEntry, Topics, STEP_QUEUE,
 };
-use crate::services::{PortServices, SelfCalls};
+use crate::services::{AwsCalls, NoAws, PortServices, SelfCalls};
 use crate::{Error, Invalid};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -91,6 +91,7 @@ pub struct Runtime<S, Q, T, F, C> {
     config: Config,
     machines: Mutex<HashMap<String, Arc<StateMachine>>>,
     faults: Option<FaultHook>,
+    aws: Arc<dyn AwsCalls>,
 }
 
 /// The stepper's environment: the runtime's clock and the OS's randomness.
@@ -129,7 +130,24 @@ pub fn queue_name(url: &str) -> &str {
 impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, C> {
     /// A runtime over these ports.
     pub fn new(store: S, queue: Q, topics: T, functions: F, clock: C, config: Config) -> Self {
-        Runtime { store, queue, topics, functions, clock, config, machines: Mutex::new(HashMap::new()), faults: None }
+        Runtime {
+            store,
+            queue,
+            topics,
+            functions,
+            clock,
+            config,
+            machines: Mutex::new(HashMap::new()),
+            faults: None,
+            aws: Arc::new(NoAws),
+        }
+    }
+
+    /// The same runtime calling AWS services (DynamoDB, EventBridge, `aws-sdk:*`, and SQS/SNS
+    /// where `aws` routes them) through `aws`. Without it those tasks fail with `States.Runtime`.
+    pub fn with_aws(mut self, aws: Arc<dyn AwsCalls>) -> Self {
+        self.aws = aws;
+        self
     }
 
     /// Account, region and timings.
@@ -701,6 +719,7 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
             queue: &self.queue,
             topics: &self.topics,
             functions: &self.functions,
+            aws: self.aws.as_ref(),
             runtime: self,
             execution_arn: arn,
             action_id,

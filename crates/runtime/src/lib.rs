@@ -18,6 +18,7 @@ pub mod ports;
 pub mod services;
 
 pub use driver::{Config, FaultPoint, Handled, Runtime};
+pub use services::{AwsCalls, NoAws};
 
 /// The underlying error of a storage or messaging failure, kept as the source.
 pub type Source = Box<dyn std::error::Error + Send + Sync>;

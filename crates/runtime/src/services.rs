@@ -11,7 +11,39 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 use stepwise_asl::integrations::states::{self, ParentTask, Started};
+use stepwise_asl::integrations::aws::{AwsCall, AwsReply, Flavour};
 use stepwise_asl::integrations::{Call, CallResult, FunctionOutcome, Services};
+
+/// The AWS services a runtime calls over the network: DynamoDB, EventBridge and any
+/// `aws-sdk:*` action (`stepwise-sdk` implements it from the services' models). Boxed futures
+/// keep it object-safe: a runtime holds one whatever its other ports are.
+pub trait AwsCalls: Send + Sync {
+    /// Calls the action; refusals and transport failures are replies, not errors.
+    fn call<'a>(&'a self, call: &'a AwsCall) -> Pin<Box<dyn Future<Output = AwsReply> + Send + 'a>>;
+
+    /// Whether Task SQS sends (`service` = `sqs`) and SNS publishes (`sns`) go to this
+    /// service's endpoint instead of the runtime's own queues and topics (an endpoint was
+    /// configured for it, e.g. a local emulator).
+    fn routes(&self, service: &str) -> bool {
+        let _ = service;
+        false
+    }
+}
+
+/// No AWS services: the tasks fail with `States.Runtime`, saying how to configure them.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoAws;
+
+impl AwsCalls for NoAws {
+    fn call<'a>(&'a self, call: &'a AwsCall) -> Pin<Box<dyn Future<Output = AwsReply> + Send + 'a>> {
+        Box::pin(async move {
+            match stepwise_asl::integrations::no_aws(call) {
+                CallResult::Aws(reply) => reply,
+                _ => AwsReply::NotSent { error: "States.Runtime".into(), cause: "no AWS services".into() },
+            }
+        })
+    }
+}
 
 /// The Task calls the runtime answers itself: child executions (`states:startExecution`) and
 /// activity tasks. The futures are boxed because starting an execution performs integrations,
@@ -63,6 +95,8 @@ pub struct PortServices<'a, Q, T, F> {
     pub topics: &'a T,
     /// Functions (Lambda invocations).
     pub functions: &'a F,
+    /// AWS services called over the network.
+    pub aws: &'a dyn AwsCalls,
     /// Child executions.
     pub runtime: &'a dyn SelfCalls,
     /// The execution whose task this is.
@@ -81,6 +115,17 @@ impl<Q: Queue, T: Topics, F: Functions> Services for PortServices<'_, Q, T, F> {
             Call::Invoke { function, payload, timeout, asynchronous } => {
                 CallResult::Function(invoke(self.functions, function, payload, *timeout, *asynchronous).await)
             }
+            Call::SendMessage { queue_url, body } if self.aws.routes("sqs") => {
+                let input = serde_json::json!({"QueueUrl": queue_url, "MessageBody": body});
+                let reply = self.aws.call(&routed("sqs", "sendMessage", input)).await;
+                CallResult::Delivered(delivered("SQS", reply))
+            }
+            Call::Publish { topic_arn, message } if self.aws.routes("sns") => {
+                let input = serde_json::json!({"TopicArn": topic_arn, "Message": message});
+                let reply = self.aws.call(&routed("sns", "publish", input)).await;
+                CallResult::Delivered(delivered("SNS", reply))
+            }
+            Call::Aws(call) => CallResult::Aws(self.aws.call(call).await),
             Call::SendMessage { queue_url, body } => {
                 // The message id is the queue's; the dedup id keeps a redone send single.
                 let dedup = format!("{}#send", self.action_id);
@@ -129,6 +174,31 @@ impl<Q: Queue, T: Topics, F: Functions> Services for PortServices<'_, Q, T, F> {
                 }
             }
             Call::Done(_) => CallResult::Nothing,
+        }
+    }
+}
+
+/// An SQS send or SNS publish made through the AWS port.
+fn routed(service: &str, action: &str, input: Value) -> AwsCall {
+    AwsCall { service: service.into(), action: action.into(), input, role: None, flavour: Flavour::Optimized }
+}
+
+/// A routed send's message id, or its refusal as the Java SDK v1 names it (`SQS.<Code>`,
+/// unmodelled codes `SQS.AmazonSQSException`), as the optimized integrations report.
+fn delivered(name: &str, reply: AwsReply) -> Result<Option<String>, (String, String)> {
+    match reply {
+        AwsReply::Answer(a) => Ok(a.output.get("MessageId").and_then(Value::as_str).map(String::from)),
+        AwsReply::NotSent { error, cause } => Err((error, cause)),
+        AwsReply::Fault(f) => {
+            let service = if name == "SQS" { "AmazonSQS" } else { "AmazonSNS" };
+            let class = if f.modeled { f.code.clone() } else { format!("Amazon{name}Exception") };
+            Err((
+                format!("{name}.{class}"),
+                format!(
+                    "{} (Service: {service}; Status Code: {}; Error Code: {}; Request ID: {}; Proxy: null)",
+                    f.message, f.status, f.code, f.request_id
+                ),
+            ))
         }
     }
 }

@@ -16,6 +16,7 @@
 //! module, a row, a [`Call`] variant and the port's handling of it: the stepper only sees
 //! [`Integration`] and [`TaskRequest`].
 
+pub mod aws;
 pub mod lambda;
 pub mod messaging;
 pub mod states;
@@ -47,6 +48,12 @@ pub enum Integration {
     StatesStartExecutionSync2,
     /// An activity ARN (`arn:aws:states:REGION:ACCOUNT:activity:NAME`): a task for workers.
     Activity,
+    /// `arn:aws:states:::dynamodb:getItem` (`putItem`, `updateItem`, `deleteItem`).
+    DynamoDb,
+    /// `arn:aws:states:::events:putEvents`.
+    EventsPutEvents,
+    /// `arn:aws:states:::aws-sdk:<service>:<action>`: any action of a service with a model.
+    AwsSdk,
     /// Anything else: performing it fails the task with `States.Runtime`.
     Unsupported,
 }
@@ -60,6 +67,11 @@ pub const REGISTRY: &[(&str, Integration)] = &[
     ("states:startExecution", Integration::StatesStartExecution),
     ("states:startExecution.sync", Integration::StatesStartExecutionSync),
     ("states:startExecution.sync:2", Integration::StatesStartExecutionSync2),
+    ("dynamodb:getItem", Integration::DynamoDb),
+    ("dynamodb:putItem", Integration::DynamoDb),
+    ("dynamodb:updateItem", Integration::DynamoDb),
+    ("dynamodb:deleteItem", Integration::DynamoDb),
+    ("events:putEvents", Integration::EventsPutEvents),
 ];
 
 impl Integration {
@@ -73,6 +85,9 @@ impl Integration {
                 Some(s) => (s, true),
                 None => (rest, false),
             };
+            if service.starts_with("aws-sdk:") && service.matches(':').count() == 2 && !service.contains(".sync") {
+                return (Integration::AwsSdk, wait);
+            }
             let i = REGISTRY.iter().find(|(name, _)| *name == service).map_or(Integration::Unsupported, |(_, i)| *i);
             return (i, wait);
         }
@@ -88,6 +103,11 @@ impl Integration {
     /// `resourceType` and `resource` as history events name them (`lambda`, `invoke`).
     pub fn names(self, resource: &str) -> (String, String) {
         let tail = resource.rsplit(":::").next().unwrap_or(resource);
+        if self == Integration::AwsSdk {
+            // `aws-sdk:s3` and `getObject`.
+            let (ty, res) = tail.rsplit_once(':').unwrap_or((tail, ""));
+            return (ty.to_string(), res.to_string());
+        }
         let mut parts = tail.splitn(2, ':');
         let ty = parts.next().unwrap_or_default().to_string();
         let res = parts.next().unwrap_or_default().to_string();
@@ -144,6 +164,8 @@ pub enum Call {
         /// The task's input, JSON text.
         input: String,
     },
+    /// Call an AWS service action (DynamoDB, EventBridge, `aws-sdk:*`).
+    Aws(aws::AwsCall),
     /// No I/O: the outcome is already known (a malformed request, an unsupported resource).
     Done(TaskOutcome),
 }
@@ -160,6 +182,8 @@ pub enum CallResult {
     Started(Result<states::Started, (String, String)>),
     /// An activity task was queued, or could not be (error name, cause).
     Scheduled(Result<(), (String, String)>),
+    /// What an AWS service answered.
+    Aws(aws::AwsReply),
     /// Nothing was done ([`Call::Done`]).
     Nothing,
 }
@@ -186,9 +210,22 @@ impl Services for NoFunctions {
             Call::SendMessage { .. } | Call::Publish { .. } => CallResult::Delivered(Ok(None)),
             Call::StartExecution { .. } => states::not_supported_here(),
             Call::ScheduleActivity { .. } => activities_not_here(),
+            Call::Aws(call) => no_aws(call),
             Call::Done(_) => CallResult::Nothing,
         }
     }
+}
+
+/// What a runtime that calls no AWS service answers a [`Call::Aws`].
+pub fn no_aws(call: &aws::AwsCall) -> CallResult {
+    CallResult::Aws(aws::AwsReply::NotSent {
+        error: "States.Runtime".into(),
+        cause: format!(
+            "this runner calls no AWS service ({}:{}): run the state machine with `stepwise run` or `stepwise \
+             serve`, which call the endpoint AWS_ENDPOINT_URL names, or AWS",
+            call.service, call.action
+        ),
+    })
 }
 
 /// Where the task runs, for ARNs in error messages.
@@ -224,6 +261,7 @@ pub fn plan(req: &TaskRequest) -> Call {
         Integration::StatesStartExecution
         | Integration::StatesStartExecutionSync
         | Integration::StatesStartExecutionSync2 => states::plan(req),
+        Integration::DynamoDb | Integration::EventsPutEvents | Integration::AwsSdk => aws::plan(req),
         Integration::Activity => Call::ScheduleActivity {
             activity_arn: req.resource.clone(),
             token: req.token.clone().unwrap_or_default(),
@@ -266,6 +304,7 @@ pub fn complete(
         // Queued: the task waits for a worker (`Submitted` records ActivityScheduled).
         (Call::ScheduleActivity { .. }, CallResult::Scheduled(Ok(()))) => Some(TaskOutcome::Submitted(Value::Null)),
         (Call::ScheduleActivity { .. }, CallResult::Scheduled(Err((error, cause)))) => Some(failed(&error, &cause)),
+        (Call::Aws(call), CallResult::Aws(reply)) => Some(aws::complete(call, reply, ctx)),
         (call, result) => Some(failed(
             "States.Runtime",
             &format!("internal: the result {result:?} does not answer the call {call:?}"),
@@ -317,7 +356,16 @@ mod tests {
         );
         assert_eq!(Integration::of("arn:aws-cn:states:::sns:publish"), (Integration::SnsPublish, false));
         assert_eq!(Integration::of("arn:aws:lambda:us-east-1:1:function:f"), (Integration::LambdaArn, false));
-        assert_eq!(Integration::of("arn:aws:states:::dynamodb:getItem"), (Integration::Unsupported, false));
+        assert_eq!(Integration::of("arn:aws:states:::dynamodb:getItem"), (Integration::DynamoDb, false));
+        assert_eq!(Integration::of("arn:aws:states:::dynamodb:scan"), (Integration::Unsupported, false));
+        assert_eq!(
+            Integration::of("arn:aws:states:::aws-sdk:s3:listBuckets.waitForTaskToken"),
+            (Integration::AwsSdk, true)
+        );
+        assert_eq!(
+            Integration::AwsSdk.names("arn:aws:states:::aws-sdk:s3:getObject"),
+            ("aws-sdk:s3".into(), "getObject".into())
+        );
         assert_eq!(
             Integration::LambdaInvoke.names("arn:aws:states:::lambda:invoke"),
             ("lambda".into(), "invoke".into())
@@ -330,7 +378,7 @@ mod tests {
             frame: 0,
             task: 1,
             state_name: "T".into(),
-            resource: "arn:aws:states:::dynamodb:getItem".into(),
+            resource: "arn:aws:states:::dynamodb:scan".into(),
             integration: Integration::Unsupported,
             wait_for_task_token: false,
             parameters: Value::Null,
@@ -342,6 +390,6 @@ mod tests {
         let Call::Done(TaskOutcome::Failed { error, cause }) = plan(&req) else { panic!("not done") };
         assert_eq!(error.as_deref(), Some("States.Runtime"));
         let cause = cause.unwrap_or_default();
-        assert!(cause.contains("dynamodb:getItem") && cause.contains("arn:aws:states:::sns:publish"), "{cause}");
+        assert!(cause.contains("dynamodb:scan") && cause.contains("arn:aws:states:::sns:publish"), "{cause}");
     }
 }

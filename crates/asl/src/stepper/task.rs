@@ -35,7 +35,7 @@ pub struct TaskRequest {
     pub timeout_seconds: Option<u64>,
     /// HeartbeatSeconds, if any.
     pub heartbeat_seconds: Option<u64>,
-    /// Credentials to assume, as given.
+    /// `Credentials` resolved (`{"RoleArn": ARN}`): the call is made as that role.
     pub credentials: Option<Value>,
 }
 
@@ -53,6 +53,7 @@ impl Stepper<'_> {
         let params = self.parameters(frame, st, effective.clone(), extra)?;
         let timeout = self.resolve_int(frame, st, &spec.timeout, &effective, "TimeoutSeconds")?;
         let heartbeat = self.resolve_int(frame, st, &spec.heartbeat, &effective, "HeartbeatSeconds")?;
+        let credentials = self.credentials(frame, st, spec, &effective)?;
         let task = self.next_seq();
         let request = TaskRequest {
             frame,
@@ -65,7 +66,7 @@ impl Stepper<'_> {
             token,
             timeout_seconds: timeout.map(|t| t.max(0) as u64),
             heartbeat_seconds: heartbeat.map(|t| t.max(0) as u64),
-            credentials: spec.credentials.clone(),
+            credentials: credentials.clone(),
         };
         if integration == Integration::LambdaArn {
             let mut d = json!({"input": params, "inputDetails": {"truncated": false}, "resource": spec.resource});
@@ -92,6 +93,9 @@ impl Stepper<'_> {
             if let Some(h) = heartbeat {
                 d.insert("heartbeatInSeconds".into(), h.into());
             }
+            if let Some(role) = credentials.as_ref().and_then(|c| c.get("RoleArn")) {
+                d.insert("taskCredentials".into(), json!({"roleArn": role}));
+            }
             self.emit(frame, "TaskScheduled", Some(Value::Object(d)));
             self.emit(frame, "TaskStarted", Some(json!({"resource": res, "resourceType": rty})));
         }
@@ -107,6 +111,27 @@ impl Stepper<'_> {
             child: None,
         }));
         Ok(())
+    }
+
+    /// The Task's `Credentials` with its `RoleArn` resolved: a literal, `RoleArn.$` (a path on
+    /// the state's input or the context) or a JSONata expression.
+    fn credentials(
+        &mut self,
+        frame: usize,
+        st: &State,
+        spec: &TaskSpec,
+        effective: &Value,
+    ) -> Result<Option<Value>, Failure> {
+        let Some(given) = &spec.credentials else { return Ok(None) };
+        let resolved = if super::context::is_jsonata(st) {
+            let t = crate::jsonata::Template::compile(given).map_err(|e| self.runtime(frame, e))?;
+            let states = self.states_var(frame, effective, None, &[]);
+            self.jeval(frame, &t, "Credentials", &states)?
+        } else {
+            let t = crate::payload::Template::compile(given).map_err(|e| self.runtime(frame, e))?;
+            self.template(frame, &t, effective, None)?
+        };
+        Ok(Some(resolved))
     }
 
     /// A task token: 192 random bits, URL-safe base64.
