@@ -125,6 +125,11 @@ pub fn aws_runtime_with(sdk: &SdkConfig, settings: &AwsSettings) -> AwsRuntime {
         SystemClock,
         config,
     )
+    // DynamoDB, EventBridge and `aws-sdk:*` tasks; SQS and SNS tasks keep the adapters above.
+    .with_aws(std::sync::Arc::new(stepwise_sdk::SdkClient::new(stepwise_sdk::Settings {
+        region: Some(settings.region.clone()),
+        ..stepwise_sdk::Settings::default()
+    })))
 }
 
 // ---------- request and capacity counters ----------

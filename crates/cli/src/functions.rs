@@ -27,6 +27,8 @@ use stepwise_runtime::services::invoke;
 /// accepted and dropped (an in-memory run keeps no queues; `stepwise run` does).
 pub struct LocalFunctions {
     router: FunctionRouter,
+    /// DynamoDB, EventBridge and `aws-sdk:*` tasks (see `run::aws_services`).
+    aws: std::sync::Arc<stepwise_sdk::SdkClient>,
 }
 
 impl LocalFunctions {
@@ -63,7 +65,7 @@ impl LocalFunctions {
     }
 
     fn with(router: FunctionRouter) -> Result<LocalFunctions> {
-        Ok(LocalFunctions { router })
+        Ok(LocalFunctions { router, aws: crate::run::aws_services() })
     }
 }
 
@@ -76,6 +78,7 @@ impl Services for LocalFunctions {
             Call::SendMessage { .. } | Call::Publish { .. } => CallResult::Delivered(Ok(None)),
             Call::StartExecution { .. } => stepwise_asl::integrations::states::not_supported_here(),
             Call::ScheduleActivity { .. } => stepwise_asl::integrations::activities_not_here(),
+            Call::Aws(call) => CallResult::Aws(stepwise_runtime::AwsCalls::call(self.aws.as_ref(), call).await),
             Call::Done(_) => CallResult::Nothing,
         }
     }

@@ -49,7 +49,19 @@ pub fn open_runtime(data_dir: &Path, functions: Option<&Path>) -> Result<(LocalR
         None => FunctionRouter::default(),
     };
     let Embedded { store, queue, topics } = embedded.clone();
-    Ok((Runtime::new(store, queue, topics, router, SystemClock, Config::default()), embedded))
+    let runtime = Runtime::new(store, queue, topics, router, SystemClock, Config::default()).with_aws(aws_services());
+    Ok((runtime, embedded))
+}
+
+/// The AWS services local runs call (DynamoDB, EventBridge, `aws-sdk:*`): wherever
+/// `AWS_ENDPOINT_URL[_<SERVICE>]` or the profile points, else AWS. Where an endpoint is
+/// configured for SQS or SNS, Task sends and publishes go there too instead of the embedded
+/// queues and topics.
+pub fn aws_services() -> std::sync::Arc<stepwise_sdk::SdkClient> {
+    std::sync::Arc::new(stepwise_sdk::SdkClient::new(stepwise_sdk::Settings {
+        route_messaging: true,
+        ..stepwise_sdk::Settings::default()
+    }))
 }
 
 fn read_json(path: &Path) -> Result<Value> {

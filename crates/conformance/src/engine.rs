@@ -26,6 +26,7 @@ impl Services for Adapter<'_> {
             Call::SendMessage { .. } | Call::Publish { .. } => CallResult::Delivered(Ok(None)),
             Call::StartExecution { .. } => stepwise_asl::integrations::states::not_supported_here(),
             Call::ScheduleActivity { .. } => stepwise_asl::integrations::activities_not_here(),
+            Call::Aws(call) => stepwise_asl::integrations::no_aws(call),
             Call::Done(_) => CallResult::Nothing,
         }
     }
