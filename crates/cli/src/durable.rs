@@ -21,9 +21,16 @@ use stepwise_embedded::Embedded;
 use stepwise_runtime::ports::{Clock, Functions, Queue, STEP_QUEUE};
 use stepwise_runtime::{Config, Runtime};
 
+mod endpoint;
+
 /// Runs cases on the embedded durable runtime.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct DurableEngine;
+#[derive(Debug, Clone, Default)]
+pub struct DurableEngine {
+    /// A local AWS endpoint (a moto server as account 111111111111): each case's setup is
+    /// created there (after a reset), the runtime's AWS calls and Task SQS/SNS messages go
+    /// there, and the actors and post-checks read from it. Cases then run one at a time.
+    pub aws_endpoint: Option<String>,
+}
 
 /// A clock that moves only when told to (forward only).
 #[derive(Clone)]
@@ -75,7 +82,10 @@ impl Engine for DurableEngine {
         functions: &mut dyn Invoke,
     ) -> Result<EngineRun, String> {
         let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
-        tokio.block_on(run_case(definition, input, settings, functions))
+        let aws = self.aws_endpoint.as_deref().map(|url| {
+            Arc::new(stepwise_sdk::SdkClient::new(stepwise_sdk::Settings::for_endpoint(url, &settings.region)))
+        });
+        tokio.block_on(run_case(definition, input, settings, functions, aws))
     }
 
     /// Self-contained cases, and the service cases whose setup and Task resources the durable
@@ -89,8 +99,10 @@ impl Engine for DurableEngine {
             return Err("not self-contained".into());
         };
         for key in setup.keys() {
-            if !SETUP_RUN_HERE.contains(&key.as_str()) {
-                return Err(format!("needs setup `{key}` (not run by the durable runtime yet)"));
+            let on_endpoint = self.aws_endpoint.is_some() && SETUP_ON_ENDPOINT.contains(&key.as_str());
+            if !SETUP_RUN_HERE.contains(&key.as_str()) && !on_endpoint {
+                let hint = if SETUP_ON_ENDPOINT.contains(&key.as_str()) { ": run with --aws-endpoint" } else { "" };
+                return Err(format!("needs setup `{key}` (not run by the durable runtime yet{hint})"));
             }
         }
         let mut resources = Vec::new();
@@ -119,6 +131,10 @@ const SETUP_RUN_HERE: [&str; 10] = [
     "snapshot_transformers_override",
 ];
 
+/// The setup parts created on the AWS endpoint (`--aws-endpoint`).
+const SETUP_ON_ENDPOINT: [&str; 9] =
+    ["s3", "dynamodb", "sns", "events", "secretsmanager", "absent", "post_checks", "moto_gap", "sqs"];
+
 fn task_resources(v: &Value, out: &mut Vec<String>) {
     match v {
         Value::Object(m) => {
@@ -139,7 +155,11 @@ async fn run_case(
     input: Value,
     settings: &RunSettings,
     functions: &mut dyn Invoke,
+    aws: Option<Arc<stepwise_sdk::SdkClient>>,
 ) -> Result<EngineRun, String> {
+    if let Some(sdk) = &aws {
+        endpoint::provision(sdk, &settings.setup).await?;
+    }
     let clock = CaseClock(Arc::new(Mutex::new(settings.start_time)));
     let emb = Embedded::in_memory().map_err(|e| e.to_string())?.with_clock(Arc::new(clock.clone()));
     let config = Config {
@@ -156,6 +176,10 @@ async fn run_case(
         clock.clone(),
         config,
     );
+    let rt = match &aws {
+        Some(sdk) => rt.with_aws(sdk.clone()),
+        None => rt,
+    };
     provision(&rt, &settings.setup, &settings.role_arn).await?;
     let machine = rt
         .create_machine(&settings.state_machine_name, definition.clone(), &settings.role_arn, settings.express)
@@ -168,7 +192,7 @@ async fn run_case(
         .start_execution_with_date(&machine.arn, &settings.execution_name, input, Some(text))
         .await
         .map_err(|e| e.to_string())?;
-    let mut actors = Actors::new(&settings.setup);
+    let mut actors = Actors::new(&settings.setup, aws.clone());
     for _ in 0..MAX_ROUNDS {
         let msgs = rt.queue().receive(STEP_QUEUE, 10, Duration::ZERO).await.map_err(|e| e.to_string())?;
         if !msgs.is_empty() {
@@ -193,6 +217,9 @@ async fn run_case(
     let history = rt.history(&arn).await.map_err(|e| e.to_string())?;
     let history = history.iter().map(|e| e.to_api_json(true)).collect();
     let x = stored.execution;
+    if let Some(sdk) = &aws {
+        endpoint::post_checks(sdk, &settings.setup).await?;
+    }
     let (output, error, cause) = match x.status.clone() {
         Status::Succeeded { output } => (Some(output), None, None),
         Status::Failed { error, cause } | Status::TimedOut { error, cause } | Status::Aborted { error, cause } => {
@@ -265,10 +292,12 @@ fn at_path<'v>(doc: &'v Value, path: &str) -> Option<&'v Value> {
 /// that answer with the token of each message, activity workers, a StopExecution.
 struct Actors {
     pending: Vec<(Value, usize)>,
+    /// The AWS endpoint whose queues the SQS actors read, when there is one.
+    aws: Option<Arc<stepwise_sdk::SdkClient>>,
 }
 
 impl Actors {
-    fn new(setup: &Value) -> Actors {
+    fn new(setup: &Value, aws: Option<Arc<stepwise_sdk::SdkClient>>) -> Actors {
         let pending = setup
             .get("actors")
             .and_then(Value::as_array)
@@ -276,7 +305,7 @@ impl Actors {
             .flatten()
             .map(|a| (a.clone(), a["messages"].as_u64().unwrap_or(1) as usize))
             .collect();
-        Actors { pending }
+        Actors { pending, aws }
     }
 
     /// Lets every actor act once; `true` when one did something.
@@ -303,11 +332,24 @@ impl Actors {
                 }
                 Some("sqs_callback") => {
                     let queue = actor["queue"].as_str().unwrap_or_default().to_string();
-                    let msgs =
-                        rt.queue().receive(&queue, 1, Duration::from_secs(3600)).await.map_err(|e| e.to_string())?;
-                    for m in msgs {
-                        rt.queue().ack(&queue, &m.receipt).await.map_err(|e| e.to_string())?;
-                        let mut source: Value = serde_json::from_str(&m.body).unwrap_or(Value::String(m.body.clone()));
+                    let bodies = match &self.aws {
+                        Some(sdk) => endpoint::receive(sdk, &queue, 1).await?,
+                        None => {
+                            let msgs = rt
+                                .queue()
+                                .receive(&queue, 1, Duration::from_secs(3600))
+                                .await
+                                .map_err(|e| e.to_string())?;
+                            let mut bodies = Vec::new();
+                            for m in msgs {
+                                rt.queue().ack(&queue, &m.receipt).await.map_err(|e| e.to_string())?;
+                                bodies.push(m.body);
+                            }
+                            bodies
+                        }
+                    };
+                    for body in bodies {
+                        let mut source: Value = serde_json::from_str(&body).unwrap_or(Value::String(body.clone()));
                         if actor["envelope"].as_str() == Some("sns") {
                             if let Some(inner) = source.get("Message").and_then(Value::as_str) {
                                 source = serde_json::from_str(inner).unwrap_or(Value::String(inner.to_string()));

@@ -178,6 +178,11 @@ enum Cmd {
         /// embedded store, queue and step driver that `serve` and `run` use).
         #[arg(long, value_enum, default_value_t = RuntimeKind::Memory)]
         runtime: RuntimeKind,
+        /// Run service cases against this local AWS endpoint (a moto server as account
+        /// 111111111111; reset before every case): their setup is created there and the
+        /// runtime's AWS calls go there. Implies `--runtime durable` and one case at a time.
+        #[arg(long)]
+        aws_endpoint: Option<String>,
     },
 }
 
@@ -340,7 +345,9 @@ fn real_main() -> Result<ExitCode> {
                 }
             }
         }
-        Cmd::Conformance { file, family, id, replay, threads, verbose, start_time, runtime } => {
+        Cmd::Conformance { file, family, id, replay, threads, verbose, start_time, runtime, aws_endpoint } => {
+            let runtime = if aws_endpoint.is_some() { RuntimeKind::Durable } else { runtime };
+            let threads = if aws_endpoint.is_some() { 1 } else { threads };
             if stepwise_conformance::is_validation_file(&file) {
                 let mut out = std::io::stdout();
                 let s = match runtime {
@@ -372,7 +379,7 @@ fn real_main() -> Result<ExitCode> {
             let mut out = std::io::stdout();
             let engine: std::sync::Arc<dyn stepwise_conformance::Engine> = match runtime {
                 RuntimeKind::Memory => std::sync::Arc::new(stepwise_conformance::LocalEngine),
-                RuntimeKind::Durable => std::sync::Arc::new(durable::DurableEngine),
+                RuntimeKind::Durable => std::sync::Arc::new(durable::DurableEngine { aws_endpoint }),
             };
             let summary = stepwise_conformance::run_corpus_with(&file, &filter, &options, engine, &mut out);
             Ok(if summary.is_success() { ExitCode::SUCCESS } else { ExitCode::from(1) })

@@ -47,6 +47,19 @@ pub struct Settings {
     pub route_messaging: bool,
 }
 
+impl Settings {
+    /// Every call to a local emulator at `url` (moto, LocalStack), signed for `region` with
+    /// placeholder credentials (emulators accept any), SQS and SNS tasks routed there too.
+    pub fn for_endpoint(url: &str, region: &str) -> Settings {
+        Settings {
+            endpoint: Some(url.to_string()),
+            region: Some(region.to_string()),
+            credentials: Some(Credentials::new("test", "test", None, None, "stepwise-endpoint")),
+            route_messaging: true,
+        }
+    }
+}
+
 /// Calls AWS services from their models (see the module documentation).
 pub struct SdkClient {
     settings: Settings,

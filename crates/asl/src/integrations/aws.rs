@@ -127,6 +127,16 @@ pub(super) fn plan(req: &TaskRequest) -> Call {
             }
         }
     }
+    if service == "s3" && action.eq_ignore_ascii_case("putObject") {
+        // Step Functions writes the Body as JSON text (a string keeps its quotes) with a text
+        // content type unless one is given (recorded: the objects read back afterwards).
+        if let Some(o) = input.as_object_mut() {
+            if let Some(body) = o.get_mut("Body") {
+                *body = Value::String(body.to_string());
+            }
+            o.entry("ContentType").or_insert_with(|| Value::String("text/plain; charset=UTF-8".into()));
+        }
+    }
     let role = req.credentials.as_ref().and_then(|c| c.get("RoleArn")).and_then(Value::as_str).map(String::from);
     Call::Aws(AwsCall { service, action, input, role, flavour })
 }
