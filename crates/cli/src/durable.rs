@@ -218,7 +218,7 @@ async fn run_case(
     let history = history.iter().map(|e| e.to_api_json(true)).collect();
     let x = stored.execution;
     if let Some(sdk) = &aws {
-        endpoint::post_checks(sdk, &settings.setup).await?;
+        endpoint::post_checks(sdk, &settings.setup, &actors.consumed).await?;
     }
     let (output, error, cause) = match x.status.clone() {
         Status::Succeeded { output } => (Some(output), None, None),
@@ -294,6 +294,8 @@ struct Actors {
     pending: Vec<(Value, usize)>,
     /// The AWS endpoint whose queues the SQS actors read, when there is one.
     aws: Option<Arc<stepwise_sdk::SdkClient>>,
+    /// Messages the actors took, by queue (the recorded tests' post-checks count them).
+    consumed: std::collections::HashMap<String, usize>,
 }
 
 impl Actors {
@@ -305,7 +307,7 @@ impl Actors {
             .flatten()
             .map(|a| (a.clone(), a["messages"].as_u64().unwrap_or(1) as usize))
             .collect();
-        Actors { pending, aws }
+        Actors { pending, aws, consumed: std::collections::HashMap::new() }
     }
 
     /// Lets every actor act once; `true` when one did something.
@@ -348,6 +350,7 @@ impl Actors {
                             bodies
                         }
                     };
+                    *self.consumed.entry(queue.clone()).or_default() += bodies.len();
                     for body in bodies {
                         let mut source: Value = serde_json::from_str(&body).unwrap_or(Value::String(body.clone()));
                         if actor["envelope"].as_str() == Some("sns") {

@@ -996,4 +996,82 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> SelfCalls for Runtim
     ) -> Pin<Box<dyn Future<Output = Result<(), Error>> + Send + 'a>> {
         Box::pin(self.queue_activity_task(activity_arn, token, input, dedup))
     }
+
+    fn sfn<'a>(
+        &'a self,
+        action: &'a str,
+        input: &'a Value,
+    ) -> Pin<Box<dyn Future<Output = Result<Value, Error>> + Send + 'a>> {
+        Box::pin(async move {
+            let text = |k: &str| input.get(k).and_then(Value::as_str).map(str::to_string);
+            let required = |k: &str| {
+                text(k).ok_or_else(|| Error::invalid(Invalid::Parameter, format!("aws-sdk:sfn:{action} needs '{k}'")))
+            };
+            let iso = |t: DateTime<Utc>| Value::String(t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
+            match action.to_ascii_lowercase().as_str() {
+                "startexecution" => {
+                    let machine = required("StateMachineArn")?;
+                    let input_text = text("Input").unwrap_or_else(|| "{}".into());
+                    let value: Value = serde_json::from_str(&input_text).map_err(|e| {
+                        Error::invalid(Invalid::ExecutionInput, format!("Invalid State Machine Execution Input: '{e}'"))
+                    })?;
+                    let name = text("Name").unwrap_or_else(|| stepwise_asl::uuid::v4(rand::random(), rand::random()));
+                    let (arn, date) = self.start(&machine, &name, value, Some(input_text), None).await?;
+                    Ok(serde_json::json!({"ExecutionArn": arn, "StartDate": iso(date)}))
+                }
+                "sendtasksuccess" => {
+                    self.send_task_success(&required("TaskToken")?, &required("Output")?).await?;
+                    Ok(serde_json::json!({}))
+                }
+                "sendtaskfailure" => {
+                    let token = required("TaskToken")?;
+                    self.send_task_failure(&token, text("Error").as_deref(), text("Cause").as_deref()).await?;
+                    Ok(serde_json::json!({}))
+                }
+                "sendtaskheartbeat" => {
+                    self.send_task_heartbeat(&required("TaskToken")?).await?;
+                    Ok(serde_json::json!({}))
+                }
+                "stopexecution" => {
+                    let arn = required("ExecutionArn")?;
+                    self.stop_execution(&arn, text("Error"), text("Cause")).await?;
+                    Ok(serde_json::json!({"StopDate": iso(self.clock.now())}))
+                }
+                "describeexecution" => {
+                    let stored = self.describe(&required("ExecutionArn")?).await?;
+                    let x = &stored.execution;
+                    let mut v = serde_json::json!({
+                        "ExecutionArn": x.info.execution_arn,
+                        "StateMachineArn": stored.machine_arn,
+                        "Name": x.info.name,
+                        "Status": x.status.as_str(),
+                        "StartDate": iso(x.start_time),
+                        "Input": x.input_text(),
+                    });
+                    match &x.status {
+                        stepwise_asl::stepper::Status::Succeeded { output } => v["Output"] = output.to_string().into(),
+                        stepwise_asl::stepper::Status::Failed { error, cause }
+                        | stepwise_asl::stepper::Status::TimedOut { error, cause }
+                        | stepwise_asl::stepper::Status::Aborted { error, cause } => {
+                            if let Some(e) = error {
+                                v["Error"] = e.clone().into();
+                            }
+                            if let Some(c) = cause {
+                                v["Cause"] = c.clone().into();
+                            }
+                        }
+                        stepwise_asl::stepper::Status::Running => {}
+                    }
+                    Ok(v)
+                }
+                other => Err(Error::invalid(
+                    Invalid::Parameter,
+                    format!(
+                        "stepwise answers aws-sdk:sfn:startExecution, sendTaskSuccess, sendTaskFailure, \
+                         sendTaskHeartbeat, stopExecution and describeExecution; not '{other}'"
+                    ),
+                )),
+            }
+        })
+    }
 }

@@ -11,7 +11,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 use stepwise_asl::integrations::states::{self, ParentTask, Started};
-use stepwise_asl::integrations::aws::{AwsCall, AwsReply, Flavour};
+use stepwise_asl::integrations::aws::{AwsAnswer, AwsCall, AwsFault, AwsReply, Flavour};
 use stepwise_asl::integrations::{Call, CallResult, FunctionOutcome, Services};
 
 /// The AWS services a runtime calls over the network: DynamoDB, EventBridge and any
@@ -69,6 +69,15 @@ pub trait SelfCalls: Sync {
         input: &'a str,
         dedup: &'a str,
     ) -> Pin<Box<dyn Future<Output = Result<(), Error>> + Send + 'a>>;
+
+    /// Calls an action of the runtime's own Step Functions API for an `aws-sdk:sfn:*` task
+    /// (`input` and the answer in Step Functions' PascalCase names): the state machines and
+    /// executions such a task means are this runtime's, not another service's.
+    fn sfn<'a>(
+        &'a self,
+        action: &'a str,
+        input: &'a Value,
+    ) -> Pin<Box<dyn Future<Output = Result<Value, Error>> + Send + 'a>>;
 }
 
 /// A function invocation as a [`Call::Invoke`] asks for it: `asynchronous` (`InvocationType:
@@ -124,6 +133,31 @@ impl<Q: Queue, T: Topics, F: Functions> Services for PortServices<'_, Q, T, F> {
                 let input = serde_json::json!({"TopicArn": topic_arn, "Message": message});
                 let reply = self.aws.call(&routed("sns", "publish", input)).await;
                 CallResult::Delivered(delivered("SNS", reply))
+            }
+            Call::Aws(call) if call.service == "sfn" => {
+                let reply = match self.runtime.sfn(&call.action, &call.input).await {
+                    Ok(output) => AwsReply::Answer(AwsAnswer {
+                        status: 200,
+                        request_id: derived_uuid(&format!("{}#sfn", self.action_id)),
+                        body: output.to_string(),
+                        output,
+                    }),
+                    Err(e) if e.is_client_error() => AwsReply::Fault(AwsFault {
+                        status: 400,
+                        code: e.code().to_string(),
+                        message: e.message(),
+                        request_id: derived_uuid(&format!("{}#sfn", self.action_id)),
+                        extended_request_id: None,
+                        modeled: true,
+                        sdk_name: "Sfn".into(),
+                    }),
+                    Err(e) => {
+                        let reply = AwsReply::NotSent { error: "States.Runtime".into(), cause: e.to_string() };
+                        self.failure = Some(e);
+                        reply
+                    }
+                };
+                CallResult::Aws(reply)
             }
             Call::Aws(call) => CallResult::Aws(self.aws.call(call).await),
             Call::SendMessage { queue_url, body } => {

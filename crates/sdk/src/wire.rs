@@ -156,7 +156,7 @@ fn rest(svc: &Service, op: &Operation, input_shape: Option<(&str, &Shape)>, inpu
     if let Some((shape_name, Shape::Structure { members, payload })) = input_shape {
         let given = input.as_object().ok_or_else(|| format!("the parameters of {}:{} must be an object", svc.id, op.name))?;
         let mut body_members = Map::new();
-        for (key, v) in given {
+        for (key, v) in given.iter().filter(|(_, v)| !v.is_null()) {
             let m = member_for(members, key)
                 .ok_or_else(|| format!("The field '{key}' is not supported by {}:{}", svc.id, op.name))?;
             match m.location {
@@ -260,7 +260,10 @@ fn to_json(svc: &Service, shape_name: &str, v: &Value, path: &str) -> Result<Val
         Shape::Structure { members, .. } => {
             let o = v.as_object().ok_or_else(|| format!("'{}' must be an object", display(path)))?;
             let mut out = Map::new();
-            for (key, val) in o {
+            // A null member is left out, as the SDK leaves out an unset one: the service
+            // judges what is missing (DynamoDB: "Value null at 'item' failed to satisfy
+            // constraint", recorded).
+            for (key, val) in o.iter().filter(|(_, v)| !v.is_null()) {
                 let m = member_for(members, key)
                     .ok_or_else(|| format!("The field '{}' is not supported by {}", join(path, key), svc.id))?;
                 if m.location != Location::Body && svc.protocol != Protocol::Json {
@@ -496,7 +499,8 @@ fn from_json(svc: &Service, shape_name: &str, v: &Value) -> Value {
     match (svc.shape(shape_name), v) {
         (Some(Shape::Structure { members, .. }), Value::Object(o)) => {
             let mut out = Map::new();
-            for (k, val) in o {
+            // Nulls are members the service did not set: the SDK shows none (AWS sends none).
+            for (k, val) in o.iter().filter(|(_, v)| !v.is_null()) {
                 match members.iter().find(|m| m.wire_name() == k) {
                     Some(m) => out.insert(pascal(&m.name), from_json(svc, &m.shape, val)),
                     None => out.insert(pascal(k), val.clone()),
