@@ -303,10 +303,37 @@ async fn nested_executions_and_activities_on_dynamodb_and_sqs() {
         json!({"StartAt": "Work", "States": {"Work": {"Type": "Task", "Resource": activity, "End": true}}}),
     )
     .await;
+    // A table and an object on the endpoint, for the parent's DynamoDB and S3 tasks.
+    let aws = stepwise_sdk::SdkClient::new(stepwise_sdk::Settings::for_endpoint(
+        &endpoint().expect("endpoint"),
+        "us-east-1",
+    ));
+    let (table, bucket) = (unique("orders"), unique("inputs"));
+    let made = |service: &'static str, action: &'static str, input: Value| {
+        let aws = &aws;
+        async move { aws.call(service, action, &input, None).await.expect("sent").expect("accepted").0 }
+    };
+    made(
+        "dynamodb",
+        "createTable",
+        json!({"TableName": table, "BillingMode": "PAY_PER_REQUEST",
+               "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
+               "AttributeDefinitions": [{"AttributeName": "id", "AttributeType": "S"}]}),
+    )
+    .await;
+    made("s3", "createBucket", json!({"Bucket": bucket})).await;
+    made("s3", "putObject", json!({"Bucket": bucket, "Key": "order.json", "Body": "{\"n\": 21}"})).await;
     let parent = create(
         name("parent"),
-        json!({"StartAt": "Run", "States": {"Run": {"Type": "Task", "Resource": "arn:aws:states:::states:startExecution.sync:2",
-            "Parameters": {"StateMachineArn": child, "Input": {"n": 21}}, "End": true}}}),
+        json!({"StartAt": "Save", "States": {
+            "Save": {"Type": "Task", "Resource": "arn:aws:states:::dynamodb:putItem",
+                "Parameters": {"TableName": table, "Item": {"id": {"S": "o-1"}, "state": {"S": "started"}}},
+                "ResultPath": null, "Next": "Read"},
+            "Read": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:s3:getObject",
+                "Parameters": {"Bucket": bucket, "Key": "order.json"},
+                "ResultSelector": {"order.$": "States.StringToJson($.Body)"}, "Next": "Run"},
+            "Run": {"Type": "Task", "Resource": "arn:aws:states:::states:startExecution.sync:2",
+                "Parameters": {"StateMachineArn": child, "Input.$": "$.order"}, "End": true}}}),
     )
     .await;
     let run = ok(&rt, "StartExecution", json!({"stateMachineArn": parent, "input": "{}"})).await;
@@ -330,6 +357,8 @@ async fn nested_executions_and_activities_on_dynamodb_and_sqs() {
     assert_eq!(d["status"], "SUCCEEDED", "{d}");
     let out: Value = serde_json::from_str(d["output"].as_str().expect("output")).expect("JSON");
     assert_eq!((out["Status"].as_str(), &out["Output"]), (Some("SUCCEEDED"), &json!({"doubled": 42})), "{out}");
+    let item = made("dynamodb", "getItem", json!({"TableName": table, "Key": {"id": {"S": "o-1"}}})).await;
+    assert_eq!(item["Item"]["state"], json!({"S": "started"}), "the putItem task wrote the item: {item}");
     let kid = out["ExecutionArn"].as_str().expect("child arn");
     let h = ok(&rt, "GetExecutionHistory", json!({"executionArn": kid})).await;
     let types: Vec<&str> = h["events"].as_array().expect("events").iter().filter_map(|e| e["type"].as_str()).collect();
