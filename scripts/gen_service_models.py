@@ -82,6 +82,9 @@ def main():
                             op.get("input", {}).get("shape", ""), op.get("output", {}).get("shape", ""),
                             op.get("output", {}).get("resultWrapper", "")]
         shapes = {k: compact_shape(v) for k, v in model["shapes"].items()}
+        # Error codes on the wire that differ from the shape's name (query protocol services).
+        errors = {v["error"]["code"]: k for k, v in model["shapes"].items()
+                  if isinstance(v.get("error"), dict) and v["error"].get("code") and v["error"]["code"] != k}
         sid = sdk_id(md["serviceId"])
         services[sid] = {
             "protocol": protocol,
@@ -95,6 +98,7 @@ def main():
             "xmlns": md.get("xmlNamespace", {}).get("uri", "") if isinstance(md.get("xmlNamespace"), dict) else "",
             "ops": ops,
             "shapes": shapes,
+            "errors": errors,
         }
     # One raw-deflate blob per service (a caller inflates only the services it calls), after
     # a first line indexing them: {"sdk id": [offset, length], ...}, offsets from the line's end.

@@ -304,10 +304,8 @@ async fn nested_executions_and_activities_on_dynamodb_and_sqs() {
     )
     .await;
     // A table and an object on the endpoint, for the parent's DynamoDB and S3 tasks.
-    let aws = stepwise_sdk::SdkClient::new(stepwise_sdk::Settings::for_endpoint(
-        &endpoint().expect("endpoint"),
-        "us-east-1",
-    ));
+    let aws =
+        stepwise_sdk::SdkClient::new(stepwise_sdk::Settings::for_endpoint(&endpoint().expect("endpoint"), "us-east-1"));
     let (table, bucket) = (unique("orders"), unique("inputs"));
     let made = |service: &'static str, action: &'static str, input: Value| {
         let aws = &aws;

@@ -832,6 +832,8 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
 
     /// SendTaskSuccess.
     pub async fn send_task_success(&self, token: &str, output: &str) -> Result<(), Error> {
+        // A malformed token is refused before its output is looked at (recorded).
+        check_token(token)?;
         let value: Value = serde_json::from_str(output).map_err(|e| {
             Error::invalid(Invalid::Output, format!("Invalid Output: the output is not valid JSON: {e}"))
         })?;
@@ -955,7 +957,8 @@ fn check_token(token: &str) -> Result<(), Error> {
     if ok {
         Ok(())
     } else {
-        Err(Error::invalid(Invalid::Token, "Invalid Token: the task token is malformed"))
+        // AWS's words (recorded), whatever the token was.
+        Err(Error::invalid(Invalid::Token, "Invalid Token: 'Invalid token'"))
     }
 }
 

@@ -10,8 +10,8 @@ use serde_json::Value;
 use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
-use stepwise_asl::integrations::states::{self, ParentTask, Started};
 use stepwise_asl::integrations::aws::{AwsAnswer, AwsCall, AwsFault, AwsReply, Flavour};
+use stepwise_asl::integrations::states::{self, ParentTask, Started};
 use stepwise_asl::integrations::{Call, CallResult, FunctionOutcome, Services};
 
 /// The AWS services a runtime calls over the network: DynamoDB, EventBridge and any
@@ -148,7 +148,7 @@ impl<Q: Queue, T: Topics, F: Functions> Services for PortServices<'_, Q, T, F> {
                         message: e.message(),
                         request_id: derived_uuid(&format!("{}#sfn", self.action_id)),
                         extended_request_id: None,
-                        modeled: true,
+                        exception: Some(e.code().to_string()),
                         sdk_name: "Sfn".into(),
                     }),
                     Err(e) => {
@@ -225,7 +225,7 @@ fn delivered(name: &str, reply: AwsReply) -> Result<Option<String>, (String, Str
         AwsReply::NotSent { error, cause } => Err((error, cause)),
         AwsReply::Fault(f) => {
             let service = if name == "SQS" { "AmazonSQS" } else { "AmazonSNS" };
-            let class = if f.modeled { f.code.clone() } else { format!("Amazon{name}Exception") };
+            let class = f.exception.clone().unwrap_or_else(|| format!("Amazon{name}Exception"));
             Err((
                 format!("{name}.{class}"),
                 format!(

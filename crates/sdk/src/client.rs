@@ -191,11 +191,8 @@ impl SdkClient {
                 return Ok(c.clone());
             }
         }
-        let provider = aws_config::sts::AssumeRoleProvider::builder(role)
-            .session_name(session)
-            .configure(config)
-            .build()
-            .await;
+        let provider =
+            aws_config::sts::AssumeRoleProvider::builder(role).session_name(session).configure(config).build().await;
         let creds = provider
             .provide_credentials()
             .await
@@ -306,7 +303,10 @@ fn rustls_provider() -> rustls::crypto::CryptoProvider {
 fn transport_message(uri: &str, e: &hyper_util::client::legacy::Error) -> String {
     let chain = error_chain(e);
     let host = uri.split("://").nth(1).and_then(|r| r.split(['/', ':']).next()).unwrap_or(uri);
-    if chain.contains("failed to lookup address") || chain.contains("Name or service not known") || chain.contains("dns error") {
+    if chain.contains("failed to lookup address")
+        || chain.contains("Name or service not known")
+        || chain.contains("dns error")
+    {
         return format!("Unable to execute HTTP request: {host}: Name or service not known");
     }
     format!("Unable to execute HTTP request: {chain}")
@@ -407,14 +407,14 @@ impl AwsCalls for SdkClient {
                     body: compact_body(&response),
                 }),
                 Ok(Err(refusal)) => {
-                    let modeled = model::service(&call.service).is_some_and(|s| s.is_modeled_error(&refusal.code));
+                    let exception = model::service(&call.service).and_then(|s| s.exception(&refusal.code));
                     AwsReply::Fault(AwsFault {
                         status: refusal.status,
                         code: refusal.code,
                         message: refusal.message,
                         request_id: refusal.request_id,
                         extended_request_id: refusal.extended_request_id,
-                        modeled,
+                        exception,
                         sdk_name,
                     })
                 }

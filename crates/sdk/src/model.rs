@@ -151,6 +151,8 @@ pub struct Service {
     pub xml_namespace: String,
     operations: HashMap<String, Operation>,
     shapes: HashMap<String, Shape>,
+    /// Error codes that differ from their shapes' names (query protocol: `NotFound`).
+    error_codes: HashMap<String, String>,
 }
 
 impl Service {
@@ -164,10 +166,15 @@ impl Service {
         self.shapes.get(name)
     }
 
-    /// Whether `code` names an error structure of the service (the SDK has a class for it).
-    pub fn is_modeled_error(&self, code: &str) -> bool {
-        matches!(self.shapes.get(code), Some(Shape::Structure { .. }))
-            && !self.operations.values().any(|o| o.input.as_deref() == Some(code) || o.output.as_deref() == Some(code))
+    /// The error structure the service declares for an error code (its name, which the SDKs'
+    /// exception classes take: SNS's `NotFound` is `NotFoundException`), if it declares one.
+    pub fn exception(&self, code: &str) -> Option<String> {
+        if let Some(shape) = self.error_codes.get(code) {
+            return Some(shape.clone());
+        }
+        let declared = matches!(self.shapes.get(code), Some(Shape::Structure { .. }))
+            && !self.operations.values().any(|o| o.input.as_deref() == Some(code) || o.output.as_deref() == Some(code));
+        declared.then(|| code.to_string())
     }
 
     /// The Java SDK v2's name of the service, which Step Functions' error names use
@@ -192,7 +199,10 @@ pub fn sdk_name(service_id: &str) -> String {
         for i in 1..=chars.len() {
             let boundary = i == chars.len()
                 || (chars[i].is_uppercase() && chars[i - 1].is_lowercase())
-                || (chars[i].is_uppercase() && i + 1 < chars.len() && chars[i + 1].is_lowercase() && chars[i - 1].is_uppercase());
+                || (chars[i].is_uppercase()
+                    && i + 1 < chars.len()
+                    && chars[i + 1].is_lowercase()
+                    && chars[i - 1].is_uppercase());
             if boundary {
                 let part: String = chars[start..i].iter().collect();
                 let mut cs = part.chars();
@@ -331,6 +341,11 @@ fn parse(id: &str, doc: &Value) -> Option<Service> {
         xml_namespace: s("xmlns"),
         operations,
         shapes,
+        error_codes: doc
+            .get("errors")
+            .and_then(Value::as_object)
+            .map(|m| m.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string()))).collect())
+            .unwrap_or_default(),
     })
 }
 
@@ -344,8 +359,10 @@ mod tests {
         assert_eq!(ddb.protocol, Protocol::Json);
         assert_eq!(ddb.target, "DynamoDB_20120810");
         assert_eq!(ddb.operation("putItem").map(|o| o.name.as_str()), Some("PutItem"));
-        assert!(ddb.is_modeled_error("ResourceNotFoundException"));
-        assert!(!ddb.is_modeled_error("ValidationException"));
+        assert_eq!(ddb.exception("ResourceNotFoundException").as_deref(), Some("ResourceNotFoundException"));
+        assert_eq!(ddb.exception("ValidationException"), None);
+        let sns = service("sns").expect("sns");
+        assert_eq!(sns.exception("NotFound").as_deref(), Some("NotFoundException"));
         let s3 = service("s3").expect("s3");
         assert_eq!(s3.protocol, Protocol::RestXml);
         assert_eq!(s3.operation("getObject").map(|o| o.uri.as_str()), Some("/{Bucket}/{Key+}"));

@@ -117,7 +117,8 @@ pub fn build(svc: &Service, op: &Operation, input: &Value) -> Result<Request, St
             })
         }
         Protocol::Query => {
-            let mut params = vec![("Action".to_string(), op.name.clone()), ("Version".to_string(), svc.version.clone())];
+            let mut params =
+                vec![("Action".to_string(), op.name.clone()), ("Version".to_string(), svc.version.clone())];
             if let Some((name, _)) = input_shape {
                 to_query(svc, name, &input, "", &mut params)?;
             }
@@ -139,7 +140,8 @@ fn enc(s: &str) -> String {
 }
 
 /// Everything but RFC 3986's unreserved characters.
-const URI_SET: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+const URI_SET: &percent_encoding::AsciiSet =
+    &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
 /// As [`URI_SET`], keeping `/` (greedy labels such as S3 keys).
 const PATH_SET: &percent_encoding::AsciiSet = &URI_SET.remove(b'/');
 
@@ -154,7 +156,8 @@ fn rest(svc: &Service, op: &Operation, input_shape: Option<(&str, &Shape)>, inpu
     let mut headers: Vec<(String, String)> = Vec::new();
     let mut body: Vec<u8> = Vec::new();
     if let Some((shape_name, Shape::Structure { members, payload })) = input_shape {
-        let given = input.as_object().ok_or_else(|| format!("the parameters of {}:{} must be an object", svc.id, op.name))?;
+        let given =
+            input.as_object().ok_or_else(|| format!("the parameters of {}:{} must be an object", svc.id, op.name))?;
         let mut body_members = Map::new();
         for (key, v) in given.iter().filter(|(_, v)| !v.is_null()) {
             let m = member_for(members, key)
@@ -164,11 +167,16 @@ fn rest(svc: &Service, op: &Operation, input_shape: Option<(&str, &Shape)>, inpu
                     let name = m.wire_name();
                     let text = scalar_text(v);
                     path = path
-                        .replace(&format!("{{{name}+}}"), &percent_encoding::utf8_percent_encode(&text, PATH_SET).to_string())
+                        .replace(
+                            &format!("{{{name}+}}"),
+                            &percent_encoding::utf8_percent_encode(&text, PATH_SET).to_string(),
+                        )
                         .replace(&format!("{{{name}}}"), &enc(&text));
                 }
                 Location::Query => match v {
-                    Value::Array(items) => query.extend(items.iter().map(|i| (m.wire_name().to_string(), scalar_text(i)))),
+                    Value::Array(items) => {
+                        query.extend(items.iter().map(|i| (m.wire_name().to_string(), scalar_text(i))))
+                    }
                     Value::Object(o) => query.extend(o.iter().map(|(k, i)| (k.clone(), scalar_text(i)))),
                     other => query.push((m.wire_name().to_string(), query_scalar(svc, &m.shape, other))),
                 },
@@ -182,7 +190,9 @@ fn rest(svc: &Service, op: &Operation, input_shape: Option<(&str, &Shape)>, inpu
                 Location::Body => {
                     if payload.as_deref() == Some(m.name.as_str()) {
                         body = payload_bytes(svc, m, v)?;
-                        if svc.protocol == Protocol::RestXml && matches!(svc.shape(&m.shape), Some(Shape::Structure { .. })) {
+                        if svc.protocol == Protocol::RestXml
+                            && matches!(svc.shape(&m.shape), Some(Shape::Structure { .. }))
+                        {
                             headers.push(("content-type".into(), "application/xml".into()));
                         }
                     } else {
@@ -243,7 +253,8 @@ fn header_scalar(svc: &Service, m: &Member, v: &Value) -> String {
     }
     match (svc.shape(&m.shape), v) {
         (Some(Shape::Scalar { ty, .. }), Value::String(s)) if ty == "timestamp" => {
-            chrono::DateTime::parse_from_rfc3339(s).map_or_else(|_| s.clone(), |d| d.format("%a, %d %b %Y %H:%M:%S GMT").to_string())
+            chrono::DateTime::parse_from_rfc3339(s)
+                .map_or_else(|_| s.clone(), |d| d.format("%a, %d %b %Y %H:%M:%S GMT").to_string())
         }
         (Some(Shape::List { .. }), Value::Array(items)) => items.iter().map(scalar_text).collect::<Vec<_>>().join(","),
         _ => scalar_text(v),
@@ -316,7 +327,13 @@ fn display(path: &str) -> &str {
 }
 
 /// Step Functions-named JSON → query parameters (`Name.member.1`, `Attrs.entry.1.key`).
-fn to_query(svc: &Service, shape_name: &str, v: &Value, prefix: &str, out: &mut Vec<(String, String)>) -> Result<(), String> {
+fn to_query(
+    svc: &Service,
+    shape_name: &str,
+    v: &Value,
+    prefix: &str,
+    out: &mut Vec<(String, String)>,
+) -> Result<(), String> {
     match shape(svc, shape_name)? {
         Shape::Structure { members, .. } => {
             let o = v.as_object().ok_or_else(|| format!("'{}' must be an object", display(prefix)))?;
@@ -343,8 +360,15 @@ fn to_query(svc: &Service, shape_name: &str, v: &Value, prefix: &str, out: &mut 
         Shape::Map { key, value, key_name, value_name, flattened } => {
             let o = v.as_object().ok_or_else(|| format!("'{prefix}' must be an object"))?;
             for (i, (k, val)) in o.iter().enumerate() {
-                let entry = if *flattened { format!("{prefix}.{}", i + 1) } else { format!("{prefix}.entry.{}", i + 1) };
-                to_query(svc, key, &Value::String(k.clone()), &format!("{entry}.{}", key_name.as_deref().unwrap_or("key")), out)?;
+                let entry =
+                    if *flattened { format!("{prefix}.{}", i + 1) } else { format!("{prefix}.entry.{}", i + 1) };
+                to_query(
+                    svc,
+                    key,
+                    &Value::String(k.clone()),
+                    &format!("{entry}.{}", key_name.as_deref().unwrap_or("key")),
+                    out,
+                )?;
                 to_query(svc, value, val, &format!("{entry}.{}", value_name.as_deref().unwrap_or("value")), out)?;
             }
         }
@@ -354,14 +378,23 @@ fn to_query(svc: &Service, shape_name: &str, v: &Value, prefix: &str, out: &mut 
 }
 
 /// Step Functions-named JSON → an XML element named `name`.
-fn write_xml(svc: &Service, shape_name: &str, name: &str, v: &Value, out: &mut String, root: bool) -> Result<(), String> {
-    let ns = if root && !svc.xml_namespace.is_empty() { format!(" xmlns=\"{}\"", svc.xml_namespace) } else { String::new() };
+fn write_xml(
+    svc: &Service,
+    shape_name: &str,
+    name: &str,
+    v: &Value,
+    out: &mut String,
+    root: bool,
+) -> Result<(), String> {
+    let ns =
+        if root && !svc.xml_namespace.is_empty() { format!(" xmlns=\"{}\"", svc.xml_namespace) } else { String::new() };
     match shape(svc, shape_name)? {
         Shape::Structure { members, .. } => {
             let o = v.as_object().ok_or_else(|| format!("'{name}' must be an object"))?;
             let _ = write!(out, "<{name}{ns}>");
             for (key, val) in o {
-                let m = member_for(members, key).ok_or_else(|| format!("The field '{key}' is not supported by {}", svc.id))?;
+                let m = member_for(members, key)
+                    .ok_or_else(|| format!("The field '{key}' is not supported by {}", svc.id))?;
                 if m.location != Location::Body {
                     continue;
                 }
@@ -410,7 +443,11 @@ pub fn parse(svc: &Service, op: &Operation, resp: &Response) -> Result<Value, Re
     let text = String::from_utf8_lossy(&resp.body);
     let result = match svc.protocol {
         Protocol::Json => {
-            let v: Value = if text.trim().is_empty() { Value::Object(Map::new()) } else { serde_json::from_str(&text).unwrap_or(Value::Null) };
+            let v: Value = if text.trim().is_empty() {
+                Value::Object(Map::new())
+            } else {
+                serde_json::from_str(&text).unwrap_or(Value::Null)
+            };
             match out_shape {
                 Some(s) => from_json(svc, s, &v),
                 None => Value::Object(Map::new()),
@@ -469,7 +506,9 @@ fn rest_output(svc: &Service, shape_name: &str, resp: &Response, text: &str) -> 
                     Ok(node) => from_xml(svc, &m.shape, &node),
                     Err(_) => Value::Null,
                 },
-                Some(Shape::Structure { .. }) => from_json(svc, &m.shape, &serde_json::from_str(text).unwrap_or(Value::Null)),
+                Some(Shape::Structure { .. }) => {
+                    from_json(svc, &m.shape, &serde_json::from_str(text).unwrap_or(Value::Null))
+                }
                 _ => Value::String(text.to_string()),
             };
             if !v.is_null() && !(text.is_empty() && !matches!(svc.shape(&m.shape), Some(Shape::Scalar { .. }))) {
@@ -554,7 +593,9 @@ fn from_xml(svc: &Service, shape_name: &str, node: &Node) -> Value {
             }
             Value::Object(out)
         }
-        Some(Shape::List { member, .. }) => Value::Array(node.children.iter().map(|c| from_xml(svc, member, c)).collect()),
+        Some(Shape::List { member, .. }) => {
+            Value::Array(node.children.iter().map(|c| from_xml(svc, member, c)).collect())
+        }
         Some(Shape::Map { value, key_name, value_name, .. }) => {
             let mut out = Map::new();
             for entry in &node.children {
@@ -588,7 +629,9 @@ fn typed_scalar(svc: &Service, shape_name: &str, text: &str, header: bool) -> Va
             }
             _ => Value::String(text.into()),
         },
-        Some(Shape::List { .. }) if header => Value::Array(text.split(',').map(|s| Value::String(s.trim().into())).collect()),
+        Some(Shape::List { .. }) if header => {
+            Value::Array(text.split(',').map(|s| Value::String(s.trim().into())).collect())
+        }
         _ => Value::String(text.into()),
     }
 }
@@ -596,11 +639,8 @@ fn typed_scalar(svc: &Service, shape_name: &str, text: &str, header: bool) -> Va
 /// A refusal's code, message and request id, from wherever the protocol puts them.
 fn refusal(svc: &Service, resp: &Response) -> Refusal {
     let text = String::from_utf8_lossy(&resp.body).to_string();
-    let mut request_id = resp
-        .header("x-amzn-RequestId")
-        .or_else(|| resp.header("x-amz-request-id"))
-        .unwrap_or_default()
-        .to_string();
+    let mut request_id =
+        resp.header("x-amzn-RequestId").or_else(|| resp.header("x-amz-request-id")).unwrap_or_default().to_string();
     let mut code = String::new();
     let mut message = String::new();
     match svc.protocol {
@@ -692,15 +732,22 @@ mod tests {
             },
         )
         .expect_err("refused");
-        assert_eq!((refused.code.as_str(), refused.message.as_str(), refused.request_id.as_str()), ("ResourceNotFoundException", "Requested resource not found", "R"));
+        assert_eq!(
+            (refused.code.as_str(), refused.message.as_str(), refused.request_id.as_str()),
+            ("ResourceNotFoundException", "Requested resource not found", "R")
+        );
     }
 
     #[test]
     fn s3_requests_bind_uri_headers_and_payloads() {
         let s3 = service("s3").expect("s3");
         let op = s3.operation("putObject").expect("op");
-        let r = build(&s3, op, &json!({"Bucket": "b", "Key": "a/b c.json", "Body": {"x": 1}, "ContentType": "application/json"}))
-            .expect("builds");
+        let r = build(
+            &s3,
+            op,
+            &json!({"Bucket": "b", "Key": "a/b c.json", "Body": {"x": 1}, "ContentType": "application/json"}),
+        )
+        .expect("builds");
         assert_eq!(r.method, "PUT");
         assert!(r.path.starts_with("/b/a/b%20c.json"), "{}", r.path);
         assert_eq!(r.body, br#"{"x":1}"#.to_vec());
@@ -765,7 +812,8 @@ mod tests {
             &Response {
                 status: 200,
                 headers: vec![],
-                body: b"<PublishResponse><PublishResult><MessageId>m</MessageId></PublishResult></PublishResponse>".to_vec(),
+                body: b"<PublishResponse><PublishResult><MessageId>m</MessageId></PublishResult></PublishResponse>"
+                    .to_vec(),
             },
         )
         .expect("answer");

@@ -74,8 +74,9 @@ pub struct AwsFault {
     pub request_id: String,
     /// S3's extended request id (`x-amz-id-2`).
     pub extended_request_id: Option<String>,
-    /// Whether the code is an error the service's model declares (the SDK has a class for it).
-    pub modeled: bool,
+    /// The exception the service's model declares for the code (`NotFoundException` for SNS's
+    /// `NotFound`), when it declares one: the SDKs have a class for it.
+    pub exception: Option<String>,
     /// The SDK v2 name of the service (`DynamoDb`, `Sfn`, `S3`, `SecretsManager`).
     pub sdk_name: String,
 }
@@ -170,7 +171,7 @@ fn fault(call: &AwsCall, f: &AwsFault) -> TaskOutcome {
             "dynamodb" => ("DynamoDB", "AmazonDynamoDBv2"),
             _ => ("EventBridge", "AmazonCloudWatchEvents"),
         };
-        let class = if f.modeled { f.code.clone() } else { format!("Amazon{name}Exception") };
+        let class = f.exception.clone().unwrap_or_else(|| format!("Amazon{name}Exception"));
         return failed(
             &format!("{name}.{class}"),
             &format!(
@@ -181,14 +182,10 @@ fn fault(call: &AwsCall, f: &AwsFault) -> TaskOutcome {
     }
     // The Java SDK v2: a class per modelled error (`Exception` appended where the model's name
     // lacks it), the rest as the service's base exception.
-    let class = if f.modeled {
-        if f.code.ends_with("Exception") {
-            f.code.clone()
-        } else {
-            format!("{}Exception", f.code)
-        }
-    } else {
-        format!("{}Exception", f.sdk_name)
+    let class = match &f.exception {
+        Some(e) if e.ends_with("Exception") => e.clone(),
+        Some(e) => format!("{e}Exception"),
+        None => format!("{}Exception", f.sdk_name),
     };
     let extended = f.extended_request_id.as_ref().map(|x| format!(", Extended Request ID: {x}")).unwrap_or_default();
     failed(
@@ -265,13 +262,14 @@ mod tests {
     }
 
     fn fault_of(code: &str, modeled: bool, sdk: &str) -> AwsFault {
+        let exception = modeled.then(|| code.to_string());
         AwsFault {
             status: 400,
             code: code.into(),
             message: "Requested resource not found".into(),
             request_id: "RID".into(),
             extended_request_id: None,
-            modeled,
+            exception,
             sdk_name: sdk.into(),
         }
     }
@@ -307,7 +305,9 @@ mod tests {
             panic!("not failed")
         };
         assert_eq!(error.as_deref(), Some("Sfn.InvalidTokenException"));
-        assert!(cause.unwrap_or_default().ends_with("(Service: Sfn, Status Code: 400, Request ID: RID) (SDK Attempt Count: 1)"));
+        assert!(cause
+            .unwrap_or_default()
+            .ends_with("(Service: Sfn, Status Code: 400, Request ID: RID) (SDK Attempt Count: 1)"));
         let TaskOutcome::Failed { error, .. } =
             fault(&call(Flavour::Sdk, "dynamodb"), &fault_of("ValidationException", false, "DynamoDb"))
         else {

@@ -39,7 +39,8 @@ fn text(v: &Value) -> &str {
 /// The ARN of a queue on the endpoint.
 async fn queue_arn(sdk: &SdkClient, queue: &str) -> Result<String, String> {
     let url = queue_url(sdk, queue).await?;
-    let attrs = call(sdk, "sqs", "getQueueAttributes", json!({"QueueUrl": url, "AttributeNames": ["QueueArn"]})).await?;
+    let attrs =
+        call(sdk, "sqs", "getQueueAttributes", json!({"QueueUrl": url, "AttributeNames": ["QueueArn"]})).await?;
     Ok(attrs["Attributes"]["QueueArn"].as_str().unwrap_or_default().to_string())
 }
 
@@ -154,11 +155,22 @@ pub async fn post_checks(
             Some("s3_object") => {
                 let got = call(sdk, "s3", "getObject", json!({"Bucket": check["bucket"], "Key": check["key"]})).await?;
                 if got["Body"] != check["body"] {
-                    return Err(format!("post-check: s3://{}/{} holds {} (recorded {})", text(&check["bucket"]), text(&check["key"]), got["Body"], check["body"]));
+                    return Err(format!(
+                        "post-check: s3://{}/{} holds {} (recorded {})",
+                        text(&check["bucket"]),
+                        text(&check["key"]),
+                        got["Body"],
+                        check["body"]
+                    ));
                 }
                 if let Some(ct) = check.get("content_type").filter(|c| !c.is_null()) {
                     if &got["ContentType"] != ct {
-                        return Err(format!("post-check: s3://{}/{} has content type {} (recorded {ct})", text(&check["bucket"]), text(&check["key"]), got["ContentType"]));
+                        return Err(format!(
+                            "post-check: s3://{}/{} has content type {} (recorded {ct})",
+                            text(&check["bucket"]),
+                            text(&check["key"]),
+                            got["ContentType"]
+                        ));
                     }
                 }
             }
