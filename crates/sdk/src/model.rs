@@ -217,8 +217,11 @@ pub fn sdk_name(service_id: &str) -> String {
     out
 }
 
-fn index() -> &'static (HashMap<String, (usize, usize)>, usize) {
-    static INDEX: OnceLock<(HashMap<String, (usize, usize)>, usize)> = OnceLock::new();
+/// Each service's (offset, length) in the blobs, and where the blobs start.
+type Index = (HashMap<String, (usize, usize)>, usize);
+
+fn index() -> &'static Index {
+    static INDEX: OnceLock<Index> = OnceLock::new();
     INDEX.get_or_init(|| {
         let end = MODELS.iter().position(|b| *b == b'\n').unwrap_or(0);
         let parsed: HashMap<String, (usize, usize)> = serde_json::from_slice(&MODELS[..end]).unwrap_or_default();

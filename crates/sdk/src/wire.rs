@@ -175,7 +175,7 @@ fn rest(svc: &Service, op: &Operation, input_shape: Option<(&str, &Shape)>, inpu
                 }
                 Location::Query => match v {
                     Value::Array(items) => {
-                        query.extend(items.iter().map(|i| (m.wire_name().to_string(), scalar_text(i))))
+                        query.extend(items.iter().map(|i| (m.wire_name().to_string(), scalar_text(i))));
                     }
                     Value::Object(o) => query.extend(o.iter().map(|(k, i)| (k.clone(), scalar_text(i)))),
                     other => query.push((m.wire_name().to_string(), query_scalar(svc, &m.shape, other))),
@@ -511,7 +511,8 @@ fn rest_output(svc: &Service, shape_name: &str, resp: &Response, text: &str) -> 
                 }
                 _ => Value::String(text.to_string()),
             };
-            if !v.is_null() && !(text.is_empty() && !matches!(svc.shape(&m.shape), Some(Shape::Scalar { .. }))) {
+            let scalar = matches!(svc.shape(&m.shape), Some(Shape::Scalar { .. }));
+            if !v.is_null() && (!text.is_empty() || scalar) {
                 out.insert(pascal(&m.name), v);
             }
         }
