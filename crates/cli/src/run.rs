@@ -55,8 +55,8 @@ pub fn open_runtime(data_dir: &Path, functions: Option<&Path>) -> Result<(LocalR
 
 /// The AWS services local runs call (DynamoDB, EventBridge, `aws-sdk:*`): wherever
 /// `AWS_ENDPOINT_URL[_<SERVICE>]` or the profile points, else AWS. Where an endpoint is
-/// configured for SQS or SNS, Task sends and publishes go there too instead of the embedded
-/// queues and topics.
+/// configured for SQS or SNS by name (`AWS_ENDPOINT_URL_SQS`, `_SNS`), Task sends and
+/// publishes go there too instead of the embedded queues and topics.
 pub fn aws_services() -> std::sync::Arc<stepwise_sdk::SdkClient> {
     std::sync::Arc::new(stepwise_sdk::SdkClient::new(stepwise_sdk::Settings {
         route_messaging: true,

@@ -427,8 +427,17 @@ impl AwsCalls for SdkClient {
         })
     }
 
+    /// SQS and SNS tasks leave the runtime's own queues and topics only when asked for that
+    /// service by name (`AWS_ENDPOINT_URL_SQS`, `AWS_ENDPOINT_URL_SNS`) or by the client's own
+    /// endpoint: a global `AWS_ENDPOINT_URL` (set for DynamoDB or S3, say) leaves them local.
     fn routes(&self, service: &str) -> bool {
-        self.settings.route_messaging && model::service(service).is_some_and(|s| self.configured_endpoint(&s).is_some())
+        if !self.settings.route_messaging {
+            return false;
+        }
+        if self.settings.endpoint.is_some() {
+            return true;
+        }
+        model::service(service).is_some_and(|s| std::env::var(s.endpoint_env()).is_ok_and(|v| !v.trim().is_empty()))
     }
 }
 
