@@ -12,6 +12,10 @@
 //! | `arn:aws:states:::sns:publish[.waitForTaskToken]` with a literal `TopicArn` | `sns:Publish` | the topic ARN |
 //! | `arn:aws:states:::states:startExecution[.waitForTaskToken]` with a literal `StateMachineArn` | `states:StartExecution` | the machine ARN |
 //! | `arn:aws:states:::states:startExecution.sync[:2]` | also `states:DescribeExecution`, `states:StopExecution`; `events:PutTargets`, `events:PutRule`, `events:DescribeRule` | the machine's executions (`…:execution:NAME:*`); the managed rule `rule/StepFunctionsGetEventsForStepFunctionsExecutionRule` |
+//! | `arn:aws:states:::dynamodb:getItem` (`putItem`, `updateItem`, `deleteItem`) with a literal `TableName` | `dynamodb:GetItem` (...) | the table's ARN |
+//! | `arn:aws:states:::events:putEvents[.waitForTaskToken]` | `events:PutEvents` | each entry's event bus (`event-bus/default` when none is named) |
+//! | `arn:aws:states:::aws-sdk:SERVICE:ACTION` | the action's IAM action: the service's signing name and the operation (`sfn:startExecution` → `states:StartExecution`), S3's own names where they differ (`listObjectsV2` → `s3:ListBucket`, `listBuckets` → `s3:ListAllMyBuckets`, `headObject` → `s3:GetObject`) | `*`, as Step Functions generates for `aws-sdk` tasks |
+//! | `Credentials.RoleArn` on any Task | `sts:AssumeRole` | the role (`*` when chosen at run time) |
 //!
 //! A resource chosen at run time (`FunctionName.$`, `QueueUrl.$`, a JSONata `{% %}` value, or
 //! SNS's `TargetArn`/`PhoneNumber`) makes that statement's `Resource` `"*"`, as Step Functions
@@ -21,7 +25,8 @@
 //! stands for the queue). With `--bindings FILE` the variables are substituted first. Function
 //! names and partial ARNs are completed with `--region` and `--account` (default `*`). States
 //! inside Parallel branches and Map processors count; Task resources of other services are
-//! reported on stderr and left out.
+//! reported on stderr and left out (optimized integrations stepwise does not have, and
+//! `aws-sdk:` actions of no published model).
 
 use anyhow::{bail, Context as _, Result};
 use serde_json::{json, Map, Value};
@@ -36,7 +41,7 @@ pub struct PolicyOptions {
 
 /// A statement under construction: one per service.
 struct Statement {
-    action: &'static str,
+    action: String,
     resources: Vec<String>,
 }
 
@@ -58,6 +63,11 @@ enum Param {
 fn param(state: &Map<String, Value>, name: &str) -> Param {
     let args = state.get("Parameters").or_else(|| state.get("Arguments")).and_then(Value::as_object);
     let Some(args) = args else { return Param::Missing };
+    field(args, name)
+}
+
+/// A field of an object of the definition (`Parameters`, `Credentials`): literal or dynamic.
+fn field(args: &Map<String, Value>, name: &str) -> Param {
     if args.contains_key(&format!("{name}.$")) {
         return Param::Dynamic;
     }
@@ -157,11 +167,11 @@ pub fn policy(definition: &Value, opts: &PolicyOptions) -> Result<Policy> {
     };
     let mut statements: Vec<Statement> = Vec::new();
     let mut uncovered = Vec::new();
-    let mut grant = |action: &'static str, resources: Vec<String>| {
+    let mut grant = |action: &str, resources: Vec<String>| {
         let i = match statements.iter().position(|s| s.action == action) {
             Some(i) => i,
             None => {
-                statements.push(Statement { action, resources: Vec::new() });
+                statements.push(Statement { action: action.to_string(), resources: Vec::new() });
                 statements.len() - 1
             }
         };
@@ -176,8 +186,43 @@ pub fn policy(definition: &Value, opts: &PolicyOptions) -> Result<Policy> {
             return;
         }
         let Some(resource) = state.get("Resource").and_then(Value::as_str) else { return };
+        if let Some(credentials) = state.get("Credentials").and_then(Value::as_object) {
+            match field(credentials, "RoleArn") {
+                Param::Literal(role) => grant("sts:AssumeRole", vec![role]),
+                Param::Dynamic => grant("sts:AssumeRole", vec!["*".into()]),
+                Param::Missing => {}
+            }
+        }
         let service = resource.strip_prefix("arn:aws:states:::").map(|s| s.split('.').next().unwrap_or(s));
         match service {
+            Some(s) if s.starts_with("dynamodb:") => {
+                let action = format!("dynamodb:{}", pascal(&s["dynamodb:".len()..]));
+                match param(state, "TableName") {
+                    Param::Literal(t) => {
+                        grant(&action, vec![format!("arn:aws:dynamodb:{}:{}:table/{t}", opts.region, opts.account)]);
+                    }
+                    _ => grant(&action, vec!["*".into()]),
+                }
+            }
+            Some("events:putEvents") => {
+                let buses = match state.get("Parameters").and_then(|p| p.get("Entries")).and_then(Value::as_array) {
+                    Some(entries) => entries
+                        .iter()
+                        .map(|e| match e.get("EventBusName").and_then(Value::as_str) {
+                            _ if e.get("EventBusName.$").is_some() => "*".to_string(),
+                            Some(b) if b.starts_with("arn:") => b.to_string(),
+                            Some(b) => format!("arn:aws:events:{}:{}:event-bus/{b}", opts.region, opts.account),
+                            None => format!("arn:aws:events:{}:{}:event-bus/default", opts.region, opts.account),
+                        })
+                        .collect(),
+                    None => vec!["*".to_string()],
+                };
+                grant("events:PutEvents", buses);
+            }
+            Some(s) if s.starts_with("aws-sdk:") => match sdk_action(s) {
+                Some(actions) => actions.iter().for_each(|a| grant(a, vec!["*".into()])),
+                None => uncovered.push(format!("{name}: {resource} (no such service action in AWS's models)")),
+            },
             Some("lambda:invoke") => match param(state, "FunctionName") {
                 Param::Literal(f) => grant("lambda:InvokeFunction", function_arns(&f, opts)),
                 _ => grant("lambda:InvokeFunction", vec!["*".into()]),
@@ -242,6 +287,36 @@ pub fn policy(definition: &Value, opts: &PolicyOptions) -> Result<Policy> {
         })
         .collect();
     Ok(Policy { document: json!({"Version": "2012-10-17", "Statement": statement}), uncovered })
+}
+
+/// `stateMachineArn` → `StateMachineArn`.
+fn pascal(name: &str) -> String {
+    let mut cs = name.chars();
+    cs.next().map(|f| f.to_uppercase().chain(cs).collect()).unwrap_or_default()
+}
+
+/// The IAM actions of an `aws-sdk:SERVICE:ACTION` task: the service's signing name (its IAM
+/// prefix) and the operation's name, with S3's own action names where they differ.
+fn sdk_action(tail: &str) -> Option<Vec<String>> {
+    let mut parts = tail.splitn(3, ':').skip(1);
+    let (service, action) = (parts.next()?, parts.next()?);
+    let model = stepwise_sdk::model::service(service)?;
+    let op = model.operation(action)?;
+    if service == "s3" {
+        let named = match op.name.as_str() {
+            "ListObjectsV2" | "ListObjects" => Some(vec!["s3:ListBucket"]),
+            "ListBuckets" => Some(vec!["s3:ListAllMyBuckets"]),
+            "HeadObject" => Some(vec!["s3:GetObject"]),
+            "HeadBucket" => Some(vec!["s3:ListBucket"]),
+            "CopyObject" => Some(vec!["s3:GetObject", "s3:PutObject"]),
+            "DeleteObjects" => Some(vec!["s3:DeleteObject"]),
+            _ => None,
+        };
+        if let Some(actions) = named {
+            return Some(actions.into_iter().map(String::from).collect());
+        }
+    }
+    Some(vec![format!("{}:{}", model.signing_name, op.name)])
 }
 
 /// Reads a definition file, substituting `${Name}` variables from `bindings` (a JSON object
@@ -321,9 +396,38 @@ mod tests {
                 {"Effect": "Allow", "Action": ["lambda:InvokeFunction"], "Resource": "*"},
                 {"Effect": "Allow", "Action": ["sns:Publish"], "Resource": ["arn:aws:sns:us-east-1:1:T"]},
                 {"Effect": "Allow", "Action": ["sqs:SendMessage*"], "Resource": "*"},
+                {"Effect": "Allow", "Action": ["dynamodb:PutItem"], "Resource": "*"},
             ])
         );
-        assert_eq!(p.uncovered, ["X: arn:aws:states:::dynamodb:putItem"]);
+        assert!(p.uncovered.is_empty(), "{:?}", p.uncovered);
+    }
+
+    #[test]
+    fn dynamodb_events_and_sdk_tasks_grant_their_actions() {
+        let def = json!({"StartAt": "D", "States": {
+            "D": {"Type": "Task", "Resource": "arn:aws:states:::dynamodb:putItem",
+                "Parameters": {"TableName": "orders", "Item": {}}, "Next": "E"},
+            "E": {"Type": "Task", "Resource": "arn:aws:states:::events:putEvents.waitForTaskToken",
+                "Parameters": {"Entries": [{"Detail": {}}, {"EventBusName": "audit"}]}, "Next": "S"},
+            "S": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:s3:listObjectsV2",
+                "Parameters": {"Bucket": "b"}, "Credentials": {"RoleArn": "arn:aws:iam::222222222222:role/r"}, "Next": "F"},
+            "F": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:sfn:startExecution",
+                "Parameters": {"StateMachineArn": "arn"}, "Next": "N"},
+            "N": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:nosuch:thing", "End": true}}});
+        let p = policy(&def, &opts()).expect("policy");
+        assert_eq!(
+            p.document["Statement"],
+            json!([
+                {"Effect": "Allow", "Action": ["dynamodb:PutItem"], "Resource": ["arn:aws:dynamodb:us-east-1:123456789012:table/orders"]},
+                {"Effect": "Allow", "Action": ["events:PutEvents"], "Resource": [
+                    "arn:aws:events:us-east-1:123456789012:event-bus/default",
+                    "arn:aws:events:us-east-1:123456789012:event-bus/audit"]},
+                {"Effect": "Allow", "Action": ["sts:AssumeRole"], "Resource": ["arn:aws:iam::222222222222:role/r"]},
+                {"Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": "*"},
+                {"Effect": "Allow", "Action": ["states:StartExecution"], "Resource": "*"},
+            ])
+        );
+        assert_eq!(p.uncovered, ["N: arn:aws:states:::aws-sdk:nosuch:thing (no such service action in AWS's models)"]);
     }
 
     #[test]
