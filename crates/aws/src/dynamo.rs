@@ -171,7 +171,7 @@ const MAX_PENDING: usize = 64 * 1024;
 /// Sort key of the marker saying which version's outbox was done.
 const CLEARED: &str = "E#cleared";
 /// The execution item's attributes that hold its body.
-const BODY_ATTRS: [&str; 4] = ["z", "body", "blob", "blob_parts"];
+const BODY_ATTRS: [&str; 5] = ["y", "z", "body", "blob", "blob_parts"];
 /// Entries of the per-store cache of loaded executions before it is emptied.
 const CACHE_LIMIT: usize = 10_000;
 
@@ -249,8 +249,34 @@ fn inflate(bytes: &[u8], what: &str) -> Result<Vec<u8>, String> {
 /// strings of an execution's state, outbox and history events, so that their first occurrence
 /// in a small item costs a back-reference instead of its bytes (it halves a typical
 /// execution item). Stored data depends on it byte for byte: never edit it; a new dictionary
-/// needs a new attribute name.
+/// needs a new attribute name. Read only: items are written with [`DICTIONARY_Y`].
 const DICTIONARY: &[u8] = include_bytes!("body_dictionary.json");
+
+/// The dictionary of items written as `y` (and body parts named `y…`): [`DICTIONARY`] with
+/// the SQS and SNS task results as AWS answers them (`connection`, `Date`, SQS's JSON content
+/// type), so that carrying AWS's headers costs the sample no extra write unit. Never edit it
+/// either.
+const DICTIONARY_Y: &[u8] = include_bytes!("body_dictionary_y.json");
+
+/// How a stored body or history item is compressed, by the attribute (or part name) holding it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Packing {
+    /// `body` / `events`: plain deflate (before dictionaries).
+    Plain,
+    /// `z`: deflate primed with [`DICTIONARY`].
+    Z,
+    /// `y`: deflate primed with [`DICTIONARY_Y`] (what is written today).
+    Y,
+}
+
+/// Inflates stored data packed as `packing`.
+fn unpack(bytes: &[u8], packing: Packing, what: &str) -> Result<Vec<u8>, String> {
+    match packing {
+        Packing::Plain => inflate(bytes, what),
+        Packing::Z => inflate_with(DICTIONARY, dictionary_head(DICTIONARY), bytes, what),
+        Packing::Y => inflate_with(DICTIONARY_Y, dictionary_head(DICTIONARY_Y), bytes, what),
+    }
+}
 
 /// Raw deflate of `data` primed with `prefix`: the whole stream is `deflate(prefix)` (ended by
 /// a sync flush, so on a byte boundary) followed by what this returns, whose back-references
@@ -283,27 +309,28 @@ fn deflate_primed(prefix: &[u8], data: &[u8]) -> (Vec<u8>, Vec<u8>) {
     (head, tail)
 }
 
-/// The compressed dictionary that [`inflate_z`] puts before a stored stream.
-fn dictionary_head() -> &'static [u8] {
-    static HEAD: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
-    HEAD.get_or_init(|| deflate_primed(DICTIONARY, b"").0)
+/// The compressed dictionary that [`unpack`] puts before a stored stream.
+fn dictionary_head(dictionary: &'static [u8]) -> &'static [u8] {
+    static HEAD_Z: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    static HEAD_Y: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    let cell = if std::ptr::eq(dictionary, DICTIONARY) { &HEAD_Z } else { &HEAD_Y };
+    cell.get_or_init(|| deflate_primed(dictionary, b"").0)
 }
 
-/// Deflate with the preset [`DICTIONARY`] (the `z` attributes).
-fn deflate_z(data: &[u8]) -> Vec<u8> {
-    deflate_primed(DICTIONARY, data).1
+/// Deflate with the preset [`DICTIONARY_Y`] (the `y` attributes): how items are written.
+fn deflate_y(data: &[u8]) -> Vec<u8> {
+    deflate_primed(DICTIONARY_Y, data).1
 }
 
-fn inflate_z(bytes: &[u8], what: &str) -> Result<Vec<u8>, String> {
-    let head = dictionary_head();
+fn inflate_with(dictionary: &[u8], head: &[u8], bytes: &[u8], what: &str) -> Result<Vec<u8>, String> {
     let mut stream = Vec::with_capacity(head.len() + bytes.len());
     stream.extend_from_slice(head);
     stream.extend_from_slice(bytes);
     let mut out = inflate(&stream, what)?;
-    if !out.starts_with(DICTIONARY) {
+    if !out.starts_with(dictionary) {
         return Err(format!("{what} does not continue the dictionary"));
     }
-    out.drain(..DICTIONARY.len());
+    out.drain(..dictionary.len());
     Ok(out)
 }
 
@@ -556,7 +583,7 @@ fn names(list: &[&str]) -> HashMap<String, String> {
 
 /// The execution body: state, outbox and pending events (JSON), framed and deflated together.
 fn pack(state: &[u8], outbox: &[u8], history: &[u8]) -> Vec<u8> {
-    deflate_z(&frame(&[state, outbox, history]))
+    deflate_y(&frame(&[state, outbox, history]))
 }
 
 fn body_size_of(item: &Item) -> usize {
@@ -741,7 +768,7 @@ impl DynamoStore {
 
     /// Writes a body too large for the execution item as part items; returns (nonce, parts).
     async fn write_parts(&self, op: &str, arn: &str, body: &[u8]) -> Result<(String, u32), Error> {
-        let id = format!("z{}", nonce(arn));
+        let id = format!("y{}", nonce(arn));
         let chunks: Vec<&[u8]> = body.chunks(PART).collect();
         for (i, chunk) in chunks.iter().enumerate() {
             let mut item = key(exec_pk(arn), &format!("B#{id}#{i:03}"));
@@ -775,27 +802,31 @@ impl DynamoStore {
                 _ => None,
             };
             let body = match &blob {
-                // `z` uses the dictionary; `body` was written before it.
-                None => match get_b(item, "z") {
-                    Some(z) => Some((z.to_vec(), true)),
-                    None => get_b(item, "body").map(|body| (body.to_vec(), false)),
+                // `y` and `z` use a dictionary each; `body` was written before them.
+                None => match (get_b(item, "y"), get_b(item, "z")) {
+                    (Some(y), _) => Some((y.to_vec(), Packing::Y)),
+                    (None, Some(z)) => Some((z.to_vec(), Packing::Z)),
+                    (None, None) => get_b(item, "body").map(|body| (body.to_vec(), Packing::Plain)),
                 },
                 Some((id, parts)) => {
                     let chunks = self.query_prefix(op, exec_pk(arn), &format!("B#{id}#")).await?;
                     if chunks.len() != *parts as usize {
                         continue;
                     }
-                    // Parts named `z…` use the dictionary.
+                    // Parts named `y…` and `z…` use those dictionaries.
                     let data =
                         chunks.iter().flat_map(|c| get_b(c, "data").unwrap_or_default().iter().copied()).collect();
-                    Some((data, id.starts_with('z')))
+                    let packing = match id.as_bytes().first() {
+                        Some(b'y') => Packing::Y,
+                        Some(b'z') => Packing::Z,
+                        _ => Packing::Plain,
+                    };
+                    Some((data, packing))
                 }
             };
             let body = body.ok_or_else(|| self.corrupt(arn, "execution item without a body"))?;
-            let (body, dictionary) = body;
-            let raw =
-                if dictionary { inflate_z(&body, "the execution body") } else { inflate(&body, "the execution body") }
-                    .map_err(|e| self.corrupt(arn, e))?;
+            let (body, packing) = body;
+            let raw = unpack(&body, packing, "the execution body").map_err(|e| self.corrupt(arn, e))?;
             let mut fields = unframe(&raw, 3).ok_or_else(|| self.corrupt(arn, "malformed execution body"))?.into_iter();
             let (Some(state), Some(outbox), Some(history)) = (fields.next(), fields.next(), fields.next()) else {
                 return Err(self.corrupt(arn, "malformed execution body"));
@@ -831,14 +862,14 @@ impl DynamoStore {
     /// one.
     async fn write_history(&self, arn: &str, from: u64, to: u64, events_json: &[u8]) -> Result<(), Error> {
         let op = "commit (history item)";
-        let events = deflate_z(events_json);
+        let events = deflate_y(events_json);
         if events.len() > PART {
             // Only a single commit's events get this big (ranges are capped at MAX_PENDING of
             // JSON): fixed content, no condition needed.
             for (i, chunk) in events.chunks(PART).enumerate() {
                 let mut item = key(exec_pk(arn), &format!("{}#{i:03}", history_sk(from)));
                 item.insert("to".into(), n(to));
-                item.insert("z".into(), b(chunk.to_vec()));
+                item.insert("y".into(), b(chunk.to_vec()));
                 item.insert("ttl".into(), self.running_ttl());
                 self.put(op, item).await?;
             }
@@ -846,7 +877,7 @@ impl DynamoStore {
         }
         let mut item = key(exec_pk(arn), &history_sk(from));
         item.insert("to".into(), n(to));
-        item.insert("z".into(), b(events));
+        item.insert("y".into(), b(events));
         item.insert("ttl".into(), self.running_ttl());
         // A longer range already there (written from a later load) stays.
         self.put_unless_newer(op, item, "to", "<=", to).await
@@ -882,7 +913,7 @@ impl DynamoStore {
     /// The execution item's attributes for a body: inline, or pointing at part items.
     fn body_attrs(body: Vec<u8>, blob: &Option<(String, u32)>) -> Vec<(&'static str, AttributeValue)> {
         match blob {
-            None => vec![("z", b(body))],
+            None => vec![("y", b(body))],
             Some((id, parts)) => vec![("blob", s(id.clone())), ("blob_parts", n(parts))],
         }
     }
@@ -1178,7 +1209,7 @@ impl Store for DynamoStore {
             _ => {}
         }
         // The units of the new item on its own: what the following commits pay for it.
-        let own_units = |body: &[u8]| write_units(meta + "z".len() + body.len());
+        let own_units = |body: &[u8]| write_units(meta + "y".len() + body.len());
         // Events stay in the execution item while that costs no extra write unit.
         let (history_from, history, body) = if commit.history.is_empty() {
             (prev.history_from, prev.history.to_vec(), pack(&state, &outbox, &prev.history))
@@ -1223,7 +1254,8 @@ impl Store for DynamoStore {
             values.insert(":stop".into(), n(u64::try_from(stop.timestamp_millis()).unwrap_or_default()));
             used.push("stop");
         }
-        let mut remove: Vec<&str> = if blob.is_some() { vec!["z", "body"] } else { vec!["body", "blob", "blob_parts"] };
+        let mut remove: Vec<&str> =
+            if blob.is_some() { vec!["y", "z", "body"] } else { vec!["z", "body", "blob", "blob_parts"] };
         if finished {
             set.push("#ttl = :ttl".into());
             values.insert(":ttl".into(), self.finished_ttl());
@@ -1289,17 +1321,18 @@ impl Store for DynamoStore {
         let Some(head) = self.fetch(op, arn).await?.map(|f| f.head) else { return Ok(Vec::new()) };
         let items = self.query_prefix(op, exec_pk(arn), "H#").await?;
         // Ranges by first version, parts concatenated in key order.
-        // `z` uses the dictionary; `events` was written before it.
-        let mut ranges: Vec<(u64, Vec<u8>, bool)> = Vec::new();
+        // `y` and `z` use a dictionary each; `events` was written before them.
+        let mut ranges: Vec<(u64, Vec<u8>, Packing)> = Vec::new();
         for item in &items {
             let sk = get_s(item, "sk").unwrap_or_default();
             let Some(from) = sk.get(2..14).and_then(|v| v.parse::<u64>().ok()) else { continue };
             if from >= head.history_from {
                 continue; // moved out by a commit that did not happen (yet): the execution item has them
             }
-            let (events, dictionary) = match get_b(item, "z") {
-                Some(z) => (z, true),
-                None => (get_b(item, "events").unwrap_or_default(), false),
+            let (events, dictionary) = match (get_b(item, "y"), get_b(item, "z")) {
+                (Some(y), _) => (y, Packing::Y),
+                (None, Some(z)) => (z, Packing::Z),
+                (None, None) => (get_b(item, "events").unwrap_or_default(), Packing::Plain),
             };
             match ranges.last_mut() {
                 Some((f, data, _)) if *f == from => data.extend_from_slice(events),
@@ -1308,8 +1341,7 @@ impl Store for DynamoStore {
         }
         let mut out = Vec::new();
         for (from, data, dictionary) in ranges {
-            let json = if dictionary { inflate_z(&data, "history") } else { inflate(&data, "history") }
-                .map_err(|e| self.corrupt(arn, e))?;
+            let json = unpack(&data, dictionary, "history").map_err(|e| self.corrupt(arn, e))?;
             let events: Vec<HistoryEvent> = serde_json::from_slice(&json)
                 .map_err(|e| self.corrupt(arn, format!("history from version {from} does not decode: {e}")))?;
             out.extend(events);
@@ -1672,12 +1704,16 @@ mod tests {
     #[test]
     fn dictionary_deflate_round_trips() {
         let json = br#"{"id":3,"previous_event_id":2,"timestamp":"2026-01-01T00:00:00.000000000Z","event_type":"TaskStateEntered"}"#;
-        let z = deflate_z(json);
-        assert!(z.len() < deflate(json).len());
-        assert_eq!(inflate_z(&z, "x").ok().as_deref(), Some(&json[..]));
+        let y = deflate_y(json);
+        assert!(y.len() < deflate(json).len());
+        assert_eq!(unpack(&y, Packing::Y, "x").ok().as_deref(), Some(&json[..]));
         let big: Vec<u8> = (0..200_000u32).flat_map(|i| (i % 251).to_string().into_bytes()).collect();
-        assert_eq!(inflate_z(&deflate_z(&big), "x").ok(), Some(big.clone()));
-        assert_eq!(inflate_z(&deflate_z(b""), "x").ok(), Some(Vec::new()));
+        assert_eq!(unpack(&deflate_y(&big), Packing::Y, "x").ok(), Some(big.clone()));
+        assert_eq!(unpack(&deflate_y(b""), Packing::Y, "x").ok(), Some(Vec::new()));
+        // Items written with the first dictionary stay readable.
+        let z = deflate_primed(DICTIONARY, json).1;
+        assert_eq!(unpack(&z, Packing::Z, "x").ok().as_deref(), Some(&json[..]));
+        assert!(unpack(&z, Packing::Y, "x").ok().as_deref() != Some(&json[..]));
     }
 
     #[test]

@@ -298,7 +298,7 @@ pub fn complete(
             lambda::complete(req, function, *asynchronous, f, ctx, rng)
         }
         (Call::SendMessage { .. } | Call::Publish { .. }, CallResult::Delivered(r)) => {
-            Some(messaging::complete(call, r, rng))
+            Some(messaging::complete(call, r, ctx.now, rng))
         }
         (Call::StartExecution { .. }, CallResult::Started(r)) => Some(states::complete(req, r, rng)),
         // Queued: the task waits for a worker (`Submitted` records ActivityScheduled).
