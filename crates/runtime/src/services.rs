@@ -124,13 +124,15 @@ impl<Q: Queue, T: Topics, F: Functions> Services for PortServices<'_, Q, T, F> {
             Call::Invoke { function, payload, timeout, asynchronous } => {
                 CallResult::Function(invoke(self.functions, function, payload, *timeout, *asynchronous).await)
             }
-            Call::SendMessage { queue_url, body } if self.aws.routes("sqs") => {
-                let input = serde_json::json!({"QueueUrl": queue_url, "MessageBody": body});
+            Call::SendMessage { queue_url, body, extra } if self.aws.routes("sqs") => {
+                let mut input = serde_json::json!({"QueueUrl": queue_url, "MessageBody": body});
+                input.as_object_mut().into_iter().for_each(|o| o.extend(extra.clone()));
                 let reply = self.aws.call(&routed("sqs", "sendMessage", input)).await;
                 CallResult::Delivered(delivered("SQS", reply))
             }
-            Call::Publish { topic_arn, message } if self.aws.routes("sns") => {
-                let input = serde_json::json!({"TopicArn": topic_arn, "Message": message});
+            Call::Publish { topic_arn, message, extra } if self.aws.routes("sns") => {
+                let mut input = serde_json::json!({"TopicArn": topic_arn, "Message": message});
+                input.as_object_mut().into_iter().for_each(|o| o.extend(extra.clone()));
                 let reply = self.aws.call(&routed("sns", "publish", input)).await;
                 CallResult::Delivered(delivered("SNS", reply))
             }
@@ -160,13 +162,15 @@ impl<Q: Queue, T: Topics, F: Functions> Services for PortServices<'_, Q, T, F> {
                 CallResult::Aws(reply)
             }
             Call::Aws(call) => CallResult::Aws(self.aws.call(call).await),
-            Call::SendMessage { queue_url, body } => {
+            Call::SendMessage { queue_url, body, extra } => {
                 // The message id is the queue's; the dedup id keeps a redone send single.
                 let dedup = format!("{}#send", self.action_id);
-                let r = self.queue.send(queue_url, body, Duration::ZERO, Some(&dedup)).await;
+                let delay =
+                    Duration::from_secs(extra.get("DelaySeconds").and_then(Value::as_u64).unwrap_or(0).min(900));
+                let r = self.queue.send(queue_url, body, delay, Some(&dedup)).await;
                 CallResult::Delivered(r.map(Some).map_err(|e| ("SQS.InternalError".to_string(), e.to_string())))
             }
-            Call::Publish { topic_arn, message } => {
+            Call::Publish { topic_arn, message, .. } => {
                 let r = self.topics.publish(topic_arn, message).await;
                 CallResult::Delivered(r.map(Some).map_err(|e| ("SNS.InternalError".to_string(), e.to_string())))
             }

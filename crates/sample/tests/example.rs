@@ -104,7 +104,7 @@ impl Services for Sample {
     async fn call(&mut self, call: &Call) -> CallResult {
         match call {
             Call::Invoke { function, payload, .. } => CallResult::Function(self.invoke(function, payload)),
-            Call::SendMessage { queue_url, body } => {
+            Call::SendMessage { queue_url, body, .. } => {
                 self.messages.push((queue_url.clone(), body.clone()));
                 CallResult::Delivered(Ok(None))
             }

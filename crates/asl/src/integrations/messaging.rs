@@ -14,7 +14,9 @@ pub(super) fn plan(req: &TaskRequest) -> Call {
         None => String::new(),
     };
     if req.integration == Integration::SnsPublish {
+        let extra = others(p, &["TopicArn", "TargetArn", "Message"]);
         return Call::Publish {
+            extra,
             topic_arn: p
                 .get("TopicArn")
                 .or_else(|| p.get("TargetArn"))
@@ -44,7 +46,47 @@ pub(super) fn plan(req: &TaskRequest) -> Call {
     Call::SendMessage {
         queue_url: p.get("QueueUrl").and_then(Value::as_str).unwrap_or_default().to_string(),
         body: text(Some(body)),
+        extra: others(p, &["QueueUrl", "MessageBody"]),
     }
+}
+
+/// The parameters other than `taken`.
+fn others(p: &Value, taken: &[&str]) -> serde_json::Map<String, Value> {
+    p.as_object()
+        .map(|o| o.iter().filter(|(k, _)| !taken.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect())
+        .unwrap_or_default()
+}
+
+/// SQS's `MD5OfMessageAttributes`: per attribute in name order, the name, the data type, the
+/// transport type (1 for string values, 2 for binary) and the value, each string length-
+/// prefixed (4 bytes, big-endian), hashed with MD5 (SQS's documented algorithm).
+pub fn md5_of_message_attributes(attributes: &serde_json::Map<String, Value>) -> Option<String> {
+    use base64::Engine;
+    if attributes.is_empty() {
+        return None;
+    }
+    let mut names: Vec<&String> = attributes.keys().collect();
+    names.sort();
+    let mut bytes = Vec::new();
+    let put = |b: &[u8], out: &mut Vec<u8>| {
+        out.extend_from_slice(&(b.len() as u32).to_be_bytes());
+        out.extend_from_slice(b);
+    };
+    for name in names {
+        let a = &attributes[name];
+        let ty = a.get("DataType").and_then(Value::as_str).unwrap_or_default();
+        put(name.as_bytes(), &mut bytes);
+        put(ty.as_bytes(), &mut bytes);
+        if let Some(v) = a.get("StringValue").and_then(Value::as_str) {
+            bytes.push(1);
+            put(v.as_bytes(), &mut bytes);
+        } else if let Some(v) = a.get("BinaryValue").and_then(Value::as_str) {
+            bytes.push(2);
+            let raw = base64::engine::general_purpose::STANDARD.decode(v).unwrap_or_else(|_| v.as_bytes().to_vec());
+            put(&raw, &mut bytes);
+        }
+    }
+    Some(md5_hex(&bytes))
 }
 
 /// The outcome of a send or publish: the service's response, or its refusal.
@@ -63,8 +105,13 @@ pub(super) fn complete(
     // The HTTP response the service sends, whose headers the SDK reports as AWS records them:
     // SQS answers JSON 1.0, SNS XML; the lengths are those answers'.
     let (mut out, content_type, len) = match call {
-        Call::SendMessage { body, .. } => {
-            let out = json!({"MD5OfMessageBody": md5_hex(body.as_bytes()), "MessageId": message_id});
+        Call::SendMessage { body, extra, .. } => {
+            let mut out = json!({"MD5OfMessageBody": md5_hex(body.as_bytes()), "MessageId": message_id});
+            let attributes = extra.get("MessageAttributes").and_then(Value::as_object);
+            if let Some(md5) = attributes.and_then(md5_of_message_attributes) {
+                // SQS's answer names it first.
+                out = json!({"MD5OfMessageAttributes": md5, "MD5OfMessageBody": out["MD5OfMessageBody"], "MessageId": message_id});
+            }
             let len = out.to_string().len();
             (out, "application/x-amz-json-1.0", len)
         }
@@ -154,7 +201,24 @@ mod tests {
         }
         assert_eq!(
             send(Some(json!({"a": 1}))),
-            Call::SendMessage { queue_url: "https://sqs.us-east-1.amazonaws.com/1/q".into(), body: "{\"a\":1}".into() }
+            Call::SendMessage {
+                queue_url: "https://sqs.us-east-1.amazonaws.com/1/q".into(),
+                body: "{\"a\":1}".into(),
+                extra: serde_json::Map::new(),
+            }
         );
+    }
+
+    #[test]
+    fn message_attributes_are_hashed_as_sqs_hashes_them() {
+        // The MD5 moto 5.2.5 and SQS answer for these attributes (checked with boto3).
+        let attributes = json!({
+            "my_attribute_no_1": {"DataType": "String", "StringValue": "Hello"},
+            "b": {"DataType": "Binary", "BinaryValue": "AQID"},
+            "n": {"DataType": "Number", "StringValue": "12"}
+        });
+        let attributes = attributes.as_object().cloned().unwrap_or_default();
+        assert_eq!(md5_of_message_attributes(&attributes).as_deref(), Some("448400ed354edd86c2e650b16b415394"));
+        assert_eq!(md5_of_message_attributes(&serde_json::Map::new()), None);
     }
 }

@@ -135,6 +135,9 @@ pub enum Call {
         queue_url: String,
         /// `MessageBody`, serialised when it is JSON.
         body: String,
+        /// The other parameters as given (`MessageAttributes`, `DelaySeconds`,
+        /// `MessageGroupId`, ...).
+        extra: serde_json::Map<String, Value>,
     },
     /// SNS Publish.
     Publish {
@@ -142,6 +145,8 @@ pub enum Call {
         topic_arn: String,
         /// `Message`, serialised when it is JSON.
         message: String,
+        /// The other parameters as given (`Subject`, `MessageAttributes`, ...).
+        extra: serde_json::Map<String, Value>,
     },
     /// Step Functions StartExecution: a child execution on the same runtime.
     StartExecution {
