@@ -98,6 +98,13 @@ impl Engine for DurableEngine {
         let Some(setup) = case.raw.get("setup").and_then(Value::as_object) else {
             return Err("not self-contained".into());
         };
+        // Functions only a nested machine calls: the case's own functions must hold them (the
+        // runner serves those).
+        for arn in setup.get("lambda_functions").and_then(Value::as_object).into_iter().flat_map(|m| m.keys()) {
+            if !case.lambda_functions.contains_key(arn) {
+                return Err(format!("needs the function {arn}, which the case does not embed"));
+            }
+        }
         for key in setup.keys() {
             let on_endpoint = self.aws_endpoint.is_some() && SETUP_ON_ENDPOINT.contains(&key.as_str());
             if !SETUP_RUN_HERE.contains(&key.as_str()) && !on_endpoint {
@@ -118,7 +125,8 @@ impl Engine for DurableEngine {
 }
 
 /// The setup parts a service case may have for the durable runtime to run it alone.
-const SETUP_RUN_HERE: [&str; 10] = [
+const SETUP_RUN_HERE: [&str; 11] = [
+    "lambda_functions",
     "activities",
     "state_machines",
     "actors",
@@ -131,9 +139,22 @@ const SETUP_RUN_HERE: [&str; 10] = [
     "snapshot_transformers_override",
 ];
 
-/// The setup parts created on the AWS endpoint (`--aws-endpoint`).
-const SETUP_ON_ENDPOINT: [&str; 9] =
-    ["s3", "dynamodb", "sns", "events", "secretsmanager", "absent", "post_checks", "moto_gap", "sqs"];
+/// The setup parts created on the AWS endpoint (`--aws-endpoint`); `accounts` and
+/// `iam_roles`: the execution runs in the case's execution account, machines of the other
+/// account are created there too, the roles on the endpoint.
+const SETUP_ON_ENDPOINT: [&str; 11] = [
+    "s3",
+    "dynamodb",
+    "sns",
+    "events",
+    "secretsmanager",
+    "absent",
+    "post_checks",
+    "moto_gap",
+    "sqs",
+    "accounts",
+    "iam_roles",
+];
 
 fn task_resources(v: &Value, out: &mut Vec<String>) {
     match v {
@@ -162,12 +183,9 @@ async fn run_case(
     }
     let clock = CaseClock(Arc::new(Mutex::new(settings.start_time)));
     let emb = Embedded::in_memory().map_err(|e| e.to_string())?.with_clock(Arc::new(clock.clone()));
-    let config = Config {
-        account: settings.account.clone(),
-        region: settings.region.clone(),
-        visibility: Duration::ZERO,
-        ..Config::default()
-    };
+    // Cross-account cases run the execution in their execution account.
+    let account = settings.setup["accounts"]["execution_account"].as_str().unwrap_or(&settings.account).to_string();
+    let config = Config { account, region: settings.region.clone(), visibility: Duration::ZERO, ..Config::default() };
     let rt = Runtime::new(
         emb.store,
         emb.queue.clone(),
@@ -271,9 +289,12 @@ async fn provision(rt: &CaseRuntime<'_>, setup: &Value, role: &str) -> Result<()
     for sm in setup.get("state_machines").and_then(Value::as_array).into_iter().flatten() {
         let name = sm["name"].as_str().unwrap_or_default();
         let express = sm["type"].as_str() == Some("EXPRESS");
-        rt.create_machine(name, sm["definition"].clone(), role, express)
-            .await
-            .map_err(|e| format!("state machine {name}: {e}"))?;
+        let created = match sm.get("account").and_then(Value::as_str) {
+            // A machine of another account (cross-account cases): this runtime holds it too.
+            Some(account) => rt.create_machine_in_account(account, name, sm["definition"].clone(), role, express).await,
+            None => rt.create_machine(name, sm["definition"].clone(), role, express).await,
+        };
+        created.map_err(|e| format!("state machine {name}: {e}"))?;
     }
     Ok(())
 }

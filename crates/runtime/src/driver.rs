@@ -220,9 +220,36 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
         express: bool,
         region: Option<&str>,
     ) -> Result<Machine, Error> {
+        let arn = machine_arn(region.unwrap_or(&self.config.region), &self.config.account, name);
+        self.store_machine(arn, name, definition, definition_text, role_arn, express).await
+    }
+
+    /// [`Runtime::create_machine`] in `account` rather than the runtime's: one runtime can hold
+    /// the machines of several accounts, which cross-account tasks (`Credentials.RoleArn` of
+    /// the other account) then start.
+    pub async fn create_machine_in_account(
+        &self,
+        account: &str,
+        name: &str,
+        definition: Value,
+        role_arn: &str,
+        express: bool,
+    ) -> Result<Machine, Error> {
+        let arn = machine_arn(&self.config.region, account, name);
+        self.store_machine(arn, name, definition, None, role_arn, express).await
+    }
+
+    async fn store_machine(
+        &self,
+        arn: String,
+        name: &str,
+        definition: Value,
+        definition_text: Option<String>,
+        role_arn: &str,
+        express: bool,
+    ) -> Result<Machine, Error> {
         check_name(name)?;
         load(&definition, express)?;
-        let arn = machine_arn(region.unwrap_or(&self.config.region), &self.config.account, name);
         let text = definition_text.clone().unwrap_or_else(|| definition.to_string());
         let revision_id = Machine::revision_of(&text, role_arn, express);
         let existing = self.store.get_machine(&arn).await?;
