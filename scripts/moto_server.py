@@ -9,6 +9,9 @@ store. This launcher runs the same moto application as `moto_server`, but one Dy
 at a time (a lock around DynamoDB's `X-Amz-Target` requests only: SQS long polls and
 everything else still run concurrently).
 
+It also corrects the few answers in which moto differs from AWS in a way state machines see
+(scripts/moto_fidelity.py says which and why).
+
 Usage: python scripts/moto_server.py -H 127.0.0.1 -p PORT
 """
 
@@ -18,6 +21,8 @@ import threading
 
 from moto.server import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import run_simple
+
+from moto_fidelity import AwsFidelity
 
 
 class DynamoDbSerialised:
@@ -42,7 +47,8 @@ def main():
     args = parser.parse_args()
     os.environ.setdefault("MOTO_PORT", str(args.port))
     app = DomainDispatcherApplication(create_backend_app)
-    run_simple(args.host, args.port, DynamoDbSerialised(app), threaded=True, request_handler=MotoRequestHandler)
+    run_simple(args.host, args.port, AwsFidelity(DynamoDbSerialised(app)), threaded=True,
+               request_handler=MotoRequestHandler)
 
 
 if __name__ == "__main__":
