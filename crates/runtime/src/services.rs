@@ -229,7 +229,8 @@ fn delivered(name: &str, reply: AwsReply) -> Result<Option<String>, (String, Str
         AwsReply::NotSent { error, cause } => Err((error, cause)),
         AwsReply::Fault(f) => {
             let service = if name == "SQS" { "AmazonSQS" } else { "AmazonSNS" };
-            let class = f.exception.clone().unwrap_or_else(|| format!("Amazon{name}Exception"));
+            let class = stepwise_asl::integrations::aws::exception_class(f.exception.as_deref())
+                .unwrap_or_else(|| format!("Amazon{name}Exception"));
             Err((
                 format!("{name}.{class}"),
                 format!(

@@ -171,7 +171,7 @@ fn fault(call: &AwsCall, f: &AwsFault) -> TaskOutcome {
             "dynamodb" => ("DynamoDB", "AmazonDynamoDBv2"),
             _ => ("EventBridge", "AmazonCloudWatchEvents"),
         };
-        let class = f.exception.clone().unwrap_or_else(|| format!("Amazon{name}Exception"));
+        let class = exception_class(f.exception.as_deref()).unwrap_or_else(|| format!("Amazon{name}Exception"));
         return failed(
             &format!("{name}.{class}"),
             &format!(
@@ -182,11 +182,7 @@ fn fault(call: &AwsCall, f: &AwsFault) -> TaskOutcome {
     }
     // The Java SDK v2: a class per modelled error (`Exception` appended where the model's name
     // lacks it), the rest as the service's base exception.
-    let class = match &f.exception {
-        Some(e) if e.ends_with("Exception") => e.clone(),
-        Some(e) => format!("{e}Exception"),
-        None => format!("{}Exception", f.sdk_name),
-    };
+    let class = exception_class(f.exception.as_deref()).unwrap_or_else(|| format!("{}Exception", f.sdk_name));
     let extended = f.extended_request_id.as_ref().map(|x| format!(", Extended Request ID: {x}")).unwrap_or_default();
     failed(
         &format!("{}.{class}", f.sdk_name),
@@ -195,6 +191,12 @@ fn fault(call: &AwsCall, f: &AwsFault) -> TaskOutcome {
             f.message, f.sdk_name, f.status, f.request_id
         ),
     )
+}
+
+/// The SDKs' class for an exception the model declares: its name, `Exception` appended where
+/// the model's name lacks it (SQS's `QueueDoesNotExist`, S3's `NoSuchBucket`).
+pub fn exception_class(declared: Option<&str>) -> Option<String> {
+    declared.map(|e| if e.ends_with("Exception") { e.to_string() } else { format!("{e}Exception") })
 }
 
 /// The answer with the metadata the Java SDK v1 reports: DynamoDB's response headers
