@@ -690,3 +690,110 @@ async fn activity_tasks_are_taken_by_workers_and_answered_through_their_tokens()
     assert_eq!(h[3]["activityStartedEventDetails"], json!({}));
     assert_eq!(h[4]["activityTimedOutEventDetails"], json!({"error": "States.Timeout"}));
 }
+
+/// The AWS port as a test double: records each call and answers DynamoDB, EventBridge and S3
+/// as those services would.
+#[derive(Default)]
+struct FakeAws(Mutex<Vec<stepwise_asl::integrations::aws::AwsCall>>);
+
+impl stepwise_runtime::AwsCalls for FakeAws {
+    fn call<'a>(
+        &'a self,
+        call: &'a stepwise_asl::integrations::aws::AwsCall,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = stepwise_asl::integrations::aws::AwsReply> + Send + 'a>>
+    {
+        use stepwise_asl::integrations::aws::{AwsAnswer, AwsFault, AwsReply};
+        self.0.lock().expect("calls").push(call.clone());
+        let answer = |output: Value| {
+            AwsReply::Answer(AwsAnswer { status: 200, request_id: "R".into(), body: output.to_string(), output })
+        };
+        let reply = match (call.service.as_str(), call.action.as_str()) {
+            ("dynamodb", "putItem") => answer(json!({})),
+            ("eventbridge", "putEvents") => answer(json!({"Entries": [{"EventId": "e-1"}], "FailedEntryCount": 0})),
+            _ => AwsReply::Fault(AwsFault {
+                status: 404,
+                code: "NoSuchKey".into(),
+                message: "The specified key does not exist.".into(),
+                request_id: "R".into(),
+                extended_request_id: Some("X".into()),
+                exception: Some("NoSuchKey".into()),
+                sdk_name: "S3".into(),
+            }),
+        };
+        Box::pin(async move { reply })
+    }
+}
+
+/// DynamoDB, EventBridge (`.waitForTaskToken`) and `aws-sdk:*` tasks go through the runtime's
+/// AWS port with the state's parameters (a JSON `Detail` serialised, the role resolved), and
+/// their answers are shaped as Step Functions shapes them.
+#[tokio::test]
+async fn aws_service_tasks_go_through_the_aws_port() {
+    let clock = TestClock::new();
+    let emb = Embedded::in_memory().expect("db");
+    let aws = Arc::new(FakeAws::default());
+    let rt = runtime(&emb, &clock, None).with_aws(aws.clone());
+    let def = json!({"StartAt": "Put", "States": {
+        "Put": {"Type": "Task", "Resource": "arn:aws:states:::dynamodb:putItem",
+            "Parameters": {"TableName": "orders", "Item": {"id": {"S.$": "$.id"}}}, "ResultPath": "$.put", "Next": "Event"},
+        "Event": {"Type": "Task", "Resource": "arn:aws:states:::events:putEvents.waitForTaskToken",
+            "Parameters": {"Entries": [{"Source": "shop", "DetailType": "order", "Detail": {"token.$": "$$.Task.Token"}}]},
+            "Credentials": {"RoleArn.$": "$.role"}, "ResultPath": "$.event", "Next": "Read"},
+        "Read": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:s3:getObject",
+            "Parameters": {"Bucket": "b", "Key": "k"},
+            "Catch": [{"ErrorEquals": ["S3.NoSuchKeyException"], "ResultPath": "$.missing", "Next": "Done"}], "End": true},
+        "Done": {"Type": "Pass", "End": true}}});
+    let m = rt.create_machine("aws-tasks", def, "arn:aws:iam::123456789012:role/r", false).await.expect("machine");
+    let input = json!({"id": "o-1", "role": "arn:aws:iam::123456789012:role/events"});
+    let arn = rt.start_execution(&m.arn, "e1", input).await.expect("start");
+    let mut answered = false;
+    for _ in 0..1000 {
+        let msgs = rt.queue().receive(STEP_QUEUE, 10, Duration::ZERO).await.expect("receive");
+        if !msgs.is_empty() {
+            for msg in msgs {
+                rt.process(&msg).await.expect("step");
+            }
+            continue;
+        }
+        if rt.describe(&arn).await.expect("describe").execution.status.as_str() != "RUNNING" {
+            break;
+        }
+        // The event's consumer answers with the token the Detail carried.
+        let detail = aws.0.lock().expect("calls").iter().find(|c| c.service == "eventbridge").map(|c| c.input.clone());
+        let detail = detail.expect("the event was put");
+        assert!(!answered, "no progress after the answer");
+        let text = detail["Entries"][0]["Detail"].as_str().expect("Detail serialised to text").to_string();
+        let token: Value = serde_json::from_str(&text).expect("Detail is JSON");
+        rt.send_task_success(token["token"].as_str().expect("token"), "{\"ok\":true}").await.expect("success");
+        answered = true;
+    }
+    let d = rt.describe(&arn).await.expect("describe");
+    let stepwise_asl::stepper::Status::Succeeded { output } = d.execution.status else {
+        panic!("not succeeded: {:?}", d.execution.status)
+    };
+    assert_eq!(output["put"]["SdkHttpMetadata"]["HttpStatusCode"], 200, "{output}");
+    assert_eq!(output["put"]["SdkHttpMetadata"]["HttpHeaders"]["x-amz-crc32"], "2745614147");
+    assert_eq!(output["event"], json!({"ok": true}));
+    assert_eq!(output["missing"]["Error"], "S3.NoSuchKeyException");
+    assert_eq!(
+        output["missing"]["Cause"],
+        "The specified key does not exist. (Service: S3, Status Code: 404, Request ID: R, Extended Request ID: X) \
+         (SDK Attempt Count: 1)"
+    );
+    let calls = aws.0.lock().expect("calls").clone();
+    assert_eq!(calls[0].input, json!({"TableName": "orders", "Item": {"id": {"S": "o-1"}}}));
+    assert_eq!(calls[1].role.as_deref(), Some("arn:aws:iam::123456789012:role/events"));
+    assert_eq!((calls[2].service.as_str(), calls[2].action.as_str()), ("s3", "getObject"));
+    let history = rt.history(&arn).await.expect("history");
+    let scheduled: Vec<Value> = history
+        .iter()
+        .map(|e| e.to_api_json(true))
+        .filter(|e| e["type"] == "TaskScheduled")
+        .map(|e| e["taskScheduledEventDetails"].clone())
+        .collect();
+    assert_eq!(scheduled[1]["taskCredentials"], json!({"roleArn": "arn:aws:iam::123456789012:role/events"}));
+    assert_eq!(
+        (scheduled[2]["resourceType"].as_str(), scheduled[2]["resource"].as_str()),
+        (Some("aws-sdk:s3"), Some("getObject"))
+    );
+}
