@@ -33,6 +33,8 @@ use stepwise_asl::StateMachine;
 pub enum FaultPoint {
     /// After loading the execution, before anything is written.
     AfterLoad,
+    /// After a task performed inline (its call made, its outcome applied), before the commit.
+    BeforeCommit,
     /// After the commit, before any action of its outbox is done.
     AfterCommit,
     /// After the outbox action with this index was done.
@@ -621,6 +623,7 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
             outbox: outbox.clone(),
             tokens,
         };
+        self.fault(&arn, FaultPoint::BeforeCommit)?;
         self.store.commit(commit).await?;
         self.fault(&arn, FaultPoint::AfterCommit)?;
         self.do_actions(&arn, &outbox).await?;
@@ -667,7 +670,14 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
         ) {
             return Ok(t);
         }
-        let outcomes = self.perform(arn, &req, &format!("{arn}#{version}#inline")).await?;
+        // A callback's message carries its token: a step redone after a crash before its commit
+        // draws a new token, so its message must not be deduplicated against the first one
+        // (whose token was never committed); other sends keep the step's id.
+        let action_id = match &req.token {
+            Some(t) => format!("{arn}#{version}#inline#{}", &token_hash(t)[..16]),
+            None => format!("{arn}#{version}#inline"),
+        };
+        let outcomes = self.perform(arn, &req, &action_id).await?;
         let stepper::Transition { mut execution, effects, mut history, mut changed_silently } = t;
         let mut effects: Vec<Effect> = effects.into_iter().filter(|e| !matches!(e, Effect::Invoke(_))).collect();
         for outcome in outcomes {
