@@ -106,7 +106,12 @@ impl Server {
 
     /// Polls DescribeExecution until the status is not RUNNING.
     fn wait_done(&self, arn: &str) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(30);
+        self.wait_done_within(arn, Duration::from_secs(30))
+    }
+
+    /// [`Server::wait_done`] with its own deadline.
+    fn wait_done_within(&self, arn: &str, limit: Duration) -> Value {
+        let deadline = Instant::now() + limit;
         loop {
             let d = self.ok("DescribeExecution", json!({"executionArn": arn}));
             if d["status"] != "RUNNING" {
@@ -494,7 +499,9 @@ fn executions_survive_a_server_restart() {
     let dir = first.dir.clone();
     drop(first);
     let second = Server::start_in(dir);
-    let d = second.wait_done(&arn);
+    // A step message the first server had received when it died comes back after the queue's
+    // visibility timeout (30 s): recovery may take that long, so wait longer than it.
+    let d = second.wait_done_within(&arn, Duration::from_secs(50));
     assert_eq!(d["status"], "SUCCEEDED", "{d}");
     assert_eq!(serde_json::from_str::<Value>(d["output"].as_str().unwrap_or("null")).expect("output"), json!({"k": 1}));
     let types: Vec<String> = second.history(&arn).iter().filter_map(|e| e["type"].as_str().map(String::from)).collect();
