@@ -12,6 +12,7 @@ pub mod choice;
 pub mod history;
 pub mod integrations;
 pub mod intrinsics;
+pub mod item_reader;
 pub mod jsonata;
 pub mod jsonpath;
 pub mod local;

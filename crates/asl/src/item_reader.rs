@@ -1,0 +1,221 @@
+//! A Distributed Map's `ItemReader`: the items in what S3 returned, as Step Functions reads
+//! them (pure; the read itself is the runtime's I/O).
+//!
+//! - `s3:getObject` with `ReaderConfig.InputType` `JSON` (a JSON array), `JSONL` (a JSON value
+//!   per non-empty line) or `CSV` (each row an object keyed by the headers: the first row
+//!   (`CSVHeaderLocation: FIRST_ROW`) or `CSVHeaders` (`GIVEN`); `CSVDelimiter` COMMA,
+//!   PIPE, SEMICOLON, SPACE or TAB; fields are strings; a short row gets `""` for the missing
+//!   fields and a long one loses the extra ones; blank lines are skipped);
+//! - `s3:listObjectsV2`: each object of the listing is an item;
+//! - `MaxItems` (or the value `MaxItemsPath` gives): 0 or more than 100,000,000 means all,
+//!   a negative value is refused.
+//!
+//! Refusals are `States.ItemReaderFailed` causes, in AWS's words where the recordings give
+//! them ("CSV headers cannot contain duplicates.", "Attempting to map over non-iterable node.",
+//! "field MaxItems must be positive"). CSV is read with the `csv` crate (RFC 4180 quoting).
+
+use serde_json::{Map, Value};
+
+/// The most items a reader passes on (AWS's limit; a larger `MaxItems` means all).
+pub const MAX_ITEMS_LIMIT: i64 = 100_000_000;
+
+/// What the object holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputType {
+    /// A JSON array.
+    Json,
+    /// JSON Lines.
+    Jsonl,
+    /// Comma- (or otherwise) separated values.
+    Csv,
+    /// An S3 inventory manifest.
+    Manifest,
+}
+
+/// `ReaderConfig`, as given in the definition (`MaxItemsPath` resolved by the caller).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReaderConfig {
+    /// `InputType` (none: the resource is `s3:listObjectsV2`).
+    pub input_type: Option<InputType>,
+    /// `CSVHeaders` when `CSVHeaderLocation` is `GIVEN`; `None`: the first row.
+    pub csv_headers: Option<Vec<String>>,
+    /// `CSVDelimiter`.
+    pub delimiter: u8,
+}
+
+impl ReaderConfig {
+    /// Reads `ReaderConfig` (a missing one: a listing, or JSON).
+    pub fn parse(config: Option<&Value>) -> Result<ReaderConfig, String> {
+        let text = |k: &str| config.and_then(|c| c.get(k)).and_then(Value::as_str);
+        let input_type = match text("InputType") {
+            None => None,
+            Some("JSON") => Some(InputType::Json),
+            Some("JSONL") => Some(InputType::Jsonl),
+            Some("CSV") => Some(InputType::Csv),
+            Some("MANIFEST") => Some(InputType::Manifest),
+            Some(other) => return Err(format!("InputType {other} is not one of JSON, JSONL, CSV, MANIFEST")),
+        };
+        let csv_headers = match text("CSVHeaderLocation") {
+            Some("GIVEN") => {
+                let headers: Vec<String> = config
+                    .and_then(|c| c.get("CSVHeaders"))
+                    .and_then(Value::as_array)
+                    .map(|a| a.iter().map(|h| h.as_str().unwrap_or_default().to_string()).collect())
+                    .unwrap_or_default();
+                Some(headers)
+            }
+            _ => None,
+        };
+        let delimiter = match text("CSVDelimiter") {
+            None | Some("COMMA") => b',',
+            Some("PIPE") => b'|',
+            Some("SEMICOLON") => b';',
+            Some("SPACE") => b' ',
+            Some("TAB") => b'\t',
+            Some(other) => {
+                return Err(format!("CSVDelimiter {other} is not one of COMMA, PIPE, SEMICOLON, SPACE, TAB"))
+            }
+        };
+        Ok(ReaderConfig { input_type, csv_headers, delimiter })
+    }
+}
+
+/// The number of items to pass on for a `MaxItems` value: `None` for all of them.
+pub fn max_items(value: Option<i64>) -> Result<Option<usize>, String> {
+    match value {
+        None | Some(0) => Ok(None),
+        Some(n) if n < 0 => Err("field MaxItems must be positive".into()),
+        Some(n) if n > MAX_ITEMS_LIMIT => Ok(None),
+        Some(n) => Ok(Some(usize::try_from(n).unwrap_or(usize::MAX))),
+    }
+}
+
+/// The items in an object's text.
+pub fn items_of_object(text: &str, config: &ReaderConfig, limit: Option<usize>) -> Result<Vec<Value>, String> {
+    let mut items = match config.input_type.unwrap_or(InputType::Json) {
+        InputType::Json => match serde_json::from_str::<Value>(text) {
+            Ok(Value::Array(items)) => items,
+            Ok(_) => return Err("Attempting to map over non-iterable node.".into()),
+            Err(e) => return Err(format!("The object is not valid JSON: {e}")),
+        },
+        InputType::Jsonl => {
+            let mut items = Vec::new();
+            for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+                items.push(serde_json::from_str(line).map_err(|e| format!("Line {} is not valid JSON: {e}", n + 1))?);
+            }
+            items
+        }
+        InputType::Csv => csv_items(text, config, limit)?,
+        InputType::Manifest => return Err("MANIFEST input is not supported yet".into()),
+    };
+    if let Some(n) = limit {
+        items.truncate(n);
+    }
+    Ok(items)
+}
+
+/// The items of an `s3:listObjectsV2` answer: its `Contents`.
+pub fn items_of_listing(listing: &Value, limit: Option<usize>) -> Vec<Value> {
+    let mut items = listing.get("Contents").and_then(Value::as_array).cloned().unwrap_or_default();
+    if let Some(n) = limit {
+        items.truncate(n);
+    }
+    items
+}
+
+fn csv_items(text: &str, config: &ReaderConfig, limit: Option<usize>) -> Result<Vec<Value>, String> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .delimiter(config.delimiter)
+        .from_reader(text.as_bytes());
+    let mut records = reader.records();
+    let headers: Vec<String> = match &config.csv_headers {
+        Some(h) => h.clone(),
+        None => match records.next() {
+            Some(r) => r.map_err(|e| format!("The CSV is malformed: {e}"))?.iter().map(String::from).collect(),
+            None => return Ok(Vec::new()),
+        },
+    };
+    let mut seen = std::collections::HashSet::new();
+    if !headers.iter().all(|h| seen.insert(h.as_str())) {
+        return Err("CSV headers cannot contain duplicates.".into());
+    }
+    let mut items = Vec::new();
+    for record in records {
+        if limit.is_some_and(|n| items.len() >= n) {
+            break;
+        }
+        let record = record.map_err(|e| format!("The CSV is malformed: {e}"))?;
+        let mut item = Map::new();
+        for (i, h) in headers.iter().enumerate() {
+            item.insert(h.clone(), Value::String(record.get(i).unwrap_or_default().to_string()));
+        }
+        items.push(Value::Object(item));
+    }
+    Ok(items)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn csv_config(given: Option<&[&str]>) -> ReaderConfig {
+        let mut c = json!({"InputType": "CSV", "CSVHeaderLocation": "FIRST_ROW"});
+        if let Some(h) = given {
+            c = json!({"InputType": "CSV", "CSVHeaderLocation": "GIVEN", "CSVHeaders": h});
+        }
+        ReaderConfig::parse(Some(&c)).expect("config")
+    }
+
+    // The objects and results below are AWS's recordings (service_cases.jsonl).
+    const ROWS: &str = "Value1,Value2,Value3\nValue4,Value5,Value6\n,,,\ntrue,1,'HelloWorld'\nNull,None,\n   \n";
+
+    #[test]
+    fn csv_rows_become_objects_as_aws_reads_them() {
+        let items = items_of_object(&format!("Col1,Col2,Col3\n{ROWS}"), &csv_config(None), None).expect("items");
+        assert_eq!(
+            Value::Array(items),
+            json!([{"Col1": "Value1", "Col2": "Value2", "Col3": "Value3"}, {"Col1": "Value4", "Col2": "Value5", "Col3": "Value6"},
+                   {"Col1": "", "Col2": "", "Col3": ""}, {"Col1": "true", "Col2": "1", "Col3": "'HelloWorld'"},
+                   {"Col1": "Null", "Col2": "None", "Col3": ""}, {"Col1": "   ", "Col2": "", "Col3": ""}])
+        );
+        let given = items_of_object(ROWS, &csv_config(Some(&["H1", "H2", "H3"])), None).expect("items");
+        assert_eq!(given[3], json!({"H1": "true", "H2": "1", "H3": "'HelloWorld'"}));
+        let short = items_of_object("H1,\nValue4,Value5,Value6\n", &csv_config(None), None).expect("items");
+        assert_eq!(short, [json!({"H1": "Value4", "": "Value5"})]);
+        assert_eq!(
+            items_of_object(ROWS, &csv_config(Some(&["H1", "H1", "H3"])), None),
+            Err("CSV headers cannot contain duplicates.".into())
+        );
+        let quoted = items_of_object("a,b\n\"x, y\",\"say \"\"hi\"\"\"\n", &csv_config(None), None).expect("items");
+        assert_eq!(quoted, [json!({"a": "x, y", "b": "say \"hi\""})]);
+    }
+
+    #[test]
+    fn json_jsonl_and_listings() {
+        let json_config = ReaderConfig::parse(Some(&json!({"InputType": "JSON"}))).expect("config");
+        assert_eq!(items_of_object("[1, {\"a\": 2}]", &json_config, None), Ok(vec![json!(1), json!({"a": 2})]));
+        assert_eq!(
+            items_of_object("{\"Hello\": \"world\"}", &json_config, None),
+            Err("Attempting to map over non-iterable node.".into())
+        );
+        let jsonl = ReaderConfig::parse(Some(&json!({"InputType": "JSONL"}))).expect("config");
+        assert_eq!(items_of_object("{\"a\":1}\n\n[2]\n", &jsonl, None), Ok(vec![json!({"a": 1}), json!([2])]));
+        let listing = json!({"Contents": [{"Key": "a"}, {"Key": "b"}, {"Key": "c"}], "KeyCount": 3});
+        assert_eq!(items_of_listing(&listing, Some(2)), vec![json!({"Key": "a"}), json!({"Key": "b"})]);
+    }
+
+    #[test]
+    fn max_items_as_aws_counts_them() {
+        assert_eq!(max_items(None), Ok(None));
+        assert_eq!(max_items(Some(0)), Ok(None));
+        assert_eq!(max_items(Some(2)), Ok(Some(2)));
+        assert_eq!(max_items(Some(100_000_000)), Ok(Some(100_000_000)));
+        assert_eq!(max_items(Some(100_000_001)), Ok(None));
+        assert_eq!(max_items(Some(-1)), Err("field MaxItems must be positive".into()));
+        let rows = "Col1,Col2\nValue1,Value2\nValue3,Value4\nValue5,Value6\n";
+        assert_eq!(items_of_object(rows, &csv_config(None), Some(2)).map(|i| i.len()), Ok(2));
+    }
+}
