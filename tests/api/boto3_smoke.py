@@ -346,4 +346,30 @@ expect(X.ValidationException, sfn.get_execution_history, executionArn=arn, maxRe
 expect(X.StateMachineAlreadyExists, sfn.create_state_machine, name="Smoke", definition=json.dumps(WAIT), roleArn=ROLE)
 expect(X.StateMachineTypeNotSupported, client(inject_host_prefix=False).start_sync_execution, stateMachineArn=machine)
 
+# --- AWS service tasks through the endpoint the server was given (AWS_ENDPOINT_URL) ----------
+# The test command runs the server with its moto endpoint: a DynamoDB putItem (optimized) and
+# an aws-sdk getItem reach it, and their answers come back in Step Functions' shapes.
+endpoint = os.environ.get("AWS_ENDPOINT_URL")
+if endpoint:
+    ddb = boto3.client("dynamodb", endpoint_url=endpoint, region_name="us-east-1",
+                       aws_access_key_id="test", aws_secret_access_key="test")
+    table = f"smoke-{int(time.time() * 1000)}"
+    ddb.create_table(TableName=table, BillingMode="PAY_PER_REQUEST",
+                     KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+                     AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}])
+    DDB = {"StartAt": "Put", "States": {
+        "Put": {"Type": "Task", "Resource": "arn:aws:states:::dynamodb:putItem",
+                "Parameters": {"TableName": table, "Item": {"id": {"S.$": "$.id"}}}, "ResultPath": "$.put", "Next": "Get"},
+        "Get": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:dynamodb:getItem",
+                "Parameters": {"TableName": table, "Key": {"id": {"S.$": "$.id"}}}, "ResultPath": "$.got", "End": True}}}
+    ddb_machine = sfn.create_state_machine(name="SmokeDynamo", definition=json.dumps(DDB), roleArn=ROLE)["stateMachineArn"]
+    run = sfn.start_execution(stateMachineArn=ddb_machine, input='{"id": "order-1"}')["executionArn"]
+    done = wait_done(run)
+    assert done["status"] == "SUCCEEDED", done
+    out = json.loads(done["output"])
+    assert out["got"] == {"Item": {"id": {"S": "order-1"}}}, out
+    assert out["put"]["SdkHttpMetadata"]["HttpStatusCode"] == 200, out
+    assert ddb.get_item(TableName=table, Key={"id": {"S": "order-1"}})["Item"] == {"id": {"S": "order-1"}}
+    print("dynamodb and aws-sdk tasks: ok")
+
 print("boto3 smoke: all checks passed")
