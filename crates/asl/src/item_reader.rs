@@ -123,6 +123,49 @@ pub fn items_of_listing(listing: &Value, limit: Option<usize>) -> Vec<Value> {
     items
 }
 
+/// The S3 call an ItemReader makes: `arn:aws:states:::s3:getObject` or `s3:listObjectsV2`
+/// with its resolved `Parameters` / `Arguments` (`Bucket`, `Key` or `Prefix`, ...).
+pub fn read_call(resource: &str, parameters: &Value) -> Result<crate::integrations::aws::AwsCall, String> {
+    use crate::integrations::aws::{AwsCall, Flavour};
+    let action = match resource.rsplit(":::").next() {
+        Some("s3:getObject") => "getObject",
+        Some("s3:listObjectsV2") => "listObjectsV2",
+        _ => {
+            return Err(format!(
+                "ItemReader Resource {resource} is not arn:aws:states:::s3:getObject or s3:listObjectsV2"
+            ))
+        }
+    };
+    Ok(AwsCall {
+        service: "s3".into(),
+        action: action.into(),
+        input: parameters.clone(),
+        role: None,
+        flavour: Flavour::Sdk,
+    })
+}
+
+/// The items of the read's answer, or the reader's failure (`States.ItemReaderFailed` unless
+/// S3 refused: then its error as an `aws-sdk:s3` task would report it).
+pub fn items_of_reply(
+    call: &crate::integrations::aws::AwsCall,
+    reply: crate::integrations::aws::AwsReply,
+    config: &ReaderConfig,
+    limit: Option<usize>,
+) -> Result<Vec<Value>, (String, String)> {
+    use crate::integrations::aws::AwsReply;
+    let failed = |cause: String| ("States.ItemReaderFailed".to_string(), cause);
+    match reply {
+        AwsReply::Answer(a) if call.action == "listObjectsV2" => Ok(items_of_listing(&a.output, limit)),
+        AwsReply::Answer(a) => {
+            let body = a.output.get("Body").and_then(Value::as_str).unwrap_or_default();
+            items_of_object(body, config, limit).map_err(failed)
+        }
+        AwsReply::Fault(f) => Err(crate::integrations::aws::sdk_error(&f)),
+        AwsReply::NotSent { error, cause } => Err((error, cause)),
+    }
+}
+
 fn csv_items(text: &str, config: &ReaderConfig, limit: Option<usize>) -> Result<Vec<Value>, String> {
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
@@ -205,6 +248,33 @@ mod tests {
         assert_eq!(items_of_object("{\"a\":1}\n\n[2]\n", &jsonl, None), Ok(vec![json!({"a": 1}), json!([2])]));
         let listing = json!({"Contents": [{"Key": "a"}, {"Key": "b"}, {"Key": "c"}], "KeyCount": 3});
         assert_eq!(items_of_listing(&listing, Some(2)), vec![json!({"Key": "a"}), json!({"Key": "b"})]);
+    }
+
+    #[test]
+    fn reads_are_s3_calls_and_answers_become_items() {
+        use crate::integrations::aws::{AwsAnswer, AwsReply};
+        let call = read_call("arn:aws:states:::s3:getObject", &json!({"Bucket": "b", "Key": "k.csv"})).expect("call");
+        assert_eq!((call.service.as_str(), call.action.as_str()), ("s3", "getObject"));
+        assert!(read_call("arn:aws:states:::s3:putObject", &json!({})).is_err());
+        let answer = |output: Value| {
+            AwsReply::Answer(AwsAnswer { status: 200, request_id: "R".into(), body: String::new(), output })
+        };
+        let items = items_of_reply(&call, answer(json!({"Body": "a,b\n1,2\n"})), &csv_config(None), None);
+        assert_eq!(items, Ok(vec![json!({"a": "1", "b": "2"})]));
+        let json_config = ReaderConfig::parse(Some(&json!({"InputType": "JSON"}))).expect("config");
+        let refused = items_of_reply(&call, answer(json!({"Body": "{}"})), &json_config, None);
+        assert_eq!(
+            refused,
+            Err(("States.ItemReaderFailed".into(), "Attempting to map over non-iterable node.".into()))
+        );
+        let list = read_call("arn:aws:states:::s3:listObjectsV2", &json!({"Bucket": "b"})).expect("call");
+        let items = items_of_reply(
+            &list,
+            answer(json!({"Contents": [{"Key": "x"}]})),
+            &ReaderConfig::parse(None).expect("c"),
+            None,
+        );
+        assert_eq!(items, Ok(vec![json!({"Key": "x"})]));
     }
 
     #[test]

@@ -180,13 +180,19 @@ fn fault(call: &AwsCall, f: &AwsFault) -> TaskOutcome {
             ),
         );
     }
-    // The Java SDK v2: a class per modelled error (`Exception` appended where the model's name
-    // lacks it), the rest as the service's base exception.
+    let (error, cause) = sdk_error(f);
+    failed(&error, &cause)
+}
+
+/// A refusal as the Java SDK v2 names it: a class per modelled error (`Exception` appended
+/// where the model's name lacks it), the rest as the service's base exception; the v2
+/// message with the attempt count.
+pub(crate) fn sdk_error(f: &AwsFault) -> (String, String) {
     let class = exception_class(f.exception.as_deref()).unwrap_or_else(|| format!("{}Exception", f.sdk_name));
     let extended = f.extended_request_id.as_ref().map(|x| format!(", Extended Request ID: {x}")).unwrap_or_default();
-    failed(
-        &format!("{}.{class}", f.sdk_name),
-        &format!(
+    (
+        format!("{}.{class}", f.sdk_name),
+        format!(
             "{} (Service: {}, Status Code: {}, Request ID: {}{extended}) (SDK Attempt Count: 1)",
             f.message, f.sdk_name, f.status, f.request_id
         ),
