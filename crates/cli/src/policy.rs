@@ -196,7 +196,7 @@ pub fn policy(definition: &Value, opts: &PolicyOptions) -> Result<Policy> {
         let service = resource.strip_prefix("arn:aws:states:::").map(|s| s.split('.').next().unwrap_or(s));
         match service {
             Some(s) if s.starts_with("dynamodb:") => {
-                let action = format!("dynamodb:{}", pascal(&s["dynamodb:".len()..]));
+                let action = format!("dynamodb:{}", stepwise_sdk::wire::pascal(&s["dynamodb:".len()..]));
                 match param(state, "TableName") {
                     Param::Literal(t) => {
                         grant(&action, vec![format!("arn:aws:dynamodb:{}:{}:table/{t}", opts.region, opts.account)]);
@@ -287,12 +287,6 @@ pub fn policy(definition: &Value, opts: &PolicyOptions) -> Result<Policy> {
         })
         .collect();
     Ok(Policy { document: json!({"Version": "2012-10-17", "Statement": statement}), uncovered })
-}
-
-/// `stateMachineArn` → `StateMachineArn`.
-fn pascal(name: &str) -> String {
-    let mut cs = name.chars();
-    cs.next().map(|f| f.to_uppercase().chain(cs).collect()).unwrap_or_default()
 }
 
 /// The IAM actions of an `aws-sdk:SERVICE:ACTION` task: the service's signing name (its IAM

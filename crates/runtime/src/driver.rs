@@ -999,6 +999,12 @@ fn check_token(token: &str) -> Result<(), Error> {
     }
 }
 
+/// A child execution's input text as JSON (`InvalidExecutionInput` in AWS's words otherwise).
+fn execution_input(text: &str) -> Result<Value, Error> {
+    serde_json::from_str(text)
+        .map_err(|e| Error::invalid(Invalid::ExecutionInput, format!("Invalid State Machine Execution Input: '{e}'")))
+}
+
 impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> SelfCalls for Runtime<S, Q, T, F, C> {
     fn start_child<'a>(
         &'a self,
@@ -1008,9 +1014,7 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> SelfCalls for Runtim
         parent: ParentTask,
     ) -> Pin<Box<dyn Future<Output = Result<Started, Error>> + Send + 'a>> {
         Box::pin(async move {
-            let value: Value = serde_json::from_str(input).map_err(|e| {
-                Error::invalid(Invalid::ExecutionInput, format!("Invalid State Machine Execution Input: '{e}'"))
-            })?;
+            let value = execution_input(input)?;
             match self.start(machine_arn, name, value, Some(input.to_string()), Some(parent.clone())).await {
                 Ok((execution_arn, start_date)) => Ok(Started { execution_arn, start_date }),
                 Err(Error::AlreadyExists { arn }) => {
@@ -1052,9 +1056,7 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> SelfCalls for Runtim
                 "startexecution" => {
                     let machine = required("StateMachineArn")?;
                     let input_text = text("Input").unwrap_or_else(|| "{}".into());
-                    let value: Value = serde_json::from_str(&input_text).map_err(|e| {
-                        Error::invalid(Invalid::ExecutionInput, format!("Invalid State Machine Execution Input: '{e}'"))
-                    })?;
+                    let value = execution_input(&input_text)?;
                     let name = text("Name").unwrap_or_else(|| stepwise_asl::uuid::v4(rand::random(), rand::random()));
                     let (arn, date) = self.start(&machine, &name, value, Some(input_text), None).await?;
                     Ok(serde_json::json!({"ExecutionArn": arn, "StartDate": iso(date)}))

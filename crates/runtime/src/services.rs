@@ -128,13 +128,13 @@ impl<Q: Queue, T: Topics, F: Functions> Services for PortServices<'_, Q, T, F> {
                 let mut input = serde_json::json!({"QueueUrl": queue_url, "MessageBody": body});
                 input.as_object_mut().into_iter().for_each(|o| o.extend(extra.clone()));
                 let reply = self.aws.call(&routed("sqs", "sendMessage", input)).await;
-                CallResult::Delivered(delivered("SQS", reply))
+                CallResult::Delivered(delivered("sqs", reply))
             }
             Call::Publish { topic_arn, message, extra } if self.aws.routes("sns") => {
                 let mut input = serde_json::json!({"TopicArn": topic_arn, "Message": message});
                 input.as_object_mut().into_iter().for_each(|o| o.extend(extra.clone()));
                 let reply = self.aws.call(&routed("sns", "publish", input)).await;
-                CallResult::Delivered(delivered("SNS", reply))
+                CallResult::Delivered(delivered("sns", reply))
             }
             Call::Aws(call) if call.service == "sfn" => {
                 let reply = match self.runtime.sfn(&call.action, &call.input).await {
@@ -223,22 +223,11 @@ fn routed(service: &str, action: &str, input: Value) -> AwsCall {
 
 /// A routed send's message id, or its refusal as the Java SDK v1 names it (`SQS.<Code>`,
 /// unmodelled codes `SQS.AmazonSQSException`), as the optimized integrations report.
-fn delivered(name: &str, reply: AwsReply) -> Result<Option<String>, (String, String)> {
+fn delivered(service: &str, reply: AwsReply) -> Result<Option<String>, (String, String)> {
     match reply {
         AwsReply::Answer(a) => Ok(a.output.get("MessageId").and_then(Value::as_str).map(String::from)),
         AwsReply::NotSent { error, cause } => Err((error, cause)),
-        AwsReply::Fault(f) => {
-            let service = if name == "SQS" { "AmazonSQS" } else { "AmazonSNS" };
-            let class = stepwise_asl::integrations::aws::exception_class(f.exception.as_deref())
-                .unwrap_or_else(|| format!("Amazon{name}Exception"));
-            Err((
-                format!("{name}.{class}"),
-                format!(
-                    "{} (Service: {service}; Status Code: {}; Error Code: {}; Request ID: {}; Proxy: null)",
-                    f.message, f.status, f.code, f.request_id
-                ),
-            ))
-        }
+        AwsReply::Fault(f) => Err(stepwise_asl::integrations::aws::v1_error(service, &f)),
     }
 }
 

@@ -382,12 +382,9 @@ fn crc32_b64(b: &[u8]) -> String {
 
 /// The error names Step Functions' optimized integrations use for a service (the Java SDK v1's).
 fn v1_name(service: &str) -> String {
-    match service {
-        "dynamodb" => "DynamoDB".into(),
-        "sqs" => "SQS".into(),
-        "sns" => "SNS".into(),
-        "eventbridge" => "EventBridge".into(),
-        other => model::service(other).map_or_else(|| other.to_string(), |s| s.sdk_name()),
+    match stepwise_asl::integrations::aws::v1_names(service) {
+        Some((name, _)) => name.to_string(),
+        None => model::service(service).map_or_else(|| service.to_string(), |s| s.sdk_name()),
     }
 }
 
@@ -398,11 +395,7 @@ impl AwsCalls for SdkClient {
             match SdkClient::call(self, &call.service, &call.action, &call.input, call.role.as_deref()).await {
                 Ok(Ok((output, response))) => AwsReply::Answer(AwsAnswer {
                     status: response.status,
-                    request_id: response
-                        .header("x-amzn-RequestId")
-                        .or_else(|| response.header("x-amz-request-id"))
-                        .unwrap_or_default()
-                        .to_string(),
+                    request_id: response.request_id().unwrap_or_default().to_string(),
                     output,
                     body: compact_body(&response),
                 }),

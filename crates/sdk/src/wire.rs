@@ -41,6 +41,11 @@ impl Response {
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
+
+    /// The service's request id, from whichever header the service uses.
+    pub fn request_id(&self) -> Option<&str> {
+        self.header("x-amzn-RequestId").or_else(|| self.header("x-amz-request-id"))
+    }
 }
 
 /// A service's refusal as read from its answer.
@@ -178,7 +183,7 @@ fn rest(svc: &Service, op: &Operation, input_shape: Option<(&str, &Shape)>, inpu
                         query.extend(items.iter().map(|i| (m.wire_name().to_string(), scalar_text(i))));
                     }
                     Value::Object(o) => query.extend(o.iter().map(|(k, i)| (k.clone(), scalar_text(i)))),
-                    other => query.push((m.wire_name().to_string(), query_scalar(svc, &m.shape, other))),
+                    other => query.push((m.wire_name().to_string(), scalar_text(other))),
                 },
                 Location::Header => headers.push((m.wire_name().to_string(), header_scalar(svc, m, v))),
                 Location::Headers => {
@@ -259,10 +264,6 @@ fn header_scalar(svc: &Service, m: &Member, v: &Value) -> String {
         (Some(Shape::List { .. }), Value::Array(items)) => items.iter().map(scalar_text).collect::<Vec<_>>().join(","),
         _ => scalar_text(v),
     }
-}
-
-fn query_scalar(_svc: &Service, _shape: &str, v: &Value) -> String {
-    scalar_text(v)
 }
 
 /// Step Functions-named JSON → the service's JSON (member names, epoch-second timestamps).
@@ -640,8 +641,7 @@ fn typed_scalar(svc: &Service, shape_name: &str, text: &str, header: bool) -> Va
 /// A refusal's code, message and request id, from wherever the protocol puts them.
 fn refusal(svc: &Service, resp: &Response) -> Refusal {
     let text = String::from_utf8_lossy(&resp.body).to_string();
-    let mut request_id =
-        resp.header("x-amzn-RequestId").or_else(|| resp.header("x-amz-request-id")).unwrap_or_default().to_string();
+    let mut request_id = resp.request_id().unwrap_or_default().to_string();
     let mut code = String::new();
     let mut message = String::new();
     match svc.protocol {

@@ -18,7 +18,7 @@
 //! - `events:putEvents` fails with `EventBridge.FailedEntry` (the response as the cause) when
 //!   an entry failed.
 
-use super::{failed, uuid, Call, Integration, InvokeContext};
+use super::{failed, Call, Integration, InvokeContext};
 use crate::stepper::{TaskOutcome, TaskRequest};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
@@ -165,23 +165,35 @@ pub(super) fn complete(call: &AwsCall, reply: AwsReply, ctx: &InvokeContext) -> 
 
 /// A refusal as Step Functions names it.
 fn fault(call: &AwsCall, f: &AwsFault) -> TaskOutcome {
-    if call.flavour == Flavour::Optimized {
-        // The Java SDK v1: modelled exceptions by name, the rest as the service's base class.
-        let (name, service) = match call.service.as_str() {
-            "dynamodb" => ("DynamoDB", "AmazonDynamoDBv2"),
-            _ => ("EventBridge", "AmazonCloudWatchEvents"),
-        };
-        let class = exception_class(f.exception.as_deref()).unwrap_or_else(|| format!("Amazon{name}Exception"));
-        return failed(
-            &format!("{name}.{class}"),
-            &format!(
-                "{} (Service: {service}; Status Code: {}; Error Code: {}; Request ID: {}; Proxy: null)",
-                f.message, f.status, f.code, f.request_id
-            ),
-        );
-    }
-    let (error, cause) = sdk_error(f);
+    let (error, cause) = if call.flavour == Flavour::Optimized { v1_error(&call.service, f) } else { sdk_error(f) };
     failed(&error, &cause)
+}
+
+/// The names the Java SDK v1 (Step Functions' optimized integrations) gives a service: the
+/// error prefix and the `Service:` of its messages; `None` for services those integrations
+/// do not call.
+pub fn v1_names(service: &str) -> Option<(&'static str, &'static str)> {
+    match service {
+        "dynamodb" => Some(("DynamoDB", "AmazonDynamoDBv2")),
+        "eventbridge" => Some(("EventBridge", "AmazonCloudWatchEvents")),
+        "sqs" => Some(("SQS", "AmazonSQS")),
+        "sns" => Some(("SNS", "AmazonSNS")),
+        _ => None,
+    }
+}
+
+/// A refusal as the Java SDK v1 names it: modelled exceptions by class, the rest as the
+/// service's base class (`DynamoDB.AmazonDynamoDBException`), and the v1 message.
+pub fn v1_error(service: &str, f: &AwsFault) -> (String, String) {
+    let (name, sdk_service) = v1_names(service).unwrap_or(("Aws", "Aws"));
+    let class = exception_class(f.exception.as_deref()).unwrap_or_else(|| format!("Amazon{name}Exception"));
+    (
+        format!("{name}.{class}"),
+        format!(
+            "{} (Service: {sdk_service}; Status Code: {}; Error Code: {}; Request ID: {}; Proxy: null)",
+            f.message, f.status, f.code, f.request_id
+        ),
+    )
 }
 
 /// A refusal as the Java SDK v2 names it: a class per modelled error (`Exception` appended
@@ -246,19 +258,7 @@ fn with_v1_metadata(a: AwsAnswer, ctx: &InvokeContext) -> Value {
 
 /// CRC-32 (IEEE), as DynamoDB's `x-amz-crc32` header gives it.
 fn crc32(bytes: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for b in bytes {
-        crc ^= u32::from(*b);
-        for _ in 0..8 {
-            crc = if crc & 1 == 1 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
-        }
-    }
-    !crc
-}
-
-/// A request id for answers a runtime synthesises.
-pub fn request_id(rng: &mut dyn FnMut() -> u64) -> String {
-    uuid(rng)
+    crc32fast::hash(bytes)
 }
 
 #[cfg(test)]
