@@ -16,6 +16,7 @@ pub mod item_reader;
 pub mod jsonata;
 pub mod jsonpath;
 pub mod local;
+pub mod map_run;
 pub mod model;
 pub mod payload;
 pub mod stepper;

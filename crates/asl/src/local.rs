@@ -234,8 +234,20 @@ pub async fn run_machine<S: Services>(
                         ready.push_back(Event::Task { frame: req.frame, task: req.task, outcome });
                     }
                 }
+                Effect::ReadItems { frame, task, call } => {
+                    let reply = match services.call(&integrations::Call::Aws(call)).await {
+                        integrations::CallResult::Aws(reply) => reply,
+                        _ => integrations::aws::AwsReply::NotSent {
+                            error: "States.ItemReaderFailed".into(),
+                            cause: "the runner has no S3 endpoint".into(),
+                        },
+                    };
+                    ready.push_back(Event::Items { frame, task, reply });
+                }
                 Effect::Complete => done = true,
-                Effect::StopExecution { .. } => {} // no child executions in memory
+                // No child executions in memory: a Distributed Map runs its children as frames
+                // (the environment says so), so no Map Run starts here.
+                Effect::StopExecution { .. } | Effect::StartMapRun(_) => {}
             }
         }
         if done {

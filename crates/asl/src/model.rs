@@ -233,6 +233,15 @@ pub struct MapSpec {
     pub item_batcher: Option<Value>,
     /// Label.
     pub label: Option<String>,
+    /// ItemReader, as given (a Distributed Map reading its items from S3).
+    pub item_reader: Option<Value>,
+    /// ResultWriter, as given.
+    pub result_writer: Option<Value>,
+    /// `ProcessorConfig.ExecutionType` is `EXPRESS` (a Distributed Map's children).
+    pub express_children: bool,
+    /// A Distributed Map's item processor as a state machine definition of its own (its
+    /// children run it as executions): `StartAt`, `States`, and the query language it inherits.
+    pub child_definition: Option<Value>,
 }
 
 /// A float field given literally or through a path.
@@ -429,6 +438,17 @@ impl Builder {
                 let distributed = po.get("ProcessorConfig").and_then(|c| c.get("Mode")).and_then(Value::as_str)
                     == Some("DISTRIBUTED");
                 let processor = self.scope(po, &format!("{loc}/{pkey}"), ql)?;
+                let express_children =
+                    po.get("ProcessorConfig").and_then(|c| c.get("ExecutionType")).and_then(Value::as_str)
+                        == Some("EXPRESS");
+                let child_definition = distributed.then(|| {
+                    let mut d = po.clone();
+                    d.remove("ProcessorConfig");
+                    if ql == QueryLanguage::JsonAta && !d.contains_key("QueryLanguage") {
+                        d.insert("QueryLanguage".into(), "JSONata".into());
+                    }
+                    Value::Object(d)
+                });
                 let selector = match (o.get("ItemSelector"), o.get("Parameters")) {
                     (Some(s), _) => Some(template(s, &format!("{loc}/ItemSelector"))?),
                     (None, Some(s)) => Some(template(s, &format!("{loc}/Parameters"))?),
@@ -453,6 +473,10 @@ impl Builder {
                     distributed,
                     item_batcher: o.get("ItemBatcher").cloned(),
                     label: o.get("Label").and_then(Value::as_str).map(String::from),
+                    item_reader: o.get("ItemReader").cloned(),
+                    result_writer: o.get("ResultWriter").cloned(),
+                    express_children,
+                    child_definition,
                 }))
             }
             other => return Err(err(format!("unknown state type '{other}'"), format!("{loc}/Type"))),

@@ -33,6 +33,25 @@ impl Env for TestEnv {
         self.counter += 1;
         self.counter
     }
+    fn child_executions(&self) -> bool {
+        true
+    }
+}
+
+/// What the fake Map Runs end with: a run whose inputs hold "hang" never ends, one holding
+/// "flaky" fails the first time, one holding "fail" fails; the others succeed with their inputs.
+fn run_outcome(start: &stepper::MapRunStart, calls: &mut HashMap<String, u32>) -> Option<TaskOutcome> {
+    let text = serde_json::to_string(&start.inputs).unwrap();
+    let n = calls.entry(format!("run:{text}")).or_insert(0);
+    *n += 1;
+    let failed = TaskOutcome::Failed { error: Some("States.ExceedToleratedFailureThreshold".into()), cause: None };
+    if text.contains("hang") {
+        None
+    } else if text.contains("fail") || (text.contains("flaky") && *n == 1) {
+        Some(failed)
+    } else {
+        Some(TaskOutcome::Succeeded(Value::Array(start.inputs.clone())))
+    }
 }
 
 /// What the fake integrations answer: `ok` echoes, `heartbeat` beats then echoes, `hang`
@@ -55,12 +74,17 @@ fn respond(req: &TaskRequest, calls: &mut HashMap<String, u32>) -> Vec<TaskOutco
 /// Runs `def` to the end: step messages and task outcomes in order, then timers earliest
 /// first (moving the clock). Records every phase change into `seen`; returns the status.
 fn drive(def: Value, seen: &mut Seen) -> Status {
+    drive_with(def, json!({"a": 1}), seen)
+}
+
+/// [`drive`] with an input.
+fn drive_with(def: Value, input: Value, seen: &mut Seen) -> Status {
     let m: StateMachine = stepwise_asl::load(&def, false).expect("valid definition");
     let info =
         ExecutionInfo::new("123456789012", "us-east-1", "Machine", "exec", "arn:aws:iam::123456789012:role/r", false);
     let t0 = Utc.with_ymd_and_hms(2024, 1, 2, 3, 4, 5).unwrap();
     let mut env = TestEnv { now: t0, counter: 0 };
-    let mut x = stepper::new_execution(info, json!({"a": 1}), t0);
+    let mut x = stepper::new_execution(info, input, t0);
     let mut queue = VecDeque::from([Event::Start]);
     let mut timers: Vec<(DateTime<Utc>, usize, u64)> = Vec::new();
     let mut calls = HashMap::new();
@@ -96,6 +120,21 @@ fn drive(def: Value, seen: &mut Seen) -> Status {
                 Effect::Invoke(req) => {
                     for outcome in respond(&req, &mut calls) {
                         queue.push_back(Event::Task { frame: req.frame, task: req.task, outcome });
+                    }
+                }
+                Effect::ReadItems { frame, task, .. } => {
+                    let answer = stepwise_asl::integrations::aws::AwsAnswer {
+                        status: 200,
+                        request_id: "r".into(),
+                        output: json!({"Body": "[1, 2]"}),
+                        body: String::new(),
+                    };
+                    let reply = stepwise_asl::integrations::aws::AwsReply::Answer(answer);
+                    queue.push_back(Event::Items { frame, task, reply });
+                }
+                Effect::StartMapRun(start) => {
+                    if let Some(outcome) = run_outcome(&start, &mut calls) {
+                        queue.push_back(Event::Task { frame: start.run.frame, task: start.run.task, outcome });
                     }
                 }
                 Effect::Complete | Effect::StopExecution { .. } => {}
@@ -190,6 +229,26 @@ fn every_phase_transition_is_in_the_table_and_every_row_is_exercised() {
     assert!(matches!(run(parallel_retried, &mut seen), Status::Succeeded { .. }));
     let status = run(failing_branch(), &mut seen);
     assert!(matches!(&status, Status::Failed { error: Some(e), .. } if e == "Stop"), "{status:?}");
+    // Distributed Maps: items read from S3, then a Map Run, then the next state.
+    let processor = json!({"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}, "StartAt": "P",
+        "States": {"P": {"Type": "Pass", "End": true}}});
+    let reader = json!({"StartAt": "M", "States": {"M": {"Type": "Map", "ItemProcessor": processor, "Next": "After",
+        "ItemReader": {"Resource": "arn:aws:states:::s3:getObject", "ReaderConfig": {"InputType": "JSON"},
+            "Parameters": {"Bucket": "b", "Key": "k"}}},
+        "After": {"Type": "Pass", "End": true}}});
+    assert!(matches!(run(reader, &mut seen), Status::Succeeded { output } if output == json!([1, 2])));
+    // A Map Run that fails, is retried (a new run) and succeeds at an end state.
+    let retried = json!({"StartAt": "M", "States": {"M": {"Type": "Map", "ItemProcessor": processor, "End": true,
+        "ItemsPath": "$.items", "Retry": [{"ErrorEquals": ["States.ALL"], "IntervalSeconds": 1}]}}});
+    let status = drive_with(retried, json!({"items": ["flaky"]}), &mut seen);
+    assert!(matches!(&status, Status::Succeeded { .. }), "{status:?}");
+    // A Map Run stopped because a sibling branch failed.
+    let aborted = json!({"StartAt": "Par", "States": {"Par": {"Type": "Parallel", "End": true, "Branches": [
+        {"StartAt": "M", "States": {"M": {"Type": "Map", "ItemProcessor": processor, "End": true,
+            "ItemsPath": "$.items"}}},
+        {"StartAt": "F", "States": {"F": {"Type": "Task", "Resource": FAIL, "End": true}}}]}}});
+    let status = drive_with(aborted, json!({"items": ["hang"]}), &mut seen);
+    assert!(matches!(&status, Status::Failed { .. }), "{status:?}");
 
     let table: BTreeSet<(Option<PhaseKind>, PhaseKind)> = PHASE_TRANSITIONS.iter().map(|r| (r.from, r.to)).collect();
     assert_eq!(table.len(), PHASE_TRANSITIONS.len(), "the table lists each (from, to) once");

@@ -78,6 +78,8 @@ pub enum Phase {
     },
     /// A Parallel or Map waiting for its children.
     Children(Box<Join>),
+    /// A Distributed Map waiting for its items to be read, then for its Map Run.
+    MapRun(Box<MapRunWait>),
     /// Finished (reported to the parent or completed the execution).
     Done,
     /// Stopped because a sibling failed or the execution ended.
@@ -103,6 +105,17 @@ pub struct RunningTask {
     pub child: Option<String>,
 }
 
+/// A Distributed Map's wait.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MapRunWait {
+    /// The id the read's answer and the run's outcome must quote.
+    pub task: u64,
+    /// The Map Run's ARN.
+    pub run: String,
+    /// Waiting for the ItemReader's answer (the run has no children yet).
+    pub reading: bool,
+}
+
 /// A [`Phase`] without its payload, for the transition table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum PhaseKind {
@@ -116,6 +129,8 @@ pub enum PhaseKind {
     Backoff,
     /// [`Phase::Children`].
     Children,
+    /// [`Phase::MapRun`].
+    MapRun,
     /// [`Phase::Done`].
     Done,
     /// [`Phase::Aborted`].
@@ -131,6 +146,7 @@ impl Phase {
             Phase::Waiting { .. } => PhaseKind::Waiting,
             Phase::Backoff { .. } => PhaseKind::Backoff,
             Phase::Children(_) => PhaseKind::Children,
+            Phase::MapRun(_) => PhaseKind::MapRun,
             Phase::Done => PhaseKind::Done,
             Phase::Aborted => PhaseKind::Aborted,
         }
@@ -152,7 +168,7 @@ const fn row(from: Option<PhaseKind>, on: &'static str, to: PhaseKind) -> PhaseT
     PhaseTransition { from, on, to }
 }
 
-use PhaseKind::{Aborted, Backoff, Children, Done, Ready, Running, Waiting};
+use PhaseKind::{Aborted, Backoff, Children, Done, MapRun, Ready, Running, Waiting};
 
 /// Every change of a frame's phase one [`super::step`] can make, as a saved execution shows it
 /// between two steps (a frame whose phase stays the same but whose data changes counts as a
@@ -168,6 +184,7 @@ pub const PHASE_TRANSITIONS: &[PhaseTransition] = &[
     row(Some(Ready),    "step: a Wait set its timer",                                                   Waiting),
     row(Some(Ready),    "step: the state failed and a retrier applies",                                 Backoff),
     row(Some(Ready),    "step: a Parallel/Map started its children",                                    Children),
+    row(Some(Ready),    "step: a Distributed Map started its Map Run, or the read of its items",        MapRun),
     row(Some(Ready),    "step: an end or Succeed/Fail state, or a failure nothing catches",             Done),
     row(Some(Ready),    "ended",                                                                        Aborted),
     row(Some(Running),  "task heartbeat (timer moved) or submitted (waitForTaskToken)",                 Running),
@@ -180,6 +197,7 @@ pub const PHASE_TRANSITIONS: &[PhaseTransition] = &[
     row(Some(Waiting),  "ended",                                                                        Aborted),
     row(Some(Backoff),  "timer: the Task runs again",                                                   Running),
     row(Some(Backoff),  "timer: the Parallel/Map runs again",                                           Children),
+    row(Some(Backoff),  "timer: the Distributed Map runs again (a new Map Run)",                        MapRun),
     row(Some(Backoff),  "timer: the state fails again and a retrier applies",                           Backoff),
     row(Some(Backoff),  "timer: the state fails again and a Catch takes it",                            Ready),
     row(Some(Backoff),  "timer: the state fails again and nothing catches it",                          Done),
@@ -189,6 +207,11 @@ pub const PHASE_TRANSITIONS: &[PhaseTransition] = &[
     row(Some(Children), "step after the join: it failed and a retrier applies",                         Backoff),
     row(Some(Children), "step after the join at an end state, or a failure nothing catches",            Done),
     row(Some(Children), "ended",                                                                        Aborted),
+    row(Some(MapRun),   "items read: the Map Run starts its children",                                  MapRun),
+    row(Some(MapRun),   "the Map Run ended (or failed and a Catch takes it); the next state is due",    Ready),
+    row(Some(MapRun),   "the Map Run failed (or the read); a retrier applies",                          Backoff),
+    row(Some(MapRun),   "the Map Run ended at an end state, or a failure nothing catches",              Done),
+    row(Some(MapRun),   "ended",                                                                        Aborted),
 ];
 
 impl Stepper<'_> {
@@ -334,15 +357,27 @@ impl Stepper<'_> {
                 self.stop_child(&phase);
                 self.emit(frame, state_event(prefix, "Aborted"), None);
             }
+            Phase::MapRun(_) => {
+                self.stop_child(&phase);
+                self.emit(frame, "MapRunAborted", None);
+                self.emit(frame, state_event(prefix, "Aborted"), None);
+            }
         }
     }
 
-    /// A `.sync` task that ends without its child stops the child, as AWS does.
+    /// A `.sync` task that ends without its child stops the child, as AWS does; a Distributed
+    /// Map that ends without its Map Run stops the run (and the run its children).
     pub(super) fn stop_child(&mut self, phase: &Phase) {
-        if let Phase::Running(rt) = phase {
-            if let Some(arn) = &rt.child {
-                self.effects.push(super::Effect::StopExecution { execution_arn: arn.clone() });
+        match phase {
+            Phase::Running(rt) => {
+                if let Some(arn) = &rt.child {
+                    self.effects.push(super::Effect::StopExecution { execution_arn: arn.clone() });
+                }
             }
+            Phase::MapRun(w) if !w.reading => {
+                self.effects.push(super::Effect::StopExecution { execution_arn: w.run.clone() });
+            }
+            _ => {}
         }
     }
 

@@ -44,7 +44,7 @@ mod wait;
 
 pub use crate::integrations::Integration;
 pub use errors::Failure;
-pub use frames::{Frame, Parent, Phase, PhaseKind, PhaseTransition, RunningTask, PHASE_TRANSITIONS};
+pub use frames::{Frame, MapRunWait, Parent, Phase, PhaseKind, PhaseTransition, RunningTask, PHASE_TRANSITIONS};
 pub use join::{Join, JoinKind};
 pub use task::TaskRequest;
 
@@ -63,6 +63,11 @@ pub trait Env {
     fn now(&mut self) -> DateTime<Utc>;
     /// 64 random bits.
     fn random(&mut self) -> u64;
+    /// Whether the runtime runs a Distributed Map's children as executions of their own
+    /// ([`Effect::StartMapRun`]); without, they run inline as silent frames.
+    fn child_executions(&self) -> bool {
+        false
+    }
 }
 
 /// Names of an execution, as they appear in ARNs and the context object.
@@ -242,6 +247,9 @@ pub struct Execution {
     /// `.sync` task waits for this one's end.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent: Option<crate::integrations::states::ParentTask>,
+    /// The Map Run that started this execution (a Distributed Map's child), and its index.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub map_run: Option<MapRunChild>,
     /// Lifecycle.
     pub status: Status,
     /// Threads of control; index = frame id; 0 is the machine.
@@ -254,6 +262,15 @@ pub struct Execution {
     pub redrive_count: u32,
     /// Id of the machine-timeout timer, if the machine has TimeoutSeconds.
     pub machine_timer: Option<u64>,
+}
+
+/// A Distributed Map's child: its Map Run and its index there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MapRunChild {
+    /// The Map Run's ARN.
+    pub run: String,
+    /// The item's (or batch's) index.
+    pub index: u64,
 }
 
 /// Inputs to [`step`].
@@ -284,6 +301,18 @@ pub enum Event {
         /// Cause.
         cause: Option<String>,
     },
+    /// The answer to [`Effect::ReadItems`].
+    Items {
+        /// Frame id.
+        frame: usize,
+        /// The id the read quoted.
+        task: u64,
+        /// What S3 answered.
+        reply: crate::integrations::aws::AwsReply,
+    },
+    /// An event of a Map Run ([`crate::map_run`]); the runtime routes it to the run, and an
+    /// execution ignores it.
+    Run(crate::map_run::RunEvent),
     /// The runtime ends a running execution with a failure (`ExecutionFailed`), as AWS does to
     /// the executions of a deleted state machine (`States.Runtime`, "State machine NAME has
     /// been deleted.").
@@ -340,6 +369,30 @@ pub enum Effect {
     },
     /// The execution finished; its status is in the execution.
     Complete,
+    /// Read a Distributed Map's items from S3 and report `Event::Items` (at once: the answer
+    /// can be large, so it never travels as a message).
+    ReadItems {
+        /// Frame id.
+        frame: usize,
+        /// Id to quote.
+        task: u64,
+        /// The S3 call.
+        call: crate::integrations::aws::AwsCall,
+    },
+    /// Start a Map Run: its children's inputs are kept apart from the execution; its outcome
+    /// comes back as `Event::Task` with the run's `task`.
+    StartMapRun(Box<MapRunStart>),
+}
+
+/// What a Distributed Map hands the runtime to start its Map Run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MapRunStart {
+    /// The run, not yet started.
+    pub run: crate::map_run::MapRun,
+    /// The children's inputs, by index (the runtime stores them apart and empties this).
+    pub inputs: Vec<Value>,
+    /// The children's state machine definition (the item processor).
+    pub definition: Value,
 }
 
 /// The result of one step.
@@ -371,6 +424,7 @@ pub fn new_execution(info: ExecutionInfo, input: Value, start_time: DateTime<Utc
         input_text: None,
         start_time,
         parent: None,
+        map_run: None,
         status: Status::Running,
         frames: Vec::new(),
         last_event_id: 0,
@@ -429,6 +483,8 @@ impl<'a> Stepper<'a> {
             Event::Start => self.start(),
             Event::Advance { frame, timer } => self.advance(frame, timer),
             Event::Task { frame, task, outcome } => self.task_outcome(frame, task, outcome),
+            Event::Items { frame, task, reply } => self.items_read(frame, task, reply),
+            Event::Run(_) => {}
             Event::Stop { error, cause } => {
                 if self.x.status == Status::Running {
                     self.abort_frames(0);

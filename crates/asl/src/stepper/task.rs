@@ -169,6 +169,9 @@ impl Stepper<'_> {
 
     /// A task's outcome arrived; ignored unless the frame still runs that task.
     pub(super) fn task_outcome(&mut self, frame: usize, task: u64, outcome: TaskOutcome) {
+        if matches!(self.x.frames.get(frame), Some(Frame { phase: Phase::MapRun(_), .. })) {
+            return self.map_run_ended(frame, task, outcome);
+        }
         let Some(Frame { phase: Phase::Running(rt), .. }) = self.x.frames.get(frame) else {
             return;
         };
