@@ -263,7 +263,9 @@ impl Sim {
                 }
                 Effect::Invoke(r) => self.tasks.push_back(*r),
                 Effect::Complete => self.done = true,
-                Effect::StopExecution { .. } => {}
+                // These machines have no Distributed Map reading from S3, and this environment
+                // runs Distributed Map children as frames.
+                Effect::StopExecution { .. } | Effect::ReadItems { .. } | Effect::StartMapRun(_) => {}
             }
         }
     }
