@@ -34,6 +34,7 @@
 #![warn(missing_docs)]
 
 mod activities;
+mod map_runs;
 mod start;
 
 pub use start::{start, StartExecutionInput, Started};
@@ -347,7 +348,10 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Api<'_, S, Q, T, F, 
             }
             other => match self.activity_call(other, b).await {
                 Some(answer) => answer,
-                None => Err(ApiError::unknown_operation(other)),
+                None => match self.map_run_call(other, b).await {
+                    Some(answer) => answer,
+                    None => Err(ApiError::unknown_operation(other)),
+                },
             },
         }
     }
@@ -412,7 +416,8 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Api<'_, S, Q, T, F, 
     async fn list_state_machines(&self, b: &Body) -> ApiResult {
         let (max, offset) = (b.max_results(100)?, b.offset()?);
         let mut machines = self.rt.list_machines().await?;
-        machines.retain(|m| stepwise_asl::arn::region_of(&m.arn) == Some(self.region.as_str()));
+        // A Distributed Map's children run a machine of their own (`NAME/LABEL`), never listed.
+        machines.retain(|m| stepwise_asl::arn::region_of(&m.arn) == Some(self.region.as_str()) && !m.name.contains('/'));
         // AWS lists them by name, byte for byte (`m_10` before `m_1_`: recorded against AWS).
         machines.sort_by(|a, b| a.name.as_bytes().cmp(b.name.as_bytes()));
         let (items, next) = page(machines, offset, max);
@@ -487,6 +492,9 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Api<'_, S, Q, T, F, 
         let exec = &stored.execution;
         let mut d = describe_execution(exec, &stored.machine_arn);
         d["startDate"] = epoch_seconds(exec.start_time);
+        if let Some(child) = &exec.map_run {
+            d["mapRunArn"] = child.run.clone().into();
+        }
         if !matches!(exec.status, Status::Running) {
             if let Some(t) = self.stop_date(arn).await? {
                 d["stopDate"] = epoch_seconds(t);
@@ -525,8 +533,6 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Api<'_, S, Q, T, F, 
     }
 
     async fn list_executions(&self, b: &Body) -> ApiResult {
-        let machine_arn = b.required("stateMachineArn")?;
-        self.machine(&machine_arn).await?;
         let status = match b.string("statusFilter")? {
             None => None,
             Some(s) => Some(ExecutionStatus::parse(&s).ok_or_else(|| {
@@ -535,6 +541,11 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Api<'_, S, Q, T, F, 
                 ApiError::validation(aws::not_in_enum("statusFilter", &s, &allowed))
             })?),
         };
+        if b.present("mapRunArn") {
+            return self.list_map_run_executions(b, status).await;
+        }
+        let machine_arn = b.required("stateMachineArn")?;
+        self.machine(&machine_arn).await?;
         let query = ExecutionQuery { machine_arn, status, limit: b.max_results(100)?, page: b.position()? };
         let page = self.rt.list_executions(&query).await?;
         let rows: Vec<Value> = page

@@ -166,6 +166,25 @@ pub fn items_of_reply(
     }
 }
 
+/// The order a `java.util.HashMap` iterates these keys in: Step Functions builds each CSV row
+/// as one, so its fields come out in bucket order (recorded: headers `H1,` give `{"": …, "H1":
+/// …}`), not in column order. Buckets are `(h ^ h >>> 16) & (capacity - 1)` of Java's
+/// `String.hashCode` over UTF-16 units, the capacity 16 doubled while the map is more than 3/4
+/// full; keys sharing a bucket keep their insertion order.
+fn java_hash_map_order(keys: &[String]) -> Vec<usize> {
+    let mut capacity = 16usize;
+    while keys.len() * 4 > capacity * 3 {
+        capacity *= 2;
+    }
+    let bucket = |k: &str| {
+        let h = k.encode_utf16().fold(0i32, |h, u| h.wrapping_mul(31).wrapping_add(i32::from(u))) as u32;
+        ((h ^ (h >> 16)) as usize) & (capacity - 1)
+    };
+    let mut order: Vec<usize> = (0..keys.len()).collect();
+    order.sort_by_key(|&i| bucket(&keys[i]));
+    order
+}
+
 fn csv_items(text: &str, config: &ReaderConfig, limit: Option<usize>) -> Result<Vec<Value>, String> {
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
@@ -184,6 +203,7 @@ fn csv_items(text: &str, config: &ReaderConfig, limit: Option<usize>) -> Result<
     if !headers.iter().all(|h| seen.insert(h.as_str())) {
         return Err("CSV headers cannot contain duplicates.".into());
     }
+    let order = java_hash_map_order(&headers);
     let mut items = Vec::new();
     for record in records {
         if limit.is_some_and(|n| items.len() >= n) {
@@ -191,8 +211,8 @@ fn csv_items(text: &str, config: &ReaderConfig, limit: Option<usize>) -> Result<
         }
         let record = record.map_err(|e| format!("The CSV is malformed: {e}"))?;
         let mut item = Map::new();
-        for (i, h) in headers.iter().enumerate() {
-            item.insert(h.clone(), Value::String(record.get(i).unwrap_or_default().to_string()));
+        for &i in &order {
+            item.insert(headers[i].clone(), Value::String(record.get(i).unwrap_or_default().to_string()));
         }
         items.push(Value::Object(item));
     }

@@ -102,6 +102,8 @@ pub struct MapRun {
     pub frame: usize,
     /// The id the parent's outcome event must quote.
     pub task: u64,
+    /// The Map state's name.
+    pub state_name: String,
     /// The children's state machine: `arn:…:stateMachine:MACHINE/LABEL`.
     pub state_machine_arn: String,
     /// The children are EXPRESS executions.
@@ -361,6 +363,7 @@ mod tests {
             parent_machine_arn: "m".into(),
             frame: 0,
             task: 1,
+            state_name: "Map".into(),
             state_machine_arn: "m/l".into(),
             express: false,
             status: RunStatus::Running,

@@ -18,6 +18,9 @@
 //! | activity | `A#{arn}` | `A` | `activity` (S, JSON) |
 //! | waiting activity task | `AT#{activity arn}` | `{created ms:013}#{id}` | `task` (S, JSON): taken (deleted under a condition) by one worker |
 //! | activity task id | `ATI#{id}` | `ATI` | `sk_of` (S), `ttl`: makes a redone schedule of the same task a no-op |
+//! | Map Run | `MR#{arn}` | `MR` | `run` (S, JSON: counts and watermarks, no per-item data), `version` (N) |
+//! | Map Run of an execution | `MRX#{execution arn}` | `{start ms:013}#{run arn}` | (the key is the listing) |
+//! | Map Run inputs | `MI#{run arn}` | `{chunk:08}` | `items` (B: a deflated JSON array of up to 100 child inputs), `ttl` |
 //!
 //! The execution's `body` is one deflate stream of three JSON documents: the state
 //! (`Execution`), the outbox, and the events of the latest commits. DynamoDB charges by the
@@ -149,7 +152,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use stepwise_asl::history::HistoryEvent;
 use stepwise_asl::stepper::Execution;
 use stepwise_runtime::ports::{
-    Activity, Commit, ExecutionPage, ExecutionQuery, ExecutionStatus, ExecutionSummary, Machine, OutboxItem, PageToken,
+    Activity, Commit, MapRun, ExecutionPage, ExecutionQuery, ExecutionStatus, ExecutionSummary, Machine, OutboxItem, PageToken,
     PendingActivityTask, Store, Stored, TokenEntry,
 };
 use stepwise_runtime::Error;
@@ -1111,6 +1114,102 @@ impl Store for DynamoStore {
         let mut out: Vec<Machine> = self.scan_kind("list_machines", "M#", "M", "machine").await?;
         out.sort_by(|a, b| (a.created, &a.arn).cmp(&(b.created, &b.arn)));
         Ok(out)
+    }
+
+    async fn create_map_run(&self, run: &MapRun) -> Result<bool, Error> {
+        let json = serde_json::to_string(run).map_err(|e| self.corrupt("encoding a Map Run", e))?;
+        let mut item = key(format!("MR#{}", run.arn), "MR");
+        item.insert("run".into(), s(json));
+        item.insert("version".into(), n(1));
+        let units = write_units(item_size(&item));
+        let request = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send();
+        match metered!("PutItem", "create_map_run", Charge::Write(units), request) {
+            Ok(_) => {}
+            Err(e)
+                if e.as_service_error().is_some_and(
+                    aws_sdk_dynamodb::operation::put_item::PutItemError::is_conditional_check_failed_exception,
+                ) =>
+            {
+                return Ok(false)
+            }
+            Err(e) => return Err(self.err("create_map_run", e)),
+        }
+        let sk = format!("{}#{}", millis_key(run.start_date), run.arn);
+        self.put("create_map_run", key(format!("MRX#{}", run.execution_arn), &sk)).await?;
+        Ok(true)
+    }
+
+    async fn load_map_run(&self, arn: &str) -> Result<Option<(MapRun, u64)>, Error> {
+        let Some(item) = self.get("load_map_run", format!("MR#{arn}"), "MR").await? else { return Ok(None) };
+        let json = get_s(&item, "run").ok_or_else(|| self.corrupt(arn, "Map Run item without its body"))?;
+        let version = get_n(&item, "version").ok_or_else(|| self.corrupt(arn, "Map Run item without its version"))?;
+        let run = serde_json::from_str(json).map_err(|e| self.corrupt(arn, format!("the Map Run does not decode: {e}")))?;
+        Ok(Some((run, version)))
+    }
+
+    async fn commit_map_run(&self, run: &MapRun, expected_version: u64) -> Result<(), Error> {
+        let json = serde_json::to_string(run).map_err(|e| self.corrupt("encoding a Map Run", e))?;
+        let mut item = key(format!("MR#{}", run.arn), "MR");
+        item.insert("run".into(), s(json));
+        item.insert("version".into(), n(expected_version + 1));
+        let units = write_units(item_size(&item));
+        let request = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("version = :v")
+            .expression_attribute_values(":v", n(expected_version))
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send();
+        match metered!("PutItem", "commit_map_run", Charge::Write(units), request) {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error().is_some_and(
+                    aws_sdk_dynamodb::operation::put_item::PutItemError::is_conditional_check_failed_exception,
+                ) =>
+            {
+                Err(Error::Conflict { expected: expected_version })
+            }
+            Err(e) => Err(self.err("commit_map_run", e)),
+        }
+    }
+
+    async fn list_map_runs(&self, execution_arn: &str) -> Result<Vec<MapRun>, Error> {
+        let keys = self.query_prefix("list_map_runs", format!("MRX#{execution_arn}"), "").await?;
+        let mut out = Vec::with_capacity(keys.len());
+        for k in keys {
+            let Some(arn) = get_s(&k, "sk").and_then(|sk| sk.split_once('#')).map(|(_, a)| a.to_string()) else {
+                continue;
+            };
+            if let Some((run, _)) = self.load_map_run(&arn).await? {
+                out.push(run);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn put_map_items(&self, run_arn: &str, chunk: u64, items: &str) -> Result<(), Error> {
+        let mut item = key(format!("MI#{run_arn}"), &format!("{chunk:08}"));
+        item.insert("items".into(), b(deflate(items.as_bytes())));
+        item.insert("ttl".into(), self.running_ttl());
+        self.put("put_map_items", item).await
+    }
+
+    async fn get_map_items(&self, run_arn: &str, chunk: u64) -> Result<Option<String>, Error> {
+        let Some(item) = self.get("get_map_items", format!("MI#{run_arn}"), &format!("{chunk:08}")).await? else {
+            return Ok(None);
+        };
+        let bytes = get_b(&item, "items").ok_or_else(|| self.corrupt(run_arn, "inputs item without its items"))?;
+        let text = inflate(bytes, "a Map Run's inputs").map_err(|e| self.corrupt(run_arn, e))?;
+        String::from_utf8(text).map(Some).map_err(|e| self.corrupt(run_arn, e))
     }
 
     async fn create(&self, machine_arn: &str, commit: Commit) -> Result<(), Error> {

@@ -236,7 +236,11 @@ async fn run_case(
     let history = history.iter().map(|e| e.to_api_json(true)).collect();
     let x = stored.execution;
     if let Some(sdk) = &aws {
-        endpoint::post_checks(sdk, &settings.setup, &actors.consumed).await?;
+        let output = match &x.status {
+            Status::Succeeded { output } => output.clone(),
+            _ => Value::Null,
+        };
+        endpoint::post_checks(sdk, &settings.setup, &actors.consumed, &output).await?;
     }
     let (output, error, cause) = match x.status.clone() {
         Status::Succeeded { output } => (Some(output), None, None),

@@ -17,7 +17,7 @@ pub const DB_FILE: &str = "stepwise.db";
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The schema version this crate writes (`PRAGMA user_version`).
-const SCHEMA_VERSION: i64 = 3;
+const SCHEMA_VERSION: i64 = 4;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS machines (
@@ -94,6 +94,20 @@ CREATE TABLE IF NOT EXISTS activity_tasks (
     taken INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS activity_tasks_oldest ON activity_tasks (activity_arn, taken, created, seq);
+CREATE TABLE IF NOT EXISTS map_runs (
+    arn TEXT PRIMARY KEY,
+    execution_arn TEXT NOT NULL,
+    start_time TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    run TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS map_runs_by_execution ON map_runs (execution_arn, start_time, arn);
+CREATE TABLE IF NOT EXISTS map_items (
+    run_arn TEXT NOT NULL,
+    chunk INTEGER NOT NULL,
+    items TEXT NOT NULL,
+    PRIMARY KEY (run_arn, chunk)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS subscriptions (
     topic_arn TEXT NOT NULL,
     queue TEXT NOT NULL,

@@ -7,6 +7,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use stepwise_asl::history::HistoryEvent;
 use stepwise_runtime::ports::{
+    MapRun,
     Activity, Commit, ExecutionPage, ExecutionQuery, ExecutionStatus, ExecutionSummary, Machine, OutboxItem, PageToken,
     PendingActivityTask, Store, Stored, TokenEntry,
 };
@@ -416,6 +417,96 @@ impl Store for SqliteStore {
         self.db
             .write(KIND, "consume_token", move |tx| {
                 Ok(tx.execute("UPDATE tokens SET used = 1 WHERE hash = ?1 AND used = 0", [&hash])? == 1)
+            })
+            .await
+    }
+
+    async fn create_map_run(&self, run: &MapRun) -> Result<bool, Error> {
+        let json = serde_json::to_string(run).map_err(|e| KIND.error("create_map_run", e))?;
+        let (arn, execution, start) = (run.arn.clone(), run.execution_arn.clone(), to_text(run.start_date));
+        self.db
+            .write(KIND, "create_map_run", move |tx| {
+                let n = tx.execute(
+                    "INSERT INTO map_runs (arn, execution_arn, start_time, version, run) VALUES (?1, ?2, ?3, 1, ?4)
+                     ON CONFLICT (arn) DO NOTHING",
+                    params![arn, execution, start, json],
+                )?;
+                Ok(n == 1)
+            })
+            .await
+    }
+
+    async fn load_map_run(&self, arn: &str) -> Result<Option<(MapRun, u64)>, Error> {
+        let arn = arn.to_string();
+        self.db
+            .read(KIND, "load_map_run", move |conn| {
+                let row: Option<(String, i64)> = conn
+                    .query_row("SELECT run, version FROM map_runs WHERE arn = ?1", [&arn], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .optional()?;
+                let Some((run, version)) = row else { return Ok(None) };
+                Ok(Some((serde_json::from_str(&run)?, to_u64(version)?)))
+            })
+            .await
+    }
+
+    async fn commit_map_run(&self, run: &MapRun, expected_version: u64) -> Result<(), Error> {
+        let json = serde_json::to_string(run).map_err(|e| KIND.error("commit_map_run", e))?;
+        let arn = run.arn.clone();
+        self.db
+            .write(KIND, "commit_map_run", move |tx| {
+                let n = tx.execute(
+                    "UPDATE map_runs SET run = ?1, version = version + 1 WHERE arn = ?2 AND version = ?3",
+                    params![json, arn, to_i64(expected_version)?],
+                )?;
+                if n == 0 {
+                    return Err(Error::Conflict { expected: expected_version }.into());
+                }
+                Ok(())
+            })
+            .await
+    }
+
+    async fn list_map_runs(&self, execution_arn: &str) -> Result<Vec<MapRun>, Error> {
+        let execution_arn = execution_arn.to_string();
+        self.db
+            .read(KIND, "list_map_runs", move |conn| {
+                let mut stmt = conn
+                    .prepare_cached("SELECT run FROM map_runs WHERE execution_arn = ?1 ORDER BY start_time, arn")?;
+                let rows = stmt.query_map([&execution_arn], |r| r.get::<_, String>(0))?;
+                let mut out = Vec::new();
+                for json in rows {
+                    out.push(serde_json::from_str(&json?)?);
+                }
+                Ok(out)
+            })
+            .await
+    }
+
+    async fn put_map_items(&self, run_arn: &str, chunk: u64, items: &str) -> Result<(), Error> {
+        let (arn, items) = (run_arn.to_string(), items.to_string());
+        self.db
+            .write(KIND, "put_map_items", move |tx| {
+                tx.execute(
+                    "INSERT INTO map_items (run_arn, chunk, items) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (run_arn, chunk) DO UPDATE SET items = excluded.items",
+                    params![arn, to_i64(chunk)?, items],
+                )?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn get_map_items(&self, run_arn: &str, chunk: u64) -> Result<Option<String>, Error> {
+        let arn = run_arn.to_string();
+        self.db
+            .read(KIND, "get_map_items", move |conn| {
+                Ok(conn
+                    .query_row(
+                        "SELECT items FROM map_items WHERE run_arn = ?1 AND chunk = ?2",
+                        params![arn, to_i64(chunk)?],
+                        |r| r.get::<_, String>(0),
+                    )
+                    .optional()?)
             })
             .await
     }

@@ -4,8 +4,10 @@
 //! calls are the ways in. Fault points let tests crash the driver between any two of its writes.
 
 mod activities;
+mod map_runs;
 
 pub use activities::{activity_arn, ActivityTask};
+pub use map_runs::{ChildPage, UpdateMapRun};
 
 use crate::aws::{check_error_cause, check_name, machine_arn};
 use crate::ports::{
@@ -107,6 +109,9 @@ impl Env for RuntimeEnv {
     }
     fn random(&mut self) -> u64 {
         rand::random()
+    }
+    fn child_executions(&self) -> bool {
+        true
     }
 }
 
@@ -475,7 +480,7 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
         input: Value,
         input_text: Option<String>,
     ) -> Result<(String, DateTime<Utc>), Error> {
-        self.start(machine_arn, name, input, input_text, None).await
+        self.start(machine_arn, name, input, input_text, None, None).await
     }
 
     /// Starts an execution, started by `parent`'s task when it is a child.
@@ -486,6 +491,7 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
         input: Value,
         input_text: Option<String>,
         parent: Option<ParentTask>,
+        map_run: Option<stepper::MapRunChild>,
     ) -> Result<(String, DateTime<Utc>), Error> {
         check_name(name)?;
         let rec = self.get_machine(machine_arn).await?;
@@ -506,9 +512,13 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
         let account = account.filter(|a| !a.is_empty()).unwrap_or(&self.config.account);
         let mut info = ExecutionInfo::new(account, region, &rec.name, name, &rec.role_arn, rec.express);
         if rec.express {
-            // AWS: an EXPRESS execution's ARN carries one more part, a unique id.
-            info.execution_arn =
-                format!("{}:{}", info.execution_arn, stepwise_asl::uuid::v4(rand::random(), rand::random()));
+            // AWS: an EXPRESS execution's ARN carries one more part, a unique id (derived for a
+            // Map Run's child, whose ARN the run must find again from its name).
+            let id = match map_run {
+                Some(_) => stepwise_asl::map_run::child_name(name, 1),
+                None => stepwise_asl::uuid::v4(rand::random(), rand::random()),
+            };
+            info.execution_arn = format!("{}:{id}", info.execution_arn);
         }
         let arn = info.execution_arn.clone();
         let now = self.clock.now();
@@ -528,6 +538,7 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
         let mut execution = stepper::new_execution(info, input, now);
         execution.input_text = input_text;
         execution.parent = parent;
+        execution.map_run = map_run;
         let t = stepper::step(&machine, execution, Event::Start, &mut RuntimeEnv { now });
         let outbox = outbox_of(&arn, 1, t.effects);
         let commit = Commit {
@@ -556,6 +567,9 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
     /// Handles one step message: at most one transition of one execution.
     pub async fn handle(&self, msg: &StepMessage) -> Result<Handled, Error> {
         let arn = &msg.execution_arn;
+        if let Event::Run(event) = &msg.event {
+            return self.handle_run(arn, event.clone()).await;
+        }
         for attempt in 0..64 {
             let Some(stored) = self.store.load(arn).await? else { return Ok(Handled::NoOp) };
             self.fault(arn, FaultPoint::AfterLoad)?;
@@ -614,6 +628,8 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
             })
             .collect();
         let t = self.inline_task(&machine, t, &arn, version, &mut env).await?;
+        let t = self.read_items(&machine, t, &mut env).await?;
+        let t = self.store_map_inputs(t).await?;
         log_transition(&arn, version, &t.history);
         let outbox = outbox_of(&arn, version, t.effects);
         let commit = Commit {
@@ -720,6 +736,7 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
                     }
                 }
                 Action::Complete => self.report_to_parent(arn).await?,
+                Action::StartMapRun(start) => self.begin_map_run(start).await?,
                 Action::Stop { execution_arn } => match self.stop_execution(execution_arn, None, None).await {
                     // A child that is gone has nothing to stop.
                     Ok(()) | Err(Error::NotFound { .. }) => {}
@@ -736,6 +753,10 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
     /// parent no longer waiting ignores it.
     async fn report_to_parent(&self, arn: &str) -> Result<(), Error> {
         let Some(stored) = self.store.load(arn).await? else { return Ok(()) };
+        if let Some(child) = &stored.execution.map_run {
+            let status = stored.execution.status.kind();
+            return self.report_to_map_run(arn, child, status).await;
+        }
         let Some(parent) = &stored.execution.parent else { return Ok(()) };
         let Some(sync) = parent.sync else { return Ok(()) };
         let outcome = states::sync_outcome(&stored.execution, &stored.machine_arn, self.clock.now(), sync);
@@ -827,6 +848,9 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
     /// StopExecution: sends a stop message.
     pub async fn stop_execution(&self, arn: &str, error: Option<String>, cause: Option<String>) -> Result<(), Error> {
         check_error_cause(error.as_deref(), cause.as_deref())?;
+        if map_runs::is_map_run(arn) {
+            return self.handle_run(arn, stepwise_asl::map_run::RunEvent::Stop).await.map(|_| ());
+        }
         self.describe(arn).await?;
         let msg = StepMessage {
             execution_arn: arn.into(),
@@ -949,6 +973,8 @@ fn log_transition(arn: &str, version: u64, history: &[stepwise_asl::history::His
 fn outbox_of(arn: &str, version: u64, effects: Vec<Effect>) -> Vec<OutboxItem> {
     effects
         .into_iter()
+        // Reads are done before the commit (`Runtime::read_items`).
+        .filter(|e| !matches!(e, Effect::ReadItems { .. }))
         .enumerate()
         .map(|(i, e)| {
             let action = match e {
@@ -964,6 +990,8 @@ fn outbox_of(arn: &str, version: u64, effects: Vec<Effect>) -> Vec<OutboxItem> {
                 Effect::Invoke(req) => Action::Invoke(req),
                 Effect::Complete => Action::Complete,
                 Effect::StopExecution { execution_arn } => Action::Stop { execution_arn },
+                Effect::StartMapRun(start) => Action::StartMapRun(start),
+                Effect::ReadItems { .. } => unreachable!("filtered above"),
             };
             OutboxItem { id: format!("{arn}#{version}#{i}"), action }
         })
@@ -1015,7 +1043,7 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> SelfCalls for Runtim
     ) -> Pin<Box<dyn Future<Output = Result<Started, Error>> + Send + 'a>> {
         Box::pin(async move {
             let value = execution_input(input)?;
-            match self.start(machine_arn, name, value, Some(input.to_string()), Some(parent.clone())).await {
+            match self.start(machine_arn, name, value, Some(input.to_string()), Some(parent.clone()), None).await {
                 Ok((execution_arn, start_date)) => Ok(Started { execution_arn, start_date }),
                 Err(Error::AlreadyExists { arn }) => {
                     // The same task starting it again (a redone action): the child it started.
@@ -1058,7 +1086,7 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> SelfCalls for Runtim
                     let input_text = text("Input").unwrap_or_else(|| "{}".into());
                     let value = execution_input(&input_text)?;
                     let name = text("Name").unwrap_or_else(|| stepwise_asl::uuid::v4(rand::random(), rand::random()));
-                    let (arn, date) = self.start(&machine, &name, value, Some(input_text), None).await?;
+                    let (arn, date) = self.start(&machine, &name, value, Some(input_text), None, None).await?;
                     Ok(serde_json::json!({"ExecutionArn": arn, "StartDate": iso(date)}))
                 }
                 "sendtasksuccess" => {

@@ -34,6 +34,8 @@ pub enum Missing {
     Task,
     /// `ActivityDoesNotExist`.
     Activity,
+    /// A Map Run.
+    MapRun,
 }
 
 /// What an [`Error::Invalid`] request got wrong; decides AWS's exception name.
@@ -161,6 +163,10 @@ impl Error {
     pub fn no_activity(arn: &str) -> Error {
         Error::NotFound { what: Missing::Activity, message: format!("Activity Does Not Exist: '{arn}'") }
     }
+    /// `ResourceNotFound` for this Map Run ARN.
+    pub fn no_map_run(arn: &str) -> Error {
+        Error::NotFound { what: Missing::MapRun, message: format!("Resource not found: '{arn}'") }
+    }
     /// `TaskDoesNotExist` with this message.
     pub fn no_task(message: impl Into<String>) -> Error {
         Error::NotFound { what: Missing::Task, message: message.into() }
@@ -172,6 +178,7 @@ impl Error {
             Missing::StateMachine => "StateMachineDoesNotExist",
             Missing::Task => "TaskDoesNotExist",
             Missing::Activity => "ActivityDoesNotExist",
+            Missing::MapRun => "ResourceNotFound",
         }
     }
 

@@ -13,6 +13,7 @@ use std::future::Future;
 use std::time::Duration;
 use stepwise_asl::history::HistoryEvent;
 use stepwise_asl::integrations::FunctionOutcome;
+pub use stepwise_asl::map_run::MapRun;
 use stepwise_asl::stepper::{Event, Execution, TaskRequest};
 
 /// The queue step messages travel on.
@@ -126,11 +127,13 @@ pub enum Action {
     Invoke(Box<TaskRequest>),
     /// The execution finished.
     Complete,
-    /// Stop another execution (a `.sync` task's child).
+    /// Stop another execution (a `.sync` task's child) or a Map Run.
     Stop {
         /// The execution to stop.
         execution_arn: String,
     },
+    /// Create a Map Run (its children's inputs are stored already) and begin it.
+    StartMapRun(Box<stepwise_asl::stepper::MapRunStart>),
 }
 
 /// An outbox entry: an action with a stable id, so that doing it again after a crash is
@@ -339,6 +342,20 @@ pub trait Store: Send + Sync {
     /// `query.status` only if given, after `query.page` if given. Reads only what the page
     /// needs (an index by machine and start time), whatever else is stored.
     fn list_executions(&self, query: &ExecutionQuery) -> impl Future<Output = Result<ExecutionPage, Error>> + Send;
+    /// Creates a Map Run at version 1; `false` (nothing written) when it exists already.
+    fn create_map_run(&self, run: &MapRun) -> impl Future<Output = Result<bool, Error>> + Send;
+    /// A Map Run and its version.
+    fn load_map_run(&self, arn: &str) -> impl Future<Output = Result<Option<(MapRun, u64)>, Error>> + Send;
+    /// Replaces a Map Run if its version is still `expected_version` (then it becomes
+    /// `expected_version + 1`); `Conflict` otherwise, with nothing written.
+    fn commit_map_run(&self, run: &MapRun, expected_version: u64) -> impl Future<Output = Result<(), Error>> + Send;
+    /// The Map Runs an execution started, oldest first (ties by ARN).
+    fn list_map_runs(&self, execution_arn: &str) -> impl Future<Output = Result<Vec<MapRun>, Error>> + Send;
+    /// Stores chunk `chunk` of a Map Run's child inputs (the text of a JSON array of at most
+    /// [`stepwise_asl::map_run::CHUNK`] inputs); storing it again replaces it.
+    fn put_map_items(&self, run_arn: &str, chunk: u64, items: &str) -> impl Future<Output = Result<(), Error>> + Send;
+    /// Chunk `chunk` of a Map Run's child inputs.
+    fn get_map_items(&self, run_arn: &str, chunk: u64) -> impl Future<Output = Result<Option<String>, Error>> + Send;
 }
 
 /// A message received from a queue.

@@ -98,6 +98,7 @@ impl Stepper<'_> {
                     parent_machine_arn: machine_arn,
                     frame,
                     task,
+                    state_name: st.name.clone(),
                     state_machine_arn,
                     express: spec.express_children,
                     status: crate::map_run::RunStatus::Running,
@@ -286,8 +287,12 @@ impl Stepper<'_> {
         let st = self.state(frame);
         match outcome {
             TaskOutcome::Succeeded(result) => {
+                // Recorded: MapRunSucceeded, then MapStateSucceeded following it, and
+                // MapStateExited following MapRunStarted.
+                let started = self.x.frames[frame].prev_event;
                 self.emit(frame, "MapRunSucceeded", None);
-                self.emit_side(frame, state_event(st.kind.event_prefix(), "Succeeded"), None);
+                self.emit(frame, state_event(st.kind.event_prefix(), "Succeeded"), None);
+                self.x.frames[frame].prev_event = started;
                 match self.process_result(frame, st, result) {
                     Ok(out) => self.exit_state(frame, out),
                     Err(f) => self.state_failed(frame, f),

@@ -143,12 +143,14 @@ pub async fn receive(sdk: &SdkClient, queue: &str, max: u32) -> Result<Vec<Strin
 }
 
 /// What the recorded test read after the execution: S3 objects (body and content type) and
-/// how many messages a queue received (those the actors took included). An object under a Map Run's prefix (`s3_json_object`)
-/// comes with the Distributed Map.
+/// how many messages a queue received (those the actors took included), and a JSON object
+/// whose key and fields name the execution's output (`s3_json_object`: a Map Run's manifest,
+/// `{map_run_id}` the last part of `output.MapRunArn`, `{output.MapRunArn}` that ARN).
 pub async fn post_checks(
     sdk: &SdkClient,
     setup: &Value,
     consumed: &std::collections::HashMap<String, usize>,
+    output: &Value,
 ) -> Result<(), String> {
     for check in items(setup, "post_checks") {
         match check["kind"].as_str() {
@@ -181,6 +183,28 @@ pub async fn post_checks(
                 let got = receive(sdk, queue, 10).await?.len() + consumed.get(queue).copied().unwrap_or(0);
                 if got != want {
                     return Err(format!("post-check: queue {queue} received {got} messages (recorded {want})"));
+                }
+            }
+            Some("s3_json_object") => {
+                let run_arn = text(&output["MapRunArn"]).to_string();
+                let run_id = run_arn.rsplit(':').next().unwrap_or_default();
+                let fill = |t: &str| t.replace("{map_run_id}", run_id).replace("{output.MapRunArn}", &run_arn);
+                let key = fill(text(&check["key_template"]));
+                let got = call(sdk, "s3", "getObject", json!({"Bucket": check["bucket"], "Key": key})).await?;
+                let body: Value = serde_json::from_str(text(&got["Body"]))
+                    .map_err(|e| format!("post-check: s3://{}/{key} is not JSON: {e}", text(&check["bucket"])))?;
+                for (field, want) in check["fields"].as_object().into_iter().flatten() {
+                    let want = match want {
+                        Value::String(t) => Value::String(fill(t)),
+                        other => other.clone(),
+                    };
+                    if body[field] != want {
+                        return Err(format!(
+                            "post-check: s3://{}/{key} has {field} = {} (recorded {want})",
+                            text(&check["bucket"]),
+                            body[field]
+                        ));
+                    }
                 }
             }
             other => return Err(format!("post-check {other:?} is not run here")),
