@@ -346,6 +346,63 @@ expect(X.ValidationException, sfn.get_execution_history, executionArn=arn, maxRe
 expect(X.StateMachineAlreadyExists, sfn.create_state_machine, name="Smoke", definition=json.dumps(WAIT), roleArn=ROLE)
 expect(X.StateMachineTypeNotSupported, client(inject_host_prefix=False).start_sync_execution, stateMachineArn=machine)
 
+# --- Distributed Map: a Map Run, its child executions, UpdateMapRun ------------------------------
+# Six items, one child at a time (each waits a second) until UpdateMapRun lets all run at once.
+PROCESSOR = {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}, "StartAt": "Slow",
+             "States": {"Slow": {"Type": "Wait", "Seconds": 1, "Next": "Check"},
+                        "Check": {"Type": "Choice", "Choices": [{"Variable": "$.bad", "IsPresent": True, "Next": "Bad"}],
+                                  "Default": "Done"},
+                        "Bad": {"Type": "Fail", "Error": "Item.Bad", "Cause": "a bad item"},
+                        "Done": {"Type": "Pass", "End": True}}}
+DM = {"StartAt": "Fan", "States": {"Fan": {"Type": "Map", "Label": "Fan", "MaxConcurrency": 1,
+      "ToleratedFailureCount": 1, "ItemProcessor": PROCESSOR, "End": True}}}
+dm_machine = sfn.create_state_machine(name="SmokeDistributed", definition=json.dumps(DM), roleArn=ROLE)["stateMachineArn"]
+items = [{"n": i} for i in range(6)]
+run = sfn.start_execution(stateMachineArn=dm_machine, input=json.dumps(items))["executionArn"]
+deadline = time.time() + 10
+while not sfn.list_map_runs(executionArn=run)["mapRuns"]:
+    assert time.time() < deadline, "no Map Run listed"
+    time.sleep(0.02)
+[listed] = sfn.list_map_runs(executionArn=run)["mapRuns"]
+map_run = listed["mapRunArn"]
+assert map_run.startswith(dm_machine.replace(":stateMachine:", ":mapRun:") + "/Fan:"), listed
+assert listed["stateMachineArn"] == dm_machine + "/Fan" and listed["executionArn"] == run, listed
+d = sfn.describe_map_run(mapRunArn=map_run)
+assert d["status"] == "RUNNING" and d["maxConcurrency"] == 1 and d["toleratedFailureCount"] == 1, d
+assert d["executionCounts"]["total"] == 6 and d["executionCounts"]["running"] == 1, d
+sfn.update_map_run(mapRunArn=map_run, maxConcurrency=6)
+assert sfn.describe_map_run(mapRunArn=map_run)["maxConcurrency"] == 6
+expect(X.ValidationException, sfn.update_map_run, mapRunArn=map_run, toleratedFailurePercentage=101.0)
+done = wait_done(run)
+assert done["status"] == "SUCCEEDED", done
+assert json.loads(done["output"]) == items, done["output"]
+d = sfn.describe_map_run(mapRunArn=map_run)
+assert d["status"] == "SUCCEEDED" and "stopDate" in d, d
+assert d["executionCounts"]["succeeded"] == 6 and d["itemCounts"]["succeeded"] == 6, d
+assert d["executionCounts"]["running"] == 0 and d["executionCounts"]["pending"] == 0, d
+children = sfn.list_executions(mapRunArn=map_run)["executions"]
+assert len(children) == 6 and all(c["status"] == "SUCCEEDED" and c["mapRunArn"] == map_run for c in children), children
+assert all(c["stateMachineArn"] == dm_machine + "/Fan" for c in children), children
+page = sfn.list_executions(mapRunArn=map_run, maxResults=4)
+assert len(page["executions"]) == 4 and "nextToken" in page, page
+rest = sfn.list_executions(mapRunArn=map_run, maxResults=4, nextToken=page["nextToken"])["executions"]
+assert len(rest) == 2, rest
+child = sfn.describe_execution(executionArn=children[0]["executionArn"])
+assert child["mapRunArn"] == map_run and child["status"] == "SUCCEEDED", child
+expect(X.ResourceNotFound, sfn.describe_map_run, mapRunArn=map_run + "x")
+assert not any(m["name"].endswith("/Fan") for m in sfn.list_state_machines()["stateMachines"])
+# Two bad items of four, one tolerated: the run fails and the Map with it.
+bad = [{"n": 0}, {"n": 1, "bad": 1}, {"n": 2, "bad": 1}, {"n": 3}]
+run = sfn.start_execution(stateMachineArn=dm_machine, input=json.dumps(bad))["executionArn"]
+done = wait_done(run)
+assert done["status"] == "FAILED" and done["error"] == "States.ExceedToleratedFailureThreshold", done
+[listed] = sfn.list_map_runs(executionArn=run)["mapRuns"]
+d = sfn.describe_map_run(mapRunArn=listed["mapRunArn"])
+assert d["status"] == "FAILED" and d["executionCounts"]["failed"] == 2, d
+types = [e["type"] for e in sfn.get_execution_history(executionArn=run)["events"]]
+assert types[-4:] == ["MapRunStarted", "MapRunFailed", "MapStateFailed", "ExecutionFailed"], types
+print("distributed map: ok")
+
 # --- AWS service tasks through the endpoint the server was given (AWS_ENDPOINT_URL) ----------
 # The test command runs the server with its moto endpoint: a DynamoDB putItem (optimized) and
 # an aws-sdk getItem reach it, and their answers come back in Step Functions' shapes.
@@ -371,5 +428,46 @@ if endpoint:
     assert out["put"]["SdkHttpMetadata"]["HttpStatusCode"] == 200, out
     assert ddb.get_item(TableName=table, Key={"id": {"S": "order-1"}})["Item"] == {"id": {"S": "order-1"}}
     print("dynamodb and aws-sdk tasks: ok")
+
+    # 1,000 items read from JSON Lines in S3, EXPRESS children, up to 1,000 at once, the
+    # results written back to S3.
+    s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
+                      aws_access_key_id="test", aws_secret_access_key="test")
+    bucket = f"smoke-dm-{int(time.time() * 1000)}"
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="items.jsonl", Body="\n".join(json.dumps({"n": i}) for i in range(1000)))
+    BIG = {"StartAt": "Fan", "States": {"Fan": {"Type": "Map", "MaxConcurrency": 1000,
+        "ItemReader": {"Resource": "arn:aws:states:::s3:getObject", "ReaderConfig": {"InputType": "JSONL"},
+                       "Parameters": {"Bucket": bucket, "Key": "items.jsonl"}},
+        "ItemSelector": {"n.$": "$$.Map.Item.Value.n", "index.$": "$$.Map.Item.Index"},
+        "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"}, "StartAt": "Double",
+                          "States": {"Double": {"Type": "Pass", "Parameters": {"double.$": "States.MathAdd($.n, $.n)"},
+                                                "End": True}}},
+        "ResultWriter": {"Resource": "arn:aws:states:::s3:putObject", "Parameters": {"Bucket": bucket, "Prefix": "out"}},
+        "End": True}}}
+    big_machine = sfn.create_state_machine(name="SmokeThousand", definition=json.dumps(BIG), roleArn=ROLE)["stateMachineArn"]
+    started = time.time()
+    run = sfn.start_execution(stateMachineArn=big_machine, input="{}")["executionArn"]
+    deadline = time.time() + 120
+    while (d := sfn.describe_execution(executionArn=run))["status"] == "RUNNING":
+        assert time.time() < deadline, d
+        time.sleep(0.1)
+    elapsed = time.time() - started
+    assert d["status"] == "SUCCEEDED", d
+    out = json.loads(d["output"])
+    run_id = out["MapRunArn"].rsplit(":", 1)[1]
+    assert out["ResultWriterDetails"] == {"Bucket": bucket, "Key": f"out/{run_id}/manifest.json"}, out
+    m = sfn.describe_map_run(mapRunArn=out["MapRunArn"])
+    assert m["executionCounts"]["succeeded"] == 1000 and m["executionCounts"]["total"] == 1000, m
+    assert m["itemCounts"]["resultsWritten"] == 1000, m
+    manifest = json.loads(s3.get_object(Bucket=bucket, Key=f"out/{run_id}/manifest.json")["Body"].read())
+    assert manifest["DestinationBucket"] == bucket and manifest["MapRunArn"] == out["MapRunArn"], manifest
+    assert manifest["ResultFiles"]["FAILED"] == [] and len(manifest["ResultFiles"]["SUCCEEDED"]) == 1, manifest
+    results = json.loads(s3.get_object(Bucket=bucket, Key=manifest["ResultFiles"]["SUCCEEDED"][0]["Key"])["Body"].read())
+    assert len(results) == 1000 and all(r["Status"] == "SUCCEEDED" for r in results), len(results)
+    assert sorted(json.loads(r["Output"])["double"] for r in results) == [2 * i for i in range(1000)]
+    assert sorted(json.loads(r["Input"])["index"] for r in results) == list(range(1000))
+    assert all(r["StateMachineArn"] == big_machine + "/" + out["MapRunArn"].split("/")[1].split(":")[0] for r in results)
+    print(f"distributed map of 1000 items from S3: ok ({elapsed:.1f} s)")
 
 print("boto3 smoke: all checks passed")

@@ -478,9 +478,12 @@ fn boto3_and_the_aws_cli_drive_the_server() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "boto3_smoke.py failed\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     assert!(stdout.contains("boto3 smoke: all checks passed"), "{stdout}");
+    assert!(stdout.contains("distributed map: ok"), "{stdout}");
     if std::env::var_os("AWS_ENDPOINT_URL").is_some() {
-        // The server was given the test command's moto endpoint: its DynamoDB tasks ran.
+        // The server was given the test command's moto endpoint: its DynamoDB tasks ran, and a
+        // Distributed Map read 1,000 items from S3 and wrote its results there.
         assert!(stdout.contains("dynamodb and aws-sdk tasks: ok"), "{stdout}");
+        assert!(stdout.contains("distributed map of 1000 items from S3: ok"), "{stdout}");
     }
 }
 
