@@ -417,7 +417,8 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Api<'_, S, Q, T, F, 
         let (max, offset) = (b.max_results(100)?, b.offset()?);
         let mut machines = self.rt.list_machines().await?;
         // A Distributed Map's children run a machine of their own (`NAME/LABEL`), never listed.
-        machines.retain(|m| stepwise_asl::arn::region_of(&m.arn) == Some(self.region.as_str()) && !m.name.contains('/'));
+        machines
+            .retain(|m| stepwise_asl::arn::region_of(&m.arn) == Some(self.region.as_str()) && !m.name.contains('/'));
         // AWS lists them by name, byte for byte (`m_10` before `m_1_`: recorded against AWS).
         machines.sort_by(|a, b| a.name.as_bytes().cmp(b.name.as_bytes()));
         let (items, next) = page(machines, offset, max);

@@ -152,8 +152,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use stepwise_asl::history::HistoryEvent;
 use stepwise_asl::stepper::Execution;
 use stepwise_runtime::ports::{
-    Activity, Commit, MapRun, ExecutionPage, ExecutionQuery, ExecutionStatus, ExecutionSummary, Machine, OutboxItem, PageToken,
-    PendingActivityTask, Store, Stored, TokenEntry,
+    Activity, Commit, ExecutionPage, ExecutionQuery, ExecutionStatus, ExecutionSummary, Machine, MapRun, OutboxItem,
+    PageToken, PendingActivityTask, Store, Stored, TokenEntry,
 };
 use stepwise_runtime::Error;
 
@@ -1150,7 +1150,8 @@ impl Store for DynamoStore {
         let Some(item) = self.get("load_map_run", format!("MR#{arn}"), "MR").await? else { return Ok(None) };
         let json = get_s(&item, "run").ok_or_else(|| self.corrupt(arn, "Map Run item without its body"))?;
         let version = get_n(&item, "version").ok_or_else(|| self.corrupt(arn, "Map Run item without its version"))?;
-        let run = serde_json::from_str(json).map_err(|e| self.corrupt(arn, format!("the Map Run does not decode: {e}")))?;
+        let run =
+            serde_json::from_str(json).map_err(|e| self.corrupt(arn, format!("the Map Run does not decode: {e}")))?;
         Ok(Some((run, version)))
     }
 

@@ -141,6 +141,9 @@ enum Cmd {
         /// Account of Lambda functions named without an ARN.
         #[arg(long, default_value = "*")]
         account: String,
+        /// The state machine's name (a Distributed Map starts its children as executions of it).
+        #[arg(long, default_value = "*")]
+        name: String,
     },
     /// Validate a definition; prints AWS's InvalidDefinition message on failure.
     Validate {
@@ -320,12 +323,12 @@ fn real_main() -> Result<ExitCode> {
             println!("{}", Value::Object(line));
             Ok(if r.status == ExecutionStatus::Succeeded { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
-        Cmd::Policy { definition, bindings, region, account } => {
+        Cmd::Policy { definition, bindings, region, account, name } => {
             let text = read_text(&definition)?;
             let bindings = bindings.as_deref().map(read_text).transpose()?;
             let def = policy::load_definition(&text, bindings.as_deref())
                 .with_context(|| format!("reading {}", definition.display()))?;
-            let p = policy::policy(&def, &policy::PolicyOptions { region, account })?;
+            let p = policy::policy(&def, &policy::PolicyOptions { region, account, machine: name })?;
             for u in &p.uncovered {
                 eprintln!("stepwise: not in the policy (not a Lambda, SQS or SNS task): {u}");
             }

@@ -37,6 +37,8 @@ pub struct PolicyOptions {
     pub region: String,
     /// Account for function names given without an ARN.
     pub account: String,
+    /// The state machine's name (`*`: any), for a Distributed Map's children.
+    pub machine: String,
 }
 
 /// A statement under construction: one per service.
@@ -182,6 +184,9 @@ pub fn policy(definition: &Value, opts: &PolicyOptions) -> Result<Policy> {
         }
     };
     each_state(states, &mut |name, state| {
+        if state.get("Type").and_then(Value::as_str) == Some("Map") {
+            return distributed_map(state, opts, &mut grant);
+        }
         if state.get("Type").and_then(Value::as_str) != Some("Task") {
             return;
         }
@@ -289,6 +294,51 @@ pub fn policy(definition: &Value, opts: &PolicyOptions) -> Result<Policy> {
     Ok(Policy { document: json!({"Version": "2012-10-17", "Statement": statement}), uncovered })
 }
 
+/// What Step Functions generates for a Distributed Map: starting its children (executions of
+/// the machine itself, `execution:NAME/LABEL:ID`), describing and stopping them, reading the
+/// ItemReader's object or listing, and writing the ResultWriter's files.
+fn distributed_map(state: &Map<String, Value>, opts: &PolicyOptions, grant: &mut dyn FnMut(&str, Vec<String>)) {
+    let mode = state.get("ItemProcessor").and_then(|p| p.get("ProcessorConfig")).and_then(|c| c.get("Mode"));
+    if mode.and_then(Value::as_str) != Some("DISTRIBUTED") {
+        return;
+    }
+    let (region, account, machine) = (&opts.region, &opts.account, &opts.machine);
+    grant("states:StartExecution", vec![format!("arn:aws:states:{region}:{account}:stateMachine:{machine}")]);
+    let children = format!("arn:aws:states:{region}:{account}:execution:{machine}/*");
+    grant("states:DescribeExecution", vec![children.clone()]);
+    grant("states:StopExecution", vec![children]);
+    let args = |o: &Value| o.get("Parameters").or_else(|| o.get("Arguments")).and_then(Value::as_object).cloned();
+    if let Some(reader) = state.get("ItemReader") {
+        let params = args(reader).unwrap_or_default();
+        let bucket = field(&params, "Bucket");
+        match (reader.get("Resource").and_then(Value::as_str), bucket) {
+            (Some(r), Param::Literal(b)) if r.ends_with("s3:listObjectsV2") => {
+                grant("s3:ListBucket", vec![format!("arn:aws:s3:::{b}")]);
+            }
+            (Some(_), Param::Literal(b)) => {
+                let key = match field(&params, "Key") {
+                    Param::Literal(k) => k,
+                    _ => "*".into(),
+                };
+                grant("s3:GetObject", vec![format!("arn:aws:s3:::{b}/{key}")]);
+            }
+            (Some(r), _) if r.ends_with("s3:listObjectsV2") => grant("s3:ListBucket", vec!["*".into()]),
+            _ => grant("s3:GetObject", vec!["*".into()]),
+        }
+    }
+    if let Some(writer) = state.get("ResultWriter").filter(|w| w.get("Resource").is_some()) {
+        let params = args(writer).unwrap_or_default();
+        let objects = match (field(&params, "Bucket"), field(&params, "Prefix")) {
+            (Param::Literal(b), Param::Literal(p)) => format!("arn:aws:s3:::{b}/{p}/*"),
+            (Param::Literal(b), Param::Missing) => format!("arn:aws:s3:::{b}/*"),
+            _ => "*".into(),
+        };
+        for action in ["s3:PutObject", "s3:GetObject", "s3:ListMultipartUploadParts", "s3:AbortMultipartUpload"] {
+            grant(action, vec![objects.clone()]);
+        }
+    }
+}
+
 /// The IAM actions of an `aws-sdk:SERVICE:ACTION` task: the service's signing name (its IAM
 /// prefix) and the operation's name, with S3's own action names where they differ.
 fn sdk_action(tail: &str) -> Option<Vec<String>> {
@@ -331,7 +381,7 @@ mod tests {
     use super::*;
 
     fn opts() -> PolicyOptions {
-        PolicyOptions { region: "us-east-1".into(), account: "123456789012".into() }
+        PolicyOptions { region: "us-east-1".into(), account: "123456789012".into(), machine: "Sample".into() }
     }
 
     #[test]
@@ -422,6 +472,35 @@ mod tests {
             ])
         );
         assert_eq!(p.uncovered, ["N: arn:aws:states:::aws-sdk:nosuch:thing (no such service action in AWS's models)"]);
+    }
+
+    #[test]
+    fn distributed_maps_grant_their_children_reads_and_writes() {
+        let def = json!({"StartAt": "M", "States": {"M": {"Type": "Map", "End": true,
+            "ItemReader": {"Resource": "arn:aws:states:::s3:getObject", "Parameters": {"Bucket": "in", "Key": "items.csv"}},
+            "ResultWriter": {"Resource": "arn:aws:states:::s3:putObject", "Parameters": {"Bucket": "out", "Prefix": "runs"}},
+            "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"}, "StartAt": "P",
+                "States": {"P": {"Type": "Pass", "End": true}}}}}});
+        let p = policy(&def, &opts()).unwrap();
+        let grants = |action: &str| {
+            p.document["Statement"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|s| s["Action"][0] == action)
+                .map(|s| s["Resource"].clone())
+                .unwrap_or_else(|| panic!("no {action} in {}", p.document))
+        };
+        assert_eq!(
+            grants("states:StartExecution"),
+            json!(["arn:aws:states:us-east-1:123456789012:stateMachine:Sample"])
+        );
+        assert_eq!(grants("states:StopExecution"), json!(["arn:aws:states:us-east-1:123456789012:execution:Sample/*"]));
+        assert_eq!(grants("s3:GetObject"), json!(["arn:aws:s3:::in/items.csv", "arn:aws:s3:::out/runs/*"]));
+        assert_eq!(grants("s3:PutObject"), json!(["arn:aws:s3:::out/runs/*"]));
+        let inline = json!({"StartAt": "M", "States": {"M": {"Type": "Map", "End": true,
+            "ItemProcessor": {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}}}});
+        assert_eq!(policy(&inline, &opts()).unwrap().document["Statement"], json!([]));
     }
 
     #[test]

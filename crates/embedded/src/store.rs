@@ -7,9 +7,8 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use stepwise_asl::history::HistoryEvent;
 use stepwise_runtime::ports::{
-    MapRun,
-    Activity, Commit, ExecutionPage, ExecutionQuery, ExecutionStatus, ExecutionSummary, Machine, OutboxItem, PageToken,
-    PendingActivityTask, Store, Stored, TokenEntry,
+    Activity, Commit, ExecutionPage, ExecutionQuery, ExecutionStatus, ExecutionSummary, Machine, MapRun, OutboxItem,
+    PageToken, PendingActivityTask, Store, Stored, TokenEntry,
 };
 use stepwise_runtime::Error;
 
@@ -441,7 +440,9 @@ impl Store for SqliteStore {
         self.db
             .read(KIND, "load_map_run", move |conn| {
                 let row: Option<(String, i64)> = conn
-                    .query_row("SELECT run, version FROM map_runs WHERE arn = ?1", [&arn], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .query_row("SELECT run, version FROM map_runs WHERE arn = ?1", [&arn], |r| {
+                        Ok((r.get(0)?, r.get(1)?))
+                    })
                     .optional()?;
                 let Some((run, version)) = row else { return Ok(None) };
                 Ok(Some((serde_json::from_str(&run)?, to_u64(version)?)))
@@ -470,8 +471,8 @@ impl Store for SqliteStore {
         let execution_arn = execution_arn.to_string();
         self.db
             .read(KIND, "list_map_runs", move |conn| {
-                let mut stmt = conn
-                    .prepare_cached("SELECT run FROM map_runs WHERE execution_arn = ?1 ORDER BY start_time, arn")?;
+                let mut stmt =
+                    conn.prepare_cached("SELECT run FROM map_runs WHERE execution_arn = ?1 ORDER BY start_time, arn")?;
                 let rows = stmt.query_map([&execution_arn], |r| r.get::<_, String>(0))?;
                 let mut out = Vec::new();
                 for json in rows {

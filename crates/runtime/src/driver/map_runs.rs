@@ -126,7 +126,8 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
     }
 
     async fn send_run_event(&self, run_arn: &str, event: RunEvent, dedup: &str) -> Result<(), Error> {
-        let msg = StepMessage { execution_arn: run_arn.into(), event: Event::Run(event), not_before: None, origin: None };
+        let msg =
+            StepMessage { execution_arn: run_arn.into(), event: Event::Run(event), not_before: None, origin: None };
         self.send_step(&msg, Duration::ZERO, Some(dedup)).await
     }
 
