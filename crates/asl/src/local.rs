@@ -242,7 +242,7 @@ pub async fn run_machine<S: Services>(
                             cause: "the runner has no S3 endpoint".into(),
                         },
                     };
-                    ready.push_back(Event::Items { frame, task, reply });
+                    ready.push_back(Event::Items { frame, task, reply: Box::new(reply) });
                 }
                 Effect::Complete => done = true,
                 // No child executions in memory: a Distributed Map runs its children as frames

@@ -41,7 +41,7 @@ impl Env for TestEnv {
 /// What the fake Map Runs end with: a run whose inputs hold "hang" never ends, one holding
 /// "flaky" fails the first time, one holding "fail" fails; the others succeed with their inputs.
 fn run_outcome(start: &stepper::MapRunStart, calls: &mut HashMap<String, u32>) -> Option<TaskOutcome> {
-    let text = serde_json::to_string(&start.inputs).unwrap();
+    let text = serde_json::to_string(&start.inputs).expect("inputs serialise");
     let n = calls.entry(format!("run:{text}")).or_insert(0);
     *n += 1;
     let failed = TaskOutcome::Failed { error: Some("States.ExceedToleratedFailureThreshold".into()), cause: None };
@@ -130,7 +130,7 @@ fn drive_with(def: Value, input: Value, seen: &mut Seen) -> Status {
                         body: String::new(),
                     };
                     let reply = stepwise_asl::integrations::aws::AwsReply::Answer(answer);
-                    queue.push_back(Event::Items { frame, task, reply });
+                    queue.push_back(Event::Items { frame, task, reply: Box::new(reply) });
                 }
                 Effect::StartMapRun(start) => {
                     if let Some(outcome) = run_outcome(&start, &mut calls) {

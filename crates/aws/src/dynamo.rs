@@ -238,7 +238,6 @@ fn history_sk(from: u64) -> String {
     format!("H#{from:012}")
 }
 
-#[cfg(test)]
 fn deflate(json: &[u8]) -> Vec<u8> {
     miniz_oxide::deflate::compress_to_vec(json, 6)
 }

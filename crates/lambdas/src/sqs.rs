@@ -42,6 +42,8 @@ fn event_kind(event: &Event) -> (&'static str, Option<usize>) {
         Event::Task { frame, .. } => ("Task", Some(*frame)),
         Event::Stop { .. } => ("Stop", None),
         Event::Terminate { .. } => ("Terminate", None),
+        Event::Items { frame, .. } => ("Items", Some(*frame)),
+        Event::Run(_) => ("Run", None),
     }
 }
 

@@ -308,7 +308,7 @@ pub enum Event {
         /// The id the read quoted.
         task: u64,
         /// What S3 answered.
-        reply: crate::integrations::aws::AwsReply,
+        reply: Box<crate::integrations::aws::AwsReply>,
     },
     /// An event of a Map Run ([`crate::map_run`]); the runtime routes it to the run, and an
     /// execution ignores it.
@@ -483,7 +483,7 @@ impl<'a> Stepper<'a> {
             Event::Start => self.start(),
             Event::Advance { frame, timer } => self.advance(frame, timer),
             Event::Task { frame, task, outcome } => self.task_outcome(frame, task, outcome),
-            Event::Items { frame, task, reply } => self.items_read(frame, task, reply),
+            Event::Items { frame, task, reply } => self.items_read(frame, task, *reply),
             Event::Run(_) => {}
             Event::Stop { error, cause } => {
                 if self.x.status == Status::Running {

@@ -64,7 +64,7 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
         while let Some(pos) = t.effects.iter().position(|e| matches!(e, Effect::ReadItems { .. })) {
             let Effect::ReadItems { frame, task, call } = t.effects.remove(pos) else { unreachable!() };
             let reply = self.aws.call(&call).await;
-            let next = stepper::step(machine, t.execution, Event::Items { frame, task, reply }, env);
+            let next = stepper::step(machine, t.execution, Event::Items { frame, task, reply: Box::new(reply) }, env);
             t.execution = next.execution;
             t.history.extend(next.history);
             t.effects.extend(next.effects);
