@@ -51,13 +51,40 @@ fn event_kind(event: &Event) -> (&'static str, Option<usize>) {
 /// [`Runtime::handle`] (one transition). A record whose handling fails, or whose body is not a
 /// step message, is reported in `batch_item_failures`, so SQS delivers it again (and moves it to
 /// the dead-letter queue after the queue's `maxReceiveCount`); the others are deleted. Records
-/// are handled one after the other, in batch order.
+/// are handled one after the other, in batch order — except a Map Run's events, which are
+/// applied together first, in one step of the run each ([`Runtime::handle_messages`]).
 pub async fn step_driver<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock>(
     rt: &Runtime<S, Q, T, F, C>,
     event: SqsEvent,
 ) -> SqsBatchResponse {
+    let mut run_ids = Vec::new();
+    let mut run_msgs = Vec::new();
+    for record in &event.records {
+        let body = record.body.as_deref().unwrap_or_default();
+        if let Ok(msg) = serde_json::from_str::<StepMessage>(body) {
+            if matches!(msg.event, Event::Run(_)) {
+                run_ids.push(record.message_id.clone().unwrap_or_default());
+                run_msgs.push(msg);
+            }
+        }
+    }
+    let mut run_failed = std::collections::HashSet::new();
+    for ((id, msg), r) in run_ids.iter().zip(&run_msgs).zip(rt.handle_messages(&run_msgs).await) {
+        let span = info_span!("step", execution_arn = %msg.execution_arn, state = Empty, message_id = %id, event = "Run");
+        span.in_scope(|| match r {
+            Ok(outcome) => info!(outcome = ?outcome, "Map Run event handled"),
+            Err(e) => {
+                error!(error = %e, code = e.code(), "Map Run event not handled (it will be delivered again)");
+                run_failed.insert(id.clone());
+            }
+        });
+    }
+    let (run_ids, run_failed) = (&run_ids, &run_failed);
     each_record(&event, |record| async move {
         let message_id = record.message_id.as_deref().unwrap_or_default();
+        if run_ids.iter().any(|id| id == message_id) {
+            return run_failed.contains(message_id);
+        }
         let body = record.body.as_deref().unwrap_or_default();
         let msg: StepMessage = match serde_json::from_str(body) {
             Ok(m) => m,

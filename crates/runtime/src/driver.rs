@@ -808,7 +808,7 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
             // embedded one) then write the steps of many executions in one transaction.
             // Messages of one execution may race; its commits are conditional (a loser reloads
             // and retries), so the outcome is the same as one after the other.
-            let outcomes = futures_util::future::join_all(msgs.iter().map(|m| self.process(m))).await;
+            let outcomes = self.process_batch(&msgs).await;
             for (m, outcome) in msgs.iter().zip(outcomes) {
                 // A failed message stays unacknowledged and comes back after the visibility
                 // timeout; the worker goes on with the others.
@@ -818,6 +818,90 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
             }
         }
         Ok(())
+    }
+
+    /// Handles a batch of received messages concurrently, acknowledging each one handled. The
+    /// events of one Map Run are applied together, in one step of the run
+    /// ([`Runtime::handle_messages`]).
+    pub async fn process_batch(&self, msgs: &[crate::ports::Message]) -> Vec<Result<Handled, Error>> {
+        let mut parsed = Vec::new();
+        let mut out: Vec<Option<Result<Handled, Error>>> = Vec::with_capacity(msgs.len());
+        for m in msgs {
+            match serde_json::from_str::<StepMessage>(&m.body) {
+                Ok(msg) => {
+                    parsed.push((out.len(), msg));
+                    out.push(None);
+                }
+                Err(e) => {
+                    let acked = self.queue.ack(STEP_QUEUE, &m.receipt).await;
+                    out.push(Some(acked.and(Err(Error::messaging(
+                        format!("dropped a malformed step message {}", m.id),
+                        e,
+                    )))));
+                }
+            }
+        }
+        let (indexes, steps): (Vec<usize>, Vec<StepMessage>) = parsed.into_iter().unzip();
+        let handled = self.handle_messages(&steps).await;
+        let acks = indexes.iter().zip(&steps).zip(handled).map(|((&i, msg), h)| async move {
+            let r = match h {
+                Ok(h) => match self.fault(&msg.execution_arn, FaultPoint::BeforeAck) {
+                    Ok(()) => self.queue.ack(STEP_QUEUE, &msgs[i].receipt).await.map(|()| h),
+                    Err(e) => Err(e),
+                },
+                Err(e) => Err(e),
+            };
+            (i, r)
+        });
+        for (i, r) in futures_util::future::join_all(acks).await {
+            out[i] = Some(r);
+        }
+        out.into_iter().map(|r| r.unwrap_or(Ok(Handled::NoOp))).collect()
+    }
+
+    /// Handles step messages concurrently: each execution's message with [`Runtime::handle`],
+    /// and the events of one Map Run together (one load and one commit of the run instead of a
+    /// race per event). The results are in the messages' order.
+    pub async fn handle_messages(&self, msgs: &[StepMessage]) -> Vec<Result<Handled, Error>> {
+        let mut runs: Vec<(String, Vec<usize>)> = Vec::new();
+        let mut singles = Vec::new();
+        for (i, m) in msgs.iter().enumerate() {
+            match &m.event {
+                Event::Run(_) => match runs.iter_mut().find(|(arn, _)| *arn == m.execution_arn) {
+                    Some((_, ix)) => ix.push(i),
+                    None => runs.push((m.execution_arn.clone(), vec![i])),
+                },
+                _ => singles.push(i),
+            }
+        }
+        let mut results: Vec<Option<Result<Handled, Error>>> = msgs.iter().map(|_| None).collect();
+        let single = singles.iter().map(|&i| async move { vec![(i, self.handle(&msgs[i]).await)] });
+        let grouped = runs.iter().map(|(arn, ix)| async move {
+            let events: Vec<stepwise_asl::map_run::RunEvent> = ix
+                .iter()
+                .filter_map(|&i| match &msgs[i].event {
+                    Event::Run(e) => Some(e.clone()),
+                    _ => None,
+                })
+                .collect();
+            let r = self.handle_run_events(arn, &events).await;
+            ix.iter()
+                .map(|&i| {
+                    let copy = match &r {
+                        Ok(h) => Ok(*h),
+                        Err(e) => Err(Error::messaging(format!("a step of {arn}"), e.to_string())),
+                    };
+                    (i, copy)
+                })
+                .collect::<Vec<_>>()
+        });
+        let (a, b) =
+            futures_util::future::join(futures_util::future::join_all(single), futures_util::future::join_all(grouped))
+                .await;
+        for (i, r) in a.into_iter().chain(b).flatten() {
+            results[i] = Some(r);
+        }
+        results.into_iter().map(|r| r.unwrap_or(Ok(Handled::NoOp))).collect()
     }
 
     /// Handles one received step message and acknowledges it when handled. A malformed body

@@ -145,20 +145,38 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
     /// One event of a Map Run: the run's step, the children it starts, and — once it ended —
     /// the results and the parent's outcome.
     pub(super) async fn handle_run(&self, arn: &str, event: RunEvent) -> Result<super::Handled, Error> {
+        self.handle_run_events(arn, std::slice::from_ref(&event)).await
+    }
+
+    /// Several events of one Map Run in one step: one load, one commit (the children of a
+    /// batch of messages mostly end together; applied one by one they would race for the
+    /// run's record).
+    pub(crate) async fn handle_run_events(&self, arn: &str, events: &[RunEvent]) -> Result<super::Handled, Error> {
         for attempt in 0..64u32 {
             let Some((mut run, version)) = self.store.load_map_run(arn).await? else {
                 return Ok(super::Handled::NoOp);
             };
-            let step = run.step(event.clone(), self.clock.now());
-            if !step.changed {
+            let now = self.clock.now();
+            let (mut changed, mut repeated, mut gather, mut stop) = (false, false, false, false);
+            let mut starts = Vec::new();
+            for event in events {
+                let step = run.step(event.clone(), now);
+                changed |= step.changed;
+                repeated |= !step.changed;
+                gather |= step.gather;
+                stop |= step.stop_children;
+                starts.extend(step.start);
+            }
+            if !changed {
                 // A repeated event: what the first delivery did after its commit may be undone.
                 self.after_run(&run).await?;
                 return Ok(super::Handled::NoOp);
             }
-            if let Some((from, to)) = step.start {
-                self.start_children(&run, from, to).await?;
+            // Ranges of one batch follow each other: start them as one.
+            if let (Some(first), Some(last)) = (starts.first(), starts.last()) {
+                self.start_children(&run, first.0, last.1).await?;
             }
-            if step.gather {
+            if gather {
                 self.gather(&mut run).await?;
             }
             match self.store.commit_map_run(&run, version).await {
@@ -170,7 +188,7 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
                 Err(e) => return Err(e),
                 Ok(()) => {}
             }
-            if step.gather || step.stop_children {
+            if gather || stop || repeated {
                 self.after_run(&run).await?;
             }
             return Ok(super::Handled::Applied);
