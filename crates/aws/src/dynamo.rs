@@ -19,7 +19,7 @@
 //! | waiting activity task | `AT#{activity arn}` | `{created ms:013}#{id}` | `task` (S, JSON): taken (deleted under a condition) by one worker |
 //! | activity task id | `ATI#{id}` | `ATI` | `sk_of` (S), `ttl`: makes a redone schedule of the same task a no-op |
 //! | Map Run | `MR#{arn}` | `MR` | `run` (S, JSON: counts and watermarks, no per-item data), `version` (N) |
-//! | Map Run of an execution | `MRX#{execution arn}` | `{start ms:013}#{run arn}` | (the key is the listing) |
+//! | Map Run of an execution | `MRX#{execution arn}` | `R#{start ms:013}#{run arn}` | (the key is the listing) |
 //! | Map Run inputs | `MI#{run arn}` | `{chunk:08}` | `items` (B: a deflated JSON array of up to 100 child inputs), `ttl` |
 //!
 //! The execution's `body` is one deflate stream of three JSON documents: the state
@@ -1140,7 +1140,7 @@ impl Store for DynamoStore {
             }
             Err(e) => return Err(self.err("create_map_run", e)),
         }
-        let sk = format!("{}#{}", millis_key(run.start_date), run.arn);
+        let sk = format!("R#{}#{}", millis_key(run.start_date), run.arn);
         self.put("create_map_run", key(format!("MRX#{}", run.execution_arn), &sk)).await?;
         Ok(true)
     }
@@ -1183,10 +1183,10 @@ impl Store for DynamoStore {
     }
 
     async fn list_map_runs(&self, execution_arn: &str) -> Result<Vec<MapRun>, Error> {
-        let keys = self.query_prefix("list_map_runs", format!("MRX#{execution_arn}"), "").await?;
+        let keys = self.query_prefix("list_map_runs", format!("MRX#{execution_arn}"), "R#").await?;
         let mut out = Vec::with_capacity(keys.len());
         for k in keys {
-            let Some(arn) = get_s(&k, "sk").and_then(|sk| sk.split_once('#')).map(|(_, a)| a.to_string()) else {
+            let Some(arn) = get_s(&k, "sk").and_then(|sk| sk.splitn(3, '#').nth(2)).map(str::to_string) else {
                 continue;
             };
             if let Some((run, _)) = self.load_map_run(&arn).await? {
