@@ -141,10 +141,8 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Api<'_, S, Q, T, F, 
                 "startDate": epoch_seconds(x.start_time),
                 "mapRunArn": arn,
             });
-            if x.status.kind().is_finished() {
-                if let Some(t) = self.rt.history(&x.info.execution_arn).await?.last().map(|e| e.timestamp) {
-                    row["stopDate"] = epoch_seconds(t);
-                }
+            if let Some(t) = s.stop_date {
+                row["stopDate"] = epoch_seconds(t);
             }
             rows.push(row);
         }

@@ -854,7 +854,8 @@ impl DynamoStore {
             let machine_arn = get_s(item, "machine_arn")
                 .map(String::from)
                 .unwrap_or_else(|| execution.info.state_machine_arn.clone());
-            return Ok(Some(Fetched { stored: Stored { execution, machine_arn, version, outbox }, head }));
+            let stop_date = get_n(item, "stop").and_then(|ms| DateTime::<Utc>::from_timestamp_millis(ms as i64));
+            return Ok(Some(Fetched { stored: Stored { execution, machine_arn, version, outbox, stop_date }, head }));
         }
         Err(Error::storage(format!("DynamoDB {op} on table {}: {arn}", self.table), "the body parts keep changing"))
     }

@@ -334,19 +334,20 @@ impl Store for SqliteStore {
         let arn = arn.to_string();
         self.db
             .read(KIND, "load", move |conn| {
-                let row: Option<(String, String, i64, String)> = conn
+                let row: Option<(String, String, i64, String, Option<String>)> = conn
                     .query_row(
-                        "SELECT state, machine_arn, version, outbox FROM executions WHERE arn = ?1",
+                        "SELECT state, machine_arn, version, outbox, stop_time FROM executions WHERE arn = ?1",
                         [&arn],
-                        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
                     )
                     .optional()?;
-                let Some((state, machine_arn, version, outbox)) = row else { return Ok(None) };
+                let Some((state, machine_arn, version, outbox, stop)) = row else { return Ok(None) };
                 Ok(Some(Stored {
                     execution: serde_json::from_str(&state)?,
                     machine_arn,
                     version: to_u64(version)?,
                     outbox: serde_json::from_str::<Vec<OutboxItem>>(&outbox)?,
+                    stop_date: stop.as_deref().map(from_text).transpose()?,
                 }))
             })
             .await

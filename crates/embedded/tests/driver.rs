@@ -803,3 +803,187 @@ async fn aws_service_tasks_go_through_the_aws_port() {
         (Some("aws-sdk:s3"), Some("getObject"))
     );
 }
+
+/// A fake S3 for Distributed Maps: a listing of `keys` in pages of two, and every `putObject`
+/// kept.
+#[derive(Default)]
+struct FakeS3 {
+    keys: Vec<String>,
+    calls: Mutex<Vec<stepwise_asl::integrations::aws::AwsCall>>,
+    puts: Mutex<std::collections::BTreeMap<String, String>>,
+}
+
+impl stepwise_runtime::AwsCalls for FakeS3 {
+    fn call<'a>(
+        &'a self,
+        call: &'a stepwise_asl::integrations::aws::AwsCall,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = stepwise_asl::integrations::aws::AwsReply> + Send + 'a>>
+    {
+        use stepwise_asl::integrations::aws::{AwsAnswer, AwsReply};
+        self.calls.lock().expect("calls").push(call.clone());
+        let output = match call.action.as_str() {
+            "listObjectsV2" => {
+                let from: usize = call.input["ContinuationToken"].as_str().and_then(|t| t.parse().ok()).unwrap_or(0);
+                let page: Vec<Value> =
+                    self.keys.iter().skip(from).take(2).map(|k| json!({"Key": k, "Size": 1})).collect();
+                let more = from + 2 < self.keys.len();
+                let mut out = json!({"Contents": page, "IsTruncated": more, "Name": call.input["Bucket"]});
+                if more {
+                    out["NextContinuationToken"] = (from + 2).to_string().into();
+                }
+                out
+            }
+            "putObject" => {
+                let key = call.input["Key"].as_str().unwrap_or_default().to_string();
+                let body = call.input["Body"].as_str().unwrap_or_default().to_string();
+                self.puts.lock().expect("puts").insert(key, body);
+                json!({"ETag": "\"e\""})
+            }
+            other => panic!("unexpected S3 call {other}"),
+        };
+        let reply =
+            AwsReply::Answer(AwsAnswer { status: 200, request_id: "R".into(), body: output.to_string(), output });
+        Box::pin(async move { reply })
+    }
+}
+
+/// Runs the step queue until `arn` ends; returns its status.
+async fn run_to_end(rt: &Rt, arn: &str) -> stepwise_asl::stepper::Status {
+    for _ in 0..10_000 {
+        let msgs = rt.queue().receive(STEP_QUEUE, 16, Duration::ZERO).await.expect("receive");
+        for r in rt.process_batch(&msgs).await {
+            r.expect("step");
+        }
+        let status = rt.describe(arn).await.expect("describe").execution.status;
+        if status != stepwise_asl::stepper::Status::Running {
+            return status;
+        }
+        assert!(!msgs.is_empty(), "no step message while {arn} runs");
+    }
+    panic!("{arn} did not end")
+}
+
+/// A Distributed Map over a paged S3 listing: its children run as executions two at a time, a
+/// failing one is tolerated, the results go to S3 as the manifest, SUCCEEDED_0.json and
+/// FAILED_0.json, and the Map Run's record counts them.
+#[tokio::test]
+async fn a_distributed_map_reads_a_paged_listing_and_writes_its_results() {
+    let clock = TestClock::new();
+    let emb = Embedded::in_memory().expect("db");
+    let keys: Vec<String> = ["a", "b", "bad", "c", "d"].iter().map(|k| format!("in/{k}")).collect();
+    let s3 = Arc::new(FakeS3 { keys, ..FakeS3::default() });
+    let rt = runtime(&emb, &clock, None).with_aws(s3.clone());
+    let def = json!({"StartAt": "Fan", "States": {"Fan": {"Type": "Map", "MaxConcurrency": 2,
+        "ToleratedFailureCount": 1, "Label": "Fan",
+        "ItemReader": {"Resource": "arn:aws:states:::s3:listObjectsV2", "Parameters": {"Bucket": "b", "Prefix": "in/"}},
+        "ItemSelector": {"key.$": "$$.Map.Item.Value.Key", "index.$": "$$.Map.Item.Index"},
+        "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}, "StartAt": "Check",
+            "States": {"Check": {"Type": "Choice", "Choices": [{"Variable": "$.key", "StringEquals": "in/bad", "Next": "Bad"}],
+                                 "Default": "Ok"},
+                       "Bad": {"Type": "Fail", "Error": "Item.Bad", "Cause": "bad item"},
+                       "Ok": {"Type": "Pass", "End": true}}},
+        "ResultWriter": {"Resource": "arn:aws:states:::s3:putObject", "Parameters": {"Bucket": "out", "Prefix": "runs"}},
+        "End": true}}});
+    let m = rt.create_machine("fan", def, "arn:aws:iam::123456789012:role/r", false).await.expect("machine");
+    let arn = rt.start_execution(&m.arn, "e1", json!({})).await.expect("start");
+    let status = run_to_end(&rt, &arn).await;
+    let stepwise_asl::stepper::Status::Succeeded { output } = status else { panic!("{status:?}") };
+
+    // Three listing pages, followed.
+    let calls = s3.calls.lock().expect("calls").clone();
+    let lists: Vec<&Value> = calls.iter().filter(|c| c.action == "listObjectsV2").map(|c| &c.input).collect();
+    assert_eq!(lists.len(), 3, "{lists:?}");
+    assert_eq!(lists[2]["ContinuationToken"], "4");
+
+    // The Map Run.
+    let [run] = rt.list_map_runs(&arn).await.expect("runs").try_into().expect("one run");
+    assert_eq!(run.status, stepwise_asl::map_run::RunStatus::Succeeded);
+    assert_eq!((run.total, run.counts.succeeded, run.counts.failed, run.counts.running), (5, 4, 1, 0));
+    assert_eq!(run.results_written, 5);
+    assert_eq!(run.state_machine_arn, format!("{}/Fan", m.arn));
+    assert_eq!(output["MapRunArn"], json!(run.arn));
+    let id = run.arn.rsplit(':').next().expect("id");
+    assert_eq!(output["ResultWriterDetails"], json!({"Bucket": "out", "Key": format!("runs/{id}/manifest.json")}));
+
+    // The files.
+    let puts = s3.puts.lock().expect("puts").clone();
+    let manifest: Value = serde_json::from_str(&puts[&format!("runs/{id}/manifest.json")]).expect("manifest");
+    assert_eq!(manifest["DestinationBucket"], "out");
+    assert_eq!(manifest["ResultFiles"]["PENDING"], json!([]));
+    let succeeded: Vec<Value> = serde_json::from_str(&puts[&format!("runs/{id}/SUCCEEDED_0.json")]).expect("succeeded");
+    let failed: Vec<Value> = serde_json::from_str(&puts[&format!("runs/{id}/FAILED_0.json")]).expect("failed");
+    assert_eq!(
+        manifest["ResultFiles"]["SUCCEEDED"][0]["Size"],
+        json!(puts[&format!("runs/{id}/SUCCEEDED_0.json")].len())
+    );
+    assert_eq!((succeeded.len(), failed.len()), (4, 1));
+    assert_eq!(failed[0]["Error"], "Item.Bad");
+    assert_eq!(failed[0]["RedriveStatus"], "REDRIVABLE_BY_MAP_RUN");
+    assert!(failed[0].get("Output").is_none(), "{}", failed[0]);
+    let first: Value = serde_json::from_str(succeeded[0]["Input"].as_str().expect("Input")).expect("input");
+    assert_eq!(first, json!({"key": "in/a", "index": 0}));
+    assert_eq!(succeeded[0]["Status"], "SUCCEEDED");
+    assert!(succeeded[0]["StopDate"].as_str().is_some_and(|d| d.ends_with('Z')), "{}", succeeded[0]);
+
+    // The children: executions of `fan/Fan`, each knowing its run.
+    let page = rt.list_map_run_children(&run.arn, None, 10, None).await.expect("children");
+    assert_eq!(page.executions.len(), 5);
+    assert!(page.executions.iter().all(|c| c.execution.map_run.as_ref().is_some_and(|r| r.run == run.arn)));
+    let failed_children = rt
+        .list_map_run_children(&run.arn, Some(stepwise_runtime::ports::ExecutionStatus::Failed), 10, None)
+        .await
+        .expect("failed children");
+    assert_eq!(failed_children.executions.len(), 1);
+    let history: Vec<String> =
+        rt.history(&arn).await.expect("history").iter().map(|e| e.event_type.to_string()).collect();
+    assert_eq!(
+        history,
+        [
+            "ExecutionStarted",
+            "MapStateEntered",
+            "MapStateStarted",
+            "MapRunStarted",
+            "MapRunSucceeded",
+            "MapStateSucceeded",
+            "MapStateExited",
+            "ExecutionSucceeded"
+        ]
+    );
+}
+
+/// Stopping the parent stops its Map Run and the children still running.
+#[tokio::test]
+async fn stopping_the_parent_aborts_the_map_run_and_its_children() {
+    let clock = TestClock::new();
+    let emb = Embedded::in_memory().expect("db");
+    let rt = runtime(&emb, &clock, None);
+    let def = json!({"StartAt": "Fan", "States": {"Fan": {"Type": "Map", "MaxConcurrency": 2,
+        "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}, "StartAt": "Wait",
+            "States": {"Wait": {"Type": "Wait", "Seconds": 3600, "End": true}}},
+        "End": true}}});
+    let m = rt.create_machine("slow", def, "arn:aws:iam::123456789012:role/r", false).await.expect("machine");
+    let arn = rt.start_execution(&m.arn, "e1", json!([1, 2, 3, 4])).await.expect("start");
+    // Until both first children wait.
+    for _ in 0..20 {
+        let msgs = rt.queue().receive(STEP_QUEUE, 16, Duration::ZERO).await.expect("receive");
+        for r in rt.process_batch(&msgs).await {
+            r.expect("step");
+        }
+    }
+    let [run] = rt.list_map_runs(&arn).await.expect("runs").try_into().expect("one run");
+    assert_eq!((run.next, run.counts.running), (2, 2));
+    rt.stop_execution(&arn, Some("Stop".into()), None).await.expect("stop");
+    let status = run_to_end(&rt, &arn).await;
+    assert!(matches!(status, stepwise_asl::stepper::Status::Aborted { .. }), "{status:?}");
+    for _ in 0..20 {
+        let msgs = rt.queue().receive(STEP_QUEUE, 16, Duration::ZERO).await.expect("receive");
+        for r in rt.process_batch(&msgs).await {
+            r.expect("step");
+        }
+    }
+    let run = rt.describe_map_run(&run.arn).await.expect("run");
+    assert_eq!(run.status, stepwise_asl::map_run::RunStatus::Aborted);
+    assert_eq!((run.counts.aborted, run.counts.running, run.next), (2, 0, 2), "{:?}", run.counts);
+    let children = rt.list_map_run_children(&run.arn, None, 10, None).await.expect("children");
+    assert!(children.executions.iter().all(|c| c.execution.status.as_str() == "ABORTED"));
+}

@@ -70,7 +70,8 @@ pub async fn step_driver<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock>(
     }
     let mut run_failed = std::collections::HashSet::new();
     for ((id, msg), r) in run_ids.iter().zip(&run_msgs).zip(rt.handle_messages(&run_msgs).await) {
-        let span = info_span!("step", execution_arn = %msg.execution_arn, state = Empty, message_id = %id, event = "Run");
+        let span =
+            info_span!("step", execution_arn = %msg.execution_arn, state = Empty, message_id = %id, event = "Run");
         span.in_scope(|| match r {
             Ok(outcome) => info!(outcome = ?outcome, "Map Run event handled"),
             Err(e) => {

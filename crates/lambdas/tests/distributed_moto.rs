@@ -50,7 +50,9 @@ async fn drive(rt: Arc<AwsRuntime>, done: Arc<AtomicBool>, batches: Arc<AtomicUs
 async fn a_distributed_map_runs_on_the_aws_adapters_with_two_drivers() {
     let Some(url) = endpoint() else { return };
     let items = items();
-    let (sdk, settings) = fresh_table("dmap", Duration::from_secs(5)).await;
+    // A step may take seconds on moto (a Map Run starting 100 children): a visibility timeout
+    // shorter than that would hand its message to the other driver meanwhile.
+    let (sdk, settings) = fresh_table("dmap", Duration::from_secs(30)).await;
     let probe = aws_runtime_with(&sdk, &settings);
     let step_url = probe.queue().create_queue(&unique("dmap-steps")).await.expect("step queue");
     let settings = AwsSettings { step_queue_url: Some(step_url), ..settings };
@@ -74,17 +76,14 @@ async fn a_distributed_map_runs_on_the_aws_adapters_with_two_drivers() {
             "States": {"Work": {"Type": "Pass", "Parameters": {"twice.$": "States.MathAdd($.n, $.n)"}, "End": true}}},
         "ResultWriter": {"Resource": "arn:aws:states:::s3:putObject", "Parameters": {"Bucket": bucket, "Prefix": "out"}},
         "End": true}}});
-    let machine = rt
-        .create_machine("Fanout", definition, "arn:aws:iam::123456789012:role/r", false)
-        .await
-        .expect("machine");
+    let machine =
+        rt.create_machine("Fanout", definition, "arn:aws:iam::123456789012:role/r", false).await.expect("machine");
     stepwise_aws::reset_counts();
     let arn = rt.start_execution(&machine.arn, &unique("run"), json!({})).await.expect("start");
 
     let done = Arc::new(AtomicBool::new(false));
     let batches = Arc::new(AtomicUsize::new(0));
-    let drivers = [rt.clone(), second.clone()]
-        .map(|d| tokio::spawn(drive(d, done.clone(), batches.clone())));
+    let drivers = [rt.clone(), second.clone()].map(|d| tokio::spawn(drive(d, done.clone(), batches.clone())));
     let started = Instant::now();
     let deadline = started + Duration::from_secs(600);
     let status = loop {
@@ -110,7 +109,11 @@ async fn a_distributed_map_runs_on_the_aws_adapters_with_two_drivers() {
     for (k, v) in &counts {
         println!("  {k:32} {v:6}  {:.2}/item", *v as f64 / items as f64);
     }
-    println!("  DynamoDB units per item, estimated: {:.2} read, {:.2} write", read / items as f64, write / items as f64);
+    println!(
+        "  DynamoDB units per item, estimated: {:.2} read, {:.2} write",
+        read / items as f64,
+        write / items as f64
+    );
     let stepwise_asl::stepper::Status::Succeeded { output } = status else { panic!("{status:?}") };
 
     // The Map Run's counts.

@@ -834,10 +834,9 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
                 }
                 Err(e) => {
                     let acked = self.queue.ack(STEP_QUEUE, &m.receipt).await;
-                    out.push(Some(acked.and(Err(Error::messaging(
-                        format!("dropped a malformed step message {}", m.id),
-                        e,
-                    )))));
+                    out.push(Some(
+                        acked.and(Err(Error::messaging(format!("dropped a malformed step message {}", m.id), e))),
+                    ));
                 }
             }
         }

@@ -157,6 +157,8 @@ pub struct Stored {
     pub version: u64,
     /// Actions of the last commit not yet done.
     pub outbox: Vec<OutboxItem>,
+    /// When it ended (the time of its last event), once finished.
+    pub stop_date: Option<DateTime<Utc>>,
 }
 
 /// A task token's index entry. Only the token's SHA-256 is stored, so reading the store does

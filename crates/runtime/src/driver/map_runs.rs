@@ -63,7 +63,7 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
     ) -> Result<stepper::Transition, Error> {
         while let Some(pos) = t.effects.iter().position(|e| matches!(e, Effect::ReadItems { .. })) {
             let Effect::ReadItems { frame, task, call } = t.effects.remove(pos) else { unreachable!() };
-            let reply = self.aws.call(&call).await;
+            let reply = self.read_all(&call).await;
             let next = stepper::step(machine, t.execution, Event::Items { frame, task, reply: Box::new(reply) }, env);
             t.execution = next.execution;
             t.history.extend(next.history);
@@ -71,6 +71,44 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
             t.changed_silently |= next.changed_silently;
         }
         Ok(t)
+    }
+
+    /// The ItemReader's call; a listing (`listObjectsV2`) is followed page after page
+    /// (`NextContinuationToken`) and answered as one, all its objects in `Contents`.
+    async fn read_all(&self, call: &AwsCall) -> AwsReply {
+        let mut reply = self.aws.call(call).await;
+        if call.action != "listObjectsV2" {
+            return reply;
+        }
+        loop {
+            let AwsReply::Answer(answer) = &mut reply else { return reply };
+            let token = match answer.output.get("NextContinuationToken").and_then(Value::as_str) {
+                Some(t) if answer.output.get("IsTruncated") == Some(&Value::Bool(true)) => t.to_string(),
+                _ => return reply,
+            };
+            let mut next = call.clone();
+            next.input["ContinuationToken"] = token.into();
+            match self.aws.call(&next).await {
+                AwsReply::Answer(more) => {
+                    let contents = more.output.get("Contents").and_then(Value::as_array).cloned().unwrap_or_default();
+                    match answer.output.get_mut("Contents").and_then(Value::as_array_mut) {
+                        Some(all) => all.extend(contents),
+                        None => answer.output["Contents"] = Value::Array(contents),
+                    }
+                    answer.output["IsTruncated"] =
+                        more.output.get("IsTruncated").cloned().unwrap_or(Value::Bool(false));
+                    match more.output.get("NextContinuationToken") {
+                        Some(t) => answer.output["NextContinuationToken"] = t.clone(),
+                        None => {
+                            if let Some(o) = answer.output.as_object_mut() {
+                                o.remove("NextContinuationToken");
+                            }
+                        }
+                    }
+                }
+                other => return other,
+            }
+        }
     }
 
     /// Stores the children's inputs of the Map Runs a transition starts, in chunks, and takes
@@ -272,20 +310,15 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
     /// The run's results, in item order: the Map state's output, or files in S3 (the output
     /// then says where). Sets the run's outcome.
     async fn gather(&self, run: &mut MapRun) -> Result<(), Error> {
-        // A result file describes each child with its stop date: its last event's time.
-        let with_stop = run.writer.as_ref().is_some_and(|w| w.transformation.as_deref().is_none_or(|t| t == "NONE"));
         let view = run.clone();
         let loads = (0..run.total).map(|i| {
             let arn = self.child_arn(&view, i);
             async move {
                 let stored = self.store.load(&arn).await?;
-                let stop = match &stored {
-                    Some(s) if with_stop && s.execution.status != Status::Running => {
-                        self.store.history(&arn).await?.last().map(|e| e.timestamp)
-                    }
-                    _ => None,
-                };
-                Ok::<_, Error>(stored.map(|s| (s, stop)))
+                Ok::<_, Error>(stored.map(|s| {
+                    let stop = s.stop_date;
+                    (s, stop)
+                }))
             }
         });
         let mut children = futures_util::stream::iter(loads).buffered(PARALLEL);
