@@ -139,6 +139,10 @@ pub struct MapRun {
     /// ResultWriter.
     #[serde(default)]
     pub writer: Option<Writer>,
+    /// `ResultWriter.WriterConfig.Transformation` without a bucket: how the state's output
+    /// shows the results (`NONE`, `COMPACT` (the default), `FLATTEN`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_transformation: Option<String>,
     /// The outcome for the parent's Map state, once decided.
     #[serde(default)]
     pub outcome: Option<TaskOutcome>,
@@ -379,6 +383,7 @@ mod tests {
             ended: Vec::new(),
             counts: Counts::default(),
             writer: None,
+            output_transformation: None,
             outcome: None,
             results_written: 0,
         }

@@ -90,9 +90,9 @@ fn assert_service_floors(report: &str, label: &str, passed: usize, failed: usize
 /// SNS topics, EventBridge rules, Secrets Manager, `aws-sdk:*`, cross-account, post-checks.
 /// Together 80 of the 84 that are not Distributed Map and 19 of the 20 that are
 /// (docs/conformance.md lists the 5 others).
-const FLOOR_ENDPOINT_PASSED: usize = 44;
+const FLOOR_ENDPOINT_PASSED: usize = 45;
 /// ... and inexact ones matching after the transformers.
-const FLOOR_ENDPOINT_INEXACT: usize = 55;
+const FLOOR_ENDPOINT_INEXACT: usize = 54;
 /// Failures allowed: none.
 const CEILING_ENDPOINT_FAILED: usize = 0;
 

@@ -307,6 +307,8 @@ fn open_creates_the_directory_and_uses_wal() {
             "history",
             "machine_revisions",
             "machines",
+            "map_items",
+            "map_runs",
             "messages",
             "published",
             "subscriptions",

@@ -987,3 +987,36 @@ async fn stopping_the_parent_aborts_the_map_run_and_its_children() {
     let children = rt.list_map_run_children(&run.arn, None, 10, None).await.expect("children");
     assert!(children.executions.iter().all(|c| c.execution.status.as_str() == "ABORTED"));
 }
+
+/// `ResultWriter.WriterConfig` alone shapes the Map's output: FLATTEN spreads the children's
+/// array outputs; NONE describes each child.
+#[tokio::test]
+async fn writer_config_without_a_bucket_shapes_the_output() {
+    let clock = TestClock::new();
+    let emb = Embedded::in_memory().expect("db");
+    let rt = runtime(&emb, &clock, None);
+    for (transformation, want) in [("FLATTEN", json!([1, 2, 3])), ("COMPACT", json!([[1, 2], [3]]))] {
+        let def = json!({"StartAt": "Fan", "States": {"Fan": {"Type": "Map",
+            "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"}, "StartAt": "P",
+                "States": {"P": {"Type": "Pass", "End": true}}},
+            "ResultWriter": {"WriterConfig": {"Transformation": transformation, "OutputType": "JSON"}},
+            "End": true}}});
+        let m = rt
+            .create_machine(&format!("shape-{transformation}"), def, "arn:aws:iam::123456789012:role/r", false)
+            .await
+            .expect("machine");
+        let arn = rt.start_execution(&m.arn, "e1", json!([[1, 2], [3]])).await.expect("start");
+        let status = run_to_end(&rt, &arn).await;
+        assert_eq!(status, stepwise_asl::stepper::Status::Succeeded { output: want }, "{transformation}");
+    }
+    let def = json!({"StartAt": "Fan", "States": {"Fan": {"Type": "Map",
+        "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}, "StartAt": "P",
+            "States": {"P": {"Type": "Pass", "End": true}}},
+        "ResultWriter": {"WriterConfig": {"Transformation": "NONE", "OutputType": "JSON"}},
+        "End": true}}});
+    let m = rt.create_machine("shape-none", def, "arn:aws:iam::123456789012:role/r", false).await.expect("machine");
+    let arn = rt.start_execution(&m.arn, "e1", json!([{"n": 1}])).await.expect("start");
+    let stepwise_asl::stepper::Status::Succeeded { output } = run_to_end(&rt, &arn).await else { panic!("failed") };
+    assert_eq!(output[0]["Status"], "SUCCEEDED", "{output}");
+    assert_eq!(output[0]["Output"], "{\"n\":1}", "{output}");
+}

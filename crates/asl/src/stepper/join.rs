@@ -168,7 +168,10 @@ impl Stepper<'_> {
                     join.done += 1;
                 } else {
                     join.failure_event = last_child_event;
-                    join.failure = Some(if join.kind.has_threshold() {
+                    // A Distributed Map fails with the threshold error even without one set
+                    // (its default tolerance is 0), as its Map Runs do; an inline Map with the
+                    // iteration's own error.
+                    join.failure = Some(if join.kind.has_threshold() || join.kind.is_distributed() {
                         Failure::new(
                             "States.ExceedToleratedFailureThreshold",
                             "The specified tolerated failure threshold was exceeded",

@@ -114,6 +114,13 @@ impl Stepper<'_> {
                     ended: Vec::new(),
                     counts: Default::default(),
                     writer,
+                    output_transformation: spec
+                        .result_writer
+                        .as_ref()
+                        .filter(|w| w.get("Resource").is_none())
+                        .and_then(|w| w.pointer("/WriterConfig/Transformation"))
+                        .and_then(Value::as_str)
+                        .map(str::to_string),
                     outcome: None,
                     results_written: 0,
                 };
@@ -268,7 +275,8 @@ impl Stepper<'_> {
     ) -> Result<Option<crate::map_run::Writer>, Failure> {
         let Some(w) = spec.result_writer.clone() else { return Ok(None) };
         if w.get("Resource").is_none() {
-            // WriterConfig alone shapes the output without writing to S3 (not supported yet).
+            // WriterConfig alone shapes the output without writing to S3 (the run's
+            // `output_transformation`).
             return Ok(None);
         }
         let params = self.resolve_payload(frame, st, &w, effective, "ResultWriter")?;

@@ -327,23 +327,31 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
                 let mut results = Vec::with_capacity(run.total as usize);
                 let mut size = 2usize;
                 let mut over = false;
+                let transformation = run.output_transformation.clone();
                 while let Some(child) = children.next().await {
-                    let v = match child? {
-                        Some((s, _)) => match s.execution.status {
+                    let values = match child? {
+                        // WriterConfig's Transformation without a bucket: NONE describes each
+                        // child, FLATTEN spreads array outputs.
+                        Some((s, stop)) if transformation.as_deref().is_some_and(|t| t != "COMPACT") => {
+                            result_entry(&s, stop, &run.state_machine_arn, transformation.as_deref())
+                        }
+                        Some((s, _)) => vec![match s.execution.status {
                             Status::Succeeded { output } => output,
                             Status::Failed { error, cause }
                             | Status::TimedOut { error, cause }
                             | Status::Aborted { error, cause } => error_output(error, cause),
                             Status::Running => Value::Null,
-                        },
-                        None => Value::Null,
+                        }],
+                        None => vec![Value::Null],
                     };
-                    size += v.to_string().len() + 1;
+                    for v in values {
+                        size += v.to_string().len() + 1;
+                        results.push(v);
+                    }
                     if size > stepper::MAX_PAYLOAD_BYTES {
                         over = true;
                         break;
                     }
-                    results.push(v);
                 }
                 if over {
                     TaskOutcome::Failed {
