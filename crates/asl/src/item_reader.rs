@@ -6,7 +6,11 @@
 //!   (`CSVHeaderLocation: FIRST_ROW`) or `CSVHeaders` (`GIVEN`); `CSVDelimiter` COMMA,
 //!   PIPE, SEMICOLON, SPACE or TAB; fields are strings; a short row gets `""` for the missing
 //!   fields and a long one loses the extra ones; blank lines are skipped);
-//! - `s3:listObjectsV2`: each object of the listing is an item;
+//! - `InputType: MANIFEST` (an S3 inventory): the runtime reads the manifest's gzipped CSV files
+//!   and answers with their rows as one CSV, the manifest's `fileSchema` as its first row; each
+//!   row is an item keyed by the schema's columns;
+//! - `s3:listObjectsV2`: each object of the listing is an item (the runtime follows the
+//!   listing's pages);
 //! - `MaxItems` (or the value `MaxItemsPath` gives): 0 or more than 100,000,000 means all,
 //!   a negative value is refused.
 //!
@@ -106,7 +110,12 @@ pub fn items_of_object(text: &str, config: &ReaderConfig, limit: Option<usize>) 
             items
         }
         InputType::Csv => csv_items(text, config, limit)?,
-        InputType::Manifest => return Err("MANIFEST input is not supported yet".into()),
+        // The runtime answers a manifest read with the inventory's rows as one CSV, the
+        // manifest's `fileSchema` as its first row.
+        InputType::Manifest => {
+            let csv = ReaderConfig { input_type: Some(InputType::Csv), csv_headers: None, delimiter: b',' };
+            csv_items(text, &csv, limit)?
+        }
     };
     if let Some(n) = limit {
         items.truncate(n);

@@ -234,8 +234,14 @@ pub async fn run_machine<S: Services>(
                         ready.push_back(Event::Task { frame: req.frame, task: req.task, outcome });
                     }
                 }
-                Effect::ReadItems { frame, task, call } => {
+                Effect::ReadItems { frame, task, call, manifest } => {
                     let reply = match services.call(&integrations::Call::Aws(call)).await {
+                        _ if manifest => integrations::aws::AwsReply::NotSent {
+                            error: "States.ItemReaderFailed".into(),
+                            cause: "an S3 inventory (InputType MANIFEST) is read by `stepwise run` and `serve`, \
+                                    not by the in-memory runner"
+                                .into(),
+                        },
                         integrations::CallResult::Aws(reply) => reply,
                         _ => integrations::aws::AwsReply::NotSent {
                             error: "States.ItemReaderFailed".into(),

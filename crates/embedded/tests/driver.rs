@@ -809,6 +809,8 @@ async fn aws_service_tasks_go_through_the_aws_port() {
 #[derive(Default)]
 struct FakeS3 {
     keys: Vec<String>,
+    /// Objects `getObject` and `get_object` answer with.
+    objects: std::collections::BTreeMap<String, Vec<u8>>,
     calls: Mutex<Vec<stepwise_asl::integrations::aws::AwsCall>>,
     puts: Mutex<std::collections::BTreeMap<String, String>>,
 }
@@ -833,6 +835,10 @@ impl stepwise_runtime::AwsCalls for FakeS3 {
                 }
                 out
             }
+            "getObject" => {
+                let key = call.input["Key"].as_str().unwrap_or_default();
+                json!({"Body": String::from_utf8_lossy(&self.objects[key])})
+            }
             "putObject" => {
                 let key = call.input["Key"].as_str().unwrap_or_default().to_string();
                 let body = call.input["Body"].as_str().unwrap_or_default().to_string();
@@ -844,6 +850,11 @@ impl stepwise_runtime::AwsCalls for FakeS3 {
         let reply =
             AwsReply::Answer(AwsAnswer { status: 200, request_id: "R".into(), body: output.to_string(), output });
         Box::pin(async move { reply })
+    }
+
+    fn get_object<'a>(&'a self, bucket: &'a str, key: &'a str) -> stepwise_runtime::services::ObjectBytes<'a> {
+        let got = self.objects.get(key).cloned().ok_or(("S3.NoSuchKey".to_string(), format!("{bucket}/{key}")));
+        Box::pin(async move { got })
     }
 }
 
@@ -1019,4 +1030,39 @@ async fn writer_config_without_a_bucket_shapes_the_output() {
     let stepwise_asl::stepper::Status::Succeeded { output } = run_to_end(&rt, &arn).await else { panic!("failed") };
     assert_eq!(output[0]["Status"], "SUCCEEDED", "{output}");
     assert_eq!(output[0]["Output"], "{\"n\":1}", "{output}");
+}
+
+/// `InputType: MANIFEST`: the items are the rows of the gzipped CSV files an S3 inventory's
+/// manifest lists, with its `fileSchema` as their fields.
+#[tokio::test]
+async fn a_distributed_map_reads_an_s3_inventory() {
+    use std::io::Write;
+    let gz = |text: &str| {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(text.as_bytes()).expect("gzip");
+        e.finish().expect("gzip")
+    };
+    let manifest = json!({"sourceBucket": "src", "destinationBucket": "arn:aws:s3:::inv", "version": "2016-11-30",
+        "fileFormat": "CSV", "fileSchema": "Bucket, Key, Size",
+        "files": [{"key": "inv/data/1.csv.gz", "size": 1}, {"key": "inv/data/2.csv.gz", "size": 1}]});
+    let mut objects = std::collections::BTreeMap::new();
+    objects.insert("inv/manifest.json".to_string(), manifest.to_string().into_bytes());
+    objects.insert("inv/data/1.csv.gz".to_string(), gz("\"src\",\"a.txt\",\"10\"\n\"src\",\"b, c.txt\",\"20\"\n"));
+    objects.insert("inv/data/2.csv.gz".to_string(), gz("\"src\",\"d.txt\",\"30\"\n"));
+    let s3 = Arc::new(FakeS3 { objects, ..FakeS3::default() });
+    let clock = TestClock::new();
+    let emb = Embedded::in_memory().expect("db");
+    let rt = runtime(&emb, &clock, None).with_aws(s3);
+    let def = json!({"StartAt": "Fan", "States": {"Fan": {"Type": "Map",
+        "ItemReader": {"Resource": "arn:aws:states:::s3:getObject", "ReaderConfig": {"InputType": "MANIFEST"},
+            "Parameters": {"Bucket": "inv", "Key": "inv/manifest.json"}},
+        "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"}, "StartAt": "P",
+            "States": {"P": {"Type": "Pass", "End": true}}},
+        "End": true}}});
+    let m = rt.create_machine("inventory", def, "arn:aws:iam::123456789012:role/r", false).await.expect("machine");
+    let arn = rt.start_execution(&m.arn, "e1", json!({})).await.expect("start");
+    let status = run_to_end(&rt, &arn).await;
+    let want = json!([{"Bucket": "src", "Key": "a.txt", "Size": "10"}, {"Bucket": "src", "Key": "b, c.txt", "Size": "20"},
+        {"Bucket": "src", "Key": "d.txt", "Size": "30"}]);
+    assert_eq!(status, stepwise_asl::stepper::Status::Succeeded { output: want });
 }

@@ -14,12 +14,22 @@ use stepwise_asl::integrations::aws::{AwsAnswer, AwsCall, AwsFault, AwsReply, Fl
 use stepwise_asl::integrations::states::{self, ParentTask, Started};
 use stepwise_asl::integrations::{Call, CallResult, FunctionOutcome, Services};
 
+/// What [`AwsCalls::get_object`] gives: the bytes, or `(error, cause)`.
+pub type ObjectBytes<'a> = Pin<Box<dyn Future<Output = Result<Vec<u8>, (String, String)>> + Send + 'a>>;
+
 /// The AWS services a runtime calls over the network: DynamoDB, EventBridge and any
 /// `aws-sdk:*` action (`stepwise-sdk` implements it from the services' models). Boxed futures
 /// keep it object-safe: a runtime holds one whatever its other ports are.
 pub trait AwsCalls: Send + Sync {
     /// Calls the action; refusals and transport failures are replies, not errors.
     fn call<'a>(&'a self, call: &'a AwsCall) -> Pin<Box<dyn Future<Output = AwsReply> + Send + 'a>>;
+
+    /// An S3 object's bytes as stored (an inventory's gzipped CSV files); `(error, cause)`
+    /// as a task would report the refusal.
+    fn get_object<'a>(&'a self, bucket: &'a str, key: &'a str) -> ObjectBytes<'a> {
+        let _ = (bucket, key);
+        Box::pin(async { Err(("States.Runtime".to_string(), "no AWS endpoint is configured".to_string())) })
+    }
 
     /// Whether Task SQS sends (`service` = `sqs`) and SNS publishes (`sns`) go to this
     /// service's endpoint instead of the runtime's own queues and topics (an endpoint was

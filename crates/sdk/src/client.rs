@@ -389,6 +389,17 @@ fn v1_name(service: &str) -> String {
 }
 
 impl AwsCalls for SdkClient {
+    fn get_object<'a>(&'a self, bucket: &'a str, key: &'a str) -> stepwise_runtime::services::ObjectBytes<'a> {
+        Box::pin(async move {
+            let input = serde_json::json!({"Bucket": bucket, "Key": key});
+            match SdkClient::call(self, "s3", "getObject", &input, None).await {
+                Ok(Ok((_, response))) => Ok(response.body),
+                Ok(Err(refusal)) => Err((format!("S3.{}", refusal.code), refusal.message)),
+                Err(e) => Err(("S3.SdkClientException".into(), e.to_string())),
+            }
+        })
+    }
+
     fn call<'a>(&'a self, call: &'a AwsCall) -> Pin<Box<dyn Future<Output = AwsReply> + Send + 'a>> {
         Box::pin(async move {
             let sdk_name = model::service(&call.service).map_or_else(|| call.service.clone(), |s| s.sdk_name());

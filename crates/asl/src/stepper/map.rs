@@ -164,10 +164,12 @@ impl Stepper<'_> {
         let arn = self.map_run_arn(spec);
         self.emit(frame, "MapRunStarted", Some(json!({"mapRunArn": arn})));
         let task = self.next_seq();
+        let manifest = spec.item_reader.as_ref().and_then(|r| r.pointer("/ReaderConfig/InputType"))
+            == Some(&Value::String("MANIFEST".into()));
         match self.reader_call(frame, st, spec, effective) {
             Ok(call) => {
                 self.x.frames[frame].phase = Phase::MapRun(Box::new(MapRunWait { task, run: arn, reading: true }));
-                self.effects.push(super::Effect::ReadItems { frame, task, call });
+                self.effects.push(super::Effect::ReadItems { frame, task, call, manifest });
             }
             Err(f) => self.map_run_failed(frame, f),
         }

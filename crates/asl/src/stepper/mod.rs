@@ -378,6 +378,9 @@ pub enum Effect {
         task: u64,
         /// The S3 call.
         call: crate::integrations::aws::AwsCall,
+        /// `InputType: MANIFEST`: the call reads an S3 inventory manifest; the items are the
+        /// rows of the CSV files it lists, answered as one CSV whose first row is its schema.
+        manifest: bool,
     },
     /// Start a Map Run: its children's inputs are kept apart from the execution; its outcome
     /// comes back as `Event::Task` with the run's `task`.

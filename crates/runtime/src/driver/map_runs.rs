@@ -62,8 +62,8 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
         env: &mut RuntimeEnv,
     ) -> Result<stepper::Transition, Error> {
         while let Some(pos) = t.effects.iter().position(|e| matches!(e, Effect::ReadItems { .. })) {
-            let Effect::ReadItems { frame, task, call } = t.effects.remove(pos) else { unreachable!() };
-            let reply = self.read_all(&call).await;
+            let Effect::ReadItems { frame, task, call, manifest } = t.effects.remove(pos) else { unreachable!() };
+            let reply = if manifest { self.read_inventory(&call).await } else { self.read_all(&call).await };
             let next = stepper::step(machine, t.execution, Event::Items { frame, task, reply: Box::new(reply) }, env);
             t.execution = next.execution;
             t.history.extend(next.history);
@@ -71,6 +71,57 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
             t.changed_silently |= next.changed_silently;
         }
         Ok(t)
+    }
+
+    /// An S3 inventory (`InputType: MANIFEST`): the manifest the call reads names CSV files
+    /// (gzipped, in the inventory's destination bucket) and their columns (`fileSchema`); the
+    /// answer is their rows as one CSV, the schema as its first row.
+    async fn read_inventory(&self, call: &AwsCall) -> AwsReply {
+        let failed = |cause: String| AwsReply::NotSent { error: "States.ItemReaderFailed".into(), cause };
+        let reply = self.aws.call(call).await;
+        let AwsReply::Answer(mut answer) = reply else { return reply };
+        let text = answer.output.get("Body").and_then(Value::as_str).unwrap_or_default();
+        let manifest: Value = match serde_json::from_str(text) {
+            Ok(m) => m,
+            Err(e) => return failed(format!("The manifest is not valid JSON: {e}")),
+        };
+        match manifest.get("fileFormat").and_then(Value::as_str) {
+            Some("CSV") => {}
+            other => {
+                return failed(format!(
+                    "The inventory's fileFormat is {}: only CSV inventories can be read",
+                    other.unwrap_or("missing")
+                ))
+            }
+        }
+        let schema: Vec<&str> =
+            manifest.get("fileSchema").and_then(Value::as_str).unwrap_or_default().split(',').map(str::trim).collect();
+        let bucket = match manifest.get("destinationBucket").and_then(Value::as_str) {
+            Some(b) => b.rsplit(":::").next().unwrap_or(b).to_string(),
+            None => return failed("The manifest has no destinationBucket".into()),
+        };
+        let mut csv = schema.join(",");
+        for file in manifest.get("files").and_then(Value::as_array).into_iter().flatten() {
+            let Some(key) = file.get("key").and_then(Value::as_str) else { continue };
+            let bytes = match self.aws.get_object(&bucket, key).await {
+                Ok(b) => b,
+                Err((error, cause)) => return AwsReply::NotSent { error, cause },
+            };
+            let mut data = String::new();
+            let read = if key.ends_with(".gz") {
+                std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(bytes.as_slice()), &mut data)
+                    .map(|_| ())
+            } else {
+                String::from_utf8(bytes).map(|t| data = t).map_err(std::io::Error::other)
+            };
+            if let Err(e) = read {
+                return failed(format!("s3://{bucket}/{key} could not be read: {e}"));
+            }
+            csv.push('\n');
+            csv.push_str(data.trim_end_matches('\n'));
+        }
+        answer.output = json!({"Body": csv});
+        AwsReply::Answer(answer)
     }
 
     /// The ItemReader's call; a listing (`listObjectsV2`) is followed page after page
