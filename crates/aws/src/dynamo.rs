@@ -690,6 +690,38 @@ impl DynamoStore {
         Ok(())
     }
 
+    /// A put under a condition (with its `:name` values): `Ok(false)`, nothing written, when
+    /// the condition does not hold.
+    async fn put_if(
+        &self,
+        op: &str,
+        item: Item,
+        condition: &str,
+        values: Option<HashMap<String, AttributeValue>>,
+    ) -> Result<bool, Error> {
+        let units = write_units(item_size(&item));
+        let request = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression(condition)
+            .set_expression_attribute_values(values)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send();
+        match metered!("PutItem", op, Charge::Write(units), request) {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error().is_some_and(
+                    aws_sdk_dynamodb::operation::put_item::PutItemError::is_conditional_check_failed_exception,
+                ) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(self.err(op, e)),
+        }
+    }
+
     async fn delete(&self, op: &str, pk: String, sk: &str, size: usize) -> Result<(), Error> {
         let request = self
             .client
@@ -1041,26 +1073,10 @@ impl Store for DynamoStore {
         let mut by_id = key(format!("ATI#{}", task.id), "ATI");
         by_id.insert("sk_of".into(), s(sk));
         by_id.insert("ttl".into(), self.running_ttl());
-        let units = write_units(item_size(&by_id));
-        let request = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(by_id))
-            .condition_expression("attribute_not_exists(pk)")
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send();
-        match metered!("PutItem", "push_activity_task", Charge::Write(units), request) {
-            Ok(_) => self.put("push_activity_task", item).await,
-            Err(e)
-                if e.as_service_error().is_some_and(
-                    aws_sdk_dynamodb::operation::put_item::PutItemError::is_conditional_check_failed_exception,
-                ) =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(self.err("push_activity_task", e)),
+        if self.put_if("push_activity_task", by_id, "attribute_not_exists(pk)", None).await? {
+            self.put("push_activity_task", item).await?;
         }
+        Ok(())
     }
 
     async fn take_activity_task(&self, activity_arn: &str) -> Result<Option<PendingActivityTask>, Error> {
@@ -1121,25 +1137,8 @@ impl Store for DynamoStore {
         let mut item = key(format!("MR#{}", run.arn), "MR");
         item.insert("run".into(), s(json));
         item.insert("version".into(), n(1));
-        let units = write_units(item_size(&item));
-        let request = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk)")
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send();
-        match metered!("PutItem", "create_map_run", Charge::Write(units), request) {
-            Ok(_) => {}
-            Err(e)
-                if e.as_service_error().is_some_and(
-                    aws_sdk_dynamodb::operation::put_item::PutItemError::is_conditional_check_failed_exception,
-                ) =>
-            {
-                return Ok(false)
-            }
-            Err(e) => return Err(self.err("create_map_run", e)),
+        if !self.put_if("create_map_run", item, "attribute_not_exists(pk)", None).await? {
+            return Ok(false);
         }
         let sk = format!("R#{}#{}", millis_key(run.start_date), run.arn);
         self.put("create_map_run", key(format!("MRX#{}", run.execution_arn), &sk)).await?;
@@ -1160,26 +1159,11 @@ impl Store for DynamoStore {
         let mut item = key(format!("MR#{}", run.arn), "MR");
         item.insert("run".into(), s(json));
         item.insert("version".into(), n(expected_version + 1));
-        let units = write_units(item_size(&item));
-        let request = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("version = :v")
-            .expression_attribute_values(":v", n(expected_version))
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send();
-        match metered!("PutItem", "commit_map_run", Charge::Write(units), request) {
-            Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error().is_some_and(
-                    aws_sdk_dynamodb::operation::put_item::PutItemError::is_conditional_check_failed_exception,
-                ) =>
-            {
-                Err(Error::Conflict { expected: expected_version })
-            }
-            Err(e) => Err(self.err("commit_map_run", e)),
+        let values = HashMap::from([(":v".to_string(), n(expected_version))]);
+        if self.put_if("commit_map_run", item, "version = :v", Some(values)).await? {
+            Ok(())
+        } else {
+            Err(Error::Conflict { expected: expected_version })
         }
     }
 
