@@ -214,22 +214,27 @@ pub async fn run(args: RunArgs) -> Result<bool> {
             println!("{}", describe_event(&e.to_aws_json()));
         }
         shown = history.len();
-        let mut published = Vec::new();
-        for topic in data.topics.topics()? {
-            published.extend(data.topics.list(&topic)?);
-        }
-        published.sort_by_key(|p| p.published_at);
-        for p in published.iter().skip(published_shown) {
-            println!("  topic {} published message {}: {}", p.topic_arn, p.id, p.message);
-        }
-        published_shown = published.len();
+        let show_published = |shown: usize| -> anyhow::Result<usize> {
+            let mut published = Vec::new();
+            for topic in data.topics.topics()? {
+                published.extend(data.topics.list(&topic)?);
+            }
+            published.sort_by_key(|p| p.published_at);
+            for p in published.iter().skip(shown) {
+                println!("  topic {} published message {}: {}", p.topic_arn, p.id, p.message);
+            }
+            Ok(published.len())
+        };
+        published_shown = show_published(published_shown)?;
         let stored = rt.describe(&arn).await?;
         if !matches!(stored.execution.status, Status::Running) {
-            // one more pass so the last events are printed
+            // One more pass so the last events and messages are printed (the execution may have
+            // published and ended since the pass above).
             let history = rt.history(&arn).await?;
             for e in history.iter().skip(shown) {
                 println!("{}", describe_event(&e.to_aws_json()));
             }
+            show_published(published_shown)?;
             break stored;
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
