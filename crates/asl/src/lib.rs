@@ -17,6 +17,7 @@ pub mod jsonata;
 pub mod jsonpath;
 pub mod local;
 pub mod map_run;
+pub mod mock;
 pub mod model;
 pub mod payload;
 pub mod stepper;
