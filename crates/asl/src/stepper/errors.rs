@@ -53,7 +53,7 @@ impl Failure {
     }
 
     /// `{"Error", "Cause"}` with only the known ones: a tolerated Map iteration's result.
-    pub(super) fn result_object(&self) -> Value {
+    pub fn result_object(&self) -> Value {
         Value::Object(self.fields("Error", "Cause", false))
     }
 

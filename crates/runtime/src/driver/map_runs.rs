@@ -390,7 +390,9 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
                             Status::Succeeded { output } => output,
                             Status::Failed { error, cause }
                             | Status::TimedOut { error, cause }
-                            | Status::Aborted { error, cause } => error_output(error, cause),
+                            | Status::Aborted { error, cause } => {
+                                stepper::Failure::from_parts(error, cause).result_object()
+                            }
                             Status::Running => Value::Null,
                         }],
                         None => vec![Value::Null],
@@ -429,9 +431,7 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
                         failed.extend(entry);
                     }
                 }
-                let written = (succeeded.len() + failed.len()) as u64;
-                drop(children);
-                run.results_written = written;
+                run.results_written = (succeeded.len() + failed.len()) as u64;
                 match self.write_results(run, &writer, succeeded, failed).await {
                     Ok(key) => TaskOutcome::Succeeded(json!({
                         "MapRunArn": run.arn,
@@ -569,18 +569,6 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
         }
         Ok(ChildPage { executions, next: (i > 0).then_some(i) })
     }
-}
-
-/// `{"Error", "Cause"}` of a failed child, as a tolerated failure shows in the results.
-fn error_output(error: Option<String>, cause: Option<String>) -> Value {
-    let mut o = Map::new();
-    if let Some(e) = error {
-        o.insert("Error".into(), e.into());
-    }
-    if let Some(c) = cause {
-        o.insert("Cause".into(), c.into());
-    }
-    Value::Object(o)
 }
 
 /// A child's entry in a result file: the execution's description (Transformation `NONE`), or
