@@ -15,7 +15,7 @@ mod policy;
 mod run;
 mod serve;
 
-use anyhow::{bail, Context as _, Result};
+use anyhow::{Context as _, Result};
 use clap::{Parser, Subcommand};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
@@ -46,7 +46,7 @@ enum Cmd {
         #[arg(long)]
         history: bool,
         /// Real seconds per simulated second of Wait and Retry delays (0 = instant, still recorded).
-        #[arg(long, default_value_t = 1.0)]
+        #[arg(long, default_value_t = 1.0, value_parser = time_scale)]
         time_scale: f64,
         /// Execution name.
         #[arg(long, default_value = "local-execution")]
@@ -69,6 +69,10 @@ enum Cmd {
         /// Don't approve task-token requests automatically; print the command that does.
         #[arg(long)]
         manual_approval: bool,
+        /// Real seconds per second of Wait states, Retry intervals, TimeoutSeconds and
+        /// HeartbeatSeconds (0 = at once; the history keeps the definition's values).
+        #[arg(long, default_value_t = 1.0, value_parser = time_scale)]
+        time_scale: f64,
     },
     /// Serve the Step Functions API (AWS JSON 1.0: the AWS CLI and SDKs with --endpoint-url) on
     /// 127.0.0.1 over the durable embedded runtime; executions advance in the background.
@@ -82,6 +86,10 @@ enum Cmd {
         /// Functions registry for Lambda tasks (functions.json format).
         #[arg(long)]
         functions: Option<PathBuf>,
+        /// Real seconds per second of Wait states, Retry intervals, TimeoutSeconds and
+        /// HeartbeatSeconds (0 = at once; the history keeps the definition's values).
+        #[arg(long, default_value_t = 1.0, value_parser = time_scale)]
+        time_scale: f64,
     },
     /// SendTaskSuccess: complete a waiting task with an output.
     SendTaskSuccess {
@@ -222,6 +230,14 @@ fn read_json(path: &Path, what: &str) -> Result<Value> {
     serde_json::from_str(&text).with_context(|| format!("{what} {} is not valid JSON", path.display()))
 }
 
+/// `--time-scale`: a finite number >= 0.
+fn time_scale(arg: &str) -> Result<f64, String> {
+    match arg.parse::<f64>() {
+        Ok(x) if x >= 0.0 && x.is_finite() => Ok(x),
+        _ => Err(format!("must be a finite number >= 0, got {arg}")),
+    }
+}
+
 fn parse_input(arg: &str) -> Result<Value> {
     if let Some(file) = arg.strip_prefix('@') {
         return read_json(Path::new(file), "input file");
@@ -236,14 +252,14 @@ fn tokio_runtime() -> Result<tokio::runtime::Runtime> {
 fn real_main() -> Result<ExitCode> {
     let cli = Cli::parse();
     match cli.command {
-        Cmd::Run { dir, data_dir, input, json, manual_approval } => {
+        Cmd::Run { dir, data_dir, input, json, manual_approval, time_scale } => {
             let input = input.as_deref().map(parse_input).transpose()?;
-            let ok =
-                tokio_runtime()?.block_on(run::run(run::RunArgs { dir, data_dir, input, json, manual_approval }))?;
+            let args = run::RunArgs { dir, data_dir, input, json, manual_approval, time_scale };
+            let ok = tokio_runtime()?.block_on(run::run(args))?;
             Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
-        Cmd::Serve { port, data_dir, functions } => {
-            tokio_runtime()?.block_on(serve::serve(serve::ServeArgs { port, data_dir, functions }))?;
+        Cmd::Serve { port, data_dir, functions, time_scale } => {
+            tokio_runtime()?.block_on(serve::serve(serve::ServeArgs { port, data_dir, functions, time_scale }))?;
             Ok(ExitCode::SUCCESS)
         }
         Cmd::SendTaskSuccess { task_token, task_output, data_dir } => {
@@ -271,9 +287,6 @@ fn real_main() -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Exec { definition, input, functions, history, time_scale, name } => {
-            if !(time_scale >= 0.0 && time_scale.is_finite()) {
-                bail!("--time-scale must be a finite number >= 0, got {time_scale}");
-            }
             let def = read_json(&definition, "definition")?;
             let input = parse_input(&input)?;
             let mut registry = match functions {

@@ -35,12 +35,14 @@ pub struct RunArgs {
     pub json: bool,
     /// Don't approve automatically: print the command that does.
     pub manual_approval: bool,
+    /// Real seconds per second of Wait, Retry, TimeoutSeconds and HeartbeatSeconds timers.
+    pub time_scale: f64,
 }
 
 /// Opens the embedded runtime in `data_dir` with the functions of `functions` (a router config).
 /// Also returns the adapters (sharing the runtime's database), for what only the embedded
 /// runtime can show: the messages its queues and topics hold.
-pub fn open_runtime(data_dir: &Path, functions: Option<&Path>) -> Result<(LocalRuntime, Embedded)> {
+pub fn open_runtime(data_dir: &Path, functions: Option<&Path>, time_scale: f64) -> Result<(LocalRuntime, Embedded)> {
     let embedded =
         Embedded::open(data_dir).with_context(|| format!("opening the data directory {}", data_dir.display()))?;
     let router = match functions {
@@ -49,7 +51,8 @@ pub fn open_runtime(data_dir: &Path, functions: Option<&Path>) -> Result<(LocalR
         None => FunctionRouter::default(),
     };
     let Embedded { store, queue, topics } = embedded.clone();
-    let runtime = Runtime::new(store, queue, topics, router, SystemClock, Config::default()).with_aws(aws_services());
+    let config = Config { time_scale, ..Config::default() };
+    let runtime = Runtime::new(store, queue, topics, router, SystemClock, config).with_aws(aws_services());
     Ok((runtime, embedded))
 }
 
@@ -123,7 +126,7 @@ fn callback_queues(definition: &Value) -> Vec<String> {
 pub async fn run(args: RunArgs) -> Result<bool> {
     let (name, definition, input) = project_definition(&args.dir)?;
     let functions = args.dir.join("functions.json");
-    let (rt, data) = open_runtime(&args.data_dir, functions.exists().then_some(functions.as_path()))?;
+    let (rt, data) = open_runtime(&args.data_dir, functions.exists().then_some(functions.as_path()), args.time_scale)?;
     let rt = Arc::new(rt);
     let role = format!("arn:aws:iam::{}:role/stepwise-{name}", rt.config().account);
     let machine =
@@ -280,7 +283,7 @@ fn describe_event(e: &Value) -> String {
 
 /// `stepwise send-task-success|failure|heartbeat`: complete a task token in a data directory.
 pub async fn complete_token(data_dir: &Path, token: &str, action: TokenAction) -> Result<()> {
-    let (rt, _) = open_runtime(data_dir, None)?;
+    let (rt, _) = open_runtime(data_dir, None, 1.0)?;
     let r = match action {
         TokenAction::Success(output) => rt.send_task_success(token, &output).await,
         TokenAction::Failure { error, cause } => rt.send_task_failure(token, error.as_deref(), cause.as_deref()).await,

@@ -36,12 +36,14 @@ pub struct ServeArgs {
     pub data_dir: PathBuf,
     /// Functions registry (`functions.json` format) for Lambda tasks.
     pub functions: Option<PathBuf>,
+    /// Real seconds per second of Wait, Retry, TimeoutSeconds and HeartbeatSeconds timers.
+    pub time_scale: f64,
 }
 
 /// `stepwise serve`: binds 127.0.0.1:`port`, prints `listening on http://ADDR`, starts the
 /// step driver and serves requests until the process is killed.
 pub async fn serve(args: ServeArgs) -> Result<()> {
-    let rt = Arc::new(open_runtime(&args.data_dir, args.functions.as_deref())?.0);
+    let rt = Arc::new(open_runtime(&args.data_dir, args.functions.as_deref(), args.time_scale)?.0);
     let api = Arc::new(Api { rt: rt.clone() });
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", args.port))
         .await

@@ -548,3 +548,68 @@ fn a_huge_non_json_function_answer_exceeds_the_data_limit() {
     drop(s);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `--time-scale 0`: an hour's Wait, a Retry's 30-second intervals and a callback's
+/// HeartbeatSeconds fire at once, while the history keeps the definition's times (the
+/// execution's clock moves to each timer's time).
+#[test]
+fn time_scale_zero_skips_waits_retries_and_timeouts_and_the_history_keeps_their_times() {
+    let dir = std::env::temp_dir().join(format!("stepwise-serve-timescale-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let s = Server::start_with(dir, &["--time-scale", "0"]);
+    let machine = s.create(
+        "Slow",
+        json!({"StartAt": "Hour", "States": {
+            "Hour": {"Type": "Wait", "Seconds": 3600, "Next": "Flaky"},
+            "Flaky": {
+                "Type": "Parallel",
+                "Branches": [{"StartAt": "Boom", "States": {"Boom": {"Type": "Fail", "Error": "Boom"}}}],
+                "Retry": [{"ErrorEquals": ["Boom"], "IntervalSeconds": 30, "MaxAttempts": 2, "BackoffRate": 1}],
+                "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.flaky", "Next": "Ask"}],
+                "Next": "Ask"
+            },
+            "Ask": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+                "Parameters": {
+                    "QueueUrl": "https://sqs.us-east-1.amazonaws.com/123456789012/approvals",
+                    "MessageBody": {"token.$": "$$.Task.Token"}
+                },
+                "HeartbeatSeconds": 300,
+                "TimeoutSeconds": 600,
+                "Catch": [{"ErrorEquals": ["States.Timeout"], "ResultPath": "$.ask", "Next": "Done"}],
+                "End": true
+            },
+            "Done": {"Type": "Succeed"}
+        }}),
+    );
+    let begun = Instant::now();
+    let started = s.ok("StartExecution", json!({"stateMachineArn": machine, "input": "{}"}));
+    let arn = started["executionArn"].as_str().expect("arn").to_string();
+    let d = s.wait_done_within(&arn, Duration::from_secs(20));
+    let took = begun.elapsed();
+    assert_eq!(d["status"], "SUCCEEDED", "{d}");
+    let output: Value = serde_json::from_str(d["output"].as_str().unwrap_or("null")).expect("output");
+    assert_eq!(output["flaky"]["Error"], "Boom", "{output}");
+    // An expired HeartbeatSeconds is States.Timeout on AWS too.
+    assert_eq!(output["ask"]["Error"], "States.Timeout", "{output}");
+    // 3,600 + 2 × 30 + 300 seconds of the definition's time, in a moment of real time.
+    assert!(took < Duration::from_secs(3), "took {took:?}");
+    eprintln!("time-scale 0: {took:?} for 3,960 s of timers");
+
+    let events = s.history(&arn);
+    let at = |ty: &str, nth: usize| -> f64 {
+        let e = events.iter().filter(|e| e["type"] == ty).nth(nth).unwrap_or_else(|| panic!("no {ty} #{nth}"));
+        e["timestamp"].as_f64().expect("timestamp")
+    };
+    let near = |got: f64, want: f64| (got - want).abs() < 1.0;
+    let waited = at("WaitStateExited", 0) - at("WaitStateEntered", 0);
+    assert!(near(waited, 3600.0), "the Wait lasted {waited} s in the history");
+    let starts: Vec<f64> = (0..3).map(|i| at("ParallelStateStarted", i)).collect();
+    assert!(near(starts[1] - starts[0], 30.0) && near(starts[2] - starts[1], 30.0), "retries at {starts:?}");
+    // HeartbeatSeconds (300) expires before TimeoutSeconds (600), though both fire at once.
+    let beat = at("TaskTimedOut", 0) - at("TaskScheduled", 0);
+    assert!(near(beat, 300.0), "the task timed out {beat} s after it was scheduled");
+    let total = at("ExecutionSucceeded", 0) - at("ExecutionStarted", 0);
+    assert!(total >= 3960.0 && total < 3970.0, "the history spans {total} s");
+}

@@ -60,6 +60,11 @@ pub struct Config {
     /// How long GetActivityTask waits for a task: AWS's 60 seconds, or less where the API
     /// sits behind something that cuts requests shorter (API Gateway: 30 seconds).
     pub activity_poll: Duration,
+    /// Real seconds per second of a timer: Wait states, Retry intervals, TimeoutSeconds and
+    /// HeartbeatSeconds are scheduled `delay × time_scale` from now (0: at once). 1 is AWS's
+    /// time; tests use 0. The stepper still computes (and the history shows) the definition's
+    /// values; only when the step message is delivered changes.
+    pub time_scale: f64,
 }
 
 impl Default for Config {
@@ -69,6 +74,7 @@ impl Default for Config {
             region: "us-east-1".into(),
             visibility: Duration::from_secs(30),
             activity_poll: Duration::from_secs(60),
+            time_scale: 1.0,
         }
     }
 }
@@ -539,8 +545,11 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
         execution.input_text = input_text;
         execution.parent = parent;
         execution.map_run = map_run;
-        let t = stepper::step(&machine, execution, Event::Start, &mut RuntimeEnv { now });
-        let outbox = outbox_of(&arn, 1, t.effects);
+        let mut t = stepper::step(&machine, execution, Event::Start, &mut RuntimeEnv { now });
+        if self.config.time_scale != 1.0 {
+            keep_scaled_timers(&mut t);
+        }
+        let outbox = outbox_of(&arn, 1, t.effects, Timers { now, virtual_now: now, scale: self.config.time_scale });
         let commit = Commit {
             execution: t.execution,
             expected_version: 0,
@@ -581,14 +590,36 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
                 self.store.clear_outbox(arn, stored.version).await?;
             }
             let now = self.clock.now();
+            // The execution's clock: the wall clock, plus what the time scale skipped so far.
+            let mut clock = Timers { now, virtual_now: stored.execution.clock(now), scale: self.config.time_scale };
             if let Some(nb) = msg.not_before {
                 // Early delivery (bounded queue delays): send it on for the rest of the wait.
-                if nb > now + chrono::Duration::milliseconds(5) {
-                    self.send_step(msg, delay_until(now, Some(nb)), None).await?;
+                let left = clock.delay_to(nb);
+                if left > Duration::from_millis(5) {
+                    self.send_step(msg, left, None).await?;
                     return Ok(Handled::Deferred);
                 }
+                if clock.scale != 1.0 {
+                    // A timer fired early by the time scale. One due before it goes first (both
+                    // are delivered at about once: the scale shrank the gap between them).
+                    let ex = &stored.execution;
+                    let this = match &msg.event {
+                        Event::Advance { timer: Some(id), .. } => Some(*id),
+                        _ => None,
+                    };
+                    let overtakes = ex
+                        .scaled_timers
+                        .iter()
+                        .any(|(id, due)| Some(*id) != this && *due < nb && ex.timer_is_pending(*id));
+                    if overtakes {
+                        self.send_step(msg, Duration::from_millis(1), None).await?;
+                        return Ok(Handled::Deferred);
+                    }
+                    // The execution's clock moves to the timer's time.
+                    clock.virtual_now = clock.virtual_now.max(nb);
+                }
             }
-            match self.apply(stored, msg.event.clone(), now).await {
+            match self.apply(stored, msg.event.clone(), clock).await {
                 Err(Error::Conflict { .. }) => {
                     // Someone else moved it: reload and retry, after a short random pause so
                     // drivers racing on one execution (its Parallel branches, Map iterations)
@@ -603,11 +634,14 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
         Err(Error::storage(format!("committing a step of {arn}"), "too many concurrent updates"))
     }
 
-    async fn apply(&self, stored: Stored, event: Event, now: DateTime<Utc>) -> Result<Handled, Error> {
+    async fn apply(&self, stored: Stored, event: Event, clock: Timers) -> Result<Handled, Error> {
         let arn = stored.execution.info.execution_arn.clone();
         let machine = self.machine_of(&stored.execution, &stored.machine_arn).await?;
-        let mut env = RuntimeEnv { now };
-        let t = stepper::step(&machine, stored.execution, event, &mut env);
+        let now = clock.now;
+        let mut env = RuntimeEnv { now: clock.virtual_now };
+        let mut execution = stored.execution;
+        execution.clock_offset_ms = (clock.virtual_now - now).num_milliseconds();
+        let t = stepper::step(&machine, execution, event, &mut env);
         if t.is_no_op() {
             return Ok(Handled::NoOp);
         }
@@ -631,7 +665,11 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
         let t = self.read_items(&machine, t, &mut env).await?;
         let t = self.store_map_inputs(t).await?;
         log_transition(&arn, version, &t.history);
-        let outbox = outbox_of(&arn, version, t.effects);
+        let mut t = t;
+        if clock.scale != 1.0 {
+            keep_scaled_timers(&mut t);
+        }
+        let outbox = outbox_of(&arn, version, t.effects, clock);
         let commit = Commit {
             execution: t.execution,
             expected_version: stored.version,
@@ -1052,8 +1090,54 @@ fn log_transition(arn: &str, version: u64, history: &[stepwise_asl::history::His
     }
 }
 
+/// An execution's clock and when its timers fire: the wall clock, the execution's clock (ahead
+/// of it by what the time scale skipped) and the scale. Timer messages carry the execution's
+/// time (`not_before`); the queue delivers them after `scale ×` the wait, in wall-clock time.
+#[derive(Debug, Clone, Copy)]
+struct Timers {
+    now: DateTime<Utc>,
+    virtual_now: DateTime<Utc>,
+    scale: f64,
+}
+
+impl Timers {
+    /// The wall-clock wait before the execution's clock reaches `at`.
+    fn delay_to(self, at: DateTime<Utc>) -> Duration {
+        let left = delay_until(self.virtual_now, Some(at));
+        if self.scale == 1.0 {
+            left
+        } else {
+            left.mul_f64(self.scale.min(1e6))
+        }
+    }
+
+    /// The wall-clock time of execution time `at`.
+    fn scaled(self, at: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
+        if self.scale == 1.0 && self.virtual_now == self.now {
+            return at;
+        }
+        at.map(|t| {
+            let wait = chrono::Duration::from_std(self.delay_to(t)).ok();
+            wait.and_then(|w| self.now.checked_add_signed(w)).unwrap_or(t)
+        })
+    }
+}
+
+/// Under a time scale: the transition's execution keeps its pending timers' due times (see
+/// `Execution::scaled_timers`).
+fn keep_scaled_timers(t: &mut stepper::Transition) {
+    let ex = &mut t.execution;
+    let mut timers = std::mem::take(&mut ex.scaled_timers);
+    timers.extend(t.effects.iter().filter_map(|e| match e {
+        Effect::Schedule { timer: Some(id), at: Some(at), .. } => Some((*id, *at)),
+        _ => None,
+    }));
+    timers.retain(|(id, _)| ex.timer_is_pending(*id));
+    ex.scaled_timers = timers;
+}
+
 /// The outbox of commit `version`: the stepper's effects as actions with stable ids.
-fn outbox_of(arn: &str, version: u64, effects: Vec<Effect>) -> Vec<OutboxItem> {
+fn outbox_of(arn: &str, version: u64, effects: Vec<Effect>, timers: Timers) -> Vec<OutboxItem> {
     effects
         .into_iter()
         // Reads are done before the commit (`Runtime::read_items`).
@@ -1068,7 +1152,7 @@ fn outbox_of(arn: &str, version: u64, effects: Vec<Effect>) -> Vec<OutboxItem> {
                         not_before: at,
                         origin: Some((version, i)),
                     },
-                    at,
+                    at: timers.scaled(at),
                 },
                 Effect::Invoke(req) => Action::Invoke(req),
                 Effect::Complete => Action::Complete,

@@ -262,6 +262,38 @@ pub struct Execution {
     pub redrive_count: u32,
     /// Id of the machine-timeout timer, if the machine has TimeoutSeconds.
     pub machine_timer: Option<u64>,
+    /// How far this execution's clock runs ahead of the wall clock, in milliseconds: a runtime
+    /// with a time scale below 1 fires timers early and moves the execution's clock to each
+    /// timer's time, so its history shows the definition's waits (0 at AWS's pace).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub clock_offset_ms: i64,
+    /// Under such a time scale, the execution's timers and when they are due by its clock, so
+    /// that a timer fired early never overtakes one due before it (kept by the runtime).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scaled_timers: Vec<(u64, DateTime<Utc>)>,
+}
+
+impl Execution {
+    /// The execution's clock when the wall clock shows `now` (see `clock_offset_ms`).
+    pub fn clock(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        now + Duration::milliseconds(self.clock_offset_ms)
+    }
+
+    /// Whether timer `id` still matters: a frame waits on it (Wait, Retry backoff, a task's
+    /// TimeoutSeconds or HeartbeatSeconds) or it is the machine's TimeoutSeconds.
+    pub fn timer_is_pending(&self, id: u64) -> bool {
+        self.status == Status::Running
+            && (self.machine_timer == Some(id)
+                || self.frames.iter().any(|f| match &f.phase {
+                    Phase::Waiting { timer, .. } | Phase::Backoff { timer } => *timer == id,
+                    Phase::Running(rt) => rt.timeout_timer == Some(id) || rt.heartbeat_timer == Some(id),
+                    _ => false,
+                }))
+    }
+}
+
+fn is_zero(x: &i64) -> bool {
+    *x == 0
 }
 
 /// A Distributed Map's child: its Map Run and its index there.
@@ -434,6 +466,8 @@ pub fn new_execution(info: ExecutionInfo, input: Value, start_time: DateTime<Utc
         seq: 0,
         redrive_count: 0,
         machine_timer: None,
+        clock_offset_ms: 0,
+        scaled_timers: Vec::new(),
     }
 }
 
