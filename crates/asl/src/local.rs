@@ -71,6 +71,8 @@ pub struct RunOptions {
     /// The input's text as the client gave it (shown verbatim in `ExecutionStarted`); `None`:
     /// compact JSON.
     pub input_text: Option<String>,
+    /// The mock configuration's test case the execution runs, if any.
+    pub mocks: Option<crate::mock::ExecutionMocks>,
 }
 
 impl Default for RunOptions {
@@ -82,6 +84,7 @@ impl Default for RunOptions {
             seed: 0x5eed,
             replay: false,
             input_text: None,
+            mocks: None,
         }
     }
 }
@@ -167,6 +170,7 @@ pub async fn run_machine<S: Services>(
         info.execution_arn = format!("{}:{id}", info.execution_arn);
     }
     let mut exec = stepper::new_execution(info, input, opts.start_time);
+    exec.mocks = opts.mocks.clone().map(Box::new);
     exec.input_text = opts.input_text.clone();
     let mut history = Vec::new();
     // Messages due now, in order; and timers: (due time, sequence) → event, Reverse makes the

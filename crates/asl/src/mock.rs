@@ -1,6 +1,5 @@
-//! Mocked service integrations in Step Functions Local's mock configuration format (issue 14,
-//! not yet wired to the runtimes): which Task states of which state machine answer with what,
-//! per test case, call after call.
+//! Mocked service integrations in Step Functions Local's mock configuration format: which Task
+//! states of which state machine answer with what, per test case, call after call.
 //!
 //! ```json
 //! {"StateMachines": {"MACHINE": {"TestCases": {"CASE": {"STATE": "RESPONSE"}}}},
@@ -13,11 +12,12 @@
 //! past the last key gets the last entry again. A file that breaks a rule is refused with the
 //! JSON pointer of the offending place and what is wrong, never half loaded.
 
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
 /// What a mocked call answers.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum MockOutcome {
     /// The task's result.
     Return(Value),
@@ -52,7 +52,7 @@ impl std::fmt::Display for MockError {
 impl std::error::Error for MockError {}
 
 /// One mocked response: its entries by the first call each covers.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct MockedResponse {
     /// `(first, last, outcome)`, ascending, contiguous from 0.
     entries: Vec<(u64, u64, MockOutcome)>,
@@ -94,6 +94,39 @@ impl TestCase<'_> {
     /// Whether `state` is mocked in this test case.
     pub fn mocks(&self, state: &str) -> bool {
         self.states.contains_key(state)
+    }
+
+    /// The test case as an execution carries it: named `case`, its states' responses copied
+    /// (a later change of the file does not change a running execution), no call made yet.
+    pub fn for_execution(&self, case: &str) -> ExecutionMocks {
+        let states = self
+            .states
+            .iter()
+            .filter_map(|(state, name)| Some((state.clone(), self.responses.get(name)?.clone())))
+            .collect();
+        ExecutionMocks { case: case.to_string(), states, calls: BTreeMap::new() }
+    }
+}
+
+/// The mocked states of one execution (`StartExecution` on `stateMachine:NAME#CASE`) and how
+/// many times each was called: part of the execution's data, so a restart carries on counting.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExecutionMocks {
+    /// The test case's name.
+    pub case: String,
+    states: BTreeMap<String, MockedResponse>,
+    calls: BTreeMap<String, u64>,
+}
+
+impl ExecutionMocks {
+    /// The answer to the next call of `state` (counted: each retry is a call); `None` when the
+    /// state is not mocked and runs for real.
+    pub fn next_call(&mut self, state: &str) -> Option<MockOutcome> {
+        let response = self.states.get(state)?;
+        let n = self.calls.entry(state.to_string()).or_insert(0);
+        let outcome = response.outcome(*n).cloned();
+        *n += 1;
+        outcome
     }
 }
 

@@ -116,8 +116,9 @@ pub fn aws_runtime_with(sdk: &SdkConfig, settings: &AwsSettings) -> AwsRuntime {
         visibility: settings.visibility,
         // Behind API Gateway (30 s per request): a worker polls again after an empty answer.
         activity_poll: Duration::from_secs(20),
+        time_scale: 1.0,
     };
-    Runtime::new(
+    let rt = Runtime::new(
         store,
         queue,
         SnsTopics::new(aws_sdk_sns::Client::new(sdk)),
@@ -129,7 +130,20 @@ pub fn aws_runtime_with(sdk: &SdkConfig, settings: &AwsSettings) -> AwsRuntime {
     .with_aws(std::sync::Arc::new(stepwise_sdk::SdkClient::new(stepwise_sdk::Settings {
         region: Some(settings.region.clone()),
         ..stepwise_sdk::Settings::default()
-    })))
+    })));
+    // Starts on `stateMachine:NAME#CASE` answer from a mock configuration shipped with the
+    // function (Step Functions Local's variable); the execution carries its test case, so only
+    // the function that starts executions needs the file.
+    match std::env::var_os("SFN_MOCK_CONFIG") {
+        Some(path) => match stepwise_runtime::mocks::MockFile::open(std::path::Path::new(&path)) {
+            Ok(file) => rt.with_mocks(std::sync::Arc::new(file)),
+            Err(e) => {
+                eprintln!("SFN_MOCK_CONFIG not loaded ({e}): starts on NAME#CASE are refused");
+                rt
+            }
+        },
+        None => rt,
+    }
 }
 
 // ---------- request and capacity counters ----------

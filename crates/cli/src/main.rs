@@ -51,6 +51,16 @@ enum Cmd {
         /// Execution name.
         #[arg(long, default_value = "local-execution")]
         name: String,
+        /// Mock configuration (Step Functions Local's format); with --test-case.
+        #[arg(long, requires = "test_case")]
+        mock_config: Option<PathBuf>,
+        /// The mock configuration's test case to run (of the state machine named after the
+        /// definition file, or --state-machine).
+        #[arg(long, requires = "mock_config")]
+        test_case: Option<String>,
+        /// The state machine's name (default: the definition file's name without extension).
+        #[arg(long)]
+        state_machine: Option<String>,
     },
     /// Run a project (definition.asl.json, bindings.json, functions.json, input.json) end to end
     /// on the durable embedded runtime; resumes the execution a killed run left behind.
@@ -90,6 +100,11 @@ enum Cmd {
         /// HeartbeatSeconds (0 = at once; the history keeps the definition's values).
         #[arg(long, default_value_t = 1.0, value_parser = time_scale)]
         time_scale: f64,
+        /// Mock configuration (Step Functions Local's format): StartExecution on
+        /// `stateMachine:NAME#CASE` runs test case CASE (default: $SFN_MOCK_CONFIG; reloaded
+        /// when the file changes).
+        #[arg(long)]
+        mock_config: Option<PathBuf>,
     },
     /// SendTaskSuccess: complete a waiting task with an output.
     SendTaskSuccess {
@@ -258,8 +273,9 @@ fn real_main() -> Result<ExitCode> {
             let ok = tokio_runtime()?.block_on(run::run(args))?;
             Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
-        Cmd::Serve { port, data_dir, functions, time_scale } => {
-            tokio_runtime()?.block_on(serve::serve(serve::ServeArgs { port, data_dir, functions, time_scale }))?;
+        Cmd::Serve { port, data_dir, functions, time_scale, mock_config } => {
+            let args = serve::ServeArgs { port, data_dir, functions, time_scale, mock_config };
+            tokio_runtime()?.block_on(serve::serve(args))?;
             Ok(ExitCode::SUCCESS)
         }
         Cmd::SendTaskSuccess { task_token, task_output, data_dir } => {
@@ -286,19 +302,39 @@ fn real_main() -> Result<ExitCode> {
             tokio_runtime()?.block_on(run::complete_token(&data_dir, &task_token, run::TokenAction::Heartbeat))?;
             Ok(ExitCode::SUCCESS)
         }
-        Cmd::Exec { definition, input, functions, history, time_scale, name } => {
+        Cmd::Exec {
+            definition,
+            input,
+            functions,
+            history,
+            time_scale,
+            name,
+            mock_config,
+            test_case,
+            state_machine,
+        } => {
             let def = read_json(&definition, "definition")?;
             let input = parse_input(&input)?;
             let mut registry = match functions {
                 Some(f) => functions::LocalFunctions::load(&f)?,
                 None => functions::LocalFunctions::none()?,
             };
-            let machine_name = definition
-                .file_stem()
-                .and_then(|s| s.to_str())
-                .filter(|s| *s != "-")
-                .unwrap_or("StateMachine")
-                .to_string();
+            let machine_name = state_machine.unwrap_or_else(|| {
+                definition
+                    .file_stem()
+                    .and_then(|s| s.to_str())
+                    .filter(|s| *s != "-")
+                    .unwrap_or("StateMachine")
+                    .to_string()
+            });
+            let mocks = match (mock_config, test_case) {
+                (Some(file), Some(case)) => {
+                    let file = stepwise_runtime::mocks::MockFile::open(&file)
+                        .map_err(|e| anyhow::anyhow!("{}", e.message()))?;
+                    Some(file.test_case(&machine_name, &case).map_err(|e| anyhow::anyhow!("{}", e.message()))?)
+                }
+                _ => None,
+            };
             let opts = RunOptions {
                 context: ExecutionContext {
                     state_machine_name: machine_name,
@@ -307,6 +343,7 @@ fn real_main() -> Result<ExitCode> {
                 },
                 time_scale,
                 seed: rand::random(),
+                mocks,
                 ..Default::default()
             };
             let r = match tokio_runtime()?.block_on(local::run(&def, input, &opts, &mut registry)) {

@@ -43,6 +43,16 @@ pub struct RunArgs {
 /// Also returns the adapters (sharing the runtime's database), for what only the embedded
 /// runtime can show: the messages its queues and topics hold.
 pub fn open_runtime(data_dir: &Path, functions: Option<&Path>, time_scale: f64) -> Result<(LocalRuntime, Embedded)> {
+    open_runtime_with(data_dir, functions, time_scale, None)
+}
+
+/// [`open_runtime`], answering starts on `stateMachine:NAME#CASE` from a mock configuration.
+pub fn open_runtime_with(
+    data_dir: &Path,
+    functions: Option<&Path>,
+    time_scale: f64,
+    mocks: Option<&Path>,
+) -> Result<(LocalRuntime, Embedded)> {
     let embedded =
         Embedded::open(data_dir).with_context(|| format!("opening the data directory {}", data_dir.display()))?;
     let router = match functions {
@@ -52,7 +62,11 @@ pub fn open_runtime(data_dir: &Path, functions: Option<&Path>, time_scale: f64) 
     };
     let Embedded { store, queue, topics } = embedded.clone();
     let config = Config { time_scale, ..Config::default() };
-    let runtime = Runtime::new(store, queue, topics, router, SystemClock, config).with_aws(aws_services());
+    let mut runtime = Runtime::new(store, queue, topics, router, SystemClock, config).with_aws(aws_services());
+    if let Some(path) = mocks {
+        let file = stepwise_runtime::mocks::MockFile::open(path).map_err(|e| anyhow::anyhow!("{}", e.message()))?;
+        runtime = runtime.with_mocks(std::sync::Arc::new(file));
+    }
     Ok((runtime, embedded))
 }
 

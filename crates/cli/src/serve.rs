@@ -14,7 +14,7 @@
 //! same runtime. Everything lives in the data directory, so a restarted server carries on with
 //! the executions it left running.
 
-use crate::run::{open_runtime, LocalRuntime};
+use crate::run::{open_runtime_with, LocalRuntime};
 use anyhow::{Context as _, Result};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
@@ -38,12 +38,17 @@ pub struct ServeArgs {
     pub functions: Option<PathBuf>,
     /// Real seconds per second of Wait, Retry, TimeoutSeconds and HeartbeatSeconds timers.
     pub time_scale: f64,
+    /// Mock configuration (Step Functions Local's format) for starts on `NAME#CASE`.
+    pub mock_config: Option<PathBuf>,
 }
 
 /// `stepwise serve`: binds 127.0.0.1:`port`, prints `listening on http://ADDR`, starts the
 /// step driver and serves requests until the process is killed.
 pub async fn serve(args: ServeArgs) -> Result<()> {
-    let rt = Arc::new(open_runtime(&args.data_dir, args.functions.as_deref(), args.time_scale)?.0);
+    // `--mock-config`, else Step Functions Local's variable.
+    let mocks = args.mock_config.clone().or_else(|| std::env::var_os("SFN_MOCK_CONFIG").map(PathBuf::from));
+    let rt =
+        Arc::new(open_runtime_with(&args.data_dir, args.functions.as_deref(), args.time_scale, mocks.as_deref())?.0);
     let api = Arc::new(Api { rt: rt.clone() });
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", args.port))
         .await

@@ -61,3 +61,53 @@ fn a_failing_command_is_a_lambda_function_error_retry_and_catch_can_match() {
     assert_eq!(line["error"], "Lambda.ResourceNotFoundException", "without functions: {line}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `--mock-config FILE --test-case CASE`: the sample's mocked test cases run in memory, with
+/// no functions and no queue (the machine named by --state-machine, as in the file).
+#[test]
+fn mocked_test_cases_of_the_sample_run_in_memory() {
+    let dir = std::env::temp_dir().join(format!("stepwise-exec-mocks-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let mut text = std::fs::read_to_string(repo().join("examples/stock-trading/definition.asl.json")).expect("read");
+    let bindings: serde_json::Map<String, serde_json::Value> = serde_json::from_str(
+        &std::fs::read_to_string(repo().join("examples/stock-trading/bindings.json")).expect("read"),
+    )
+    .expect("bindings");
+    for (k, v) in &bindings {
+        text = text.replace(&format!("${{{k}}}"), v.as_str().expect("string"));
+    }
+    let def = dir.join("sample.json");
+    std::fs::write(&def, text).expect("write");
+    let run = |case: &str| {
+        exec(&[
+            def.to_str().expect("utf-8"),
+            "--mock-config",
+            "examples/stock-trading/mock-config.json",
+            "--test-case",
+            case,
+            "--state-machine",
+            "StockTrading",
+            "--history",
+        ])
+    };
+    let (ok, line) = run("Sell");
+    assert!(ok, "{line}");
+    assert_eq!(line["output"], serde_json::json!({"MessageId": "f5b6c2a0-0000-4000-8000-000000000001"}));
+    let history = line["history"].as_array().expect("history");
+    let sold = history.iter().any(|e| e["stateEnteredEventDetails"]["name"] == "Sell Stock");
+    assert!(sold, "{line}");
+    let (ok, line) = run("Rejected");
+    assert!(!ok);
+    assert_eq!((line["status"].as_str(), line["error"].as_str()), (Some("FAILED"), Some("Rejected")), "{line}");
+
+    let out = Command::new(env!("CARGO_BIN_EXE_stepwise"))
+        .current_dir(repo())
+        .args(["exec", def.to_str().expect("utf-8"), "--mock-config", "examples/stock-trading/mock-config.json"])
+        .args(["--test-case", "Nope", "--state-machine", "StockTrading"])
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("test case 'Nope' of state machine 'StockTrading' is not defined"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -4,7 +4,7 @@
 
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -447,10 +447,10 @@ fn start_sync_execution_runs_an_express_machine_to_completion() {
     );
 }
 
-/// The same flows with the real clients: boto3 (typed exceptions) and the AWS CLI
-/// (`aws stepfunctions send-task-success`). Under CI a missing Python environment fails.
-#[test]
-fn boto3_and_the_aws_cli_drive_the_server() {
+/// The project's Python environment (`.venv` with boto3 and the AWS CLI, made by
+/// scripts/test.sh): `(python, aws)`. `None` when it is missing, outside CI; under CI a missing
+/// environment fails the test.
+fn python_env() -> Option<(PathBuf, PathBuf)> {
     let python = repo().join(".venv/bin/python");
     let aws = repo().join(".venv/bin/aws");
     let has = |module: &str| {
@@ -466,17 +466,31 @@ fn boto3_and_the_aws_cli_drive_the_server() {
             panic!("{msg}");
         }
         eprintln!("skipped: {msg}");
-        return;
+        return None;
     }
-    let s = Server::start("boto3");
-    let out = Command::new(&python)
-        .arg(repo().join("tests/api/boto3_smoke.py"))
-        .arg(&s.url)
-        .env("AWS_CLI", &aws)
+    Some((python, aws))
+}
+
+/// Runs `tests/api/SCRIPT URL` with the project's Python; its stdout, after asserting success.
+fn run_script(python: &Path, aws: &Path, script: &str, url: &str) -> String {
+    let out = Command::new(python)
+        .arg(repo().join("tests/api").join(script))
+        .arg(url)
+        .env("AWS_CLI", aws)
         .output()
-        .expect("run boto3_smoke.py");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "boto3_smoke.py failed\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+        .unwrap_or_else(|e| panic!("run {script}: {e}"));
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success(), "{script} failed\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    stdout
+}
+
+/// The same flows with the real clients: boto3 (typed exceptions) and the AWS CLI
+/// (`aws stepfunctions send-task-success`). Under CI a missing Python environment fails.
+#[test]
+fn boto3_and_the_aws_cli_drive_the_server() {
+    let Some((python, aws)) = python_env() else { return };
+    let s = Server::start("boto3");
+    let stdout = run_script(&python, &aws, "boto3_smoke.py", &s.url);
     assert!(stdout.contains("boto3 smoke: all checks passed"), "{stdout}");
     assert!(stdout.contains("distributed map: ok"), "{stdout}");
     if std::env::var_os("AWS_ENDPOINT_URL").is_some() {
@@ -611,5 +625,46 @@ fn time_scale_zero_skips_waits_retries_and_timeouts_and_the_history_keeps_their_
     let beat = at("TaskTimedOut", 0) - at("TaskScheduled", 0);
     assert!(near(beat, 300.0), "the task timed out {beat} s after it was scheduled");
     let total = at("ExecutionSucceeded", 0) - at("ExecutionStarted", 0);
-    assert!(total >= 3960.0 && total < 3970.0, "the history spans {total} s");
+    assert!((3960.0..3970.0).contains(&total), "the history spans {total} s");
+}
+
+/// The stock-trading sample with every Lambda, the SQS approval and the SNS report mocked
+/// (`examples/stock-trading/mock-config.json`), through the AWS CLI against `stepwise serve
+/// --mock-config`: buy, sell, a price check retried after two mocked failures, a rejected
+/// approval, an unknown test case (tests/api/mock_config.py asserts outputs and histories).
+#[test]
+fn mock_config_runs_the_sample_without_calling_anything() {
+    let Some((python, aws)) = python_env() else { return };
+    let dir = std::env::temp_dir().join(format!("stepwise-serve-mocks-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mocks = repo().join("examples/stock-trading/mock-config.json");
+    let s = Server::start_with(dir, &["--time-scale", "0", "--mock-config", mocks.to_str().expect("path")]);
+    let stdout = run_script(&python, &aws, "mock_config.py", &s.url);
+    assert!(stdout.contains("mock config: all checks passed"), "{stdout}");
+}
+
+/// A mock configuration that breaks a rule stops the server before it listens, naming the
+/// place in the file and the rule; SFN_MOCK_CONFIG is read when --mock-config is absent.
+#[test]
+fn a_bad_mock_config_is_refused_with_its_place() {
+    let dir = std::env::temp_dir().join(format!("stepwise-serve-badmocks-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let file = dir.join("mocks.json");
+    std::fs::write(
+        &file,
+        r#"{"StateMachines": {"M": {"TestCases": {"C": {"T": "R"}}}},
+            "MockedResponses": {"R": {"0": {"Return": 1}, "2": {"Return": 2}}}}"#,
+    )
+    .expect("write");
+    let out = Command::new(env!("CARGO_BIN_EXE_stepwise"))
+        .args(["serve", "--port", "0", "--data-dir"])
+        .arg(dir.join("data"))
+        .env("SFN_MOCK_CONFIG", &file)
+        .output()
+        .expect("run stepwise serve");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("/MockedResponses/R") && stderr.contains("call 1 has no response"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -55,6 +55,7 @@ impl Engine for LocalEngine {
             replay: settings.replay,
             // The text the recorded tests sent (Python's json.dumps), which AWS echoes.
             input_text: Some(stepwise_asl::integrations::spaced_json(&input)),
+            mocks: None,
         };
         // The run awaits only the handlers, which run synchronously: any executor will do.
         let r = futures_executor::block_on(local::run(definition, input, &opts, &mut Adapter(functions)))

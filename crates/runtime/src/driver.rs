@@ -102,6 +102,18 @@ pub struct Runtime<S, Q, T, F, C> {
     machines: Mutex<HashMap<String, Arc<StateMachine>>>,
     faults: Option<FaultHook>,
     aws: Arc<dyn AwsCalls>,
+    mocks: Option<Arc<crate::mocks::MockFile>>,
+}
+
+/// Where an execution comes from, besides a plain start.
+#[derive(Debug, Default)]
+pub(crate) struct Begin {
+    /// The task of another execution that started it.
+    pub(crate) parent: Option<ParentTask>,
+    /// The Map Run that started it, and its index.
+    pub(crate) map_run: Option<stepper::MapRunChild>,
+    /// The mock configuration's test case it runs.
+    pub(crate) mocks: Option<Box<stepwise_asl::mock::ExecutionMocks>>,
 }
 
 /// The stepper's environment: the runtime's clock and the OS's randomness.
@@ -153,6 +165,7 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
             machines: Mutex::new(HashMap::new()),
             faults: None,
             aws: Arc::new(NoAws),
+            mocks: None,
         }
     }
 
@@ -161,6 +174,17 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
     pub fn with_aws(mut self, aws: Arc<dyn AwsCalls>) -> Self {
         self.aws = aws;
         self
+    }
+
+    /// Answers starts on `stateMachine:NAME#CASE` from this mock configuration file.
+    pub fn with_mocks(mut self, mocks: Arc<crate::mocks::MockFile>) -> Self {
+        self.mocks = Some(mocks);
+        self
+    }
+
+    /// The mock configuration file, if any.
+    pub fn mocks(&self) -> Option<&crate::mocks::MockFile> {
+        self.mocks.as_deref()
     }
 
     /// Account, region and timings.
@@ -486,7 +510,22 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
         input: Value,
         input_text: Option<String>,
     ) -> Result<(String, DateTime<Utc>), Error> {
-        self.start(machine_arn, name, input, input_text, None, None).await
+        // `stateMachine:NAME#CASE`: the machine NAME, its mocked states answering from test
+        // case CASE of the mock configuration (Step Functions Local's convention).
+        let (machine_arn, mocks) = match machine_arn.split_once('#') {
+            None => (machine_arn, None),
+            Some((base, case)) => {
+                let Some(file) = &self.mocks else {
+                    return Err(Error::invalid(
+                        Invalid::Arn,
+                        format!("Invalid Arn: '{machine_arn}': a test case (#{case}) needs a mock configuration (stepwise serve --mock-config FILE or SFN_MOCK_CONFIG)"),
+                    ));
+                };
+                let name = base.rsplit(':').next().unwrap_or(base);
+                (base, Some(Box::new(file.test_case(name, case)?)))
+            }
+        };
+        self.start(machine_arn, name, input, input_text, Begin { mocks, ..Begin::default() }).await
     }
 
     /// Starts an execution, started by `parent`'s task when it is a child.
@@ -496,9 +535,9 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
         name: &str,
         input: Value,
         input_text: Option<String>,
-        parent: Option<ParentTask>,
-        map_run: Option<stepper::MapRunChild>,
+        begin: Begin,
     ) -> Result<(String, DateTime<Utc>), Error> {
+        let Begin { parent, map_run, mocks } = begin;
         check_name(name)?;
         let rec = self.get_machine(machine_arn).await?;
         let size = match &input_text {
@@ -545,6 +584,7 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
         execution.input_text = input_text;
         execution.parent = parent;
         execution.map_run = map_run;
+        execution.mocks = mocks;
         let mut t = stepper::step(&machine, execution, Event::Start, &mut RuntimeEnv { now });
         if self.config.time_scale != 1.0 {
             keep_scaled_timers(&mut t);
@@ -1210,7 +1250,16 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> SelfCalls for Runtim
     ) -> Pin<Box<dyn Future<Output = Result<Started, Error>> + Send + 'a>> {
         Box::pin(async move {
             let value = execution_input(input)?;
-            match self.start(machine_arn, name, value, Some(input.to_string()), Some(parent.clone()), None).await {
+            match self
+                .start(
+                    machine_arn,
+                    name,
+                    value,
+                    Some(input.to_string()),
+                    Begin { parent: Some(parent.clone()), ..Begin::default() },
+                )
+                .await
+            {
                 Ok((execution_arn, start_date)) => Ok(Started { execution_arn, start_date }),
                 Err(Error::AlreadyExists { arn }) => {
                     // The same task starting it again (a redone action): the child it started.
@@ -1253,7 +1302,7 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> SelfCalls for Runtim
                     let input_text = text("Input").unwrap_or_else(|| "{}".into());
                     let value = execution_input(&input_text)?;
                     let name = text("Name").unwrap_or_else(|| stepwise_asl::uuid::v4(rand::random(), rand::random()));
-                    let (arn, date) = self.start(&machine, &name, value, Some(input_text), None, None).await?;
+                    let (arn, date) = self.start(&machine, &name, value, Some(input_text), Begin::default()).await?;
                     Ok(serde_json::json!({"ExecutionArn": arn, "StartDate": iso(date)}))
                 }
                 "sendtasksuccess" => {

@@ -271,6 +271,10 @@ pub struct Execution {
     /// that a timer fired early never overtakes one due before it (kept by the runtime).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub scaled_timers: Vec<(u64, DateTime<Utc>)>,
+    /// The test case of a mock configuration this execution runs (`stateMachine:NAME#CASE`):
+    /// its mocked Task states answer from it instead of calling anything.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mocks: Option<Box<crate::mock::ExecutionMocks>>,
 }
 
 impl Execution {
@@ -468,6 +472,7 @@ pub fn new_execution(info: ExecutionInfo, input: Value, start_time: DateTime<Utc
         machine_timer: None,
         clock_offset_ms: 0,
         scaled_timers: Vec::new(),
+        mocks: None,
     }
 }
 

@@ -99,6 +99,10 @@ impl Stepper<'_> {
             self.emit(frame, "TaskScheduled", Some(Value::Object(d)));
             self.emit(frame, "TaskStarted", Some(json!({"resource": res, "resourceType": rty})));
         }
+        if let Some(mocked) = self.x.mocks.as_mut().and_then(|m| m.next_call(&st.name)) {
+            self.mocked_task(frame, request, mocked);
+            return Ok(());
+        }
         let timeout_timer = timeout.map(|t| self.start_timer(frame, t));
         let heartbeat_timer = heartbeat.map(|h| self.start_timer(frame, h));
         self.effects.push(Effect::Invoke(Box::new(request.clone())));
@@ -111,6 +115,31 @@ impl Stepper<'_> {
             child: None,
         }));
         Ok(())
+    }
+
+    /// A mocked Task (the execution's test case answers for it): the outcome is applied at
+    /// once, with the history of a real call (an activity scheduled and started; a
+    /// `.waitForTaskToken` or `.sync` task's mocked response is the task's result).
+    fn mocked_task(&mut self, frame: usize, request: TaskRequest, mocked: crate::mock::MockOutcome) {
+        let task = request.task;
+        let activity = request.integration == Integration::Activity;
+        self.x.frames[frame].phase = Phase::Running(Box::new(RunningTask {
+            task,
+            request,
+            timeout_timer: None,
+            heartbeat_timer: None,
+            submitted: false,
+            child: None,
+        }));
+        if activity {
+            self.task_outcome(frame, task, TaskOutcome::Submitted(Value::Null));
+            self.task_outcome(frame, task, TaskOutcome::Started { worker_name: None });
+        }
+        let outcome = match mocked {
+            crate::mock::MockOutcome::Return(v) => TaskOutcome::Succeeded(v),
+            crate::mock::MockOutcome::Throw { error, cause } => TaskOutcome::Failed { error: Some(error), cause },
+        };
+        self.task_outcome(frame, task, outcome);
     }
 
     /// The Task's `Credentials` with its `RoleArn` resolved: a literal, `RoleArn.$` (a path on

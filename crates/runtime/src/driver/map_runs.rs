@@ -13,7 +13,7 @@
 //! order (a bounded number at a time), writes them to S3 when the state has a ResultWriter,
 //! and reports the Map state's outcome to the parent execution.
 
-use super::{Runtime, RuntimeEnv};
+use super::{Begin, Runtime, RuntimeEnv};
 use crate::ports::{Clock, ExecutionStatus, Functions, Machine, Queue, StepMessage, Store, Stored, Topics};
 use crate::{Error, Invalid};
 use futures_util::StreamExt;
@@ -347,7 +347,16 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
                 let input = input.unwrap_or(Value::Null);
                 let name = map_run::child_name(&run.arn, i);
                 let child = MapRunChild { run: run.arn.clone(), index: i };
-                match self.start(&run.state_machine_arn, &name, input, None, None, Some(child)).await {
+                match self
+                    .start(
+                        &run.state_machine_arn,
+                        &name,
+                        input,
+                        None,
+                        Begin { map_run: Some(child), ..Begin::default() },
+                    )
+                    .await
+                {
                     Ok(_) | Err(Error::AlreadyExists { .. }) => Ok(()),
                     Err(e) => Err(e),
                 }
