@@ -7,7 +7,14 @@ the AWS SDKs are generated from). Only what a caller needs stays: protocol metad
 operation's HTTP binding and input/output shapes, and each shape's members and wire locations;
 documentation, examples and validation constraints are dropped.
 
-Usage: .venv/bin/python scripts/gen_service_models.py   (needs botocore; the test venv has it)
+With --constraints it writes crates/sdk/models/constraints.json.deflate instead: the
+validation constraints of the shapes an operation's output reaches (required members, enums,
+minimum and maximum lengths and values), which the TestState API checks mocked results
+against (fieldValidationMode STRICT/PRESENT). Kept apart so that callers of services never
+inflate them.
+
+Usage: .venv/bin/python scripts/gen_service_models.py [--constraints]   (needs botocore; the
+test venv has it)
 """
 import glob, gzip, json, os, sys, zlib
 
@@ -63,7 +70,67 @@ def compact_shape(shape):
     return [t, *extra]
 
 
+def output_constraints(model):
+    """{shape: [required, min, max, enum]} for the shapes operations' outputs reach, only those
+    with a constraint (0 for an absent part)."""
+    shapes = model["shapes"]
+    seen, todo = set(), [op["output"]["shape"] for op in model["operations"].values() if op.get("output")]
+    while todo:
+        name = todo.pop()
+        if name in seen or name not in shapes:
+            continue
+        seen.add(name)
+        sh = shapes[name]
+        if sh["type"] == "structure":
+            todo += [m["shape"] for m in sh.get("members", {}).values()]
+        elif sh["type"] == "list":
+            todo.append(sh["member"]["shape"])
+        elif sh["type"] == "map":
+            todo += [sh["key"]["shape"], sh["value"]["shape"]]
+    out = {}
+    for name in sorted(seen):
+        sh = shapes[name]
+        entry = [sh.get("required", []) if sh["type"] == "structure" else 0,
+                 sh.get("min", 0) if "min" in sh else None, sh.get("max") if "max" in sh else None,
+                 sh.get("enum", 0)]
+        if entry[0] or entry[1] is not None or entry[2] is not None or entry[3]:
+            out[name] = entry
+    return out
+
+
+def write_indexed(services, out):
+    blobs, index, offset, total = [], {}, 0, 0
+    for sid in sorted(services):
+        text = json.dumps(services[sid], separators=(",", ":"), sort_keys=True).encode()
+        total += len(text)
+        blob = zlib.compress(text, 9)[2:-4]
+        index[sid] = [offset, len(blob)]
+        offset += len(blob)
+        blobs.append(blob)
+    with open(out, "wb") as f:
+        f.write(json.dumps(index, separators=(",", ":")).encode() + b"\n")
+        for blob in blobs:
+            f.write(blob)
+    return total
+
+
+def constraints():
+    out = os.path.join(os.path.dirname(OUT), "constraints.json.deflate")
+    services = {}
+    for name in sorted(os.listdir(DATA)):
+        versions = sorted(glob.glob(os.path.join(DATA, name, "*", "service-2.json.gz")))
+        if not versions:
+            continue
+        model = json.load(gzip.open(versions[-1]))
+        services[sdk_id(model["metadata"]["serviceId"])] = output_constraints(model)
+    total = write_indexed(services, out)
+    print(f"botocore {botocore.__version__}: {len(services)} services, {total} bytes of JSON, "
+          f"{os.path.getsize(out)} bytes stored -> {os.path.relpath(out)}", file=sys.stderr)
+
+
 def main():
+    if "--constraints" in sys.argv:
+        return constraints()
     services = {}
     for name in sorted(os.listdir(DATA)):
         versions = sorted(glob.glob(os.path.join(DATA, name, "*", "service-2.json.gz")))
@@ -102,18 +169,7 @@ def main():
         }
     # One raw-deflate blob per service (a caller inflates only the services it calls), after
     # a first line indexing them: {"sdk id": [offset, length], ...}, offsets from the line's end.
-    blobs, index, offset, total = [], {}, 0, 0
-    for sid in sorted(services):
-        text = json.dumps(services[sid], separators=(",", ":"), sort_keys=True).encode()
-        total += len(text)
-        blob = zlib.compress(text, 9)[2:-4]
-        index[sid] = [offset, len(blob)]
-        offset += len(blob)
-        blobs.append(blob)
-    with open(OUT, "wb") as f:
-        f.write(json.dumps(index, separators=(",", ":")).encode() + b"\n")
-        for blob in blobs:
-            f.write(blob)
+    total = write_indexed(services, OUT)
     print(f"botocore {botocore.__version__}: {len(services)} services, {total} bytes of JSON, "
           f"{os.path.getsize(OUT)} bytes stored -> {os.path.relpath(OUT)}", file=sys.stderr)
 

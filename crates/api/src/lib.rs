@@ -318,6 +318,12 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Api<'_, S, Q, T, F, 
             }
             "ListStateMachines" => self.list_state_machines(b).await,
             "ValidateStateMachineDefinition" => validate_definition(b),
+            "TestState" => {
+                let req: stepwise_asl::test_state::TestStateRequest =
+                    serde_json::from_value(Value::Object(b.0.clone()))
+                        .map_err(|e| ApiError::validation(format!("The TestState request is not valid: {e}")))?;
+                Ok(self.rt.test_state(&req, Some(&self.region)).await?)
+            }
             "StartExecution" => self.start_execution(b).await,
             "StartSyncExecution" => self.start_sync_execution(b).await,
             "DescribeExecution" => self.describe_execution(&b.required("executionArn")?).await,

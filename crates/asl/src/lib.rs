@@ -21,6 +21,7 @@ pub mod mock;
 pub mod model;
 pub mod payload;
 pub mod stepper;
+pub mod test_state;
 pub mod timestamp;
 pub mod uuid;
 pub mod validate;

@@ -119,6 +119,17 @@ pub struct ExecutionMocks {
 }
 
 impl ExecutionMocks {
+    /// Whether `state` is mocked.
+    pub fn mocks(&self, state: &str) -> bool {
+        self.states.contains_key(state)
+    }
+
+    /// A test case of one state answering `outcome` to every call (the TestState API's mock).
+    pub fn single(state: &str, outcome: MockOutcome) -> ExecutionMocks {
+        let response = MockedResponse { entries: vec![(0, 0, outcome)] };
+        ExecutionMocks { case: String::new(), states: [(state.to_string(), response)].into(), calls: BTreeMap::new() }
+    }
+
     /// The answer to the next call of `state` (counted: each retry is a call); `None` when the
     /// state is not mocked and runs for real.
     pub fn next_call(&mut self, state: &str) -> Option<MockOutcome> {

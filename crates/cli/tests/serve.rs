@@ -668,3 +668,37 @@ fn a_bad_mock_config_is_refused_with_its_place() {
     assert!(stderr.contains("/MockedResponses/R") && stderr.contains("call 1 has no response"), "{stderr}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The TestState calls recorded against AWS (`test_state_cases.jsonl` of the corpus beside the
+/// repository, or under `STEPWISE_CORPUS`), sent with boto3 (`inject_host_prefix=False`) and
+/// compared with AWS's answers (tests/api/test_state_cases.py). The floor is what passes today:
+/// the two cases below it are AWS's older Lambda model (MemorySize at most 10240, now 32768; see
+/// docs/conformance.md).
+#[test]
+fn test_state_matches_the_calls_recorded_against_aws() {
+    let Some((python, _)) = python_env() else { return };
+    let corpus = std::env::var_os("STEPWISE_CORPUS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join("../shared/conformance"))
+        .join("test_state_cases.jsonl");
+    assert!(corpus.exists(), "the TestState corpus is missing: {}", corpus.display());
+    let dir = std::env::temp_dir().join(format!("stepwise-serve-teststate-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let functions = dir.join("functions.json");
+    let script = repo().join("tests/api/test_state_cases.py");
+    let written = Command::new(&python).arg(&script).arg("--write-functions").arg(&functions).arg(&corpus).status();
+    assert!(written.is_ok_and(|s| s.success()), "writing the cases' functions failed");
+    let s = Server::start_with(dir.join("data"), &["--functions", functions.to_str().expect("path")]);
+    let out = Command::new(&python)
+        .arg(&script)
+        .arg(&s.url)
+        .arg(&corpus)
+        .args(["--min-pass", "178"])
+        .output()
+        .expect("run test_state_cases.py");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    eprintln!("{stdout}");
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("test state cases: "), "{stdout}");
+}

@@ -5,6 +5,7 @@
 
 mod activities;
 mod map_runs;
+mod test_state;
 
 pub use activities::{activity_arn, ActivityTask};
 pub use map_runs::{ChildPage, UpdateMapRun};

@@ -38,6 +38,15 @@ pub trait AwsCalls: Send + Sync {
         let _ = service;
         false
     }
+
+    /// Checks a TestState mocked `result` against the output the API a Task's `resource`
+    /// calls answers with (types, enums, lengths and ranges; with `strict`, required fields):
+    /// `Err` with what is wrong (`Field 'X' must be a string`). Without the service's model,
+    /// every result passes.
+    fn check_result(&self, resource: &str, result: &serde_json::Value, strict: bool) -> Result<(), String> {
+        let _ = (resource, result, strict);
+        Ok(())
+    }
 }
 
 /// No AWS services: the tasks fail with `States.Runtime`, saying how to configure them.

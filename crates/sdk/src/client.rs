@@ -389,6 +389,10 @@ fn v1_name(service: &str) -> String {
 }
 
 impl AwsCalls for SdkClient {
+    fn check_result(&self, resource: &str, result: &Value, strict: bool) -> Result<(), String> {
+        crate::validate::check_result(resource, result, strict)
+    }
+
     fn get_object<'a>(&'a self, bucket: &'a str, key: &'a str) -> stepwise_runtime::services::ObjectBytes<'a> {
         Box::pin(async move {
             let input = serde_json::json!({"Bucket": bucket, "Key": key});

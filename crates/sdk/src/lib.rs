@@ -16,6 +16,7 @@
 
 pub mod client;
 pub mod model;
+pub mod validate;
 pub mod wire;
 pub mod xml;
 

@@ -87,12 +87,17 @@ fn lookup_var(x: &Execution, mut frame: usize, name: &str) -> Option<Value> {
 
 /// The context object (`$$`) of a frame's current state.
 fn context_value(x: &Execution, m: &StateMachine, frame: usize, extra: Option<(&str, Value)>) -> Value {
+    if let Some(given) = x.probe.as_ref().and_then(|p| p.context.as_ref()) {
+        // TestState with a `context`: `$$` is exactly what the caller gave.
+        return given.clone();
+    }
     let f = &x.frames[frame];
     let st = m.state(f.scope, f.state);
     let mut state = Map::new();
     state.insert("EnteredTime".into(), timestamp::format(&f.entered_time).into());
     state.insert("Name".into(), st.name.clone().into());
-    if matches!(st.kind, StateKind::Task(_)) {
+    // TestState's context shows RetryCount for every state.
+    if matches!(st.kind, StateKind::Task(_)) || x.probe.is_some() {
         state.insert("RetryCount".into(), f.retries.iter().sum::<u32>().into());
     }
     let mut ctx = json!({

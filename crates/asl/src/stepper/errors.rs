@@ -80,7 +80,7 @@ impl Failure {
 /// Whether a Retry/Catch `ErrorEquals` list takes the error `name`. `States.ALL` takes every
 /// error; `States.TaskFailed` every error but `States.Timeout` (the ASL rule, confirmed by the
 /// recorded corpus: a Lambda `Exception` is caught by `States.TaskFailed`).
-fn matches(error_equals: &[String], name: &str) -> bool {
+pub fn matches(error_equals: &[String], name: &str) -> bool {
     error_equals
         .iter()
         .any(|e| e == name || e == "States.ALL" || (e == "States.TaskFailed" && name != "States.Timeout"))
@@ -166,6 +166,9 @@ impl Stepper<'_> {
 
     /// The current state failed: Retry, Catch, or fail the frame.
     pub(super) fn handle_error(&mut self, frame: usize, failure: Failure) {
+        if let Some(p) = self.x.probe.as_mut() {
+            p.failure = Some(failure.clone());
+        }
         let st = self.state(frame);
         let handles = matches!(st.kind, StateKind::Task(_) | StateKind::Parallel { .. } | StateKind::Map(_));
         if handles && failure.name() != "States.Runtime" {

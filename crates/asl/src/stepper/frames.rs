@@ -240,7 +240,7 @@ impl Stepper<'_> {
             prev_event: 0,
             retries: Vec::new(),
             silent: false,
-            vars: Map::new(),
+            vars: self.x.probe.as_ref().and_then(|p| p.variables.clone()).unwrap_or_default(),
         });
         if let Some(t) = self.m.timeout_seconds {
             let id = self.start_timer(0, t as i64);

@@ -44,14 +44,16 @@ impl Stepper<'_> {
         if is_jsonata(st) {
             return Ok(raw.clone());
         }
-        match &st.input_path {
-            PathField::Default => Ok(raw.clone()),
-            PathField::Null => Ok(json!({})),
+        let v = match &st.input_path {
+            PathField::Default => raw.clone(),
+            PathField::Null => json!({}),
             PathField::Path(p) => {
                 let raw = raw.clone();
-                self.path_value(frame, p, &raw)
+                self.path_value(frame, p, &raw)?
             }
-        }
+        };
+        self.note("afterInputPath", &v);
+        Ok(v)
     }
 
     /// Parameters (JSONata: Arguments) applied to the effective input; the input itself when
@@ -64,16 +66,22 @@ impl Stepper<'_> {
         extra: Option<(&str, Value)>,
     ) -> Result<Value, Failure> {
         if is_jsonata(st) {
-            let Some(t) = st.jsonata.get("Arguments") else {
-                return Ok(effective);
+            let v = match st.jsonata.get("Arguments") {
+                None => effective,
+                Some(t) => {
+                    let states = self.states_var(frame, &effective, extra, &[]);
+                    self.jeval(frame, t, "Arguments", &states)?
+                }
             };
-            let states = self.states_var(frame, &effective, extra, &[]);
-            return self.jeval(frame, t, "Arguments", &states);
+            self.note("afterArguments", &v);
+            return Ok(v);
         }
-        let Some(t) = &st.parameters else {
-            return Ok(effective);
+        let v = match &st.parameters {
+            None => effective,
+            Some(t) => self.template(frame, t, &effective, extra)?,
         };
-        self.template(frame, t, &effective, extra)
+        self.note("afterParameters", &v);
+        Ok(v)
     }
 
     /// ResultSelector, Assign, ResultPath and OutputPath, in AWS's order (JSONata: Assign and
@@ -94,6 +102,7 @@ impl Stepper<'_> {
             Some(t) => self.template(frame, t, &result, None)?,
             None => result,
         };
+        self.note("afterResultSelector", &result);
         let assigned = self.eval_assign(frame, st.assign.as_ref(), &result)?;
         let raw = &self.x.frames[frame].input;
         let merged = match &st.result_path {
@@ -115,6 +124,7 @@ impl Stepper<'_> {
                 target
             }
         };
+        self.note("afterResultPath", &merged);
         let out = self.output_path(frame, st, merged)?;
         self.pending_assign = assigned;
         Ok(out)

@@ -23,6 +23,9 @@ use serde_json::{json, Map, Value};
 
 impl Stepper<'_> {
     pub(super) fn run_map(&mut self, frame: usize, st: &State, spec: &MapSpec) -> Result<(), Failure> {
+        if self.x.mocks.as_ref().is_some_and(|m| m.mocks(&st.name)) {
+            return self.mocked_map(frame, st, spec);
+        }
         let effective = self.effective_input(frame, st)?;
         if spec.distributed && spec.item_reader.is_some() {
             self.read_items(frame, st, spec, &effective);
@@ -30,6 +33,56 @@ impl Stepper<'_> {
         }
         let items = self.map_items(frame, st, spec, &effective)?;
         self.launch_map(frame, st, spec, &effective, items, None)
+    }
+
+    /// A mocked Map (the TestState API): its items, concurrency and tolerance are resolved and
+    /// noted, the iterations do not run, and the mocked response is the state's result (or
+    /// error). Iterations the TestState request says failed count against the tolerance.
+    fn mocked_map(&mut self, frame: usize, st: &State, spec: &MapSpec) -> Result<(), Failure> {
+        let effective = self.effective_input(frame, st)?;
+        let given = self.x.probe.as_ref().and_then(|p| p.reader_data.clone());
+        let items = match given {
+            Some(Value::Array(items)) => items,
+            Some(other) => vec![other],
+            None if spec.item_reader.is_some() => Vec::new(),
+            None => self.map_items(frame, st, spec, &effective)?,
+        };
+        let n = items.len();
+        if !is_jsonata(st) {
+            self.note("afterItemsPath", &Value::Array(items));
+        }
+        self.note("itemCount", &json!(n));
+        let max = self.resolve_int(frame, st, &spec.max_concurrency, &effective, "MaxConcurrency")?.unwrap_or(0);
+        self.note("maxConcurrency", &json!(max));
+        let tol_count =
+            self.resolve_int(frame, st, &spec.tolerated_failure_count, &effective, "ToleratedFailureCount")?;
+        if let Some(c) = tol_count {
+            self.note("toleratedFailureCount", &json!(c));
+        }
+        let tol_pct = self.tolerated_percentage(frame, st, spec, &effective)?;
+        if let Some(p) = tol_pct {
+            self.note("toleratedFailurePercentage", &json!(p));
+        }
+        let outcome = self.x.mocks.as_mut().and_then(|m| m.next_call(&st.name));
+        let result = match outcome {
+            Some(crate::mock::MockOutcome::Return(v)) => v,
+            Some(crate::mock::MockOutcome::Throw { error, cause }) => {
+                return Err(Failure::from_parts(Some(error), cause));
+            }
+            None => Value::Array(Vec::new()),
+        };
+        let failed = self.x.probe.as_ref().and_then(|p| p.map_failures).unwrap_or(0);
+        let over_count = tol_count.is_some_and(|c| failed as i64 > c);
+        let over_pct = tol_pct.is_some_and(|p| n > 0 && failed as f64 * 100.0 / n as f64 > p);
+        if over_count || over_pct {
+            return Err(Failure::new(
+                "States.ExceedToleratedFailureThreshold",
+                "The specified tolerated failure threshold was exceeded",
+            ));
+        }
+        let out = self.process_result(frame, st, result)?;
+        self.exit_state(frame, out);
+        Ok(())
     }
 
     /// Batches the items, builds each child's input, and starts them: as frames of this

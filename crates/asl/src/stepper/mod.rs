@@ -43,7 +43,7 @@ mod task;
 mod wait;
 
 pub use crate::integrations::Integration;
-pub use errors::Failure;
+pub use errors::{matches as error_matches, Failure};
 pub use frames::{Frame, MapRunWait, Parent, Phase, PhaseKind, PhaseTransition, RunningTask, PHASE_TRANSITIONS};
 pub use join::{Join, JoinKind};
 pub use task::TaskRequest;
@@ -275,6 +275,35 @@ pub struct Execution {
     /// its mocked Task states answer from it instead of calling anything.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mocks: Option<Box<crate::mock::ExecutionMocks>>,
+    /// The TestState API's view into the run of one state (`crate::test_state`); `None` in
+    /// executions.
+    #[serde(skip)]
+    pub probe: Option<Box<Probe>>,
+}
+
+/// What the TestState API sets up for the one state it runs, and what it learns from the run:
+/// the values between the steps of the input/output pipeline (`inspectionData`), the error the
+/// state's error handling saw, where it went.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Probe {
+    /// Pipeline values by inspectionData name (`afterInputPath`, `afterParameters`, `result`,
+    /// `afterResultSelector`, `afterResultPath`, `afterArguments`, `afterItemsPath`,
+    /// `maxConcurrency`, `toleratedFailureCount`, `toleratedFailurePercentage`, `itemCount`).
+    pub notes: Map<String, Value>,
+    /// The context object to use instead of the execution's (`$$` is exactly this).
+    pub context: Option<Value>,
+    /// The attempts every retrier of the state has used so far.
+    pub retry_count: Option<u32>,
+    /// How many iterations of a mocked Map failed.
+    pub map_failures: Option<u64>,
+    /// The items a mocked Map's ItemReader reads.
+    pub reader_data: Option<Value>,
+    /// The workflow variables the state sees.
+    pub variables: Option<Map<String, Value>>,
+    /// The error the state's Retry/Catch handling saw.
+    pub failure: Option<Failure>,
+    /// The state's output when it exited, and the state it went to (`None`: End).
+    pub exit: Option<(Value, Option<String>)>,
 }
 
 impl Execution {
@@ -473,6 +502,7 @@ pub fn new_execution(info: ExecutionInfo, input: Value, start_time: DateTime<Utc
         clock_offset_ms: 0,
         scaled_timers: Vec::new(),
         mocks: None,
+        probe: None,
     }
 }
 
@@ -553,6 +583,13 @@ impl<'a> Stepper<'a> {
         self.x.seq
     }
 
+    /// Records a pipeline value for the TestState API (nothing in executions).
+    fn note(&mut self, key: &str, v: &Value) {
+        if let Some(p) = self.x.probe.as_mut() {
+            p.notes.insert(key.into(), v.clone());
+        }
+    }
+
     fn schedule(&mut self, frame: usize, timer: Option<u64>, at: Option<DateTime<Utc>>) {
         self.effects.push(Effect::Schedule { frame, timer, at });
     }
@@ -613,7 +650,8 @@ impl<'a> Stepper<'a> {
         {
             let f = &mut self.x.frames[frame];
             f.entered_time = self.now;
-            f.retries = vec![0; st.retry.len()];
+            let used = self.x.probe.as_ref().and_then(|p| p.retry_count).unwrap_or(0);
+            f.retries = vec![used; st.retry.len()];
         }
         let after = self.x.frames[frame].prev_event;
         // The machine's first state gets the execution input as sent: AWS shows its text.
@@ -658,6 +696,15 @@ impl<'a> Stepper<'a> {
             return self.frame_failed(frame, f);
         }
         self.emit_exited(frame, st, &output);
+        if let Some(p) = self.x.probe.as_mut() {
+            let next = match &st.transition {
+                Next::Next(n) if !matches!(st.kind, StateKind::Succeed) => {
+                    Some(self.m.state(self.x.frames[frame].scope, *n).name.clone())
+                }
+                _ => None,
+            };
+            p.exit = Some((output.clone(), next));
+        }
         match (&st.kind, &st.transition) {
             (StateKind::Succeed, _) | (_, Next::End) => self.frame_succeeded(frame, output),
             (_, Next::Next(n)) => self.goto(frame, *n, output),
@@ -668,6 +715,9 @@ impl<'a> Stepper<'a> {
     /// Catch leave a state.
     fn exit_to(&mut self, frame: usize, st: &State, next: usize, output: Value) {
         self.emit_exited(frame, st, &output);
+        if let Some(p) = self.x.probe.as_mut() {
+            p.exit = Some((output.clone(), Some(self.m.state(self.x.frames[frame].scope, next).name.clone())));
+        }
         self.goto(frame, next, output);
     }
 }

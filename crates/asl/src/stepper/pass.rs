@@ -10,7 +10,10 @@ impl Stepper<'_> {
     pub(super) fn run_pass(&mut self, frame: usize, st: &State, result: Option<&Value>) -> Result<(), Failure> {
         let effective = self.effective_input(frame, st)?;
         let result = match result {
-            Some(r) => r.clone(),
+            Some(r) => {
+                self.note("result", r);
+                r.clone()
+            }
             None => self.parameters(frame, st, effective, None)?,
         };
         let out = self.process_result(frame, st, result)?;

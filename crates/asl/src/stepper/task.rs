@@ -282,6 +282,7 @@ impl Stepper<'_> {
             }
             TaskOutcome::Succeeded(output) => {
                 self.x.frames[frame].phase = Phase::Ready;
+                self.note("result", &output);
                 if activity {
                     self.emit(
                         frame,
