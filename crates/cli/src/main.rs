@@ -106,6 +106,41 @@ enum Cmd {
         #[arg(long)]
         mock_config: Option<PathBuf>,
     },
+    /// TestState: run one state of a definition (a lone state, or a machine with --state) and
+    /// print AWS's TestState answer: status, output, next state, error, inspection data.
+    TestState {
+        /// The definition file (JSON): one state, or a whole machine; - for stdin.
+        definition: PathBuf,
+        /// The state to test in a whole machine.
+        #[arg(long)]
+        state: Option<String>,
+        /// The state's input: JSON text, or @FILE.
+        #[arg(long, default_value = "{}")]
+        input: String,
+        /// The mock, as TestState takes it: `{"result": JSON}` or `{"errorOutput": {"error",
+        /// "cause"}}`, with "fieldValidationMode" STRICT (default), PRESENT or NONE.
+        #[arg(long)]
+        mock: Option<String>,
+        /// INFO, DEBUG or TRACE.
+        #[arg(long, default_value = "DEBUG")]
+        inspection_level: String,
+        /// The execution role (needed to call a service for real).
+        #[arg(long)]
+        role_arn: Option<String>,
+        /// The context object `$$` (JSON text).
+        #[arg(long)]
+        context: Option<String>,
+        /// Workflow variables (a JSON object's text).
+        #[arg(long)]
+        variables: Option<String>,
+        /// stateConfiguration (JSON): retrierRetryCount, errorCausedByState,
+        /// mapIterationFailureCount, mapItemReaderData.
+        #[arg(long)]
+        state_configuration: Option<String>,
+        /// Functions registry for unmocked Lambda tasks (functions.json format).
+        #[arg(long)]
+        functions: Option<PathBuf>,
+    },
     /// SendTaskSuccess: complete a waiting task with an output.
     SendTaskSuccess {
         /// The task token (it may start with `-`: tokens are URL-safe base64).
@@ -301,6 +336,84 @@ fn real_main() -> Result<ExitCode> {
         Cmd::SendTaskHeartbeat { task_token, data_dir } => {
             tokio_runtime()?.block_on(run::complete_token(&data_dir, &task_token, run::TokenAction::Heartbeat))?;
             Ok(ExitCode::SUCCESS)
+        }
+        Cmd::TestState {
+            definition,
+            state,
+            input,
+            mock,
+            inspection_level,
+            role_arn,
+            context,
+            variables,
+            state_configuration,
+            functions,
+        } => {
+            let def = read_json(&definition, "definition")?;
+            let input = parse_input(&input)?;
+            let mut req = json!({
+                "definition": def.to_string(),
+                "input": input.to_string(),
+                "inspectionLevel": inspection_level,
+            });
+            for (key, value) in [
+                ("stateName", state.map(Value::String)),
+                ("roleArn", role_arn.map(Value::String)),
+                ("context", context.map(Value::String)),
+                ("variables", variables.map(Value::String)),
+            ] {
+                if let Some(v) = value {
+                    req[key] = v;
+                }
+            }
+            if let Some(m) = mock {
+                let mut m: Value = serde_json::from_str(&m).with_context(|| format!("--mock is not JSON: {m}"))?;
+                // The API's result is JSON text; a JSON value is taken as the result itself.
+                if let Some(r) = m.get_mut("result").filter(|r| !r.is_string()) {
+                    *r = Value::String(r.to_string());
+                }
+                req["mock"] = m;
+            }
+            if let Some(c) = state_configuration {
+                let mut c: Value =
+                    serde_json::from_str(&c).with_context(|| format!("--state-configuration is not JSON: {c}"))?;
+                if let Some(d) = c.get_mut("mapItemReaderData").filter(|d| !d.is_string()) {
+                    *d = Value::String(d.to_string());
+                }
+                req["stateConfiguration"] = c;
+            }
+            let req: stepwise_asl::test_state::TestStateRequest =
+                serde_json::from_value(req).context("the TestState request")?;
+            let mut services = match functions {
+                Some(f) => functions::LocalFunctions::load(&f)?,
+                None => functions::LocalFunctions::none()?,
+            };
+            let check = |resource: &str, v: &Value, mode: stepwise_asl::test_state::FieldValidation| {
+                stepwise_sdk::validate::check_result(
+                    resource,
+                    v,
+                    mode == stepwise_asl::test_state::FieldValidation::Strict,
+                )
+            };
+            let mut random = rand::random::<u64>;
+            let env = stepwise_asl::test_state::TestStateEnv {
+                account: "123456789012",
+                region: "us-east-1",
+                now: chrono::Utc::now(),
+                random: &mut random,
+                check_mock: Some(&check),
+            };
+            let answer = tokio_runtime()?.block_on(stepwise_asl::test_state::test_state(&req, &mut services, env));
+            match answer {
+                Ok(v) => {
+                    println!("{v}");
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => {
+                    println!("{}", json!({"error": e.code(), "message": e.message()}));
+                    Ok(ExitCode::from(2))
+                }
+            }
         }
         Cmd::Exec {
             definition,

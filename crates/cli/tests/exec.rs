@@ -111,3 +111,57 @@ fn mocked_test_cases_of_the_sample_run_in_memory() {
     assert!(stderr.contains("test case 'Nope' of state machine 'StockTrading' is not defined"), "{stderr}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `stepwise test-state`: one state run as AWS's TestState runs it — a mocked result through
+/// the pipeline (inspection data), a mocked error retried (RETRIABLE with the backoff), a mock
+/// the service model refuses (exit code 2 with AWS's message).
+#[test]
+fn test_state_runs_one_state_with_a_mock() {
+    let dir = std::env::temp_dir().join(format!("stepwise-test-state-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let def = dir.join("task.json");
+    std::fs::write(
+        &def,
+        serde_json::json!({"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+            "Parameters": {"FunctionName": "Price", "Payload.$": "$"},
+            "ResultSelector": {"price.$": "$.Payload.price"}, "ResultPath": "$.quote",
+            "Retry": [{"ErrorEquals": ["Lambda.ServiceException"], "IntervalSeconds": 2, "MaxAttempts": 3}],
+            "Next": "Decide"})
+        .to_string(),
+    )
+    .expect("write");
+    let run = |args: &[&str]| {
+        let out =
+            Command::new(env!("CARGO_BIN_EXE_stepwise")).arg("test-state").arg(&def).args(args).output().expect("run");
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON line");
+        (out.status.code(), v)
+    };
+    let (code, v) = run(&[
+        "--input",
+        r#"{"ticker": "AMZN"}"#,
+        "--mock",
+        r#"{"result": {"StatusCode": 200, "Payload": {"price": 42}}}"#,
+    ]);
+    assert_eq!(code, Some(0), "{v}");
+    assert_eq!((v["status"].as_str(), v["nextState"].as_str()), (Some("SUCCEEDED"), Some("Decide")), "{v}");
+    let output: serde_json::Value = serde_json::from_str(v["output"].as_str().expect("output")).expect("JSON");
+    assert_eq!(output, serde_json::json!({"ticker": "AMZN", "quote": {"price": 42}}));
+    assert_eq!(v["inspectionData"]["afterResultSelector"], r#"{"price":42}"#);
+
+    let (_, v) = run(&[
+        "--mock",
+        r#"{"errorOutput": {"error": "Lambda.ServiceException", "cause": "down"}}"#,
+        "--state-configuration",
+        r#"{"retrierRetryCount": 1}"#,
+    ]);
+    assert_eq!(v["status"], "RETRIABLE", "{v}");
+    assert_eq!(
+        v["inspectionData"]["errorDetails"],
+        serde_json::json!({"retryBackoffIntervalSeconds": 4, "retryIndex": 0})
+    );
+
+    let (code, v) = run(&["--mock", r#"{"result": {"StatusCode": "x"}}"#]);
+    assert_eq!(code, Some(2));
+    assert_eq!(v["message"], "Mock result schema validation error: Field 'StatusCode' must be a number");
+    let _ = std::fs::remove_dir_all(&dir);
+}
