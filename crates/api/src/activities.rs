@@ -30,6 +30,10 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Api<'_, S, Q, T, F, 
     async fn create_activity(&self, b: &Body) -> ApiResult {
         let name = b.required("name")?;
         let a = self.rt.create_activity(&name, Some(&self.region)).await?;
+        // AWS: tags of a repeated create are not applied (idempotency ignores them).
+        if a.tags.is_empty() {
+            self.tag_on_create(&a.arn, b).await?;
+        }
         Ok(json!({"activityArn": a.arn, "creationDate": epoch_seconds(a.created)}))
     }
 

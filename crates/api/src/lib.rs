@@ -36,6 +36,7 @@
 mod activities;
 mod map_runs;
 mod start;
+mod versions;
 
 pub use start::{start, StartExecutionInput, Started};
 
@@ -45,8 +46,9 @@ use std::time::{Duration, Instant};
 use stepwise_asl::history::HistoryEvent;
 use stepwise_asl::stepper::{Execution, Status};
 use stepwise_runtime::aws::{self, check_arn, check_name};
+use stepwise_runtime::driver::versions::{split_arn, Qualifier};
 use stepwise_runtime::ports::{
-    Clock, ExecutionQuery, ExecutionStatus, Functions, Machine, PageToken, Queue, Store, Topics,
+    Clock, ExecutionPage, ExecutionQuery, ExecutionStatus, Functions, Machine, PageToken, Queue, Store, Topics,
 };
 use stepwise_runtime::{Error, Invalid, Runtime};
 
@@ -98,8 +100,7 @@ impl ApiError {
 
 impl From<Error> for ApiError {
     fn from(e: Error) -> Self {
-        let status = if e.is_client_error() { 400 } else { 500 };
-        ApiError { status, code: e.code().into(), message: e.message() }
+        ApiError { status: e.status(), code: e.code().into(), message: e.message() }
     }
 }
 
@@ -307,6 +308,17 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Api<'_, S, Q, T, F, 
             "CreateStateMachine" => self.create_state_machine(b).await,
             "DescribeStateMachine" => {
                 let arn = b.required("stateMachineArn")?;
+                check_arn(&arn, &["stateMachine"])?;
+                if let (_, Qualifier::Version(_)) = split_arn(&arn) {
+                    // A version: its revision, its description, when it was published.
+                    let (m, v) = self.rt.version_machine(&arn).await?;
+                    let mut d = describe_machine(&m);
+                    d["revisionId"] = v.revision_id.into();
+                    if let Some(desc) = v.description {
+                        d["description"] = desc.into();
+                    }
+                    return Ok(d);
+                }
                 Ok(describe_machine(&self.machine(&arn).await?))
             }
             "UpdateStateMachine" => self.update_state_machine(b).await,
@@ -356,7 +368,10 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Api<'_, S, Q, T, F, 
                 Some(answer) => answer,
                 None => match self.map_run_call(other, b).await {
                     Some(answer) => answer,
-                    None => Err(ApiError::unknown_operation(other)),
+                    None => match self.versions_call(other, b).await {
+                        Some(answer) => answer,
+                        None => Err(ApiError::unknown_operation(other)),
+                    },
                 },
             },
         }
@@ -370,9 +385,13 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Api<'_, S, Q, T, F, 
         Ok(token)
     }
 
+    /// The machine a state machine ARN names (a version's or an alias's: the machine itself).
     async fn machine(&self, arn: &str) -> Result<Machine, ApiError> {
         check_arn(arn, &["stateMachine"])?;
-        Ok(self.rt.get_machine(arn).await?)
+        match split_arn(arn) {
+            (_, Qualifier::None) => Ok(self.rt.get_machine(arn).await?),
+            _ => Ok(self.rt.target(arn).await?.machine),
+        }
     }
 
     async fn create_state_machine(&self, b: &Body) -> ApiResult {
@@ -380,9 +399,10 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Api<'_, S, Q, T, F, 
         let (definition, text) = b.definition(true)?.unwrap_or_default();
         let role = b.role(true)?.unwrap_or_default();
         let express = b.express()?;
-        if b.bool("publish", false)? {
-            return Err(ApiError::validation("publishing state machine versions is not supported: stepwise keeps revisions (revisionId), not versions"));
+        if b.string("versionDescription")?.is_some() && !b.bool("publish", false)? {
+            return Err(ApiError::validation("Version description can only be set when publish is true"));
         }
+        let configs = self.configs(b)?;
         check_name(&name)?;
         let config = self.rt.config();
         let arn = aws::machine_arn(&self.region, &config.account, &name);
@@ -395,7 +415,26 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Api<'_, S, Q, T, F, 
             return Err(ApiError::bad("StateMachineAlreadyExists", format!("State Machine Already Exists: '{arn}'")));
         }
         let m = self.rt.create_machine_text(&name, definition, Some(text), &role, express, Some(&self.region)).await?;
-        Ok(json!({"stateMachineArn": m.arn, "creationDate": epoch_seconds(m.created)}))
+        let (logging, tracing, encryption) = configs;
+        if logging.is_some() || tracing.is_some() || encryption.is_some() {
+            self.rt.configure(&m.arn, logging, tracing, encryption).await?;
+        }
+        self.tag_on_create(&m.arn, b).await?;
+        let mut out = json!({"stateMachineArn": m.arn, "creationDate": epoch_seconds(m.created)});
+        if let Some(v) = self.publish_on_request(&m.arn, b).await? {
+            out["stateMachineVersionArn"] = v.into();
+        }
+        Ok(out)
+    }
+
+    /// `loggingConfiguration`, `tracingConfiguration`, `encryptionConfiguration`, checked.
+    fn configs(&self, b: &Body) -> Result<(Option<Value>, Option<Value>, Option<Value>), ApiError> {
+        let get = |k: &str| b.0.get(k).filter(|v| !v.is_null());
+        Ok((
+            get("loggingConfiguration").map(versions::logging_config).transpose()?,
+            get("tracingConfiguration").map(versions::tracing_config).transpose()?,
+            get("encryptionConfiguration").map(versions::encryption_config).transpose()?,
+        ))
     }
 
     async fn update_state_machine(&self, b: &Body) -> ApiResult {
@@ -403,20 +442,32 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Api<'_, S, Q, T, F, 
         check_arn(&arn, &["stateMachine"])?;
         let definition = b.definition(false)?;
         let role = b.role(false)?;
-        if b.bool("publish", false)? {
-            return Err(ApiError::validation("publishing state machine versions is not supported: stepwise keeps revisions (revisionId), not versions"));
+        let (logging, tracing, encryption) = self.configs(b)?;
+        let publish = b.bool("publish", false)?;
+        if b.string("versionDescription")?.is_some() && !publish {
+            return Err(ApiError::validation("Version description can only be set when publish is true"));
         }
-        let m = if definition.is_none()
-            && role.is_none()
-            && (b.present("loggingConfiguration") || b.present("tracingConfiguration"))
-        {
-            // Logging and tracing are not stepwise's to configure: accepted, nothing changes.
+        let configured = logging.is_some() || tracing.is_some() || encryption.is_some();
+        if let (_, Qualifier::Version(_) | Qualifier::Alias(_)) = split_arn(&arn) {
+            return Err(ApiError::from(stepwise_runtime::Error::no_machine(&arn)));
+        }
+        let mut m = if definition.is_none() && role.is_none() && (configured || publish) {
             self.machine(&arn).await?
         } else {
             self.rt.update_machine(&arn, definition.map(|(v, t)| (v, Some(t))), role).await?
         };
+        if configured {
+            m = self.rt.configure(&arn, logging, tracing, encryption).await?;
+        }
         let date = m.updated.unwrap_or(m.created);
-        Ok(json!({"updateDate": epoch_seconds(date), "revisionId": m.revision_id}))
+        let mut out = json!({"updateDate": epoch_seconds(date)});
+        if m.updated.is_some() {
+            out["revisionId"] = m.revision_id.clone().into();
+        }
+        if let Some(v) = self.publish_on_request(&arn, b).await? {
+            out["stateMachineVersionArn"] = v.into();
+        }
+        Ok(out)
     }
 
     async fn list_state_machines(&self, b: &Body) -> ApiResult {
@@ -501,6 +552,18 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Api<'_, S, Q, T, F, 
         let exec = &stored.execution;
         let mut d = describe_execution(exec, &stored.machine_arn);
         d["startDate"] = epoch_seconds(exec.start_time);
+        if let Some(t) = &exec.redrive_time {
+            d["redriveDate"] = epoch_seconds(*t);
+        }
+        if !exec.info.execution_arn.contains(":express:") && exec.map_run.is_none() {
+            match self.rt.not_redrivable(&stored) {
+                None => d["redriveStatus"] = "REDRIVABLE".into(),
+                Some(reason) => {
+                    d["redriveStatus"] = "NOT_REDRIVABLE".into();
+                    d["redriveStatusReason"] = reason.into();
+                }
+            }
+        }
         if let Some(child) = &exec.map_run {
             d["mapRunArn"] = child.run.clone().into();
         }
@@ -555,8 +618,24 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Api<'_, S, Q, T, F, 
         }
         let machine_arn = b.required("stateMachineArn")?;
         self.machine(&machine_arn).await?;
-        let query = ExecutionQuery { machine_arn, status, limit: b.max_results(100)?, page: b.position()? };
-        let page = self.rt.list_executions(&query).await?;
+        let redriven = match b.string("redriveFilter")?.as_deref() {
+            None => None,
+            Some("REDRIVEN") => Some(true),
+            Some("NOT_REDRIVEN") => Some(false),
+            Some(other) => {
+                return Err(ApiError::validation(aws::not_in_enum("redriveFilter", other, &["REDRIVEN", "NOT_REDRIVEN"])))
+            }
+        };
+        let (base, qualifier) = split_arn(&machine_arn);
+        let limit = b.max_results(100)?;
+        let query = ExecutionQuery { machine_arn: base, status, limit, page: b.position()? };
+        let page = if qualifier == Qualifier::None && redriven.is_none() {
+            self.rt.list_executions(&query).await?
+        } else {
+            // Executions of a version or an alias, or (not) redriven: the machine's listing,
+            // each execution looked at.
+            self.filtered_executions(query, &machine_arn, &qualifier, redriven).await?
+        };
         let rows: Vec<Value> = page
             .executions
             .iter()
@@ -575,6 +654,44 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Api<'_, S, Q, T, F, 
             })
             .collect();
         Ok(with_next(json!({"executions": rows}), page.next.map(|p| p.encode())))
+    }
+
+    /// A page of the executions of `query.machine_arn` started on `qualified` (a version: also
+    /// through an alias routing to it; an alias: through it) and (not) redriven.
+    async fn filtered_executions(
+        &self,
+        mut query: ExecutionQuery,
+        qualified: &str,
+        qualifier: &Qualifier,
+        redriven: Option<bool>,
+    ) -> Result<ExecutionPage, ApiError> {
+        let limit = query.limit;
+        query.limit = limit.max(100);
+        let mut kept = Vec::new();
+        loop {
+            let page = self.rt.list_executions(&query).await?;
+            for e in page.executions {
+                let Ok(stored) = self.rt.describe(&e.execution_arn).await else { continue };
+                let info = &stored.execution.info;
+                let on_target = match qualifier {
+                    Qualifier::None => true,
+                    Qualifier::Version(_) => info.version_arn.as_deref() == Some(qualified),
+                    Qualifier::Alias(_) => info.alias_arn.as_deref() == Some(qualified),
+                };
+                let redrive_ok = redriven.is_none_or(|r| (stored.execution.redrive_count > 0) == r);
+                if on_target && redrive_ok {
+                    kept.push(e);
+                    if kept.len() == limit {
+                        let next = kept.last().map(PageToken::after);
+                        return Ok(ExecutionPage { executions: kept, next });
+                    }
+                }
+            }
+            match page.next {
+                Some(n) => query.page = Some(n),
+                None => return Ok(ExecutionPage { executions: kept, next: None }),
+            }
+        }
     }
 }
 
@@ -596,9 +713,8 @@ fn describe_machine(m: &Machine) -> Value {
         "roleArn": m.role_arn,
         "type": machine_type(m),
         "creationDate": epoch_seconds(m.created),
-        "loggingConfiguration": {"level": "OFF", "includeExecutionData": false},
-        "tracingConfiguration": {"enabled": false},
     });
+    versions::describe_settings(m, &mut d);
     // AWS gives a machine no revisionId until its first UpdateStateMachine ("the first
     // revision ID when you create the state machine is null").
     if m.updated.is_some() && !m.revision_id.is_empty() {
@@ -636,6 +752,15 @@ pub fn describe_execution(exec: &Execution, machine_arn: &str) -> Value {
         "inputDetails": {"included": true},
         "redriveCount": exec.redrive_count,
     });
+    if let Some(v) = &exec.info.version_arn {
+        d["stateMachineVersionArn"] = v.clone().into();
+    }
+    if let Some(a) = &exec.info.alias_arn {
+        d["stateMachineAliasArn"] = a.clone().into();
+    }
+    if let Some(t) = &exec.redrive_time {
+        d["redriveDate"] = stepwise_asl::timestamp::format(t).into();
+    }
     match &exec.status {
         Status::Succeeded { output } => {
             d["output"] = Value::String(serde_json::to_string(output).unwrap_or_default());

@@ -165,6 +165,7 @@ pub fn details_key(event_type: &str) -> Option<&'static str> {
         "ExecutionFailed" => "executionFailedEventDetails",
         "ExecutionTimedOut" => "executionTimedOutEventDetails",
         "ExecutionAborted" => "executionAbortedEventDetails",
+        "ExecutionRedriven" => "executionRedrivenEventDetails",
         t if t.ends_with("StateEntered") => "stateEnteredEventDetails",
         t if t.ends_with("StateExited") => "stateExitedEventDetails",
         "MapStateStarted" => "mapStateStartedEventDetails",

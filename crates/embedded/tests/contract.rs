@@ -209,6 +209,7 @@ async fn data_survives_reopening_the_file() {
         created: t(0),
         revision_id: "r1".into(),
         updated: None,
+        settings: Default::default(),
     };
     let x = execution("durable");
     let arn = x.info.execution_arn.clone();

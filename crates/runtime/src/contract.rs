@@ -142,6 +142,18 @@ pub async fn store_contract<S: Store>(store: &S) {
         created: t0,
         revision_id: "r1".into(),
         updated: None,
+        // Versions, aliases and tags travel in the machine's record.
+        settings: crate::ports::MachineSettings {
+            versions: vec![crate::ports::MachineVersion {
+                number: 1,
+                revision_id: "r1".into(),
+                description: Some("first".into()),
+                created: t0,
+            }],
+            last_version: 1,
+            tags: vec![("team".into(), "contract".into())],
+            ..Default::default()
+        },
     };
     ok(store.put_machine(&m).await, "put_machine");
     let first = m.clone();
@@ -199,6 +211,7 @@ pub async fn store_contract<S: Store>(store: &S) {
         arn: format!("arn:aws:states:{REGION}:{ACCOUNT}:activity:{machine}-{suffix}"),
         name: format!("{machine}-{suffix}"),
         created: t0 + chrono::Duration::milliseconds(ms),
+        tags: vec![("team".into(), suffix.into())],
     };
     let (a1, a2) = (activity("a1", 1), activity("a2", 2));
     ok(store.put_activity(&a2).await, "put_activity");

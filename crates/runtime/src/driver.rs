@@ -6,6 +6,7 @@
 mod activities;
 mod map_runs;
 mod test_state;
+pub mod versions;
 
 pub use activities::{activity_arn, ActivityTask};
 pub use map_runs::{ChildPage, UpdateMapRun};
@@ -143,6 +144,9 @@ fn load(definition: &Value, express: bool) -> Result<StateMachine, Error> {
 pub fn token_hash(token: &str) -> String {
     Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
 }
+
+/// A redrive appends at least two events; AWS redrives histories of fewer than 24,999.
+const MAX_REDRIVE_HISTORY: usize = 24_999;
 
 fn delay_until(now: DateTime<Utc>, at: Option<DateTime<Utc>>) -> Duration {
     at.and_then(|t| (t - now).to_std().ok()).unwrap_or(Duration::ZERO)
@@ -305,6 +309,7 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
             created: existing.as_ref().map_or(now, |m| m.created),
             revision_id,
             updated: existing.is_some().then_some(now),
+            settings: existing.map(|m| m.settings).unwrap_or_default(),
         };
         self.store.put_machine(&m).await?;
         self.forget_machine(&m.arn)?;
@@ -540,7 +545,18 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
     ) -> Result<(String, DateTime<Utc>), Error> {
         let Begin { parent, map_run, mocks } = begin;
         check_name(name)?;
-        let rec = self.get_machine(machine_arn).await?;
+        // A version's or an alias's start runs the version's revision of the machine.
+        let target = self.target(machine_arn).await?;
+        let (base, version, alias_arn) = (target.machine.arn.clone(), target.version, target.alias_arn);
+        let machine_arn = base.as_str();
+        let rec = match &version {
+            Some(v) => self
+                .store
+                .get_machine_revision(machine_arn, &v.revision_id)
+                .await?
+                .ok_or_else(|| Error::no_machine(machine_arn))?,
+            None => target.machine,
+        };
         let size = match &input_text {
             Some(t) => t.len(),
             None => serde_json::to_vec(&input).map(|b| b.len()).unwrap_or(0),
@@ -557,6 +573,8 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
         let region = region.filter(|r| !r.is_empty()).unwrap_or(&self.config.region);
         let account = account.filter(|a| !a.is_empty()).unwrap_or(&self.config.account);
         let mut info = ExecutionInfo::new(account, region, &rec.name, name, &rec.role_arn, rec.express);
+        info.version_arn = version.as_ref().map(|v| versions::version_arn(machine_arn, v.number));
+        info.alias_arn = alias_arn;
         if rec.express {
             // AWS: an EXPRESS execution's ARN carries one more part, a unique id (derived for a
             // Map Run's child, whose ARN the run must find again from its name).
@@ -1021,6 +1039,47 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
             origin: None,
         };
         self.send_step(&msg, Duration::ZERO, Some(&format!("{arn}#stop"))).await
+    }
+
+    /// Why an execution cannot be redriven now (AWS's `redriveStatusReason`), if it cannot.
+    pub fn not_redrivable(&self, stored: &Stored) -> Option<String> {
+        let history_len = stored.execution.last_event_id as usize;
+        let x = &stored.execution;
+        if x.info.execution_arn.contains(":express:") {
+            return Some("Execution is an EXPRESS execution and cannot be redriven".into());
+        }
+        let status = ExecutionStatus::of(&x.status);
+        if matches!(status, ExecutionStatus::Running | ExecutionStatus::Succeeded) {
+            return Some(format!("Execution is {} and cannot be redriven", status.as_str()));
+        }
+        if stored.stop_date.is_some_and(|t| self.clock.now() - t > chrono::Duration::days(14)) {
+            return Some("Execution redrivable period exceeded".into());
+        }
+        if history_len >= MAX_REDRIVE_HISTORY {
+            return Some("Execution history event limit exceeded".into());
+        }
+        None
+    }
+
+    /// RedriveExecution: a FAILED, TIMED_OUT or ABORTED STANDARD execution, ended less than 14
+    /// days ago, runs again from the state it did not finish (`ExecutionRedriven`); returns the
+    /// redrive date. Otherwise `ExecutionNotRedrivable` with AWS's reason.
+    pub async fn redrive_execution(&self, arn: &str) -> Result<DateTime<Utc>, Error> {
+        let stored = self.describe(arn).await?;
+        if let Some(reason) = self.not_redrivable(&stored) {
+            return Err(Error::Rejected { code: "ExecutionNotRedrivable", message: reason });
+        }
+        let count = stored.execution.redrive_count;
+        let msg = StepMessage { execution_arn: arn.into(), event: Event::Redrive, not_before: None, origin: None };
+        self.handle(&msg).await?;
+        let after = self.describe(arn).await?;
+        match after.execution.redrive_time {
+            Some(t) if after.execution.redrive_count > count => Ok(t),
+            _ => Err(Error::Rejected {
+                code: "ExecutionNotRedrivable",
+                message: "Execution cannot be redriven: it has no unfinished state to run again".into(),
+            }),
+        }
     }
 
     // ---------- task tokens ----------

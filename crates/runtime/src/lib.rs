@@ -37,6 +37,8 @@ pub enum Missing {
     Activity,
     /// A Map Run.
     MapRun,
+    /// `ResourceNotFound`: an alias, a resource to tag.
+    Resource,
 }
 
 /// What an [`Error::Invalid`] request got wrong; decides AWS's exception name.
@@ -117,6 +119,16 @@ pub enum Error {
     /// A fault injected by a test.
     #[error("injected crash at {0}")]
     InjectedCrash(String),
+    /// The request conflicts with the resource's state or AWS's limits: an exception of its
+    /// own (`ConflictException`, `ServiceQuotaExceededException`, `TooManyTags`,
+    /// `ExecutionNotRedrivable`, `InvalidLoggingConfiguration`, ...).
+    #[error("{code}: {message}")]
+    Rejected {
+        /// AWS's exception name.
+        code: &'static str,
+        /// AWS's message.
+        message: String,
+    },
 }
 
 /// An error and its sources, `: `-separated (SDK errors say little at the top level: "service
@@ -179,7 +191,7 @@ impl Error {
             Missing::StateMachine => "StateMachineDoesNotExist",
             Missing::Task => "TaskDoesNotExist",
             Missing::Activity => "ActivityDoesNotExist",
-            Missing::MapRun => "ResourceNotFound",
+            Missing::MapRun | Missing::Resource => "ResourceNotFound",
         }
     }
 
@@ -204,6 +216,7 @@ impl Error {
             Error::NotFound { what, .. } => Error::not_found_code(*what),
             Error::Invalid { what, .. } => Error::invalid_code(*what),
             Error::TaskTimedOut(_) => "TaskTimedOut",
+            Error::Rejected { code, .. } => code,
             Error::Storage { .. } | Error::Messaging { .. } | Error::InjectedCrash(_) => "InternalFailure",
         }
     }
@@ -212,10 +225,22 @@ impl Error {
     pub fn message(&self) -> String {
         match self {
             Error::AlreadyExists { arn } => aws::already_exists(arn),
-            Error::NotFound { message, .. } | Error::Invalid { message, .. } | Error::TaskTimedOut(message) => {
-                message.clone()
-            }
+            Error::NotFound { message, .. }
+            | Error::Invalid { message, .. }
+            | Error::TaskTimedOut(message)
+            | Error::Rejected { message, .. } => message.clone(),
             other => other.to_string(),
+        }
+    }
+
+    /// The HTTP status an API answers this error with: 400 for the caller's errors (409 for a
+    /// `ConflictException`, 402 for `ServiceQuotaExceededException`, as AWS), 500 for ours.
+    pub fn status(&self) -> u16 {
+        match self.code() {
+            "InternalFailure" => 500,
+            "ConflictException" => 409,
+            "ServiceQuotaExceededException" => 402,
+            _ => 400,
         }
     }
 

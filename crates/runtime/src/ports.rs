@@ -28,6 +28,9 @@ pub struct Activity {
     pub name: String,
     /// Creation time.
     pub created: DateTime<Utc>,
+    /// Tags, in the order they were first set.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<(String, String)>,
 }
 
 /// An activity task waiting for a worker.
@@ -69,6 +72,78 @@ pub struct Machine {
     /// When UpdateStateMachine last changed it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated: Option<DateTime<Utc>>,
+    /// Versions, aliases, tags and the logging, tracing and encryption configurations.
+    #[serde(default, skip_serializing_if = "MachineSettings::is_empty")]
+    pub settings: MachineSettings,
+}
+
+/// What a state machine carries besides its definition: its published versions and aliases,
+/// its tags, and the configurations AWS stores and describes (logging, tracing, encryption).
+/// Kept in the machine's record, so every store keeps them as it keeps the machine.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct MachineSettings {
+    /// Published versions, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub versions: Vec<MachineVersion>,
+    /// The last version number issued (numbers are never reused, deleted or not).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub last_version: u64,
+    /// Aliases, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub aliases: Vec<MachineAlias>,
+    /// Tags, in the order they were first set.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<(String, String)>,
+    /// `loggingConfiguration` as given (validated).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logging: Option<Value>,
+    /// `tracingConfiguration` as given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tracing: Option<Value>,
+    /// `encryptionConfiguration` as given (validated).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encryption: Option<Value>,
+}
+
+fn is_zero(x: &u64) -> bool {
+    *x == 0
+}
+
+impl MachineSettings {
+    /// Nothing set.
+    pub fn is_empty(&self) -> bool {
+        *self == MachineSettings::default()
+    }
+}
+
+/// A published version: a revision of the machine, numbered, never changed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MachineVersion {
+    /// Its number (`stateMachine:NAME:N`).
+    pub number: u64,
+    /// The revision it runs.
+    pub revision_id: String,
+    /// Its description.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// When it was published.
+    pub created: DateTime<Utc>,
+}
+
+/// An alias: a name routing executions to one or two versions by weight.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MachineAlias {
+    /// Its name (`stateMachine:NAME:ALIAS`).
+    pub name: String,
+    /// Its description.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// `(version number, weight)`; the weights add up to 100.
+    pub routing: Vec<(u64, u32)>,
+    /// When it was created.
+    pub created: DateTime<Utc>,
+    /// When it was last updated.
+    pub updated: DateTime<Utc>,
 }
 
 impl Machine {

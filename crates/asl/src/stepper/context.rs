@@ -110,8 +110,15 @@ fn context_value(x: &Execution, m: &StateMachine, frame: usize, extra: Option<(&
             "RedriveCount": x.redrive_count,
         },
         "State": state,
-        "StateMachine": {"Id": x.info.state_machine_arn, "Name": x.info.state_machine_name},
+        // Started on a version or an alias: the version's ARN (as LocalStack; AWS does not say).
+        "StateMachine": {
+            "Id": x.info.version_arn.as_deref().unwrap_or(&x.info.state_machine_arn),
+            "Name": x.info.state_machine_name,
+        },
     });
+    if let (Some(t), Some(e)) = (x.redrive_time, ctx.get_mut("Execution").and_then(Value::as_object_mut)) {
+        e.insert("RedriveTime".into(), timestamp::format(&t).into());
+    }
     if x.info.execution_arn.contains(":express:") {
         // Express executions cannot be redriven: their context has no RedriveCount.
         if let Some(e) = ctx.get_mut("Execution").and_then(Value::as_object_mut) {

@@ -303,7 +303,10 @@ impl Stepper<'_> {
     pub(super) fn frame_failed(&mut self, frame: usize, failure: Failure) {
         let parent = self.x.frames[frame].parent;
         self.x.frames[frame].phase = Phase::Done;
-        self.x.frames[frame].input = Value::Null;
+        if parent.is_some() {
+            // The machine's frame keeps its state's input: a redrive enters that state again.
+            self.x.frames[frame].input = Value::Null;
+        }
         match parent {
             None => {
                 self.emit(frame, "ExecutionFailed", Some(failure.details()));

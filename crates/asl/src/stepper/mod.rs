@@ -39,6 +39,7 @@ mod join;
 mod map;
 mod parallel;
 mod pass;
+mod redrive;
 mod task;
 mod wait;
 
@@ -87,6 +88,12 @@ pub struct ExecutionInfo {
     /// of the machine does not change what a running execution runs). `None`: the current one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state_machine_revision: Option<String>,
+    /// The version it runs, when started on a version or an alias (`stateMachine:NAME:N`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version_arn: Option<String>,
+    /// The alias it was started on (`stateMachine:NAME:ALIAS`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alias_arn: Option<String>,
 }
 
 impl ExecutionInfo {
@@ -99,6 +106,8 @@ impl ExecutionInfo {
             state_machine_name: machine.into(),
             role_arn: role_arn.into(),
             state_machine_revision: None,
+            version_arn: None,
+            alias_arn: None,
         }
     }
 }
@@ -260,6 +269,9 @@ pub struct Execution {
     pub seq: u64,
     /// Redrives so far.
     pub redrive_count: u32,
+    /// When it was last redriven (`$$.Execution.RedriveTime`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redrive_time: Option<DateTime<Utc>>,
     /// Id of the machine-timeout timer, if the machine has TimeoutSeconds.
     pub machine_timer: Option<u64>,
     /// How far this execution's clock runs ahead of the wall clock, in milliseconds: a runtime
@@ -387,6 +399,9 @@ pub enum Event {
         /// Cause.
         cause: String,
     },
+    /// RedriveExecution: a FAILED, TIMED_OUT or ABORTED execution runs again from the state
+    /// that did not finish (`ExecutionRedriven`).
+    Redrive,
 }
 
 /// What a task integration reports.
@@ -498,6 +513,7 @@ pub fn new_execution(info: ExecutionInfo, input: Value, start_time: DateTime<Utc
         last_event_id: 0,
         seq: 0,
         redrive_count: 0,
+        redrive_time: None,
         machine_timer: None,
         clock_offset_ms: 0,
         scaled_timers: Vec::new(),
@@ -529,7 +545,7 @@ pub fn step(machine: &StateMachine, execution: Execution, event: Event, env: &mu
         pending_assign: None,
         changed_silently: false,
     };
-    if s.x.status == Status::Running || matches!(event, Event::Start) {
+    if s.x.status == Status::Running || matches!(event, Event::Start | Event::Redrive) {
         s.apply(event);
     }
     Transition { execution: s.x, effects: s.effects, history: s.history, changed_silently: s.changed_silently }
@@ -575,6 +591,7 @@ impl<'a> Stepper<'a> {
                     self.frame_failed(0, Failure::from_parts(Some(error), Some(cause)));
                 }
             }
+            Event::Redrive => self.redrive(),
         }
     }
 

@@ -40,7 +40,7 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
         if let Some(existing) = self.store.get_activity(&arn).await? {
             return Ok(existing);
         }
-        let activity = Activity { arn, name: name.to_string(), created: self.clock.now() };
+        let activity = Activity { arn, name: name.to_string(), created: self.clock.now(), tags: Vec::new() };
         self.store.put_activity(&activity).await?;
         Ok(activity)
     }

@@ -206,6 +206,7 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
                 created: run.start_date,
                 revision_id,
                 updated: None,
+                settings: Default::default(),
             };
             self.store.put_machine(&machine).await?;
             self.forget_machine(&run.state_machine_arn)?;
