@@ -296,6 +296,9 @@ fn with_next(mut out: Value, next: Option<String>) -> Value {
     out
 }
 
+/// `loggingConfiguration`, `tracingConfiguration` and `encryptionConfiguration`, when given.
+type Configs = (Option<Value>, Option<Value>, Option<Value>);
+
 struct Api<'a, S, Q, T, F, C> {
     rt: &'a Runtime<S, Q, T, F, C>,
     /// The region the client addresses.
@@ -428,7 +431,7 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Api<'_, S, Q, T, F, 
     }
 
     /// `loggingConfiguration`, `tracingConfiguration`, `encryptionConfiguration`, checked.
-    fn configs(&self, b: &Body) -> Result<(Option<Value>, Option<Value>, Option<Value>), ApiError> {
+    fn configs(&self, b: &Body) -> Result<Configs, ApiError> {
         let get = |k: &str| b.0.get(k).filter(|v| !v.is_null());
         Ok((
             get("loggingConfiguration").map(versions::logging_config).transpose()?,
@@ -623,7 +626,11 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Api<'_, S, Q, T, F, 
             Some("REDRIVEN") => Some(true),
             Some("NOT_REDRIVEN") => Some(false),
             Some(other) => {
-                return Err(ApiError::validation(aws::not_in_enum("redriveFilter", other, &["REDRIVEN", "NOT_REDRIVEN"])))
+                return Err(ApiError::validation(aws::not_in_enum(
+                    "redriveFilter",
+                    other,
+                    &["REDRIVEN", "NOT_REDRIVEN"],
+                )))
             }
         };
         let (base, qualifier) = split_arn(&machine_arn);

@@ -83,11 +83,13 @@ pub(crate) fn tracing_config(v: &Value) -> Result<Value, ApiError> {
 
 /// `encryptionConfiguration`, checked as AWS documents it.
 pub(crate) fn encryption_config(v: &Value) -> Result<Value, ApiError> {
-    let invalid = |m: &str| rejected("InvalidEncryptionConfiguration", format!("Invalid Encryption Configuration: {m}"));
+    let invalid =
+        |m: &str| rejected("InvalidEncryptionConfiguration", format!("Invalid Encryption Configuration: {m}"));
     let o = v.as_object().ok_or_else(|| ApiError::serialization("'encryptionConfiguration' must be an object"))?;
-    let ty = o.get("type").and_then(Value::as_str).ok_or_else(|| {
-        ApiError::validation(aws::null_member("encryptionConfiguration.type"))
-    })?;
+    let ty = o
+        .get("type")
+        .and_then(Value::as_str)
+        .ok_or_else(|| ApiError::validation(aws::null_member("encryptionConfiguration.type")))?;
     if !["AWS_OWNED_KEY", "CUSTOMER_MANAGED_KMS_KEY"].contains(&ty) {
         return Err(ApiError::validation(aws::not_in_enum(
             "encryptionConfiguration.type",
@@ -140,8 +142,7 @@ fn tags_json(tags: &[(String, String)]) -> Value {
 /// `routingConfiguration` as `(version ARN, weight)`.
 fn routing_of(b: &Body) -> Result<Option<Vec<(String, i64)>>, ApiError> {
     let Some(list) = b.0.get("routingConfiguration").filter(|v| !v.is_null()) else { return Ok(None) };
-    let list =
-        list.as_array().ok_or_else(|| ApiError::serialization("'routingConfiguration' must be a list"))?;
+    let list = list.as_array().ok_or_else(|| ApiError::serialization("'routingConfiguration' must be a list"))?;
     list.iter()
         .map(|r| {
             let arn = r.get("stateMachineVersionArn").and_then(Value::as_str).unwrap_or_default().to_string();
@@ -266,10 +267,8 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Api<'_, S, Q, T, F, 
         let (max, offset) = (b.max_results(100)?, b.offset()?);
         let aliases = self.rt.list_aliases(&arn).await?;
         let (items, next) = page(aliases, offset, max);
-        let items: Vec<Value> = items
-            .iter()
-            .map(|(a, t)| json!({"stateMachineAliasArn": a, "creationDate": epoch_seconds(*t)}))
-            .collect();
+        let items: Vec<Value> =
+            items.iter().map(|(a, t)| json!({"stateMachineAliasArn": a, "creationDate": epoch_seconds(*t)})).collect();
         Ok(with_next(json!({"stateMachineAliases": items}), next))
     }
 

@@ -105,6 +105,11 @@ enum Cmd {
         /// when the file changes).
         #[arg(long)]
         mock_config: Option<PathBuf>,
+        /// Where the execution logs of machines with a loggingConfiguration go: a directory
+        /// (one JSON-lines file per log group, named after it) or - for stdout (default: logs
+        /// in the data directory).
+        #[arg(long)]
+        execution_logs: Option<PathBuf>,
     },
     /// TestState: run one state of a definition (a lone state, or a machine with --state) and
     /// print AWS's TestState answer: status, output, next state, error, inspection data.
@@ -308,8 +313,8 @@ fn real_main() -> Result<ExitCode> {
             let ok = tokio_runtime()?.block_on(run::run(args))?;
             Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
-        Cmd::Serve { port, data_dir, functions, time_scale, mock_config } => {
-            let args = serve::ServeArgs { port, data_dir, functions, time_scale, mock_config };
+        Cmd::Serve { port, data_dir, functions, time_scale, mock_config, execution_logs } => {
+            let args = serve::ServeArgs { port, data_dir, functions, time_scale, mock_config, execution_logs };
             tokio_runtime()?.block_on(serve::serve(args))?;
             Ok(ExitCode::SUCCESS)
         }

@@ -27,6 +27,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use stepwise_api::{ApiError, AMZ_JSON, MAX_BODY};
+use stepwise_embedded::logs::{JsonLineLogs, LogFiles};
 
 /// Options of `stepwise serve`.
 pub struct ServeArgs {
@@ -40,6 +41,9 @@ pub struct ServeArgs {
     pub time_scale: f64,
     /// Mock configuration (Step Functions Local's format) for starts on `NAME#CASE`.
     pub mock_config: Option<PathBuf>,
+    /// Where execution log records go: a directory (a file per log group) or `-` for stdout
+    /// (default: `logs` in the data directory).
+    pub execution_logs: Option<PathBuf>,
 }
 
 /// `stepwise serve`: binds 127.0.0.1:`port`, prints `listening on http://ADDR`, starts the
@@ -47,8 +51,13 @@ pub struct ServeArgs {
 pub async fn serve(args: ServeArgs) -> Result<()> {
     // `--mock-config`, else Step Functions Local's variable.
     let mocks = args.mock_config.clone().or_else(|| std::env::var_os("SFN_MOCK_CONFIG").map(PathBuf::from));
-    let rt =
-        Arc::new(open_runtime_with(&args.data_dir, args.functions.as_deref(), args.time_scale, mocks.as_deref())?.0);
+    let rt = open_runtime_with(&args.data_dir, args.functions.as_deref(), args.time_scale, mocks.as_deref())?.0;
+    let to = match args.execution_logs.as_deref() {
+        Some(p) if p == std::path::Path::new("-") => LogFiles::Stdout,
+        Some(p) => LogFiles::Dir(p.to_path_buf()),
+        None => LogFiles::Dir(args.data_dir.join("logs")),
+    };
+    let rt = Arc::new(rt.with_logs(Arc::new(JsonLineLogs::new(to))));
     let api = Arc::new(Api { rt: rt.clone() });
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", args.port))
         .await

@@ -702,3 +702,37 @@ fn test_state_matches_the_calls_recorded_against_aws() {
     assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     assert!(stdout.contains("test state cases: "), "{stdout}");
 }
+
+/// Versions, aliases (routing between two versions over 200 starts), tags, redrive of a failed
+/// and of an aborted execution, and execution logs as JSON lines, through boto3
+/// (tests/api/boto3_versions.py asserts on what boto3 returns and on the log files).
+#[test]
+fn versions_aliases_tags_redrive_and_logging_through_boto3() {
+    let Some((python, aws)) = python_env() else { return };
+    let dir = std::env::temp_dir().join(format!("stepwise-serve-versions-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let flag = dir.join("flag");
+    let functions = dir.join("functions.json");
+    let flaky =
+        format!("if [ -f '{}' ]; then printf '{{\"ok\": true}}'; else echo 'not yet' >&2; exit 1; fi", flag.display());
+    std::fs::write(&functions, json!({"functions": {"Flaky": {"command": ["sh", "-c", flaky]}}}).to_string())
+        .expect("functions file");
+    let logs = dir.join("logs");
+    let s = Server::start_with(
+        dir.join("data"),
+        &["--functions", functions.to_str().expect("path"), "--execution-logs", logs.to_str().expect("path")],
+    );
+    let out = Command::new(&python)
+        .arg(repo().join("tests/api/boto3_versions.py"))
+        .arg(&s.url)
+        .arg(&flag)
+        .arg(&logs)
+        .env("AWS_CLI", &aws)
+        .output()
+        .expect("run boto3_versions.py");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "boto3_versions.py failed\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("boto3 versions: all checks passed"), "{stdout}");
+    eprintln!("{stdout}");
+}

@@ -21,6 +21,7 @@
 
 mod db;
 pub mod functions;
+pub mod logs;
 mod queue;
 mod store;
 mod topics;

@@ -105,6 +105,9 @@ pub struct Runtime<S, Q, T, F, C> {
     faults: Option<FaultHook>,
     aws: Arc<dyn AwsCalls>,
     mocks: Option<Arc<crate::mocks::MockFile>>,
+    logs: Option<Arc<dyn crate::logs::ExecutionLogs>>,
+    /// The logging configuration of each compiled machine (by the same key).
+    log_configs: Mutex<HashMap<String, Option<crate::logs::LogConfig>>>,
 }
 
 /// Where an execution comes from, besides a plain start.
@@ -171,6 +174,8 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
             faults: None,
             aws: Arc::new(NoAws),
             mocks: None,
+            logs: None,
+            log_configs: Mutex::new(HashMap::new()),
         }
     }
 
@@ -185,6 +190,42 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
     pub fn with_mocks(mut self, mocks: Arc<crate::mocks::MockFile>) -> Self {
         self.mocks = Some(mocks);
         self
+    }
+
+    /// Writes the execution logs of machines with a `loggingConfiguration` here.
+    pub fn with_logs(mut self, logs: Arc<dyn crate::logs::ExecutionLogs>) -> Self {
+        self.logs = Some(logs);
+        self
+    }
+
+    /// The log records of `events` of an execution of the machine compiled as `key`, with
+    /// their log group: `None` when its machine does not log them.
+    fn log_records(
+        &self,
+        key: &str,
+        execution: &stepper::Execution,
+        events: &[HistoryEvent],
+    ) -> Option<(String, Vec<Value>)> {
+        self.logs.as_ref()?;
+        let configs = self.log_configs.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let config = configs.get(key)?.as_ref()?;
+        let records = config.records(&execution.info.execution_arn, execution.redrive_count, events);
+        (!records.is_empty()).then(|| (config.group.clone(), records))
+    }
+
+    /// Sends log records (after the commit that made their events).
+    async fn write_logs(&self, arn: &str, logged: Option<(String, Vec<Value>)>) {
+        if let (Some(logs), Some((group, records))) = (&self.logs, logged) {
+            logs.write(&group, arn, records).await;
+        }
+    }
+
+    /// The key a machine is compiled under for an execution (its revision's).
+    fn machine_key(execution: &stepper::Execution, machine_arn: &str) -> String {
+        match &execution.info.state_machine_revision {
+            Some(rev) => format!("{machine_arn}#{rev}"),
+            None => machine_arn.to_string(),
+        }
     }
 
     /// The mock configuration file, if any.
@@ -292,14 +333,9 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
     ) -> Result<Machine, Error> {
         check_name(name)?;
         load(&definition, express)?;
-        let text = definition_text.clone().unwrap_or_else(|| definition.to_string());
-        let revision_id = Machine::revision_of(&text, role_arn, express);
         let existing = self.store.get_machine(&arn).await?;
-        if let Some(m) = existing.as_ref().filter(|m| m.revision_id == revision_id) {
-            return Ok(m.clone());
-        }
         let now = self.clock.now();
-        let m = Machine {
+        let mut m = Machine {
             arn,
             name: name.to_string(),
             definition,
@@ -307,10 +343,14 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
             role_arn: role_arn.to_string(),
             express,
             created: existing.as_ref().map_or(now, |m| m.created),
-            revision_id,
+            revision_id: String::new(),
             updated: existing.is_some().then_some(now),
-            settings: existing.map(|m| m.settings).unwrap_or_default(),
+            settings: existing.as_ref().map(|m| m.settings.clone()).unwrap_or_default(),
         };
+        m.revision_id = m.revision();
+        if let Some(e) = existing.filter(|e| e.revision_id == m.revision_id) {
+            return Ok(e);
+        }
         self.store.put_machine(&m).await?;
         self.forget_machine(&m.arn)?;
         Ok(m)
@@ -337,14 +377,13 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
         }
         let (definition, definition_text) =
             definition.unwrap_or_else(|| (current.definition.clone(), current.definition_text.clone()));
-        let text = definition_text.clone().unwrap_or_else(|| definition.to_string());
         let role_arn = role_arn.unwrap_or_else(|| current.role_arn.clone());
-        let revision_id = Machine::revision_of(&text, &role_arn, current.express);
-        if revision_id == current.revision_id {
+        let mut m = Machine { definition, definition_text, role_arn, ..current.clone() };
+        m.revision_id = m.revision();
+        if m.revision_id == current.revision_id {
             return Ok(current);
         }
-        let m =
-            Machine { definition, definition_text, role_arn, revision_id, updated: Some(self.clock.now()), ..current };
+        m.updated = Some(self.clock.now());
         self.store.put_machine(&m).await?;
         self.forget_machine(arn)?;
         Ok(m)
@@ -475,6 +514,8 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
 
     fn compile(&self, key: &str, rec: &Machine) -> Result<Arc<StateMachine>, Error> {
         let m = Arc::new(load(&rec.definition, rec.express)?);
+        let logging = rec.settings.logging.as_ref().and_then(crate::logs::LogConfig::of);
+        self.log_configs.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(key.into(), logging);
         self.cache().insert(key.into(), m.clone());
         Ok(m)
     }
@@ -609,6 +650,7 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
             keep_scaled_timers(&mut t);
         }
         let outbox = outbox_of(&arn, 1, t.effects, Timers { now, virtual_now: now, scale: self.config.time_scale });
+        let logged = self.log_records(&Self::machine_key(&t.execution, machine_arn), &t.execution, &t.history);
         let commit = Commit {
             execution: t.execution,
             expected_version: 0,
@@ -625,6 +667,7 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
             }
             return Err(e);
         }
+        self.write_logs(&arn, logged).await;
         self.do_actions(&arn, &outbox).await?;
         if !last_sends_a_message(&outbox) {
             self.store.clear_outbox(&arn, 1).await?;
@@ -729,6 +772,7 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
             keep_scaled_timers(&mut t);
         }
         let outbox = outbox_of(&arn, version, t.effects, clock);
+        let logged = self.log_records(&Self::machine_key(&t.execution, &stored.machine_arn), &t.execution, &t.history);
         let commit = Commit {
             execution: t.execution,
             expected_version: stored.version,
@@ -739,6 +783,7 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
         self.fault(&arn, FaultPoint::BeforeCommit)?;
         self.store.commit(commit).await?;
         self.fault(&arn, FaultPoint::AfterCommit)?;
+        self.write_logs(&arn, logged).await;
         self.do_actions(&arn, &outbox).await?;
         // When the last action sends a step message, that message proves the outbox done; only
         // an outbox ending otherwise (an invocation with no outcome yet, completion) is emptied

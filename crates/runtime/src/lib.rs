@@ -14,6 +14,7 @@
 pub mod aws;
 pub mod contract;
 pub mod driver;
+pub mod logs;
 pub mod mocks;
 pub mod ports;
 pub mod services;

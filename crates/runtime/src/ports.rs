@@ -158,6 +158,18 @@ impl Machine {
     /// The revision id of a configuration: the first 128 bits of the SHA-256 of the definition's
     /// text, role and type, written as a UUID. Equal configurations share a revision, so
     /// registering the same machine again (every cold start of a Lambda does) adds no revision.
+    /// This machine's revision id: [`Machine::revision_of`] its definition, role and type, and
+    /// of its logging configuration when it has one (AWS: a logging change is a new revision;
+    /// an execution logs as its revision says).
+    pub fn revision(&self) -> String {
+        let text = self.definition_text();
+        match &self.settings.logging {
+            None => Machine::revision_of(&text, &self.role_arn, self.express),
+            Some(l) => Machine::revision_of(&format!("{text}\u{0}{l}"), &self.role_arn, self.express),
+        }
+    }
+
+    /// The revision id of a configuration (see [`Machine::revision`]).
     pub fn revision_of(definition_text: &str, role_arn: &str, express: bool) -> String {
         use sha2::{Digest, Sha256};
         let mut h = Sha256::new();

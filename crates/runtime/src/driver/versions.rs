@@ -145,7 +145,8 @@ fn routing(machine: &Machine, given: &[(String, i64)]) -> Result<Vec<(u64, u32)>
 /// The name rule of aliases (AWS's pattern and length).
 fn check_alias_name(name: &str) -> Result<(), Error> {
     let pattern = r"^(?=.*[a-zA-Z_\-\.])[a-zA-Z0-9_\-\.]+$";
-    let at = |c: &str| format!("1 validation error detected: Value '{name}' at 'name' failed to satisfy constraint: {c}");
+    let at =
+        |c: &str| format!("1 validation error detected: Value '{name}' at 'name' failed to satisfy constraint: {c}");
     if name.is_empty() {
         return Err(Error::validation(at("Member must have length greater than or equal to 1")));
     }
@@ -205,7 +206,8 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
     pub async fn version_machine(&self, arn: &str) -> Result<(Machine, MachineVersion), Error> {
         let t = self.target(arn).await?;
         let Some(v) = t.version.filter(|_| t.alias_arn.is_none()) else { return Err(no_machine(arn)) };
-        let rev = self.store.get_machine_revision(&t.machine.arn, &v.revision_id).await?.ok_or_else(|| no_machine(arn))?;
+        let rev =
+            self.store.get_machine_revision(&t.machine.arn, &v.revision_id).await?.ok_or_else(|| no_machine(arn))?;
         let m = Machine { arn: arn.to_string(), created: v.created, settings: t.machine.settings.clone(), ..rev };
         Ok((m, v))
     }
@@ -272,7 +274,10 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
     pub async fn delete_version(&self, arn: &str) -> Result<(), Error> {
         let (base, q) = split_arn(arn);
         let Qualifier::Version(n) = q else {
-            return Err(Error::invalid(Invalid::Arn, format!("Invalid Arn: 'Resource type not valid in this context: {arn}'")));
+            return Err(Error::invalid(
+                Invalid::Arn,
+                format!("Invalid Arn: 'Resource type not valid in this context: {arn}'"),
+            ));
         };
         let Some(mut m) = self.store.get_machine(&base).await? else { return Ok(()) };
         let using: Vec<&str> =
@@ -321,7 +326,10 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
         if m.settings.aliases.len() >= MAX_ALIASES {
             return Err(Error::Rejected {
                 code: "ServiceQuotaExceededException",
-                message: format!("The maximum number of aliases ({MAX_ALIASES}) of state machine '{}' is reached", m.arn),
+                message: format!(
+                    "The maximum number of aliases ({MAX_ALIASES}) of state machine '{}' is reached",
+                    m.arn
+                ),
             });
         }
         let now = self.clock.now();
@@ -382,7 +390,10 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
     pub async fn delete_alias(&self, arn: &str) -> Result<(), Error> {
         let (base, q) = split_arn(arn);
         let Qualifier::Alias(name) = q else {
-            return Err(Error::invalid(Invalid::Arn, format!("Invalid Arn: 'Resource type not valid in this context: {arn}'")));
+            return Err(Error::invalid(
+                Invalid::Arn,
+                format!("Invalid Arn: 'Resource type not valid in this context: {arn}'"),
+            ));
         };
         let Some(mut m) = self.store.get_machine(&base).await? else { return Ok(()) };
         let before = m.settings.aliases.len();
@@ -505,6 +516,7 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
         }
         if m.settings != before {
             m.updated = Some(self.clock.now());
+            m.revision_id = m.revision();
             self.store.put_machine(&m).await?;
             self.forget_machine(arn)?;
         }
