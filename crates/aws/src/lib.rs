@@ -125,12 +125,16 @@ pub fn aws_runtime_with(sdk: &SdkConfig, settings: &AwsSettings) -> AwsRuntime {
         LambdaFunctions::new(sdk),
         SystemClock,
         config,
-    )
-    // DynamoDB, EventBridge and `aws-sdk:*` tasks; SQS and SNS tasks keep the adapters above.
-    .with_aws(std::sync::Arc::new(stepwise_sdk::SdkClient::new(stepwise_sdk::Settings {
+    );
+    // DynamoDB, EventBridge and `aws-sdk:*` tasks (SQS and SNS tasks keep the adapters
+    // above), and execution logs to CloudWatch Logs.
+    let client = std::sync::Arc::new(stepwise_sdk::SdkClient::new(stepwise_sdk::Settings {
         region: Some(settings.region.clone()),
         ..stepwise_sdk::Settings::default()
-    })));
+    }));
+    let rt = rt
+        .with_aws(client.clone())
+        .with_logs(std::sync::Arc::new(stepwise_sdk::logs::CloudWatchLogs::new(client)));
     // Starts on `stateMachine:NAME#CASE` answer from a mock configuration shipped with the
     // function (Step Functions Local's variable); the execution carries its test case, so only
     // the function that starts executions needs the file.

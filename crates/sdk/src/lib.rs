@@ -15,6 +15,7 @@
 #![warn(missing_docs)]
 
 pub mod client;
+pub mod logs;
 pub mod model;
 pub mod validate;
 pub mod wire;

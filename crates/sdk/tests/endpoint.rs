@@ -88,3 +88,58 @@ async fn services_of_each_protocol_answer_in_step_functions_names() {
         .expect_err("no table");
     assert_eq!(refused.code, "ResourceNotFoundException");
 }
+
+/// The CloudWatch Logs adapter of the execution-log port: records land in the log group, one
+/// log event each, in order, with the record as the message and its event time as timestamp.
+#[tokio::test]
+async fn execution_logs_reach_cloudwatch_logs() {
+    use stepwise_runtime::logs::ExecutionLogs;
+    let Some(sdk) = client() else {
+        assert!(std::env::var_os("CI").is_none(), "AWS_ENDPOINT_URL is not set under CI");
+        eprintln!("AWS_ENDPOINT_URL is not set: the test command (scripts/test.sh) runs this test");
+        return;
+    };
+    let sdk = std::sync::Arc::new(sdk);
+    let group = format!("/aws/vendedlogs/states/{}", unique("logs"));
+    let created = sdk.call("cloudwatchlogs", "createLogGroup", &json!({"LogGroupName": group}), None).await;
+    assert!(matches!(created, Ok(Ok(_))), "{created:?}");
+    let arn = format!("arn:aws:logs:us-east-1:123456789012:log-group:{group}:*");
+    let execution = "arn:aws:states:us-east-1:123456789012:execution:Logged:run-1";
+    let t0 = chrono::Utc::now().timestamp_millis();
+    let record = |id: i64, ty: &str| {
+        json!({"id": id.to_string(), "type": ty, "details": {}, "previous_event_id": (id - 1).to_string(),
+               "event_timestamp": (t0 + id).to_string(), "execution_arn": execution, "redrive_count": "0"})
+    };
+    let logs = stepwise_sdk::logs::CloudWatchLogs::new(sdk.clone());
+    logs.write(&arn, execution, vec![record(1, "ExecutionStarted"), record(2, "PassStateEntered")]).await;
+    logs.write(&arn, execution, vec![record(3, "ExecutionSucceeded")]).await;
+    let (streams, _) = sdk
+        .call("cloudwatchlogs", "describeLogStreams", &json!({"LogGroupName": group}), None)
+        .await
+        .expect("sent")
+        .expect("answered");
+    let streams = streams["LogStreams"].as_array().cloned().unwrap_or_default();
+    assert_eq!(streams.len(), 1, "{streams:?}");
+    let stream = streams[0]["LogStreamName"].as_str().expect("stream name").to_string();
+    assert!(stream.starts_with("states/Logged/"), "{stream}");
+    let (events, _) = sdk
+        .call(
+            "cloudwatchlogs",
+            "getLogEvents",
+            &json!({"LogGroupName": group, "LogStreamName": stream, "StartFromHead": true}),
+            None,
+        )
+        .await
+        .expect("sent")
+        .expect("answered");
+    let events = events["Events"].as_array().cloned().unwrap_or_default();
+    let types: Vec<String> = events
+        .iter()
+        .map(|e| {
+            let m: Value = serde_json::from_str(e["Message"].as_str().unwrap_or("{}")).expect("a JSON record");
+            m["type"].as_str().unwrap_or_default().to_string()
+        })
+        .collect();
+    assert_eq!(types, ["ExecutionStarted", "PassStateEntered", "ExecutionSucceeded"]);
+    assert_eq!(events[0]["Timestamp"].as_i64(), Some(t0 + 1));
+}
