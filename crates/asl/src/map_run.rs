@@ -149,6 +149,10 @@ pub struct MapRun {
     /// Results written to S3.
     #[serde(default)]
     pub results_written: u64,
+    /// The mock configuration's test case the parent runs: each child runs it too (counting
+    /// its own calls).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mocks: Option<crate::mock::ExecutionMocks>,
 }
 
 /// What happens to a Map Run.
@@ -386,6 +390,7 @@ mod tests {
             output_transformation: None,
             outcome: None,
             results_written: 0,
+            mocks: None,
         }
     }
 

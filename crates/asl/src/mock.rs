@@ -119,6 +119,11 @@ pub struct ExecutionMocks {
 }
 
 impl ExecutionMocks {
+    /// The same test case with no call made yet (for a Distributed Map's child executions).
+    pub fn fresh(&self) -> ExecutionMocks {
+        ExecutionMocks { case: self.case.clone(), states: self.states.clone(), calls: BTreeMap::new() }
+    }
+
     /// Whether `state` is mocked.
     pub fn mocks(&self, state: &str) -> bool {
         self.states.contains_key(state)

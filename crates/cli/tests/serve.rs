@@ -736,3 +736,55 @@ fn versions_aliases_tags_redrive_and_logging_through_boto3() {
     assert!(stdout.contains("boto3 versions: all checks passed"), "{stdout}");
     eprintln!("{stdout}");
 }
+
+/// A Distributed Map's children run the parent's test case: a Task of the item processor that
+/// names no existing function answers from the mock configuration in every child (each child
+/// counting its own calls), and a state without a mock still runs for real.
+#[test]
+fn a_distributed_maps_children_run_the_parents_test_case() {
+    let dir = std::env::temp_dir().join(format!("stepwise-serve-dm-mocks-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let mocks = dir.join("mocks.json");
+    std::fs::write(
+        &mocks,
+        json!({
+            "StateMachines": {"Fan": {"TestCases": {"Mocked": {"Price": "Priced"}}}},
+            "MockedResponses": {"Priced": {"0": {"Return": {"price": 10}}, "1": {"Return": {"price": 20}}}}
+        })
+        .to_string(),
+    )
+    .expect("write");
+    let s = Server::start_with(dir.join("data"), &["--mock-config", mocks.to_str().expect("path")]);
+    let machine = s.create(
+        "Fan",
+        json!({"StartAt": "M", "States": {"M": {
+            "Type": "Map",
+            "ItemProcessor": {
+                "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                "StartAt": "Price",
+                "States": {
+                    "Price": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:NoSuchFunction",
+                              "Retry": [{"ErrorEquals": ["States.ALL"], "MaxAttempts": 0}], "Next": "Again"},
+                    "Again": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:NoSuchFunction",
+                              "ResultPath": "$.second", "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.unmocked", "Next": "Done"}],
+                              "End": true},
+                    "Done": {"Type": "Pass", "End": true}
+                }
+            },
+            "End": true}}}),
+    );
+    let started = s.ok("StartExecution", json!({"stateMachineArn": format!("{machine}#Mocked"), "input": "[1, 2, 3]"}));
+    let d = s.wait_done(started["executionArn"].as_str().expect("arn"));
+    assert_eq!(d["status"], "SUCCEEDED", "{d}");
+    let out: Value = serde_json::from_str(d["output"].as_str().expect("output")).expect("JSON");
+    let items = out.as_array().expect("an array");
+    assert_eq!(items.len(), 3, "{out}");
+    for item in items {
+        // Each child's first call of Price is call 0 of its own count.
+        assert_eq!(item["price"], 10, "{out}");
+        // Again is not mocked: it ran for real and failed (no such function), caught.
+        assert!(item["unmocked"]["Error"].is_string(), "{out}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

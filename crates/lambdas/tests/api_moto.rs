@@ -270,7 +270,25 @@ async fn the_step_functions_api_on_dynamodb_and_sqs() {
         err(&rt, "ListExecutions", json!({"stateMachineArn": machine, "maxResults": 5000})).await,
         "ValidationException"
     );
-    assert_eq!(err(&rt, "TagResource", json!({})).await, "UnknownOperationException");
+    assert_eq!(err(&rt, "StartWorkflow", json!({})).await, "UnknownOperationException");
+    // TestState through the API function: a mocked Task checked against the service model.
+    let answer = ok(
+        &rt,
+        "TestState",
+        json!({"definition": json!({"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+                "Parameters": {"FunctionName": "f"}, "End": true}).to_string(),
+               "mock": {"result": "{\"StatusCode\": 200, \"Payload\": 7}"}}),
+    )
+    .await;
+    assert_eq!(
+        (answer["status"].as_str(), answer["output"].as_str()),
+        (Some("SUCCEEDED"), Some("{\"StatusCode\":200,\"Payload\":7}"))
+    );
+    assert_eq!(
+        err(&rt, "TestState", json!({"definition": "{\"Type\": \"Task\", \"Resource\": \"arn:aws:states:::lambda:invoke\", \"End\": true}",
+            "mock": {"result": "{\"StatusCode\": \"x\"}"}})).await,
+        "ValidationException"
+    );
 
     stop.store(true, Ordering::Relaxed);
     driver.await.expect("driver task");

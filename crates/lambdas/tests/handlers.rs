@@ -211,7 +211,7 @@ async fn api_function_fails_a_task_and_speaks_aws_json() {
     assert_eq!(resp.headers()["content-type"], "application/x-amz-json-1.0");
     assert_eq!(response_json(&resp)["__type"], "TaskDoesNotExist");
     let mut req = http_request("apigw-amz-json-send-task-success.json");
-    req.headers_mut().insert("x-amz-target", "AWSStepFunctions.TagResource".parse().expect("header"));
+    req.headers_mut().insert("x-amz-target", "AWSStepFunctions.StartWorkflow".parse().expect("header"));
     let resp = api_function(&rt, req).await;
     assert_eq!(
         (resp.status().as_u16(), response_json(&resp)["__type"].clone()),

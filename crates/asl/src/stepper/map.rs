@@ -176,6 +176,7 @@ impl Stepper<'_> {
                         .map(str::to_string),
                     outcome: None,
                     results_written: 0,
+                    mocks: x.mocks.as_deref().map(crate::mock::ExecutionMocks::fresh),
                 };
                 let definition = spec.child_definition.clone().unwrap_or(Value::Null);
                 self.effects.push(super::Effect::StartMapRun(Box::new(super::MapRunStart { run, inputs, definition })));

@@ -354,7 +354,11 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
                         &name,
                         input,
                         None,
-                        Begin { map_run: Some(child), ..Begin::default() },
+                        Begin {
+                            map_run: Some(child),
+                            mocks: run.mocks.as_ref().map(|m| Box::new(m.fresh())),
+                            ..Begin::default()
+                        },
                     )
                     .await
                 {
