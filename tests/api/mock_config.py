@@ -155,6 +155,19 @@ assert (f["error"], f["resourceType"], f["resource"]) == ("Rejected", "sqs", "se
 assert types(events)[-1] == "ExecutionFailed", types(events)
 print("mock config: rejected approval ok")
 
+# TestState through the AWS CLI (its `sync-` host prefix turned off for a local endpoint).
+ENV["AWS_DISABLE_HOST_PREFIX_INJECTION"] = "true"
+answer = aws(
+    "test-state",
+    "--definition", json.dumps(definition()["States"]["Check Stock Price"]),
+    "--mock", json.dumps({"errorOutput": {"error": "Lambda.ServiceException", "cause": "down"}}),
+    "--state-configuration", json.dumps({"retrierRetryCount": 1}),
+    "--inspection-level", "DEBUG",
+)
+assert answer["status"] == "RETRIABLE", answer
+assert answer["inspectionData"]["errorDetails"] == {"retryBackoffIntervalSeconds": 4, "retryIndex": 0}, answer
+print("test-state through the AWS CLI: ok")
+
 # A test case the file does not define.
 err = aws("start-execution", "--state-machine-arn", f"{machine}#NoSuchCase", ok=False)
 assert "InvalidName" in err and "NoSuchCase" in err, err

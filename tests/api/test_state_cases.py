@@ -7,7 +7,7 @@ Usage:
 
 boto3 and the AWS CLI send TestState to a `sync-` host prefix (`sync-states.<region>...`);
 against a local endpoint, turn that off: `Config(inject_host_prefix=False)` in boto3,
-`--no-...`-less in the CLI via `AWS_ENDPOINT_URL` (see docs/testing.md).
+`AWS_DISABLE_HOST_PREFIX_INJECTION=true` for the AWS CLI (see docs/testing.md).
 
 --write-functions writes a functions.json (the `stepwise serve --functions` registry) for the
 cases' embedded Python Lambda handlers, each run as a command.
