@@ -1345,7 +1345,9 @@ impl Store for DynamoStore {
             values.insert(":ttl".into(), self.finished_ttl());
             used.push("ttl");
         } else if prev.status.is_finished() {
+            // Running again (RedriveExecution): no end, no expiry.
             remove.push("ttl");
+            remove.push("stop");
         }
         used.extend(remove.iter().copied());
         let remove: Vec<String> = remove.iter().map(|k| format!("#{k}")).collect();

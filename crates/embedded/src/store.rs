@@ -360,7 +360,7 @@ impl Store for SqliteStore {
             .write(KIND, "commit", move |tx| {
                 let updated = tx.execute(
                     "UPDATE executions SET version = version + 1, status = ?1, state = ?2, outbox = ?3,
-                 stop_time = coalesce(?6, stop_time)
+                 stop_time = CASE WHEN ?1 = 'RUNNING' THEN NULL ELSE coalesce(?6, stop_time) END
                  WHERE arn = ?4 AND version = ?5",
                     params![rows.status, rows.state, rows.outbox, rows.arn, to_i64(expected)?, rows.stop],
                 )?;

@@ -110,6 +110,25 @@ pub struct Runtime<S, Q, T, F, C> {
     log_configs: Mutex<HashMap<String, Option<crate::logs::LogConfig>>>,
 }
 
+/// A state machine to create.
+#[derive(Debug, Clone)]
+pub struct NewMachine<'a> {
+    /// Its name.
+    pub name: &'a str,
+    /// The definition.
+    pub definition: Value,
+    /// The definition's text as the client sent it.
+    pub definition_text: Option<String>,
+    /// The role executions run as.
+    pub role_arn: &'a str,
+    /// EXPRESS.
+    pub express: bool,
+    /// The region of its ARN (default: the runtime's).
+    pub region: Option<&'a str>,
+    /// Configurations and tags.
+    pub settings: crate::ports::MachineSettings,
+}
+
 /// Where an execution comes from, besides a plain start.
 #[derive(Debug, Default)]
 pub(crate) struct Begin {
@@ -303,8 +322,16 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
         express: bool,
         region: Option<&str>,
     ) -> Result<Machine, Error> {
-        let arn = machine_arn(region.unwrap_or(&self.config.region), &self.config.account, name);
-        self.store_machine(arn, name, definition, definition_text, role_arn, express).await
+        let new = NewMachine { name, definition, definition_text, role_arn, express, region, settings: Default::default() };
+        self.create_machine_new(new).await
+    }
+
+    /// CreateStateMachine with its configurations and tags (one write: a machine is never
+    /// seen without them, and has no revision id of an update).
+    pub async fn create_machine_new(&self, new: NewMachine<'_>) -> Result<Machine, Error> {
+        let arn = machine_arn(new.region.unwrap_or(&self.config.region), &self.config.account, new.name);
+        self.store_machine(arn, new.name, new.definition, new.definition_text, new.role_arn, new.express, new.settings)
+            .await
     }
 
     /// [`Runtime::create_machine`] in `account` rather than the runtime's: one runtime can hold
@@ -319,9 +346,10 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
         express: bool,
     ) -> Result<Machine, Error> {
         let arn = machine_arn(&self.config.region, account, name);
-        self.store_machine(arn, name, definition, None, role_arn, express).await
+        self.store_machine(arn, name, definition, None, role_arn, express, Default::default()).await
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn store_machine(
         &self,
         arn: String,
@@ -330,6 +358,7 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
         definition_text: Option<String>,
         role_arn: &str,
         express: bool,
+        settings: crate::ports::MachineSettings,
     ) -> Result<Machine, Error> {
         check_name(name)?;
         load(&definition, express)?;
@@ -345,7 +374,7 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
             created: existing.as_ref().map_or(now, |m| m.created),
             revision_id: String::new(),
             updated: existing.is_some().then_some(now),
-            settings: existing.as_ref().map(|m| m.settings.clone()).unwrap_or_default(),
+            settings: existing.as_ref().map_or(settings, |m| m.settings.clone()),
         };
         m.revision_id = m.revision();
         if let Some(e) = existing.filter(|e| e.revision_id == m.revision_id) {

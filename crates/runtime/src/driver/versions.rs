@@ -77,6 +77,58 @@ fn listed(given: &[(String, i64)]) -> String {
     given.iter().map(|(a, _)| a.as_str()).collect::<Vec<_>>().join(", ")
 }
 
+/// Checks tags' keys (1–128 characters) and values (0–256), AWS's messages.
+pub fn check_tags(add: &[(String, String)]) -> Result<(), Error> {
+    for (i, (k, v)) in add.iter().enumerate() {
+        let at = |what: &str, field: &str, c: &str| {
+            Error::validation(format!(
+                "1 validation error detected: Value '{what}' at 'tags.{}.member.{field}' failed to satisfy constraint: {c}",
+                i + 1
+            ))
+        };
+        if k.is_empty() {
+            return Err(at(k, "key", "Member must have length greater than or equal to 1"));
+        }
+        if k.chars().count() > 128 {
+            return Err(at(k, "key", "Member must have length less than or equal to 128"));
+        }
+        if v.chars().count() > 256 {
+            return Err(at(v, "value", "Member must have length less than or equal to 256"));
+        }
+    }
+    Ok(())
+}
+
+/// `tags` with `add` merged in (a later value of a key wins) and `remove` dropped;
+/// `TooManyTags` past [`MAX_TAGS`].
+pub fn merge_tags(
+    tags: &[(String, String)],
+    add: &[(String, String)],
+    remove: &[String],
+    arn: &str,
+) -> Result<Vec<(String, String)>, Error> {
+    let mut out = tags.to_vec();
+    for (k, v) in add {
+        match out.iter_mut().find(|(tk, _)| tk == k) {
+            Some(t) => t.1 = v.clone(),
+            None => out.push((k.clone(), v.clone())),
+        }
+    }
+    out.retain(|(k, _)| !remove.contains(k));
+    if out.len() > MAX_TAGS {
+        return Err(Error::Rejected {
+            code: "TooManyTags",
+            message: format!("Too many tags for resource '{arn}': at most {MAX_TAGS} are allowed"),
+        });
+    }
+    Ok(out)
+}
+
+/// Checks a version description's length (0–256).
+pub fn check_version_description(d: &Option<String>, field: &str) -> Result<(), Error> {
+    check_description(d, field)
+}
+
 /// Checks an alias's routing as a list (AWS's order and messages): its length, distinct
 /// versions, weights and their sum.
 fn check_routing(given: &[(String, i64)]) -> Result<(), Error> {
@@ -443,44 +495,11 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
 
     /// TagResource / UntagResource: `add` merges (a later value wins), `remove` drops keys.
     pub async fn retag(&self, arn: &str, add: &[(String, String)], remove: &[String]) -> Result<(), Error> {
-        for (i, (k, v)) in add.iter().enumerate() {
-            let at = |what: &str, c: &str| {
-                Error::validation(format!(
-                    "1 validation error detected: Value '{what}' at 'tags.{}.member.{}' failed to satisfy constraint: {c}",
-                    i + 1,
-                    if what == k { "key" } else { "value" }
-                ))
-            };
-            if k.is_empty() {
-                return Err(at(k, "Member must have length greater than or equal to 1"));
-            }
-            if k.chars().count() > 128 {
-                return Err(at(k, "Member must have length less than or equal to 128"));
-            }
-            if v.chars().count() > 256 {
-                return Err(at(v, "Member must have length less than or equal to 256"));
-            }
-        }
-        let merge = |tags: &mut Vec<(String, String)>| -> Result<(), Error> {
-            for (k, v) in add {
-                match tags.iter_mut().find(|(tk, _)| tk == k) {
-                    Some(t) => t.1 = v.clone(),
-                    None => tags.push((k.clone(), v.clone())),
-                }
-            }
-            tags.retain(|(k, _)| !remove.contains(k));
-            if tags.len() > MAX_TAGS {
-                return Err(Error::Rejected {
-                    code: "TooManyTags",
-                    message: format!("Too many tags for resource '{arn}': at most {MAX_TAGS} are allowed"),
-                });
-            }
-            Ok(())
-        };
+        check_tags(add)?;
         if arn.split(':').nth(5) == Some("activity") {
             let a = self.store.get_activity(arn).await?;
             let mut a = a.ok_or_else(|| no_resource(format!("Resource not found: '{arn}'")))?;
-            merge(&mut a.tags)?;
+            a.tags = merge_tags(&a.tags, add, remove, arn)?;
             return self.store.put_activity(&a).await;
         }
         let (_, q) = split_arn(arn);
@@ -489,7 +508,7 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
             _ => None,
         };
         let mut m = found.ok_or_else(|| no_resource(format!("Resource not found: '{arn}'")))?;
-        merge(&mut m.settings.tags)?;
+        m.settings.tags = merge_tags(&m.settings.tags, add, remove, arn)?;
         self.store.put_machine(&m).await
     }
 }
