@@ -375,8 +375,16 @@ pub async fn test_state<S: Services>(
                     return Err(invalid("Mocked result must be an array."));
                 }
             }
-            if matches!(st.kind, StateKind::Parallel { .. }) && !v.is_array() {
-                return Err(invalid("Mocked result must be an array."));
+            if let StateKind::Parallel { branches } = &st.kind {
+                match v.as_array() {
+                    None => return Err(invalid("Mocked result must be an array.")),
+                    Some(a) if a.len() != branches.len() => {
+                        return Err(invalid(
+                            "Mocked result must contain the same number of items as number of Parallel branches.",
+                        ))
+                    }
+                    Some(_) => {}
+                }
             }
             let mode = match m.field_validation_mode.as_deref().unwrap_or("STRICT") {
                 "STRICT" => Some(FieldValidation::Strict),
@@ -402,11 +410,17 @@ pub async fn test_state<S: Services>(
         Some(spec) => Integration::of(&spec.resource),
         None => (Integration::LambdaArn, false),
     };
-    let sync = matches!(integration, Integration::StatesStartExecutionSync | Integration::StatesStartExecutionSync2);
+    // `.sync` of any service (`states:startExecution.sync`, `ecs:runTask.sync`, ...).
+    let sync = matches!(integration, Integration::StatesStartExecutionSync | Integration::StatesStartExecutionSync2)
+        || task.is_some_and(|s| s.resource.contains(".sync"));
+    let role = req.role_arn.clone().unwrap_or_default();
+    // The caller's account: the role's, when one is given.
+    let account = role.split(':').nth(4).filter(|a| a.len() == 12).unwrap_or(env.account).to_string();
     let context = match &req.context {
         Some(t) => {
-            let c = parse_json(t, "context")?;
+            let mut c = parse_json(t, "context")?;
             check_context(&c, task.is_some() && (wait || sync))?;
+            complete_arns(&mut c, env.region, &account);
             Some(c)
         }
         None => None,
@@ -449,9 +463,7 @@ pub async fn test_state<S: Services>(
     let random = env.random;
     let machine_name = crate::uuid::v4(random(), random());
     let execution_name = crate::uuid::v4(random(), random());
-    let role = req.role_arn.clone().unwrap_or_default();
-    // The caller's account: the role's, when one is given.
-    let account = role.split(':').nth(4).filter(|a| a.len() == 12).unwrap_or(env.account);
+    let account = account.as_str();
     let info = ExecutionInfo::new(account, env.region, &machine_name, &execution_name, &role, true);
     let mut x = stepper::new_execution(info, input.clone(), env.now);
     x.input_text = Some(input_text.clone());
@@ -474,6 +486,8 @@ pub async fn test_state<S: Services>(
         }
         for effect in t.effects {
             match effect {
+                // A task's TimeoutSeconds and HeartbeatSeconds: TestState waits for the answer.
+                Effect::Schedule { frame, timer: Some(id), .. } if is_task_timer(&x, frame, id) => {}
                 Effect::Schedule { frame, timer, .. } => pending.insert(0, Event::Advance { frame, timer }),
                 Effect::Invoke(req) => {
                     let ctx = InvokeContext { region: env.region, account, now: e.now };
@@ -486,7 +500,11 @@ pub async fn test_state<S: Services>(
             }
         }
     }
-    let probe = x.probe.take().map(|p| *p).unwrap_or_default();
+    let mut probe = x.probe.take().map(|p| *p).unwrap_or_default();
+    // The variables after the state ran (its Assign applied on exit).
+    if let Some(vars) = x.frames.first().map(|f| &f.vars).filter(|v| !v.is_empty()) {
+        probe.notes.insert("variables".into(), Value::Object(vars.clone()));
+    }
     if let Some(n) = map_failures {
         let items = probe.notes.get("itemCount").and_then(Value::as_u64).unwrap_or(0);
         if n > items {
@@ -496,6 +514,28 @@ pub async fn test_state<S: Services>(
         }
     }
     Ok(respond(&machine, level, &input_text, &probe, &x.status, retriable, retry_count.unwrap_or(0), jsonata))
+}
+
+/// Whether timer `id` is the TimeoutSeconds or HeartbeatSeconds of the task `frame` runs.
+fn is_task_timer(x: &stepper::Execution, frame: usize, id: u64) -> bool {
+    matches!(x.frames.get(frame).map(|f| &f.phase),
+        Some(Phase::Running(rt)) if rt.timeout_timer == Some(id) || rt.heartbeat_timer == Some(id))
+}
+
+/// AWS fills the region and account an ARN of a given context leaves empty
+/// (`arn:aws:states:::execution:M:E` → `arn:aws:states:REGION:ACCOUNT:execution:M:E`; IAM ARNs
+/// have no region).
+fn complete_arns(ctx: &mut Value, region: &str, account: &str) {
+    for ptr in ["/Execution/Id", "/Execution/RoleArn", "/StateMachine/Id"] {
+        if let Some(Value::String(s)) = ctx.pointer_mut(ptr) {
+            let p: Vec<&str> = s.splitn(6, ':').collect();
+            if p.len() == 6 && p[0] == "arn" {
+                let r = if p[2] == "iam" || !p[3].is_empty() { p[3] } else { region };
+                let a = if p[4].is_empty() { account } else { p[4] };
+                *s = format!("arn:{}:{}:{r}:{a}:{}", p[1], p[2], p[5]);
+            }
+        }
+    }
 }
 
 /// The response: status, output, next state, error, and (DEBUG, TRACE) the inspection data.
@@ -594,7 +634,14 @@ fn inspection(
             &["afterInputPath", "afterParameters", "afterResultSelector", "afterResultPath"]
         }
         (StateKind::Parallel { .. }, false) => &["afterResultSelector", "afterResultPath"],
-        (StateKind::Map(_), false) => &["afterInputPath", "afterItemsPath", "afterResultSelector", "afterResultPath"],
+        (StateKind::Map(_), false) => &[
+            "afterInputPath",
+            "afterItemsPath",
+            "afterItemSelector",
+            "afterItemBatcher",
+            "afterResultSelector",
+            "afterResultPath",
+        ],
         (StateKind::Task(_), false) => {
             &["afterInputPath", "afterParameters", "result", "afterResultSelector", "afterResultPath"]
         }
@@ -613,6 +660,9 @@ fn inspection(
             }
             None => {}
         }
+    }
+    if let Some(v) = probe.notes.get("variables") {
+        d.insert("variables".into(), v.to_string().into());
     }
     if map {
         for k in ["maxConcurrency", "toleratedFailureCount", "toleratedFailurePercentage"] {

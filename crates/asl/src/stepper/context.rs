@@ -95,17 +95,35 @@ fn context_value(x: &Execution, m: &StateMachine, frame: usize, extra: Option<(&
     let st = m.state(f.scope, f.state);
     let mut state = Map::new();
     state.insert("EnteredTime".into(), timestamp::format(&f.entered_time).into());
-    state.insert("Name".into(), st.name.clone().into());
-    // TestState's context shows RetryCount for every state.
-    if matches!(st.kind, StateKind::Task(_)) || x.probe.is_some() {
-        state.insert("RetryCount".into(), f.retries.iter().sum::<u32>().into());
+    // TestState (a probe) names the state it tests "StateName" whatever its name, shows
+    // RetryCount for the states with Retry (Task, Map, Parallel: the attempts it was told were
+    // used), and a null RoleArn when it was given none (as recorded against AWS).
+    let probe = x.probe.as_deref();
+    let name = match probe {
+        Some(_) if f.parent.is_none() => crate::test_state::LONE_STATE.to_string(),
+        _ => st.name.clone(),
+    };
+    state.insert("Name".into(), name.into());
+    match probe {
+        Some(p) if matches!(st.kind, StateKind::Task(_) | StateKind::Map(_) | StateKind::Parallel { .. }) => {
+            state.insert("RetryCount".into(), p.retry_count.unwrap_or(0).into());
+        }
+        Some(_) => {}
+        None if matches!(st.kind, StateKind::Task(_)) => {
+            state.insert("RetryCount".into(), f.retries.iter().sum::<u32>().into());
+        }
+        None => {}
     }
+    let role: Value = match probe {
+        Some(_) if x.info.role_arn.is_empty() => Value::Null,
+        _ => x.info.role_arn.clone().into(),
+    };
     let mut ctx = json!({
         "Execution": {
             "Id": x.info.execution_arn,
             "Input": x.input,
             "Name": x.info.name,
-            "RoleArn": x.info.role_arn,
+            "RoleArn": role,
             "StartTime": timestamp::format(&x.start_time),
             "RedriveCount": x.redrive_count,
         },

@@ -49,7 +49,19 @@ impl Stepper<'_> {
         };
         let n = items.len();
         if !is_jsonata(st) {
-            self.note("afterItemsPath", &Value::Array(items));
+            self.note("afterItemsPath", &Value::Array(items.clone()));
+            if let Some(t) = &spec.item_selector {
+                let mut selected = Vec::with_capacity(n);
+                for (index, item) in items.iter().enumerate() {
+                    let map_ctx = ("Map", json!({"Item": {"Index": index, "Value": item}}));
+                    selected.push(self.template(frame, t, &effective, Some(map_ctx))?);
+                }
+                self.note("afterItemSelector", &Value::Array(selected));
+            }
+            if spec.item_batcher.is_some() {
+                let batches = self.batch(frame, st, spec, &effective, items)?;
+                self.note("afterItemBatcher", &Value::Array(batches));
+            }
         }
         self.note("itemCount", &json!(n));
         let max = self.resolve_int(frame, st, &spec.max_concurrency, &effective, "MaxConcurrency")?.unwrap_or(0);
@@ -417,6 +429,11 @@ impl Stepper<'_> {
                     PathField::Path(p) => p.to_string(),
                     _ => "$".into(),
                 };
+                if self.x.probe.is_some() {
+                    // TestState words it as AWS's TestState does (a `$$` path shown as `$`).
+                    let shown = path.strip_prefix('$').filter(|r| r.starts_with('$')).unwrap_or(&path);
+                    return Err(Failure::new("States.Runtime", format!("Reference path \"{shown}\" must point to array.")));
+                }
                 Err(self.runtime(
                     frame,
                     format!(
