@@ -73,6 +73,8 @@ versions = sfn.list_state_machine_versions(stateMachineArn=machine)["stateMachin
 assert [v["stateMachineVersionArn"] for v in versions] == [v2, v1], versions
 d1 = sfn.describe_state_machine(stateMachineArn=v1)
 assert d1["stateMachineArn"] == v1 and d1["description"] == "first" and json.loads(d1["definition"])["States"]["P"]["Result"] == "v1", d1
+# Published at creation: the first revision, which has no revisionId (AWS).
+assert "revisionId" not in d1, d1
 assert sfn.describe_state_machine(stateMachineArn=machine)["loggingConfiguration"] == {"level": "OFF", "includeExecutionData": False}
 
 # An execution on a version runs that version, whatever the machine is now.
@@ -101,6 +103,8 @@ expect(X.ValidationException, sfn.create_state_machine_alias, name="123", routin
 expect(X.ValidationException, sfn.create_state_machine_alias,
        f"Routing configuration must contain state machine version ARNs. Received: [{machine}]",
        name="base", routingConfiguration=[{"stateMachineVersionArn": machine, "weight": 100}])
+expect(X.StateMachineDoesNotExist, sfn.describe_state_machine, stateMachineArn=alias)
+expect(X.ValidationException, sfn.delete_state_machine, stateMachineArn=alias)
 da = sfn.describe_state_machine_alias(stateMachineAliasArn=alias)
 assert da["name"] == "live" and da["description"] == "canary" and len(da["routingConfiguration"]) == 2, da
 counts = {"v1": 0, "v2": 0}
@@ -168,8 +172,10 @@ e = sfn.start_execution(stateMachineArn=flaky, input='{"order": 7}')["executionA
 d = wait_done(e)
 assert d["status"] == "FAILED" and d["redriveStatus"] == "REDRIVABLE", d
 open(FLAG, "w").close()
-r = sfn.redrive_execution(executionArn=e)
+r = sfn.redrive_execution(executionArn=e, clientToken="redrive-once")
 assert r["redriveDate"], r
+# The same request again (an SDK's retry) answers the same redrive.
+assert sfn.redrive_execution(executionArn=e, clientToken="redrive-once")["redriveDate"] == r["redriveDate"]
 d = wait_done(e)
 assert d["status"] == "SUCCEEDED" and d["redriveCount"] == 1 and d["redriveDate"], d
 out = json.loads(d["output"])
@@ -197,6 +203,10 @@ e2 = sfn.start_execution(stateMachineArn=waiting)["executionArn"]
 sfn.stop_execution(executionArn=e2, error="Manual")
 assert wait_done(e2)["status"] == "ABORTED"
 sfn.redrive_execution(executionArn=e2)
+running = sfn.describe_execution(executionArn=e2)
+# Running again: no stop date until it ends again.
+assert running["status"] == "RUNNING" and "stopDate" not in running and running["redriveCount"] == 1, running
+assert [x for x in sfn.list_executions(stateMachineArn=waiting)["executions"] if x["executionArn"] == e2][0].get("stopDate") is None
 assert wait_done(e2)["status"] == "SUCCEEDED"
 express = sfn.create_state_machine(name="Quick", roleArn=ROLE, type="EXPRESS", definition=pass_machine(1))["stateMachineArn"]
 ex = sfn.start_execution(stateMachineArn=express)["executionArn"]

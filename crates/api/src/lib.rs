@@ -46,7 +46,9 @@ use std::time::{Duration, Instant};
 use stepwise_asl::history::HistoryEvent;
 use stepwise_asl::stepper::{Execution, Status};
 use stepwise_runtime::aws::{self, check_arn, check_name};
-use stepwise_runtime::driver::versions::{split_arn, Qualifier};
+use stepwise_runtime::driver::versions::{check_tags, check_version_description, merge_tags, split_arn, Qualifier};
+use stepwise_runtime::driver::NewMachine;
+use stepwise_runtime::ports::MachineSettings;
 use stepwise_runtime::ports::{
     Clock, ExecutionPage, ExecutionQuery, ExecutionStatus, Functions, Machine, PageToken, Queue, Store, Topics,
 };
@@ -316,11 +318,13 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Api<'_, S, Q, T, F, 
                     // A version: its revision, its description, when it was published.
                     let (m, v) = self.rt.version_machine(&arn).await?;
                     let mut d = describe_machine(&m);
-                    d["revisionId"] = v.revision_id.into();
                     if let Some(desc) = v.description {
                         d["description"] = desc.into();
                     }
                     return Ok(d);
+                }
+                if let (_, Qualifier::Alias(_)) = split_arn(&arn) {
+                    return Err(Error::no_machine(&arn).into());
                 }
                 Ok(describe_machine(&self.machine(&arn).await?))
             }
@@ -328,6 +332,11 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Api<'_, S, Q, T, F, 
             "DeleteStateMachine" => {
                 let arn = b.required("stateMachineArn")?;
                 check_arn(&arn, &["stateMachine"])?;
+                if split_arn(&arn).1 != Qualifier::None {
+                    return Err(ApiError::validation(format!(
+                        "Invalid Arn: '{arn}': DeleteStateMachine takes a state machine's ARN, not a version's or an alias's (DeleteStateMachineVersion, DeleteStateMachineAlias)"
+                    )));
+                }
                 self.rt.delete_machine(&arn).await?;
                 Ok(json!({}))
             }
@@ -405,10 +414,15 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Api<'_, S, Q, T, F, 
         if b.string("versionDescription")?.is_some() && !b.bool("publish", false)? {
             return Err(ApiError::validation("Version description can only be set when publish is true"));
         }
-        let configs = self.configs(b)?;
+        let (logging, tracing, encryption) = self.configs(b)?;
         check_name(&name)?;
         let config = self.rt.config();
         let arn = aws::machine_arn(&self.region, &config.account, &name);
+        // Everything checked before the one write (a refused request creates nothing).
+        let tags = versions::tags_of(b, "tags")?;
+        check_tags(&tags)?;
+        let tags = merge_tags(&[], &tags, &[], &arn)?;
+        check_version_description(&b.string("versionDescription")?, "versionDescription")?;
         if let Some(existing) = self.rt.find_machine(&arn).await? {
             // AWS: creating the same machine again is idempotent (the same request: the same
             // definition text); anything else is an error, a reformatted definition too.
@@ -417,12 +431,17 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Api<'_, S, Q, T, F, 
             }
             return Err(ApiError::bad("StateMachineAlreadyExists", format!("State Machine Already Exists: '{arn}'")));
         }
-        let m = self.rt.create_machine_text(&name, definition, Some(text), &role, express, Some(&self.region)).await?;
-        let (logging, tracing, encryption) = configs;
-        if logging.is_some() || tracing.is_some() || encryption.is_some() {
-            self.rt.configure(&m.arn, logging, tracing, encryption).await?;
-        }
-        self.tag_on_create(&m.arn, b).await?;
+        let settings = MachineSettings { logging, tracing, encryption, tags, ..MachineSettings::default() };
+        let new = NewMachine {
+            name: &name,
+            definition,
+            definition_text: Some(text),
+            role_arn: &role,
+            express,
+            region: Some(&self.region),
+            settings,
+        };
+        let m = self.rt.create_machine_new(new).await?;
         let mut out = json!({"stateMachineArn": m.arn, "creationDate": epoch_seconds(m.created)});
         if let Some(v) = self.publish_on_request(&m.arn, b).await? {
             out["stateMachineVersionArn"] = v.into();
@@ -450,6 +469,7 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Api<'_, S, Q, T, F, 
         if b.string("versionDescription")?.is_some() && !publish {
             return Err(ApiError::validation("Version description can only be set when publish is true"));
         }
+        check_version_description(&b.string("versionDescription")?, "versionDescription")?;
         let configured = logging.is_some() || tracing.is_some() || encryption.is_some();
         if let (_, Qualifier::Version(_) | Qualifier::Alias(_)) = split_arn(&arn) {
             return Err(ApiError::from(stepwise_runtime::Error::no_machine(&arn)));
@@ -558,8 +578,12 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Api<'_, S, Q, T, F, 
         if let Some(t) = &exec.redrive_time {
             d["redriveDate"] = epoch_seconds(*t);
         }
-        if !exec.info.execution_arn.contains(":express:") && exec.map_run.is_none() {
-            match self.rt.not_redrivable(&stored) {
+        if !exec.info.execution_arn.contains(":express:") {
+            let failed =
+                matches!(exec.status, Status::Failed { .. } | Status::TimedOut { .. } | Status::Aborted { .. });
+            match self.rt.not_redrivable(&stored).await? {
+                // A Map Run's failed child is redriven with its run.
+                Some(_) if exec.map_run.is_some() && failed => d["redriveStatus"] = "REDRIVABLE_BY_MAP_RUN".into(),
                 None => d["redriveStatus"] = "REDRIVABLE".into(),
                 Some(reason) => {
                     d["redriveStatus"] = "NOT_REDRIVABLE".into();

@@ -123,7 +123,7 @@ pub(crate) fn describe_settings(m: &Machine, d: &mut Value) {
 }
 
 /// A `[{key, value}]` tag list.
-fn tags_of(b: &Body, field: &str) -> Result<Vec<(String, String)>, ApiError> {
+pub(crate) fn tags_of(b: &Body, field: &str) -> Result<Vec<(String, String)>, ApiError> {
     let Some(list) = b.0.get(field).filter(|v| !v.is_null()) else { return Ok(Vec::new()) };
     let list = list.as_array().ok_or_else(|| ApiError::serialization(format!("'{field}' must be a list")))?;
     list.iter()
@@ -146,7 +146,10 @@ fn routing_of(b: &Body) -> Result<Option<Vec<(String, i64)>>, ApiError> {
     list.iter()
         .map(|r| {
             let arn = r.get("stateMachineVersionArn").and_then(Value::as_str).unwrap_or_default().to_string();
-            let weight = r.get("weight").and_then(Value::as_i64).unwrap_or(-1);
+            let weight = r
+                .get("weight")
+                .and_then(Value::as_i64)
+                .ok_or_else(|| ApiError::validation(aws::null_member("routingConfiguration.member.weight")))?;
             Ok((arn, weight))
         })
         .collect::<Result<Vec<_>, ApiError>>()
@@ -313,12 +316,24 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Api<'_, S, Q, T, F, 
     async fn redrive(&self, b: &Body) -> ApiResult {
         let arn = b.required("executionArn")?;
         check_arn(&arn, &["execution", "express"])?;
-        if let Some(t) = b.string("clientToken")? {
-            if t.is_empty() || t.len() > 64 {
-                return Err(ApiError::validation(aws::too_long_value("clientToken", &t, 64)));
+        let token = b.string("clientToken")?;
+        if let Some(t) = &token {
+            let at = |c: &str| {
+                ApiError::validation(format!(
+                    "1 validation error detected: Value '{t}' at 'clientToken' failed to satisfy constraint: {c}"
+                ))
+            };
+            if t.is_empty() {
+                return Err(at("Member must have length greater than or equal to 1"));
+            }
+            if t.len() > 64 {
+                return Err(at("Member must have length less than or equal to 64"));
+            }
+            if !t.bytes().all(|c| (b'!'..=b'~').contains(&c)) {
+                return Err(at("Member must satisfy regular expression pattern: [!-~]+"));
             }
         }
-        let date = self.rt.redrive_execution(&arn).await?;
+        let date = self.rt.redrive_execution(&arn, token.as_deref()).await?;
         Ok(json!({"redriveDate": epoch_seconds(date)}))
     }
 }

@@ -42,7 +42,7 @@ fn event_kind(event: &Event) -> (&'static str, Option<usize>) {
         Event::Task { frame, .. } => ("Task", Some(*frame)),
         Event::Stop { .. } => ("Stop", None),
         Event::Terminate { .. } => ("Terminate", None),
-        Event::Redrive => ("Redrive", None),
+        Event::Redrive { .. } => ("Redrive", None),
         Event::Items { frame, .. } => ("Items", Some(*frame)),
         Event::Run(_) => ("Run", None),
     }

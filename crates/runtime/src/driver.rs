@@ -108,6 +108,9 @@ pub struct Runtime<S, Q, T, F, C> {
     logs: Option<Arc<dyn crate::logs::ExecutionLogs>>,
     /// The logging configuration of each compiled machine (by the same key).
     log_configs: Mutex<HashMap<String, Option<crate::logs::LogConfig>>>,
+    /// Held while a machine's record is read, changed and written back (updates, versions,
+    /// aliases, tags): this process's control-plane writes never undo each other.
+    machine_writes: tokio::sync::Mutex<()>,
 }
 
 /// A state machine to create.
@@ -195,6 +198,7 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
             mocks: None,
             logs: None,
             log_configs: Mutex::new(HashMap::new()),
+            machine_writes: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -322,7 +326,8 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
         express: bool,
         region: Option<&str>,
     ) -> Result<Machine, Error> {
-        let new = NewMachine { name, definition, definition_text, role_arn, express, region, settings: Default::default() };
+        let new =
+            NewMachine { name, definition, definition_text, role_arn, express, region, settings: Default::default() };
         self.create_machine_new(new).await
     }
 
@@ -361,6 +366,7 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
         settings: crate::ports::MachineSettings,
     ) -> Result<Machine, Error> {
         check_name(name)?;
+        let _writing = self.machine_writes.lock().await;
         load(&definition, express)?;
         let existing = self.store.get_machine(&arn).await?;
         let now = self.clock.now();
@@ -400,6 +406,7 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
                 "Either the definition, the role ARN, the LoggingConfiguration, or the TracingConfiguration must be specified",
             ));
         }
+        let _writing = self.machine_writes.lock().await;
         let current = self.get_machine(arn).await?;
         if let Some((d, _)) = &definition {
             load(d, current.express)?;
@@ -424,8 +431,10 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
     /// driver takes the termination message this sends each of them. Deleting a machine that
     /// does not exist is not an error. Returns how many executions were told to terminate.
     pub async fn delete_machine(&self, arn: &str) -> Result<usize, Error> {
+        let writing = self.machine_writes.lock().await;
         let Some(m) = self.store.get_machine(arn).await? else { return Ok(0) };
         self.store.delete_machine(arn).await?;
+        drop(writing);
         self.forget_machine(arn)?;
         let mut told = 0;
         let mut page = None;
@@ -1116,43 +1125,62 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
     }
 
     /// Why an execution cannot be redriven now (AWS's `redriveStatusReason`), if it cannot.
-    pub fn not_redrivable(&self, stored: &Stored) -> Option<String> {
+    pub async fn not_redrivable(&self, stored: &Stored) -> Result<Option<String>, Error> {
         let history_len = stored.execution.last_event_id as usize;
         let x = &stored.execution;
         if x.info.execution_arn.contains(":express:") {
-            return Some("Execution is an EXPRESS execution and cannot be redriven".into());
+            return Ok(Some("Execution is an EXPRESS execution and cannot be redriven".into()));
+        }
+        if x.map_run.is_some() {
+            return Ok(Some("Execution is a child workflow of a Map Run: redrive the Map Run's parent".into()));
         }
         let status = ExecutionStatus::of(&x.status);
         if matches!(status, ExecutionStatus::Running | ExecutionStatus::Succeeded) {
-            return Some(format!("Execution is {} and cannot be redriven", status.as_str()));
+            return Ok(Some(format!("Execution is {} and cannot be redriven", status.as_str())));
+        }
+        if self.store.get_machine(&stored.machine_arn).await?.is_none() {
+            return Ok(Some("State machine is in DELETING status".into()));
         }
         if stored.stop_date.is_some_and(|t| self.clock.now() - t > chrono::Duration::days(14)) {
-            return Some("Execution redrivable period exceeded".into());
+            return Ok(Some("Execution redrivable period exceeded".into()));
         }
         if history_len >= MAX_REDRIVE_HISTORY {
-            return Some("Execution history event limit exceeded".into());
+            return Ok(Some("Execution history event limit exceeded".into()));
         }
-        None
+        Ok(None)
     }
 
     /// RedriveExecution: a FAILED, TIMED_OUT or ABORTED STANDARD execution, ended less than 14
     /// days ago, runs again from the state it did not finish (`ExecutionRedriven`); returns the
     /// redrive date. Otherwise `ExecutionNotRedrivable` with AWS's reason.
-    pub async fn redrive_execution(&self, arn: &str) -> Result<DateTime<Utc>, Error> {
+    /// A `client_token` makes a repeated request answer the redrive it made (AWS's
+    /// idempotency for the SDKs' retries).
+    pub async fn redrive_execution(&self, arn: &str, client_token: Option<&str>) -> Result<DateTime<Utc>, Error> {
         let stored = self.describe(arn).await?;
-        if let Some(reason) = self.not_redrivable(&stored) {
+        if let (Some(t), Some(done), Some(when)) =
+            (client_token, stored.execution.redrive_token.as_deref(), stored.execution.redrive_time)
+        {
+            if t == done {
+                return Ok(when);
+            }
+        }
+        if let Some(reason) = self.not_redrivable(&stored).await? {
             return Err(Error::Rejected { code: "ExecutionNotRedrivable", message: reason });
         }
-        let count = stored.execution.redrive_count;
-        let msg = StepMessage { execution_arn: arn.into(), event: Event::Redrive, not_before: None, origin: None };
-        self.handle(&msg).await?;
+        let event =
+            Event::Redrive { count: stored.execution.redrive_count, client_token: client_token.map(str::to_string) };
+        let msg = StepMessage { execution_arn: arn.into(), event, not_before: None, origin: None };
+        let handled = self.handle(&msg).await?;
         let after = self.describe(arn).await?;
-        match after.execution.redrive_time {
-            Some(t) if after.execution.redrive_count > count => Ok(t),
-            _ => Err(Error::Rejected {
-                code: "ExecutionNotRedrivable",
-                message: "Execution cannot be redriven: it has no unfinished state to run again".into(),
-            }),
+        match (handled, after.execution.redrive_time) {
+            (Handled::Applied, Some(t)) => Ok(t),
+            _ => {
+                let reason = self.not_redrivable(&after).await?;
+                Err(Error::Rejected {
+                    code: "ExecutionNotRedrivable",
+                    message: reason.unwrap_or_else(|| "Execution has no unfinished state to run again".into()),
+                })
+            }
         }
     }
 

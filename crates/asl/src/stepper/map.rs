@@ -432,7 +432,10 @@ impl Stepper<'_> {
                 if self.x.probe.is_some() {
                     // TestState words it as AWS's TestState does (a `$$` path shown as `$`).
                     let shown = path.strip_prefix('$').filter(|r| r.starts_with('$')).unwrap_or(&path);
-                    return Err(Failure::new("States.Runtime", format!("Reference path \"{shown}\" must point to array.")));
+                    return Err(Failure::new(
+                        "States.Runtime",
+                        format!("Reference path \"{shown}\" must point to array."),
+                    ));
                 }
                 Err(self.runtime(
                     frame,

@@ -272,6 +272,9 @@ pub struct Execution {
     /// When it was last redriven (`$$.Execution.RedriveTime`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redrive_time: Option<DateTime<Utc>>,
+    /// The client token of the last redrive (a repeated request answers that redrive).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redrive_token: Option<String>,
     /// Id of the machine-timeout timer, if the machine has TimeoutSeconds.
     pub machine_timer: Option<u64>,
     /// How far this execution's clock runs ahead of the wall clock, in milliseconds: a runtime
@@ -400,8 +403,15 @@ pub enum Event {
         cause: String,
     },
     /// RedriveExecution: a FAILED, TIMED_OUT or ABORTED execution runs again from the state
-    /// that did not finish (`ExecutionRedriven`).
-    Redrive,
+    /// that did not finish (`ExecutionRedriven`) — if it has been redriven `count` times (two
+    /// racing redrives make one).
+    Redrive {
+        /// Redrives so far, as the requester saw them.
+        count: u32,
+        /// The request's idempotency token.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        client_token: Option<String>,
+    },
 }
 
 /// What a task integration reports.
@@ -514,6 +524,7 @@ pub fn new_execution(info: ExecutionInfo, input: Value, start_time: DateTime<Utc
         seq: 0,
         redrive_count: 0,
         redrive_time: None,
+        redrive_token: None,
         machine_timer: None,
         clock_offset_ms: 0,
         scaled_timers: Vec::new(),
@@ -545,7 +556,7 @@ pub fn step(machine: &StateMachine, execution: Execution, event: Event, env: &mu
         pending_assign: None,
         changed_silently: false,
     };
-    if s.x.status == Status::Running || matches!(event, Event::Start | Event::Redrive) {
+    if s.x.status == Status::Running || matches!(event, Event::Start | Event::Redrive { .. }) {
         s.apply(event);
     }
     Transition { execution: s.x, effects: s.effects, history: s.history, changed_silently: s.changed_silently }
@@ -591,7 +602,7 @@ impl<'a> Stepper<'a> {
                     self.frame_failed(0, Failure::from_parts(Some(error), Some(cause)));
                 }
             }
-            Event::Redrive => self.redrive(),
+            Event::Redrive { count, client_token } => self.redrive(count, client_token),
         }
     }
 

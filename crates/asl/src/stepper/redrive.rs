@@ -10,8 +10,10 @@ use super::{Phase, Status, Stepper};
 use serde_json::json;
 
 impl Stepper<'_> {
-    pub(super) fn redrive(&mut self) {
-        if !matches!(self.x.status, Status::Failed { .. } | Status::TimedOut { .. } | Status::Aborted { .. }) {
+    pub(super) fn redrive(&mut self, count: u32, client_token: Option<String>) {
+        if !matches!(self.x.status, Status::Failed { .. } | Status::TimedOut { .. } | Status::Aborted { .. })
+            || self.x.redrive_count != count
+        {
             return;
         }
         let Some(f0) = self.x.frames.first() else { return };
@@ -20,6 +22,7 @@ impl Stepper<'_> {
         }
         self.x.redrive_count += 1;
         self.x.redrive_time = Some(self.now);
+        self.x.redrive_token = client_token;
         self.x.status = Status::Running;
         // ExecutionRedriven follows the event that ended the execution.
         self.x.frames[0].prev_event = self.x.last_event_id;

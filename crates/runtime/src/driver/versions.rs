@@ -260,7 +260,8 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
         let Some(v) = t.version.filter(|_| t.alias_arn.is_none()) else { return Err(no_machine(arn)) };
         let rev =
             self.store.get_machine_revision(&t.machine.arn, &v.revision_id).await?.ok_or_else(|| no_machine(arn))?;
-        let m = Machine { arn: arn.to_string(), created: v.created, settings: t.machine.settings.clone(), ..rev };
+        // As published: the revision's configurations, not today's.
+        let m = Machine { arn: arn.to_string(), created: v.created, ..rev };
         Ok((m, v))
     }
 
@@ -272,6 +273,7 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
         revision_id: Option<&str>,
         description: Option<String>,
     ) -> Result<MachineVersion, Error> {
+        let _writing = self.machine_writes.lock().await;
         check_description(&description, "description")?;
         let (base, q) = split_arn(arn);
         if q != Qualifier::None {
@@ -324,6 +326,7 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
     /// DeleteStateMachineVersion: refused while an alias routes to it; deleting a version that
     /// does not exist is not an error.
     pub async fn delete_version(&self, arn: &str) -> Result<(), Error> {
+        let _writing = self.machine_writes.lock().await;
         let (base, q) = split_arn(arn);
         let Qualifier::Version(n) = q else {
             return Err(Error::invalid(
@@ -359,12 +362,18 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
         description: Option<String>,
         given: &[(String, i64)],
     ) -> Result<MachineAlias, Error> {
+        let _writing = self.machine_writes.lock().await;
         check_alias_name(name)?;
         check_description(&description, "description")?;
         // The list is checked before the machine is looked up.
         check_routing(given)?;
         let (base, _) = split_arn(machine_arn_hint);
-        let mut m = self.store.get_machine(&base).await?.ok_or_else(|| no_machine(machine_arn_hint))?;
+        let Some(mut m) = self.store.get_machine(&base).await? else {
+            return Err(Error::validation(format!(
+                "Routing configuration must contain state machine version ARNs. Received: [{}]",
+                listed(given)
+            )));
+        };
         let routes = routing(&m, given)?;
         if let Some(a) = m.settings.aliases.iter().find(|a| a.name == name) {
             if a.routing == routes && a.description == description {
@@ -408,6 +417,7 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
         description: Option<String>,
         given: Option<&[(String, i64)]>,
     ) -> Result<MachineAlias, Error> {
+        let _writing = self.machine_writes.lock().await;
         if description.is_none() && given.is_none() {
             return Err(Error::invalid(
                 Invalid::MissingParameter,
@@ -440,6 +450,7 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
 
     /// DeleteStateMachineAlias (an alias that does not exist is not an error).
     pub async fn delete_alias(&self, arn: &str) -> Result<(), Error> {
+        let _writing = self.machine_writes.lock().await;
         let (base, q) = split_arn(arn);
         let Qualifier::Alias(name) = q else {
             return Err(Error::invalid(
@@ -495,6 +506,7 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
 
     /// TagResource / UntagResource: `add` merges (a later value wins), `remove` drops keys.
     pub async fn retag(&self, arn: &str, add: &[(String, String)], remove: &[String]) -> Result<(), Error> {
+        let _writing = self.machine_writes.lock().await;
         check_tags(add)?;
         if arn.split(':').nth(5) == Some("activity") {
             let a = self.store.get_activity(arn).await?;
@@ -522,6 +534,7 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
         tracing: Option<serde_json::Value>,
         encryption: Option<serde_json::Value>,
     ) -> Result<Machine, Error> {
+        let _writing = self.machine_writes.lock().await;
         let mut m = self.store.get_machine(arn).await?.ok_or_else(|| no_machine(arn))?;
         let before = m.settings.clone();
         if logging.is_some() {
