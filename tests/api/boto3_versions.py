@@ -115,6 +115,8 @@ for a in arns:
     d = wait_done(a)
     counts[json.loads(d["output"])] += 1
     assert d["stateMachineAliasArn"] == alias and d["stateMachineVersionArn"] in (v1, v2), d
+started = sfn.get_execution_history(executionArn=arns[0], maxResults=1)["events"][0]["executionStartedEventDetails"]
+assert started["stateMachineAliasArn"] == alias and started["stateMachineVersionArn"] in (v1, v2), started
 # 70/30 over 200 starts: far from 50/50 and from 100/0 (binomial sd ~6.5).
 assert 110 <= counts["v1"] <= 170, counts
 print(f"aliases: ok (200 starts through 70/30: {counts})")

@@ -58,6 +58,12 @@ pub enum Details {
         text: Option<String>,
         /// The role the execution runs as.
         role_arn: String,
+        /// The version (and alias) it was started on.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        version_arn: Option<String>,
+        /// The alias it was started on.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        alias_arn: Option<String>,
     },
     /// Any other details object, under the key [`details_key`] gives for the type.
     Other(Value),
@@ -90,8 +96,15 @@ impl HistoryEvent {
                 d.insert("outputDetails".into(), json!({"truncated": false}));
                 Some(Value::Object(d))
             }
-            Details::Started { input, role_arn, .. } => {
-                Some(json!({"input": input, "inputDetails": {"truncated": false}, "roleArn": role_arn}))
+            Details::Started { input, role_arn, version_arn, alias_arn, .. } => {
+                let mut d = json!({"input": input, "inputDetails": {"truncated": false}, "roleArn": role_arn});
+                if let Some(a) = alias_arn {
+                    d["stateMachineAliasArn"] = a.clone().into();
+                }
+                if let Some(v) = version_arn {
+                    d["stateMachineVersionArn"] = v.clone().into();
+                }
+                Some(d)
             }
             Details::Other(v) => Some(v.clone()),
         };

@@ -225,6 +225,8 @@ impl Stepper<'_> {
             input: self.x.input.clone(),
             text: self.x.input_text.clone(),
             role_arn: self.x.info.role_arn.clone(),
+            version_arn: self.x.info.version_arn.clone(),
+            alias_arn: self.x.info.alias_arn.clone(),
         };
         self.push(1, 0, "ExecutionStarted", details);
         let scope = &self.m.scopes[0];
