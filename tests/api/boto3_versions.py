@@ -1,6 +1,6 @@
 """Versions, aliases, tags, redrive and logging through boto3 against `stepwise serve`.
 
-Usage: boto3_versions.py ENDPOINT_URL FLAG_FILE LOG_DIR
+Usage: boto3_versions.py ENDPOINT_URL FLAG_FILE LOG_DIR FLAG2_FILE
 
 FLAG_FILE: the server's `Flaky` function fails while this file does not exist (the test
 creates it between a failure and the redrive). LOG_DIR: where the server writes execution logs
@@ -15,7 +15,7 @@ import time
 import boto3
 from botocore.config import Config
 
-URL, FLAG, LOGS = sys.argv[1], sys.argv[2], sys.argv[3]
+URL, FLAG, LOGS, FLAG2 = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
 ROLE = "arn:aws:iam::123456789012:role/stepwise-test"
 sfn = boto3.client(
     "stepfunctions",
@@ -210,6 +210,53 @@ running = sfn.describe_execution(executionArn=e2)
 assert running["status"] == "RUNNING" and "stopDate" not in running and running["redriveCount"] == 1, running
 assert [x for x in sfn.list_executions(stateMachineArn=waiting)["executions"] if x["executionArn"] == e2][0].get("stopDate") is None
 assert wait_done(e2)["status"] == "SUCCEEDED"
+# A Parallel and an inline Map rerun only their unsuccessful branches and iterations.
+fan = sfn.create_state_machine(name="Fan", roleArn=ROLE, definition=json.dumps({
+    "StartAt": "Both",
+    "States": {
+        "Both": {"Type": "Parallel", "ResultPath": "$.both", "Next": "Each", "Branches": [
+            {"StartAt": "A", "States": {"A": {"Type": "Pass", "Result": "a", "End": True}}},
+            {"StartAt": "B", "States": {"B": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:Flaky2", "End": True}}},
+        ]},
+        "Each": {"Type": "Map", "ItemsPath": "$.items", "End": True, "ItemProcessor": {
+            "StartAt": "Which", "States": {
+                "Which": {"Type": "Choice", "Choices": [{"Variable": "$", "NumericEquals": 2, "Next": "Call"}], "Default": "Echo"},
+                "Call": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:Flaky2", "End": True},
+                "Echo": {"Type": "Pass", "End": True},
+            }}},
+    },
+}))["stateMachineArn"]
+e3 = sfn.start_execution(stateMachineArn=fan, input='{"items": [1, 2, 3]}')["executionArn"]
+assert wait_done(e3)["status"] == "FAILED"
+open(FLAG2, "w").close()
+sfn.redrive_execution(executionArn=e3)
+d = wait_done(e3)
+assert d["status"] == "SUCCEEDED", d
+assert json.loads(d["output"]) == [1, "fixed", 3], d
+# Branch A ran once; branch B twice (before and after the redrive).
+ev = sfn.get_execution_history(executionArn=e3, maxResults=1000)["events"]
+names = [x["stateEnteredEventDetails"]["name"] for x in ev if x["type"].endswith("StateEntered")]
+assert names.count("A") == 1 and names.count("B") == 2, names
+fan2 = sfn.create_state_machine(name="Each", roleArn=ROLE, definition=json.dumps({
+    "StartAt": "Each", "States": {"Each": {"Type": "Map", "End": True, "ItemProcessor": {
+        "StartAt": "Which", "States": {
+            "Which": {"Type": "Choice", "Choices": [{"Variable": "$", "NumericEquals": 2, "Next": "Call"}], "Default": "Echo"},
+            "Call": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:Flaky2", "Next": "Fail"},
+            "Fail": {"Type": "Choice", "Choices": [{"Variable": "$", "StringEquals": "fixed", "Next": "Echo"}], "Default": "Boom"},
+            "Boom": {"Type": "Fail", "Error": "Boom"},
+            "Echo": {"Type": "Pass", "End": True},
+        }}}}}))["stateMachineArn"]
+os.remove(FLAG2)
+e4 = sfn.start_execution(stateMachineArn=fan2, input="[1, 2, 3]")["executionArn"]
+assert wait_done(e4)["status"] == "FAILED"
+open(FLAG2, "w").close()
+sfn.redrive_execution(executionArn=e4)
+d = wait_done(e4)
+assert d["status"] == "SUCCEEDED" and json.loads(d["output"]) == [1, "fixed", 3], d
+ev = sfn.get_execution_history(executionArn=e4, maxResults=1000)["events"]
+started = [x["mapIterationStartedEventDetails"]["index"] for x in ev if x["type"] == "MapIterationStarted"]
+# Three iterations, then only the one that failed.
+assert started[:3] == [0, 1, 2] and started[3:] == [1], started
 express = sfn.create_state_machine(name="Quick", roleArn=ROLE, type="EXPRESS", definition=pass_machine(1))["stateMachineArn"]
 ex = sfn.start_execution(stateMachineArn=express)["executionArn"]
 expect(X.ExecutionNotRedrivable, sfn.redrive_execution, executionArn=ex)

@@ -716,8 +716,18 @@ fn versions_aliases_tags_redrive_and_logging_through_boto3() {
     let functions = dir.join("functions.json");
     let flaky =
         format!("if [ -f '{}' ]; then printf '{{\"ok\": true}}'; else echo 'not yet' >&2; exit 1; fi", flag.display());
-    std::fs::write(&functions, json!({"functions": {"Flaky": {"command": ["sh", "-c", flaky]}}}).to_string())
-        .expect("functions file");
+    let flag2 = dir.join("flag2");
+    let flaky2 =
+        format!("if [ -f '{}' ]; then printf '\"fixed\"'; else echo 'not yet' >&2; exit 1; fi", flag2.display());
+    std::fs::write(
+        &functions,
+        json!({"functions": {
+            "Flaky": {"command": ["sh", "-c", flaky]},
+            "Flaky2": {"command": ["sh", "-c", flaky2]}
+        }})
+        .to_string(),
+    )
+    .expect("functions file");
     let logs = dir.join("logs");
     let s = Server::start_with(
         dir.join("data"),
@@ -728,6 +738,7 @@ fn versions_aliases_tags_redrive_and_logging_through_boto3() {
         .arg(&s.url)
         .arg(&flag)
         .arg(&logs)
+        .arg(&flag2)
         .env("AWS_CLI", &aws)
         .output()
         .expect("run boto3_versions.py");

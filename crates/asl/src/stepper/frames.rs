@@ -52,6 +52,13 @@ pub struct Frame {
     /// Workflow variables assigned in this frame (children see their ancestors' too).
     #[serde(default, skip_serializing_if = "Map::is_empty")]
     pub vars: Map<String, Value>,
+    /// The join of the Parallel or inline Map state this frame failed in: which children
+    /// succeeded, with their results (RedriveExecution reruns only the others).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed_join: Option<Box<super::Join>>,
+    /// Set by RedriveExecution: the current state's next run keeps these children's results.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redrive_join: Option<Box<super::Join>>,
 }
 
 /// What a frame is doing.
@@ -243,6 +250,8 @@ impl Stepper<'_> {
             retries: Vec::new(),
             silent: false,
             vars: self.x.probe.as_ref().and_then(|p| p.variables.clone()).unwrap_or_default(),
+            failed_join: None,
+            redrive_join: None,
         });
         if let Some(t) = self.m.timeout_seconds {
             let id = self.start_timer(0, t as i64);
@@ -270,6 +279,8 @@ impl Stepper<'_> {
             retries: Vec::new(),
             silent,
             vars: Map::new(),
+            failed_join: None,
+            redrive_join: None,
         });
         self.schedule(id, None, None);
         id
@@ -278,6 +289,7 @@ impl Stepper<'_> {
     /// Moves the frame to state `next` with `input`; a step message will enter it.
     pub(super) fn goto(&mut self, frame: usize, next: usize, input: Value) {
         let f = &mut self.x.frames[frame];
+        f.failed_join = None;
         f.state = next;
         f.input = input;
         f.phase = Phase::Ready;
@@ -341,6 +353,13 @@ impl Stepper<'_> {
             if !matches!(f.phase, Phase::Done | Phase::Aborted) && self.is_descendant(i, root) {
                 let phase = std::mem::replace(&mut self.x.frames[i].phase, Phase::Aborted);
                 self.stop_child(&phase);
+                if let (0, Phase::Children(join)) = (i, &phase) {
+                    // The machine's Parallel or inline Map stopped mid-way: a redrive keeps
+                    // the children that succeeded.
+                    if !join.kind.is_distributed() {
+                        self.x.frames[0].failed_join = Some(join.clone());
+                    }
+                }
             }
         }
     }

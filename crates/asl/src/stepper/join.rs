@@ -81,6 +81,9 @@ pub struct Join {
     /// The failing child's latest event (the state's failure event follows it).
     #[serde(default)]
     pub failure_event: u64,
+    /// Which children succeeded (a redriven state keeps their results).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub succeeded: Vec<bool>,
 }
 
 impl Join {
@@ -98,7 +101,27 @@ impl Join {
             failed: 0,
             failure: None,
             failure_event: 0,
+            succeeded: vec![false; n],
         }
+    }
+
+    /// A join of `n` children in which those `previous` (a failed run of the same state)
+    /// saw succeed are done already, with their results: what a redrive runs.
+    pub(super) fn resumed(kind: JoinKind, n: usize, previous: Option<&Join>) -> Self {
+        let mut join = Join::new(kind, n);
+        if let Some(prev) = previous.filter(|p| p.succeeded.len() == n) {
+            for i in (0..n).filter(|i| prev.succeeded[*i]) {
+                join.succeeded[i] = true;
+                join.results[i] = prev.results[i].clone();
+                join.done += 1;
+            }
+        }
+        join
+    }
+
+    /// Whether child `i` is done already (a redrive keeps its result).
+    fn kept(&self, i: usize) -> bool {
+        self.succeeded.get(i).copied().unwrap_or(false) && self.children.get(i).is_some_and(Option::is_none)
     }
 }
 
@@ -113,6 +136,9 @@ impl Stepper<'_> {
         while join.next < total && (join.max_concurrency == 0 || join.running < join.max_concurrency) {
             let i = join.next;
             join.next += 1;
+            if join.kept(i) {
+                continue;
+            }
             let input = std::mem::take(&mut join.pending[i]);
             if !distributed {
                 let st = self.state(frame);
@@ -155,6 +181,9 @@ impl Stepper<'_> {
                     self.emit(parent, "MapIterationSucceeded", Some(json!({"index": p.index, "name": st.name})));
                 }
                 join.results[p.index] = out;
+                if let Some(s) = join.succeeded.get_mut(p.index) {
+                    *s = true;
+                }
                 join.done += 1;
             }
             Err(failure) => {
@@ -216,9 +245,12 @@ impl Stepper<'_> {
         };
         let st = self.state(frame);
         let prefix = st.kind.event_prefix();
-        if let Some(failure) = join.failure {
+        if let Some(failure) = join.failure.clone() {
             if join.kind.is_distributed() {
                 self.emit(frame, "MapRunFailed", Some(failure.details()));
+            } else if !failure.name().starts_with("States.DataLimitExceeded") {
+                // Kept for a redrive (AWS reruns a state that exceeded the data limit whole).
+                self.x.frames[frame].failed_join = Some(Box::new(Join { failure: None, ..*join }));
             }
             if join.failure_event > 0 {
                 self.x.frames[frame].prev_event = join.failure_event;

@@ -201,7 +201,8 @@ impl Stepper<'_> {
             tolerated_count: tol_count.map(|c| c as u64),
             tolerated_pct: tol_pct,
         };
-        let mut join = Join::new(kind, n);
+        let previous = self.x.frames[frame].redrive_join.take();
+        let mut join = Join::resumed(kind, n, previous.as_deref());
         join.pending = inputs;
         join.max_concurrency = max.max(0) as usize;
         self.start_iterations(frame, spec.processor, &mut join);

@@ -22,9 +22,13 @@ impl Stepper<'_> {
         let input = self.parameters(frame, st, effective, None)?;
         self.emit(frame, "ParallelStateStarted", None);
         let n = branches.len();
-        let mut join = Join::new(JoinKind::Parallel, n);
+        let previous = self.x.frames[frame].redrive_join.take();
+        let mut join = Join::resumed(JoinKind::Parallel, n, previous.as_deref());
         join.next = n;
         for (i, &scope) in branches.iter().enumerate() {
+            if join.succeeded[i] {
+                continue; // redriven: this branch succeeded before
+            }
             let id = self.spawn(frame, i, scope, input.clone(), false);
             join.children[i] = Some(id);
             join.running += 1;

@@ -1,9 +1,10 @@
 //! RedriveExecution: a FAILED, TIMED_OUT or ABORTED execution runs again from where it
 //! stopped. Steps that finished keep their results; the machine's frame enters again the state
 //! it was in (its input was kept for this): a Task is scheduled again, a Choice evaluated
-//! again, a Fail fails again. A Parallel or Map state runs again whole (AWS reruns only its
-//! unsuccessful branches or iterations; see docs/conformance.md). Retry counts and the
-//! machine's TimeoutSeconds start again; `$$.Execution.RedriveCount` counts the redrives and
+//! again, a Fail fails again. A Parallel or inline Map state reruns only its branches or
+//! iterations that did not succeed (the failed join is kept on the frame for this; a state
+//! that exceeded the data limit reruns whole, as on AWS). Retry counts and the machine's
+//! TimeoutSeconds start again; `$$.Execution.RedriveCount` counts the redrives and
 //! `$$.Execution.RedriveTime` tells the last one.
 
 use super::{Phase, Status, Stepper};
@@ -28,6 +29,8 @@ impl Stepper<'_> {
         self.x.frames[0].prev_event = self.x.last_event_id;
         self.emit_root("ExecutionRedriven", Some(json!({"redriveCount": self.x.redrive_count})));
         self.x.frames[0].phase = Phase::Ready;
+        // A Parallel or inline Map that failed reruns only its unsuccessful children.
+        self.x.frames[0].redrive_join = self.x.frames[0].failed_join.take();
         if let Some(t) = self.m.timeout_seconds {
             let id = self.start_timer(0, t as i64);
             self.x.machine_timer = Some(id);
