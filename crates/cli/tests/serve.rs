@@ -799,3 +799,43 @@ fn a_distributed_maps_children_run_the_parents_test_case() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `--time-scale 0` shrinks the definition's time, not a function's: a Lambda task with a
+/// TimeoutSeconds gets its function's answer (the call is made in the step that starts the
+/// task, before its timers exist), once; a callback task's TimeoutSeconds still fires at once.
+#[test]
+fn time_scale_zero_waits_for_a_running_function() {
+    let dir = std::env::temp_dir().join(format!("stepwise-serve-timescale-fn-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let functions = dir.join("functions.json");
+    let calls = dir.join("calls");
+    let slow = format!("echo call >> '{}'; sleep 0.3; printf 42", calls.display());
+    std::fs::write(&functions, json!({"functions": {"Slow": {"command": ["sh", "-c", slow]}}}).to_string())
+        .expect("functions file");
+    let s =
+        Server::start_with(dir.join("data"), &["--time-scale", "0", "--functions", functions.to_str().expect("path")]);
+    let machine = s.create(
+        "SlowFn",
+        json!({"StartAt": "Call", "States": {
+            "Call": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:Slow",
+                     "TimeoutSeconds": 5, "HeartbeatSeconds": 2, "ResultPath": "$.call", "Next": "Ask"},
+            "Ask": {"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+                    "Parameters": {"QueueUrl": "https://sqs.us-east-1.amazonaws.com/123456789012/q",
+                                   "MessageBody": {"t.$": "$$.Task.Token"}},
+                    "TimeoutSeconds": 3600, "ResultPath": "$.ask",
+                    "Catch": [{"ErrorEquals": ["States.Timeout"], "ResultPath": "$.timedOut", "Next": "Done"}], "End": true},
+            "Done": {"Type": "Pass", "End": true}
+        }}),
+    );
+    let started = s.ok("StartExecution", json!({"stateMachineArn": machine}));
+    let d = s.wait_done(started["executionArn"].as_str().expect("arn"));
+    assert_eq!(d["status"], "SUCCEEDED", "{d}");
+    let out: Value = serde_json::from_str(d["output"].as_str().expect("output")).expect("JSON");
+    assert_eq!(out["call"], 42, "{out}");
+    assert_eq!(out["timedOut"]["Error"], "States.Timeout", "{out}");
+    // One call: no timer made it again.
+    let made = std::fs::read_to_string(&calls).expect("calls").lines().count();
+    assert_eq!(made, 1, "the function was called {made} times");
+    let _ = std::fs::remove_dir_all(&dir);
+}
