@@ -261,7 +261,10 @@ pub async fn run(args: RunArgs) -> Result<bool> {
     let _ = approver.await;
 
     let exec = &status.execution;
-    let describe = stepwise_api::describe_execution(exec, &machine.arn);
+    let mut describe = stepwise_api::describe_execution(exec, &machine.arn);
+    if let Some(stop) = status.stop_date {
+        describe["stopDate"] = stepwise_asl::timestamp::format(&stop).into();
+    }
     if args.json {
         println!("{describe}");
     } else {

@@ -164,3 +164,34 @@ fn the_jsonata_sample_gives_the_same_result_as_the_jsonpath_one() {
     }
     assert_eq!(runs[0], runs[1], "the two definitions take the same steps");
 }
+
+/// `stepwise run --time-scale 0`: a project whose machine waits an hour ends at once, its
+/// history keeping the hour.
+#[test]
+fn run_with_time_scale_zero_skips_an_hours_wait() {
+    let project = data_dir("timescale-project");
+    std::fs::create_dir_all(&project).expect("project dir");
+    std::fs::write(
+        project.join("definition.asl.json"),
+        r#"{"StartAt": "Hour", "States": {"Hour": {"Type": "Wait", "Seconds": 3600, "End": true}}}"#,
+    )
+    .expect("definition");
+    let dir = data_dir("timescale");
+    let begun = Instant::now();
+    let out = stepwise()
+        .args(["run", "--json", "--time-scale", "0", "--data-dir"])
+        .arg(&dir)
+        .arg(&project)
+        .output()
+        .expect("run stepwise");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "exit {:?}\n{stdout}\n{}", out.status, String::from_utf8_lossy(&out.stderr));
+    assert!(begun.elapsed() < Duration::from_secs(30), "took {:?}", begun.elapsed());
+    let last: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap_or("{}")).expect("a JSON line");
+    assert_eq!(last["status"], "SUCCEEDED", "{last}");
+    let (start, stop) = (last["startDate"].as_str().unwrap_or(""), last["stopDate"].as_str().unwrap_or(""));
+    let parse = |t: &str| chrono::DateTime::parse_from_rfc3339(t).unwrap_or_else(|e| panic!("{t}: {e}"));
+    let took = parse(stop) - parse(start);
+    assert!(took.num_seconds() >= 3600, "the execution's clock shows {took}");
+    let _ = std::fs::remove_dir_all(&project);
+}
