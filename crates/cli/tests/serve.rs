@@ -760,7 +760,10 @@ fn a_distributed_maps_children_run_the_parents_test_case() {
     std::fs::write(
         &mocks,
         json!({
-            "StateMachines": {"Fan": {"TestCases": {"Mocked": {"Price": "Priced"}}}},
+            "StateMachines": {
+                "Fan": {"TestCases": {"Mocked": {"Price": "Priced"}}},
+                "Quick": {"TestCases": {"Mocked": {"Price": "Priced"}}}
+            },
             "MockedResponses": {"Priced": {"0": {"Return": {"price": 10}}, "1": {"Return": {"price": 20}}}}
         })
         .to_string(),
@@ -797,6 +800,17 @@ fn a_distributed_maps_children_run_the_parents_test_case() {
         // Again is not mocked: it ran for real and failed (no such function), caught.
         assert!(item["unmocked"]["Error"].is_string(), "{out}");
     }
+    // StartSyncExecution on an EXPRESS machine's test case.
+    let quick = s.ok(
+        "CreateStateMachine",
+        json!({"name": "Quick", "type": "EXPRESS", "roleArn": ROLE, "definition": json!({"StartAt": "Price", "States": {
+            "Price": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:NoSuchFunction", "End": true}}}).to_string()}),
+    );
+    let arn = quick["stateMachineArn"].as_str().expect("arn");
+    let d = s.ok("StartSyncExecution", json!({"stateMachineArn": format!("{arn}#Mocked")}));
+    assert_eq!((d["status"].as_str(), d["output"].as_str()), (Some("SUCCEEDED"), Some(r#"{"price":10}"#)), "{d}");
+    let refused = s.call("StartSyncExecution", &json!({"stateMachineArn": format!("{arn}#Nope")}));
+    assert!(matches!(&refused, Err((400, ty, _)) if ty == "InvalidName"), "{refused:?}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 
