@@ -114,14 +114,18 @@ def write_indexed(services, out):
     return total
 
 
+def models():
+    """Each service's latest model, as botocore ships it."""
+    for name in sorted(os.listdir(DATA)):
+        versions = sorted(glob.glob(os.path.join(DATA, name, "*", "service-2.json.gz")))
+        if versions:
+            yield json.load(gzip.open(versions[-1]))
+
+
 def constraints():
     out = os.path.join(os.path.dirname(OUT), "constraints.json.deflate")
     services = {}
-    for name in sorted(os.listdir(DATA)):
-        versions = sorted(glob.glob(os.path.join(DATA, name, "*", "service-2.json.gz")))
-        if not versions:
-            continue
-        model = json.load(gzip.open(versions[-1]))
+    for model in models():
         services[sdk_id(model["metadata"]["serviceId"])] = output_constraints(model)
     total = write_indexed(services, out)
     print(f"botocore {botocore.__version__}: {len(services)} services, {total} bytes of JSON, "
@@ -132,11 +136,7 @@ def main():
     if "--constraints" in sys.argv:
         return constraints()
     services = {}
-    for name in sorted(os.listdir(DATA)):
-        versions = sorted(glob.glob(os.path.join(DATA, name, "*", "service-2.json.gz")))
-        if not versions:
-            continue
-        model = json.load(gzip.open(versions[-1]))
+    for model in models():
         md = model["metadata"]
         protocols = md.get("protocols") or [md["protocol"]]
         protocol = next((p for p in PREFERRED if p in protocols), None)

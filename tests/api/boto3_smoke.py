@@ -18,54 +18,26 @@ import threading
 import time
 
 import boto3
-from botocore.config import Config
+
+from common import ENV, expect
+from common import client as client_of
+from common import wait_done as wait_done_of
 
 URL = sys.argv[1]
 AWS_CLI = os.environ.get("AWS_CLI", "aws")
-ENV = dict(
-    os.environ,
-    AWS_ACCESS_KEY_ID="test",
-    AWS_SECRET_ACCESS_KEY="test",
-    AWS_DEFAULT_REGION="us-east-1",
-    AWS_CONFIG_FILE=os.devnull,
-    AWS_SHARED_CREDENTIALS_FILE=os.devnull,
-)
 ROLE = "arn:aws:iam::123456789012:role/stepwise-test"
 
 
 def client(**config):
-    return boto3.client(
-        "stepfunctions",
-        endpoint_url=URL,
-        region_name="us-east-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-        config=Config(retries={"max_attempts": 1}, **config),
-    )
+    return client_of(URL, **config)
 
 
 sfn = client()
 X = sfn.exceptions
 
 
-def expect(exc, fn, **kwargs):
-    try:
-        fn(**kwargs)
-    except exc as e:
-        code = e.response["Error"]["Code"]
-        assert code == exc.__name__, (code, exc.__name__)
-        return e
-    raise AssertionError(f"{fn.__name__}({kwargs}) did not raise {exc.__name__}")
-
-
 def wait_done(arn):
-    deadline = time.time() + 30
-    while True:
-        d = sfn.describe_execution(executionArn=arn)
-        if d["status"] != "RUNNING":
-            return d
-        assert time.time() < deadline, d
-        time.sleep(0.02)
+    return wait_done_of(sfn, arn)
 
 
 def cli(*args):

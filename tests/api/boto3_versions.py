@@ -12,44 +12,21 @@ import os
 import sys
 import time
 
-import boto3
-from botocore.config import Config
+from common import client, expect
+from common import wait_done as wait_done_of
 
 URL, FLAG, LOGS, FLAG2 = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
 ROLE = "arn:aws:iam::123456789012:role/stepwise-test"
-sfn = boto3.client(
-    "stepfunctions",
-    endpoint_url=URL,
-    region_name="us-east-1",
-    aws_access_key_id="test",
-    aws_secret_access_key="test",
-    config=Config(retries={"max_attempts": 1}),
-)
+sfn = client(URL)
 X = sfn.exceptions
-
-
-def expect(exc, fn, message=None, **kwargs):
-    try:
-        fn(**kwargs)
-    except exc as e:
-        if message is not None:
-            assert e.response["Error"]["Message"] == message, e.response["Error"]
-        return e
-    raise AssertionError(f"{fn.__name__}({kwargs}) did not raise {exc.__name__}")
 
 
 def pass_machine(value):
     return json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "Result": value, "End": True}}})
 
 
-def wait_done(arn, limit=30):
-    deadline = time.time() + limit
-    while True:
-        d = sfn.describe_execution(executionArn=arn)
-        if d["status"] != "RUNNING":
-            return d
-        assert time.time() < deadline, d
-        time.sleep(0.02)
+def wait_done(arn):
+    return wait_done_of(sfn, arn)
 
 
 # ---------- versions

@@ -15,17 +15,12 @@ import subprocess
 import sys
 import time
 
+from common import ENV
+
 URL = sys.argv[1]
 AWS_CLI = os.environ.get("AWS_CLI", "aws")
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
-ENV = dict(
-    os.environ,
-    AWS_ACCESS_KEY_ID="test",
-    AWS_SECRET_ACCESS_KEY="test",
-    AWS_DEFAULT_REGION="us-east-1",
-    AWS_CONFIG_FILE=os.devnull,
-    AWS_SHARED_CREDENTIALS_FILE=os.devnull,
-)
+ENV = dict(ENV)
 
 
 def aws(*args, ok=True):

@@ -949,11 +949,10 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
         self.send_step(&message, Duration::ZERO, Some(&format!("{arn}#parent"))).await
     }
 
-    /// Performs a task integration through the ports and returns its outcomes. `action_id`
-    /// (the outbox item's) deduplicates the message a redone send would repeat.
-    async fn perform(&self, arn: &str, req: &stepper::TaskRequest, action_id: &str) -> Result<Vec<TaskOutcome>, Error> {
-        let ctx = InvokeContext { region: &self.config.region, account: &self.config.account, now: self.clock.now() };
-        let mut services = PortServices {
+    /// The integration port over this runtime's ports, for a task of `arn` (`action_id`
+    /// deduplicates what a redone call sends).
+    pub(crate) fn port_services<'a>(&'a self, arn: &'a str, action_id: &'a str) -> PortServices<'a, Q, T, F> {
+        PortServices {
             queue: &self.queue,
             topics: &self.topics,
             functions: &self.functions,
@@ -962,7 +961,14 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
             execution_arn: arn,
             action_id,
             failure: None,
-        };
+        }
+    }
+
+    /// Performs a task integration through the ports and returns its outcomes. `action_id`
+    /// (the outbox item's) deduplicates the message a redone send would repeat.
+    async fn perform(&self, arn: &str, req: &stepper::TaskRequest, action_id: &str) -> Result<Vec<TaskOutcome>, Error> {
+        let ctx = InvokeContext { region: &self.config.region, account: &self.config.account, now: self.clock.now() };
+        let mut services = self.port_services(arn, action_id);
         let outcomes = integrations::perform(req, &ctx, &mut services, &mut rand::random::<u64>).await;
         match services.failure {
             Some(e) => Err(e),

@@ -5,7 +5,6 @@
 
 use super::Runtime;
 use crate::ports::{Clock, Functions, Queue, Store, Topics};
-use crate::services::PortServices;
 use crate::{Error, Invalid};
 use serde_json::Value;
 use stepwise_asl::test_state::{self, FieldValidation, TestStateEnv, TestStateError, TestStateRequest};
@@ -16,16 +15,7 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
     pub async fn test_state(&self, req: &TestStateRequest, region: Option<&str>) -> Result<Value, Error> {
         let region = region.unwrap_or(&self.config.region).to_string();
         let action_id = format!("test-state#{}", stepwise_asl::uuid::v4(rand::random(), rand::random()));
-        let mut services = PortServices {
-            queue: &self.queue,
-            topics: &self.topics,
-            functions: &self.functions,
-            aws: self.aws.as_ref(),
-            runtime: self,
-            execution_arn: "",
-            action_id: &action_id,
-            failure: None,
-        };
+        let mut services = self.port_services("", &action_id);
         let aws = self.aws.clone();
         let check = move |resource: &str, result: &Value, mode: FieldValidation| {
             aws.check_result(resource, result, mode == FieldValidation::Strict)
