@@ -1163,11 +1163,12 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
     /// idempotency for the SDKs' retries).
     pub async fn redrive_execution(&self, arn: &str, client_token: Option<&str>) -> Result<DateTime<Utc>, Error> {
         let stored = self.describe(arn).await?;
-        if let (Some(t), Some(done), Some(when)) =
-            (client_token, stored.execution.redrive_token.as_deref(), stored.execution.redrive_time)
-        {
-            if t == done {
-                return Ok(when);
+        if let Some(t) = client_token {
+            // The same request within 15 minutes answers the redrive it made (one of the last ten).
+            let now = stored.execution.clock(self.clock.now());
+            let made = stored.execution.redrive_tokens.iter().find(|(done, _)| done == t);
+            if let Some((_, when)) = made.filter(|(_, when)| now - *when <= chrono::Duration::minutes(15)) {
+                return Ok(*when);
             }
         }
         if let Some(reason) = self.not_redrivable(&stored).await? {

@@ -272,9 +272,10 @@ pub struct Execution {
     /// When it was last redriven (`$$.Execution.RedriveTime`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redrive_time: Option<DateTime<Utc>>,
-    /// The client token of the last redrive (a repeated request answers that redrive).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub redrive_token: Option<String>,
+    /// The client tokens of the last redrives and when each was made (a repeated request
+    /// answers its redrive: AWS keeps the last ten, for 15 minutes).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub redrive_tokens: Vec<(String, DateTime<Utc>)>,
     /// Id of the machine-timeout timer, if the machine has TimeoutSeconds.
     pub machine_timer: Option<u64>,
     /// How far this execution's clock runs ahead of the wall clock, in milliseconds: a runtime
@@ -524,7 +525,7 @@ pub fn new_execution(info: ExecutionInfo, input: Value, start_time: DateTime<Utc
         seq: 0,
         redrive_count: 0,
         redrive_time: None,
-        redrive_token: None,
+        redrive_tokens: Vec::new(),
         machine_timer: None,
         clock_offset_ms: 0,
         scaled_timers: Vec::new(),

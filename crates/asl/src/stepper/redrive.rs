@@ -23,7 +23,11 @@ impl Stepper<'_> {
         }
         self.x.redrive_count += 1;
         self.x.redrive_time = Some(self.now);
-        self.x.redrive_token = client_token;
+        if let Some(t) = client_token {
+            self.x.redrive_tokens.push((t, self.now));
+            let extra = self.x.redrive_tokens.len().saturating_sub(10);
+            self.x.redrive_tokens.drain(..extra);
+        }
         self.x.status = Status::Running;
         // ExecutionRedriven follows the event that ended the execution.
         self.x.frames[0].prev_event = self.x.last_event_id;
