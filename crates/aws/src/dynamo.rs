@@ -1013,6 +1013,39 @@ impl Store for DynamoStore {
         self.put("put_machine", item).await
     }
 
+    async fn replace_machine(&self, machine: &Machine, previous: &Machine) -> Result<(), Error> {
+        let json = serde_json::to_string(machine).map_err(|e| self.corrupt("encoding a machine", e))?;
+        let old = serde_json::to_string(previous).map_err(|e| self.corrupt("encoding a machine", e))?;
+        // The revision first: a machine is never visible without its revision.
+        let mut revision = key(format!("M#{}", machine.arn), &format!("R#{}", machine.revision_id));
+        revision.insert("machine".into(), s(json.clone()));
+        self.put("replace_machine", revision).await?;
+        let mut item = key(format!("M#{}", machine.arn), "M");
+        item.insert("machine".into(), s(json));
+        let units = write_units(item_size(&item));
+        let request = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("#machine = :old")
+            .expression_attribute_names("#machine", "machine")
+            .expression_attribute_values(":old", s(old))
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send();
+        match metered!("PutItem", "replace_machine", Charge::Write(units), request) {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error().is_some_and(
+                    aws_sdk_dynamodb::operation::put_item::PutItemError::is_conditional_check_failed_exception,
+                ) =>
+            {
+                Err(Error::Conflict { expected: 0 })
+            }
+            Err(e) => Err(self.err("replace_machine", e)),
+        }
+    }
+
     async fn get_machine_revision(&self, arn: &str, revision_id: &str) -> Result<Option<Machine>, Error> {
         let Some(item) = self.get("get_machine_revision", format!("M#{arn}"), &format!("R#{revision_id}")).await?
         else {

@@ -208,6 +208,29 @@ impl Store for SqliteStore {
         }).await
     }
 
+    async fn replace_machine(&self, machine: &Machine, previous: &Machine) -> Result<(), Error> {
+        let json = serde_json::to_string(machine).map_err(|e| KIND.error("replace_machine", e))?;
+        let old = serde_json::to_string(previous).map_err(|e| KIND.error("replace_machine", e))?;
+        let (arn, name, created, revision) =
+            (machine.arn.clone(), machine.name.clone(), to_text(machine.created), machine.revision_id.clone());
+        self.db
+            .write(KIND, "replace_machine", move |tx| {
+                let changed = tx.execute(
+                    "UPDATE machines SET name = ?2, created = ?3, machine = ?4 WHERE arn = ?1 AND machine = ?5",
+                    params![arn, name, created, json, old],
+                )?;
+                if changed == 0 {
+                    return Err(Error::Conflict { expected: 0 }.into());
+                }
+                tx.execute(
+                    "INSERT INTO machine_revisions (arn, revision, machine) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+                    params![arn, revision, json],
+                )?;
+                Ok(())
+            })
+            .await
+    }
+
     async fn get_machine_revision(&self, arn: &str, revision_id: &str) -> Result<Option<Machine>, Error> {
         let (arn, revision_id) = (arn.to_string(), revision_id.to_string());
         self.db

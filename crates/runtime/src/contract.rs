@@ -186,6 +186,22 @@ pub async fn store_contract<S: Store>(store: &S) {
         None,
         "store contract: an unknown revision must be None"
     );
+    // A conditional replace: only over the machine as it was read.
+    let mut tagged = m.clone();
+    tagged.settings.tags.push(("stage".into(), "one".into()));
+    ok(store.replace_machine(&tagged, &m).await, "replace_machine");
+    let mut stale = m.clone();
+    stale.settings.tags.push(("stage".into(), "two".into()));
+    assert!(
+        matches!(store.replace_machine(&stale, &m).await, Err(Error::Conflict { .. })),
+        "store contract: replace_machine over a machine changed since must be a Conflict"
+    );
+    assert_eq!(
+        ok(store.get_machine(&m.arn).await, "get_machine").as_ref(),
+        Some(&tagged),
+        "store contract: a refused replace_machine must change nothing"
+    );
+    let m = tagged;
     // Deletion: gone from get and list, revisions kept; deleting again is fine.
     let doomed =
         Machine { arn: machine_arn(&format!("{machine}-deleted")), name: format!("{machine}-deleted"), ..m.clone() };

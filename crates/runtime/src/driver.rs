@@ -407,22 +407,26 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
             ));
         }
         let _writing = self.machine_writes.lock().await;
-        let current = self.get_machine(arn).await?;
-        if let Some((d, _)) = &definition {
-            load(d, current.express)?;
+        for _attempt in 0..16 {
+            let current = self.get_machine(arn).await?;
+            if let Some((d, _)) = &definition {
+                load(d, current.express)?;
+            }
+            let (definition, definition_text) =
+                definition.clone().unwrap_or_else(|| (current.definition.clone(), current.definition_text.clone()));
+            let role_arn = role_arn.clone().unwrap_or_else(|| current.role_arn.clone());
+            let mut m = Machine { definition, definition_text, role_arn, ..current.clone() };
+            m.revision_id = m.revision();
+            if m.revision_id == current.revision_id {
+                return Ok(current);
+            }
+            m.updated = Some(self.clock.now());
+            // Only over the machine as read: a version or tag written meanwhile is kept.
+            if self.replaced(&m, &current).await? {
+                return Ok(m);
+            }
         }
-        let (definition, definition_text) =
-            definition.unwrap_or_else(|| (current.definition.clone(), current.definition_text.clone()));
-        let role_arn = role_arn.unwrap_or_else(|| current.role_arn.clone());
-        let mut m = Machine { definition, definition_text, role_arn, ..current.clone() };
-        m.revision_id = m.revision();
-        if m.revision_id == current.revision_id {
-            return Ok(current);
-        }
-        m.updated = Some(self.clock.now());
-        self.store.put_machine(&m).await?;
-        self.forget_machine(arn)?;
-        Ok(m)
+        Err(Error::storage(format!("updating state machine {arn}"), "too many concurrent updates"))
     }
 
     /// DeleteStateMachine: the machine is gone for new executions at once (Describe and Start

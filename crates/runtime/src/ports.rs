@@ -381,6 +381,10 @@ pub trait Store: Send + Sync {
     /// readable by [`Store::get_machine_revision`] for good, also after later puts and after
     /// [`Store::delete_machine`]: executions run the revision they started with.
     fn put_machine(&self, machine: &Machine) -> impl Future<Output = Result<(), Error>> + Send;
+    /// [`Store::put_machine`] only if the stored machine is still `previous` (as it was read):
+    /// `Error::Conflict` when another writer changed or deleted it since. What the control
+    /// plane's read-modify-writes (versions, aliases, tags, updates) go through.
+    fn replace_machine(&self, machine: &Machine, previous: &Machine) -> impl Future<Output = Result<(), Error>> + Send;
     /// A state machine by ARN (its current revision).
     fn get_machine(&self, arn: &str) -> impl Future<Output = Result<Option<Machine>, Error>> + Send;
     /// A revision of a state machine, as it was put.

@@ -12,6 +12,10 @@ use crate::ports::{Clock, Functions, Machine, MachineAlias, MachineVersion, Queu
 use crate::{Error, Invalid, Missing};
 use chrono::{DateTime, Utc};
 
+/// How many times a control-plane write is tried again when another writer changed the
+/// machine first.
+const CONFLICT_RETRIES: usize = 16;
+
 /// The most versions a machine may have (AWS's quota).
 pub const MAX_VERSIONS: usize = 1000;
 /// The most aliases a machine may have (AWS's quota).
@@ -56,6 +60,10 @@ pub fn alias_arn(machine_arn: &str, name: &str) -> String {
 
 fn no_machine(arn: &str) -> Error {
     Error::NotFound { what: Missing::StateMachine, message: format!("State Machine Does Not Exist: '{arn}'") }
+}
+
+fn too_busy(arn: &str) -> Error {
+    Error::storage(format!("updating state machine {arn}"), "too many concurrent updates")
 }
 
 fn no_resource(message: String) -> Error {
@@ -223,6 +231,19 @@ fn check_description(d: &Option<String>, field: &str) -> Result<(), Error> {
 }
 
 impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, C> {
+    /// Writes `m` over `prev` (as read); `false` when another writer changed it since (read
+    /// again and retry).
+    pub(crate) async fn replaced(&self, m: &Machine, prev: &Machine) -> Result<bool, Error> {
+        match self.store.replace_machine(m, prev).await {
+            Ok(()) => {
+                self.forget_machine(&m.arn)?;
+                Ok(true)
+            }
+            Err(Error::Conflict { .. }) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
     /// The machine behind a (possibly qualified) state machine ARN, with the version and alias
     /// it names; an alias picks one of its versions by weight.
     pub async fn target(&self, arn: &str) -> Result<Target, Error> {
@@ -279,39 +300,45 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
         if q != Qualifier::None {
             return Err(no_machine(arn));
         }
-        let mut m = self.store.get_machine(&base).await?.ok_or_else(|| no_machine(arn))?;
-        if let Some(given) = revision_id {
-            let current = if m.updated.is_some() { m.revision_id.as_str() } else { "INITIAL" };
-            if given != current && given != m.revision_id {
+        for _attempt in 0..CONFLICT_RETRIES {
+            let prev = self.store.get_machine(&base).await?.ok_or_else(|| no_machine(arn))?;
+            let mut m = prev.clone();
+            if let Some(given) = revision_id {
+                let current = if m.updated.is_some() { m.revision_id.as_str() } else { "INITIAL" };
+                if given != current && given != m.revision_id {
+                    return Err(Error::Rejected {
+                        code: "ConflictException",
+                        message: format!(
+                            "Failed to publish the State Machine version for revision {given}. The current State Machine revision is {current}."
+                        ),
+                    });
+                }
+            }
+            if let Some(v) = m.settings.versions.iter().find(|v| v.revision_id == m.revision_id) {
+                return Ok(v.clone());
+            }
+            if m.settings.versions.len() >= MAX_VERSIONS {
                 return Err(Error::Rejected {
-                    code: "ConflictException",
+                    code: "ServiceQuotaExceededException",
                     message: format!(
-                        "Failed to publish the State Machine version for revision {given}. The current State Machine revision is {current}."
+                        "The maximum number of versions ({MAX_VERSIONS}) of state machine '{arn}' is reached: delete unused versions"
                     ),
                 });
             }
+            m.settings.last_version += 1;
+            let v = MachineVersion {
+                number: m.settings.last_version,
+                revision_id: m.revision_id.clone(),
+                description: description.clone(),
+                created: self.clock.now(),
+            };
+            m.settings.versions.push(v.clone());
+            if !self.replaced(&m, &prev).await? {
+                continue;
+            }
+            return Ok(v);
         }
-        if let Some(v) = m.settings.versions.iter().find(|v| v.revision_id == m.revision_id) {
-            return Ok(v.clone());
-        }
-        if m.settings.versions.len() >= MAX_VERSIONS {
-            return Err(Error::Rejected {
-                code: "ServiceQuotaExceededException",
-                message: format!(
-                    "The maximum number of versions ({MAX_VERSIONS}) of state machine '{arn}' is reached: delete unused versions"
-                ),
-            });
-        }
-        m.settings.last_version += 1;
-        let v = MachineVersion {
-            number: m.settings.last_version,
-            revision_id: m.revision_id.clone(),
-            description,
-            created: self.clock.now(),
-        };
-        m.settings.versions.push(v.clone());
-        self.store.put_machine(&m).await?;
-        Ok(v)
+        Err(too_busy(arn))
     }
 
     /// ListStateMachineVersions: newest first.
@@ -334,24 +361,33 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
                 format!("Invalid Arn: 'Resource type not valid in this context: {arn}'"),
             ));
         };
-        let Some(mut m) = self.store.get_machine(&base).await? else { return Ok(()) };
-        let using: Vec<&str> =
-            m.settings.aliases.iter().filter(|a| a.routing.iter().any(|r| r.0 == n)).map(|a| a.name.as_str()).collect();
-        if !using.is_empty() {
-            return Err(Error::Rejected {
-                code: "ConflictException",
-                message: format!(
-                    "Version to be deleted must not be referenced by an alias. Current list of aliases referencing this version: [{}]",
-                    using.join(", ")
-                ),
-            });
+        for _attempt in 0..CONFLICT_RETRIES {
+            let Some(prev) = self.store.get_machine(&base).await? else { return Ok(()) };
+            let mut m = prev.clone();
+            let using: Vec<&str> = m
+                .settings
+                .aliases
+                .iter()
+                .filter(|a| a.routing.iter().any(|r| r.0 == n))
+                .map(|a| a.name.as_str())
+                .collect();
+            if !using.is_empty() {
+                return Err(Error::Rejected {
+                    code: "ConflictException",
+                    message: format!(
+                        "Version to be deleted must not be referenced by an alias. Current list of aliases referencing this version: [{}]",
+                        using.join(", ")
+                    ),
+                });
+            }
+            let before = m.settings.versions.len();
+            m.settings.versions.retain(|v| v.number != n);
+            if m.settings.versions.len() != before && !self.replaced(&m, &prev).await? {
+                continue;
+            }
+            return Ok(());
         }
-        let before = m.settings.versions.len();
-        m.settings.versions.retain(|v| v.number != n);
-        if m.settings.versions.len() != before {
-            self.store.put_machine(&m).await?;
-        }
-        Ok(())
+        Err(too_busy(arn))
     }
 
     /// CreateStateMachineAlias (the same request again answers the same alias).
@@ -368,36 +404,48 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
         // The list is checked before the machine is looked up.
         check_routing(given)?;
         let (base, _) = split_arn(machine_arn_hint);
-        let Some(mut m) = self.store.get_machine(&base).await? else {
-            return Err(Error::validation(format!(
-                "Routing configuration must contain state machine version ARNs. Received: [{}]",
-                listed(given)
-            )));
-        };
-        let routes = routing(&m, given)?;
-        if let Some(a) = m.settings.aliases.iter().find(|a| a.name == name) {
-            if a.routing == routes && a.description == description {
-                return Ok(a.clone());
+        for _attempt in 0..CONFLICT_RETRIES {
+            let Some(prev) = self.store.get_machine(&base).await? else {
+                return Err(Error::validation(format!(
+                    "Routing configuration must contain state machine version ARNs. Received: [{}]",
+                    listed(given)
+                )));
+            };
+            let mut m = prev.clone();
+            let routes = routing(&m, given)?;
+            if let Some(a) = m.settings.aliases.iter().find(|a| a.name == name) {
+                if a.routing == routes && a.description == description {
+                    return Ok(a.clone());
+                }
+                return Err(Error::Rejected {
+                    code: "ConflictException",
+                    message: "Failed to create alias because an alias with the same name and a different routing configuration already exists.".into(),
+                });
             }
-            return Err(Error::Rejected {
-                code: "ConflictException",
-                message: "Failed to create alias because an alias with the same name and a different routing configuration already exists.".into(),
-            });
+            if m.settings.aliases.len() >= MAX_ALIASES {
+                return Err(Error::Rejected {
+                    code: "ServiceQuotaExceededException",
+                    message: format!(
+                        "The maximum number of aliases ({MAX_ALIASES}) of state machine '{}' is reached",
+                        m.arn
+                    ),
+                });
+            }
+            let now = self.clock.now();
+            let alias = MachineAlias {
+                name: name.to_string(),
+                description: description.clone(),
+                routing: routes,
+                created: now,
+                updated: now,
+            };
+            m.settings.aliases.push(alias.clone());
+            if !self.replaced(&m, &prev).await? {
+                continue;
+            }
+            return Ok(alias);
         }
-        if m.settings.aliases.len() >= MAX_ALIASES {
-            return Err(Error::Rejected {
-                code: "ServiceQuotaExceededException",
-                message: format!(
-                    "The maximum number of aliases ({MAX_ALIASES}) of state machine '{}' is reached",
-                    m.arn
-                ),
-            });
-        }
-        let now = self.clock.now();
-        let alias = MachineAlias { name: name.to_string(), description, routing: routes, created: now, updated: now };
-        m.settings.aliases.push(alias.clone());
-        self.store.put_machine(&m).await?;
-        Ok(alias)
+        Err(too_busy(&base))
     }
 
     /// An alias by its ARN, with its machine.
@@ -425,27 +473,33 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
             ));
         }
         check_description(&description, "description")?;
-        let (mut m, _) = self.alias(arn).await?;
-        let routes = match given {
-            Some(g) => Some(routing(&m, g)?),
-            None => None,
-        };
-        let now = self.clock.now();
-        let (_, q) = split_arn(arn);
-        let Qualifier::Alias(name) = q else { return Err(no_resource(arn.into())) };
-        let Some(a) = m.settings.aliases.iter_mut().find(|a| a.name == name) else {
-            return Err(no_resource("Request references a resource that does not exist.".into()));
-        };
-        if let Some(r) = routes {
-            a.routing = r;
+        for _attempt in 0..CONFLICT_RETRIES {
+            let (prev, _) = self.alias(arn).await?;
+            let mut m = prev.clone();
+            let routes = match given {
+                Some(g) => Some(routing(&m, g)?),
+                None => None,
+            };
+            let now = self.clock.now();
+            let (_, q) = split_arn(arn);
+            let Qualifier::Alias(name) = q else { return Err(no_resource(arn.into())) };
+            let Some(a) = m.settings.aliases.iter_mut().find(|a| a.name == name) else {
+                return Err(no_resource("Request references a resource that does not exist.".into()));
+            };
+            if let Some(r) = routes {
+                a.routing = r;
+            }
+            if description.is_some() {
+                a.description = description.clone();
+            }
+            a.updated = now;
+            let out = a.clone();
+            if !self.replaced(&m, &prev).await? {
+                continue;
+            }
+            return Ok(out);
         }
-        if description.is_some() {
-            a.description = description;
-        }
-        a.updated = now;
-        let out = a.clone();
-        self.store.put_machine(&m).await?;
-        Ok(out)
+        Err(too_busy(arn))
     }
 
     /// DeleteStateMachineAlias (an alias that does not exist is not an error).
@@ -458,13 +512,17 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
                 format!("Invalid Arn: 'Resource type not valid in this context: {arn}'"),
             ));
         };
-        let Some(mut m) = self.store.get_machine(&base).await? else { return Ok(()) };
-        let before = m.settings.aliases.len();
-        m.settings.aliases.retain(|a| a.name != name);
-        if m.settings.aliases.len() != before {
-            self.store.put_machine(&m).await?;
+        for _attempt in 0..CONFLICT_RETRIES {
+            let Some(prev) = self.store.get_machine(&base).await? else { return Ok(()) };
+            let mut m = prev.clone();
+            let before = m.settings.aliases.len();
+            m.settings.aliases.retain(|a| a.name != name);
+            if m.settings.aliases.len() != before && !self.replaced(&m, &prev).await? {
+                continue;
+            }
+            return Ok(());
         }
-        Ok(())
+        Err(too_busy(arn))
     }
 
     /// ListStateMachineAliases: oldest first (as AWS answered when recorded); on a version's
@@ -515,13 +573,19 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
             return self.store.put_activity(&a).await;
         }
         let (_, q) = split_arn(arn);
-        let found = match q {
-            Qualifier::None => self.store.get_machine(arn).await?,
-            _ => None,
-        };
-        let mut m = found.ok_or_else(|| no_resource(format!("Resource not found: '{arn}'")))?;
-        m.settings.tags = merge_tags(&m.settings.tags, add, remove, arn)?;
-        self.store.put_machine(&m).await
+        for _attempt in 0..CONFLICT_RETRIES {
+            let found = match q {
+                Qualifier::None => self.store.get_machine(arn).await?,
+                _ => None,
+            };
+            let prev = found.ok_or_else(|| no_resource(format!("Resource not found: '{arn}'")))?;
+            let mut m = prev.clone();
+            m.settings.tags = merge_tags(&m.settings.tags, add, remove, arn)?;
+            if self.replaced(&m, &prev).await? {
+                return Ok(());
+            }
+        }
+        Err(too_busy(arn))
     }
 }
 
@@ -535,23 +599,29 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
         encryption: Option<serde_json::Value>,
     ) -> Result<Machine, Error> {
         let _writing = self.machine_writes.lock().await;
-        let mut m = self.store.get_machine(arn).await?.ok_or_else(|| no_machine(arn))?;
-        let before = m.settings.clone();
-        if logging.is_some() {
-            m.settings.logging = logging;
+        for _attempt in 0..CONFLICT_RETRIES {
+            let prev = self.store.get_machine(arn).await?.ok_or_else(|| no_machine(arn))?;
+            let mut m = prev.clone();
+            let before = m.settings.clone();
+            if logging.is_some() {
+                m.settings.logging = logging.clone();
+            }
+            if tracing.is_some() {
+                m.settings.tracing = tracing.clone();
+            }
+            if encryption.is_some() {
+                m.settings.encryption = encryption.clone();
+            }
+            if m.settings != before {
+                m.updated = Some(self.clock.now());
+                m.revision_id = m.revision();
+                if !self.replaced(&m, &prev).await? {
+                    continue;
+                }
+                self.forget_machine(arn)?;
+            }
+            return Ok(m);
         }
-        if tracing.is_some() {
-            m.settings.tracing = tracing;
-        }
-        if encryption.is_some() {
-            m.settings.encryption = encryption;
-        }
-        if m.settings != before {
-            m.updated = Some(self.clock.now());
-            m.revision_id = m.revision();
-            self.store.put_machine(&m).await?;
-            self.forget_machine(arn)?;
-        }
-        Ok(m)
+        Err(too_busy(arn))
     }
 }
