@@ -132,8 +132,11 @@ pub fn aws_runtime_with(sdk: &SdkConfig, settings: &AwsSettings) -> AwsRuntime {
         region: Some(settings.region.clone()),
         ..stepwise_sdk::Settings::default()
     }));
-    let rt =
-        rt.with_aws(client.clone()).with_logs(std::sync::Arc::new(stepwise_sdk::logs::CloudWatchLogs::new(client)));
+    let rt = rt
+        .with_aws(client.clone())
+        .with_logs(std::sync::Arc::new(stepwise_sdk::logs::CloudWatchLogs::new(client)))
+        // Step Functions' metrics as EMF lines in the functions' logs (CloudWatch extracts them).
+        .with_metrics(std::sync::Arc::new(stepwise_runtime::metrics::StdoutEmf));
     // Starts on `stateMachine:NAME#CASE` answer from a mock configuration shipped with the
     // function (Step Functions Local's variable); the execution carries its test case, so only
     // the function that starts executions needs the file.

@@ -280,3 +280,33 @@ fn the_step_driver_is_granted_what_the_definition_needs() {
     let steps = &driver["Events"]["Steps"]["Properties"];
     assert_eq!(referenced(&steps["Queue"]), ("StepQueue".into(), "Arn".into()));
 }
+
+/// Every dead-letter queue of the stack has an alarm on its visible messages, and the step
+/// driver has one on its errors.
+#[test]
+fn dead_letter_queues_and_the_step_driver_have_alarms() {
+    let t = template();
+    let Yaml::Mapping(resources) = &t["Resources"] else { panic!("Resources") };
+    let watched: Vec<(String, String)> = resources
+        .values()
+        .filter(|r| r["Type"].as_str() == Some("AWS::CloudWatch::Alarm"))
+        .map(|r| {
+            let dims = r["Properties"]["Dimensions"].as_sequence().expect("dimensions");
+            let (id, _) = referenced(&dims[0]["Value"]);
+            (r["Properties"]["MetricName"].as_str().unwrap_or_default().to_string(), id)
+        })
+        .collect();
+    let dead_letters: Vec<String> = resources
+        .values()
+        .filter_map(|r| r["Properties"]["RedrivePolicy"].get("deadLetterTargetArn"))
+        .map(|arn| referenced(arn).0)
+        .collect();
+    assert!(dead_letters.len() >= 3, "{dead_letters:?}");
+    for q in &dead_letters {
+        assert!(
+            watched.contains(&("ApproximateNumberOfMessagesVisible".into(), q.clone())),
+            "no alarm on {q}: {watched:?}"
+        );
+    }
+    assert!(watched.contains(&("Errors".into(), "StepDriverFunction".into())), "{watched:?}");
+}

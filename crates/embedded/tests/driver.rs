@@ -1066,3 +1066,40 @@ async fn a_distributed_map_reads_an_s3_inventory() {
         {"Bucket": "src", "Key": "d.txt", "Size": "30"}]);
     assert_eq!(status, stepwise_asl::stepper::Status::Succeeded { output: want });
 }
+
+/// Step Functions' metrics of an execution of the sample, as EMF records emitted once per
+/// committed transition: started and succeeded once, the execution time, each function's
+/// scheduled/started/succeeded, the SQS and SNS integrations'.
+#[tokio::test]
+async fn the_sample_emits_step_functions_metrics() {
+    #[derive(Default)]
+    struct Capture(Mutex<Vec<Value>>);
+    impl stepwise_runtime::metrics::MetricsSink for Capture {
+        fn emit(&self, records: Vec<Value>) {
+            self.0.lock().expect("lock").extend(records);
+        }
+    }
+    let emb = Embedded::in_memory().expect("db");
+    let clock = TestClock::new();
+    let capture = Arc::new(Capture::default());
+    let rt = runtime(&emb, &clock, None).with_metrics(capture.clone());
+    let machine = sample_machine(&rt).await;
+    let arn = rt.start_execution(&machine, "metrics", json!({})).await.expect("start");
+    drive(&emb, &clock, rt, &arn, false).await.expect("drive");
+    let records = capture.0.lock().expect("lock").clone();
+    let total = |name: &str, dim: &str| -> f64 {
+        records.iter().filter(|r| r.get(dim).is_some()).filter_map(|r| r[name].as_f64()).sum()
+    };
+    assert_eq!(total("ExecutionsStarted", "StateMachineArn"), 1.0, "{records:?}");
+    assert_eq!(total("ExecutionsSucceeded", "StateMachineArn"), 1.0);
+    assert!(total("ExecutionTime", "StateMachineArn") >= 0.0);
+    assert_eq!(total("LambdaFunctionsScheduled", "LambdaFunctionArn"), 3.0, "{records:?}");
+    assert_eq!(total("LambdaFunctionsSucceeded", "LambdaFunctionArn"), 3.0);
+    assert_eq!(total("ServiceIntegrationsScheduled", "ServiceIntegrationResourceArn"), 2.0, "{records:?}");
+    assert_eq!(total("ServiceIntegrationsSucceeded", "ServiceIntegrationResourceArn"), 2.0);
+    let sqs = records
+        .iter()
+        .find(|r| r["ServiceIntegrationResourceArn"] == "arn:aws:states:::sqs:sendMessage.waitForTaskToken")
+        .expect("the approval's record");
+    assert_eq!(sqs["_aws"]["CloudWatchMetrics"][0]["Namespace"], stepwise_runtime::metrics::NAMESPACE);
+}

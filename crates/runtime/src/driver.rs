@@ -108,6 +108,7 @@ pub struct Runtime<S, Q, T, F, C> {
     logs: Option<Arc<dyn crate::logs::ExecutionLogs>>,
     /// The logging configuration of each compiled machine (by the same key).
     log_configs: Mutex<HashMap<String, Option<crate::logs::LogConfig>>>,
+    metrics: Option<Arc<dyn crate::metrics::MetricsSink>>,
     /// Held while a machine's record is read, changed and written back (updates, versions,
     /// aliases, tags): this process's control-plane writes never undo each other.
     machine_writes: tokio::sync::Mutex<()>,
@@ -199,6 +200,7 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
             logs: None,
             log_configs: Mutex::new(HashMap::new()),
             machine_writes: tokio::sync::Mutex::new(()),
+            metrics: None,
         }
     }
 
@@ -213,6 +215,35 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
     pub fn with_mocks(mut self, mocks: Arc<crate::mocks::MockFile>) -> Self {
         self.mocks = Some(mocks);
         self
+    }
+
+    /// Emits Step Functions' metrics of every transition here (EMF records).
+    pub fn with_metrics(mut self, metrics: Arc<dyn crate::metrics::MetricsSink>) -> Self {
+        self.metrics = Some(metrics);
+        self
+    }
+
+    /// The metric records of a transition's events (`resource`: the running task's, when the
+    /// event is its outcome), emitted by [`Runtime::emit_metrics`] once it is committed.
+    fn metric_records(
+        &self,
+        machine_arn: &str,
+        x: &stepper::Execution,
+        resource: Option<&str>,
+        events: &[HistoryEvent],
+    ) -> Vec<Value> {
+        if self.metrics.is_none() {
+            return Vec::new();
+        }
+        let points = crate::metrics::points(machine_arn, x.start_time, resource, events);
+        let at = events.last().map(|e| e.timestamp.timestamp_millis()).unwrap_or_default();
+        crate::metrics::emf(&points, at)
+    }
+
+    fn emit_metrics(&self, records: Vec<Value>) {
+        if let (Some(sink), false) = (&self.metrics, records.is_empty()) {
+            sink.emit(records);
+        }
     }
 
     /// Writes the execution logs of machines with a `loggingConfiguration` here.
@@ -693,6 +724,7 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
         }
         let outbox = outbox_of(&arn, 1, t.effects, Timers { now, virtual_now: now, scale: self.config.time_scale });
         let logged = self.log_records(&Self::machine_key(&t.execution, machine_arn), &t.execution, &t.history);
+        let metrics = self.metric_records(machine_arn, &t.execution, None, &t.history);
         let commit = Commit {
             execution: t.execution,
             expected_version: 0,
@@ -710,6 +742,7 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
             return Err(e);
         }
         self.write_logs(&arn, logged).await;
+        self.emit_metrics(metrics);
         self.do_actions(&arn, &outbox).await?;
         if !last_sends_a_message(&outbox) {
             self.store.clear_outbox(&arn, 1).await?;
@@ -785,6 +818,14 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
         let mut env = RuntimeEnv { now: clock.virtual_now };
         let mut execution = stored.execution;
         execution.clock_offset_ms = (clock.virtual_now - now).num_milliseconds();
+        // The task an outcome is for (its resource names the metrics' dimension).
+        let resource = match &event {
+            Event::Task { frame, .. } => match execution.frames.get(*frame).map(|f| &f.phase) {
+                Some(Phase::Running(rt)) => Some(rt.request.resource.clone()),
+                _ => None,
+            },
+            _ => None,
+        };
         let t = stepper::step(&machine, execution, event, &mut env);
         if t.is_no_op() {
             return Ok(Handled::NoOp);
@@ -815,6 +856,7 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
         }
         let outbox = outbox_of(&arn, version, t.effects, clock);
         let logged = self.log_records(&Self::machine_key(&t.execution, &stored.machine_arn), &t.execution, &t.history);
+        let metrics = self.metric_records(&stored.machine_arn, &t.execution, resource.as_deref(), &t.history);
         let commit = Commit {
             execution: t.execution,
             expected_version: stored.version,
@@ -826,6 +868,7 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
         self.store.commit(commit).await?;
         self.fault(&arn, FaultPoint::AfterCommit)?;
         self.write_logs(&arn, logged).await;
+        self.emit_metrics(metrics);
         self.do_actions(&arn, &outbox).await?;
         // When the last action sends a step message, that message proves the outbox done; only
         // an outbox ending otherwise (an invocation with no outcome yet, completion) is emptied

@@ -15,6 +15,7 @@ pub mod aws;
 pub mod contract;
 pub mod driver;
 pub mod logs;
+pub mod metrics;
 pub mod mocks;
 pub mod ports;
 pub mod services;
