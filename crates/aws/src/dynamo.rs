@@ -698,6 +698,7 @@ impl DynamoStore {
         item: Item,
         condition: &str,
         values: Option<HashMap<String, AttributeValue>>,
+        names: Option<HashMap<String, String>>,
     ) -> Result<bool, Error> {
         let units = write_units(item_size(&item));
         let request = self
@@ -707,6 +708,7 @@ impl DynamoStore {
             .set_item(Some(item))
             .condition_expression(condition)
             .set_expression_attribute_values(values)
+            .set_expression_attribute_names(names)
             .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send();
         match metered!("PutItem", op, Charge::Write(units), request) {
@@ -1022,27 +1024,11 @@ impl Store for DynamoStore {
         self.put("replace_machine", revision).await?;
         let mut item = key(format!("M#{}", machine.arn), "M");
         item.insert("machine".into(), s(json));
-        let units = write_units(item_size(&item));
-        let request = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("#machine = :old")
-            .expression_attribute_names("#machine", "machine")
-            .expression_attribute_values(":old", s(old))
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send();
-        match metered!("PutItem", "replace_machine", Charge::Write(units), request) {
-            Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error().is_some_and(
-                    aws_sdk_dynamodb::operation::put_item::PutItemError::is_conditional_check_failed_exception,
-                ) =>
-            {
-                Err(Error::Conflict { expected: 0 })
-            }
-            Err(e) => Err(self.err("replace_machine", e)),
+        let values = HashMap::from([(":old".to_string(), s(old))]);
+        let names = HashMap::from([("#machine".to_string(), "machine".to_string())]);
+        match self.put_if("replace_machine", item, "#machine = :old", Some(values), Some(names)).await? {
+            true => Ok(()),
+            false => Err(Error::Conflict { expected: 0 }),
         }
     }
 
@@ -1106,7 +1092,7 @@ impl Store for DynamoStore {
         let mut by_id = key(format!("ATI#{}", task.id), "ATI");
         by_id.insert("sk_of".into(), s(sk));
         by_id.insert("ttl".into(), self.running_ttl());
-        if self.put_if("push_activity_task", by_id, "attribute_not_exists(pk)", None).await? {
+        if self.put_if("push_activity_task", by_id, "attribute_not_exists(pk)", None, None).await? {
             self.put("push_activity_task", item).await?;
         }
         Ok(())
@@ -1170,7 +1156,7 @@ impl Store for DynamoStore {
         let mut item = key(format!("MR#{}", run.arn), "MR");
         item.insert("run".into(), s(json));
         item.insert("version".into(), n(1));
-        if !self.put_if("create_map_run", item, "attribute_not_exists(pk)", None).await? {
+        if !self.put_if("create_map_run", item, "attribute_not_exists(pk)", None, None).await? {
             return Ok(false);
         }
         let sk = format!("R#{}#{}", millis_key(run.start_date), run.arn);
@@ -1193,7 +1179,7 @@ impl Store for DynamoStore {
         item.insert("run".into(), s(json));
         item.insert("version".into(), n(expected_version + 1));
         let values = HashMap::from([(":v".to_string(), n(expected_version))]);
-        if self.put_if("commit_map_run", item, "version = :v", Some(values)).await? {
+        if self.put_if("commit_map_run", item, "version = :v", Some(values), None).await? {
             Ok(())
         } else {
             Err(Error::Conflict { expected: expected_version })

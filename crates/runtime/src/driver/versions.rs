@@ -58,8 +58,9 @@ pub fn alias_arn(machine_arn: &str, name: &str) -> String {
     format!("{machine_arn}:{name}")
 }
 
-fn no_machine(arn: &str) -> Error {
-    Error::NotFound { what: Missing::StateMachine, message: format!("State Machine Does Not Exist: '{arn}'") }
+/// `InvalidArn` for an ARN of another kind than the operation takes.
+fn wrong_kind(arn: &str) -> Error {
+    Error::invalid(Invalid::Arn, format!("Invalid Arn: 'Resource type not valid in this context: {arn}'"))
 }
 
 fn too_busy(arn: &str) -> Error {
@@ -248,16 +249,17 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
     /// it names; an alias picks one of its versions by weight.
     pub async fn target(&self, arn: &str) -> Result<Target, Error> {
         let (base, q) = split_arn(arn);
-        let machine = self.store.get_machine(&base).await?.ok_or_else(|| no_machine(arn))?;
+        let machine = self.store.get_machine(&base).await?.ok_or_else(|| Error::no_machine(arn))?;
         let find = |n: u64| machine.settings.versions.iter().find(|v| v.number == n).cloned();
         match q {
             Qualifier::None => Ok(Target { machine, version: None, alias_arn: None }),
             Qualifier::Version(n) => {
-                let version = find(n).ok_or_else(|| no_machine(arn))?;
+                let version = find(n).ok_or_else(|| Error::no_machine(arn))?;
                 Ok(Target { machine, version: Some(version), alias_arn: None })
             }
             Qualifier::Alias(name) => {
-                let alias = machine.settings.aliases.iter().find(|a| a.name == name).ok_or_else(|| no_machine(arn))?;
+                let alias =
+                    machine.settings.aliases.iter().find(|a| a.name == name).ok_or_else(|| Error::no_machine(arn))?;
                 let roll = (rand::random::<u32>() % 100) + 1;
                 let mut acc = 0;
                 let mut chosen = alias.routing.first().map(|r| r.0).unwrap_or(0);
@@ -268,7 +270,7 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
                         break;
                     }
                 }
-                let version = find(chosen).ok_or_else(|| no_machine(arn))?;
+                let version = find(chosen).ok_or_else(|| Error::no_machine(arn))?;
                 Ok(Target { machine, version: Some(version), alias_arn: Some(arn.to_string()) })
             }
         }
@@ -278,9 +280,12 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
     /// created when the version was published.
     pub async fn version_machine(&self, arn: &str) -> Result<(Machine, MachineVersion), Error> {
         let t = self.target(arn).await?;
-        let Some(v) = t.version.filter(|_| t.alias_arn.is_none()) else { return Err(no_machine(arn)) };
-        let rev =
-            self.store.get_machine_revision(&t.machine.arn, &v.revision_id).await?.ok_or_else(|| no_machine(arn))?;
+        let Some(v) = t.version.filter(|_| t.alias_arn.is_none()) else { return Err(Error::no_machine(arn)) };
+        let rev = self
+            .store
+            .get_machine_revision(&t.machine.arn, &v.revision_id)
+            .await?
+            .ok_or_else(|| Error::no_machine(arn))?;
         // As published: the revision's configurations, not today's.
         let m = Machine { arn: arn.to_string(), created: v.created, ..rev };
         Ok((m, v))
@@ -298,10 +303,10 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
         check_description(&description, "description")?;
         let (base, q) = split_arn(arn);
         if q != Qualifier::None {
-            return Err(no_machine(arn));
+            return Err(Error::no_machine(arn));
         }
         for _attempt in 0..CONFLICT_RETRIES {
-            let prev = self.store.get_machine(&base).await?.ok_or_else(|| no_machine(arn))?;
+            let prev = self.store.get_machine(&base).await?.ok_or_else(|| Error::no_machine(arn))?;
             let mut m = prev.clone();
             if let Some(given) = revision_id {
                 let current = if m.updated.is_some() { m.revision_id.as_str() } else { "INITIAL" };
@@ -343,7 +348,7 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
 
     /// ListStateMachineVersions: newest first.
     pub async fn list_versions(&self, arn: &str) -> Result<Vec<(String, DateTime<Utc>)>, Error> {
-        let m = self.store.get_machine(arn).await?.ok_or_else(|| no_machine(arn))?;
+        let m = self.store.get_machine(arn).await?.ok_or_else(|| Error::no_machine(arn))?;
         let mut out: Vec<(String, DateTime<Utc>)> =
             m.settings.versions.iter().map(|v| (version_arn(&m.arn, v.number), v.created)).collect();
         out.reverse();
@@ -356,10 +361,7 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
         let _writing = self.machine_writes.lock().await;
         let (base, q) = split_arn(arn);
         let Qualifier::Version(n) = q else {
-            return Err(Error::invalid(
-                Invalid::Arn,
-                format!("Invalid Arn: 'Resource type not valid in this context: {arn}'"),
-            ));
+            return Err(wrong_kind(arn));
         };
         for _attempt in 0..CONFLICT_RETRIES {
             let Some(prev) = self.store.get_machine(&base).await? else { return Ok(()) };
@@ -507,10 +509,7 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
         let _writing = self.machine_writes.lock().await;
         let (base, q) = split_arn(arn);
         let Qualifier::Alias(name) = q else {
-            return Err(Error::invalid(
-                Invalid::Arn,
-                format!("Invalid Arn: 'Resource type not valid in this context: {arn}'"),
-            ));
+            return Err(wrong_kind(arn));
         };
         for _attempt in 0..CONFLICT_RETRIES {
             let Some(prev) = self.store.get_machine(&base).await? else { return Ok(()) };
@@ -529,15 +528,15 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
     /// ARN, the aliases routing to it.
     pub async fn list_aliases(&self, arn: &str) -> Result<Vec<(String, DateTime<Utc>)>, Error> {
         let (base, q) = split_arn(arn);
-        let m = self.store.get_machine(&base).await?.ok_or_else(|| no_machine(arn))?;
+        let m = self.store.get_machine(&base).await?.ok_or_else(|| Error::no_machine(arn))?;
         let only = match q {
             Qualifier::Version(n) => {
                 if !m.settings.versions.iter().any(|v| v.number == n) {
-                    return Err(no_machine(arn));
+                    return Err(Error::no_machine(arn));
                 }
                 Some(n)
             }
-            Qualifier::Alias(_) => return Err(no_machine(arn)),
+            Qualifier::Alias(_) => return Err(Error::no_machine(arn)),
             Qualifier::None => None,
         };
         Ok(m.settings
@@ -600,7 +599,7 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
     ) -> Result<Machine, Error> {
         let _writing = self.machine_writes.lock().await;
         for _attempt in 0..CONFLICT_RETRIES {
-            let prev = self.store.get_machine(arn).await?.ok_or_else(|| no_machine(arn))?;
+            let prev = self.store.get_machine(arn).await?.ok_or_else(|| Error::no_machine(arn))?;
             let mut m = prev.clone();
             let before = m.settings.clone();
             if logging.is_some() {
