@@ -150,6 +150,7 @@ pub fn read_call(resource: &str, parameters: &Value) -> Result<crate::integratio
         action: action.into(),
         input: parameters.clone(),
         role: None,
+        identity: None,
         flavour: Flavour::Sdk,
     })
 }

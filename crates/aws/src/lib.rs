@@ -118,20 +118,22 @@ pub fn aws_runtime_with(sdk: &SdkConfig, settings: &AwsSettings) -> AwsRuntime {
         activity_poll: Duration::from_secs(20),
         time_scale: 1.0,
     };
+    // Every Task call goes through this client — DynamoDB, EventBridge, `aws-sdk:*`, SQS sends
+    // and SNS publishes — made as the execution's state machine role (STS AssumeRole, a session
+    // per execution, cached); Lambda invocations take their credentials from it. The runtime's
+    // own queue, table and logs keep the function's credentials.
+    let client = std::sync::Arc::new(stepwise_sdk::SdkClient::new(stepwise_sdk::Settings {
+        observer: Some(count),
+        ..stepwise_sdk::Settings::for_aws(&settings.region)
+    }));
     let rt = Runtime::new(
         store,
         queue,
         SnsTopics::new(aws_sdk_sns::Client::new(sdk)),
-        LambdaFunctions::new(sdk),
+        LambdaFunctions::new(sdk).with_roles(client.clone()),
         SystemClock,
         config,
     );
-    // DynamoDB, EventBridge and `aws-sdk:*` tasks (SQS and SNS tasks keep the adapters
-    // above), and execution logs to CloudWatch Logs.
-    let client = std::sync::Arc::new(stepwise_sdk::SdkClient::new(stepwise_sdk::Settings {
-        region: Some(settings.region.clone()),
-        ..stepwise_sdk::Settings::default()
-    }));
     let rt = rt
         .with_aws(client.clone())
         .with_logs(std::sync::Arc::new(stepwise_sdk::logs::CloudWatchLogs::new(client)))

@@ -282,6 +282,20 @@ impl Queue for SqsQueue {
             .map_err(|e| messaging_error("SQS", "DeleteMessage", &url, e))?;
         Ok(())
     }
+
+    async fn release(&self, queue: &str, receipt: &str, after: Duration) -> Result<(), Error> {
+        let url = self.queue_url(queue).await?;
+        count("sqs", "ChangeMessageVisibility");
+        let seconds = seconds_up(after, 43_200);
+        let sent =
+            self.client.change_message_visibility().queue_url(&url).receipt_handle(receipt).visibility_timeout(seconds).send().await;
+        match sent {
+            Ok(_) => Ok(()),
+            // The receipt expired or the message was deleted meanwhile: it is back anyway, or done.
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_receipt_handle_is_invalid() || s.is_message_not_inflight()) => Ok(()),
+            Err(e) => Err(messaging_error("SQS", "ChangeMessageVisibility", &url, e)),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -303,6 +303,12 @@ async fn lambda_outcomes_follow_the_invoke_api() {
         "raised500" => Reply::status(500, br#"{"errorType":"Oops","errorMessage":"raised"}"#.to_vec()),
         "throttled" => Reply::status(429, br#"{"Type":"User","message":"Rate Exceeded."}"#.to_vec())
             .header("x-amzn-ErrorType", "TooManyRequestsException"),
+        // The execution's role may not invoke it (IAM's refusal, as Lambda sends it).
+        "denied" => Reply::status(
+            403,
+            br#"{"Message":"User: arn:aws:sts::123456789012:assumed-role/trading/exec-1 is not authorized to perform: lambda:InvokeFunction on resource: arn:aws:lambda:us-east-1:123456789012:function:denied because no identity-based policy allows the lambda:InvokeFunction action"}"#.to_vec(),
+        )
+        .header("x-amzn-ErrorType", "AccessDeniedException"),
         "slow" => {
             std::thread::sleep(Duration::from_millis(1500));
             Reply::ok(b"1".to_vec())
@@ -335,6 +341,11 @@ async fn lambda_outcomes_follow_the_invoke_api() {
     assert_eq!(error_type(f.invoke("raised500", &payload, None).await).0, "Oops");
     let (t, m, _) = error_type(f.invoke("throttled", &payload, None).await);
     assert_eq!(t, "Lambda.TooManyRequestsException", "{m}");
+    // An undeclared error is the SDK's generic exception, its cause as Step Functions shows it.
+    let (t, m, _) = error_type(f.invoke("denied", &payload, None).await);
+    assert_eq!(t, "Lambda.AWSLambdaException", "{m}");
+    assert!(m.starts_with("User: arn:aws:sts::123456789012:assumed-role/trading/exec-1 is not authorized to perform: lambda:InvokeFunction"), "{m}");
+    assert!(m.ends_with("(Service: AWSLambda; Status Code: 403; Error Code: AccessDeniedException; Request ID: local; Proxy: null)"), "{m}");
     assert_eq!(f.invoke("nope", &payload, None).await, FunctionOutcome::NotFound);
     assert_eq!(f.invoke("slow", &payload, Some(Duration::from_millis(300))).await, FunctionOutcome::TimedOut);
     assert_eq!(f.invoke("slow", &payload, Some(Duration::from_secs(10))).await, FunctionOutcome::Ok(json!(1)));

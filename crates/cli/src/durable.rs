@@ -83,7 +83,12 @@ impl Engine for DurableEngine {
     ) -> Result<EngineRun, String> {
         let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
         let aws = self.aws_endpoint.as_deref().map(|url| {
-            Arc::new(stepwise_sdk::SdkClient::new(stepwise_sdk::Settings::for_endpoint(url, &settings.region)))
+            // The recorded cases' resources live in the endpoint's account and their machines'
+            // roles are not provisioned there: calls keep the endpoint's credentials.
+            Arc::new(stepwise_sdk::SdkClient::new(stepwise_sdk::Settings {
+                assume_identities: stepwise_sdk::AssumeIdentities::Never,
+                ..stepwise_sdk::Settings::for_endpoint(url, &settings.region)
+            }))
         });
         tokio.block_on(run_case(definition, input, settings, functions, aws))
     }

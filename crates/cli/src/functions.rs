@@ -73,7 +73,8 @@ impl Services for LocalFunctions {
     async fn call(&mut self, call: &Call) -> CallResult {
         match call {
             Call::Invoke { function, payload, timeout, asynchronous } => {
-                CallResult::Function(invoke(&self.router, function, payload, *timeout, *asynchronous).await)
+                // Local functions check no identity.
+                CallResult::Function(invoke(&self.router, function, payload, *timeout, *asynchronous, None).await)
             }
             Call::SendMessage { .. } | Call::Publish { .. } => CallResult::Delivered(Ok(None)),
             Call::StartExecution { .. } => stepwise_asl::integrations::states::not_supported_here(),

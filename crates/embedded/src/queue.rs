@@ -191,4 +191,18 @@ impl Queue for SqliteQueue {
             })
             .await
     }
+
+    async fn release(&self, queue: &str, receipt: &str, after: Duration) -> Result<(), Error> {
+        let (queue, receipt) = (queue_name(queue).to_string(), receipt.to_string());
+        let visible_at = self.db.now_ms().saturating_add(duration_ms(after));
+        self.db
+            .write(KIND, "release", move |tx| {
+                tx.execute(
+                    "UPDATE messages SET visible_at = ?1 WHERE queue = ?2 AND receipt = ?3 AND deleted = 0",
+                    params![visible_at, &queue, &receipt],
+                )?;
+                Ok(())
+            })
+            .await
+    }
 }

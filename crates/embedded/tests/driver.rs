@@ -852,7 +852,12 @@ impl stepwise_runtime::AwsCalls for FakeS3 {
         Box::pin(async move { reply })
     }
 
-    fn get_object<'a>(&'a self, bucket: &'a str, key: &'a str) -> stepwise_runtime::services::ObjectBytes<'a> {
+    fn get_object<'a>(
+        &'a self,
+        bucket: &'a str,
+        key: &'a str,
+        _identity: Option<&'a stepwise_asl::integrations::aws::Identity>,
+    ) -> stepwise_runtime::services::ObjectBytes<'a> {
         let got = self.objects.get(key).cloned().ok_or(("S3.NoSuchKey".to_string(), format!("{bucket}/{key}")));
         Box::pin(async move { got })
     }

@@ -1,28 +1,32 @@
 //! The SQS-triggered handlers: the step driver, the approval callback, and StartExecution from a
-//! queue. Each reports the records to deliver again as partial batch failures
-//! (`FunctionResponseTypes: [ReportBatchItemFailures]`): a record not listed is deleted.
+//! queue. Each handles a batch's records concurrently — a record waiting on a long Lambda Task
+//! holds back none of the others — and reports the records to deliver again as partial batch
+//! failures (`FunctionResponseTypes: [ReportBatchItemFailures]`): a record not listed is deleted.
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use std::future::Future;
 use stepwise_api::{start, Started};
 use stepwise_asl::stepper::Event;
-use stepwise_runtime::ports::{Clock, Functions, Queue, StepMessage, Store, Topics};
+use stepwise_runtime::ports::{Clock, Functions, Queue, StepMessage, Store, Topics, STEP_QUEUE};
 use stepwise_runtime::{Error, Missing, Runtime};
 use tracing::field::Empty;
 use tracing::{error, info, info_span, warn, Instrument};
 
 pub use stepwise_api::StartExecutionInput;
 
-/// Handles the records of a batch one after the other, in batch order, with `handle`, which
-/// says whether the record failed (each handler logs inside its own span); the failed ones are
-/// reported in `batch_item_failures`, so SQS delivers them again, and the others are deleted.
-async fn each_record<'a, Fut>(event: &'a SqsEvent, mut handle: impl FnMut(&'a SqsMessage) -> Fut) -> SqsBatchResponse
+/// Handles the records of a batch concurrently with `handle`, which says whether the record
+/// failed (each handler logs inside its own span); the failed ones are reported in
+/// `batch_item_failures` (in batch order), so SQS delivers them again, and the others are
+/// deleted. Records of one execution may race: its commits are conditional (a loser reloads and
+/// retries), so the outcome is the same as one after the other.
+async fn each_record<'a, Fut>(event: &'a SqsEvent, handle: impl FnMut(&'a SqsMessage) -> Fut) -> SqsBatchResponse
 where
     Fut: Future<Output = bool>,
 {
+    let failed = futures_util::future::join_all(event.records.iter().map(handle)).await;
     let mut failures = Vec::new();
-    for record in &event.records {
-        if !handle(record).await {
+    for (record, failed) in event.records.iter().zip(failed) {
+        if !failed {
             continue;
         }
         match &record.message_id {
@@ -51,9 +55,11 @@ fn event_kind(event: &Event) -> (&'static str, Option<usize>) {
 /// The step driver: each record's body is a [`StepMessage`], handled with
 /// [`Runtime::handle`] (one transition). A record whose handling fails, or whose body is not a
 /// step message, is reported in `batch_item_failures`, so SQS delivers it again (and moves it to
-/// the dead-letter queue after the queue's `maxReceiveCount`); the others are deleted. Records
-/// are handled one after the other, in batch order — except a Map Run's events, which are
-/// applied together first, in one step of the run each ([`Runtime::handle_messages`]).
+/// the dead-letter queue after the queue's `maxReceiveCount`); the others are deleted. A failed
+/// record is made visible again after a backoff ([`retry_after`]) rather than the queue's whole
+/// visibility timeout, which is long enough to wait for a 15-minute Lambda Task. Records are
+/// handled concurrently — except a Map Run's events, which are applied together first, in one
+/// step of the run each ([`Runtime::handle_messages`]).
 pub async fn step_driver<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock>(
     rt: &Runtime<S, Q, T, F, C>,
     event: SqsEvent,
@@ -100,7 +106,7 @@ pub async fn step_driver<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock>(
         let span =
             info_span!("step", execution_arn = %msg.execution_arn, state = Empty, message_id, event = kind, frame);
         let handled = rt.handle(&msg).instrument(span.clone()).await;
-        span.in_scope(|| match handled {
+        let failed = span.in_scope(|| match handled {
             Ok(outcome) => {
                 info!(outcome = ?outcome, "step message handled");
                 false
@@ -109,9 +115,25 @@ pub async fn step_driver<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock>(
                 error!(error = %e, code = e.code(), "step message not handled (it will be delivered again)");
                 true
             }
-        })
+        });
+        if failed {
+            if let Some(receipt) = &record.receipt_handle {
+                let after = retry_after(record);
+                if let Err(e) = rt.queue().release(STEP_QUEUE, receipt, after).await {
+                    span.in_scope(|| warn!(error = %e, "the failed record keeps the queue's visibility timeout"));
+                }
+            }
+        }
+        failed
     })
     .await
+}
+
+/// How long a failed step record waits before it is delivered again: 1, 2, 4, ... seconds by
+/// its receive count (SQS's `ApproximateReceiveCount`), at most a minute.
+pub fn retry_after(record: &SqsMessage) -> std::time::Duration {
+    let count = record.attributes.get("ApproximateReceiveCount").and_then(|c| c.parse::<u32>().ok()).unwrap_or(1);
+    std::time::Duration::from_secs(1u64 << count.saturating_sub(1).min(6)).min(std::time::Duration::from_secs(60))
 }
 
 /// The sample's approval callback (ApproveSqsLambda): reads the task token from each record's

@@ -730,6 +730,19 @@ pub async fn queue_contract_on<Q: Queue>(q: &Q, first: &str, second: &str) {
     assert_eq!(back[0].receive_count, 2, "queue contract: the second delivery must have receive_count 2");
     ok(q.ack(first, &back[0].receipt).await, "ack (redelivered)");
 
+    // A released delivery comes back after the backoff given, not its visibility timeout.
+    let id = ok(q.send(first, "released", Duration::ZERO, None).await, "send (release)");
+    let got = receive_until(q, first, 1, 10, Duration::from_secs(600), patience).await;
+    assert_eq!(got.len(), 1, "queue contract: a sent message must be received, got {got:?}");
+    ok(q.release(first, &got[0].receipt, Duration::ZERO).await, "release");
+    let back = receive_until(q, first, 1, 10, long, patience).await;
+    assert_eq!(
+        back.iter().map(|m| m.id.as_str()).collect::<Vec<_>>(),
+        [id.as_str()],
+        "queue contract: a released message must be delivered again before its 600 s visibility timeout"
+    );
+    ok(q.ack(first, &back[0].receipt).await, "ack (released)");
+
     // Deduplication.
     let dedup = format!("dedup-{}", nonce());
     let one = ok(q.send(first, "once", Duration::ZERO, Some(&dedup)).await, "send (dedup)");

@@ -1006,6 +1006,7 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
             aws: self.aws.as_ref(),
             runtime: self,
             execution_arn: arn,
+            identity: None,
             action_id,
             failure: None,
         }
@@ -1016,6 +1017,7 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
     async fn perform(&self, arn: &str, req: &stepper::TaskRequest, action_id: &str) -> Result<Vec<TaskOutcome>, Error> {
         let ctx = InvokeContext { region: &self.config.region, account: &self.config.account, now: self.clock.now() };
         let mut services = self.port_services(arn, action_id);
+        services.identity = req.identity.as_ref();
         let outcomes = integrations::perform(req, &ctx, &mut services, &mut rand::random::<u64>).await;
         match services.failure {
             Some(e) => Err(e),

@@ -12,6 +12,7 @@ use serde_json::Value;
 use std::future::Future;
 use std::time::Duration;
 use stepwise_asl::history::HistoryEvent;
+use stepwise_asl::integrations::aws::Identity;
 use stepwise_asl::integrations::FunctionOutcome;
 pub use stepwise_asl::map_run::MapRun;
 use stepwise_asl::stepper::{Event, Execution, TaskRequest};
@@ -486,6 +487,10 @@ pub trait Queue: Send + Sync {
     ) -> impl Future<Output = Result<Vec<Message>, Error>> + Send;
     /// Deletes a received message.
     fn ack(&self, queue: &str, receipt: &str) -> impl Future<Output = Result<(), Error>> + Send;
+    /// Makes a received message visible again `after` from now (SQS's ChangeMessageVisibility):
+    /// a delivery that failed comes back after a short backoff instead of the rest of its
+    /// visibility timeout. A receipt that is no longer current does nothing.
+    fn release(&self, queue: &str, receipt: &str, after: Duration) -> impl Future<Output = Result<(), Error>> + Send;
 }
 
 /// Topics Task states publish to.
@@ -509,6 +514,28 @@ pub trait Functions: Send + Sync {
     /// adapters with no asynchronous mode.
     fn invoke_event(&self, function: &str, payload: &Value) -> impl Future<Output = FunctionOutcome> + Send {
         self.invoke(function, payload, None)
+    }
+
+    /// [`Functions::invoke`] (or, `asynchronous`, [`Functions::invoke_event`]) made as
+    /// `identity`, the execution's role. The default ignores the identity: functions served by
+    /// the runtime itself check none; the Lambda adapter calls Lambda with the role's
+    /// credentials.
+    fn invoke_as(
+        &self,
+        function: &str,
+        payload: &Value,
+        timeout: Option<Duration>,
+        asynchronous: bool,
+        identity: Option<&Identity>,
+    ) -> impl Future<Output = FunctionOutcome> + Send {
+        let _ = identity;
+        async move {
+            if asynchronous {
+                self.invoke_event(function, payload).await
+            } else {
+                self.invoke(function, payload, timeout).await
+            }
+        }
     }
 }
 

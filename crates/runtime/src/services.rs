@@ -10,7 +10,7 @@ use serde_json::Value;
 use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
-use stepwise_asl::integrations::aws::{AwsAnswer, AwsCall, AwsFault, AwsReply, Flavour};
+use stepwise_asl::integrations::aws::{AwsAnswer, AwsCall, AwsFault, AwsReply, Flavour, Identity};
 use stepwise_asl::integrations::states::{self, ParentTask, Started};
 use stepwise_asl::integrations::{Call, CallResult, FunctionOutcome, Services};
 
@@ -26,8 +26,13 @@ pub trait AwsCalls: Send + Sync {
 
     /// An S3 object's bytes as stored (an inventory's gzipped CSV files); `(error, cause)`
     /// as a task would report the refusal.
-    fn get_object<'a>(&'a self, bucket: &'a str, key: &'a str) -> ObjectBytes<'a> {
-        let _ = (bucket, key);
+    fn get_object<'a>(
+        &'a self,
+        bucket: &'a str,
+        key: &'a str,
+        identity: Option<&'a Identity>,
+    ) -> ObjectBytes<'a> {
+        let _ = (bucket, key, identity);
         Box::pin(async { Err(("States.Runtime".to_string(), "no AWS endpoint is configured".to_string())) })
     }
 
@@ -99,20 +104,18 @@ pub trait SelfCalls: Sync {
     ) -> Pin<Box<dyn Future<Output = Result<Value, Error>> + Send + 'a>>;
 }
 
-/// A function invocation as a [`Call::Invoke`] asks for it: `asynchronous` (`InvocationType:
-/// Event`) does not wait for the function's result.
+/// A function invocation as a [`Call::Invoke`] asks for it, made as `identity` (the
+/// execution's role, for adapters that call Lambda): `asynchronous` (`InvocationType: Event`)
+/// does not wait for the function's result.
 pub async fn invoke<F: Functions>(
     functions: &F,
     function: &str,
     payload: &Value,
     timeout: Option<Duration>,
     asynchronous: bool,
+    identity: Option<&Identity>,
 ) -> FunctionOutcome {
-    if asynchronous {
-        functions.invoke_event(function, payload).await
-    } else {
-        functions.invoke(function, payload, timeout).await
-    }
+    functions.invoke_as(function, payload, timeout, asynchronous, identity).await
 }
 
 /// A Task's I/O over the runtime's ports, for one outbox action.
@@ -129,6 +132,8 @@ pub struct PortServices<'a, Q, T, F> {
     pub runtime: &'a dyn SelfCalls,
     /// The execution whose task this is.
     pub execution_arn: &'a str,
+    /// Who the task's calls are made as (the execution's role), if anyone.
+    pub identity: Option<&'a Identity>,
     /// The outbox action's id: a send's deduplication id derives from it, so a redone action
     /// sends nothing new.
     pub action_id: &'a str,
@@ -141,18 +146,20 @@ impl<Q: Queue, T: Topics, F: Functions> Services for PortServices<'_, Q, T, F> {
     async fn call(&mut self, call: &Call) -> CallResult {
         match call {
             Call::Invoke { function, payload, timeout, asynchronous } => {
-                CallResult::Function(invoke(self.functions, function, payload, *timeout, *asynchronous).await)
+                let asynchronous = *asynchronous;
+                let outcome = invoke(self.functions, function, payload, *timeout, asynchronous, self.identity).await;
+                CallResult::Function(outcome)
             }
             Call::SendMessage { queue_url, body, extra } if self.aws.routes("sqs") => {
                 let mut input = serde_json::json!({"QueueUrl": queue_url, "MessageBody": body});
                 input.as_object_mut().into_iter().for_each(|o| o.extend(extra.clone()));
-                let reply = self.aws.call(&routed("sqs", "sendMessage", input)).await;
+                let reply = self.aws.call(&routed("sqs", "sendMessage", input, self.identity)).await;
                 CallResult::Delivered(delivered("sqs", reply))
             }
             Call::Publish { topic_arn, message, extra } if self.aws.routes("sns") => {
                 let mut input = serde_json::json!({"TopicArn": topic_arn, "Message": message});
                 input.as_object_mut().into_iter().for_each(|o| o.extend(extra.clone()));
-                let reply = self.aws.call(&routed("sns", "publish", input)).await;
+                let reply = self.aws.call(&routed("sns", "publish", input, self.identity)).await;
                 CallResult::Delivered(delivered("sns", reply))
             }
             Call::Aws(call) if call.service == "sfn" => {
@@ -235,9 +242,16 @@ impl<Q: Queue, T: Topics, F: Functions> Services for PortServices<'_, Q, T, F> {
     }
 }
 
-/// An SQS send or SNS publish made through the AWS port.
-fn routed(service: &str, action: &str, input: Value) -> AwsCall {
-    AwsCall { service: service.into(), action: action.into(), input, role: None, flavour: Flavour::Optimized }
+/// An SQS send or SNS publish made through the AWS port, as `identity`.
+fn routed(service: &str, action: &str, input: Value, identity: Option<&Identity>) -> AwsCall {
+    AwsCall {
+        service: service.into(),
+        action: action.into(),
+        input,
+        role: None,
+        identity: identity.cloned(),
+        flavour: Flavour::Optimized,
+    }
 }
 
 /// A routed send's message id, or its refusal as the Java SDK v1 names it (`SQS.<Code>`,

@@ -6,9 +6,9 @@
 //! --aws-endpoint`), `AWS_ENDPOINT_URL_<SERVICE>` (`AWS_ENDPOINT_URL_DYNAMODB`,
 //! `..._SECRETS_MANAGER`), `AWS_ENDPOINT_URL`, the profile's `endpoint_url`, else AWS
 //! (`https://<prefix>.<region>.amazonaws.com`). Credentials come from the standard chain
-//! (environment, profile, SSO, container or instance role); a Task's `Credentials.RoleArn` is
-//! assumed through STS (at the same endpoint) and its credentials kept until five minutes
-//! before they expire.
+//! (environment, profile, SSO, container or instance role); calls are made as the execution's
+//! state machine role and a Task's `Credentials.RoleArn`, assumed through STS (see
+//! [`crate::roles`]).
 
 use crate::model::{self, Protocol, Service};
 use crate::wire::{self, Request, Response};
@@ -20,14 +20,14 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use serde_json::Value;
-use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
-use stepwise_asl::integrations::aws::{AwsAnswer, AwsCall, AwsFault, AwsReply, Flavour};
+use crate::roles::{AssumeIdentities, Roles};
+use stepwise_asl::integrations::aws::{AwsAnswer, AwsCall, AwsFault, AwsReply, Flavour, Identity};
 use stepwise_runtime::AwsCalls;
-use tokio::sync::{Mutex, OnceCell};
+use tokio::sync::OnceCell;
 
 type Https = hyper_rustls::HttpsConnector<HttpConnector>;
 
@@ -45,6 +45,14 @@ pub struct Settings {
     /// runtime's own queues and topics (the local runtime: yes when an endpoint is
     /// configured; the Lambda step driver: no, its queues and topics are SQS and SNS already).
     pub route_messaging: bool,
+    /// Whether Task SQS sends and SNS publishes always go through this client, whatever the
+    /// environment says: the step driver on AWS, whose Task calls are all made as the
+    /// execution's role.
+    pub messaging_always: bool,
+    /// When calls are made as the execution's identity (its state machine's role).
+    pub assume_identities: AssumeIdentities,
+    /// Told of every request sent (`service`, `Action`): the AWS adapters' request counters.
+    pub observer: Option<fn(&str, &str)>,
 }
 
 impl Settings {
@@ -56,6 +64,19 @@ impl Settings {
             region: Some(region.to_string()),
             credentials: Some(Credentials::new("test", "test", None, None, "stepwise-endpoint")),
             route_messaging: true,
+            ..Settings::default()
+        }
+    }
+
+    /// The step driver's client on AWS: calls go to AWS in `region` with the function's own
+    /// credentials, every Task call (SQS and SNS included) made as the execution's role.
+    pub fn for_aws(region: &str) -> Settings {
+        Settings {
+            region: Some(region.to_string()),
+            route_messaging: true,
+            messaging_always: true,
+            assume_identities: AssumeIdentities::Always,
+            ..Settings::default()
         }
     }
 }
@@ -65,7 +86,7 @@ pub struct SdkClient {
     settings: Settings,
     config: OnceCell<SdkConfig>,
     http: std::sync::OnceLock<Result<Client<Https, Full<Bytes>>, String>>,
-    roles: Mutex<HashMap<String, Credentials>>,
+    roles: Roles,
 }
 
 impl std::fmt::Debug for SdkClient {
@@ -98,7 +119,7 @@ impl SdkClient {
             settings,
             config: OnceCell::new(),
             http: std::sync::OnceLock::new(),
-            roles: Mutex::new(HashMap::new()),
+            roles: Roles::default(),
         }
     }
 
@@ -147,6 +168,16 @@ impl SdkClient {
         self.config().await.region().map_or_else(|| "us-east-1".to_string(), ToString::to_string)
     }
 
+    pub(crate) fn roles(&self) -> &Roles {
+        &self.roles
+    }
+
+    /// Whether an endpoint is configured for the service named `service` (its
+    /// `AWS_ENDPOINT_URL_<SERVICE>`, `AWS_ENDPOINT_URL`, or the client's own).
+    pub(crate) fn endpoint_configured_for(&self, service: &str) -> bool {
+        model::service(service).is_some_and(|svc| self.configured_endpoint(&svc).is_some())
+    }
+
     /// The endpoint explicitly configured for a service, if any.
     fn configured_endpoint(&self, svc: &Service) -> Option<String> {
         if let Some(e) = &self.settings.endpoint {
@@ -173,32 +204,13 @@ impl SdkClient {
         format!("https://{}.{region}.{domain}", svc.endpoint_prefix)
     }
 
-    async fn credentials(&self, role: Option<&str>, session: &str) -> Result<Credentials, Error> {
+    /// The configured credentials (the standard chain, or the settings').
+    pub(crate) async fn base_credentials(&self) -> Result<Credentials, Error> {
         let config = self.config().await;
         let base = config.credentials_provider().ok_or_else(|| {
             Error::Credentials("no AWS credentials: set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE".into())
         })?;
-        let Some(role) = role else {
-            return base
-                .provide_credentials()
-                .await
-                .map_err(|e| Error::Credentials(format!("no AWS credentials: {e}")));
-        };
-        let mut roles = self.roles.lock().await;
-        if let Some(c) = roles.get(role) {
-            let fresh = c.expiry().is_none_or(|t| t > SystemTime::now() + Duration::from_secs(300));
-            if fresh {
-                return Ok(c.clone());
-            }
-        }
-        let provider =
-            aws_config::sts::AssumeRoleProvider::builder(role).session_name(session).configure(config).build().await;
-        let creds = provider
-            .provide_credentials()
-            .await
-            .map_err(|e| Error::Credentials(format!("could not assume the role {role}: {}", error_chain(&e))))?;
-        roles.insert(role.to_string(), creds.clone());
-        Ok(creds)
+        base.provide_credentials().await.map_err(|e| Error::Credentials(format!("no AWS credentials: {e}")))
     }
 
     /// Calls `action` of `service` with Step Functions-named `input`; the answer in Step
@@ -210,6 +222,31 @@ impl SdkClient {
         input: &Value,
         role: Option<&str>,
     ) -> Result<Result<(Value, Response), wire::Refusal>, Error> {
+        self.call_as(service, action, input, None, role).await
+    }
+
+    /// [`SdkClient::call`] made as an execution's `identity` (when identities are assumed
+    /// here), then as `role`.
+    pub async fn call_as(
+        &self,
+        service: &str,
+        action: &str,
+        input: &Value,
+        identity: Option<&Identity>,
+        role: Option<&str>,
+    ) -> Result<Result<(Value, Response), wire::Refusal>, Error> {
+        let creds = self.credentials_for(identity, role).await?;
+        self.call_with(service, action, input, creds).await
+    }
+
+    /// [`SdkClient::call`] with these credentials.
+    pub(crate) async fn call_with(
+        &self,
+        service: &str,
+        action: &str,
+        input: &Value,
+        creds: Credentials,
+    ) -> Result<Result<(Value, Response), wire::Refusal>, Error> {
         let svc = model::service(service)
             .ok_or_else(|| Error::Unknown(format!("AWS publishes no model of a service named '{service}'")))?;
         let op = svc
@@ -217,7 +254,9 @@ impl SdkClient {
             .ok_or_else(|| Error::Unknown(format!("the service {service} has no action '{action}'")))?;
         let request = wire::build(&svc, op, input).map_err(Error::Parameters)?;
         let base = self.endpoint_for(&svc, input).await;
-        let creds = self.credentials(role, "stepwise").await?;
+        if let Some(observe) = self.settings.observer {
+            observe(&svc.id, &op.name);
+        }
         let response = self.send(&svc, &base, request, creds).await?;
         Ok(wire::parse(&svc, op, &response).map(|v| (v, response)))
     }
@@ -393,10 +432,15 @@ impl AwsCalls for SdkClient {
         crate::validate::check_result(resource, result, strict)
     }
 
-    fn get_object<'a>(&'a self, bucket: &'a str, key: &'a str) -> stepwise_runtime::services::ObjectBytes<'a> {
+    fn get_object<'a>(
+        &'a self,
+        bucket: &'a str,
+        key: &'a str,
+        identity: Option<&'a Identity>,
+    ) -> stepwise_runtime::services::ObjectBytes<'a> {
         Box::pin(async move {
             let input = serde_json::json!({"Bucket": bucket, "Key": key});
-            match SdkClient::call(self, "s3", "getObject", &input, None).await {
+            match SdkClient::call_as(self, "s3", "getObject", &input, identity, None).await {
                 Ok(Ok((_, response))) => Ok(response.body),
                 Ok(Err(refusal)) => Err((format!("S3.{}", refusal.code), refusal.message)),
                 Err(e) => Err(("S3.SdkClientException".into(), e.to_string())),
@@ -407,7 +451,8 @@ impl AwsCalls for SdkClient {
     fn call<'a>(&'a self, call: &'a AwsCall) -> Pin<Box<dyn Future<Output = AwsReply> + Send + 'a>> {
         Box::pin(async move {
             let sdk_name = model::service(&call.service).map_or_else(|| call.service.clone(), |s| s.sdk_name());
-            match SdkClient::call(self, &call.service, &call.action, &call.input, call.role.as_deref()).await {
+            let (identity, role) = (call.identity.as_ref(), call.role.as_deref());
+            match SdkClient::call_as(self, &call.service, &call.action, &call.input, identity, role).await {
                 Ok(Ok((output, response))) => AwsReply::Answer(AwsAnswer {
                     status: response.status,
                     request_id: response.request_id().unwrap_or_default().to_string(),
@@ -442,7 +487,7 @@ impl AwsCalls for SdkClient {
         if !self.settings.route_messaging {
             return false;
         }
-        if self.settings.endpoint.is_some() {
+        if self.settings.messaging_always || self.settings.endpoint.is_some() {
             return true;
         }
         model::service(service).is_some_and(|s| std::env::var(s.endpoint_env()).is_ok_and(|v| !v.trim().is_empty()))

@@ -7,8 +7,10 @@
 //! - [`wire`]: a Step Functions-named input → the service's HTTP request, the answer → Step
 //!   Functions-named output or a refusal, for the JSON 1.0/1.1, REST-JSON, REST-XML and
 //!   query protocols;
-//! - [`client`]: endpoints, credentials (the standard chain; STS AssumeRole for a Task's
-//!   `Credentials`), SigV4 signing, sending; [`SdkClient`] is the runtime's `AwsCalls` port.
+//! - [`client`]: endpoints, credentials (the standard chain), SigV4 signing, sending;
+//!   [`SdkClient`] is the runtime's `AwsCalls` port;
+//! - [`roles`]: every Task call made as the execution's state machine role (STS AssumeRole,
+//!   a session per execution, cached), and as a Task's `Credentials.RoleArn`.
 //!
 //! The optimized DynamoDB and EventBridge integrations and, where an endpoint routes them, SQS
 //! sends and SNS publishes use it too.
@@ -17,8 +19,10 @@
 pub mod client;
 pub mod logs;
 pub mod model;
+pub mod roles;
 pub mod validate;
 pub mod wire;
 pub mod xml;
 
 pub use client::{Error, SdkClient, Settings};
+pub use roles::AssumeIdentities;

@@ -1,5 +1,6 @@
 //! A local server speaking Lambda's Invoke API (`POST /2015-03-31/functions/{name}/invocations`),
-//! standing in for the functions the AWS adapters invoke.
+//! standing in for the functions the AWS adapters invoke, and the plain HTTP server under it
+//! ([`http_server`]) for tests that stand in for another service (STS refusing a role).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
@@ -59,32 +60,77 @@ fn function_name(segment: &str) -> String {
     }
 }
 
+/// A request the local server received.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// `POST`, `GET`, ...
+    pub method: String,
+    /// The path with its query.
+    pub path: String,
+    /// The headers as sent (names in the case sent).
+    pub headers: Vec<(String, String)>,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+impl Request {
+    /// A header's value (the name in any case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    /// The access key id of a SigV4 `Authorization` header (`Credential=KEY/...`).
+    pub fn access_key(&self) -> Option<&str> {
+        let auth = self.header("authorization")?;
+        let cred = auth.split("Credential=").nth(1)?;
+        cred.split('/').next()
+    }
+}
+
+/// What a [`http_server`] answers.
+pub type Handler = Arc<dyn Fn(&Request) -> Reply + Send + Sync>;
+
 /// Starts a server for `POST /2015-03-31/functions/{name}/invocations` on a free loopback
 /// port (a thread per connection, for the life of the test process); returns its base URL.
 pub fn invoke_server(route: Route) -> String {
+    http_server(Arc::new(move |req: &Request| {
+        let segments: Vec<&str> = req.path.split('?').next().unwrap_or("").split('/').collect();
+        match segments.as_slice() {
+            ["", "2015-03-31", "functions", name, "invocations"] => route(&function_name(name), &req.body),
+            _ => Reply::status(400, b"{\"message\":\"not an Invoke request\"}".to_vec()),
+        }
+    }))
+}
+
+/// Starts an HTTP/1.1 server answering every request with `handler` on a free loopback port
+/// (a thread per connection, for the life of the test process); returns its base URL.
+pub fn http_server(handler: Handler) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
     let port = listener.local_addr().expect("local address").port();
     std::thread::spawn(move || {
         for stream in listener.incoming() {
             let Ok(stream) = stream else { continue };
-            let route = route.clone();
+            let handler = handler.clone();
             std::thread::spawn(move || {
-                let _ = serve(stream, route);
+                let _ = serve(stream, handler);
             });
         }
     });
     format!("http://127.0.0.1:{port}")
 }
 
-fn serve(stream: std::net::TcpStream, route: Route) -> std::io::Result<()> {
+fn serve(stream: std::net::TcpStream, handler: Handler) -> std::io::Result<()> {
     let mut reader = BufReader::new(stream.try_clone()?);
     loop {
         let mut request_line = String::new();
         if reader.read_line(&mut request_line)? == 0 {
             return Ok(());
         }
-        let path = request_line.split_whitespace().nth(1).unwrap_or("").to_string();
+        let mut words = request_line.split_whitespace();
+        let method = words.next().unwrap_or("").to_string();
+        let path = words.next().unwrap_or("").to_string();
         let mut length = 0usize;
+        let mut headers = Vec::new();
         loop {
             let mut line = String::new();
             reader.read_line(&mut line)?;
@@ -96,25 +142,25 @@ fn serve(stream: std::net::TcpStream, route: Route) -> std::io::Result<()> {
                 if k.eq_ignore_ascii_case("content-length") {
                     length = v.trim().parse().unwrap_or(0);
                 }
+                headers.push((k.trim().to_string(), v.trim().to_string()));
             }
         }
         let mut body = vec![0; length];
         reader.read_exact(&mut body)?;
-        let segments: Vec<&str> = path.split('?').next().unwrap_or("").split('/').collect();
-        let reply = match segments.as_slice() {
-            ["", "2015-03-31", "functions", name, "invocations"] => route(&function_name(name), &body),
-            _ => Reply::status(400, b"{\"message\":\"not an Invoke request\"}".to_vec()),
-        };
+        let reply = handler(&Request { method, path, headers, body });
         let reason = match reply.status {
             200 => "OK",
+            403 => "Forbidden",
             404 => "Not Found",
             429 => "Too Many Requests",
             500 => "Internal Server Error",
             _ => "Status",
         };
+        let typed = reply.headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-type"));
         let mut head = format!(
-            "HTTP/1.1 {} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nX-Amzn-RequestId: local\r\n",
+            "HTTP/1.1 {} {reason}\r\n{}Content-Length: {}\r\nX-Amzn-RequestId: local\r\n",
             reply.status,
+            if typed { "" } else { "Content-Type: application/json\r\n" },
             reply.body.len()
         );
         for (k, v) in &reply.headers {

@@ -23,7 +23,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use stepwise_runtime::ports::{Clock, Functions, Queue, Store, Topics};
 use stepwise_runtime::Runtime;
 
-pub use invoke::{invoke_server, Reply, Route};
+pub use invoke::{http_server, invoke_server, Handler, Reply, Request, Route};
 
 /// The local AWS endpoint, or `None` (with a notice) when it is not configured. Under CI a
 /// missing endpoint fails the test instead: the AWS adapters must not go untested there.

@@ -32,6 +32,39 @@ pub enum Flavour {
     Sdk,
 }
 
+/// Who an execution's Task calls are made as: the state machine's role (`roleArn`), assumed
+/// through STS in a session named after the execution (as Step Functions and SWF run each
+/// workflow's calls with its own role). A Task's `Credentials.RoleArn` is assumed from it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Identity {
+    /// The role's ARN.
+    pub role_arn: String,
+    /// The STS session name: the execution's name, as STS allows it (`[\w+=,.@-]`, 2 to 64
+    /// characters).
+    pub session: String,
+    /// The state machine's ARN, sent as AssumeRole's `ExternalId`: a role's trust policy can
+    /// name the machines allowed to use it (`sts:ExternalId`), as `aws:SourceArn` does for
+    /// Step Functions' service principal.
+    #[serde(default)]
+    pub source_arn: String,
+}
+
+impl Identity {
+    /// The identity of an execution named `execution` of the machine `machine_arn` with role
+    /// `role_arn`.
+    pub fn of_execution(role_arn: &str, execution: &str, machine_arn: &str) -> Identity {
+        let mut session: String = execution
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() || "_+=,.@-".contains(c) { c } else { '-' })
+            .take(64)
+            .collect();
+        while session.len() < 2 {
+            session.push('-');
+        }
+        Identity { role_arn: role_arn.to_string(), session, source_arn: machine_arn.to_string() }
+    }
+}
+
 /// One call of an AWS service action.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AwsCall {
@@ -42,8 +75,12 @@ pub struct AwsCall {
     pub action: String,
     /// The state's parameters, in Step Functions' names (PascalCase members).
     pub input: Value,
-    /// `Credentials.RoleArn`: the call is made with this role's credentials.
+    /// `Credentials.RoleArn`: the call is made with this role's credentials (assumed from the
+    /// execution's identity, when there is one).
     pub role: Option<String>,
+    /// The execution's identity the call is made as; `None`: the runtime's own credentials.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<Identity>,
     /// How the answer is presented.
     pub flavour: Flavour,
 }
@@ -139,7 +176,7 @@ pub(super) fn plan(req: &TaskRequest) -> Call {
         }
     }
     let role = req.credentials.as_ref().and_then(|c| c.get("RoleArn")).and_then(Value::as_str).map(String::from);
-    Call::Aws(AwsCall { service, action, input, role, flavour })
+    Call::Aws(AwsCall { service, action, input, role, identity: req.identity.clone(), flavour })
 }
 
 /// The task's outcome from the service's answer, shaped for the flavour.
@@ -266,7 +303,7 @@ mod tests {
     use super::*;
 
     fn call(flavour: Flavour, service: &str) -> AwsCall {
-        AwsCall { service: service.into(), action: "putItem".into(), input: json!({}), role: None, flavour }
+        AwsCall { service: service.into(), action: "putItem".into(), input: json!({}), role: None, identity: None, flavour }
     }
 
     fn fault_of(code: &str, modeled: bool, sdk: &str) -> AwsFault {

@@ -182,6 +182,7 @@ mod tests {
             timeout_seconds: None,
             heartbeat_seconds: None,
             credentials: None,
+            identity: None,
         })
     }
 

@@ -20,7 +20,7 @@ use futures_util::StreamExt;
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
 use std::time::Duration;
-use stepwise_asl::integrations::aws::{AwsCall, AwsReply, Flavour};
+use stepwise_asl::integrations::aws::{AwsCall, AwsReply, Flavour, Identity};
 use stepwise_asl::map_run::{self, MapRun, RunEvent, RunStatus, CHUNK};
 use stepwise_asl::stepper::{self, Effect, Event, ExecutionInfo, MapRunChild, Status, TaskOutcome};
 use stepwise_asl::StateMachine;
@@ -62,7 +62,12 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
         env: &mut RuntimeEnv,
     ) -> Result<stepper::Transition, Error> {
         while let Some(pos) = t.effects.iter().position(|e| matches!(e, Effect::ReadItems { .. })) {
-            let Effect::ReadItems { frame, task, call, manifest } = t.effects.remove(pos) else { unreachable!() };
+            let Effect::ReadItems { frame, task, mut call, manifest } = t.effects.remove(pos) else { unreachable!() };
+            // Read as the execution's role, as its Task calls are made.
+            let info = &t.execution.info;
+            if !info.role_arn.is_empty() {
+                call.identity = Some(Identity::of_execution(&info.role_arn, &info.name, &info.state_machine_arn));
+            }
             let reply = if manifest { self.read_inventory(&call).await } else { self.read_all(&call).await };
             let next = stepper::step(machine, t.execution, Event::Items { frame, task, reply: Box::new(reply) }, env);
             t.execution = next.execution;
@@ -103,7 +108,7 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
         let mut csv = schema.join(",");
         for file in manifest.get("files").and_then(Value::as_array).into_iter().flatten() {
             let Some(key) = file.get("key").and_then(Value::as_str) else { continue };
-            let bytes = match self.aws.get_object(&bucket, key).await {
+            let bytes = match self.aws.get_object(&bucket, key, call.identity.as_ref()).await {
                 Ok(b) => b,
                 Err((error, cause)) => return AwsReply::NotSent { error, cause },
             };
@@ -497,6 +502,7 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
             action: "putObject".into(),
             input: json!({"Bucket": bucket, "Key": key, "Body": body}),
             role: None,
+            identity: None,
             flavour: Flavour::Sdk,
         };
         match self.aws.call(&call).await {

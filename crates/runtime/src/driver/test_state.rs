@@ -16,6 +16,13 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
         let region = region.unwrap_or(&self.config.region).to_string();
         let action_id = format!("test-state#{}", stepwise_asl::uuid::v4(rand::random(), rand::random()));
         let mut services = self.port_services("", &action_id);
+        // The state's calls are made as the request's role (TestState's `roleArn`).
+        let identity = req
+            .role_arn
+            .as_deref()
+            .filter(|r| !r.is_empty())
+            .map(|r| stepwise_asl::integrations::aws::Identity::of_execution(r, "test-state", ""));
+        services.identity = identity.as_ref();
         let aws = self.aws.clone();
         let check = move |resource: &str, result: &Value, mode: FieldValidation| {
             aws.check_result(resource, result, mode == FieldValidation::Strict)
