@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of the project. Installs what the tests need first (a Python venv with moto for
-# the local AWS endpoint, cfn-lint and the SAM CLI for the template), starts moto server on
-# loopback for the AWS adapter tests, and stops it at the end. CI runs this through .ci/run.
+# the local AWS endpoint, cfn-lint and the SAM CLI for the template, cargo-lambda and Zig for
+# `sam build`), starts moto server on loopback for the AWS adapter tests, and stops it at the
+# end. CI runs this through .ci/run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,9 +14,11 @@ fi
 
 # --- the Python test environment -----------------------------------------------------------
 VENV=.venv
-if [ ! -x "$VENV/bin/moto_server" ] || [ ! -x "$VENV/bin/cfn-lint" ] || [ ! -x "$VENV/bin/sam" ] || [ ! -x "$VENV/bin/aws" ]; then
+if [ ! -x "$VENV/bin/moto_server" ] || [ ! -x "$VENV/bin/cfn-lint" ] || [ ! -x "$VENV/bin/sam" ] || [ ! -x "$VENV/bin/aws" ] \
+  || [ ! -x "$VENV/bin/cargo-lambda" ] || ! "$VENV/bin/python" -c "import ziglang" 2>/dev/null; then
   python3 -m venv "$VENV"
-  "$VENV/bin/pip" install --quiet --disable-pip-version-check "moto[server]==5.2.5" "cfn-lint==1.58.0" "aws-sam-cli==1.170.0" "boto3==1.43.108" "awscli==1.46.3"
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check "moto[server]==5.2.5" "cfn-lint==1.58.0" "aws-sam-cli==1.170.0" "boto3==1.43.108" "awscli==1.46.3" \
+    "cargo-lambda==1.9.2" "ziglang==0.17.1"
 fi
 
 # --- a local AWS endpoint ----------------------------------------------------------------------
@@ -46,6 +49,12 @@ fi
 # Format and lints first: a finding fails the run (the lints are Cargo.toml's [workspace.lints]).
 cargo fmt --all --check
 cargo clippy --workspace --all-targets -- -D warnings
+# --- the Lambda packages ---------------------------------------------------------------------------
+# `sam build` of every function as a deployment builds it (release, arm64 or x86_64), each
+# bootstrap checked (scripts/sam-build.sh). Before the tests: nextest's summary must be the
+# closing line CI reads.
+bash scripts/sam-build.sh target/sam
+
 if command -v cargo-nextest >/dev/null 2>&1; then
   # doc tests first: nextest's summary must be the closing line CI reads
   cargo test --workspace --doc

@@ -8,8 +8,8 @@
 //!
 //! | item | `pk` | `sk` | attributes |
 //! |---|---|---|---|
-//! | machine | `M#{arn}` | `M` | `machine` (S, JSON) |
-//! | machine revision | `M#{arn}` | `R#{revision id}` | `machine` (S, JSON): kept after updates and deletion, for the executions that run it |
+//! | machine | `M#{arn}` | `M` | `machine` (S, JSON; B, deflated, above 100 KB: a definition may be 1 MiB) |
+//! | machine revision | `M#{arn}` | `R#{revision id}` | `machine` (as above): kept after updates and deletion, for the executions that run it |
 //! | execution | `E#{arn}` | `E` | `version` (N), `body` (B), `history_from` (N), `status` (S), `gsi1pk` = `L#{machine digest}#{shard}`, `gsi1sk` = `{start}#{name}` (start in epoch milliseconds, 13 digits, so it sorts by time), `machine_arn` (only when it is not the execution's own), `stop` (N, epoch milliseconds) and `ttl` once finished |
 //! | outbox marker | `E#{arn}` | `E#cleared` | `version` (N): the version whose outbox was done, `ttl` |
 //! | history | `E#{arn}` | `H#{from:012}` (or `H#{from:012}#{part:03}`) | `to` (N), `events` (B: deflated JSON array of the events of versions `from..=to`), `ttl` |
@@ -20,7 +20,8 @@
 //! | activity task id | `ATI#{id}` | `ATI` | `sk_of` (S), `ttl`: makes a redone schedule of the same task a no-op |
 //! | Map Run | `MR#{arn}` | `MR` | `run` (S, JSON: counts and watermarks, no per-item data), `version` (N) |
 //! | Map Run of an execution | `MRX#{execution arn}` | `R#{start ms:013}#{run arn}` | (the key is the listing) |
-//! | Map Run inputs | `MI#{run arn}` | `{chunk:08}` | `items` (B: a deflated JSON array of up to 100 child inputs), `ttl` |
+//! | Map Run inputs | `MI#{run arn}` | `{chunk:08}` | `items` (B: a deflated JSON array of up to 100 child inputs) or, above 350 KB, `parts` (N) with the data in `{chunk:08}#{part:03}` items, `ttl` |
+//! | kept step message | `Q#{key}` | `p{part:03}` | `data` (B, up to 350 KB each): a step message too big for SQS, sent as `{"stepwiseStoredStep": key}`; `ttl` |
 //!
 //! The execution's `body` is one deflate stream of three JSON documents: the state
 //! (`Execution`), the outbox, and the events of the latest commits. DynamoDB charges by the
@@ -240,6 +241,44 @@ fn history_sk(from: u64) -> String {
 
 fn deflate(json: &[u8]) -> Vec<u8> {
     miniz_oxide::deflate::compress_to_vec(json, 6)
+}
+
+/// A stored JSON document (a machine): as text, or deflated once it passes 100 KB (a definition
+/// may be 1 MiB, kept twice: as parsed and as sent; an item holds 400 KB). The encoding is
+/// deterministic, so a conditional write can compare a whole stored document.
+fn document(json: String) -> AttributeValue {
+    if json.len() <= 100_000 {
+        s(json)
+    } else {
+        b(deflate(json.as_bytes()))
+    }
+}
+
+/// `InvalidDefinition` when a machine's document would not fit in an item even deflated (a
+/// definition near 1 MiB of text that does not compress: random Comments): refused as AWS
+/// refuses a definition over its size limit, rather than failing the write.
+fn fits_an_item(json: &str) -> Result<(), Error> {
+    match document(json.to_string()) {
+        AttributeValue::B(bytes) if bytes.as_ref().len() > INLINE_LIMIT => Err(Error::invalid(
+            stepwise_runtime::Invalid::Definition,
+            format!(
+                "Invalid State Machine Definition: the definition takes {} bytes deflated; at most {INLINE_LIMIT} can be stored",
+                bytes.as_ref().len()
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// The JSON text of an attribute [`document`] wrote.
+fn document_text(item: &Item, attr: &str) -> Option<Result<String, String>> {
+    match item.get(attr)? {
+        AttributeValue::S(text) => Some(Ok(text.clone())),
+        AttributeValue::B(bytes) => {
+            Some(inflate(bytes.as_ref(), attr).and_then(|t| String::from_utf8(t).map_err(|e| format!("{attr}: {e}"))))
+        }
+        _ => None,
+    }
 }
 
 fn inflate(bytes: &[u8], what: &str) -> Result<Vec<u8>, String> {
@@ -759,9 +798,10 @@ impl DynamoStore {
                 .send();
             let page = metered!("Scan", op, Charge::Unestimated, request).map_err(|e| self.err(op, e))?;
             for item in page.items() {
-                let Some(json) = get_s(item, attr) else { continue };
+                let Some(json) = document_text(item, attr) else { continue };
+                let json = json.map_err(|e| self.corrupt(op, e))?;
                 out.push(
-                    serde_json::from_str(json)
+                    serde_json::from_str(&json)
                         .map_err(|e| self.corrupt(op, format!("a stored {attr} does not decode: {e}")))?,
                 );
             }
@@ -813,6 +853,37 @@ impl DynamoStore {
             self.put(op, item).await?;
         }
         Ok((id, chunks.len() as u32))
+    }
+
+    /// Writes `data` as items `{prefix}{i:03}` of partition `pk`, each at most [`PART`] bytes
+    /// (`data`, expiring as running executions' items do); how many.
+    async fn put_chunked(&self, op: &str, pk: String, prefix: &str, data: &[u8]) -> Result<u32, Error> {
+        let mut parts = 0;
+        for (i, chunk) in data.chunks(PART).enumerate() {
+            let mut item = key(pk.clone(), &format!("{prefix}{i:03}"));
+            item.insert("data".into(), b(chunk.to_vec()));
+            item.insert("ttl".into(), self.running_ttl());
+            self.put(op, item).await?;
+            parts += 1;
+        }
+        Ok(parts)
+    }
+
+    /// What [`DynamoStore::put_chunked`] wrote, and in how many parts (0: nothing there).
+    async fn get_chunked(&self, op: &str, pk: String, prefix: &str) -> Result<(Vec<u8>, u64), Error> {
+        let mut data = Vec::new();
+        let mut parts = 0;
+        for item in self.query_prefix(op, pk, prefix).await? {
+            let suffix = get_s(&item, "sk").and_then(|sk| sk.strip_prefix(prefix)).unwrap_or("");
+            if suffix.len() != 3 || !suffix.bytes().all(|c| c.is_ascii_digit()) {
+                continue;
+            }
+            if let Some(bytes) = get_b(&item, "data") {
+                data.extend_from_slice(bytes);
+                parts += 1;
+            }
+        }
+        Ok((data, parts))
     }
 
     /// Deletes body parts, best effort (they expire by TTL anyway).
@@ -1006,25 +1077,27 @@ impl DynamoStore {
 impl Store for DynamoStore {
     async fn put_machine(&self, machine: &Machine) -> Result<(), Error> {
         let json = serde_json::to_string(machine).map_err(|e| self.corrupt("encoding a machine", e))?;
+        fits_an_item(&json)?;
         // The revision first: a machine is never visible without its revision.
         let mut revision = key(format!("M#{}", machine.arn), &format!("R#{}", machine.revision_id));
-        revision.insert("machine".into(), s(json.clone()));
+        revision.insert("machine".into(), document(json.clone()));
         self.put("put_machine", revision).await?;
         let mut item = key(format!("M#{}", machine.arn), "M");
-        item.insert("machine".into(), s(json));
+        item.insert("machine".into(), document(json));
         self.put("put_machine", item).await
     }
 
     async fn replace_machine(&self, machine: &Machine, previous: &Machine) -> Result<(), Error> {
         let json = serde_json::to_string(machine).map_err(|e| self.corrupt("encoding a machine", e))?;
+        fits_an_item(&json)?;
         let old = serde_json::to_string(previous).map_err(|e| self.corrupt("encoding a machine", e))?;
         // The revision first: a machine is never visible without its revision.
         let mut revision = key(format!("M#{}", machine.arn), &format!("R#{}", machine.revision_id));
-        revision.insert("machine".into(), s(json.clone()));
+        revision.insert("machine".into(), document(json.clone()));
         self.put("replace_machine", revision).await?;
         let mut item = key(format!("M#{}", machine.arn), "M");
-        item.insert("machine".into(), s(json));
-        let values = HashMap::from([(":old".to_string(), s(old))]);
+        item.insert("machine".into(), document(json));
+        let values = HashMap::from([(":old".to_string(), document(old))]);
         let names = HashMap::from([("#machine".to_string(), "machine".to_string())]);
         match self.put_if("replace_machine", item, "#machine = :old", Some(values), Some(names)).await? {
             true => Ok(()),
@@ -1037,9 +1110,10 @@ impl Store for DynamoStore {
         else {
             return Ok(None);
         };
-        let json =
-            get_s(&item, "machine").ok_or_else(|| self.corrupt(arn, "machine revision item without a definition"))?;
-        serde_json::from_str(json)
+        let json = document_text(&item, "machine")
+            .ok_or_else(|| self.corrupt(arn, "machine revision item without a definition"))?
+            .map_err(|e| self.corrupt(arn, e))?;
+        serde_json::from_str(&json)
             .map(Some)
             .map_err(|e| self.corrupt(arn, format!("the stored machine revision does not decode: {e}")))
     }
@@ -1050,8 +1124,10 @@ impl Store for DynamoStore {
 
     async fn get_machine(&self, arn: &str) -> Result<Option<Machine>, Error> {
         let Some(item) = self.get("get_machine", format!("M#{arn}"), "M").await? else { return Ok(None) };
-        let json = get_s(&item, "machine").ok_or_else(|| self.corrupt(arn, "machine item without a definition"))?;
-        serde_json::from_str(json)
+        let json = document_text(&item, "machine")
+            .ok_or_else(|| self.corrupt(arn, "machine item without a definition"))?
+            .map_err(|e| self.corrupt(arn, e))?;
+        serde_json::from_str(&json)
             .map(Some)
             .map_err(|e| self.corrupt(arn, format!("the stored machine does not decode: {e}")))
     }
@@ -1201,19 +1277,47 @@ impl Store for DynamoStore {
     }
 
     async fn put_map_items(&self, run_arn: &str, chunk: u64, items: &str) -> Result<(), Error> {
+        let op = "put_map_items";
+        let data = deflate(items.as_bytes());
         let mut item = key(format!("MI#{run_arn}"), &format!("{chunk:08}"));
-        item.insert("items".into(), b(deflate(items.as_bytes())));
+        if data.len() > INLINE_LIMIT {
+            // A hundred inputs of up to 256 KiB each: in parts, written before the item naming them.
+            let parts = self.put_chunked(op, format!("MI#{run_arn}"), &format!("{chunk:08}#"), &data).await?;
+            item.insert("parts".into(), n(parts as u64));
+        } else {
+            item.insert("items".into(), b(data));
+        }
         item.insert("ttl".into(), self.running_ttl());
-        self.put("put_map_items", item).await
+        self.put(op, item).await
     }
 
     async fn get_map_items(&self, run_arn: &str, chunk: u64) -> Result<Option<String>, Error> {
-        let Some(item) = self.get("get_map_items", format!("MI#{run_arn}"), &format!("{chunk:08}")).await? else {
+        let op = "get_map_items";
+        let Some(item) = self.get(op, format!("MI#{run_arn}"), &format!("{chunk:08}")).await? else {
             return Ok(None);
         };
-        let bytes = get_b(&item, "items").ok_or_else(|| self.corrupt(run_arn, "inputs item without its items"))?;
-        let text = inflate(bytes, "a Map Run's inputs").map_err(|e| self.corrupt(run_arn, e))?;
+        let bytes = match (get_b(&item, "items"), get_n(&item, "parts")) {
+            (Some(bytes), _) => bytes.to_vec(),
+            (None, Some(parts)) => {
+                let data = self.get_chunked(op, format!("MI#{run_arn}"), &format!("{chunk:08}#")).await?;
+                if data.1 != parts {
+                    return Err(self.corrupt(run_arn, format!("inputs in {parts} parts, {} found", data.1)));
+                }
+                data.0
+            }
+            (None, None) => return Err(self.corrupt(run_arn, "inputs item without its items")),
+        };
+        let text = inflate(&bytes, "a Map Run's inputs").map_err(|e| self.corrupt(run_arn, e))?;
         String::from_utf8(text).map(Some).map_err(|e| self.corrupt(run_arn, e))
+    }
+
+    async fn put_blob(&self, key_: &str, data: &[u8]) -> Result<(), Error> {
+        self.put_chunked("put_blob", format!("Q#{key_}"), "p", data).await.map(|_| ())
+    }
+
+    async fn get_blob(&self, key_: &str) -> Result<Option<Vec<u8>>, Error> {
+        let (data, parts) = self.get_chunked("get_blob", format!("Q#{key_}"), "p").await?;
+        Ok((parts > 0).then_some(data))
     }
 
     async fn create(&self, machine_arn: &str, commit: Commit) -> Result<(), Error> {

@@ -21,15 +21,15 @@
 
 use crate::count;
 use aws_config::SdkConfig;
+use aws_sdk_lambda::config::Credentials;
 use aws_sdk_lambda::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::InvocationType;
 use aws_sdk_lambda::Client;
-use aws_sdk_lambda::config::Credentials;
 use aws_smithy_types::retry::RetryConfig;
 use serde_json::Value;
-use std::time::Duration;
 use std::sync::Arc;
+use std::time::Duration;
 use stepwise_asl::integrations::aws::Identity;
 use stepwise_asl::integrations::FunctionOutcome;
 use stepwise_runtime::ports::Functions;
@@ -213,7 +213,8 @@ impl LambdaFunctions {
                     _ => "Lambda.AWSLambdaException".to_string(),
                 };
                 let code = err.code().unwrap_or("AWSLambdaException");
-                let request = err.meta().extra("aws_request_id").or_else(|| raw.headers().get("x-amzn-RequestId")).unwrap_or("");
+                let request =
+                    err.meta().extra("aws_request_id").or_else(|| raw.headers().get("x-amzn-RequestId")).unwrap_or("");
                 error(
                     &error_type,
                     &format!(

@@ -60,6 +60,9 @@ pub struct AwsSettings {
     /// How long a received step message stays hidden (env `STEPWISE_VISIBILITY_SECONDS`,
     /// default 30 s).
     pub visibility: Duration,
+    /// What an STS session of an execution's role covers (env `STEPWISE_ROLE_SESSIONS`:
+    /// `execution`, the default, or `machine`).
+    pub role_sessions: stepwise_sdk::Sessions,
 }
 
 impl AwsSettings {
@@ -90,6 +93,10 @@ impl AwsSettings {
             step_queue_url,
             retention: Duration::from_secs(days * 24 * 3600),
             visibility,
+            role_sessions: match var("STEPWISE_ROLE_SESSIONS").as_deref() {
+                Some("machine") => stepwise_sdk::Sessions::PerMachine,
+                _ => stepwise_sdk::Sessions::PerExecution,
+            },
         }
     }
 }
@@ -124,6 +131,7 @@ pub fn aws_runtime_with(sdk: &SdkConfig, settings: &AwsSettings) -> AwsRuntime {
     // own queue, table and logs keep the function's credentials.
     let client = std::sync::Arc::new(stepwise_sdk::SdkClient::new(stepwise_sdk::Settings {
         observer: Some(count),
+        sessions: settings.role_sessions,
         ..stepwise_sdk::Settings::for_aws(&settings.region)
     }));
     let rt = Runtime::new(

@@ -99,6 +99,9 @@ fn sha256_hex(text: &str) -> String {
 }
 
 /// Whole seconds, rounded up, at most `max`.
+/// The largest message SQS takes by default (a queue's `MaximumMessageSize`: 256 KiB).
+pub const MAX_MESSAGE_BYTES: usize = 262_144;
+
 fn seconds_up(d: Duration, max: u64) -> i32 {
     let secs = d.as_secs() + u64::from(d.subsec_nanos() > 0);
     secs.min(max) as i32
@@ -224,6 +227,11 @@ impl SqsQueue {
 }
 
 impl Queue for SqsQueue {
+    /// SQS's limit for a message (and a queue's default `MaximumMessageSize`): 256 KiB.
+    fn max_body(&self) -> Option<usize> {
+        Some(MAX_MESSAGE_BYTES)
+    }
+
     async fn send(&self, queue: &str, body: &str, delay: Duration, dedup_id: Option<&str>) -> Result<String, Error> {
         let url = self.queue_url(queue).await?;
         match dedup_id {
@@ -287,12 +295,23 @@ impl Queue for SqsQueue {
         let url = self.queue_url(queue).await?;
         count("sqs", "ChangeMessageVisibility");
         let seconds = seconds_up(after, 43_200);
-        let sent =
-            self.client.change_message_visibility().queue_url(&url).receipt_handle(receipt).visibility_timeout(seconds).send().await;
+        let sent = self
+            .client
+            .change_message_visibility()
+            .queue_url(&url)
+            .receipt_handle(receipt)
+            .visibility_timeout(seconds)
+            .send()
+            .await;
         match sent {
             Ok(_) => Ok(()),
             // The receipt expired or the message was deleted meanwhile: it is back anyway, or done.
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_receipt_handle_is_invalid() || s.is_message_not_inflight()) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_receipt_handle_is_invalid() || s.is_message_not_inflight()) =>
+            {
+                Ok(())
+            }
             Err(e) => Err(messaging_error("SQS", "ChangeMessageVisibility", &url, e)),
         }
     }

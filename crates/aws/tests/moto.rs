@@ -293,7 +293,8 @@ async fn lambda_outcomes_follow_the_invoke_api() {
     if endpoint().is_none() {
         return;
     }
-    let server = invoke_server(Arc::new(|name: &str, body: &[u8]| match name {
+    let server = invoke_server(Arc::new(|name: &str, body: &[u8]| {
+        match name {
         "echo" => Reply::ok(body.to_vec()),
         "empty" => Reply::ok(Vec::new()),
         "notjson" => Reply::ok(b"<html>".to_vec()),
@@ -315,6 +316,7 @@ async fn lambda_outcomes_follow_the_invoke_api() {
         }
         _ => Reply::status(404, br#"{"Type":"User","Message":"Function not found"}"#.to_vec())
             .header("x-amzn-ErrorType", "ResourceNotFoundException"),
+    }
     }));
     let sdk = stepwise_aws::sdk_config().await;
     let conf = aws_sdk_lambda::config::Builder::from(&sdk)
@@ -345,7 +347,12 @@ async fn lambda_outcomes_follow_the_invoke_api() {
     let (t, m, _) = error_type(f.invoke("denied", &payload, None).await);
     assert_eq!(t, "Lambda.AWSLambdaException", "{m}");
     assert!(m.starts_with("User: arn:aws:sts::123456789012:assumed-role/trading/exec-1 is not authorized to perform: lambda:InvokeFunction"), "{m}");
-    assert!(m.ends_with("(Service: AWSLambda; Status Code: 403; Error Code: AccessDeniedException; Request ID: local; Proxy: null)"), "{m}");
+    assert!(
+        m.ends_with(
+            "(Service: AWSLambda; Status Code: 403; Error Code: AccessDeniedException; Request ID: local; Proxy: null)"
+        ),
+        "{m}"
+    );
     assert_eq!(f.invoke("nope", &payload, None).await, FunctionOutcome::NotFound);
     assert_eq!(f.invoke("slow", &payload, Some(Duration::from_millis(300))).await, FunctionOutcome::TimedOut);
     assert_eq!(f.invoke("slow", &payload, Some(Duration::from_secs(10))).await, FunctionOutcome::Ok(json!(1)));

@@ -1,6 +1,6 @@
-//! `stepwise policy`: the IAM policy Step Functions would generate for a definition, and the
-//! template's step driver is granted exactly that for the stock-trading definition (plus its
-//! own table and queue).
+//! `stepwise policy`: the IAM policy Step Functions would generate for a definition; the
+//! template's StockTrading role grants exactly that for the stock-trading definition, and the
+//! step driver only its own table and queue and the right to assume the machines' roles.
 
 use serde_json::{json, Value};
 use serde_yaml::Value as Yaml;
@@ -195,18 +195,21 @@ fn the_policy_template_actions_are_sams() {
     }
 }
 
+/// The sample's state machine role in the template grants exactly what `stepwise policy`
+/// prints for the example's definition: the same statements and actions, each variable's
+/// resource as the definition binds it (a function's ARN, the queue the URL names, the topic).
 #[test]
-fn the_step_driver_is_granted_what_the_definition_needs() {
+fn the_sample_machine_role_grants_exactly_what_stepwise_policy_prints() {
     let t = template();
     let resources = &t["Resources"];
     let resource_type =
         |id: &str| resources[id]["Type"].as_str().unwrap_or_else(|| panic!("no resource {id}")).to_string();
 
     // The definition the start function registers: the example's, with its variables bound by
-    // Fn::Sub to the template's resources.
-    let var =
-        &resources["StartExecutionFunction"]["Properties"]["Environment"]["Variables"]["STEPWISE_MACHINE_DEFINITION"];
-    let (name, arg) = intrinsic(var).expect("!Sub");
+    // Fn::Sub to the template's resources, run as StockTradingRole.
+    let vars = &resources["StartExecutionFunction"]["Properties"]["Environment"]["Variables"];
+    assert_eq!(referenced(&vars["STEPWISE_MACHINE_ROLE_ARN"]), ("StockTradingRole".into(), "Arn".into()));
+    let (name, arg) = intrinsic(&vars["STEPWISE_MACHINE_DEFINITION"]).expect("!Sub");
     assert_eq!(name, "Sub");
     let Yaml::Sequence(parts) = arg else { panic!("!Sub [text, variables]") };
     let text = parts[0].as_str().expect("the definition text");
@@ -214,66 +217,108 @@ fn the_step_driver_is_granted_what_the_definition_needs() {
     let example: Value =
         serde_json::from_str(&std::fs::read_to_string(repo().join(DEFINITION)).expect("definition")).expect("JSON");
     assert_eq!(in_template, example, "the template's definition is examples/stock-trading's");
-    let Yaml::Mapping(vars) = &parts[1] else { panic!("variables") };
+    let Yaml::Mapping(bindings) = &parts[1] else { panic!("variables") };
     let bound = |name: &str| -> (String, String) {
-        referenced(vars.get(name).unwrap_or_else(|| panic!("${{{name}}} is not bound in the template")))
+        referenced(bindings.get(name).unwrap_or_else(|| panic!("${{{name}}} is not bound in the template")))
     };
 
-    // `stepwise policy` on the example, its variables resolved to logical ids.
+    // `stepwise policy` on the example: each statement's action and the logical ids of its
+    // resources, a variable's as bound, named as an IAM policy names that resource.
     let printed = policy(&[DEFINITION]);
-    let mut needed = BTreeSet::new();
+    let mut wanted = Vec::new();
     for s in printed["Statement"].as_array().expect("statements") {
-        let action = s["Action"][0].as_str().expect("action").to_string();
+        assert_eq!(s["Effect"], "Allow");
+        let actions: Vec<String> =
+            s["Action"].as_array().expect("actions").iter().map(|a| a.as_str().expect("action").to_string()).collect();
+        let mut ids = Vec::new();
         for r in s["Resource"].as_array().expect("resources") {
             let r = r.as_str().expect("string");
             let name = r.strip_prefix("${").and_then(|r| r.split_once('}')).map(|(n, _)| n).expect("a variable");
             let (id, attr) = bound(name);
-            // The variable must stand for what the definition uses it as.
-            let (want_type, want_attr) = match action.as_str() {
-                "lambda:InvokeFunction" => ("AWS::Serverless::Function", "Arn"),
-                "sqs:SendMessage*" => ("AWS::SQS::Queue", "Ref"), // a queue's Ref is its URL
-                "sns:Publish" => ("AWS::SNS::Topic", "Ref"),      // a topic's Ref is its ARN
+            // The variable stands for what the definition uses it as; the role names the same
+            // resource by its ARN (a queue's Ref is its URL, so the role uses its Arn).
+            let (want_type, want_attr, role_attr) = match actions[0].as_str() {
+                "lambda:InvokeFunction" => ("AWS::Serverless::Function", "Arn", "Arn"),
+                "sqs:SendMessage*" => ("AWS::SQS::Queue", "Ref", "Arn"),
+                "sns:Publish" => ("AWS::SNS::Topic", "Ref", "Ref"), // a topic's Ref is its ARN
                 other => panic!("unexpected action {other}"),
             };
             assert_eq!((resource_type(&id).as_str(), attr.as_str()), (want_type, want_attr), "${{{name}}}");
-            needed.insert((action.clone(), id));
+            ids.push((id, role_attr.to_string()));
         }
+        wanted.push((actions, ids));
     }
-    assert_eq!(needed.len(), 6, "{needed:?}");
+    assert_eq!(wanted.iter().map(|(_, ids)| ids.len()).sum::<usize>(), 6, "{wanted:?}");
 
-    // The step driver's policies.
-    let driver = &resources["StepDriverFunction"]["Properties"];
+    // The role's one inline policy: the same statements.
+    let role = &resources["StockTradingRole"];
+    assert_eq!(role["Type"].as_str(), Some("AWS::IAM::Role"));
+    let props = &role["Properties"];
+    let policies = props["Policies"].as_sequence().expect("Policies");
+    assert_eq!(policies.len(), 1);
+    let doc = &policies[0]["PolicyDocument"];
+    let mut granted = Vec::new();
+    for s in doc["Statement"].as_sequence().expect("statements") {
+        assert_eq!(s["Effect"].as_str(), Some("Allow"));
+        let actions: Vec<String> =
+            s["Action"].as_sequence().expect("actions").iter().map(|a| a.as_str().expect("action").into()).collect();
+        let ids: Vec<(String, String)> =
+            s["Resource"].as_sequence().expect("resources").iter().map(referenced).collect();
+        granted.push((actions, ids));
+    }
+    assert_eq!(granted, wanted, "StockTradingRole's policy is `stepwise policy {DEFINITION}`");
+
+    // Assumable only by the step driver, for this one machine, and under the path the driver
+    // may assume.
+    assert_eq!(props["Path"].as_str(), Some("/stepwise/"));
+    let trust = &props["AssumeRolePolicyDocument"]["Statement"];
+    let trust = trust.as_sequence().expect("trust statements");
+    assert_eq!(trust.len(), 1);
+    assert_eq!(trust[0]["Action"].as_str(), Some("sts:AssumeRole"));
+    assert_eq!(referenced(&trust[0]["Principal"]["AWS"]), ("StepDriverFunctionRole".into(), "Arn".into()));
+    let (name, machine) = intrinsic(&trust[0]["Condition"]["StringEquals"]["sts:ExternalId"]).expect("!Sub");
+    assert_eq!(name, "Sub");
+    assert!(machine.as_str().is_some_and(|m| m.ends_with(":stateMachine:StockTrading")), "{machine:?}");
+}
+
+/// The step driver's own policy is its table and queue and the machines' roles (under the path
+/// /stepwise/): nothing a definition calls.
+#[test]
+fn the_step_driver_may_use_its_table_its_queue_and_the_machines_roles() {
+    let t = template();
+    let driver = &t["Resources"]["StepDriverFunction"]["Properties"];
     let mut granted = BTreeSet::new();
     for p in driver["Policies"].as_sequence().expect("a list of policies") {
-        let Yaml::Mapping(m) = p else { panic!("only SAM policy templates on the step driver, got {p:?}") };
+        let Yaml::Mapping(m) = p else { panic!("a policy template or statements, got {p:?}") };
         assert_eq!(m.len(), 1);
         let (name, params) = m.iter().next().expect("one");
         let name = name.as_str().expect("template name");
+        if name == "Statement" {
+            for s in params.as_sequence().expect("statements") {
+                assert_eq!(s["Effect"].as_str(), Some("Allow"));
+                let action = s["Action"].as_str().expect("one action").to_string();
+                let resource = match intrinsic(&s["Resource"]) {
+                    Some((n, Yaml::String(text))) if n == "Sub" => text.clone(),
+                    _ => referenced(&s["Resource"]).0,
+                };
+                granted.insert((action, resource));
+            }
+            continue;
+        }
         let Yaml::Mapping(params) = params else { panic!("{name} parameters") };
-        assert_eq!(params.len(), 1, "{name}");
-        let (param, value) = params.iter().next().expect("one");
-        let (id, attr) = referenced(value);
-        // Each parameter names its resource as SAM expects (a function's and table's Ref is
-        // its name; queues and topics give their names as attributes).
-        let want = match param.as_str().expect("parameter") {
-            "FunctionName" => ("AWS::Serverless::Function", "Ref"),
-            "QueueName" => ("AWS::SQS::Queue", "QueueName"),
-            "TopicName" => ("AWS::SNS::Topic", "TopicName"),
-            "TableName" => ("AWS::DynamoDB::Table", "Ref"),
-            other => panic!("unexpected parameter {other}"),
-        };
-        assert_eq!((resource_type(&id).as_str(), attr.as_str()), want, "{name}");
+        let (_, value) = params.iter().next().expect("one");
+        let (id, _) = referenced(value);
         for action in policy_template_actions(name) {
             granted.insert((action.to_string(), id.clone()));
         }
     }
-
-    // Exactly the definition's needs, plus the runtime's own table and step queue.
-    let mut expected = needed.clone();
+    let mut expected = BTreeSet::new();
     for action in policy_template_actions("DynamoDBCrudPolicy") {
         expected.insert((action.to_string(), "Table".into()));
     }
     expected.insert(("sqs:SendMessage*".into(), "StepQueue".into()));
+    expected.insert(("sqs:ChangeMessageVisibility".into(), "StepQueue".into()));
+    expected.insert(("sts:AssumeRole".into(), "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/stepwise/*".into()));
     assert_eq!(granted, expected);
 
     // The step driver consumes the step queue the others send to.

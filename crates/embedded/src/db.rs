@@ -108,6 +108,10 @@ CREATE TABLE IF NOT EXISTS map_items (
     items TEXT NOT NULL,
     PRIMARY KEY (run_arn, chunk)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS blobs (
+    key TEXT PRIMARY KEY,
+    data BLOB NOT NULL
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS subscriptions (
     topic_arn TEXT NOT NULL,
     queue TEXT NOT NULL,

@@ -536,6 +536,30 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn put_blob(&self, key: &str, data: &[u8]) -> Result<(), Error> {
+        let (key, data) = (key.to_string(), data.to_vec());
+        self.db
+            .write(KIND, "put_blob", move |tx| {
+                tx.execute(
+                    "INSERT INTO blobs (key, data) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET data = excluded.data",
+                    params![key, data],
+                )?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn get_blob(&self, key: &str) -> Result<Option<Vec<u8>>, Error> {
+        let key = key.to_string();
+        self.db
+            .read(KIND, "get_blob", move |conn| {
+                Ok(conn
+                    .query_row("SELECT data FROM blobs WHERE key = ?1", params![key], |r| r.get::<_, Vec<u8>>(0))
+                    .optional()?)
+            })
+            .await
+    }
+
     async fn list_executions(&self, query: &ExecutionQuery) -> Result<ExecutionPage, Error> {
         let ExecutionQuery { machine_arn, status, limit, page } = query.clone();
         let limit = limit.max(1);

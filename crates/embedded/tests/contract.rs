@@ -304,6 +304,7 @@ fn open_creates_the_directory_and_uses_wal() {
         [
             "activities",
             "activity_tasks",
+            "blobs",
             "executions",
             "history",
             "machine_revisions",

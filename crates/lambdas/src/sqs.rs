@@ -94,7 +94,7 @@ pub async fn step_driver<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock>(
             return run_failed.contains(message_id);
         }
         let body = record.body.as_deref().unwrap_or_default();
-        let msg: StepMessage = match serde_json::from_str(body) {
+        let msg: StepMessage = match rt.step_message(body).await {
             Ok(m) => m,
             Err(e) => {
                 let span = info_span!("step", execution_arn = Empty, state = Empty, message_id);

@@ -71,11 +71,15 @@ fn every_binary_is_a_function_built_with_cargo_lambda() {
         assert_eq!(f["Metadata"]["BuildMethod"].as_str(), Some("rust-cargolambda"), "{id}");
         assert_eq!(p["Runtime"].as_str(), Some("provided.al2023"), "{id}");
         assert_eq!(p["Handler"].as_str(), Some("bootstrap"), "{id}");
-        assert_eq!(p["Architectures"], serde_yaml::from_str::<Yaml>("[arm64]").expect("YAML"), "{id}");
+        // arm64 by default, x86_64 where the build machine lacks the aarch64 target.
+        assert_eq!(p["Architectures"], serde_yaml::from_str::<Yaml>("[!Ref Architecture]").expect("YAML"), "{id}");
         assert_eq!(p["LoggingConfig"]["LogFormat"].as_str(), Some("JSON"), "{id}");
         assert!(built.insert(f["Metadata"]["BuildProperties"]["Binary"].as_str().expect("Binary").to_string()), "{id}");
     }
     assert_eq!(built, binaries());
+    let arch = &t["Parameters"]["Architecture"];
+    assert_eq!(arch["Default"].as_str(), Some("arm64"));
+    assert_eq!(arch["AllowedValues"], serde_yaml::from_str::<Yaml>("[arm64, x86_64]").expect("YAML"));
 }
 
 #[test]

@@ -128,6 +128,26 @@ pub async fn store_contract<S: Store>(store: &S) {
     let machine = format!("contract-{run}");
     let t0 = now_ms();
 
+    // Blobs: a step message too big for its queue, kept whole (over DynamoDB's 400 KB item).
+    let big: Vec<u8> = (0..900_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    let key = format!("contract-{run}");
+    ok(store.put_blob(&key, &big).await, "put_blob");
+    ok(store.put_blob(&format!("{key}-small"), b"{}").await, "put_blob (small)");
+    let got = ok(store.get_blob(&key).await, "get_blob");
+    assert!(
+        got.as_deref() == Some(&big[..]),
+        "store contract: a blob must come back whole ({:?} bytes)",
+        got.map(|g| g.len())
+    );
+    ok(store.put_blob(&key, &big).await, "put_blob (again)");
+    assert_eq!(
+        ok(store.get_blob(&key).await, "get_blob").map(|g| g.len()),
+        Some(big.len()),
+        "store contract: putting a blob again keeps it"
+    );
+    assert_eq!(ok(store.get_blob(&format!("{key}-small")).await, "get_blob"), Some(b"{}".to_vec()));
+    assert_eq!(ok(store.get_blob(&format!("{key}-none")).await, "get_blob"), None, "store contract: no blob, None");
+
     // Machines.
     let mut m = Machine {
         arn: machine_arn(&machine),

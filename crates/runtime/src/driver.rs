@@ -27,6 +27,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use stepwise_asl::history::HistoryEvent;
+use stepwise_asl::integrations::aws::Identity;
 use stepwise_asl::integrations::states::{self, ParentTask, Started};
 use stepwise_asl::integrations::{self, Integration, InvokeContext};
 use stepwise_asl::stepper::{self, Effect, Env, Event, ExecutionInfo, Phase, TaskOutcome};
@@ -165,6 +166,9 @@ impl Env for RuntimeEnv {
 fn load(definition: &Value, express: bool) -> Result<StateMachine, Error> {
     stepwise_asl::load(definition, express).map_err(|e| Error::invalid(Invalid::Definition, e.to_string()))
 }
+
+/// The member of a step queue message that names the stored step message it stands for.
+const SPILLED: &str = "stepwiseStoredStep";
 
 /// Hex SHA-256 of a task token: what the store indexes.
 pub fn token_hash(token: &str) -> String {
@@ -499,9 +503,39 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
 
     /// Sends a step message on the step queue.
     async fn send_step(&self, msg: &StepMessage, delay: Duration, dedup: Option<&str>) -> Result<(), Error> {
-        let body = serde_json::to_string(msg).map_err(|e| Error::messaging("encoding a step message", e))?;
+        let mut body = serde_json::to_string(msg).map_err(|e| Error::messaging("encoding a step message", e))?;
+        if self.queue.max_body().is_some_and(|max| body.len() > max) {
+            // Too big for the queue (a task's output near 256 KiB, with the message around it):
+            // the store keeps it and the message carries its key. A redone send (same dedup id)
+            // writes the same blob under the same key.
+            let key = match dedup {
+                Some(d) => format!("step#{}", &token_hash(d)[..32]),
+                None => format!("step#{}", stepwise_asl::uuid::v4(rand::random(), rand::random())),
+            };
+            self.store.put_blob(&key, body.as_bytes()).await?;
+            body = serde_json::json!({ SPILLED: key }).to_string();
+        }
         self.queue.send(STEP_QUEUE, &body, delay, dedup).await?;
         Ok(())
+    }
+
+    /// The step message a queue message's body carries: the message itself, or the one kept in
+    /// the store because it was too big for the queue.
+    pub async fn step_message(&self, body: &str) -> Result<StepMessage, Error> {
+        let e = match serde_json::from_str::<StepMessage>(body) {
+            Ok(m) => return Ok(m),
+            Err(e) => e,
+        };
+        let key = serde_json::from_str::<Value>(body)
+            .ok()
+            .and_then(|v| v.get(SPILLED).and_then(Value::as_str).map(String::from))
+            .ok_or_else(|| Error::messaging("a message on the step queue is not a step message", e))?;
+        let data = self
+            .store
+            .get_blob(&key)
+            .await?
+            .ok_or_else(|| Error::messaging(format!("the step message kept as {key} is gone"), "no such blob"))?;
+        serde_json::from_slice(&data).map_err(|e| Error::messaging(format!("the step message kept as {key}"), e))
     }
 
     /// A state machine (its current revision); `StateMachineDoesNotExist` if there is none.
@@ -725,6 +759,7 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
         let outbox = outbox_of(&arn, 1, t.effects, Timers { now, virtual_now: now, scale: self.config.time_scale });
         let logged = self.log_records(&Self::machine_key(&t.execution, machine_arn), &t.execution, &t.history);
         let metrics = self.metric_records(machine_arn, &t.execution, None, &t.history);
+        let identity = Identity::of(&t.execution.info);
         let commit = Commit {
             execution: t.execution,
             expected_version: 0,
@@ -736,14 +771,14 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
             if let (Error::AlreadyExists { .. }, Some(existing)) = (&e, self.store.load(&arn).await?) {
                 // A start that died between creating and sending: a repeated start finishes it.
                 if !existing.outbox.is_empty() {
-                    self.do_actions(&arn, &existing.outbox).await?;
+                    self.do_actions(&arn, Identity::of(&existing.execution.info).as_ref(), &existing.outbox).await?;
                 }
             }
             return Err(e);
         }
         self.write_logs(&arn, logged).await;
         self.emit_metrics(metrics);
-        self.do_actions(&arn, &outbox).await?;
+        self.do_actions(&arn, identity.as_ref(), &outbox).await?;
         if !last_sends_a_message(&outbox) {
             self.store.clear_outbox(&arn, 1).await?;
         }
@@ -763,7 +798,7 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
             // second time harmless). A message sent by the outbox's last action proves it done.
             let proven = msg.origin == Some((stored.version, stored.outbox.len().saturating_sub(1)));
             if !stored.outbox.is_empty() && !proven {
-                self.do_actions(arn, &stored.outbox).await?;
+                self.do_actions(arn, Identity::of(&stored.execution.info).as_ref(), &stored.outbox).await?;
                 self.store.clear_outbox(arn, stored.version).await?;
             }
             let now = self.clock.now();
@@ -857,6 +892,7 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
         let outbox = outbox_of(&arn, version, t.effects, clock);
         let logged = self.log_records(&Self::machine_key(&t.execution, &stored.machine_arn), &t.execution, &t.history);
         let metrics = self.metric_records(&stored.machine_arn, &t.execution, resource.as_deref(), &t.history);
+        let identity = Identity::of(&t.execution.info);
         let commit = Commit {
             execution: t.execution,
             expected_version: stored.version,
@@ -869,7 +905,7 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
         self.fault(&arn, FaultPoint::AfterCommit)?;
         self.write_logs(&arn, logged).await;
         self.emit_metrics(metrics);
-        self.do_actions(&arn, &outbox).await?;
+        self.do_actions(&arn, identity.as_ref(), &outbox).await?;
         // When the last action sends a step message, that message proves the outbox done; only
         // an outbox ending otherwise (an invocation with no outcome yet, completion) is emptied
         // with a write of its own.
@@ -920,7 +956,8 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
             Some(t) => format!("{arn}#{version}#inline#{}", &token_hash(t)[..16]),
             None => format!("{arn}#{version}#inline"),
         };
-        let outcomes = self.perform(arn, &req, &action_id).await?;
+        let identity = Identity::of(&t.execution.info);
+        let outcomes = self.perform(arn, &req, &action_id, identity.as_ref()).await?;
         let stepper::Transition { mut execution, effects, mut history, mut changed_silently } = t;
         let mut effects: Vec<Effect> = effects.into_iter().filter(|e| !matches!(e, Effect::Invoke(_))).collect();
         for outcome in outcomes {
@@ -944,14 +981,15 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
 
     /// Does outbox actions in order. Every send carries the action's id (and outcome index) as
     /// its deduplication id.
-    async fn do_actions(&self, arn: &str, items: &[OutboxItem]) -> Result<(), Error> {
+    /// Task calls are made as `identity`, the execution's.
+    async fn do_actions(&self, arn: &str, identity: Option<&Identity>, items: &[OutboxItem]) -> Result<(), Error> {
         for (i, item) in items.iter().enumerate() {
             match &item.action {
                 Action::Step { message, at } => {
                     self.send_step(message, delay_until(self.clock.now(), *at), Some(&item.id)).await?;
                 }
                 Action::Invoke(req) => {
-                    let outcomes = self.perform(arn, req, &item.id).await?;
+                    let outcomes = self.perform(arn, req, &item.id, identity).await?;
                     for (k, outcome) in outcomes.into_iter().enumerate() {
                         let message = StepMessage {
                             execution_arn: arn.to_string(),
@@ -1014,10 +1052,16 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
 
     /// Performs a task integration through the ports and returns its outcomes. `action_id`
     /// (the outbox item's) deduplicates the message a redone send would repeat.
-    async fn perform(&self, arn: &str, req: &stepper::TaskRequest, action_id: &str) -> Result<Vec<TaskOutcome>, Error> {
+    async fn perform(
+        &self,
+        arn: &str,
+        req: &stepper::TaskRequest,
+        action_id: &str,
+        identity: Option<&Identity>,
+    ) -> Result<Vec<TaskOutcome>, Error> {
         let ctx = InvokeContext { region: &self.config.region, account: &self.config.account, now: self.clock.now() };
         let mut services = self.port_services(arn, action_id);
-        services.identity = req.identity.as_ref();
+        services.identity = identity;
         let outcomes = integrations::perform(req, &ctx, &mut services, &mut rand::random::<u64>).await;
         match services.failure {
             Some(e) => Err(e),
@@ -1062,11 +1106,13 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
         let mut parsed = Vec::new();
         let mut out: Vec<Option<Result<Handled, Error>>> = Vec::with_capacity(msgs.len());
         for m in msgs {
-            match serde_json::from_str::<StepMessage>(&m.body) {
+            match self.step_message(&m.body).await {
                 Ok(msg) => {
                     parsed.push((out.len(), msg));
                     out.push(None);
                 }
+                // The store could not give a kept message now: it comes back later.
+                Err(e @ Error::Storage { .. }) => out.push(Some(Err(e))),
                 Err(e) => {
                     let acked = self.queue.ack(STEP_QUEUE, &m.receipt).await;
                     out.push(Some(
@@ -1141,8 +1187,9 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
     /// Handles one received step message and acknowledges it when handled. A malformed body
     /// is acknowledged (it can never succeed) and reported.
     pub async fn process(&self, m: &crate::ports::Message) -> Result<Handled, Error> {
-        let msg: StepMessage = match serde_json::from_str(&m.body) {
+        let msg: StepMessage = match self.step_message(&m.body).await {
             Ok(msg) => msg,
+            Err(e @ Error::Storage { .. }) => return Err(e),
             Err(e) => {
                 self.queue.ack(STEP_QUEUE, &m.receipt).await?;
                 return Err(Error::messaging(format!("dropped a malformed step message {}", m.id), e));

@@ -450,6 +450,12 @@ pub trait Store: Send + Sync {
     fn put_map_items(&self, run_arn: &str, chunk: u64, items: &str) -> impl Future<Output = Result<(), Error>> + Send;
     /// Chunk `chunk` of a Map Run's child inputs.
     fn get_map_items(&self, run_arn: &str, chunk: u64) -> impl Future<Output = Result<Option<String>, Error>> + Send;
+    /// Keeps `data` under `key` at least as long as a queued message lives: the body of a step
+    /// message too big for its queue (SQS takes 256 KiB), which travels as a reference to it.
+    /// Putting the same key again writes the same data.
+    fn put_blob(&self, key: &str, data: &[u8]) -> impl Future<Output = Result<(), Error>> + Send;
+    /// What [`Store::put_blob`] kept under `key`.
+    fn get_blob(&self, key: &str) -> impl Future<Output = Result<Option<Vec<u8>>, Error>> + Send;
 }
 
 /// A message received from a queue.
@@ -487,6 +493,11 @@ pub trait Queue: Send + Sync {
     ) -> impl Future<Output = Result<Vec<Message>, Error>> + Send;
     /// Deletes a received message.
     fn ack(&self, queue: &str, receipt: &str) -> impl Future<Output = Result<(), Error>> + Send;
+    /// The largest message body the queue takes, in bytes (`None`: no limit). Bigger step
+    /// messages are kept in the store and sent as a reference ([`Store::put_blob`]).
+    fn max_body(&self) -> Option<usize> {
+        None
+    }
     /// Makes a received message visible again `after` from now (SQS's ChangeMessageVisibility):
     /// a delivery that failed comes back after a short backoff instead of the rest of its
     /// visibility timeout. A receipt that is no longer current does nothing.

@@ -26,12 +26,7 @@ pub trait AwsCalls: Send + Sync {
 
     /// An S3 object's bytes as stored (an inventory's gzipped CSV files); `(error, cause)`
     /// as a task would report the refusal.
-    fn get_object<'a>(
-        &'a self,
-        bucket: &'a str,
-        key: &'a str,
-        identity: Option<&'a Identity>,
-    ) -> ObjectBytes<'a> {
+    fn get_object<'a>(&'a self, bucket: &'a str, key: &'a str, identity: Option<&'a Identity>) -> ObjectBytes<'a> {
         let _ = (bucket, key, identity);
         Box::pin(async { Err(("States.Runtime".to_string(), "no AWS endpoint is configured".to_string())) })
     }
@@ -186,6 +181,10 @@ impl<Q: Queue, T: Topics, F: Functions> Services for PortServices<'_, Q, T, F> {
                     }
                 };
                 CallResult::Aws(reply)
+            }
+            Call::Aws(call) if call.identity.is_none() && self.identity.is_some() => {
+                let call = AwsCall { identity: self.identity.cloned(), ..call.clone() };
+                CallResult::Aws(self.aws.call(&call).await)
             }
             Call::Aws(call) => CallResult::Aws(self.aws.call(call).await),
             Call::SendMessage { queue_url, body, extra } => {

@@ -11,6 +11,7 @@
 //! [`crate::roles`]).
 
 use crate::model::{self, Protocol, Service};
+use crate::roles::{AssumeIdentities, Roles, Sessions};
 use crate::wire::{self, Request, Response};
 use aws_config::{BehaviorVersion, SdkConfig};
 use aws_credential_types::provider::ProvideCredentials;
@@ -24,7 +25,6 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
-use crate::roles::{AssumeIdentities, Roles};
 use stepwise_asl::integrations::aws::{AwsAnswer, AwsCall, AwsFault, AwsReply, Flavour, Identity};
 use stepwise_runtime::AwsCalls;
 use tokio::sync::OnceCell;
@@ -51,6 +51,8 @@ pub struct Settings {
     pub messaging_always: bool,
     /// When calls are made as the execution's identity (its state machine's role).
     pub assume_identities: AssumeIdentities,
+    /// What one STS session of an identity covers (an execution, or a machine).
+    pub sessions: Sessions,
     /// Told of every request sent (`service`, `Action`): the AWS adapters' request counters.
     pub observer: Option<fn(&str, &str)>,
 }
@@ -115,12 +117,7 @@ pub enum Error {
 impl SdkClient {
     /// A client with these settings.
     pub fn new(settings: Settings) -> SdkClient {
-        SdkClient {
-            settings,
-            config: OnceCell::new(),
-            http: std::sync::OnceLock::new(),
-            roles: Roles::default(),
-        }
+        SdkClient { settings, config: OnceCell::new(), http: std::sync::OnceLock::new(), roles: Roles::default() }
     }
 
     /// The settings.

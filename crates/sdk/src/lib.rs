@@ -25,4 +25,4 @@ pub mod wire;
 pub mod xml;
 
 pub use client::{Error, SdkClient, Settings};
-pub use roles::AssumeIdentities;
+pub use roles::{AssumeIdentities, Sessions};

@@ -42,6 +42,19 @@ pub enum AssumeIdentities {
     Never,
 }
 
+/// What an STS session of an execution's identity covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Sessions {
+    /// One session per execution, named after it (as Step Functions names them): CloudTrail
+    /// shows which execution made each call. One AssumeRole per execution and warm driver.
+    #[default]
+    PerExecution,
+    /// One session per state machine, named after it, shared by its executions: one
+    /// AssumeRole per role and warm driver an hour, for deployments whose start rate would
+    /// crowd STS's request rate (`STEPWISE_ROLE_SESSIONS=machine`).
+    PerMachine,
+}
+
 /// The cache of assumed credentials (see the module documentation).
 #[derive(Debug, Default)]
 pub(crate) struct Roles {
@@ -105,7 +118,16 @@ impl SdkClient {
         if !applies {
             return Ok(None);
         }
-        match self.assume(base, &id.role_arn, &id.session, Some(&id.source_arn)).await {
+        let machine_session;
+        let session = match self.settings().sessions {
+            Sessions::PerExecution => id.session.as_str(),
+            Sessions::PerMachine => {
+                let name = id.source_arn.rsplit(':').next().unwrap_or_default();
+                machine_session = Identity::of_execution(&id.role_arn, name, &id.source_arn).session;
+                machine_session.as_str()
+            }
+        };
+        match self.assume(base, &id.role_arn, session, Some(&id.source_arn)).await {
             Ok(c) => Ok(Some(c)),
             Err(Refused::NoSts(why)) if mode == AssumeIdentities::WhenStsConfigured => {
                 if !self.roles().no_sts.swap(true, Ordering::Relaxed) {
@@ -155,7 +177,8 @@ impl SdkClient {
                 return Err(Refused::NoSts(format!("AssumeRole answered {} {}", r.status, r.code)))
             }
             Ok(Err(r)) => {
-                let id = if r.request_id.is_empty() { String::new() } else { format!(", Request ID: {}", r.request_id) };
+                let id =
+                    if r.request_id.is_empty() { String::new() } else { format!(", Request ID: {}", r.request_id) };
                 return Err(Refused::Denied(format!(
                     "{} (Service: Sts, Status Code: {}{id})",
                     if r.message.is_empty() { &r.code } else { &r.message },
@@ -182,5 +205,11 @@ fn credentials_of(out: &Value) -> Option<Credentials> {
         .and_then(|t| chrono::DateTime::parse_from_rfc3339(&t).ok())
         .and_then(|d| u64::try_from(d.timestamp()).ok())
         .map(|s| SystemTime::UNIX_EPOCH + Duration::from_secs(s));
-    Some(Credentials::new(text("AccessKeyId")?, text("SecretAccessKey")?, text("SessionToken"), expiry, "sts-assume-role"))
+    Some(Credentials::new(
+        text("AccessKeyId")?,
+        text("SecretAccessKey")?,
+        text("SessionToken"),
+        expiry,
+        "sts-assume-role",
+    ))
 }

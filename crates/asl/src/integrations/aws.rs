@@ -50,6 +50,11 @@ pub struct Identity {
 }
 
 impl Identity {
+    /// Who an execution's Task calls are made as: its machine's role (none without one).
+    pub fn of(info: &crate::stepper::ExecutionInfo) -> Option<Identity> {
+        (!info.role_arn.is_empty()).then(|| Identity::of_execution(&info.role_arn, &info.name, &info.state_machine_arn))
+    }
+
     /// The identity of an execution named `execution` of the machine `machine_arn` with role
     /// `role_arn`.
     pub fn of_execution(role_arn: &str, execution: &str, machine_arn: &str) -> Identity {
@@ -176,7 +181,8 @@ pub(super) fn plan(req: &TaskRequest) -> Call {
         }
     }
     let role = req.credentials.as_ref().and_then(|c| c.get("RoleArn")).and_then(Value::as_str).map(String::from);
-    Call::Aws(AwsCall { service, action, input, role, identity: req.identity.clone(), flavour })
+    // The runtime makes the call as the execution's identity (`AwsCall::identity`).
+    Call::Aws(AwsCall { service, action, input, role, identity: None, flavour })
 }
 
 /// The task's outcome from the service's answer, shaped for the flavour.
@@ -303,7 +309,14 @@ mod tests {
     use super::*;
 
     fn call(flavour: Flavour, service: &str) -> AwsCall {
-        AwsCall { service: service.into(), action: "putItem".into(), input: json!({}), role: None, identity: None, flavour }
+        AwsCall {
+            service: service.into(),
+            action: "putItem".into(),
+            input: json!({}),
+            role: None,
+            identity: None,
+            flavour,
+        }
     }
 
     fn fault_of(code: &str, modeled: bool, sdk: &str) -> AwsFault {

@@ -182,7 +182,6 @@ mod tests {
             timeout_seconds: None,
             heartbeat_seconds: None,
             credentials: None,
-            identity: None,
         })
     }
 

@@ -391,7 +391,6 @@ mod tests {
             timeout_seconds: None,
             heartbeat_seconds: None,
             credentials: None,
-            identity: None,
         };
         let Call::Done(TaskOutcome::Failed { error, cause }) = plan(&req) else { panic!("not done") };
         assert_eq!(error.as_deref(), Some("States.Runtime"));

@@ -7,7 +7,6 @@
 //! classify the Resource ([`Integration::of`]) and perform the request.
 
 use super::{exceeds_size, Effect, Failure, Frame, Phase, RunningTask, Stepper, TaskOutcome, MAX_PAYLOAD_BYTES};
-use crate::integrations::aws::Identity;
 use crate::integrations::Integration;
 use crate::model::{State, TaskSpec};
 use serde::{Deserialize, Serialize};
@@ -38,19 +37,9 @@ pub struct TaskRequest {
     pub heartbeat_seconds: Option<u64>,
     /// `Credentials` resolved (`{"RoleArn": ARN}`): the call is made as that role.
     pub credentials: Option<Value>,
-    /// The execution's identity (its machine's role, a session named after it): every call of
-    /// the task is made as it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub identity: Option<Identity>,
 }
 
 impl Stepper<'_> {
-    /// Who the execution's Task calls are made as: its machine's role (none without one).
-    pub(super) fn identity(&self) -> Option<Identity> {
-        let info = &self.x.info;
-        (!info.role_arn.is_empty()).then(|| Identity::of_execution(&info.role_arn, &info.name, &info.state_machine_arn))
-    }
-
     pub(super) fn run_task(&mut self, frame: usize, st: &State, spec: &TaskSpec) -> Result<(), Failure> {
         let effective = self.effective_input(frame, st)?;
         let (integration, wait) = Integration::of(&spec.resource);
@@ -78,7 +67,6 @@ impl Stepper<'_> {
             timeout_seconds: timeout.map(|t| t.max(0) as u64),
             heartbeat_seconds: heartbeat.map(|t| t.max(0) as u64),
             credentials: credentials.clone(),
-            identity: self.identity(),
         };
         if integration == Integration::LambdaArn {
             let mut d = json!({"input": params, "inputDetails": {"truncated": false}, "resource": spec.resource});

@@ -93,6 +93,7 @@ pub fn record(m: &Message) -> SqsMessage {
         receipt_handle: Some(m.receipt.clone()),
         body: Some(m.body.clone()),
         event_source: Some("aws:sqs".into()),
+        attributes: [("ApproximateReceiveCount".to_string(), m.receive_count.to_string())].into_iter().collect(),
         ..Default::default()
     }
 }

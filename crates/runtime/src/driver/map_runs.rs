@@ -65,9 +65,7 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
             let Effect::ReadItems { frame, task, mut call, manifest } = t.effects.remove(pos) else { unreachable!() };
             // Read as the execution's role, as its Task calls are made.
             let info = &t.execution.info;
-            if !info.role_arn.is_empty() {
-                call.identity = Some(Identity::of_execution(&info.role_arn, &info.name, &info.state_machine_arn));
-            }
+            call.identity = Identity::of(info);
             let reply = if manifest { self.read_inventory(&call).await } else { self.read_all(&call).await };
             let next = stepper::step(machine, t.execution, Event::Items { frame, task, reply: Box::new(reply) }, env);
             t.execution = next.execution;
