@@ -239,7 +239,7 @@ pub async fn run_machine<S: Services>(
                     }
                 }
                 Effect::ReadItems { frame, task, call, manifest } => {
-                    let reply = match services.call(&integrations::Call::Aws(call)).await {
+                    let reply = match services.call(&integrations::Call::Aws(*call)).await {
                         _ if manifest => integrations::aws::AwsReply::NotSent {
                             error: "States.ItemReaderFailed".into(),
                             cause: "an S3 inventory (InputType MANIFEST) is read by `stepwise run` and `serve`, \

@@ -23,6 +23,9 @@ async fn runtime(label: &str, functions: &str, roles: Arc<SdkClient>) -> AwsRunt
     aws_runtime_with(&sdk, &settings).with_functions(local_lambda(&sdk, functions).with_roles(roles))
 }
 
+/// What the function server saw of an invocation: the access key, and a session token or not.
+type Invocation = (Option<String>, bool);
+
 /// Runs the execution's steps until it ends; its description.
 async fn run(rt: &AwsRuntime, arn: &str) -> Value {
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -48,7 +51,8 @@ async fn task_calls_are_made_as_the_state_machines_role() {
     if endpoint().is_none() {
         return;
     }
-    let seen: Arc<Mutex<Vec<(Option<String>, bool)>>> = Arc::default();
+    // Each invocation's access key and whether it carried a session token.
+    let seen: Arc<Mutex<Vec<Invocation>>> = Arc::default();
     let log = seen.clone();
     let functions = http_server(Arc::new(move |req: &Request| {
         let token = req.header("x-amz-security-token").is_some();

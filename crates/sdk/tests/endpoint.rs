@@ -4,8 +4,16 @@
 use serde_json::{json, Value};
 use stepwise_sdk::{SdkClient, Settings};
 
+/// A client of the local endpoint; `None` without one (a failure under CI: these tests must
+/// not go unrun there).
 fn client() -> Option<SdkClient> {
-    let url = std::env::var("AWS_ENDPOINT_URL").ok()?;
+    let Some(url) = std::env::var("AWS_ENDPOINT_URL").ok().filter(|u| !u.trim().is_empty()) else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "AWS_ENDPOINT_URL is not set: scripts/test.sh starts moto and sets it"
+        );
+        return None;
+    };
     Some(SdkClient::new(Settings::for_endpoint(&url, "us-east-1")))
 }
 
@@ -44,6 +52,44 @@ async fn calls_are_made_as_the_assumed_role() {
     assert!(assumed.contains(":assumed-role/stepwise-tasks/"), "{assumed}");
     // The second call reuses the cached credentials (same session).
     assert_eq!(who(Some(role)).await.0, assumed);
+}
+
+/// Locally, with an endpoint that offers STS, a call made as an execution's identity carries
+/// the machine role's session, named after the execution (what `stepwise serve` and `run` do
+/// for every Task call when `AWS_ENDPOINT_URL` names moto or LocalStack); a Task's
+/// `Credentials.RoleArn` is assumed from that session.
+#[tokio::test]
+async fn local_calls_are_made_as_the_executions_role_where_the_endpoint_offers_sts() {
+    let Some(sdk) = client() else {
+        eprintln!("AWS_ENDPOINT_URL is not set: the test command (scripts/test.sh) runs this test");
+        return;
+    };
+    let (me, _) = sdk.call("sts", "getCallerIdentity", &json!({}), None).await.expect("sent").expect("answered");
+    let account = me["Account"].as_str().unwrap_or_default().to_string();
+    let machine = format!("arn:aws:states:us-east-1:{account}:stateMachine:Orders");
+    let identity = stepwise_asl::integrations::aws::Identity::of_execution(
+        &format!("arn:aws:iam::{account}:role/stepwise/orders"),
+        "order 42/retry",
+        &machine,
+    );
+    let (who, _) = sdk
+        .call_as("sts", "getCallerIdentity", &json!({}), Some(&identity), None)
+        .await
+        .expect("sent")
+        .expect("answered");
+    // The session name is the execution's, with what STS does not allow replaced.
+    assert_eq!(who["Arn"], format!("arn:aws:sts::{account}:assumed-role/orders/order-42-retry"), "{who}");
+    let task_role = format!("arn:aws:iam::{account}:role/stepwise-tasks");
+    let (chained, _) = sdk
+        .call_as("sts", "getCallerIdentity", &json!({}), Some(&identity), Some(&task_role))
+        .await
+        .expect("sent")
+        .expect("answered");
+    assert_eq!(
+        chained["Arn"],
+        format!("arn:aws:sts::{account}:assumed-role/stepwise-tasks/order-42-retry"),
+        "{chained}"
+    );
 }
 
 /// JSON, REST-XML and query services round-trip through the models; refusals carry the

@@ -236,7 +236,7 @@ impl Stepper<'_> {
         match self.reader_call(frame, st, spec, effective) {
             Ok(call) => {
                 self.x.frames[frame].phase = Phase::MapRun(Box::new(MapRunWait { task, run: arn, reading: true }));
-                self.effects.push(super::Effect::ReadItems { frame, task, call, manifest });
+                self.effects.push(super::Effect::ReadItems { frame, task, call: Box::new(call), manifest });
             }
             Err(f) => self.map_run_failed(frame, f),
         }

@@ -467,8 +467,8 @@ pub enum Effect {
         frame: usize,
         /// Id to quote.
         task: u64,
-        /// The S3 call.
-        call: crate::integrations::aws::AwsCall,
+        /// The S3 call (boxed: it is the largest effect, and the rarest).
+        call: Box<crate::integrations::aws::AwsCall>,
         /// `InputType: MANIFEST`: the call reads an S3 inventory manifest; the items are the
         /// rows of the CSV files it lists, answered as one CSV whose first row is its schema.
         manifest: bool,
