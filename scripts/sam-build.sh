@@ -24,11 +24,13 @@ fi
 
 start=$(date +%s)
 # The eight binaries in one cargo invocation first (shared compilation, links in parallel); each
-# function's own `cargo lambda build` inside `sam build` then finds its binary fresh.
+# function's own `cargo lambda build` inside `sam build` then finds its binary fresh. No `-p`:
+# sam build runs at the workspace root without one, and the features cargo unifies (hence the
+# artifacts) must be the same.
 bins=$(sed -n 's/^name = "\(.*\)"$/\1/p' crates/lambdas/Cargo.toml | grep -v '^stepwise-lambdas$' | sed 's/^/--bin /' | tr '\n' ' ')
 if [ "$ARCH" = arm64 ]; then arch_flag=--arm64; else arch_flag=; fi
 # shellcheck disable=SC2086
-cargo lambda build --release $arch_flag -p stepwise-lambdas $bins
+cargo lambda build --release $arch_flag $bins
 sam build --build-dir "$OUT" --parameter-overrides "Architecture=$ARCH"
 echo "sam-build: sam build ($ARCH) took $(( $(date +%s) - start )) s"
 
