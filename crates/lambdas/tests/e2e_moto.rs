@@ -16,8 +16,7 @@
 mod common;
 
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
-use common::record;
-use lambda_runtime::{Context, LambdaEvent};
+use common::{record, sample_functions};
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -27,35 +26,7 @@ use stepwise_lambdas::{approval_callback, start_execution_sqs, step_driver};
 use stepwise_runtime::driver::{FaultHook, FaultPoint};
 use stepwise_runtime::ports::{Queue, Store, STEP_QUEUE};
 use stepwise_testkit::aws::{fresh_table, local_lambda};
-use stepwise_testkit::{endpoint, invoke_server, unique, Reply};
-
-/// The sample's Lambda handlers behind the Invoke API.
-fn sample_functions(name: &str, body: &[u8]) -> Reply {
-    let event: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
-    let rt = match tokio::runtime::Builder::new_current_thread().build() {
-        Ok(rt) => rt,
-        Err(e) => return Reply::status(500, e.to_string().into_bytes()),
-    };
-    let ev = LambdaEvent::new(event, Context::default());
-    let result = rt.block_on(async move {
-        match name {
-            "CheckStockPrice" => Some(stepwise_lambdas::check_stock_price(ev).await),
-            "GenerateBuySellRecommendation" => Some(stepwise_lambdas::generate_buy_sell_recommendation(ev).await),
-            "BuyStock" => Some(stepwise_lambdas::buy_stock(ev).await),
-            "SellStock" => Some(stepwise_lambdas::sell_stock(ev).await),
-            _ => None,
-        }
-    });
-    match result {
-        Some(Ok(v)) => Reply::ok(serde_json::to_vec(&v).unwrap_or_default()),
-        Some(Err(d)) => Reply::ok(
-            serde_json::to_vec(&json!({"errorType": d.error_type, "errorMessage": d.error_message}))
-                .unwrap_or_default(),
-        )
-        .header("X-Amz-Function-Error", "Unhandled"),
-        None => Reply::status(404, b"{}".to_vec()).header("x-amzn-ErrorType", "ResourceNotFoundException"),
-    }
-}
+use stepwise_testkit::{endpoint, invoke_server, unique};
 
 struct Setup {
     sdk: aws_config::SdkConfig,

@@ -14,9 +14,8 @@
 mod common;
 
 use aws_lambda_events::event::sqs::SqsEvent;
-use common::record;
+use common::{record, sample_functions};
 use futures_util::StreamExt;
-use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -26,39 +25,12 @@ use stepwise_lambdas::{approval_callback, step_driver};
 use stepwise_runtime::ports::{Queue, Store, STEP_QUEUE};
 use stepwise_sdk::{SdkClient, Settings};
 use stepwise_testkit::aws::{fresh_table, local_lambda};
-use stepwise_testkit::{endpoint, invoke_server, unique, Reply};
+use stepwise_testkit::{endpoint, invoke_server, unique};
 
 const DRIVERS: usize = 4;
 
 fn executions() -> usize {
     std::env::var("STEPWISE_LOAD_EXECUTIONS").ok().and_then(|v| v.parse().ok()).unwrap_or(1000)
-}
-
-/// The sample's Lambda handlers behind the Invoke API.
-fn sample_functions(name: &str, body: &[u8]) -> Reply {
-    let event: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
-    let Ok(rt) = tokio::runtime::Builder::new_current_thread().build() else {
-        return Reply::status(500, b"no runtime".to_vec());
-    };
-    let ev = LambdaEvent::new(event, Context::default());
-    let result = rt.block_on(async move {
-        match name {
-            "CheckStockPrice" => Some(stepwise_lambdas::check_stock_price(ev).await),
-            "GenerateBuySellRecommendation" => Some(stepwise_lambdas::generate_buy_sell_recommendation(ev).await),
-            "BuyStock" => Some(stepwise_lambdas::buy_stock(ev).await),
-            "SellStock" => Some(stepwise_lambdas::sell_stock(ev).await),
-            _ => None,
-        }
-    });
-    match result {
-        Some(Ok(v)) => Reply::ok(serde_json::to_vec(&v).unwrap_or_default()),
-        Some(Err(d)) => Reply::ok(
-            serde_json::to_vec(&json!({"errorType": d.error_type, "errorMessage": d.error_message}))
-                .unwrap_or_default(),
-        )
-        .header("X-Amz-Function-Error", "Unhandled"),
-        None => Reply::status(404, b"{}".to_vec()).header("x-amzn-ErrorType", "ResourceNotFoundException"),
-    }
 }
 
 /// A queue whose messages go to a new dead-letter queue after five receives; (URL, DLQ URL).

@@ -3,7 +3,8 @@
 //! process, and helpers that drive the step queue through the `step_driver` handler.
 #![allow(dead_code)]
 
-use serde_json::Value;
+use lambda_runtime::{Context, LambdaEvent};
+use serde_json::{json, Value};
 use std::path::PathBuf;
 use std::time::Duration;
 use stepwise_embedded::functions::FunctionRouter;
@@ -11,6 +12,7 @@ use stepwise_embedded::{Embedded, SqliteQueue, SqliteStore, SqliteTopics, System
 use stepwise_lambdas::{step_driver, MachineEnv, SqsEvent, SqsMessage};
 use stepwise_runtime::ports::{Message, Queue, STEP_QUEUE};
 use stepwise_runtime::{Config, Runtime};
+use stepwise_testkit::Reply;
 
 /// The runtime the tests use.
 pub type Rt = Runtime<SqliteStore, SqliteQueue, SqliteTopics, FunctionRouter, SystemClock>;
@@ -144,4 +146,32 @@ pub async fn status(rt: &Rt, arn: &str) -> String {
     let stored = rt.describe(arn).await.expect("exists");
     let v = serde_json::to_value(&stored.execution.status).expect("serializable");
     v["status"].as_str().expect("a status").to_string()
+}
+
+/// The sample's Lambda handlers behind the Invoke API.
+pub fn sample_functions(name: &str, body: &[u8]) -> Reply {
+    let event: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    let rt = match tokio::runtime::Builder::new_current_thread().build() {
+        Ok(rt) => rt,
+        Err(e) => return Reply::status(500, e.to_string().into_bytes()),
+    };
+    let ev = LambdaEvent::new(event, Context::default());
+    let result = rt.block_on(async move {
+        match name {
+            "CheckStockPrice" => Some(stepwise_lambdas::check_stock_price(ev).await),
+            "GenerateBuySellRecommendation" => Some(stepwise_lambdas::generate_buy_sell_recommendation(ev).await),
+            "BuyStock" => Some(stepwise_lambdas::buy_stock(ev).await),
+            "SellStock" => Some(stepwise_lambdas::sell_stock(ev).await),
+            _ => None,
+        }
+    });
+    match result {
+        Some(Ok(v)) => Reply::ok(serde_json::to_vec(&v).unwrap_or_default()),
+        Some(Err(d)) => Reply::ok(
+            serde_json::to_vec(&json!({"errorType": d.error_type, "errorMessage": d.error_message}))
+                .unwrap_or_default(),
+        )
+        .header("X-Amz-Function-Error", "Unhandled"),
+        None => Reply::status(404, b"{}".to_vec()).header("x-amzn-ErrorType", "ResourceNotFoundException"),
+    }
 }
