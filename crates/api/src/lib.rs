@@ -540,28 +540,17 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Api<'_, S, Q, T, F, 
             ));
         }
         let arn = self.start(b).await?.arn;
-        let deadline = Instant::now() + SYNC_LIMIT;
-        let mut pause = Duration::from_millis(1);
-        loop {
-            let stored = self.rt.describe(&arn).await?;
-            let running = matches!(stored.execution.status, Status::Running);
-            if !running || Instant::now() > deadline {
-                let mut d = self.describe_execution(&arn).await?;
-                if let Some(o) = d.as_object_mut() {
-                    o.remove("redriveCount");
-                    if running {
-                        o.insert("status".into(), "TIMED_OUT".into());
-                    }
-                    o.insert(
-                        "billingDetails".into(),
-                        json!({"billedMemoryUsedInMB": 64, "billedDurationInMilliseconds": 100}),
-                    );
-                }
-                return Ok(d);
+        let stored = self.rt.wait_for_end(&arn, SYNC_LIMIT).await?;
+        let running = matches!(stored.execution.status, Status::Running);
+        let mut d = self.describe_execution(&arn).await?;
+        if let Some(o) = d.as_object_mut() {
+            o.remove("redriveCount");
+            if running {
+                o.insert("status".into(), "TIMED_OUT".into());
             }
-            tokio::time::sleep(pause).await;
-            pause = (pause * 2).min(Duration::from_millis(20));
+            o.insert("billingDetails".into(), json!({"billedMemoryUsedInMB": 64, "billedDurationInMilliseconds": 100}));
         }
+        Ok(d)
     }
 
     /// When a finished execution stopped: its last history event's time.
@@ -595,7 +584,12 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Api<'_, S, Q, T, F, 
             d["mapRunArn"] = child.run.clone().into();
         }
         if !matches!(exec.status, Status::Running) {
-            if let Some(t) = self.stop_date(arn).await? {
+            // As stored with the execution (the history is read only when the store lacks it).
+            let stop = match stored.stop_date {
+                Some(t) => Some(t),
+                None => self.stop_date(arn).await?,
+            };
+            if let Some(t) = stop {
                 d["stopDate"] = epoch_seconds(t);
             }
         }

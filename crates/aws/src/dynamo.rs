@@ -1388,7 +1388,7 @@ impl Store for DynamoStore {
         }
     }
 
-    async fn commit(&self, commit: Commit) -> Result<(), Error> {
+    async fn commit(&self, commit: &Commit) -> Result<(), Error> {
         let op = "commit";
         let arn = commit.execution.info.execution_arn.clone();
         let expected = commit.expected_version;

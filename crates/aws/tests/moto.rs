@@ -189,7 +189,7 @@ async fn drive(
             outbox: vec![],
             tokens: vec![],
         };
-        store.commit(commit).await.expect("commit");
+        store.commit(&commit).await.expect("commit");
         history.extend(new);
     }
     history
@@ -220,13 +220,13 @@ async fn history_moves_out_of_the_execution_item_without_loss() {
         outbox: vec![],
         tokens: vec![],
     };
-    assert!(matches!(b.commit(late).await, Err(Error::Conflict { expected }) if expected == stale.version));
+    assert!(matches!(b.commit(&late).await, Err(Error::Conflict { expected }) if expected == stale.version));
     assert_eq!(a.history(&arn).await.expect("history"), expected, "a stale commit changed the history");
     // A handle that did not load the execution commits too (it reads the item first).
     let c = DynamoStore::new(a.client().clone(), a.table());
     let head = a.load(&arn).await.expect("load").expect("exists");
     let new = events(expected.len() as u64 + 1, 3, 2000);
-    c.commit(Commit {
+    c.commit(&Commit {
         execution: head.execution,
         expected_version: head.version,
         history: new.clone(),
@@ -262,7 +262,7 @@ async fn big_executions_are_kept_in_parts() {
     let loaded = a.load(&arn).await.expect("load").expect("exists");
     let small =
         Execution { input: json!({}), status: Status::Succeeded { output: json!(1) }, ..loaded.execution.clone() };
-    a.commit(Commit {
+    a.commit(&Commit {
         execution: small.clone(),
         expected_version: loaded.version,
         history: vec![],

@@ -1,19 +1,32 @@
-//! Throughput of the durable embedded runtime (SQLite file in WAL mode, one step message per
-//! transition, every commit durable), beside the raw SQLite commit rate of the same machine.
+//! Throughput and latency of the durable embedded runtime (SQLite file in WAL mode, every
+//! transition its own durable commit), beside the raw SQLite commit rate of the same machine.
 //!
 //! `cargo run --release -p stepwise-embedded --example bench_runtime [-- EXECUTIONS]`
+//!
+//! 1. Throughput: EXECUTIONS (default 200) executions of a 20-state Pass chain, then of the
+//!    stock-trading sample, started one after the other while the step driver
+//!    (`Runtime::work_until`, as `stepwise serve` runs it) works the queue; measured from the
+//!    first start to the last execution's end.
+//! 2. Latency: 200 executions of the Pass chain one at a time, each started and then awaited
+//!    (`Runtime::wait_for_end`, what StartSyncExecution does): how long after the start
+//!    returned the execution had SUCCEEDED, and start-to-end (StartSyncExecution's server time)
+//!    for a STANDARD and an EXPRESS machine.
 //!
 //! Prints one line per measurement and the process's peak resident memory.
 
 use serde_json::{json, Value};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use stepwise_embedded::functions::FunctionRouter;
 use stepwise_embedded::{Embedded, SqliteQueue, SqliteStore, SqliteTopics};
-use stepwise_runtime::ports::{Queue, SystemClock, STEP_QUEUE};
-use stepwise_runtime::{Config, Handled, Runtime};
+use stepwise_runtime::ports::{Queue, Store, SystemClock};
+use stepwise_runtime::{Config, Runtime};
 use stepwise_sample::pass_chain;
 
 type Rt = Runtime<SqliteStore, SqliteQueue, SqliteTopics, FunctionRouter, SystemClock>;
+
+const ROLE: &str = "arn:aws:iam::123456789012:role/r";
 
 fn runtime(dir: &std::path::Path) -> Rt {
     let emb = Embedded::open(dir).expect("open");
@@ -26,49 +39,47 @@ fn runtime(dir: &std::path::Path) -> Rt {
     Runtime::new(emb.store, emb.queue, emb.topics, router, SystemClock, Config::default())
 }
 
-/// Starts `n` executions and works the queues until all are done; returns (driver steps
-/// applied, states entered, seconds).
-async fn run(rt: &Rt, label: &str, definition: Value, n: usize, approve: bool) -> (usize, usize, f64) {
-    use stepwise_runtime::ports::Store;
-    let machine =
-        rt.create_machine(label, definition, "arn:aws:iam::123456789012:role/r", false).await.expect("machine").arn;
+/// Answers the sample's approval requests until `stop`.
+async fn approver(rt: Arc<Rt>, stop: Arc<AtomicBool>) {
+    while !stop.load(Ordering::Relaxed) {
+        let asks = rt.queue().receive("RequestHumanApprovalQueue", 10, Duration::from_secs(30)).await.expect("asks");
+        if asks.is_empty() {
+            rt.queue().wait("RequestHumanApprovalQueue", Duration::from_millis(5)).await;
+        }
+        for m in asks {
+            let token = stepwise_sample::approval_token(&m.body).expect("token");
+            match rt.send_task_success(&token, stepwise_sample::APPROVAL_OUTPUT).await {
+                Ok(()) => rt.queue().ack("RequestHumanApprovalQueue", &m.receipt).await.expect("ack"),
+                // The request is sent before the step that made its token commits: an answer
+                // that early is refused and the message comes back (as the sample's SQS-
+                // triggered function's does on AWS).
+                Err(stepwise_runtime::Error::NotFound { .. }) => rt
+                    .queue()
+                    .release("RequestHumanApprovalQueue", &m.receipt, Duration::from_millis(1))
+                    .await
+                    .expect("release"),
+                Err(e) => panic!("approve: {e}"),
+            }
+        }
+    }
+}
+
+/// Starts `n` executions one after the other and waits until all have ended; returns
+/// (states entered, seconds).
+async fn throughput(rt: &Arc<Rt>, label: &str, definition: Value, n: usize) -> (usize, f64) {
+    let machine = rt.create_machine(label, definition, ROLE, false).await.expect("machine").arn;
     let started = Instant::now();
     let mut arns = Vec::with_capacity(n);
     for i in 0..n {
         arns.push(rt.start_execution(&machine, &format!("e{i}"), json!({})).await.expect("start"));
     }
-    let mut applied = 0usize;
-    loop {
-        let msgs = rt.queue().receive(STEP_QUEUE, 100, Duration::from_secs(30)).await.expect("receive");
-        if msgs.is_empty() {
-            let mut asked = false;
-            if approve {
-                let asks =
-                    rt.queue().receive("RequestHumanApprovalQueue", 10, Duration::from_secs(30)).await.expect("asks");
-                for m in asks {
-                    asked = true;
-                    let token = stepwise_sample::approval_token(&m.body).expect("token");
-                    rt.send_task_success(&token, stepwise_sample::APPROVAL_OUTPUT).await.expect("approve");
-                    rt.queue().ack("RequestHumanApprovalQueue", &m.receipt).await.expect("ack");
-                }
-            }
-            if !asked {
-                break;
-            }
-            continue;
-        }
-        // As `Runtime::work_until` does: the batch's messages concurrently.
-        for outcome in futures_util::future::join_all(msgs.iter().map(|m| rt.process(m))).await {
-            if outcome.expect("process") == Handled::Applied {
-                applied += 1;
-            }
-        }
+    for arn in &arns {
+        let stored = rt.wait_for_end(arn, Duration::from_secs(120)).await.expect("wait");
+        assert_eq!(stored.execution.status.as_str(), "SUCCEEDED", "{arn}");
     }
     let secs = started.elapsed().as_secs_f64();
     let mut entered = 0;
     for arn in &arns {
-        let stored = rt.describe(arn).await.expect("describe");
-        assert_eq!(stored.execution.status.as_str(), "SUCCEEDED", "{arn}");
         entered += rt
             .store()
             .history(arn)
@@ -78,7 +89,32 @@ async fn run(rt: &Rt, label: &str, definition: Value, n: usize, approve: bool) -
             .filter(|e| e.event_type.ends_with("StateEntered"))
             .count();
     }
-    (applied, entered, secs)
+    (entered, secs)
+}
+
+/// `n` executions one at a time: (start returned → SUCCEEDED, start called → SUCCEEDED), in
+/// microseconds, sorted.
+async fn latency(rt: &Arc<Rt>, label: &str, express: bool, n: usize) -> (Vec<u64>, Vec<u64>) {
+    let machine = rt.create_machine(label, pass_chain(20), ROLE, express).await.expect("machine").arn;
+    let (mut after_start, mut whole) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    for i in 0..n {
+        let t0 = Instant::now();
+        let arn = rt.start_execution(&machine, &format!("l{i}"), json!({})).await.expect("start");
+        let t1 = Instant::now();
+        let stored = rt.wait_for_end(&arn, Duration::from_secs(10)).await.expect("wait");
+        let t2 = Instant::now();
+        assert_eq!(stored.execution.status.as_str(), "SUCCEEDED", "{arn}");
+        after_start.push((t2 - t1).as_micros() as u64);
+        whole.push((t2 - t0).as_micros() as u64);
+    }
+    after_start.sort_unstable();
+    whole.sort_unstable();
+    (after_start, whole)
+}
+
+fn pct(sorted: &[u64], p: f64) -> f64 {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i] as f64 / 1000.0
 }
 
 /// Single-row write transactions on a fresh database with the store's settings.
@@ -107,21 +143,51 @@ fn main() {
     let n: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(200);
     let dir = std::env::temp_dir().join(format!("stepwise-bench-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
+    // One thread for the async work, as `stepwise serve` on a small machine; SQLite has its own.
     let rt_tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio");
-    let rt = runtime(&dir);
+    let rt = Arc::new(runtime(&dir));
     rt_tokio.block_on(async {
-        for (label, def, approve) in [("pass-chain-20", pass_chain(20), false), ("stock-trading", stepwise_testkit::stock_trading_definition(&[]), true)] {
-            let (steps, states, secs) = run(&rt, label, def, n, approve).await;
+        let stop = Arc::new(AtomicBool::new(false));
+        let driver = {
+            let (rt, stop) = (rt.clone(), stop.clone());
+            tokio::spawn(async move { rt.work_until(|| stop.load(Ordering::Relaxed)).await })
+        };
+        let approvals = tokio::spawn(approver(rt.clone(), stop.clone()));
+        // `BENCH_ONLY=latency` or `BENCH_ONLY=throughput` runs one part (for profiling).
+        let only = std::env::var("BENCH_ONLY").unwrap_or_default();
+        let throughputs =
+            [("pass-chain-20", pass_chain(20)), ("stock-trading", stepwise_testkit::stock_trading_definition(&[]))];
+        for (label, def) in throughputs.into_iter().filter(|_| only != "latency") {
+            let (states, secs) = throughput(&rt, label, def, n).await;
             println!(
-                "{label}: {n} executions in {secs:.2} s: {:.0} state transitions/s ({states} states entered), {:.0} driver steps/s ({steps} steps, each one durable commit), {:.1} executions/s",
+                "{label}: {n} executions in {secs:.3} s: {:.0} state transitions/s ({states} states entered), {:.0} executions/s",
                 states as f64 / secs,
-                steps as f64 / secs,
                 n as f64 / secs
             );
         }
+        for (label, express) in
+            [("latency-standard", false), ("latency-express", true)].into_iter().filter(|_| only != "throughput")
+        {
+            let (after, whole) = latency(&rt, label, express, 200).await;
+            println!(
+                "{label} (20-state Pass chain, one at a time): done after the start returned: median {:.3} ms, p90 {:.3} ms, max {:.3} ms; start to done (StartSyncExecution's server time): median {:.3} ms, p90 {:.3} ms",
+                pct(&after, 0.5),
+                pct(&after, 0.9),
+                pct(&after, 1.0),
+                pct(&whole, 0.5),
+                pct(&whole, 0.9)
+            );
+        }
+        stop.store(true, Ordering::Relaxed);
+        driver.await.expect("driver").expect("work");
+        approvals.await.expect("approver");
     });
     let raw = raw_sqlite_commits(&dir, 20_000);
     println!("raw SQLite (WAL, synchronous=NORMAL) single-row commits: {raw:.0}/s");
     println!("peak resident memory: {} MiB", peak_rss_kib() / 1024);
-    let _ = std::fs::remove_dir_all(&dir);
+    if std::env::var_os("BENCH_KEEP").is_some() {
+        println!("database kept in {}", dir.display());
+    } else {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

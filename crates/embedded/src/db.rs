@@ -5,6 +5,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use stepwise_runtime::ports::{Clock, SystemClock};
@@ -17,7 +18,7 @@ pub const DB_FILE: &str = "stepwise.db";
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The schema version this crate writes (`PRAGMA user_version`).
-const SCHEMA_VERSION: i64 = 4;
+const SCHEMA_VERSION: i64 = 5;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS machines (
@@ -46,6 +47,8 @@ CREATE TABLE IF NOT EXISTS executions (
 CREATE INDEX IF NOT EXISTS executions_newest ON executions (start_time DESC, arn DESC);
 CREATE INDEX IF NOT EXISTS executions_by_machine ON executions (machine_arn, start_time DESC, arn DESC);
 CREATE INDEX IF NOT EXISTS executions_by_status ON executions (machine_arn, status, start_time DESC, arn DESC);
+-- A row per commit: `event` is the JSON array of its events, `event_id` the first one's id
+-- (before version 5, a row per event: one event object).
 CREATE TABLE IF NOT EXISTS history (
     arn TEXT NOT NULL,
     event_id INTEGER NOT NULL,
@@ -59,7 +62,7 @@ CREATE TABLE IF NOT EXISTS tokens (
 );
 CREATE TABLE IF NOT EXISTS messages (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    id TEXT NOT NULL UNIQUE,
+    id TEXT NOT NULL,
     queue TEXT NOT NULL,
     body TEXT NOT NULL,
     sent_at INTEGER NOT NULL,
@@ -71,7 +74,6 @@ CREATE TABLE IF NOT EXISTS messages (
     UNIQUE (queue, dedup_id)
 );
 CREATE INDEX IF NOT EXISTS messages_ready ON messages (queue, deleted, visible_at);
-CREATE INDEX IF NOT EXISTS messages_receipt ON messages (queue, receipt);
 CREATE TABLE IF NOT EXISTS published (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     id TEXT NOT NULL UNIQUE,
@@ -117,6 +119,45 @@ CREATE TABLE IF NOT EXISTS subscriptions (
     queue TEXT NOT NULL,
     PRIMARY KEY (topic_arn, queue)
 ) WITHOUT ROWID;
+";
+
+/// How this process's sends to one queue reach a worker waiting for it, without a query:
+/// a message visible at once wakes it, and the earliest delayed one sets when to look again.
+/// (Messages whose visibility timeout runs out come back at the worker's next poll.)
+#[derive(Debug)]
+pub(crate) struct Signal {
+    /// Told when a message visible at once is sent (a permit is kept when no one waits).
+    pub(crate) sent: tokio::sync::Notify,
+    /// When the earliest delayed message sent since the last look becomes visible (ms since
+    /// the epoch; `i64::MAX`: none).
+    pub(crate) due: std::sync::atomic::AtomicI64,
+}
+
+impl Default for Signal {
+    fn default() -> Self {
+        Signal { sent: tokio::sync::Notify::new(), due: std::sync::atomic::AtomicI64::new(i64::MAX) }
+    }
+}
+
+/// Rebuilds a version 1-4 messages table as version 5's (the indexes follow from `SCHEMA`).
+const MESSAGES_V5: &str = "
+CREATE TABLE messages_v5 (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL,
+    queue TEXT NOT NULL,
+    body TEXT NOT NULL,
+    sent_at INTEGER NOT NULL,
+    visible_at INTEGER NOT NULL,
+    receive_count INTEGER NOT NULL DEFAULT 0,
+    receipt TEXT,
+    dedup_id TEXT,
+    deleted INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (queue, dedup_id)
+);
+INSERT INTO messages_v5 SELECT seq, id, queue, body, sent_at, visible_at, receive_count, receipt, dedup_id, deleted
+    FROM messages;
+DROP TABLE messages;
+ALTER TABLE messages_v5 RENAME TO messages;
 ";
 
 /// Which runtime error a failure becomes.
@@ -183,24 +224,43 @@ type Reply = Box<dyn FnOnce(Result<(), String>) + Send>;
 /// A request for the database thread: runs on the connection inside the batch's transaction.
 type Job = Box<dyn FnOnce(&mut Connection) -> Reply + Send>;
 
+/// Up to this many requests coming together run where they are, one after the other (each
+/// ~10-50 µs): grouping pays for the thread hop only when more come at once.
+const FEW: usize = 3;
+
 /// The most requests one transaction takes.
 const MAX_BATCH: usize = 256;
 
-/// One SQLite connection, shared by the adapters made from it, owned by a database thread that
-/// **commits in groups**.
+/// One SQLite connection, shared by the adapters made from it, that **commits in groups**
+/// when requests come together and answers a lone request at once.
 ///
-/// Every request (a read or a write closure) goes to the thread, which takes all requests
-/// waiting at that moment and runs them in one transaction, each inside its own savepoint: a
-/// closure that fails is rolled back alone, as if it had had its own transaction. Answers go
-/// out after the `COMMIT`, so a write is durable when its caller hears of it, exactly as with a
-/// transaction per request. Why: a driver step is a few small writes (commit, send, ack), and
-/// SQLite's cost is per transaction (WAL frames of every touched page, locks), not per row;
-/// with many steps in flight, one transaction carries the writes of many, and the SQLite work
-/// runs on its own thread beside the async executor's.
+/// A request (a read or a write closure) that finds no other request waiting or on its way runs
+/// right where it is, in a transaction of its own: no thread hop, which is most of a lone
+/// request's time (a commit is ~10 µs of SQLite, a hop and a wake-up each way cost more). When
+/// requests come together, they go to the database thread, which takes all requests waiting at
+/// that moment and runs them in one transaction, each inside its own savepoint: a closure that
+/// fails is rolled back alone, as if it had had its own transaction. Answers go out after the
+/// `COMMIT`, so a write is durable when its caller hears of it either way. Why groups: a driver
+/// step is a few small writes, and SQLite's cost is per transaction (WAL frames of every
+/// touched page, locks), not per row; with many steps in flight one transaction carries the
+/// writes of many, and the SQLite work runs on its own thread beside the async executor's.
+///
+/// Which way a request goes is decided after a yield to the executor: every request first
+/// says it is coming ([`Db::coming`]) and yields, so requests of tasks that are ready at the
+/// same moment see each other and group; a request alone runs at once.
 pub(crate) struct Db {
+    conn: Arc<Mutex<Connection>>,
     jobs: Mutex<mpsc::Sender<(Job, bool)>>,
+    /// Requests handed to the database thread and not yet run.
+    queued: Arc<AtomicUsize>,
+    /// Requests deciding where to run.
+    coming: AtomicUsize,
     /// The clock message delays and visibility timeouts are measured with.
     clock: Mutex<Arc<dyn Clock>>,
+    /// Per queue, what a worker waiting for it waits on (see [`Signal`]).
+    signals: Mutex<std::collections::HashMap<String, Arc<Signal>>>,
+    /// Acknowledgements so far (every so many, acknowledged messages are pruned).
+    pub(crate) acks: AtomicUsize,
 }
 
 impl Db {
@@ -230,6 +290,7 @@ impl Db {
             }
         }
         conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.set_prepared_statement_cache_capacity(128);
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
         if version > SCHEMA_VERSION {
@@ -241,15 +302,39 @@ impl Db {
             // Version 2 keeps when an execution stopped, for listings.
             tx.execute_batch("ALTER TABLE executions ADD COLUMN stop_time TEXT")?;
         }
+        let has_messages: bool = tx.query_row(
+            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'messages')",
+            [],
+            |r| r.get(0),
+        )?;
+        if (1..5).contains(&version) && has_messages {
+            // Version 5: message ids are not indexed (nothing looks them up) and receipts name
+            // their row (`seq.random`), so the receipt index is gone: two index writes fewer per
+            // message. SQLite cannot drop a constraint: the table is copied.
+            tx.execute_batch(MESSAGES_V5)?;
+        }
         tx.execute_batch(SCHEMA)?;
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
         tx.commit()?;
+        let conn = Arc::new(Mutex::new(conn));
+        let queued = Arc::new(AtomicUsize::new(0));
         let (jobs, queue) = mpsc::channel();
-        std::thread::Builder::new()
-            .name("stepwise-sqlite".into())
-            .spawn(move || database_thread(conn, queue))
-            .map_err(|e| Failure::Data(format!("starting the database thread: {e}")))?;
-        Ok(Db { jobs: Mutex::new(jobs), clock: Mutex::new(Arc::new(SystemClock)) })
+        {
+            let (conn, queued) = (conn.clone(), queued.clone());
+            std::thread::Builder::new()
+                .name("stepwise-sqlite".into())
+                .spawn(move || database_thread(&conn, &queued, queue))
+                .map_err(|e| Failure::Data(format!("starting the database thread: {e}")))?;
+        }
+        Ok(Db {
+            conn,
+            jobs: Mutex::new(jobs),
+            queued,
+            coming: AtomicUsize::new(0),
+            clock: Mutex::new(Arc::new(SystemClock)),
+            signals: Mutex::default(),
+            acks: AtomicUsize::new(0),
+        })
     }
 
     /// Hands `f` to the database thread; `deliver` gets its outcome after the commit.
@@ -260,7 +345,7 @@ impl Db {
         deliver: impl FnOnce(Result<T, Failure>) + Send + 'static,
     ) -> Result<(), Failure> {
         let job: Job = Box::new(move |conn: &mut Connection| -> Reply {
-            let outcome = in_savepoint(conn, f);
+            let outcome = if write { in_savepoint(conn, f) } else { guarded(conn, f) };
             Box::new(move |committed: Result<(), String>| {
                 deliver(match (outcome, committed) {
                     (Ok(v), Ok(())) => Ok(v),
@@ -270,7 +355,11 @@ impl Db {
             })
         });
         let sender = self.jobs.lock().map_err(|_| Failure::Data("the database handle is poisoned".into()))?.clone();
-        sender.send((job, write)).map_err(|_| Failure::Data("the database thread has stopped".into()))
+        self.queued.fetch_add(1, Ordering::SeqCst);
+        sender.send((job, write)).map_err(|_| {
+            self.queued.fetch_sub(1, Ordering::SeqCst);
+            Failure::Data("the database thread has stopped".into())
+        })
     }
 
     async fn run<T: Send + 'static>(
@@ -280,6 +369,22 @@ impl Db {
         context: &str,
         f: impl FnOnce(&Connection) -> Result<T, Failure> + Send + 'static,
     ) -> Result<T, Error> {
+        // Say it, then let every other ready task run: those that also reach the database now
+        // see this one coming, and it sees them.
+        self.coming.fetch_add(1, Ordering::SeqCst);
+        tokio::task::yield_now().await;
+        let alone = self.coming.load(Ordering::SeqCst) <= FEW && self.queued.load(Ordering::SeqCst) == 0;
+        let here = match alone.then(|| self.conn.try_lock().ok()).flatten() {
+            // (Given back when another process holds the write lock: the database thread
+            // waits for it, not this async thread.)
+            Some(mut conn) => alone_transaction(&mut conn, write, f),
+            None => Err(f),
+        };
+        self.coming.fetch_sub(1, Ordering::SeqCst);
+        let f = match here {
+            Ok(r) => return r.map_err(|e| e.into_error(kind, context)),
+            Err(f) => f,
+        };
         let (tx, rx) = tokio::sync::oneshot::channel();
         self.submit(write, f, move |r| {
             let _ = tx.send(r);
@@ -351,25 +456,86 @@ impl Db {
     }
 }
 
+/// `Connection::execute` through the statement cache (parsing a statement costs more than
+/// running most of ours).
+pub(crate) fn execute<P: rusqlite::Params>(conn: &Connection, sql: &str, params: P) -> rusqlite::Result<usize> {
+    conn.prepare_cached(sql)?.execute(params)
+}
+
+/// `Connection::query_row` through the statement cache.
+pub(crate) fn query_row<T, P: rusqlite::Params, F: FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>>(
+    conn: &Connection,
+    sql: &str,
+    params: P,
+    f: F,
+) -> rusqlite::Result<T> {
+    conn.prepare_cached(sql)?.query_row(params, f)
+}
+
+/// Runs one SQL statement without parameters through the statement cache (`BEGIN`, `COMMIT`,
+/// savepoints: parsing them again every time was a visible part of a commit's cost).
+fn exec(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.execute([]).map(|_| ())
+}
+
+/// `f` in a transaction of its own, on the caller's thread. Gives `f` back, unrun, when the
+/// transaction cannot begin at once (another connection holds the write lock): the caller must
+/// not wait for that on an async thread.
+#[allow(clippy::type_complexity)]
+fn alone_transaction<T, F: FnOnce(&Connection) -> Result<T, Failure>>(
+    conn: &mut Connection,
+    write: bool,
+    f: F,
+) -> Result<Result<T, Failure>, F> {
+    if conn.busy_timeout(Duration::ZERO).is_err() {
+        return Err(f);
+    }
+    let began = exec(conn, if write { "BEGIN IMMEDIATE" } else { "BEGIN" });
+    let _ = conn.busy_timeout(BUSY_TIMEOUT);
+    if began.is_err() {
+        return Err(f);
+    }
+    let outcome = guarded(conn, f);
+    Ok(match outcome {
+        Ok(v) => match exec(conn, "COMMIT") {
+            Ok(()) => Ok(v),
+            Err(e) => {
+                let _ = exec(conn, "ROLLBACK");
+                Err(Failure::Data(format!("the transaction did not commit: SQLite: {e}")))
+            }
+        },
+        Err(e) => {
+            let _ = exec(conn, "ROLLBACK");
+            Err(e)
+        }
+    })
+}
+
+/// Runs `f`, a panic becoming an error instead of unwinding through the caller (the database
+/// thread must not die of one request).
+fn guarded<T>(conn: &Connection, f: impl FnOnce(&Connection) -> Result<T, Failure>) -> Result<T, Failure> {
+    catch_unwind(AssertUnwindSafe(|| f(conn))).unwrap_or_else(|_| Err(Failure::Data("a database request panicked".into())))
+}
+
 /// Runs `f` inside a savepoint: released when it returns `Ok`, rolled back otherwise (and when
-/// it panics, which becomes an error instead of killing the database thread).
+/// it panics).
 fn in_savepoint<T>(conn: &mut Connection, f: impl FnOnce(&Connection) -> Result<T, Failure>) -> Result<T, Failure> {
-    let sp = conn.savepoint()?;
-    let outcome = catch_unwind(AssertUnwindSafe(|| f(&sp)))
-        .unwrap_or_else(|_| Err(Failure::Data("a database request panicked".into())));
-    match outcome {
+    exec(conn, "SAVEPOINT request")?;
+    match guarded(conn, f) {
         Ok(v) => {
-            sp.commit()?;
+            exec(conn, "RELEASE request")?;
             Ok(v)
         }
-        // Dropping the savepoint rolls it back.
-        Err(e) => Err(e),
+        Err(e) => {
+            let _ = exec(conn, "ROLLBACK TO request").and_then(|()| exec(conn, "RELEASE request"));
+            Err(e)
+        }
     }
 }
 
 /// The database thread: takes every waiting request, runs them in one transaction (`BEGIN
 /// IMMEDIATE` when any writes), commits, answers them all; ends when every handle is gone.
-fn database_thread(mut conn: Connection, queue: mpsc::Receiver<(Job, bool)>) {
+fn database_thread(conn: &Mutex<Connection>, queued: &AtomicUsize, queue: mpsc::Receiver<(Job, bool)>) {
     while let Ok(first) = queue.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -378,17 +544,20 @@ fn database_thread(mut conn: Connection, queue: mpsc::Receiver<(Job, bool)>) {
                 Err(_) => break,
             }
         }
+        let taken = batch.len();
+        let mut conn = conn.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let writes = batch.iter().any(|(_, write)| *write);
         // If BEGIN fails (a busy database), the jobs still run, each in its savepoint, which
         // outside a transaction is a transaction of its own: failing them all would make a
         // busy database fatal.
-        let in_transaction = conn.execute_batch(if writes { "BEGIN IMMEDIATE" } else { "BEGIN" }).is_ok();
+        let in_transaction = exec(&conn, if writes { "BEGIN IMMEDIATE" } else { "BEGIN" }).is_ok();
         let replies: Vec<Reply> = batch.into_iter().map(|(job, _)| job(&mut conn)).collect();
-        let committed =
-            if in_transaction { conn.execute_batch("COMMIT").map_err(|e| format!("SQLite: {e}")) } else { Ok(()) };
+        let committed = if in_transaction { exec(&conn, "COMMIT").map_err(|e| format!("SQLite: {e}")) } else { Ok(()) };
         if committed.is_err() {
-            let _ = conn.execute_batch("ROLLBACK");
+            let _ = exec(&conn, "ROLLBACK");
         }
+        drop(conn);
+        queued.fetch_sub(taken, Ordering::SeqCst);
         for reply in replies {
             reply(committed.clone());
         }
@@ -405,6 +574,15 @@ impl Db {
     /// Now, in milliseconds since the epoch, by the database's clock.
     pub(crate) fn now_ms(&self) -> i64 {
         self.clock.lock().map(|c| c.now()).unwrap_or_else(|_| Utc::now()).timestamp_millis()
+    }
+
+    /// What a worker waiting for `queue` waits on, and a send to it tells.
+    pub(crate) fn signal(&self, queue: &str) -> Arc<Signal> {
+        let mut signals = self.signals.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        match signals.get(queue) {
+            Some(n) => n.clone(),
+            None => signals.entry(queue.to_string()).or_default().clone(),
+        }
     }
 
     /// Measures delays and visibility timeouts with `clock` from now on.
@@ -449,6 +627,6 @@ pub(crate) fn to_u64(v: i64) -> Result<u64, Failure> {
 
 /// A random id shaped like a UUID (version 4), from SQLite's random source.
 pub(crate) fn new_id(conn: &Connection) -> Result<String, Failure> {
-    let (hi, lo): (i64, i64) = conn.query_row("SELECT random(), random()", [], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    let (hi, lo): (i64, i64) = query_row(conn, "SELECT random(), random()", [], |r| Ok((r.get(0)?, r.get(1)?)))?;
     Ok(stepwise_asl::uuid::v4(hi as u64, lo as u64))
 }

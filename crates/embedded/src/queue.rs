@@ -1,6 +1,6 @@
 //! [`SqliteQueue`]: durable queues in SQLite.
 
-use crate::db::{duration_ms, from_ms, new_id, Db, Failure, Kind};
+use crate::db::{duration_ms, from_ms, new_id, Db, Failure, Kind, execute, query_row};
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension};
 use std::path::Path;
@@ -13,12 +13,13 @@ const KIND: Kind = Kind::Messaging;
 
 /// Queues in SQLite, with SQS's delivery model: messages become visible after their delay,
 /// a received message is hidden for its visibility timeout and delivered again unless
-/// acknowledged, and a second send with the same deduplication id (per queue, forever) is
-/// dropped.
+/// acknowledged, and a second send with the same deduplication id (per queue, within SQS
+/// FIFO's five-minute window) is dropped.
 ///
 /// Delays and visibility timeouts are stored as times, so a restarted process resumes them.
 /// Acknowledged messages are kept (marked acknowledged) so queues can be listed afterwards
-/// ([`SqliteQueue::list`]). Queues need no creation: a queue exists once a message is sent
+/// ([`SqliteQueue::list`]) until their deduplication window is over; then they are pruned.
+/// Queues need no creation: a queue exists once a message is sent
 /// to it. Cloning shares the connection.
 #[derive(Debug, Clone)]
 pub struct SqliteQueue {
@@ -79,7 +80,7 @@ impl SqliteQueue {
     pub fn next_visible_at(&self, queue: &str) -> Result<Option<DateTime<Utc>>, Error> {
         let queue = queue_name(queue).to_string();
         self.db.read_blocking(KIND, "next_visible_at", move |conn| {
-            let at: Option<i64> = conn.query_row(
+            let at: Option<i64> = query_row(conn, 
                 "SELECT MIN(visible_at) FROM messages WHERE queue = ?1 AND deleted = 0",
                 [&queue],
                 |r| r.get(0),
@@ -108,8 +109,7 @@ pub(crate) fn insert_message(
     dedup_id: Option<&str>,
 ) -> Result<String, Failure> {
     if let Some(dedup) = dedup_id {
-        let existing: Option<String> = conn
-            .query_row("SELECT id FROM messages WHERE queue = ?1 AND dedup_id = ?2", [queue, dedup], |r| r.get(0))
+        let existing: Option<String> = query_row(conn, "SELECT id FROM messages WHERE queue = ?1 AND dedup_id = ?2", [queue, dedup], |r| r.get(0))
             .optional()?;
         if let Some(id) = existing {
             return Ok(id);
@@ -125,6 +125,18 @@ pub(crate) fn insert_message(
     Ok(id)
 }
 
+/// How long a sent message's deduplication id keeps a second send out (SQS FIFO's five
+/// minutes): acknowledged messages older than this are pruned.
+pub(crate) const DEDUP_WINDOW: Duration = Duration::from_secs(300);
+
+/// One acknowledgement in this many also prunes its queue's acknowledged messages.
+const PRUNE_EVERY: usize = 512;
+
+/// The row a receipt names (`seq.random`, schema version 5); `None` for an older receipt.
+fn receipt_row(receipt: &str) -> Option<i64> {
+    receipt.split_once('.').and_then(|(seq, _)| seq.parse().ok())
+}
+
 /// A queue URL names the queue by its last path segment; a name is itself.
 fn queue_name(queue: &str) -> &str {
     if queue.starts_with("https://") || queue.starts_with("http://") {
@@ -136,10 +148,22 @@ fn queue_name(queue: &str) -> &str {
 
 impl Queue for SqliteQueue {
     async fn send(&self, queue: &str, body: &str, delay: Duration, dedup_id: Option<&str>) -> Result<String, Error> {
-        let (queue, body) = (queue_name(queue).to_string(), body.to_string());
+        let name = queue_name(queue);
+        let (queue, body) = (name.to_string(), body.to_string());
         let dedup_id = dedup_id.map(str::to_string);
         let now = self.db.now_ms();
-        self.db.write(KIND, "send", move |tx| insert_message(tx, now, &queue, &body, delay, dedup_id.as_deref())).await
+        let id = self
+            .db
+            .write(KIND, "send", move |tx| insert_message(tx, now, &queue, &body, delay, dedup_id.as_deref()))
+            .await?;
+        let signal = self.db.signal(name);
+        if delay.is_zero() {
+            // A permit is kept when no worker waits yet: the next wait returns at once.
+            signal.sent.notify_one();
+        } else {
+            signal.due.fetch_min(now.saturating_add(duration_ms(delay)), std::sync::atomic::Ordering::SeqCst);
+        }
+        Ok(id)
     }
 
     async fn receive(&self, queue: &str, max: usize, visibility: Duration) -> Result<Vec<Message>, Error> {
@@ -164,7 +188,7 @@ impl Queue for SqliteQueue {
                 };
                 let mut update = tx.prepare_cached(
                     "UPDATE messages SET visible_at = ?1, receive_count = receive_count + 1,
-                     receipt = lower(hex(randomblob(16)))
+                     receipt = seq || '.' || lower(hex(randomblob(12)))
                  WHERE seq = ?2 RETURNING receipt, receive_count",
                 )?;
                 let mut messages = Vec::with_capacity(candidates.len());
@@ -180,16 +204,53 @@ impl Queue for SqliteQueue {
 
     async fn ack(&self, queue: &str, receipt: &str) -> Result<(), Error> {
         let (queue, receipt) = (queue_name(queue).to_string(), receipt.to_string());
+        // Every so many acknowledgements, the acknowledged messages of this queue whose
+        // deduplication window is over are deleted (the queue would otherwise grow by a row per
+        // message forever).
+        let prune = (self.db.acks.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % PRUNE_EVERY == 0)
+            .then(|| self.db.now_ms().saturating_sub(duration_ms(DEDUP_WINDOW)));
         // Acknowledging twice, or with the receipt of an earlier delivery, does nothing.
         self.db
             .write(KIND, "ack", move |tx| {
-                tx.execute(
-                    "UPDATE messages SET deleted = 1 WHERE queue = ?1 AND receipt = ?2 AND deleted = 0",
-                    [&queue, &receipt],
-                )?;
+                match receipt_row(&receipt) {
+                    Some(seq) => tx
+                        .prepare_cached(
+                            "UPDATE messages SET deleted = 1 WHERE seq = ?1 AND queue = ?2 AND receipt = ?3 AND deleted = 0",
+                        )?
+                        .execute(params![seq, &queue, &receipt])?,
+                    None => execute(tx, 
+                        "UPDATE messages SET deleted = 1 WHERE queue = ?1 AND receipt = ?2 AND deleted = 0",
+                        [&queue, &receipt],
+                    )?,
+                };
+                if let Some(before) = prune {
+                    tx.prepare_cached("DELETE FROM messages WHERE queue = ?1 AND deleted = 1 AND visible_at < ?2")?
+                        .execute(params![&queue, before])?;
+                }
                 Ok(())
             })
             .await
+    }
+
+    async fn wait(&self, queue: &str, max: Duration) {
+        let signal = self.db.signal(queue_name(queue));
+        // Until the earliest delayed message sent since becomes visible, if that is sooner.
+        let due = signal.due.load(std::sync::atomic::Ordering::SeqCst);
+        let now = self.db.now_ms();
+        let max = if due <= now {
+            let _ = signal.due.compare_exchange(
+                due,
+                i64::MAX,
+                std::sync::atomic::Ordering::SeqCst,
+                std::sync::atomic::Ordering::SeqCst,
+            );
+            Duration::ZERO
+        } else {
+            max.min(Duration::from_millis(u64::try_from(due - now).unwrap_or(u64::MAX)))
+        };
+        if !max.is_zero() {
+            let _ = tokio::time::timeout(max, signal.sent.notified()).await;
+        }
     }
 
     async fn release(&self, queue: &str, receipt: &str, after: Duration) -> Result<(), Error> {
@@ -197,10 +258,16 @@ impl Queue for SqliteQueue {
         let visible_at = self.db.now_ms().saturating_add(duration_ms(after));
         self.db
             .write(KIND, "release", move |tx| {
-                tx.execute(
-                    "UPDATE messages SET visible_at = ?1 WHERE queue = ?2 AND receipt = ?3 AND deleted = 0",
-                    params![visible_at, &queue, &receipt],
-                )?;
+                match receipt_row(&receipt) {
+                    Some(seq) => execute(tx, 
+                        "UPDATE messages SET visible_at = ?1 WHERE seq = ?2 AND queue = ?3 AND receipt = ?4 AND deleted = 0",
+                        params![visible_at, seq, &queue, &receipt],
+                    )?,
+                    None => execute(tx, 
+                        "UPDATE messages SET visible_at = ?1 WHERE queue = ?2 AND receipt = ?3 AND deleted = 0",
+                        params![visible_at, &queue, &receipt],
+                    )?,
+                };
                 Ok(())
             })
             .await

@@ -1,6 +1,6 @@
 //! [`SqliteStore`]: the execution store in SQLite.
 
-use crate::db::{from_text, to_i64, to_text, to_u64, Db, Failure, Kind};
+use crate::db::{from_text, to_i64, to_text, to_u64, Db, Failure, Kind, execute, query_row};
 use rusqlite::{params, Connection, OptionalExtension, StatementStatus};
 use serde::de::DeserializeOwned;
 use std::path::Path;
@@ -67,7 +67,7 @@ impl SqliteStore {
         let arn = arn.to_string();
         self.db
             .read(KIND, op, move |conn| {
-                let json: Option<String> = conn.query_row(sql, [&arn], |r| r.get(0)).optional()?;
+                let json: Option<String> = query_row(conn, sql, [&arn], |r| r.get(0)).optional()?;
                 Ok(json.map(|j| serde_json::from_str(&j)).transpose()?)
             })
             .await
@@ -154,11 +154,12 @@ struct Rows {
 
 impl Rows {
     fn of(commit: &Commit) -> Result<Rows, Failure> {
-        let history = commit
-            .history
-            .iter()
-            .map(|e| Ok((to_i64(e.id)?, serde_json::to_string(e)?)))
-            .collect::<Result<Vec<_>, Failure>>()?;
+        // One row per commit: its events as one JSON array, keyed by the first one's id (a
+        // row per event cost an insert each; a run of Pass states commits dozens at once).
+        let history = match commit.history.first() {
+            Some(first) => vec![(to_i64(first.id)?, serde_json::to_string(&commit.history)?)],
+            None => Vec::new(),
+        };
         let tokens = commit
             .tokens
             .iter()
@@ -195,12 +196,12 @@ impl Store for SqliteStore {
         let (arn, name, created, revision) =
             (machine.arn.clone(), machine.name.clone(), to_text(machine.created), machine.revision_id.clone());
         self.db.write(KIND, "put_machine", move |tx| {
-            tx.execute(
+            execute(tx, 
                 "INSERT INTO machines (arn, name, created, machine) VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT (arn) DO UPDATE SET name = excluded.name, created = excluded.created, machine = excluded.machine",
                 params![arn, name, created, json],
             )?;
-            tx.execute(
+            execute(tx, 
                 "INSERT INTO machine_revisions (arn, revision, machine) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
                 params![arn, revision, json],
             )?;
@@ -215,14 +216,14 @@ impl Store for SqliteStore {
             (machine.arn.clone(), machine.name.clone(), to_text(machine.created), machine.revision_id.clone());
         self.db
             .write(KIND, "replace_machine", move |tx| {
-                let changed = tx.execute(
+                let changed = execute(tx, 
                     "UPDATE machines SET name = ?2, created = ?3, machine = ?4 WHERE arn = ?1 AND machine = ?5",
                     params![arn, name, created, json, old],
                 )?;
                 if changed == 0 {
                     return Err(Error::Conflict { expected: 0 }.into());
                 }
-                tx.execute(
+                execute(tx, 
                     "INSERT INTO machine_revisions (arn, revision, machine) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
                     params![arn, revision, json],
                 )?;
@@ -235,8 +236,7 @@ impl Store for SqliteStore {
         let (arn, revision_id) = (arn.to_string(), revision_id.to_string());
         self.db
             .read(KIND, "get_machine_revision", move |conn| {
-                let json: Option<String> = conn
-                    .query_row(
+                let json: Option<String> = query_row(conn, 
                         "SELECT machine FROM machine_revisions WHERE arn = ?1 AND revision = ?2",
                         [&arn, &revision_id],
                         |r| r.get(0),
@@ -251,7 +251,7 @@ impl Store for SqliteStore {
         let arn = arn.to_string();
         self.db
             .write(KIND, "delete_machine", move |tx| {
-                tx.execute("DELETE FROM machines WHERE arn = ?1", [&arn])?;
+                execute(tx, "DELETE FROM machines WHERE arn = ?1", [&arn])?;
                 Ok(())
             })
             .await
@@ -266,7 +266,7 @@ impl Store for SqliteStore {
         let (arn, created) = (activity.arn.clone(), to_text(activity.created));
         self.db
             .write(KIND, "put_activity", move |tx| {
-                tx.execute(
+                execute(tx, 
                     "INSERT INTO activities (arn, created, activity) VALUES (?1, ?2, ?3)
                      ON CONFLICT (arn) DO UPDATE SET created = excluded.created, activity = excluded.activity",
                     params![arn, created, json],
@@ -284,7 +284,7 @@ impl Store for SqliteStore {
         let arn = arn.to_string();
         self.db
             .write(KIND, "delete_activity", move |tx| {
-                tx.execute("DELETE FROM activities WHERE arn = ?1", [&arn])?;
+                execute(tx, "DELETE FROM activities WHERE arn = ?1", [&arn])?;
                 Ok(())
             })
             .await
@@ -299,7 +299,7 @@ impl Store for SqliteStore {
         let (arn, id, created) = (task.activity_arn.clone(), task.id.clone(), to_text(task.created));
         self.db
             .write(KIND, "push_activity_task", move |tx| {
-                tx.execute(
+                execute(tx, 
                     "INSERT INTO activity_tasks (activity_arn, id, created, task) VALUES (?1, ?2, ?3, ?4)
                      ON CONFLICT (id) DO NOTHING",
                     params![arn, id, created, json],
@@ -313,8 +313,7 @@ impl Store for SqliteStore {
         let arn = activity_arn.to_string();
         self.db
             .write(KIND, "take_activity_task", move |tx| {
-                let row: Option<(i64, String)> = tx
-                    .query_row(
+                let row: Option<(i64, String)> = query_row(tx, 
                         "SELECT seq, task FROM activity_tasks WHERE activity_arn = ?1 AND taken = 0
                          ORDER BY created, seq LIMIT 1",
                         [&arn],
@@ -323,7 +322,7 @@ impl Store for SqliteStore {
                     .optional()?;
                 let Some((seq, json)) = row else { return Ok(None) };
                 // Kept, marked taken: the same id pushed again (a redone schedule) stays a no-op.
-                tx.execute("UPDATE activity_tasks SET taken = 1 WHERE seq = ?1", [seq])?;
+                execute(tx, "UPDATE activity_tasks SET taken = 1 WHERE seq = ?1", [seq])?;
                 Ok(Some(serde_json::from_str(&json)?))
             })
             .await
@@ -340,7 +339,7 @@ impl Store for SqliteStore {
         let machine_arn = machine_arn.to_string();
         self.db
             .write(KIND, "create", move |tx| {
-                let inserted = tx.execute(
+                let inserted = execute(tx, 
                 "INSERT INTO executions (arn, machine_arn, name, status, start_time, version, state, outbox, stop_time)
                  VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6, ?7, ?8) ON CONFLICT (arn) DO NOTHING",
                 params![rows.arn, machine_arn, name, rows.status, start, rows.state, rows.outbox, rows.stop],
@@ -357,8 +356,7 @@ impl Store for SqliteStore {
         let arn = arn.to_string();
         self.db
             .read(KIND, "load", move |conn| {
-                let row: Option<(String, String, i64, String, Option<String>)> = conn
-                    .query_row(
+                let row: Option<(String, String, i64, String, Option<String>)> = query_row(conn, 
                         "SELECT state, machine_arn, version, outbox, stop_time FROM executions WHERE arn = ?1",
                         [&arn],
                         |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
@@ -376,12 +374,12 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn commit(&self, commit: Commit) -> Result<(), Error> {
-        let rows = Rows::of(&commit).map_err(|e| e.into_error(KIND, "commit"))?;
+    async fn commit(&self, commit: &Commit) -> Result<(), Error> {
+        let rows = Rows::of(commit).map_err(|e| e.into_error(KIND, "commit"))?;
         let expected = commit.expected_version;
         self.db
             .write(KIND, "commit", move |tx| {
-                let updated = tx.execute(
+                let updated = execute(tx, 
                     "UPDATE executions SET version = version + 1, status = ?1, state = ?2, outbox = ?3,
                  stop_time = CASE WHEN ?1 = 'RUNNING' THEN NULL ELSE coalesce(?6, stop_time) END
                  WHERE arn = ?4 AND version = ?5",
@@ -400,7 +398,7 @@ impl Store for SqliteStore {
         let arn = arn.to_string();
         self.db
             .write(KIND, "clear_outbox", move |tx| {
-                tx.execute(
+                execute(tx, 
                     "UPDATE executions SET outbox = '[]' WHERE arn = ?1 AND version = ?2 AND outbox <> '[]'",
                     params![arn, to_i64(version)?],
                 )?;
@@ -417,7 +415,13 @@ impl Store for SqliteStore {
                 let rows = stmt.query_map([&arn], |r| r.get::<_, String>(0))?;
                 let mut events = Vec::new();
                 for row in rows {
-                    events.push(serde_json::from_str(&row?)?);
+                    // A commit's events (an array), or one event (rows written before schema 5).
+                    let row = row?;
+                    if row.starts_with('[') {
+                        events.extend(serde_json::from_str::<Vec<HistoryEvent>>(&row)?);
+                    } else {
+                        events.push(serde_json::from_str(&row)?);
+                    }
                 }
                 Ok(events)
             })
@@ -429,7 +433,7 @@ impl Store for SqliteStore {
         self.db
             .read(KIND, "find_token", move |conn| {
                 let entry: Option<String> =
-                    conn.query_row("SELECT entry FROM tokens WHERE hash = ?1", [&hash], |r| r.get(0)).optional()?;
+                    query_row(conn, "SELECT entry FROM tokens WHERE hash = ?1", [&hash], |r| r.get(0)).optional()?;
                 Ok(entry.map(|e| serde_json::from_str(&e)).transpose()?)
             })
             .await
@@ -439,7 +443,7 @@ impl Store for SqliteStore {
         let hash = hash.to_string();
         self.db
             .write(KIND, "consume_token", move |tx| {
-                Ok(tx.execute("UPDATE tokens SET used = 1 WHERE hash = ?1 AND used = 0", [&hash])? == 1)
+                Ok(execute(tx, "UPDATE tokens SET used = 1 WHERE hash = ?1 AND used = 0", [&hash])? == 1)
             })
             .await
     }
@@ -449,7 +453,7 @@ impl Store for SqliteStore {
         let (arn, execution, start) = (run.arn.clone(), run.execution_arn.clone(), to_text(run.start_date));
         self.db
             .write(KIND, "create_map_run", move |tx| {
-                let n = tx.execute(
+                let n = execute(tx, 
                     "INSERT INTO map_runs (arn, execution_arn, start_time, version, run) VALUES (?1, ?2, ?3, 1, ?4)
                      ON CONFLICT (arn) DO NOTHING",
                     params![arn, execution, start, json],
@@ -463,8 +467,7 @@ impl Store for SqliteStore {
         let arn = arn.to_string();
         self.db
             .read(KIND, "load_map_run", move |conn| {
-                let row: Option<(String, i64)> = conn
-                    .query_row("SELECT run, version FROM map_runs WHERE arn = ?1", [&arn], |r| {
+                let row: Option<(String, i64)> = query_row(conn, "SELECT run, version FROM map_runs WHERE arn = ?1", [&arn], |r| {
                         Ok((r.get(0)?, r.get(1)?))
                     })
                     .optional()?;
@@ -479,7 +482,7 @@ impl Store for SqliteStore {
         let arn = run.arn.clone();
         self.db
             .write(KIND, "commit_map_run", move |tx| {
-                let n = tx.execute(
+                let n = execute(tx, 
                     "UPDATE map_runs SET run = ?1, version = version + 1 WHERE arn = ?2 AND version = ?3",
                     params![json, arn, to_i64(expected_version)?],
                 )?;
@@ -511,7 +514,7 @@ impl Store for SqliteStore {
         let (arn, items) = (run_arn.to_string(), items.to_string());
         self.db
             .write(KIND, "put_map_items", move |tx| {
-                tx.execute(
+                execute(tx, 
                     "INSERT INTO map_items (run_arn, chunk, items) VALUES (?1, ?2, ?3)
                      ON CONFLICT (run_arn, chunk) DO UPDATE SET items = excluded.items",
                     params![arn, to_i64(chunk)?, items],
@@ -525,8 +528,7 @@ impl Store for SqliteStore {
         let arn = run_arn.to_string();
         self.db
             .read(KIND, "get_map_items", move |conn| {
-                Ok(conn
-                    .query_row(
+                Ok(query_row(conn, 
                         "SELECT items FROM map_items WHERE run_arn = ?1 AND chunk = ?2",
                         params![arn, to_i64(chunk)?],
                         |r| r.get::<_, String>(0),
@@ -540,7 +542,7 @@ impl Store for SqliteStore {
         let (key, data) = (key.to_string(), data.to_vec());
         self.db
             .write(KIND, "put_blob", move |tx| {
-                tx.execute(
+                execute(tx, 
                     "INSERT INTO blobs (key, data) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET data = excluded.data",
                     params![key, data],
                 )?;
@@ -553,8 +555,7 @@ impl Store for SqliteStore {
         let key = key.to_string();
         self.db
             .read(KIND, "get_blob", move |conn| {
-                Ok(conn
-                    .query_row("SELECT data FROM blobs WHERE key = ?1", params![key], |r| r.get::<_, Vec<u8>>(0))
+                Ok(query_row(conn, "SELECT data FROM blobs WHERE key = ?1", params![key], |r| r.get::<_, Vec<u8>>(0))
                     .optional()?)
             })
             .await

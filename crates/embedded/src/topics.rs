@@ -1,6 +1,6 @@
 //! [`SqliteTopics`]: topics in SQLite, kept and listable, with queue subscriptions.
 
-use crate::db::{from_ms, new_id, Db, Kind};
+use crate::db::{execute, from_ms, new_id, Db, Kind};
 use crate::queue::insert_message;
 use chrono::{DateTime, Utc};
 use rusqlite::params;
@@ -57,7 +57,7 @@ impl SqliteTopics {
     pub fn subscribe_queue(&self, topic_arn: &str, queue: &str) -> Result<(), Error> {
         let (topic_arn, queue) = (topic_arn.to_string(), queue.to_string());
         self.db.write_blocking(KIND, "subscribe_queue", move |tx| {
-            tx.execute("INSERT OR IGNORE INTO subscriptions (topic_arn, queue) VALUES (?1, ?2)", [&topic_arn, &queue])?;
+            execute(tx, "INSERT OR IGNORE INTO subscriptions (topic_arn, queue) VALUES (?1, ?2)", [&topic_arn, &queue])?;
             Ok(())
         })
     }
@@ -66,7 +66,7 @@ impl SqliteTopics {
     pub fn unsubscribe_queue(&self, topic_arn: &str, queue: &str) -> Result<(), Error> {
         let (topic_arn, queue) = (topic_arn.to_string(), queue.to_string());
         self.db.write_blocking(KIND, "unsubscribe_queue", move |tx| {
-            tx.execute("DELETE FROM subscriptions WHERE topic_arn = ?1 AND queue = ?2", [&topic_arn, &queue])?;
+            execute(tx, "DELETE FROM subscriptions WHERE topic_arn = ?1 AND queue = ?2", [&topic_arn, &queue])?;
             Ok(())
         })
     }
@@ -118,7 +118,7 @@ impl Topics for SqliteTopics {
         self.db
             .write(KIND, "publish", move |tx| {
                 let id = new_id(tx)?;
-                tx.execute(
+                execute(tx, 
                     "INSERT INTO published (id, topic_arn, message, published_at) VALUES (?1, ?2, ?3, ?4)",
                     params![id, &topic_arn, &message, now],
                 )?;
@@ -128,11 +128,17 @@ impl Topics for SqliteTopics {
                     let rows = stmt.query_map([&topic_arn], |r| r.get::<_, String>(0))?;
                     rows.collect::<Result<Vec<_>, _>>()?
                 };
-                for queue in queues {
-                    insert_message(tx, now, &queue, &message, Duration::ZERO, None)?;
+                for queue in &queues {
+                    insert_message(tx, now, queue, &message, Duration::ZERO, None)?;
                 }
-                Ok(id)
+                Ok((id, queues))
             })
             .await
+            .map(|(id, queues)| {
+                for queue in queues {
+                    self.db.signal(&queue).sent.notify_one();
+                }
+                id
+            })
     }
 }

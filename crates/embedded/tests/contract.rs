@@ -175,7 +175,7 @@ fn concurrent_commits_from_two_runtimes_on_one_file() {
                     assert_eq!(loaded.version, version, "one commit per round");
                     let next = Execution { last_event_id: version + 1, seq: side, ..loaded.execution };
                     barrier.wait();
-                    match rt.block_on(store.commit(commit(next, version, vec![event(version + 1, "PassStateEntered")])))
+                    match rt.block_on(store.commit(&commit(next, version, vec![event(version + 1, "PassStateEntered")])))
                     {
                         Ok(()) => wins += 1,
                         Err(Error::Conflict { expected }) => assert_eq!(expected, version),
@@ -229,7 +229,7 @@ async fn data_survives_reopening_the_file() {
         e.store.create(MACHINE, commit(x, 0, vec![event(1, "ExecutionStarted")])).await.expect("create");
         let mut c = commit(done.clone(), 1, vec![event(2, "ExecutionSucceeded")]);
         c.tokens.push(token.clone());
-        e.store.commit(c).await.expect("commit");
+        e.store.commit(&c).await.expect("commit");
         e.queue.send("q", "kept", Duration::ZERO, Some("d")).await.expect("send");
         e.topics.subscribe_queue(topic, "q").expect("subscribe");
         e.topics.publish(topic, "news").await.expect("publish");
@@ -411,7 +411,7 @@ async fn a_failed_commit_writes_nothing() {
     let arn = x.info.execution_arn.clone();
     store.create(MACHINE, commit(x.clone(), 0, vec![event(1, "ExecutionStarted")])).await.expect("create");
     let bad = commit(Execution { seq: 42, ..x.clone() }, 1, vec![event(1, "Duplicate")]);
-    match store.commit(bad).await {
+    match store.commit(&bad).await {
         Err(e @ Error::Storage { .. }) => {
             assert!(e.to_string().starts_with("commit (SQLite): UNIQUE constraint failed"), "{e}");
             assert!(std::error::Error::source(&e).is_some(), "the SQLite error is kept as the source");
@@ -423,7 +423,7 @@ async fn a_failed_commit_writes_nothing() {
     assert_eq!(stored.execution, x);
     assert_eq!(store.history(&arn).await.expect("history").len(), 1);
     // And the store still works afterwards.
-    store.commit(commit(x, 1, vec![event(2, "PassStateEntered")])).await.expect("commit");
+    store.commit(&commit(x, 1, vec![event(2, "PassStateEntered")])).await.expect("commit");
 }
 
 #[tokio::test]
@@ -445,7 +445,7 @@ async fn a_version_1_database_is_upgraded_in_place() {
     let x = execution("after-upgrade");
     store.create(MACHINE, commit(x.clone(), 0, vec![event(1, "ExecutionStarted")])).await.expect("create");
     let done = Execution { status: Status::Succeeded { output: json!(1) }, ..x.clone() };
-    store.commit(commit(done, 1, vec![event(2, "ExecutionSucceeded")])).await.expect("commit");
+    store.commit(&commit(done, 1, vec![event(2, "ExecutionSucceeded")])).await.expect("commit");
     let page = store
         .list_executions(&ExecutionQuery { machine_arn: MACHINE.into(), status: None, limit: 10, page: None })
         .await

@@ -351,7 +351,7 @@ pub async fn store_contract<S: Store>(store: &S) {
         outbox: vec![step_item(&arn, 2, 0, 0), step_item(&arn, 2, 1, 0)],
         tokens: vec![token(&token_hash, &arn, 1, t1)],
     };
-    ok(store.commit(second.clone()).await, "commit at the current version");
+    ok(store.commit(&second).await, "commit at the current version");
     let stored =
         ok(store.load(&arn).await, "load").unwrap_or_else(|| panic!("store contract: execution vanished after commit"));
     assert_eq!(stored.version, 2, "store contract: commit must increment the version");
@@ -374,7 +374,7 @@ pub async fn store_contract<S: Store>(store: &S) {
         outbox: vec![step_item(&arn, 2, 0, 7)],
         tokens: vec![token(&stale_hash, &arn, 99, t1)],
     };
-    match store.commit(stale).await {
+    match store.commit(&stale).await {
         Err(Error::Conflict { expected: 1 }) => {}
         other => panic!(
             "store contract: a commit at a stale version must fail with Conflict {{ expected: 1 }}, got {other:?}"
@@ -450,7 +450,7 @@ pub async fn store_contract<S: Store>(store: &S) {
         outbox: vec![],
         tokens: vec![],
     };
-    ok(store.commit(third.clone()).await, "commit (finishing)");
+    ok(store.commit(&third).await, "commit (finishing)");
     expected_history.extend(third.history.iter().cloned());
     assert_eq!(
         ok(store.history(&arn).await, "history"),
@@ -554,7 +554,7 @@ pub async fn store_contract<S: Store>(store: &S) {
     // A commit for an execution that does not exist is refused.
     let (ghost, mut ghost_commit) = creation(&machine, "ghost", t0);
     ghost_commit.expected_version = 1;
-    assert!(store.commit(ghost_commit).await.is_err(), "store contract: a commit for an unknown execution must fail");
+    assert!(store.commit(&ghost_commit).await.is_err(), "store contract: a commit for an unknown execution must fail");
     assert!(
         ok(store.load(&ghost).await, "load (ghost)").is_none(),
         "store contract: a refused commit must not create the execution"
@@ -598,7 +598,7 @@ pub async fn store_concurrency_contract<S: Store + 'static>(a: Arc<S>, b: Arc<S>
             let barrier = barrier.clone();
             handles.push(tokio::spawn(async move {
                 barrier.wait().await;
-                store.commit(commit).await
+                store.commit(&commit).await
             }));
         }
         let mut results = Vec::new();

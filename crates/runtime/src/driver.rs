@@ -68,6 +68,15 @@ pub struct Config {
     /// time; tests use 0. The stepper still computes (and the history shows) the definition's
     /// values; only when the step message is delivered changes.
     pub time_scale: f64,
+    /// How many transitions one step message may run: after a commit whose only action is
+    /// the next step of the same execution, due now, the driver runs that step itself instead
+    /// of sending it (each step still one commit). 1 runs one state per message (the AWS
+    /// runtime: one state per Lambda invocation); the embedded runtime saves a queue round
+    /// trip per state.
+    pub inline_steps: u32,
+    /// How long one step message may go on running successors (well under the visibility
+    /// timeout, so the message is not delivered again meanwhile).
+    pub inline_budget: Duration,
 }
 
 impl Default for Config {
@@ -78,8 +87,40 @@ impl Default for Config {
             visibility: Duration::from_secs(30),
             activity_poll: Duration::from_secs(60),
             time_scale: 1.0,
+            inline_steps: 256,
+            inline_budget: Duration::from_millis(250),
         }
     }
+}
+
+/// How many step messages one worker ([`Runtime::work_until`]) handles at once.
+pub const IN_FLIGHT: usize = 256;
+
+/// What [`Runtime::apply`] did.
+enum Applied {
+    /// The event changed nothing.
+    NoOp,
+    /// A transition was committed and its actions done.
+    Done,
+    /// The transition's only action is the next step of the same execution, due now, and it
+    /// was not sent: the execution as it is now (with the last commit's version and outbox),
+    /// that step, and the transitions since that commit when they are not committed yet.
+    Next(Box<Stored>, StepMessage, Pending),
+}
+
+/// Transitions run by this driver and not yet committed (see [`Runtime::run_successors`]).
+#[derive(Default)]
+struct Pending {
+    /// How many.
+    steps: usize,
+    /// Their history events.
+    history: Vec<HistoryEvent>,
+    /// The outbox the last one would have committed (its next step).
+    outbox: Vec<OutboxItem>,
+    /// Their execution log records, with their log group.
+    logged: Option<(String, Vec<Value>)>,
+    /// Their metric records.
+    metrics: Vec<Value>,
 }
 
 /// What `handle` did with a message.
@@ -113,6 +154,8 @@ pub struct Runtime<S, Q, T, F, C> {
     /// Held while a machine's record is read, changed and written back (updates, versions,
     /// aliases, tags): this process's control-plane writes never undo each other.
     machine_writes: tokio::sync::Mutex<()>,
+    /// Told whenever this runtime commits the end of an execution ([`Runtime::wait_for_end`]).
+    ended: tokio::sync::Notify,
 }
 
 /// A state machine to create.
@@ -204,6 +247,7 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
             logs: None,
             log_configs: Mutex::new(HashMap::new()),
             machine_writes: tokio::sync::Mutex::new(()),
+            ended: tokio::sync::Notify::new(),
             metrics: None,
         }
     }
@@ -831,7 +875,8 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
                     clock.virtual_now = clock.virtual_now.max(nb);
                 }
             }
-            match self.apply(stored, msg.event.clone(), clock).await {
+            let defer = self.config.inline_steps > 1;
+            match self.apply(stored, msg.event.clone(), clock, Pending::default(), defer).await {
                 Err(Error::Conflict { .. }) => {
                     // Someone else moved it: reload and retry, after a short random pause so
                     // drivers racing on one execution (its Parallel branches, Map iterations)
@@ -840,18 +885,103 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
                     tokio::time::sleep(Duration::from_millis(pause)).await;
                     continue;
                 }
-                other => return other,
+                Err(e) => return Err(e),
+                Ok(Applied::NoOp) => return Ok(Handled::NoOp),
+                Ok(Applied::Done) => return Ok(Handled::Applied),
+                Ok(Applied::Next(stored, next, pending)) => match self.run_successors(*stored, next, pending).await {
+                    // The message's own transition was not committed: take it again.
+                    Err(Error::Conflict { .. }) => {
+                        let pause = rand::random::<u64>() % (1 + 2 * attempt.min(16) as u64);
+                        tokio::time::sleep(Duration::from_millis(pause)).await;
+                        continue;
+                    }
+                    other => return other,
+                },
             }
         }
         Err(Error::storage(format!("committing a step of {arn}"), "too many concurrent updates"))
     }
 
-    async fn apply(&self, stored: Stored, event: Event, clock: Timers) -> Result<Handled, Error> {
+    /// Runs the successors of a step here, while a transition's whole outbox is the next step
+    /// of the same execution, due now (a Pass, a Choice, a Task whose call was made inline):
+    /// that message would only come back to this driver, so it is not sent. Pure transitions
+    /// in a row are committed together, in one atomic commit with all their history events
+    /// (nothing outside the execution saw them, so a crash before that commit only makes the
+    /// redelivered message compute them again); a transition that made a call is committed
+    /// before the next one runs. A commit replaces the outbox it follows, which marks that
+    /// step done, atomically with the transitions. A crash between two commits leaves the last
+    /// one's outbox unsent and the message that began the run unacknowledged: its redelivery
+    /// finds the outbox, sends it and goes on, as after any crash after a commit. Bounded by
+    /// [`Config::inline_steps`] and [`Config::inline_budget`]; past them, the last commit's
+    /// outbox is sent as usual.
+    async fn run_successors(
+        &self,
+        mut stored: Stored,
+        mut next: StepMessage,
+        mut pending: Pending,
+    ) -> Result<Handled, Error> {
+        let began = std::time::Instant::now();
+        let mut steps = pending.steps.max(1) as u32;
+        // Whether the transition of the message that began the run is still uncommitted: a
+        // conflict then means that transition must be taken again (the caller reloads), not
+        // dropped.
+        let mut own_pending = pending.steps > 0;
+        loop {
+            let arn = stored.execution.info.execution_arn.clone();
+            let identity = Identity::of(&stored.execution.info);
+            let out_of_time = began.elapsed() >= self.config.inline_budget;
+            if pending.steps == 0 && (steps >= self.config.inline_steps || out_of_time) {
+                self.do_actions(&arn, identity.as_ref(), &stored.outbox).await?;
+                return Ok(Handled::Applied);
+            }
+            // The last step the bounds allow commits what is pending.
+            let defer = steps + 1 < self.config.inline_steps && !out_of_time;
+            // The execution is as this driver left it: no load.
+            self.fault(&arn, FaultPoint::AfterLoad)?;
+            let now = self.clock.now();
+            let clock = Timers { now, virtual_now: stored.execution.clock(now), scale: self.config.time_scale };
+            let committed_outbox = stored.outbox.clone();
+            match self.apply(stored, next.event, clock, pending, defer).await {
+                Ok(Applied::Next(s, m, p)) => {
+                    own_pending &= p.steps > 0;
+                    (stored, next, pending) = (*s, m, p);
+                    steps += 1;
+                }
+                Ok(Applied::Done) => return Ok(Handled::Applied),
+                Err(e @ Error::Conflict { .. }) if own_pending => return Err(e),
+                // Nothing to do after all, or another writer moved the execution first (it
+                // found the committed outbox and sent it; the id makes sending it again
+                // harmless). Transitions not yet committed are dropped: whoever takes that
+                // step computes them again from what is committed.
+                Ok(Applied::NoOp) | Err(Error::Conflict { .. }) => {
+                    self.do_actions(&arn, identity.as_ref(), &committed_outbox).await?;
+                    return Ok(Handled::Applied);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Applies `event` to the execution: one transition, committed (conditionally on the
+    /// stored version) together with the `pending` ones before it, and its actions done. With
+    /// `defer`, a *pure* transition (it made no call, issued no token, stored nothing apart)
+    /// whose only action is the next step of the same execution, due now, is not committed
+    /// yet: it is handed back with that step ([`Applied::Next`]) to be committed with the
+    /// transitions that follow it ([`Runtime::run_successors`]).
+    async fn apply(
+        &self,
+        stored: Stored,
+        event: Event,
+        clock: Timers,
+        mut pending: Pending,
+        defer: bool,
+    ) -> Result<Applied, Error> {
         let arn = stored.execution.info.execution_arn.clone();
         let machine = self.machine_of(&stored.execution, &stored.machine_arn).await?;
         let now = clock.now;
         let mut env = RuntimeEnv { now: clock.virtual_now };
-        let mut execution = stored.execution;
+        let Stored { execution, machine_arn, version: committed, outbox: committed_outbox, .. } = stored;
+        let mut execution = execution;
         execution.clock_offset_ms = (clock.virtual_now - now).num_milliseconds();
         // The task an outcome is for (its resource names the metrics' dimension).
         let resource = match &event {
@@ -862,10 +992,12 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
             _ => None,
         };
         let t = stepper::step(&machine, execution, event, &mut env);
-        if t.is_no_op() {
-            return Ok(Handled::NoOp);
+        let no_op = t.is_no_op();
+        if no_op && pending.steps == 0 {
+            return Ok(Applied::NoOp);
         }
-        let version = stored.version + 1;
+        let version = committed + 1;
+        let pure = t.effects.iter().all(|e| matches!(e, Effect::Schedule { .. }));
         let tokens: Vec<TokenEntry> = t
             .effects
             .iter()
@@ -889,30 +1021,51 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
         if clock.scale != 1.0 {
             keep_scaled_timers(&mut t);
         }
-        let outbox = outbox_of(&arn, version, t.effects, clock);
-        let logged = self.log_records(&Self::machine_key(&t.execution, &stored.machine_arn), &t.execution, &t.history);
-        let metrics = self.metric_records(&stored.machine_arn, &t.execution, resource.as_deref(), &t.history);
+        // A no-op after deferred transitions (not expected: the step was theirs) commits them
+        // with the outbox the last one would have had.
+        let outbox = if no_op { std::mem::take(&mut pending.outbox) } else { outbox_of(&arn, version, t.effects, clock) };
+        if let Some((group, records)) =
+            self.log_records(&Self::machine_key(&t.execution, &machine_arn), &t.execution, &t.history)
+        {
+            pending.logged.get_or_insert_with(|| (group, Vec::new())).1.extend(records);
+        }
+        pending.metrics.extend(self.metric_records(&machine_arn, &t.execution, resource.as_deref(), &t.history));
+        pending.history.extend(t.history);
+        pending.steps += 1;
+        if defer && pure && !no_op {
+            if let Some(next) = due_successor(&arn, &outbox) {
+                pending.outbox = outbox;
+                let held =
+                    Stored { execution: t.execution, machine_arn, version: committed, outbox: committed_outbox, stop_date: None };
+                return Ok(Applied::Next(Box::new(held), next, pending));
+            }
+        }
         let identity = Identity::of(&t.execution.info);
-        let commit = Commit {
-            execution: t.execution,
-            expected_version: stored.version,
-            history: t.history,
-            outbox: outbox.clone(),
-            tokens,
-        };
+        let Pending { history, logged, metrics, .. } = pending;
+        let commit = Commit { execution: t.execution, expected_version: committed, history, outbox, tokens };
         self.fault(&arn, FaultPoint::BeforeCommit)?;
-        self.store.commit(commit).await?;
+        self.store.commit(&commit).await?;
+        if commit.execution.status != stepper::Status::Running {
+            self.ended.notify_waiters();
+        }
         self.fault(&arn, FaultPoint::AfterCommit)?;
         self.write_logs(&arn, logged).await;
         self.emit_metrics(metrics);
-        self.do_actions(&arn, identity.as_ref(), &outbox).await?;
+        if self.config.inline_steps > 1 {
+            if let Some(next) = due_successor(&arn, &commit.outbox) {
+                let Commit { execution, outbox, .. } = commit;
+                let held = Stored { execution, machine_arn, version, outbox, stop_date: None };
+                return Ok(Applied::Next(Box::new(held), next, Pending::default()));
+            }
+        }
+        self.do_actions(&arn, identity.as_ref(), &commit.outbox).await?;
         // When the last action sends a step message, that message proves the outbox done; only
         // an outbox ending otherwise (an invocation with no outcome yet, completion) is emptied
         // with a write of its own.
-        if !last_sends_a_message(&outbox) {
+        if !last_sends_a_message(&commit.outbox) {
             self.store.clear_outbox(&arn, version).await?;
         }
-        Ok(Handled::Applied)
+        Ok(Applied::Done)
     }
 
     /// A transition that starts one task integration performs it right away and applies its
@@ -1070,33 +1223,83 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
     }
 
     /// Receives and handles step messages until `done()` says stop; acknowledges each one that
-    /// was handled (a failed one is delivered again after the visibility timeout). Sleeps a
-    /// little when the queue is empty, longer the longer it stays empty.
+    /// was handled (a failed one is delivered again after the visibility timeout).
+    ///
+    /// Receiving and handling run side by side: up to [`IN_FLIGHT`] messages are being
+    /// handled at once, and as soon as some finish (or a new message is sent, with queues
+    /// that tell: [`Queue::wait`]) more are taken, so a new execution does not wait for the
+    /// batch before it. When the queue is empty the worker waits, up to 100 ms at a time.
+    /// Once `done()` says stop, it finishes the messages it holds and returns.
     pub async fn work_until(&self, done: impl Fn() -> bool) -> Result<(), Error> {
-        let mut idle = Duration::from_millis(1);
-        while !done() {
-            // Up to 64 messages at a time (queues may give fewer: SQS gives at most 10).
-            let msgs = self.queue.receive(STEP_QUEUE, 64, self.config.visibility).await?;
-            if msgs.is_empty() {
-                tokio::time::sleep(idle).await;
-                idle = (idle * 2).min(Duration::from_millis(100));
-                continue;
-            }
-            idle = Duration::from_millis(1);
-            // The batch's messages are handled concurrently: stores that commit in groups (the
-            // embedded one) then write the steps of many executions in one transaction.
-            // Messages of one execution may race; its commits are conditional (a loser reloads
-            // and retries), so the outcome is the same as one after the other.
-            let outcomes = self.process_batch(&msgs).await;
-            for (m, outcome) in msgs.iter().zip(outcomes) {
-                // A failed message stays unacknowledged and comes back after the visibility
-                // timeout; the worker goes on with the others.
-                if let Err(e) = outcome {
-                    eprintln!("stepwise: step message {} not handled (it will be retried): {e}", m.id);
+        use futures_util::stream::{FuturesUnordered, StreamExt};
+        let slots = &tokio::sync::Semaphore::new(IN_FLIGHT);
+        let (batches, mut taken) = tokio::sync::mpsc::unbounded_channel::<Vec<crate::ports::Message>>();
+        let receiving = async move {
+            let mut idle = Duration::from_millis(1);
+            while !done() {
+                // At least one free slot; as many as are free (queues may give fewer: SQS
+                // gives at most 10).
+                let want = slots.available_permits().clamp(1, 64);
+                let Ok(permits) = slots.acquire_many(want as u32).await else { break };
+                permits.forget();
+                let msgs = match self.queue.receive(STEP_QUEUE, want, self.config.visibility).await {
+                    Ok(m) => m,
+                    Err(e) => {
+                        slots.add_permits(want);
+                        return Err(e);
+                    }
+                };
+                slots.add_permits(want - msgs.len());
+                if msgs.is_empty() {
+                    self.queue.wait(STEP_QUEUE, idle).await;
+                    idle = (idle * 2).min(Duration::from_millis(100));
+                    continue;
+                }
+                idle = Duration::from_millis(1);
+                let drained = msgs.len() < want;
+                if batches.send(msgs).is_err() {
+                    break;
+                }
+                if drained {
+                    // Fewer than asked for: the queue is empty for now. Wait for a send rather
+                    // than asking again at once (which would only compete with the batch).
+                    self.queue.wait(STEP_QUEUE, idle).await;
                 }
             }
-        }
-        Ok(())
+            Ok(())
+        };
+        let handling = async {
+            let mut running = FuturesUnordered::new();
+            loop {
+                tokio::select! {
+                    batch = taken.recv() => match batch {
+                        Some(msgs) => running.push(async move {
+                            // The batch's messages are handled concurrently: stores that
+                            // commit in groups (the embedded one) then write the steps of many
+                            // executions in one transaction. Messages of one execution may
+                            // race; its commits are conditional (a loser reloads and retries),
+                            // so the outcome is the same as one after the other.
+                            let outcomes = self.process_batch(&msgs).await;
+                            for (m, outcome) in msgs.iter().zip(outcomes) {
+                                // A failed message stays unacknowledged and comes back after
+                                // the visibility timeout; the worker goes on with the others.
+                                if let Err(e) = outcome {
+                                    eprintln!("stepwise: step message {} not handled (it will be retried): {e}", m.id);
+                                }
+                            }
+                            msgs.len()
+                        }),
+                        None => break,
+                    },
+                    Some(n) = running.next(), if !running.is_empty() => slots.add_permits(n),
+                }
+            }
+            while let Some(n) = running.next().await {
+                slots.add_permits(n);
+            }
+        };
+        let (received, ()) = futures_util::future::join(receiving, handling).await;
+        received
     }
 
     /// Handles a batch of received messages concurrently, acknowledging each one handled. The
@@ -1202,6 +1405,25 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
                 Ok(h)
             }
             Err(e) => Err(e),
+        }
+    }
+
+    /// Waits until execution `arn` is no longer running, or `max` passed; returns it as stored
+    /// then. An end this runtime commits wakes the wait at once; one committed elsewhere (another
+    /// process's driver) is seen within 20 ms.
+    pub async fn wait_for_end(&self, arn: &str, max: Duration) -> Result<Stored, Error> {
+        let deadline = tokio::time::Instant::now() + max;
+        loop {
+            // Listening before looking: an end committed in between is not missed.
+            let ended = self.ended.notified();
+            tokio::pin!(ended);
+            ended.as_mut().enable();
+            let stored = self.describe(arn).await?;
+            let now = tokio::time::Instant::now();
+            if stored.execution.status != stepper::Status::Running || now >= deadline {
+                return Ok(stored);
+            }
+            let _ = tokio::time::timeout((deadline - now).min(Duration::from_millis(20)), ended).await;
         }
     }
 
@@ -1468,6 +1690,21 @@ fn outbox_of(arn: &str, version: u64, effects: Vec<Effect>, timers: Timers) -> V
             OutboxItem { id: format!("{arn}#{version}#{i}"), action }
         })
         .collect()
+}
+
+/// The step an outbox holds when it is only the next step of execution `arn`, due now (no
+/// timer, no delay): a successor the driver may run at once ([`Runtime::run_successors`]).
+fn due_successor(arn: &str, outbox: &[OutboxItem]) -> Option<StepMessage> {
+    match outbox {
+        [OutboxItem { action: Action::Step { message, at: None }, .. }]
+            if message.execution_arn == arn
+                && message.not_before.is_none()
+                && matches!(message.event, Event::Advance { timer: None, .. }) =>
+        {
+            Some(message.clone())
+        }
+        _ => None,
+    }
 }
 
 /// `(version, index)` from an outbox item id `{arn}#{version}#{index}`.

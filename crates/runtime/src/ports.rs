@@ -422,7 +422,7 @@ pub trait Store: Send + Sync {
     fn load(&self, arn: &str) -> impl Future<Output = Result<Option<Stored>, Error>> + Send;
     /// Applies a commit if the stored version is still `expected_version` (then it becomes
     /// `expected_version + 1`); `Conflict` otherwise, with nothing written.
-    fn commit(&self, commit: Commit) -> impl Future<Output = Result<(), Error>> + Send;
+    fn commit(&self, commit: &Commit) -> impl Future<Output = Result<(), Error>> + Send;
     /// Empties the outbox if the stored version is still `version` (a later commit's outbox
     /// is left alone).
     fn clear_outbox(&self, arn: &str, version: u64) -> impl Future<Output = Result<(), Error>> + Send;
@@ -502,6 +502,14 @@ pub trait Queue: Send + Sync {
     /// a delivery that failed comes back after a short backoff instead of the rest of its
     /// visibility timeout. A receipt that is no longer current does nothing.
     fn release(&self, queue: &str, receipt: &str, after: Duration) -> impl Future<Output = Result<(), Error>> + Send;
+    /// Waits until a message of `queue` may be ready to receive, or at most `max`: queues that
+    /// see their own sends (the embedded one) return when a message is sent or a delayed one
+    /// becomes visible, so an idle worker takes a new message at once instead of at its next
+    /// poll. Others just wait `max`.
+    fn wait(&self, queue: &str, max: Duration) -> impl Future<Output = ()> + Send {
+        let _ = queue;
+        tokio::time::sleep(max)
+    }
 }
 
 /// Topics Task states publish to.
