@@ -187,7 +187,8 @@ def bootstrap(need_peers):
         if os.environ.get(REEXEC_MARK):
             raise SystemExit("peers: boto3 is not importable even under the bench venv")
         py = str(venv_python())
-        os.execve(py, [py, str(Path(__file__).resolve()), *sys.argv[1:]], dict(os.environ, **{REEXEC_MARK: "1"}))
+        # The script that was run (this one, or one importing it: bench/scale.py).
+        os.execve(py, [py, str(Path(sys.argv[0]).resolve()), *sys.argv[1:]], dict(os.environ, **{REEXEC_MARK: "1"}))
 
 
 # --- helpers (as in api_throughput.py) ---------------------------------------------------------

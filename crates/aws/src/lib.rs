@@ -123,12 +123,11 @@ pub fn aws_runtime_with(sdk: &SdkConfig, settings: &AwsSettings) -> AwsRuntime {
         visibility: settings.visibility,
         // Behind API Gateway (30 s per request): a worker polls again after an empty answer.
         activity_poll: Duration::from_secs(20),
-        time_scale: 1.0,
-        // One state per step message, so one per driver invocation: the step queue spreads an
-        // execution's states over the drivers, and a driver's time stays one state's.
-        inline_steps: 1,
-        inline_budget: Duration::ZERO,
-    };
+        ..Config::default()
+    }
+    // One state per step message, so one per driver invocation: the step queue spreads an
+    // execution's states over the drivers, and a driver's time stays one state's.
+    .one_state_per_message();
     // Every Task call goes through this client — DynamoDB, EventBridge, `aws-sdk:*`, SQS sends
     // and SNS publishes — made as the execution's state machine role (STS AssumeRole, a session
     // per execution, cached); Lambda invocations take their credentials from it. The runtime's

@@ -123,6 +123,14 @@ struct Pending {
     metrics: Vec<Value>,
 }
 
+impl Config {
+    /// One state per step message: the AWS runtime's (one state per driver invocation), where
+    /// the step queue spreads an execution's states over the drivers.
+    pub fn one_state_per_message(self) -> Config {
+        Config { inline_steps: 1, inline_budget: Duration::ZERO, ..self }
+    }
+}
+
 /// What `handle` did with a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Handled {

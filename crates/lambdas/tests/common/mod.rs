@@ -68,7 +68,9 @@ pub fn runtime() -> (Rt, Embedded) {
     for name in ["CheckStockPrice", "GenerateBuySellRecommendation", "BuyStock", "SellStock"] {
         router.rust(name, stepwise_sample::dyn_handler(name).expect("sample handler"));
     }
-    let rt = Runtime::new(e.store.clone(), e.queue.clone(), e.topics.clone(), router, SystemClock, Config::default());
+    // As the Lambda functions run on AWS: one state per step message.
+    let config = Config::default().one_state_per_message();
+    let rt = Runtime::new(e.store.clone(), e.queue.clone(), e.topics.clone(), router, SystemClock, config);
     (rt, e)
 }
 
