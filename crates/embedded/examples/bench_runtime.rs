@@ -143,8 +143,9 @@ fn main() {
     let n: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(200);
     let dir = std::env::temp_dir().join(format!("stepwise-bench-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    // One thread for the async work, as `stepwise serve` on a small machine; SQLite has its own.
-    let rt_tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio");
+    // As `stepwise serve` runs: two async worker threads (BENCH_THREADS), beside SQLite's.
+    let threads = std::env::var("BENCH_THREADS").ok().and_then(|t| t.parse().ok()).unwrap_or(2);
+    let rt_tokio = tokio::runtime::Builder::new_multi_thread().worker_threads(threads).enable_all().build().expect("tokio");
     let rt = Arc::new(runtime(&dir));
     rt_tokio.block_on(async {
         let stop = Arc::new(AtomicBool::new(false));

@@ -261,6 +261,29 @@ pub(crate) struct Db {
     signals: Mutex<std::collections::HashMap<String, Arc<Signal>>>,
     /// Acknowledgements so far (every so many, acknowledged messages are pruned).
     pub(crate) acks: AtomicUsize,
+    /// Cleared when the last handle is dropped (stops the checkpoint thread).
+    open: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Drop for Db {
+    fn drop(&mut self) {
+        self.open.store(false, Ordering::SeqCst);
+    }
+}
+
+/// How often the checkpoint thread checkpoints the WAL.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
+
+/// The WAL file is truncated to this size after a checkpoint that emptied it (bytes).
+const JOURNAL_SIZE_LIMIT: i64 = 64 << 20;
+
+/// Checkpoints the WAL every [`CHECKPOINT_EVERY`] (PASSIVE: it never waits for, or blocks,
+/// readers and writers) while the database is open, with a connection of its own.
+fn checkpoint_thread(conn: &Connection, open: &std::sync::atomic::AtomicBool) {
+    while open.load(Ordering::SeqCst) {
+        std::thread::sleep(CHECKPOINT_EVERY);
+        let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+    }
 }
 
 impl Db {
@@ -271,23 +294,36 @@ impl Db {
         let path: PathBuf = data_dir.join(DB_FILE);
         let context = format!("opening {}", path.display());
         let conn = Connection::open(&path).map_err(|e| Failure::from(e).into_error(kind, &context))?;
-        Db::setup(conn, true).map_err(|e| e.into_error(kind, &context))
+        Db::setup(conn, Some(&path)).map_err(|e| e.into_error(kind, &context))
     }
 
     /// A private in-memory database (gone when the last handle is dropped).
     pub(crate) fn in_memory(kind: Kind) -> Result<Db, Error> {
         let context = "opening an in-memory database";
         let conn = Connection::open_in_memory().map_err(|e| Failure::from(e).into_error(kind, context))?;
-        Db::setup(conn, false).map_err(|e| e.into_error(kind, context))
+        Db::setup(conn, None).map_err(|e| e.into_error(kind, context))
     }
 
-    fn setup(mut conn: Connection, file: bool) -> Result<Db, Failure> {
+    /// `file`: the database file's path (`None`: in memory).
+    fn setup(mut conn: Connection, file: Option<&Path>) -> Result<Db, Failure> {
         conn.busy_timeout(BUSY_TIMEOUT)?;
-        if file {
+        let open = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        if let Some(path) = file {
             let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
             if !mode.eq_ignore_ascii_case("wal") {
                 return Err(Failure::Data(format!("could not switch to WAL mode (journal mode is {mode})")));
             }
+            // Checkpoints (copying the WAL back into the database file, with an fsync) are
+            // made by a thread of their own, not by whichever commit crosses the threshold.
+            conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+            conn.pragma_update(None, "journal_size_limit", JOURNAL_SIZE_LIMIT)?;
+            let checkpoints = Connection::open(path)?;
+            checkpoints.busy_timeout(BUSY_TIMEOUT)?;
+            let open = open.clone();
+            std::thread::Builder::new()
+                .name("stepwise-checkpoint".into())
+                .spawn(move || checkpoint_thread(&checkpoints, &open))
+                .map_err(|e| Failure::Data(format!("starting the checkpoint thread: {e}")))?;
         }
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.set_prepared_statement_cache_capacity(128);
@@ -334,6 +370,7 @@ impl Db {
             clock: Mutex::new(Arc::new(SystemClock)),
             signals: Mutex::default(),
             acks: AtomicUsize::new(0),
+            open,
         })
     }
 
