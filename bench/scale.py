@@ -5,9 +5,9 @@ stays as fast as with none.
 Starts `target/release/stepwise serve` (--stepwise-bin) on a fresh data directory, creates a
 chain of 5 Pass states, and:
 
-  1. measures the read calls on the (almost) empty server: ListExecutions (first page of 100,
-     newest first), ListExecutions filtered by status SUCCEEDED, and DescribeExecution of an
-     execution, each called --calls times (median and 90th percentile, in ms, as boto3 sees
+  1. runs 100 executions (a full first page) and measures the read calls: ListExecutions (first
+     page of 100, newest first), ListExecutions filtered by status SUCCEEDED, and
+     DescribeExecution of one of them, each called --calls times (median and 90th percentile, in ms, as boto3 sees
      them: the HTTP round trip on loopback included);
   2. runs --executions executions (100,000) to SUCCEEDED through --processes boto3 client
      processes (StartExecution one call after the other in each), then waits until
@@ -88,10 +88,11 @@ def main():
         endpoint = server.start(ready_timeout=30)
         sfn = peers.client(endpoint)
         machine = sfn.create_state_machine(name="scale", definition=peers.pass_chain(5), roleArn=ROLE)["stateMachineArn"]
-        first = sfn.start_execution(stateMachineArn=machine, name="first", input="{}")["executionArn"]
-        while sfn.describe_execution(executionArn=first)["status"] == "RUNNING":
+        # A full first page: the listings compared return 100 executions either way.
+        firsts = [sfn.start_execution(stateMachineArn=machine, name=f"first-{i}", input="{}")["executionArn"] for i in range(100)]
+        while sfn.list_executions(stateMachineArn=machine, statusFilter="RUNNING", maxResults=1)["executions"]:
             time.sleep(0.01)
-        before = reads(sfn, machine, [first], args.calls)
+        before = reads(sfn, machine, firsts, args.calls)
         print(f"empty: {json.dumps(before)}", file=sys.stderr)
 
         per = args.executions // args.processes
@@ -118,7 +119,7 @@ def main():
         server.stop()
         shutil.rmtree(workdir, ignore_errors=True)
     result = {
-        "executions": started + 1,
+        "executions": started + 100,
         "run_seconds": round(run_secs, 1),
         "executions_per_second": round(started / run_secs),
         "empty": before,
@@ -126,7 +127,7 @@ def main():
         "peak_rss_mib": round((rss or 0) / 1024, 1),
         "data_dir_mib": round(size / 2**20, 1),
     }
-    print("| call | with 1 execution: median / p90 ms | with {:,}: median / p90 ms |".format(started + 1))
+    print("| call | with 100 executions: median / p90 ms | with {:,}: median / p90 ms |".format(started + 100))
     print("|---|---|---|")
     for key, label in [("list", "ListExecutions (100)"), ("list_succeeded", "ListExecutions SUCCEEDED (100)"), ("describe", "DescribeExecution")]:
         b, a = before[key], after[key]

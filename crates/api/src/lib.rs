@@ -42,7 +42,7 @@ pub use start::{start, StartExecutionInput, Started};
 
 use chrono::{DateTime, Utc};
 use serde_json::{json, Map, Value};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use stepwise_asl::history::HistoryEvent;
 use stepwise_asl::stepper::{Execution, Status};
 use stepwise_runtime::aws::{self, check_arn, check_name};

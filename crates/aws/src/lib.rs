@@ -127,7 +127,7 @@ pub fn aws_runtime_with(sdk: &SdkConfig, settings: &AwsSettings) -> AwsRuntime {
     }
     // One state per step message, so one per driver invocation: the step queue spreads an
     // execution's states over the drivers, and a driver's time stays one state's.
-    .one_state_per_message();
+    .aws_step_driver();
     // Every Task call goes through this client — DynamoDB, EventBridge, `aws-sdk:*`, SQS sends
     // and SNS publishes — made as the execution's state machine role (STS AssumeRole, a session
     // per execution, cached); Lambda invocations take their credentials from it. The runtime's

@@ -145,7 +145,8 @@ fn main() {
     let _ = std::fs::remove_dir_all(&dir);
     // As `stepwise serve` runs: two async worker threads (BENCH_THREADS), beside SQLite's.
     let threads = std::env::var("BENCH_THREADS").ok().and_then(|t| t.parse().ok()).unwrap_or(2);
-    let rt_tokio = tokio::runtime::Builder::new_multi_thread().worker_threads(threads).enable_all().build().expect("tokio");
+    let rt_tokio =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(threads).enable_all().build().expect("tokio");
     let rt = Arc::new(runtime(&dir));
     rt_tokio.block_on(async {
         let stop = Arc::new(AtomicBool::new(false));

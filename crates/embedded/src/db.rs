@@ -4,8 +4,8 @@ use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
 use rusqlite::{Connection, TransactionBehavior};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use stepwise_runtime::ports::{Clock, SystemClock};
@@ -277,12 +277,22 @@ const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
 /// The WAL file is truncated to this size after a checkpoint that emptied it (bytes).
 const JOURNAL_SIZE_LIMIT: i64 = 64 << 20;
 
-/// Checkpoints the WAL every [`CHECKPOINT_EVERY`] (PASSIVE: it never waits for, or blocks,
-/// readers and writers) while the database is open, with a connection of its own.
+/// A WAL longer than this (pages) is checkpointed with TRUNCATE rather than PASSIVE.
+const WAL_RESTART_PAGES: i64 = 4096;
+
+/// Checkpoints the WAL every [`CHECKPOINT_EVERY`] while the database is open, with a
+/// connection of its own. PASSIVE first: it never waits for, or blocks, readers and writers.
+/// But under a steady stream of writes a passive checkpoint never catches up with the end of
+/// the WAL, and the WAL is only started over once it has: so a WAL past
+/// [`WAL_RESTART_PAGES`] is checkpointed with TRUNCATE, which holds writers back (they wait
+/// with their busy timeout) for the moment it takes to finish and empty the file.
 fn checkpoint_thread(conn: &Connection, open: &std::sync::atomic::AtomicBool) {
     while open.load(Ordering::SeqCst) {
         std::thread::sleep(CHECKPOINT_EVERY);
-        let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+        let log: i64 = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get(1)).unwrap_or(0);
+        if log > WAL_RESTART_PAGES {
+            let _ = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+        }
     }
 }
 
@@ -551,7 +561,8 @@ fn alone_transaction<T, F: FnOnce(&Connection) -> Result<T, Failure>>(
 /// Runs `f`, a panic becoming an error instead of unwinding through the caller (the database
 /// thread must not die of one request).
 fn guarded<T>(conn: &Connection, f: impl FnOnce(&Connection) -> Result<T, Failure>) -> Result<T, Failure> {
-    catch_unwind(AssertUnwindSafe(|| f(conn))).unwrap_or_else(|_| Err(Failure::Data("a database request panicked".into())))
+    catch_unwind(AssertUnwindSafe(|| f(conn)))
+        .unwrap_or_else(|_| Err(Failure::Data("a database request panicked".into())))
 }
 
 /// Runs `f` inside a savepoint: released when it returns `Ok`, rolled back otherwise (and when

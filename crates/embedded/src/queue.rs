@@ -1,6 +1,6 @@
 //! [`SqliteQueue`]: durable queues in SQLite.
 
-use crate::db::{duration_ms, from_ms, new_id, Db, Failure, Kind, execute, query_row};
+use crate::db::{duration_ms, execute, from_ms, new_id, query_row, Db, Failure, Kind};
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension};
 use std::path::Path;
@@ -80,7 +80,8 @@ impl SqliteQueue {
     pub fn next_visible_at(&self, queue: &str) -> Result<Option<DateTime<Utc>>, Error> {
         let queue = queue_name(queue).to_string();
         self.db.read_blocking(KIND, "next_visible_at", move |conn| {
-            let at: Option<i64> = query_row(conn, 
+            let at: Option<i64> = query_row(
+                conn,
                 "SELECT MIN(visible_at) FROM messages WHERE queue = ?1 AND deleted = 0",
                 [&queue],
                 |r| r.get(0),
@@ -109,8 +110,9 @@ pub(crate) fn insert_message(
     dedup_id: Option<&str>,
 ) -> Result<String, Failure> {
     if let Some(dedup) = dedup_id {
-        let existing: Option<String> = query_row(conn, "SELECT id FROM messages WHERE queue = ?1 AND dedup_id = ?2", [queue, dedup], |r| r.get(0))
-            .optional()?;
+        let existing: Option<String> =
+            query_row(conn, "SELECT id FROM messages WHERE queue = ?1 AND dedup_id = ?2", [queue, dedup], |r| r.get(0))
+                .optional()?;
         if let Some(id) = existing {
             return Ok(id);
         }
@@ -218,7 +220,7 @@ impl Queue for SqliteQueue {
                             "UPDATE messages SET deleted = 1 WHERE seq = ?1 AND queue = ?2 AND receipt = ?3 AND deleted = 0",
                         )?
                         .execute(params![seq, &queue, &receipt])?,
-                    None => execute(tx, 
+                    None => execute(tx,
                         "UPDATE messages SET deleted = 1 WHERE queue = ?1 AND receipt = ?2 AND deleted = 0",
                         [&queue, &receipt],
                     )?,
@@ -259,11 +261,11 @@ impl Queue for SqliteQueue {
         self.db
             .write(KIND, "release", move |tx| {
                 match receipt_row(&receipt) {
-                    Some(seq) => execute(tx, 
+                    Some(seq) => execute(tx,
                         "UPDATE messages SET visible_at = ?1 WHERE seq = ?2 AND queue = ?3 AND receipt = ?4 AND deleted = 0",
                         params![visible_at, seq, &queue, &receipt],
                     )?,
-                    None => execute(tx, 
+                    None => execute(tx,
                         "UPDATE messages SET visible_at = ?1 WHERE queue = ?2 AND receipt = ?3 AND deleted = 0",
                         params![visible_at, &queue, &receipt],
                     )?,

@@ -1,6 +1,6 @@
 //! [`SqliteStore`]: the execution store in SQLite.
 
-use crate::db::{from_text, to_i64, to_text, to_u64, Db, Failure, Kind, execute, query_row};
+use crate::db::{execute, from_text, query_row, to_i64, to_text, to_u64, Db, Failure, Kind};
 use rusqlite::{params, Connection, OptionalExtension, StatementStatus};
 use serde::de::DeserializeOwned;
 use std::path::Path;
@@ -196,12 +196,12 @@ impl Store for SqliteStore {
         let (arn, name, created, revision) =
             (machine.arn.clone(), machine.name.clone(), to_text(machine.created), machine.revision_id.clone());
         self.db.write(KIND, "put_machine", move |tx| {
-            execute(tx, 
+            execute(tx,
                 "INSERT INTO machines (arn, name, created, machine) VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT (arn) DO UPDATE SET name = excluded.name, created = excluded.created, machine = excluded.machine",
                 params![arn, name, created, json],
             )?;
-            execute(tx, 
+            execute(tx,
                 "INSERT INTO machine_revisions (arn, revision, machine) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
                 params![arn, revision, json],
             )?;
@@ -216,14 +216,16 @@ impl Store for SqliteStore {
             (machine.arn.clone(), machine.name.clone(), to_text(machine.created), machine.revision_id.clone());
         self.db
             .write(KIND, "replace_machine", move |tx| {
-                let changed = execute(tx, 
+                let changed = execute(
+                    tx,
                     "UPDATE machines SET name = ?2, created = ?3, machine = ?4 WHERE arn = ?1 AND machine = ?5",
                     params![arn, name, created, json, old],
                 )?;
                 if changed == 0 {
                     return Err(Error::Conflict { expected: 0 }.into());
                 }
-                execute(tx, 
+                execute(
+                    tx,
                     "INSERT INTO machine_revisions (arn, revision, machine) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
                     params![arn, revision, json],
                 )?;
@@ -236,12 +238,13 @@ impl Store for SqliteStore {
         let (arn, revision_id) = (arn.to_string(), revision_id.to_string());
         self.db
             .read(KIND, "get_machine_revision", move |conn| {
-                let json: Option<String> = query_row(conn, 
-                        "SELECT machine FROM machine_revisions WHERE arn = ?1 AND revision = ?2",
-                        [&arn, &revision_id],
-                        |r| r.get(0),
-                    )
-                    .optional()?;
+                let json: Option<String> = query_row(
+                    conn,
+                    "SELECT machine FROM machine_revisions WHERE arn = ?1 AND revision = ?2",
+                    [&arn, &revision_id],
+                    |r| r.get(0),
+                )
+                .optional()?;
                 Ok(json.map(|j| serde_json::from_str(&j)).transpose()?)
             })
             .await
@@ -266,7 +269,8 @@ impl Store for SqliteStore {
         let (arn, created) = (activity.arn.clone(), to_text(activity.created));
         self.db
             .write(KIND, "put_activity", move |tx| {
-                execute(tx, 
+                execute(
+                    tx,
                     "INSERT INTO activities (arn, created, activity) VALUES (?1, ?2, ?3)
                      ON CONFLICT (arn) DO UPDATE SET created = excluded.created, activity = excluded.activity",
                     params![arn, created, json],
@@ -299,7 +303,8 @@ impl Store for SqliteStore {
         let (arn, id, created) = (task.activity_arn.clone(), task.id.clone(), to_text(task.created));
         self.db
             .write(KIND, "push_activity_task", move |tx| {
-                execute(tx, 
+                execute(
+                    tx,
                     "INSERT INTO activity_tasks (activity_arn, id, created, task) VALUES (?1, ?2, ?3, ?4)
                      ON CONFLICT (id) DO NOTHING",
                     params![arn, id, created, json],
@@ -313,13 +318,14 @@ impl Store for SqliteStore {
         let arn = activity_arn.to_string();
         self.db
             .write(KIND, "take_activity_task", move |tx| {
-                let row: Option<(i64, String)> = query_row(tx, 
-                        "SELECT seq, task FROM activity_tasks WHERE activity_arn = ?1 AND taken = 0
+                let row: Option<(i64, String)> = query_row(
+                    tx,
+                    "SELECT seq, task FROM activity_tasks WHERE activity_arn = ?1 AND taken = 0
                          ORDER BY created, seq LIMIT 1",
-                        [&arn],
-                        |r| Ok((r.get(0)?, r.get(1)?)),
-                    )
-                    .optional()?;
+                    [&arn],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?;
                 let Some((seq, json)) = row else { return Ok(None) };
                 // Kept, marked taken: the same id pushed again (a redone schedule) stays a no-op.
                 execute(tx, "UPDATE activity_tasks SET taken = 1 WHERE seq = ?1", [seq])?;
@@ -339,7 +345,7 @@ impl Store for SqliteStore {
         let machine_arn = machine_arn.to_string();
         self.db
             .write(KIND, "create", move |tx| {
-                let inserted = execute(tx, 
+                let inserted = execute(tx,
                 "INSERT INTO executions (arn, machine_arn, name, status, start_time, version, state, outbox, stop_time)
                  VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6, ?7, ?8) ON CONFLICT (arn) DO NOTHING",
                 params![rows.arn, machine_arn, name, rows.status, start, rows.state, rows.outbox, rows.stop],
@@ -356,12 +362,13 @@ impl Store for SqliteStore {
         let arn = arn.to_string();
         self.db
             .read(KIND, "load", move |conn| {
-                let row: Option<(String, String, i64, String, Option<String>)> = query_row(conn, 
-                        "SELECT state, machine_arn, version, outbox, stop_time FROM executions WHERE arn = ?1",
-                        [&arn],
-                        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
-                    )
-                    .optional()?;
+                let row: Option<(String, String, i64, String, Option<String>)> = query_row(
+                    conn,
+                    "SELECT state, machine_arn, version, outbox, stop_time FROM executions WHERE arn = ?1",
+                    [&arn],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+                )
+                .optional()?;
                 let Some((state, machine_arn, version, outbox, stop)) = row else { return Ok(None) };
                 Ok(Some(Stored {
                     execution: serde_json::from_str(&state)?,
@@ -379,7 +386,8 @@ impl Store for SqliteStore {
         let expected = commit.expected_version;
         self.db
             .write(KIND, "commit", move |tx| {
-                let updated = execute(tx, 
+                let updated = execute(
+                    tx,
                     "UPDATE executions SET version = version + 1, status = ?1, state = ?2, outbox = ?3,
                  stop_time = CASE WHEN ?1 = 'RUNNING' THEN NULL ELSE coalesce(?6, stop_time) END
                  WHERE arn = ?4 AND version = ?5",
@@ -398,7 +406,8 @@ impl Store for SqliteStore {
         let arn = arn.to_string();
         self.db
             .write(KIND, "clear_outbox", move |tx| {
-                execute(tx, 
+                execute(
+                    tx,
                     "UPDATE executions SET outbox = '[]' WHERE arn = ?1 AND version = ?2 AND outbox <> '[]'",
                     params![arn, to_i64(version)?],
                 )?;
@@ -453,7 +462,8 @@ impl Store for SqliteStore {
         let (arn, execution, start) = (run.arn.clone(), run.execution_arn.clone(), to_text(run.start_date));
         self.db
             .write(KIND, "create_map_run", move |tx| {
-                let n = execute(tx, 
+                let n = execute(
+                    tx,
                     "INSERT INTO map_runs (arn, execution_arn, start_time, version, run) VALUES (?1, ?2, ?3, 1, ?4)
                      ON CONFLICT (arn) DO NOTHING",
                     params![arn, execution, start, json],
@@ -467,7 +477,8 @@ impl Store for SqliteStore {
         let arn = arn.to_string();
         self.db
             .read(KIND, "load_map_run", move |conn| {
-                let row: Option<(String, i64)> = query_row(conn, "SELECT run, version FROM map_runs WHERE arn = ?1", [&arn], |r| {
+                let row: Option<(String, i64)> =
+                    query_row(conn, "SELECT run, version FROM map_runs WHERE arn = ?1", [&arn], |r| {
                         Ok((r.get(0)?, r.get(1)?))
                     })
                     .optional()?;
@@ -482,7 +493,8 @@ impl Store for SqliteStore {
         let arn = run.arn.clone();
         self.db
             .write(KIND, "commit_map_run", move |tx| {
-                let n = execute(tx, 
+                let n = execute(
+                    tx,
                     "UPDATE map_runs SET run = ?1, version = version + 1 WHERE arn = ?2 AND version = ?3",
                     params![json, arn, to_i64(expected_version)?],
                 )?;
@@ -514,7 +526,8 @@ impl Store for SqliteStore {
         let (arn, items) = (run_arn.to_string(), items.to_string());
         self.db
             .write(KIND, "put_map_items", move |tx| {
-                execute(tx, 
+                execute(
+                    tx,
                     "INSERT INTO map_items (run_arn, chunk, items) VALUES (?1, ?2, ?3)
                      ON CONFLICT (run_arn, chunk) DO UPDATE SET items = excluded.items",
                     params![arn, to_i64(chunk)?, items],
@@ -528,12 +541,13 @@ impl Store for SqliteStore {
         let arn = run_arn.to_string();
         self.db
             .read(KIND, "get_map_items", move |conn| {
-                Ok(query_row(conn, 
-                        "SELECT items FROM map_items WHERE run_arn = ?1 AND chunk = ?2",
-                        params![arn, to_i64(chunk)?],
-                        |r| r.get::<_, String>(0),
-                    )
-                    .optional()?)
+                Ok(query_row(
+                    conn,
+                    "SELECT items FROM map_items WHERE run_arn = ?1 AND chunk = ?2",
+                    params![arn, to_i64(chunk)?],
+                    |r| r.get::<_, String>(0),
+                )
+                .optional()?)
             })
             .await
     }
@@ -542,7 +556,7 @@ impl Store for SqliteStore {
         let (key, data) = (key.to_string(), data.to_vec());
         self.db
             .write(KIND, "put_blob", move |tx| {
-                execute(tx, 
+                execute(tx,
                     "INSERT INTO blobs (key, data) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET data = excluded.data",
                     params![key, data],
                 )?;

@@ -57,7 +57,11 @@ impl SqliteTopics {
     pub fn subscribe_queue(&self, topic_arn: &str, queue: &str) -> Result<(), Error> {
         let (topic_arn, queue) = (topic_arn.to_string(), queue.to_string());
         self.db.write_blocking(KIND, "subscribe_queue", move |tx| {
-            execute(tx, "INSERT OR IGNORE INTO subscriptions (topic_arn, queue) VALUES (?1, ?2)", [&topic_arn, &queue])?;
+            execute(
+                tx,
+                "INSERT OR IGNORE INTO subscriptions (topic_arn, queue) VALUES (?1, ?2)",
+                [&topic_arn, &queue],
+            )?;
             Ok(())
         })
     }
@@ -118,7 +122,8 @@ impl Topics for SqliteTopics {
         self.db
             .write(KIND, "publish", move |tx| {
                 let id = new_id(tx)?;
-                execute(tx, 
+                execute(
+                    tx,
                     "INSERT INTO published (id, topic_arn, message, published_at) VALUES (?1, ?2, ?3, ?4)",
                     params![id, &topic_arn, &message, now],
                 )?;

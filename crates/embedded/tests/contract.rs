@@ -175,8 +175,11 @@ fn concurrent_commits_from_two_runtimes_on_one_file() {
                     assert_eq!(loaded.version, version, "one commit per round");
                     let next = Execution { last_event_id: version + 1, seq: side, ..loaded.execution };
                     barrier.wait();
-                    match rt.block_on(store.commit(&commit(next, version, vec![event(version + 1, "PassStateEntered")])))
-                    {
+                    match rt.block_on(store.commit(&commit(
+                        next,
+                        version,
+                        vec![event(version + 1, "PassStateEntered")],
+                    ))) {
                         Ok(()) => wins += 1,
                         Err(Error::Conflict { expected }) => assert_eq!(expected, version),
                         Err(e) => panic!("unexpected error: {e}"),

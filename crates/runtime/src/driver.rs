@@ -77,6 +77,10 @@ pub struct Config {
     /// How long one step message may go on running successors (well under the visibility
     /// timeout, so the message is not delivered again meanwhile).
     pub inline_budget: Duration,
+    /// Whether a callback task's call (the message carrying its token) is made inside its
+    /// step, before the commit that records the token (one commit fewer; an answer that comes
+    /// before that commit is refused and retried), or after it.
+    pub inline_callbacks: bool,
 }
 
 impl Default for Config {
@@ -89,6 +93,7 @@ impl Default for Config {
             time_scale: 1.0,
             inline_steps: 256,
             inline_budget: Duration::from_millis(250),
+            inline_callbacks: false,
         }
     }
 }
@@ -124,10 +129,11 @@ struct Pending {
 }
 
 impl Config {
-    /// One state per step message: the AWS runtime's (one state per driver invocation), where
-    /// the step queue spreads an execution's states over the drivers.
-    pub fn one_state_per_message(self) -> Config {
-        Config { inline_steps: 1, inline_budget: Duration::ZERO, ..self }
+    /// The AWS runtime's: one state per step message (one per driver invocation), where the
+    /// step queue spreads an execution's states over the drivers, and callbacks called inside
+    /// their step (a commit saved is money saved).
+    pub fn aws_step_driver(self) -> Config {
+        Config { inline_steps: 1, inline_budget: Duration::ZERO, inline_callbacks: true, ..self }
     }
 }
 
@@ -1031,7 +1037,8 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
         }
         // A no-op after deferred transitions (not expected: the step was theirs) commits them
         // with the outbox the last one would have had.
-        let outbox = if no_op { std::mem::take(&mut pending.outbox) } else { outbox_of(&arn, version, t.effects, clock) };
+        let outbox =
+            if no_op { std::mem::take(&mut pending.outbox) } else { outbox_of(&arn, version, t.effects, clock) };
         if let Some((group, records)) =
             self.log_records(&Self::machine_key(&t.execution, &machine_arn), &t.execution, &t.history)
         {
@@ -1043,8 +1050,13 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
         if defer && pure && !no_op {
             if let Some(next) = due_successor(&arn, &outbox) {
                 pending.outbox = outbox;
-                let held =
-                    Stored { execution: t.execution, machine_arn, version: committed, outbox: committed_outbox, stop_date: None };
+                let held = Stored {
+                    execution: t.execution,
+                    machine_arn,
+                    version: committed,
+                    outbox: committed_outbox,
+                    stop_date: None,
+                };
                 return Ok(Applied::Next(Box::new(held), next, pending));
             }
         }
@@ -1101,13 +1113,19 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
         // An activity task or a `.sync` child is performed after the commit that indexes its
         // token and records the running task: a worker taking the task (once) or the child's
         // end arriving before that commit would find neither, and be lost. A callback
-        // (`.waitForTaskToken`) stays inline: its consumer's early SendTaskSuccess is refused
-        // (`TaskDoesNotExist`) and retried (an SQS consumer's message comes back), and the
-        // commit it saves is a third of a callback state's cost.
-        if matches!(
-            req.integration,
-            Integration::Activity | Integration::StatesStartExecutionSync | Integration::StatesStartExecutionSync2
-        ) {
+        // (`.waitForTaskToken`) stays inline where `Config::inline_callbacks` says so (the AWS
+        // runtime): its consumer's early SendTaskSuccess is refused (`TaskDoesNotExist`) and
+        // retried (an SQS consumer's message comes back), and the commit it saves is a third
+        // of a callback state's cost. The embedded runtime's consumers answer within
+        // microseconds, before that commit more often than not: there the token is committed
+        // first.
+        let callback_after_commit = req.token.is_some() && !self.config.inline_callbacks;
+        if callback_after_commit
+            || matches!(
+                req.integration,
+                Integration::Activity | Integration::StatesStartExecutionSync | Integration::StatesStartExecutionSync2
+            )
+        {
             return Ok(t);
         }
         // A callback's message carries its token: a step redone after a crash before its commit

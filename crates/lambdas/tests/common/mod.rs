@@ -68,8 +68,8 @@ pub fn runtime() -> (Rt, Embedded) {
     for name in ["CheckStockPrice", "GenerateBuySellRecommendation", "BuyStock", "SellStock"] {
         router.rust(name, stepwise_sample::dyn_handler(name).expect("sample handler"));
     }
-    // As the Lambda functions run on AWS: one state per step message.
-    let config = Config::default().one_state_per_message();
+    // As the Lambda functions run on AWS: one state per step message, callbacks inline.
+    let config = Config::default().aws_step_driver();
     let rt = Runtime::new(e.store.clone(), e.queue.clone(), e.topics.clone(), router, SystemClock, config);
     (rt, e)
 }
