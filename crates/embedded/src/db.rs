@@ -278,7 +278,7 @@ const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
 const JOURNAL_SIZE_LIMIT: i64 = 64 << 20;
 
 /// A WAL longer than this (pages) is checkpointed with TRUNCATE rather than PASSIVE.
-const WAL_RESTART_PAGES: i64 = 4096;
+const WAL_RESTART_PAGES: i64 = 16_384;
 
 /// Checkpoints the WAL every [`CHECKPOINT_EVERY`] while the database is open, with a
 /// connection of its own. PASSIVE first: it never waits for, or blocks, readers and writers.

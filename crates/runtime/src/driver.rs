@@ -110,7 +110,7 @@ enum Applied {
     /// The transition's only action is the next step of the same execution, due now, and it
     /// was not sent: the execution as it is now (with the last commit's version and outbox),
     /// that step, and the transitions since that commit when they are not committed yet.
-    Next(Box<Stored>, StepMessage, Pending),
+    Next(Box<(Stored, StepMessage, Pending)>),
 }
 
 /// Transitions run by this driver and not yet committed (see [`Runtime::run_successors`]).
@@ -902,7 +902,7 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
                 Err(e) => return Err(e),
                 Ok(Applied::NoOp) => return Ok(Handled::NoOp),
                 Ok(Applied::Done) => return Ok(Handled::Applied),
-                Ok(Applied::Next(stored, next, pending)) => match self.run_successors(*stored, next, pending).await {
+                Ok(Applied::Next(held)) => match self.run_successors(held.0, held.1, held.2).await {
                     // The message's own transition was not committed: take it again.
                     Err(Error::Conflict { .. }) => {
                         let pause = rand::random::<u64>() % (1 + 2 * attempt.min(16) as u64);
@@ -956,9 +956,10 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
             let clock = Timers { now, virtual_now: stored.execution.clock(now), scale: self.config.time_scale };
             let committed_outbox = stored.outbox.clone();
             match self.apply(stored, next.event, clock, pending, defer).await {
-                Ok(Applied::Next(s, m, p)) => {
+                Ok(Applied::Next(held)) => {
+                    let (s, m, p) = *held;
                     own_pending &= p.steps > 0;
-                    (stored, next, pending) = (*s, m, p);
+                    (stored, next, pending) = (s, m, p);
                     steps += 1;
                 }
                 Ok(Applied::Done) => return Ok(Handled::Applied),
@@ -1057,7 +1058,7 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
                     outbox: committed_outbox,
                     stop_date: None,
                 };
-                return Ok(Applied::Next(Box::new(held), next, pending));
+                return Ok(Applied::Next(Box::new((held, next, pending))));
             }
         }
         let identity = Identity::of(&t.execution.info);
@@ -1075,7 +1076,7 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
             if let Some(next) = due_successor(&arn, &commit.outbox) {
                 let Commit { execution, outbox, .. } = commit;
                 let held = Stored { execution, machine_arn, version, outbox, stop_date: None };
-                return Ok(Applied::Next(Box::new(held), next, Pending::default()));
+                return Ok(Applied::Next(Box::new((held, next, Pending::default()))));
             }
         }
         self.do_actions(&arn, identity.as_ref(), &commit.outbox).await?;
