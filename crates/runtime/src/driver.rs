@@ -955,6 +955,9 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
             let now = self.clock.now();
             let clock = Timers { now, virtual_now: stored.execution.clock(now), scale: self.config.time_scale };
             let committed_outbox = stored.outbox.clone();
+            // The outcome of a call already made, when that is the step: sent if not taken here.
+            let made = matches!(committed_outbox.as_slice(), [OutboxItem { action: Action::Invoke(_), .. }])
+                .then(|| next.clone());
             match self.apply(stored, next.event, clock, pending, defer).await {
                 Ok(Applied::Next(held)) => {
                     let (s, m, p) = *held;
@@ -969,7 +972,13 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
                 // harmless). Transitions not yet committed are dropped: whoever takes that
                 // step computes them again from what is committed.
                 Ok(Applied::NoOp) | Err(Error::Conflict { .. }) => {
-                    self.do_actions(&arn, identity.as_ref(), &committed_outbox).await?;
+                    match (made, committed_outbox.first()) {
+                        // The call was made: send its outcome, as doing the outbox would have.
+                        (Some(message), Some(item)) => {
+                            self.send_step(&message, Duration::ZERO, Some(&format!("{}#0", item.id))).await?;
+                        }
+                        _ => self.do_actions(&arn, identity.as_ref(), &committed_outbox).await?,
+                    }
                     return Ok(Handled::Applied);
                 }
                 Err(e) => return Err(e),
@@ -1078,8 +1087,38 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
                 let held = Stored { execution, machine_arn, version, outbox, stop_date: None };
                 return Ok(Applied::Next(Box::new((held, next, Pending::default()))));
             }
+            // A callback called after its commit: the call's one outcome (the message was sent)
+            // is this execution's next step, due now. Run here like any successor; its commit
+            // replaces this outbox. (Crash before that commit: the outbox is done again, as
+            // after any crash between a commit and its actions.)
+            if let [OutboxItem { id, action: Action::Invoke(req) }] = commit.outbox.as_slice() {
+                if req.token.is_some() {
+                    let mut outcomes = self.perform(&arn, req, id, identity.as_ref()).await?;
+                    self.fault(&arn, FaultPoint::AfterAction(0))?;
+                    if outcomes.len() == 1 {
+                        let next = outcome_message(&arn, req, id, outcomes.remove(0));
+                        let Commit { execution, outbox, .. } = commit;
+                        let held = Stored { execution, machine_arn, version, outbox, stop_date: None };
+                        return Ok(Applied::Next(Box::new((held, next, Pending::default()))));
+                    }
+                    for (k, outcome) in outcomes.into_iter().enumerate() {
+                        let message = outcome_message(&arn, req, id, outcome);
+                        self.send_step(&message, Duration::ZERO, Some(&format!("{id}#{k}"))).await?;
+                    }
+                    self.store.clear_outbox(&arn, version).await?;
+                    return Ok(Applied::Done);
+                }
+            }
         }
-        self.do_actions(&arn, identity.as_ref(), &commit.outbox).await?;
+        // An execution nobody waits for (no `.sync` parent, no Map Run) has nobody to report its
+        // end to: skip the action's load of what was just committed.
+        let reports = commit.execution.map_run.is_some()
+            || commit.execution.parent.as_ref().is_some_and(|p| p.sync.is_some());
+        let actions = match commit.outbox.as_slice() {
+            [done @ .., OutboxItem { action: Action::Complete, .. }] if !reports => done,
+            all => all,
+        };
+        self.do_actions(&arn, identity.as_ref(), actions).await?;
         // When the last action sends a step message, that message proves the outbox done; only
         // an outbox ending otherwise (an invocation with no outcome yet, completion) is emptied
         // with a write of its own.
@@ -1171,12 +1210,7 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
                 Action::Invoke(req) => {
                     let outcomes = self.perform(arn, req, &item.id, identity).await?;
                     for (k, outcome) in outcomes.into_iter().enumerate() {
-                        let message = StepMessage {
-                            execution_arn: arn.to_string(),
-                            event: Event::Task { frame: req.frame, task: req.task, outcome },
-                            not_before: None,
-                            origin: origin_of(&item.id),
-                        };
+                        let message = outcome_message(arn, req, &item.id, outcome);
                         self.send_step(&message, Duration::ZERO, Some(&format!("{}#{k}", item.id))).await?;
                     }
                 }
@@ -1731,6 +1765,16 @@ fn due_successor(arn: &str, outbox: &[OutboxItem]) -> Option<StepMessage> {
             Some(message.clone())
         }
         _ => None,
+    }
+}
+
+/// The step message carrying a task's outcome, from the outbox item that made the call.
+fn outcome_message(arn: &str, req: &stepper::TaskRequest, item_id: &str, outcome: TaskOutcome) -> StepMessage {
+    StepMessage {
+        execution_arn: arn.to_string(),
+        event: Event::Task { frame: req.frame, task: req.task, outcome },
+        not_before: None,
+        origin: origin_of(item_id),
     }
 }
 
