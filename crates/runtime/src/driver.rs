@@ -1112,8 +1112,8 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
         }
         // An execution nobody waits for (no `.sync` parent, no Map Run) has nobody to report its
         // end to: skip the action's load of what was just committed.
-        let reports = commit.execution.map_run.is_some()
-            || commit.execution.parent.as_ref().is_some_and(|p| p.sync.is_some());
+        let reports =
+            commit.execution.map_run.is_some() || commit.execution.parent.as_ref().is_some_and(|p| p.sync.is_some());
         let actions = match commit.outbox.as_slice() {
             [done @ .., OutboxItem { action: Action::Complete, .. }] if !reports => done,
             all => all,
