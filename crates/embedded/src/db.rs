@@ -418,7 +418,7 @@ impl Db {
     ) -> Result<T, Error> {
         // Say it, then let every other ready task run: those that also reach the database now
         // see this one coming, and it sees them.
-        self.coming.fetch_add(1, Ordering::SeqCst);
+        let coming = Coming::new(&self.coming);
         tokio::task::yield_now().await;
         let alone = self.coming.load(Ordering::SeqCst) <= FEW && self.queued.load(Ordering::SeqCst) == 0;
         let here = match alone.then(|| self.conn.try_lock().ok()).flatten() {
@@ -427,7 +427,7 @@ impl Db {
             Some(mut conn) => alone_transaction(&mut conn, write, f),
             None => Err(f),
         };
-        self.coming.fetch_sub(1, Ordering::SeqCst);
+        drop(coming);
         let f = match here {
             Ok(r) => return r.map_err(|e| e.into_error(kind, context)),
             Err(f) => f,
@@ -517,6 +517,23 @@ pub(crate) fn query_row<T, P: rusqlite::Params, F: FnOnce(&rusqlite::Row<'_>) ->
     f: F,
 ) -> rusqlite::Result<T> {
     conn.prepare_cached(sql)?.query_row(params, f)
+}
+
+/// A request counted in [`Db::coming`] until dropped (also when its future is dropped at the
+/// yield: a count left behind would send every later request to the thread).
+struct Coming<'a>(&'a AtomicUsize);
+
+impl<'a> Coming<'a> {
+    fn new(count: &'a AtomicUsize) -> Coming<'a> {
+        count.fetch_add(1, Ordering::SeqCst);
+        Coming(count)
+    }
+}
+
+impl Drop for Coming<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 /// Runs one SQL statement without parameters through the statement cache (`BEGIN`, `COMMIT`,
