@@ -458,3 +458,111 @@ async fn a_version_1_database_is_upgraded_in_place() {
     assert_eq!(page.executions[0].stop, Some(t(2)), "the stop time (the last event's) is kept in the new column");
     let _ = std::fs::remove_dir_all(dir.path());
 }
+
+#[tokio::test]
+async fn a_version_4_queue_is_upgraded_without_losing_a_message() {
+    // Schema version 4: messages with an indexed id and a receipt index, one waiting, one
+    // received (its old-style receipt still acknowledges it), one acknowledged.
+    let dir = TempDir::new("v4");
+    std::fs::create_dir_all(dir.path()).expect("mkdir");
+    {
+        let conn = rusqlite::Connection::open(dir.path().join(DB_FILE)).expect("sqlite");
+        conn.execute_batch(
+            "CREATE TABLE messages (
+                 seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, queue TEXT NOT NULL,
+                 body TEXT NOT NULL, sent_at INTEGER NOT NULL, visible_at INTEGER NOT NULL,
+                 receive_count INTEGER NOT NULL DEFAULT 0, receipt TEXT, dedup_id TEXT,
+                 deleted INTEGER NOT NULL DEFAULT 0, UNIQUE (queue, dedup_id));
+             CREATE INDEX messages_ready ON messages (queue, deleted, visible_at);
+             CREATE INDEX messages_receipt ON messages (queue, receipt);
+             INSERT INTO messages (id, queue, body, sent_at, visible_at, dedup_id) VALUES ('m1', 'q', 'waiting', 0, 0, 'd1');
+             INSERT INTO messages (id, queue, body, sent_at, visible_at, receive_count, receipt)
+                 VALUES ('m2', 'q', 'in flight', 0, 253402300799000, 1, 'abcdef0123456789');
+             INSERT INTO messages (id, queue, body, sent_at, visible_at, deleted) VALUES ('m3', 'q', 'done', 0, 0, 1);
+             PRAGMA user_version = 4;",
+        )
+        .expect("version 4 schema");
+    }
+    let q = SqliteQueue::open(dir.path()).expect("upgraded");
+    let listed = q.list("q").expect("list");
+    let bodies: Vec<&str> = listed.iter().map(|(m, _, _)| m.body.as_str()).collect();
+    assert_eq!(bodies, ["waiting", "in flight", "done"], "every message kept, in order");
+    assert_eq!(listed[0].0.id, "m1");
+    // The old receipt of the message in flight still acknowledges it.
+    q.ack("q", "abcdef0123456789").await.expect("ack with an old receipt");
+    assert!(q.list("q").expect("list")[1].2, "acknowledged");
+    // The waiting one is delivered, with a new-style receipt that acknowledges it.
+    let got = q.receive("q", 10, Duration::from_secs(30)).await.expect("receive");
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].body, "waiting");
+    q.ack("q", &got[0].receipt).await.expect("ack");
+    assert!(q.list("q").expect("list")[0].2, "acknowledged by its new receipt");
+    // Deduplication ids are still known.
+    assert_eq!(q.send("q", "again", Duration::ZERO, Some("d1")).await.expect("send"), "m1");
+    let conn = rusqlite::Connection::open(dir.path().join(DB_FILE)).expect("sqlite");
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).expect("version");
+    assert_eq!(version, 5);
+    let receipt_index: i64 = conn
+        .query_row("SELECT count(*) FROM sqlite_master WHERE name = 'messages_receipt'", [], |r| r.get(0))
+        .expect("indexes");
+    assert_eq!(receipt_index, 0, "the receipt index is gone");
+    drop(q);
+    let _ = std::fs::remove_dir_all(dir.path());
+}
+
+/// A clock a test moves by hand.
+struct HandClock(std::sync::Mutex<DateTime<Utc>>);
+
+impl stepwise_runtime::ports::Clock for HandClock {
+    fn now(&self) -> DateTime<Utc> {
+        *self.0.lock().expect("clock")
+    }
+}
+
+#[tokio::test]
+async fn acknowledged_messages_are_pruned_after_the_deduplication_window() {
+    let clock = Arc::new(HandClock(std::sync::Mutex::new(t(0))));
+    let e = Embedded::in_memory().expect("db").with_clock(clock.clone());
+    let q = &e.queue;
+    // Acknowledged at time 0 (the first acknowledgement also prunes: nothing is old yet).
+    for i in 0..3 {
+        q.send("q", &format!("old {i}"), Duration::ZERO, Some(&format!("old-{i}"))).await.expect("send");
+    }
+    for m in q.receive("q", 10, Duration::from_secs(30)).await.expect("receive") {
+        q.ack("q", &m.receipt).await.expect("ack");
+    }
+    q.send("q", "unacknowledged", Duration::ZERO, Some("kept")).await.expect("send");
+    assert_eq!(q.list("q").expect("list").len(), 4, "within the window everything is kept");
+    // Six minutes later, enough acknowledgements to prune once more.
+    *clock.0.lock().expect("clock") = t(6 * 60 * 1000);
+    for i in 0..600 {
+        q.send("other", &format!("m{i}"), Duration::ZERO, None).await.expect("send");
+        let got = q.receive("other", 1, Duration::from_secs(30)).await.expect("receive");
+        q.ack("other", &got[0].receipt).await.expect("ack");
+    }
+    q.send("q", "new", Duration::ZERO, None).await.expect("send");
+    let got = q.receive("q", 10, Duration::from_secs(30)).await.expect("receive");
+    for m in &got {
+        q.ack("q", &m.receipt).await.expect("ack");
+    }
+    // The next pruning acknowledgement of queue q (the counter is per database).
+    for _ in 0..512 {
+        q.send("q", "filler", Duration::ZERO, None).await.expect("send");
+        let got = q.receive("q", 1, Duration::from_secs(30)).await.expect("receive");
+        q.ack("q", &got[0].receipt).await.expect("ack");
+    }
+    let left: Vec<String> = q.list("q").expect("list").into_iter().map(|(m, _, _)| m.body).collect();
+    assert!(
+        !left.iter().any(|b| b.starts_with("old")),
+        "acknowledged messages older than 5 minutes pruned: {:?}",
+        &left[..3]
+    );
+    assert!(
+        left.contains(&"new".to_string()) && left.contains(&"unacknowledged".to_string()),
+        "messages acknowledged within the window are kept"
+    );
+    // An old deduplication id is free again after the window, as on SQS.
+    let before = q.list("q").expect("list").len();
+    q.send("q", "old 0 again", Duration::ZERO, Some("old-0")).await.expect("send");
+    assert_eq!(q.list("q").expect("list").len(), before + 1, "a new message");
+}
