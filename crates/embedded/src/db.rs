@@ -44,7 +44,6 @@ CREATE TABLE IF NOT EXISTS executions (
     outbox TEXT NOT NULL,
     stop_time TEXT
 );
-CREATE INDEX IF NOT EXISTS executions_newest ON executions (start_time DESC, arn DESC);
 CREATE INDEX IF NOT EXISTS executions_by_machine ON executions (machine_arn, start_time DESC, arn DESC);
 CREATE INDEX IF NOT EXISTS executions_by_status ON executions (machine_arn, status, start_time DESC, arn DESC);
 -- A row per commit: `event` is the JSON array of its events, `event_id` the first one's id
@@ -360,6 +359,9 @@ impl Db {
             tx.execute_batch(MESSAGES_V5)?;
         }
         tx.execute_batch(SCHEMA)?;
+        // Version 5 has no index of all executions by start time: only `stepwise list` read
+        // it (all executions, sorted once), and every creation paid a B-tree insert for it.
+        tx.execute_batch("DROP INDEX IF EXISTS executions_newest")?;
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
         tx.commit()?;
         let conn = Arc::new(Mutex::new(conn));
