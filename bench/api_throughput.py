@@ -25,7 +25,6 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -37,6 +36,9 @@ from pathlib import Path
 import boto3
 from botocore.config import Config
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from peers import free_port, log_tail, pass_chain, port_open, stop, vm_hwm_kib  # noqa: E402
+
 REPO = Path(__file__).resolve().parent.parent
 STATES = 20
 ROLE_ARN = "arn:aws:iam::123456789012:role/stepwise-bench"
@@ -46,62 +48,8 @@ class BenchError(Exception):
     pass
 
 
-def definition(states=STATES):
-    """A chain of `states` Pass states, S01 -> S02 -> ... -> S20 (End)."""
-    names = [f"S{i:02d}" for i in range(1, states + 1)]
-    body = {}
-    for i, name in enumerate(names):
-        state = {"Type": "Pass"}
-        if i + 1 < len(names):
-            state["Next"] = names[i + 1]
-        else:
-            state["End"] = True
-        body[name] = state
-    return json.dumps({"Comment": f"{states}-state Pass chain", "StartAt": names[0], "States": body})
-
-
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def port_open(port):
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-            return True
-    except OSError:
-        return False
-
-
-def vm_hwm_kib(pid):
-    """Peak resident set size (VmHWM) of a live process, in KiB, or None."""
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return None
-
-
-def stop(proc):
-    if proc is None or proc.poll() is not None:
-        return
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=10)
-
-
-def log_tail(path, lines=20):
-    try:
-        return "\n".join(Path(path).read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return ""
+# The chain, the port and process helpers are bench/peers.py's.
+definition = pass_chain
 
 
 def client(endpoint):

@@ -138,25 +138,19 @@ impl Default for Signal {
     }
 }
 
-/// Rebuilds a version 1-4 messages table as version 5's (the indexes follow from `SCHEMA`).
-const MESSAGES_V5: &str = "
-CREATE TABLE messages_v5 (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    id TEXT NOT NULL,
-    queue TEXT NOT NULL,
-    body TEXT NOT NULL,
-    sent_at INTEGER NOT NULL,
-    visible_at INTEGER NOT NULL,
-    receive_count INTEGER NOT NULL DEFAULT 0,
-    receipt TEXT,
-    dedup_id TEXT,
-    deleted INTEGER NOT NULL DEFAULT 0,
-    UNIQUE (queue, dedup_id)
-);
-INSERT INTO messages_v5 SELECT seq, id, queue, body, sent_at, visible_at, receive_count, receipt, dedup_id, deleted
-    FROM messages;
-DROP TABLE messages;
-ALTER TABLE messages_v5 RENAME TO messages;
+/// Moves a version 1-4 messages table aside (its indexes dropped, their names are reused), so
+/// that `SCHEMA` creates version 5's; [`MESSAGES_V5_COPY`] then copies the rows over.
+const MESSAGES_V5_ASIDE: &str = "
+DROP INDEX IF EXISTS messages_ready;
+DROP INDEX IF EXISTS messages_receipt;
+ALTER TABLE messages RENAME TO messages_v4;
+";
+
+/// Copies the version 1-4 messages into version 5's table, and drops the old one.
+const MESSAGES_V5_COPY: &str = "
+INSERT INTO messages (seq, id, queue, body, sent_at, visible_at, receive_count, receipt, dedup_id, deleted)
+    SELECT seq, id, queue, body, sent_at, visible_at, receive_count, receipt, dedup_id, deleted FROM messages_v4;
+DROP TABLE messages_v4;
 ";
 
 /// Which runtime error a failure becomes.
@@ -352,13 +346,17 @@ impl Db {
             [],
             |r| r.get(0),
         )?;
-        if (1..5).contains(&version) && has_messages {
-            // Version 5: message ids are not indexed (nothing looks them up) and receipts name
-            // their row (`seq.random`), so the receipt index is gone: two index writes fewer per
-            // message. SQLite cannot drop a constraint: the table is copied.
-            tx.execute_batch(MESSAGES_V5)?;
+        // Version 5: message ids are not indexed (nothing looks them up) and receipts name their
+        // row (`seq.random`), so the receipt index is gone: two index writes fewer per message.
+        // SQLite cannot drop a constraint: the table is copied.
+        let copy_messages = (1..5).contains(&version) && has_messages;
+        if copy_messages {
+            tx.execute_batch(MESSAGES_V5_ASIDE)?;
         }
         tx.execute_batch(SCHEMA)?;
+        if copy_messages {
+            tx.execute_batch(MESSAGES_V5_COPY)?;
+        }
         // Version 5 has no index of all executions by start time: only `stepwise list` read
         // it (all executions, sorted once), and every creation paid a B-tree insert for it.
         tx.execute_batch("DROP INDEX IF EXISTS executions_newest")?;

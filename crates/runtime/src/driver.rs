@@ -70,7 +70,7 @@ pub struct Config {
     pub time_scale: f64,
     /// How many transitions one step message may run: after a commit whose only action is
     /// the next step of the same execution, due now, the driver runs that step itself instead
-    /// of sending it (each step still one commit). 1 runs one state per message (the AWS
+    /// of sending it (pure transitions in a row share a commit). 1 runs one state per message (the AWS
     /// runtime: one state per Lambda invocation); the embedded runtime saves a queue round
     /// trip per state.
     pub inline_steps: u32,
@@ -890,27 +890,22 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
                 }
             }
             let defer = self.config.inline_steps > 1;
-            match self.apply(stored, msg.event.clone(), clock, Pending::default(), defer).await {
+            let outcome = match self.apply(stored, msg.event.clone(), clock, Pending::default(), defer).await {
+                Ok(Applied::NoOp) => Ok(Handled::NoOp),
+                Ok(Applied::Done) => Ok(Handled::Applied),
+                // A conflict from here means the message's own transition was not committed.
+                Ok(Applied::Next(held)) => self.run_successors(held.0, held.1, held.2).await,
+                Err(e) => Err(e),
+            };
+            match outcome {
                 Err(Error::Conflict { .. }) => {
                     // Someone else moved it: reload and retry, after a short random pause so
                     // drivers racing on one execution (its Parallel branches, Map iterations)
                     // spread out.
                     let pause = rand::random::<u64>() % (1 + 2 * attempt.min(16) as u64);
                     tokio::time::sleep(Duration::from_millis(pause)).await;
-                    continue;
                 }
-                Err(e) => return Err(e),
-                Ok(Applied::NoOp) => return Ok(Handled::NoOp),
-                Ok(Applied::Done) => return Ok(Handled::Applied),
-                Ok(Applied::Next(held)) => match self.run_successors(held.0, held.1, held.2).await {
-                    // The message's own transition was not committed: take it again.
-                    Err(Error::Conflict { .. }) => {
-                        let pause = rand::random::<u64>() % (1 + 2 * attempt.min(16) as u64);
-                        tokio::time::sleep(Duration::from_millis(pause)).await;
-                        continue;
-                    }
-                    other => return other,
-                },
+                other => return other,
             }
         }
         Err(Error::storage(format!("committing a step of {arn}"), "too many concurrent updates"))
