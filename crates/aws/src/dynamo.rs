@@ -1561,6 +1561,13 @@ impl Store for DynamoStore {
         Ok(out)
     }
 
+    async fn put_tokens(&self, tokens: &[TokenEntry]) -> Result<(), Error> {
+        for t in tokens {
+            self.put("put_tokens", self.token_item(t)?).await?;
+        }
+        Ok(())
+    }
+
     async fn find_token(&self, hash: &str) -> Result<Option<TokenEntry>, Error> {
         let Some(item) = self.get("find_token", format!("T#{hash}"), "T").await? else { return Ok(None) };
         let json = get_s(&item, "entry").ok_or_else(|| self.corrupt(hash, "token item without an entry"))?;

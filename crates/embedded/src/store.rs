@@ -437,6 +437,26 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn put_tokens(&self, tokens: &[TokenEntry]) -> Result<(), Error> {
+        let rows = tokens
+            .iter()
+            .map(|t| serde_json::to_string(t).map(|entry| (t.hash.clone(), entry)))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| KIND.error("put_tokens", e))?;
+        self.db
+            .write(KIND, "put_tokens", move |tx| {
+                for (hash, entry) in &rows {
+                    execute(
+                        tx,
+                        "INSERT OR IGNORE INTO tokens (hash, entry, used) VALUES (?1, ?2, 0)",
+                        params![hash, entry],
+                    )?;
+                }
+                Ok(())
+            })
+            .await
+    }
+
     async fn find_token(&self, hash: &str) -> Result<Option<TokenEntry>, Error> {
         let hash = hash.to_string();
         self.db

@@ -223,6 +223,7 @@ async fn data_survives_reopening_the_file() {
         task: 1,
         state_name: "Callback".into(),
         created: t(2),
+        version: 2,
     };
     let done = Execution { last_event_id: 2, status: Status::Succeeded { output: json!({"ok": 1.5}) }, ..x.clone() };
     let topic = "arn:aws:sns:us-east-1:123456789012:t";

@@ -452,6 +452,91 @@ async fn forged_reused_and_expired_tokens_get_aws_errors_and_change_nothing() {
     assert_eq!(rt.describe(&arn2).await.expect("describe"), timed_out, "nothing changes after expiry");
 }
 
+/// The AWS step driver sends a callback's message before the commit that records its task (one
+/// commit fewer). Its consumer may answer first: the answer must wait for that commit, not be
+/// refused as an unknown token (AWS never refuses a token it sent), and an answer whose commit
+/// never lands gets a retryable error, not a refusal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_callback_answered_before_its_commit_lands_waits_for_it() {
+    let emb = Embedded::in_memory().expect("db");
+    let clock = TestClock::new();
+    // AWS step drivers on one database: callbacks inline, one state per message.
+    let aws_like = |wait_ms: u64, faults: Option<FaultHook>| {
+        let config = Config {
+            visibility: Duration::ZERO,
+            token_commit_wait: Duration::from_millis(wait_ms),
+            ..Config::default()
+        }
+        .aws_step_driver();
+        let emb = emb.clone().with_clock(Arc::new(clock.clone()));
+        let rt = Runtime::new(emb.store, emb.queue, emb.topics, sample_functions(), clock.clone(), config);
+        match faults {
+            Some(h) => rt.with_faults(h),
+            None => rt,
+        }
+    };
+    let rt = Arc::new(aws_like(5_000, None));
+    let def = json!({"StartAt": "Ask", "States": {"Ask": {
+        "Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+        "Parameters": {"QueueUrl": "https://sqs.us-east-1.amazonaws.com/123456789012/Ask", "MessageBody": {"TaskToken.$": "$$.Task.Token"}},
+        "End": true}}});
+    let machine = rt.create_machine("m", def, "arn:aws:iam::123456789012:role/r", false).await.expect("machine").arn;
+
+    // The driver dies after the call, before its commit: the token was sent, the task is not
+    // recorded as running.
+    let arn = rt.start_execution(&machine, "early", json!({})).await.expect("start");
+    let dying = aws_like(5_000, Some(crash_at(1, FaultPoint::BeforeCommit).0));
+    let step = dying.queue().receive(STEP_QUEUE, 1, Duration::ZERO).await.expect("receive").remove(0);
+    assert!(matches!(dying.process(&step).await, Err(Error::InjectedCrash(_))), "the driver crashed");
+    let ask = rt.queue().receive("Ask", 1, Duration::from_secs(60)).await.expect("ask").remove(0);
+    let early = stepwise_sample::approval_token(&ask.body).expect("token");
+    let before = rt.describe(&arn).await.expect("describe");
+    assert_eq!(before.execution.status.as_str(), "RUNNING");
+
+    // The answer comes first and waits ...
+    let answer = {
+        let (rt, token) = (rt.clone(), early.clone());
+        tokio::spawn(async move { rt.send_task_success(&token, "\"approved\"").await })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!answer.is_finished(), "the answer waits for the commit instead of being refused");
+    // ... until the step's redelivery commits the running task.
+    let again = rt.queue().receive(STEP_QUEUE, 1, Duration::ZERO).await.expect("receive").remove(0);
+    rt.process(&again).await.expect("redelivered step");
+    answer.await.expect("join").expect("the early answer is accepted once its task runs");
+    for _ in 0..5 {
+        for m in rt.queue().receive(STEP_QUEUE, 10, Duration::ZERO).await.expect("receive") {
+            rt.process(&m).await.expect("process");
+        }
+    }
+    let done = rt.describe(&arn).await.expect("describe");
+    assert_eq!(done.execution.status, stepwise_asl::stepper::Status::Succeeded { output: json!("approved") });
+    // The redone step sent its own message (a new token): too late now, as AWS says of a
+    // token whose task is over.
+    let second = rt.queue().receive("Ask", 10, Duration::from_secs(60)).await.expect("ask");
+    assert_eq!(second.len(), 1, "the redone step's message");
+    let late = stepwise_sample::approval_token(&second[0].body).expect("token");
+    assert!(matches!(rt.send_task_success(&late, "{}").await, Err(Error::TaskTimedOut(_))));
+
+    // A commit that never lands: the answer fails with a retryable error after the wait, and
+    // changes nothing.
+    let rt = aws_like(200, None);
+    let arn = rt.start_execution(&machine, "never", json!({})).await.expect("start");
+    let dying = aws_like(200, Some(crash_at(1, FaultPoint::BeforeCommit).0));
+    let step = dying.queue().receive(STEP_QUEUE, 1, Duration::ZERO).await.expect("receive").remove(0);
+    assert!(matches!(dying.process(&step).await, Err(Error::InjectedCrash(_))), "the driver crashed");
+    let ask = rt.queue().receive("Ask", 1, Duration::from_secs(60)).await.expect("ask").remove(0);
+    let orphan = stepwise_sample::approval_token(&ask.body).expect("token");
+    let before = rt.describe(&arn).await.expect("describe");
+    match rt.send_task_success(&orphan, "{}").await {
+        Err(e @ Error::Storage { .. }) => assert!(e.to_string().contains("not landed"), "{e}"),
+        other => panic!("an answer whose commit never landed must be retryable, got {other:?}"),
+    }
+    assert_eq!(rt.describe(&arn).await.expect("describe"), before, "the refused answer changes nothing");
+    // An unknown token is still refused at once.
+    assert!(matches!(rt.send_task_success(&"B".repeat(32), "{}").await, Err(e) if e.code() == "TaskDoesNotExist"));
+}
+
 /// A distributed Map whose children run at once: their steps record no history (the children
 /// are silent) yet change the execution, and must be committed. (It used to stay RUNNING after
 /// `MapRunStarted`: such steps were taken for no-ops.) Also under a crash at every point.

@@ -175,9 +175,43 @@ async fn a_thousand_executions_on_four_drivers_all_succeed_with_empty_dead_lette
 
     // Every execution succeeded, each state of its path entered once.
     let mut transitions = 0;
+    let mut stuck = Vec::new();
     for arn in &arns {
         let status = rt.describe(arn).await.expect("describe").execution.status;
-        assert_eq!(status.as_str(), "SUCCEEDED", "{arn}: {status:?}");
+        if status.as_str() != "SUCCEEDED" {
+            // What it did, where it stopped, what it waits for.
+            let history = rt.store().history(arn).await.expect("history");
+            let events: Vec<String> = history
+                .iter()
+                .map(|e| {
+                    let j = e.to_aws_json();
+                    format!(
+                        "{} {} {}",
+                        j["id"],
+                        j["type"].as_str().unwrap_or(""),
+                        j["stateEnteredEventDetails"]["name"].as_str().unwrap_or("")
+                    )
+                })
+                .collect();
+            let stored = rt.store().load(arn).await.expect("load").expect("stored");
+            let waiting = rt.waiting_tasks(arn).await.expect("waiting");
+            stuck.push(format!(
+                "{arn}: {status:?}, version {}, outbox {:?}, waiting on {:?}\n  {}",
+                stored.version,
+                stored.outbox,
+                waiting.iter().map(|(s, _)| s).collect::<Vec<_>>(),
+                events.join("\n  ")
+            ));
+        }
+    }
+    let dead: Vec<u64> = futures_util::future::join_all([&step_dlq, &approval_dlq].map(|q| depth(&sqs, q))).await;
+    assert!(
+        stuck.is_empty(),
+        "{} executions did not succeed (dead-letter queues: {dead:?}):\n{}",
+        stuck.len(),
+        stuck.join("\n")
+    );
+    for arn in &arns {
         let history = rt.store().history(arn).await.expect("history");
         let mut entered: Vec<String> = history
             .iter()

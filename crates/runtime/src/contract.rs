@@ -96,6 +96,7 @@ fn token(hash: &str, arn: &str, task: u64, at: DateTime<Utc>) -> TokenEntry {
         task,
         state_name: "Wait for callback".to_string(),
         created: at,
+        version: 2,
     }
 }
 
@@ -436,6 +437,16 @@ pub async fn store_contract<S: Store>(store: &S) {
     assert!(
         !ok(store.consume_token(&hash(&run, "never issued")).await, "consume_token (unknown)"),
         "store contract: consume_token of an unknown hash must return false"
+    );
+    // A token indexed ahead of the commit that issues it (a callback sent before its commit):
+    // found at once; putting it again is harmless.
+    let ahead = TokenEntry { version: 3, ..token(&hash(&run, "ahead"), &arn, 2, t1) };
+    ok(store.put_tokens(std::slice::from_ref(&ahead)).await, "put_tokens");
+    ok(store.put_tokens(std::slice::from_ref(&ahead)).await, "put_tokens (again)");
+    assert_eq!(
+        ok(store.find_token(&ahead.hash).await, "find_token (put ahead)"),
+        Some(ahead.clone()),
+        "store contract: find_token must return the entry put_tokens indexed"
     );
 
     // Commit 2 → 3 finishing the execution; history keeps growing in id order.

@@ -78,9 +78,14 @@ pub struct Config {
     /// timeout, so the message is not delivered again meanwhile).
     pub inline_budget: Duration,
     /// Whether a callback task's call (the message carrying its token) is made inside its
-    /// step, before the commit that records the token (one commit fewer; an answer that comes
-    /// before that commit is refused and retried), or after it.
+    /// step, before the commit that records the running task (one commit fewer; the token is
+    /// indexed before the call, and an answer that comes before that commit waits for it), or
+    /// after it.
     pub inline_callbacks: bool,
+    /// How long a task completion (SendTaskSuccess, SendTaskFailure, SendTaskHeartbeat) waits
+    /// for the commit that issued its token, when it arrives first (inline callbacks); past
+    /// it, the completion fails with a retryable error.
+    pub token_commit_wait: Duration,
 }
 
 impl Default for Config {
@@ -94,6 +99,7 @@ impl Default for Config {
             inline_steps: 256,
             inline_budget: Duration::from_millis(250),
             inline_callbacks: false,
+            token_commit_wait: Duration::from_secs(10),
         }
     }
 }
@@ -1028,11 +1034,13 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
                     task: req.task,
                     state_name: req.state_name.clone(),
                     created: now,
+                    version,
                 }),
                 _ => None,
             })
             .collect();
-        let t = self.inline_task(&machine, t, &arn, version, &mut env).await?;
+        let mut tokens = tokens;
+        let t = self.inline_task(&machine, t, &arn, version, &mut tokens, &mut env).await?;
         let t = self.read_items(&machine, t, &mut env).await?;
         let t = self.store_map_inputs(t).await?;
         log_transition(&arn, version, &t.history);
@@ -1136,6 +1144,7 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
         t: stepper::Transition,
         arn: &str,
         version: u64,
+        tokens: &mut Vec<TokenEntry>,
         env: &mut RuntimeEnv,
     ) -> Result<stepper::Transition, Error> {
         let invokes = t.effects.iter().filter(|e| matches!(e, Effect::Invoke(_))).count();
@@ -1149,9 +1158,9 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
         // token and records the running task: a worker taking the task (once) or the child's
         // end arriving before that commit would find neither, and be lost. A callback
         // (`.waitForTaskToken`) stays inline where `Config::inline_callbacks` says so (the AWS
-        // runtime): its consumer's early SendTaskSuccess is refused (`TaskDoesNotExist`) and
-        // retried (an SQS consumer's message comes back), and the commit it saves is a third
-        // of a callback state's cost. The embedded runtime's consumers answer within
+        // runtime): the commit it saves is a third of a callback state's cost, and its token is
+        // indexed before the call, so a consumer's early answer waits for the commit
+        // (`Runtime::committed_for`). The embedded runtime's consumers answer within
         // microseconds, before that commit more often than not: there the token is committed
         // first.
         let callback_after_commit = req.token.is_some() && !self.config.inline_callbacks;
@@ -1170,6 +1179,15 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
             Some(t) => format!("{arn}#{version}#inline#{}", &token_hash(t)[..16]),
             None => format!("{arn}#{version}#inline"),
         };
+        // The callback's token is indexed before its message is sent, so its consumer may
+        // complete it the moment the message arrives: the entry is *pending* until this
+        // commit lands, and a completion meanwhile waits for it (`Runtime::running_task`)
+        // rather than being refused as unknown, which AWS never does for a token it sent.
+        // The same one write as in the commit (which then puts no token).
+        if req.token.is_some() && !tokens.is_empty() {
+            self.store.put_tokens(tokens).await?;
+            tokens.clear();
+        }
         let identity = Identity::of(&t.execution.info);
         let outcomes = self.perform(arn, &req, &action_id, identity.as_ref()).await?;
         let stepper::Transition { mut execution, effects, mut history, mut changed_silently } = t;
@@ -1575,7 +1593,7 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
             .find_token(&hash)
             .await?
             .ok_or_else(|| Error::no_task("Task does not exist: the task token is not known to this runtime"))?;
-        let stored = self.store.load(&entry.execution_arn).await?;
+        let stored = self.committed_for(&entry).await?;
         let running = stored.as_ref().is_some_and(|s| {
             matches!(s.execution.frames.get(entry.frame).map(|f| &f.phase), Some(Phase::Running(rt)) if rt.task == entry.task)
         });
@@ -1583,6 +1601,34 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
             return Err(Error::TaskTimedOut("Task Timed Out: the task of this token is no longer running".into()));
         }
         Ok(entry)
+    }
+
+    /// The execution a token belongs to, once the commit that issued the token has landed. A
+    /// callback sent before its commit (the AWS step driver's inline callbacks) can be answered
+    /// before that commit: while the execution runs at a lower version, the completion waits
+    /// for it, polling with backoff for up to [`Config::token_commit_wait`]. A commit that still has not
+    /// landed by then (its driver died or is retrying) is a retryable error, never a refusal:
+    /// refusing would lose the answer to a task that is about to run.
+    async fn committed_for(&self, entry: &TokenEntry) -> Result<Option<Stored>, Error> {
+        let deadline = std::time::Instant::now() + self.config.token_commit_wait;
+        let mut pause = Duration::from_millis(5);
+        loop {
+            let stored = self.store.load(&entry.execution_arn).await?;
+            let pending = stored
+                .as_ref()
+                .is_some_and(|s| s.version < entry.version && s.execution.status == stepper::Status::Running);
+            if !pending {
+                return Ok(stored);
+            }
+            if std::time::Instant::now() >= deadline {
+                return Err(Error::storage(
+                    format!("completing a task of {}", entry.execution_arn),
+                    "the commit that issued this task token has not landed yet; try again",
+                ));
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_millis(250));
+        }
     }
 
     async fn send_outcome(&self, entry: &TokenEntry, outcome: TaskOutcome, dedup: &str) -> Result<(), Error> {
@@ -1627,6 +1673,25 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
             return Err(Error::TaskTimedOut("Task Timed Out: the task token was already used".into()));
         }
         Ok(())
+    }
+
+    /// The tasks of an execution waiting for a task token now (activities and
+    /// `.waitForTaskToken` callbacks): `(state name, token)`, in frame order. For local
+    /// tooling (the console answers them); the AWS API has no such call.
+    pub async fn waiting_tasks(&self, arn: &str) -> Result<Vec<(String, String)>, Error> {
+        let Some(stored) = self.store.load(arn).await? else { return Ok(Vec::new()) };
+        if stored.execution.status != stepper::Status::Running {
+            return Ok(Vec::new());
+        }
+        Ok(stored
+            .execution
+            .frames
+            .iter()
+            .filter_map(|f| match &f.phase {
+                Phase::Running(rt) => rt.request.token.as_ref().map(|t| (rt.request.state_name.clone(), t.clone())),
+                _ => None,
+            })
+            .collect())
     }
 
     /// SendTaskHeartbeat.

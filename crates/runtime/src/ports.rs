@@ -265,6 +265,12 @@ pub struct TokenEntry {
     pub state_name: String,
     /// When it was issued.
     pub created: DateTime<Utc>,
+    /// The version of the commit that starts its task. A token indexed ahead of that commit
+    /// (its callback was sent inline, before the commit) is *pending* while the stored version
+    /// is lower: a completion then waits for the commit instead of being refused. 0 in entries
+    /// written before the field existed.
+    #[serde(default)]
+    pub version: u64,
 }
 
 pub use stepwise_asl::stepper::ExecutionStatus;
@@ -428,6 +434,10 @@ pub trait Store: Send + Sync {
     fn clear_outbox(&self, arn: &str, version: u64) -> impl Future<Output = Result<(), Error>> + Send;
     /// The history of an execution, in id order.
     fn history(&self, arn: &str) -> impl Future<Output = Result<Vec<HistoryEvent>, Error>> + Send;
+    /// Indexes token entries ahead of the commit that issues them (a callback sent before its
+    /// commit must be completable the moment its message arrives). Putting an entry again is
+    /// harmless.
+    fn put_tokens(&self, tokens: &[TokenEntry]) -> impl Future<Output = Result<(), Error>> + Send;
     /// A token's entry by hash.
     fn find_token(&self, hash: &str) -> impl Future<Output = Result<Option<TokenEntry>, Error>> + Send;
     /// Marks a token used; `false` if it was already used (or never existed).
