@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of the project. Installs what the tests need first (a Python venv with moto for
 # the local AWS endpoint, cfn-lint and the SAM CLI for the template, cargo-lambda and Zig for
-# `sam build`), starts moto server on loopback for the AWS adapter tests, and stops it at the
+# `sam build`, Selenium for the console's browser test; Debian's chromium and chromedriver), starts moto server on loopback for the AWS adapter tests, and stops it at the
 # end. CI runs this through .ci/run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,10 +15,19 @@ fi
 # --- the Python test environment -----------------------------------------------------------
 VENV=.venv
 if [ ! -x "$VENV/bin/moto_server" ] || [ ! -x "$VENV/bin/cfn-lint" ] || [ ! -x "$VENV/bin/sam" ] || [ ! -x "$VENV/bin/aws" ] \
-  || [ ! -x "$VENV/bin/cargo-lambda" ] || ! "$VENV/bin/python" -c "import ziglang" 2>/dev/null; then
+  || [ ! -x "$VENV/bin/cargo-lambda" ] || ! "$VENV/bin/python" -c "import ziglang, selenium" 2>/dev/null; then
   python3 -m venv "$VENV"
   "$VENV/bin/pip" install --quiet --disable-pip-version-check "moto[server]==5.2.5" "cfn-lint==1.58.0" "aws-sam-cli==1.170.0" "boto3==1.43.108" "awscli==1.46.3" \
-    "cargo-lambda==1.9.2" "ziglang==0.17.1"
+    "cargo-lambda==1.9.2" "ziglang==0.17.1" "selenium==4.27.1"
+fi
+
+# --- a browser for the console's tests ----------------------------------------------------------
+# Debian's Chromium and its chromedriver (Selenium is pointed at both: nothing is downloaded).
+if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null
 fi
 
 # --- a local AWS endpoint ----------------------------------------------------------------------

@@ -8,7 +8,9 @@
 //! - `send-task-success`, `send-task-failure`, `send-task-heartbeat`: complete a task token.
 //! - `serve`: the Step Functions API (AWS JSON 1.0) on 127.0.0.1 over the embedded runtime.
 //! - `policy`: print the least-privilege IAM policy for a definition's Task resources.
+//! - `graph`: draw a definition (SVG, Graphviz DOT or Mermaid), coloured by an execution.
 
+mod console;
 mod durable;
 mod functions;
 mod policy;
@@ -207,6 +209,30 @@ enum Cmd {
         /// The state machine's name (a Distributed Map starts its children as executions of it).
         #[arg(long, default_value = "*")]
         name: String,
+    },
+    /// Draw a state machine: its states, transitions, Parallel branches and Map processors, as
+    /// SVG (laid out, the console's picture), Graphviz DOT or a Mermaid flowchart; with
+    /// --execution, each state coloured by what that execution did.
+    Graph {
+        /// The definition file (JSON; - for stdin), or a project directory
+        /// (definition.asl.json with bindings.json, as `stepwise run` takes).
+        definition: PathBuf,
+        /// svg, dot or mermaid.
+        #[arg(long, default_value = "svg")]
+        format: stepwise_graph::Format,
+        /// Colour the states by this execution's history (read from --data-dir).
+        #[arg(long)]
+        execution: Option<String>,
+        /// The data directory holding the execution.
+        #[arg(long, default_value = ".stepwise")]
+        data_dir: PathBuf,
+        /// A JSON object binding the definition's ${Name} variables (default: the project's
+        /// bindings.json).
+        #[arg(long)]
+        bindings: Option<PathBuf>,
+        /// Write the picture here instead of to stdout.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
     },
     /// Validate a definition; prints AWS's InvalidDefinition message on failure.
     Validate {
@@ -501,6 +527,34 @@ fn real_main() -> Result<ExitCode> {
                 eprintln!("stepwise: not in the policy (not a Lambda, SQS or SNS task): {u}");
             }
             println!("{}", serde_json::to_string_pretty(&p.document)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Graph { definition, format, execution, data_dir, bindings, output } => {
+            let (file, bindings) = if definition.is_dir() {
+                let b = bindings.or_else(|| Some(definition.join("bindings.json")).filter(|p| p.exists()));
+                (definition.join("definition.asl.json"), b)
+            } else {
+                (definition, bindings)
+            };
+            let text = read_text(&file)?;
+            let bindings = bindings.as_deref().map(read_text).transpose()?;
+            let def = policy::load_definition(&text, bindings.as_deref())
+                .with_context(|| format!("reading {}", file.display()))?;
+            let outcome = match execution {
+                Some(arn) => {
+                    let rt = run::open_runtime_with(&data_dir, None, 1.0, None)?.0;
+                    let ran = tokio_runtime()?
+                        .block_on(console::ran(&rt, &arn))
+                        .map_err(|e| anyhow::anyhow!("{}: {}", e.code, e.message))?;
+                    Some(ran.outcome)
+                }
+                None => None,
+            };
+            let picture = stepwise_graph::render(&def, format, outcome.as_ref())?;
+            match output {
+                Some(path) => std::fs::write(&path, picture).with_context(|| format!("writing {}", path.display()))?,
+                None => print!("{picture}"),
+            }
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Validate { definition, express } => {

@@ -7,6 +7,9 @@
 //! and AWS's exception names (500 with `InternalFailure` when the store fails), so the AWS CLI
 //! and SDKs raise their typed exceptions. SigV4 signatures are accepted and not checked.
 //!
+//! `GET /` is the console (`console.rs`): the state machines, their graphs and executions in a
+//! browser.
+//!
 //! The operations and their semantics are `stepwise-api`'s ([`stepwise_api::call`]): this
 //! module is only the HTTP transport, the same API the API Lambda serves on AWS.
 //!
@@ -63,7 +66,14 @@ pub async fn serve(args: ServeArgs) -> Result<()> {
         .await
         .with_context(|| format!("binding 127.0.0.1:{}", args.port))?;
     let addr = listener.local_addr()?;
-    println!("listening on http://{addr}");
+    // Both lines in one write; a reader that stops after the first (the tests read only the
+    // address) must not make the server fail.
+    {
+        use std::io::Write as _;
+        let mut out = std::io::stdout().lock();
+        let _ = write!(out, "listening on http://{addr}\nconsole: http://{addr}/\n");
+        let _ = out.flush();
+    }
     // The step driver; if its queue fails it is restarted after a pause.
     tokio::spawn(async move {
         loop {
@@ -104,6 +114,9 @@ pub struct Api {
 impl Api {
     /// Serves one HTTP request; never fails (errors are AWS error answers).
     pub async fn handle(&self, req: Request<Incoming>) -> Response<Full<Bytes>> {
+        if req.method() == Method::GET {
+            return crate::console::get(&self.rt, req.uri()).await;
+        }
         let result = self.handle_inner(req).await;
         let (status, body) = match result {
             Ok(v) => (StatusCode::OK, v),
@@ -123,7 +136,7 @@ impl Api {
             return Err(ApiError {
                 status: 405,
                 code: "UnknownOperationException".into(),
-                message: format!("{} is not supported: use POST /", req.method()),
+                message: format!("{} is not supported: use POST / (GET / is the console)", req.method()),
             });
         }
         let target = req.headers().get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();

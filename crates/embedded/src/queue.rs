@@ -209,7 +209,11 @@ impl Queue for SqliteQueue {
         // Every so many acknowledgements, the acknowledged messages of this queue whose
         // deduplication window is over are deleted (the queue would otherwise grow by a row per
         // message forever).
-        let prune = (self.db.acks.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % PRUNE_EVERY == 0)
+        let prune = self
+            .db
+            .acks
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            .is_multiple_of(PRUNE_EVERY)
             .then(|| self.db.now_ms().saturating_sub(duration_ms(DEDUP_WINDOW)));
         // Acknowledging twice, or with the receipt of an earlier delivery, does nothing.
         self.db
