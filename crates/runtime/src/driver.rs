@@ -86,6 +86,13 @@ pub struct Config {
     /// for the commit that issued its token, when it arrives first (inline callbacks); past
     /// it, the completion fails with a retryable error.
     pub token_commit_wait: Duration,
+    /// How long StartExecution may reuse a machine's record (definition, role, versions,
+    /// aliases) this runtime read, instead of reading it again. Changes made through this
+    /// runtime drop the copy at once; a change another process makes (another `stepwise`
+    /// sharing the data directory, another Lambda instance) reaches starts within this time,
+    /// as AWS's do: "All StartExecution calls within a few seconds will use the updated
+    /// definition and roleArn" (Step Functions' read consistency). Zero reads it every time.
+    pub start_reuse: Duration,
 }
 
 impl Default for Config {
@@ -100,6 +107,7 @@ impl Default for Config {
             inline_budget: Duration::from_millis(250),
             inline_callbacks: false,
             token_commit_wait: Duration::from_secs(10),
+            start_reuse: Duration::from_secs(1),
         }
     }
 }
@@ -164,6 +172,8 @@ pub struct Runtime<S, Q, T, F, C> {
     clock: C,
     config: Config,
     machines: Mutex<HashMap<String, Arc<StateMachine>>>,
+    /// Machine records as StartExecution read them, with when ([`Config::start_reuse`]).
+    records: Mutex<HashMap<String, (std::time::Instant, Arc<Machine>)>>,
     faults: Option<FaultHook>,
     aws: Arc<dyn AwsCalls>,
     mocks: Option<Arc<crate::mocks::MockFile>>,
@@ -261,6 +271,7 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
             clock,
             config,
             machines: Mutex::new(HashMap::new()),
+            records: Mutex::new(HashMap::new()),
             faults: None,
             aws: Arc::new(NoAws),
             mocks: None,
@@ -670,7 +681,34 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
 
     fn forget_machine(&self, arn: &str) -> Result<(), Error> {
         self.cache().remove(arn);
+        self.records.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(arn);
         Ok(())
+    }
+
+    /// A machine's record for a start: the copy read within [`Config::start_reuse`], or a
+    /// fresh read (kept for the next starts).
+    pub(crate) async fn start_record(&self, arn: &str) -> Result<Option<Arc<Machine>>, Error> {
+        let reuse = self.config.start_reuse;
+        if !reuse.is_zero() {
+            let records = self.records.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if let Some((read, m)) = records.get(arn) {
+                if read.elapsed() < reuse {
+                    return Ok(Some(m.clone()));
+                }
+            }
+        }
+        let read = std::time::Instant::now();
+        let Some(m) = self.store.get_machine(arn).await? else { return Ok(None) };
+        let m = Arc::new(m);
+        if !reuse.is_zero() {
+            let mut records = self.records.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            // A handful of machines in practice; a long-lived process cleans up now and then.
+            if records.len() >= 1024 {
+                records.retain(|_, (t, _)| t.elapsed() < reuse);
+            }
+            records.insert(arn.to_string(), (read, m.clone()));
+        }
+        Ok(Some(m))
     }
 
     /// The compiled machines (a poisoned lock only means a panic elsewhere while inserting:
@@ -758,15 +796,16 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
         let Begin { parent, map_run, mocks } = begin;
         check_name(name)?;
         // A version's or an alias's start runs the version's revision of the machine.
-        let target = self.target(machine_arn).await?;
+        let target = self.start_target(machine_arn).await?;
         let (base, version, alias_arn) = (target.machine.arn.clone(), target.version, target.alias_arn);
         let machine_arn = base.as_str();
         let rec = match &version {
-            Some(v) => self
-                .store
-                .get_machine_revision(machine_arn, &v.revision_id)
-                .await?
-                .ok_or_else(|| Error::no_machine(machine_arn))?,
+            Some(v) => Arc::new(
+                self.store
+                    .get_machine_revision(machine_arn, &v.revision_id)
+                    .await?
+                    .ok_or_else(|| Error::no_machine(machine_arn))?,
+            ),
             None => target.machine,
         };
         let size = match &input_text {

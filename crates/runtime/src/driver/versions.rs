@@ -11,6 +11,7 @@ use super::Runtime;
 use crate::ports::{Clock, Functions, Machine, MachineAlias, MachineVersion, Queue, Store, Topics};
 use crate::{Error, Invalid, Missing};
 use chrono::{DateTime, Utc};
+use std::sync::Arc;
 
 /// How many times a control-plane write is tried again when another writer changed the
 /// machine first.
@@ -75,7 +76,7 @@ fn no_resource(message: String) -> Error {
 #[derive(Debug, Clone)]
 pub struct Target {
     /// The machine.
-    pub machine: Machine,
+    pub machine: Arc<Machine>,
     /// The version (for a version or an alias).
     pub version: Option<MachineVersion>,
     /// The alias's ARN.
@@ -249,7 +250,21 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
     /// it names; an alias picks one of its versions by weight.
     pub async fn target(&self, arn: &str) -> Result<Target, Error> {
         let (base, q) = split_arn(arn);
-        let machine = self.store.get_machine(&base).await?.ok_or_else(|| Error::no_machine(arn))?;
+        let machine = self.store.get_machine(&base).await?.map(Arc::new);
+        Self::resolve(arn, q, machine)
+    }
+
+    /// [`Runtime::target`] for StartExecution: the record may be one read within
+    /// [`crate::Config::start_reuse`].
+    pub(crate) async fn start_target(&self, arn: &str) -> Result<Target, Error> {
+        let (base, q) = split_arn(arn);
+        let machine = self.start_record(&base).await?;
+        Self::resolve(arn, q, machine)
+    }
+
+    /// The target `q` names in `machine` (the record of `arn`'s unqualified ARN).
+    fn resolve(arn: &str, q: Qualifier, machine: Option<Arc<Machine>>) -> Result<Target, Error> {
+        let machine = machine.ok_or_else(|| Error::no_machine(arn))?;
         let find = |n: u64| machine.settings.versions.iter().find(|v| v.number == n).cloned();
         match q {
             Qualifier::None => Ok(Target { machine, version: None, alias_arn: None }),
