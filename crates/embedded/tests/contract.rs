@@ -502,12 +502,58 @@ async fn a_version_4_queue_is_upgraded_without_losing_a_message() {
     assert_eq!(q.send("q", "again", Duration::ZERO, Some("d1")).await.expect("send"), "m1");
     let conn = rusqlite::Connection::open(dir.path().join(DB_FILE)).expect("sqlite");
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).expect("version");
-    assert_eq!(version, 5);
+    assert_eq!(version, 6);
     let receipt_index: i64 = conn
         .query_row("SELECT count(*) FROM sqlite_master WHERE name = 'messages_receipt'", [], |r| r.get(0))
         .expect("indexes");
     assert_eq!(receipt_index, 0, "the receipt index is gone");
     drop(q);
+    let _ = std::fs::remove_dir_all(dir.path());
+}
+
+#[tokio::test]
+async fn a_version_5_history_is_upgraded_without_losing_an_event() {
+    // Schema version 5: the history a WITHOUT ROWID table, with a row per commit (an array of
+    // events) beside a row per event written before version 5 (one event object).
+    let dir = TempDir::new("v5");
+    std::fs::create_dir_all(dir.path()).expect("mkdir");
+    let arn = "arn:aws:states:us-east-1:123456789012:execution:m:old";
+    let first = serde_json::to_string(&event(1, "ExecutionStarted")).expect("json");
+    let commit_row = serde_json::to_string(&[event(2, "PassStateEntered"), event(3, "PassStateExited")]).expect("json");
+    {
+        let conn = rusqlite::Connection::open(dir.path().join(DB_FILE)).expect("sqlite");
+        conn.execute_batch(
+            "CREATE TABLE history (arn TEXT NOT NULL, event_id INTEGER NOT NULL, event TEXT NOT NULL,
+                 PRIMARY KEY (arn, event_id)) WITHOUT ROWID;
+             PRAGMA user_version = 5;",
+        )
+        .expect("version 5 schema");
+        conn.execute("INSERT INTO history VALUES (?1, 2, ?2)", [arn, commit_row.as_str()]).expect("row");
+        conn.execute("INSERT INTO history VALUES (?1, 1, ?2)", [arn, first.as_str()]).expect("row");
+    }
+    let store = SqliteStore::open(dir.path()).expect("upgraded");
+    let events = store.history(arn).await.expect("history");
+    let ids: Vec<u64> = events.iter().map(|e| e.id).collect();
+    assert_eq!(ids, [1, 2, 3], "every event kept, in id order");
+    assert_eq!(events[2].event_type, "PassStateExited");
+    // New commits go on after the old rows.
+    let x = execution("after-v5");
+    store.create(MACHINE, commit(x, 0, vec![event(1, "ExecutionStarted")])).await.expect("create");
+    let conn = rusqlite::Connection::open(dir.path().join(DB_FILE)).expect("sqlite");
+    let (version, kind): (i64, String) = conn
+        .query_row(
+            "SELECT (SELECT user_version FROM pragma_user_version), sql FROM sqlite_master WHERE name = 'history'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .expect("schema");
+    assert_eq!(version, 6);
+    assert!(!kind.contains("WITHOUT ROWID"), "a rowid table now: {kind}");
+    let old: i64 = conn
+        .query_row("SELECT count(*) FROM sqlite_master WHERE name = 'history_v5'", [], |r| r.get(0))
+        .expect("tables");
+    assert_eq!(old, 0, "the old table is gone");
+    drop(store);
     let _ = std::fs::remove_dir_all(dir.path());
 }
 
