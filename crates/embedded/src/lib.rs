@@ -67,7 +67,7 @@ impl Embedded {
 
     fn from_db(db: Arc<db::Db>) -> Embedded {
         Embedded {
-            store: SqliteStore::from_db(db.clone()),
+            store: SqliteStore::from_db(db.clone()).sharing_queue(),
             queue: SqliteQueue::from_db(db.clone()),
             topics: SqliteTopics::from_db(db),
         }

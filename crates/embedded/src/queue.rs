@@ -127,6 +127,19 @@ pub(crate) fn insert_message(
     Ok(id)
 }
 
+/// Tells a worker of this process waiting for `queue` that a message was sent to it, `delay`
+/// before it is visible (after its write committed).
+pub(crate) fn sent(db: &Db, queue: &str, delay: Duration) {
+    let signal = db.signal(queue_name(queue));
+    if delay.is_zero() {
+        // A permit is kept when no worker waits yet: the next wait returns at once.
+        signal.sent.notify_one();
+    } else {
+        let now = db.now_ms();
+        signal.due.fetch_min(now.saturating_add(duration_ms(delay)), std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
 /// How long a sent message's deduplication id keeps a second send out (SQS FIFO's five
 /// minutes): acknowledged messages older than this are pruned.
 pub(crate) const DEDUP_WINDOW: Duration = Duration::from_secs(300);
@@ -140,7 +153,7 @@ fn receipt_row(receipt: &str) -> Option<i64> {
 }
 
 /// A queue URL names the queue by its last path segment; a name is itself.
-fn queue_name(queue: &str) -> &str {
+pub(crate) fn queue_name(queue: &str) -> &str {
     if queue.starts_with("https://") || queue.starts_with("http://") {
         stepwise_runtime::driver::queue_name(queue)
     } else {
@@ -158,13 +171,7 @@ impl Queue for SqliteQueue {
             .db
             .write(KIND, "send", move |tx| insert_message(tx, now, &queue, &body, delay, dedup_id.as_deref()))
             .await?;
-        let signal = self.db.signal(name);
-        if delay.is_zero() {
-            // A permit is kept when no worker waits yet: the next wait returns at once.
-            signal.sent.notify_one();
-        } else {
-            signal.due.fetch_min(now.saturating_add(duration_ms(delay)), std::sync::atomic::Ordering::SeqCst);
-        }
+        sent(&self.db, name, delay);
         Ok(id)
     }
 

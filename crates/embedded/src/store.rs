@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use stepwise_asl::history::HistoryEvent;
 use stepwise_runtime::ports::{
     Activity, Commit, ExecutionPage, ExecutionQuery, ExecutionStatus, ExecutionSummary, Machine, MapRun, OutboxItem,
-    PageToken, PendingActivityTask, Store, Stored, TokenEntry,
+    PageToken, PendingActivityTask, QueuedSend, Store, Stored, TokenEntry,
 };
 use stepwise_runtime::Error;
 
@@ -25,6 +25,9 @@ const KIND: Kind = Kind::Storage;
 pub struct SqliteStore {
     db: Arc<Db>,
     reads: Arc<Mutex<ListReads>>,
+    /// Whether the queue adapter shares this connection ([`crate::Embedded`]): a creation then
+    /// sends its first message in its own write ([`Store::create_sending`]).
+    queue_shared: bool,
 }
 
 /// What execution listings read, summed over a store's listings (tests check that a page
@@ -53,8 +56,46 @@ impl SqliteStore {
         Ok(SqliteStore::from_db(Arc::new(Db::in_memory(KIND)?)))
     }
 
+    /// The store of a database whose queue adapter shares the connection.
+    pub(crate) fn sharing_queue(self) -> SqliteStore {
+        SqliteStore { queue_shared: true, ..self }
+    }
+
+    /// Inserts a new execution, and `first` into the queue in the same write.
+    async fn create_with(&self, machine_arn: &str, commit: Commit, first: Option<QueuedSend>) -> Result<(), Error> {
+        let rows = Rows::of(&commit).map_err(|e| e.into_error(KIND, "create"))?;
+        let name = commit.execution.info.name.clone();
+        let start = to_text(commit.execution.start_time);
+        let machine_arn = machine_arn.to_string();
+        let now = self.db.now_ms();
+        self.db
+            .write(KIND, "create", move |tx| {
+                let inserted = execute(tx,
+                "INSERT INTO executions (arn, machine_arn, name, status, start_time, version, state, outbox, stop_time)
+                 VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6, ?7, ?8) ON CONFLICT (arn) DO NOTHING",
+                params![rows.arn, machine_arn, name, rows.status, start, rows.state, rows.outbox, rows.stop],
+            )?;
+                if inserted == 0 {
+                    return Err(Error::AlreadyExists { arn: rows.arn.clone() }.into());
+                }
+                rows.insert_children(tx)?;
+                if let Some(m) = first {
+                    crate::queue::insert_message(
+                        tx,
+                        now,
+                        crate::queue::queue_name(&m.queue),
+                        &m.body,
+                        m.delay,
+                        m.dedup_id.as_deref(),
+                    )?;
+                }
+                Ok(())
+            })
+            .await
+    }
+
     pub(crate) fn from_db(db: Arc<Db>) -> SqliteStore {
-        SqliteStore { db, reads: Arc::default() }
+        SqliteStore { db, reads: Arc::default(), queue_shared: false }
     }
 
     /// The JSON document `sql` selects for `arn` (one column, one row at most), decoded.
@@ -339,23 +380,16 @@ impl Store for SqliteStore {
     }
 
     async fn create(&self, machine_arn: &str, commit: Commit) -> Result<(), Error> {
-        let rows = Rows::of(&commit).map_err(|e| e.into_error(KIND, "create"))?;
-        let name = commit.execution.info.name.clone();
-        let start = to_text(commit.execution.start_time);
-        let machine_arn = machine_arn.to_string();
-        self.db
-            .write(KIND, "create", move |tx| {
-                let inserted = execute(tx,
-                "INSERT INTO executions (arn, machine_arn, name, status, start_time, version, state, outbox, stop_time)
-                 VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6, ?7, ?8) ON CONFLICT (arn) DO NOTHING",
-                params![rows.arn, machine_arn, name, rows.status, start, rows.state, rows.outbox, rows.stop],
-            )?;
-                if inserted == 0 {
-                    return Err(Error::AlreadyExists { arn: rows.arn.clone() }.into());
-                }
-                rows.insert_children(tx)
-            })
-            .await
+        self.create_with(machine_arn, commit, None).await.map(|_| ())
+    }
+
+    async fn create_sending(&self, machine_arn: &str, commit: Commit, first: &QueuedSend) -> Result<bool, Error> {
+        if !self.queue_shared {
+            return self.create(machine_arn, commit).await.map(|()| false);
+        }
+        self.create_with(machine_arn, commit, Some(first.clone())).await?;
+        crate::queue::sent(&self.db, &first.queue, first.delay);
+        Ok(true)
     }
 
     async fn load(&self, arn: &str) -> Result<Option<Stored>, Error> {

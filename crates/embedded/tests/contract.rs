@@ -13,7 +13,7 @@ use stepwise_asl::stepper::{new_execution, Execution, ExecutionInfo, Status};
 use stepwise_embedded::{Embedded, SqliteQueue, SqliteStore, SqliteTopics, DB_FILE};
 use stepwise_runtime::contract;
 use stepwise_runtime::ports::{
-    Action, Commit, ExecutionQuery, ExecutionStatus, Machine, OutboxItem, Queue, Store, TokenEntry, Topics,
+    Action, Commit, ExecutionQuery, ExecutionStatus, Machine, OutboxItem, Queue, QueuedSend, Store, TokenEntry, Topics,
 };
 use stepwise_runtime::Error;
 
@@ -555,6 +555,48 @@ async fn a_version_5_history_is_upgraded_without_losing_an_event() {
     assert_eq!(old, 0, "the old table is gone");
     drop(store);
     let _ = std::fs::remove_dir_all(dir.path());
+}
+
+#[tokio::test]
+async fn a_creation_sends_its_first_message_in_the_same_write() {
+    let first = |dedup: &str| QueuedSend {
+        queue: "steps".into(),
+        body: format!("first step of {dedup}"),
+        delay: Duration::ZERO,
+        dedup_id: Some(dedup.into()),
+    };
+    // Store and queue on one connection: the message is written with the execution.
+    let emb = Embedded::in_memory().expect("db");
+    let x = execution("sent-with-creation");
+    let sent = emb
+        .store
+        .create_sending(MACHINE, commit(x.clone(), 0, vec![event(1, "ExecutionStarted")]), &first("a#1"))
+        .await
+        .expect("create");
+    assert!(sent, "the embedded store sends it");
+    assert_eq!(emb.store.load(&x.info.execution_arn).await.expect("load").expect("created").version, 1);
+    let got = emb.queue.receive("steps", 10, Duration::from_secs(30)).await.expect("receive");
+    assert_eq!(got.iter().map(|m| m.body.as_str()).collect::<Vec<_>>(), ["first step of a#1"]);
+    // A waiting worker is told, as by a send.
+    tokio::time::timeout(Duration::from_secs(1), emb.queue.wait("steps", Duration::from_secs(30)))
+        .await
+        .expect("the send's signal wakes a waiting worker at once");
+    // An execution that exists already: neither written.
+    let again = emb
+        .store
+        .create_sending(MACHINE, commit(x.clone(), 0, vec![event(1, "ExecutionStarted")]), &first("a#2"))
+        .await;
+    assert!(matches!(again, Err(Error::AlreadyExists { .. })), "{again:?}");
+    assert!(emb.queue.receive("steps", 10, Duration::ZERO).await.expect("receive").is_empty(), "nothing sent");
+    // A store on a connection of its own creates, and leaves the send to the caller.
+    let alone = SqliteStore::in_memory().expect("store");
+    let y = execution("sent-after");
+    let sent = alone
+        .create_sending(MACHINE, commit(y.clone(), 0, vec![event(1, "ExecutionStarted")]), &first("b#1"))
+        .await
+        .expect("create");
+    assert!(!sent, "not sent: the caller sends it");
+    assert!(alone.load(&y.info.execution_arn).await.expect("load").is_some());
 }
 
 /// A clock a test moves by hand.

@@ -14,7 +14,7 @@ pub use map_runs::{ChildPage, UpdateMapRun};
 use crate::aws::{check_error_cause, check_name, machine_arn};
 use crate::ports::{
     Action, Clock, Commit, ExecutionPage, ExecutionQuery, ExecutionStatus, Functions, Machine, OutboxItem, Queue,
-    StepMessage, Store, Stored, TokenEntry, Topics, STEP_QUEUE,
+    QueuedSend, StepMessage, Store, Stored, TokenEntry, Topics, STEP_QUEUE,
 };
 use crate::services::{AwsCalls, NoAws, PortServices, SelfCalls};
 use crate::{Error, Invalid};
@@ -578,6 +578,24 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
 
     /// Sends a step message on the step queue.
     async fn send_step(&self, msg: &StepMessage, delay: Duration, dedup: Option<&str>) -> Result<(), Error> {
+        let body = self.step_body(msg, dedup).await?;
+        self.queue.send(STEP_QUEUE, &body, delay, dedup).await?;
+        Ok(())
+    }
+
+    /// The queue body of a step message sent with a creation ([`Store::create_sending`]);
+    /// `None` when it is too big for the queue (it then goes the usual way, after).
+    fn step_send(&self, msg: &StepMessage, delay: Duration, dedup: &str) -> Result<Option<QueuedSend>, Error> {
+        let body = serde_json::to_string(msg).map_err(|e| Error::messaging("encoding a step message", e))?;
+        if self.queue.max_body().is_some_and(|max| body.len() > max) {
+            return Ok(None);
+        }
+        Ok(Some(QueuedSend { queue: STEP_QUEUE.into(), body, delay, dedup_id: Some(dedup.into()) }))
+    }
+
+    /// A step message's queue body: the message, or (too big for the queue) the key of a copy
+    /// kept in the store.
+    async fn step_body(&self, msg: &StepMessage, dedup: Option<&str>) -> Result<String, Error> {
         let mut body = serde_json::to_string(msg).map_err(|e| Error::messaging("encoding a step message", e))?;
         if self.queue.max_body().is_some_and(|max| body.len() > max) {
             // Too big for the queue (a task's output near 256 KiB, with the message around it):
@@ -590,8 +608,7 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
             self.store.put_blob(&key, body.as_bytes()).await?;
             body = serde_json::json!({ SPILLED: key }).to_string();
         }
-        self.queue.send(STEP_QUEUE, &body, delay, dedup).await?;
-        Ok(())
+        Ok(body)
     }
 
     /// The step message a queue message's body carries: the message itself, or the one kept in
@@ -870,18 +887,37 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
             outbox: outbox.clone(),
             tokens: Vec::new(),
         };
-        if let Err(e) = self.store.create(machine_arn, commit).await {
-            if let (Error::AlreadyExists { .. }, Some(existing)) = (&e, self.store.load(&arn).await?) {
-                // A start that died between creating and sending: a repeated start finishes it.
-                if !existing.outbox.is_empty() {
-                    self.do_actions(&arn, Identity::of(&existing.execution.info).as_ref(), &existing.outbox).await?;
-                }
+        // The first step, due now or later, sent in the creation's own write where the store
+        // can (the embedded one): one write fewer, and no window in which a start that died
+        // leaves an execution without its first message.
+        let first = match outbox.as_slice() {
+            [OutboxItem { id, action: Action::Step { message, at } }] => {
+                self.step_send(message, delay_until(self.clock.now(), *at), id)?
             }
-            return Err(e);
-        }
+            _ => None,
+        };
+        let created = match &first {
+            Some(send) => self.store.create_sending(machine_arn, commit, send).await,
+            None => self.store.create(machine_arn, commit).await.map(|()| false),
+        };
+        let sent = match created {
+            Ok(sent) => sent,
+            Err(e) => {
+                if let (Error::AlreadyExists { .. }, Some(existing)) = (&e, self.store.load(&arn).await?) {
+                    // A start that died between creating and sending: a repeated start finishes it.
+                    if !existing.outbox.is_empty() {
+                        self.do_actions(&arn, Identity::of(&existing.execution.info).as_ref(), &existing.outbox)
+                            .await?;
+                    }
+                }
+                return Err(e);
+            }
+        };
         self.write_logs(&arn, logged).await;
         self.emit_metrics(metrics);
-        self.do_actions(&arn, identity.as_ref(), &outbox).await?;
+        if !sent {
+            self.do_actions(&arn, identity.as_ref(), &outbox).await?;
+        }
         if !last_sends_a_message(&outbox) {
             self.store.clear_outbox(&arn, 1).await?;
         }

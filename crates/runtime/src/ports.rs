@@ -382,6 +382,20 @@ impl Commit {
     }
 }
 
+/// A queue message to send together with a write ([`Store::create_sending`]), as
+/// [`Queue::send`] would send it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueuedSend {
+    /// The queue's name or URL.
+    pub queue: String,
+    /// The body.
+    pub body: String,
+    /// How long it stays invisible.
+    pub delay: Duration,
+    /// Its deduplication id.
+    pub dedup_id: Option<String>,
+}
+
 /// The execution store.
 pub trait Store: Send + Sync {
     /// Creates or replaces a state machine, and keeps its revision (`machine.revision_id`)
@@ -424,6 +438,21 @@ pub trait Store: Send + Sync {
     ) -> impl Future<Output = Result<Option<PendingActivityTask>, Error>> + Send;
     /// Creates an execution (version 1); `ExecutionAlreadyExists` when the ARN is taken.
     fn create(&self, machine_arn: &str, commit: Commit) -> impl Future<Output = Result<(), Error>> + Send;
+    /// [`Store::create`], and `first` sent in the same atomic write where this store can write
+    /// the queue's messages (a store sharing one database with its queue): `true` when it was
+    /// sent (the execution and its first message exist together, or neither does), `false`
+    /// when the caller sends it after the creation, as it would without this call (the
+    /// default).
+    fn create_sending(
+        &self,
+        machine_arn: &str,
+        commit: Commit,
+        first: &QueuedSend,
+    ) -> impl Future<Output = Result<bool, Error>> + Send {
+        let _ = first;
+        let created = self.create(machine_arn, commit);
+        async move { created.await.map(|()| false) }
+    }
     /// An execution by ARN.
     fn load(&self, arn: &str) -> impl Future<Output = Result<Option<Stored>, Error>> + Send;
     /// Applies a commit if the stored version is still `expected_version` (then it becomes
