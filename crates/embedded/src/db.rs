@@ -366,26 +366,16 @@ impl Db {
             // Version 2 keeps when an execution stopped, for listings.
             tx.execute_batch("ALTER TABLE executions ADD COLUMN stop_time TEXT")?;
         }
-        let has_messages: bool = tx.query_row(
-            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'messages')",
-            [],
-            |r| r.get(0),
-        )?;
         // Version 5: message ids are not indexed (nothing looks them up) and receipts name their
         // row (`seq.random`), so the receipt index is gone: two index writes fewer per message.
         // SQLite cannot drop a constraint: the table is copied.
-        let copy_messages = (1..5).contains(&version) && has_messages;
+        let copy_messages = (1..5).contains(&version) && table_exists(&tx, "messages")?;
         if copy_messages {
             tx.execute_batch(MESSAGES_V5_ASIDE)?;
         }
         // Version 6: the history is a rowid table (see `SCHEMA`); copied, as a table cannot
         // change kind in place.
-        let has_history: bool = tx.query_row(
-            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'history')",
-            [],
-            |r| r.get(0),
-        )?;
-        let copy_history = (1..6).contains(&version) && has_history;
+        let copy_history = (1..6).contains(&version) && table_exists(&tx, "history")?;
         if copy_history {
             tx.execute_batch(HISTORY_V6_ASIDE)?;
         }
@@ -573,6 +563,13 @@ impl Drop for Coming<'_> {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::SeqCst);
     }
+}
+
+/// Whether the database has a table of this name.
+fn table_exists(conn: &Connection, name: &str) -> rusqlite::Result<bool> {
+    conn.query_row("SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1)", [name], |r| {
+        r.get(0)
+    })
 }
 
 /// Runs one SQL statement without parameters through the statement cache (`BEGIN`, `COMMIT`,
