@@ -174,6 +174,8 @@ pub struct Runtime<S, Q, T, F, C> {
     machines: Mutex<HashMap<String, Arc<StateMachine>>>,
     /// Machine records as StartExecution read them, with when ([`Config::start_reuse`]).
     records: Mutex<HashMap<String, (std::time::Instant, Arc<Machine>)>>,
+    /// Counts this runtime's machine changes: a record read before one is not kept after it.
+    machine_changes: std::sync::atomic::AtomicU64,
     faults: Option<FaultHook>,
     aws: Arc<dyn AwsCalls>,
     mocks: Option<Arc<crate::mocks::MockFile>>,
@@ -272,6 +274,7 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
             config,
             machines: Mutex::new(HashMap::new()),
             records: Mutex::new(HashMap::new()),
+            machine_changes: std::sync::atomic::AtomicU64::new(0),
             faults: None,
             aws: Arc::new(NoAws),
             mocks: None,
@@ -583,21 +586,25 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
         Ok(())
     }
 
+    /// A step message as JSON, and whether the queue takes a body that long.
+    fn step_json(&self, msg: &StepMessage) -> Result<(String, bool), Error> {
+        let body = serde_json::to_string(msg).map_err(|e| Error::messaging("encoding a step message", e))?;
+        let fits = self.queue.max_body().is_none_or(|max| body.len() <= max);
+        Ok((body, fits))
+    }
+
     /// The queue body of a step message sent with a creation ([`Store::create_sending`]);
     /// `None` when it is too big for the queue (it then goes the usual way, after).
     fn step_send(&self, msg: &StepMessage, delay: Duration, dedup: &str) -> Result<Option<QueuedSend>, Error> {
-        let body = serde_json::to_string(msg).map_err(|e| Error::messaging("encoding a step message", e))?;
-        if self.queue.max_body().is_some_and(|max| body.len() > max) {
-            return Ok(None);
-        }
-        Ok(Some(QueuedSend { queue: STEP_QUEUE.into(), body, delay, dedup_id: Some(dedup.into()) }))
+        let (body, fits) = self.step_json(msg)?;
+        Ok(fits.then(|| QueuedSend { queue: STEP_QUEUE.into(), body, delay, dedup_id: Some(dedup.into()) }))
     }
 
     /// A step message's queue body: the message, or (too big for the queue) the key of a copy
     /// kept in the store.
     async fn step_body(&self, msg: &StepMessage, dedup: Option<&str>) -> Result<String, Error> {
-        let mut body = serde_json::to_string(msg).map_err(|e| Error::messaging("encoding a step message", e))?;
-        if self.queue.max_body().is_some_and(|max| body.len() > max) {
+        let (mut body, fits) = self.step_json(msg)?;
+        if !fits {
             // Too big for the queue (a task's output near 256 KiB, with the message around it):
             // the store keeps it and the message carries its key. A redone send (same dedup id)
             // writes the same blob under the same key.
@@ -698,6 +705,7 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
 
     fn forget_machine(&self, arn: &str) -> Result<(), Error> {
         self.cache().remove(arn);
+        self.machine_changes.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         self.records.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(arn);
         Ok(())
     }
@@ -715,10 +723,15 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
             }
         }
         let read = std::time::Instant::now();
+        let changes = self.machine_changes.load(std::sync::atomic::Ordering::SeqCst);
         let Some(m) = self.store.get_machine(arn).await? else { return Ok(None) };
         let m = Arc::new(m);
         if !reuse.is_zero() {
             let mut records = self.records.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            // A change made here while this read was under way: this copy may predate it.
+            if self.machine_changes.load(std::sync::atomic::Ordering::SeqCst) != changes {
+                return Ok(Some(m));
+            }
             // A handful of machines in practice; a long-lived process cleans up now and then.
             if records.len() >= 1024 {
                 records.retain(|_, (t, _)| t.elapsed() < reuse);
