@@ -667,6 +667,44 @@ fn duplicate_submitted_is_a_no_op() {
     r.assert_noop(Event::Task { frame: req.frame, task: req.task, outcome: submitted });
 }
 
+/// Guards the order of an activity's events when the worker's answer overtakes the message of
+/// its GetActivityTask (SQS does not keep order): ActivityStarted is recorded before
+/// ActivitySucceeded, once, and the late start is a no-op; a start that came first is not
+/// recorded again.
+#[test]
+fn an_activity_answer_before_its_start_records_the_start_first() {
+    let activity = "arn:aws:states:us-east-1:123456789012:activity:work";
+    let def = json!({"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": activity, "End": true}}});
+    let mut r = Run::new(def.clone(), json!({}));
+    r.start();
+    let req = r.advance(0).invoke();
+    assert_eq!(r.outcome(&req, TaskOutcome::Submitted(Value::Null)).types(), ["ActivityScheduled"]);
+    let o = r.outcome(&req, ok(json!({"done": true})));
+    assert_eq!(o.types(), ["ActivityStarted", "ActivitySucceeded", "TaskStateExited", "ExecutionSucceeded"]);
+    assert_eq!(
+        o.history[0].details,
+        Details::Other(json!({})),
+        "the worker's name came with the start that was overtaken"
+    );
+    r.assert_noop(Event::Task {
+        frame: req.frame,
+        task: req.task,
+        outcome: TaskOutcome::Started { worker_name: Some("w".into()) },
+    });
+
+    let mut r = Run::new(def, json!({}));
+    r.start();
+    let req = r.advance(0).invoke();
+    r.outcome(&req, TaskOutcome::Submitted(Value::Null));
+    let started = TaskOutcome::Started { worker_name: Some("w".into()) };
+    let o = r.outcome(&req, started.clone());
+    assert_eq!(o.types(), ["ActivityStarted"]);
+    assert_eq!(o.history[0].details, Details::Other(json!({"workerName": "w"})));
+    r.assert_noop(Event::Task { frame: req.frame, task: req.task, outcome: started });
+    let o = r.outcome(&req, failed("Oops", "worker failed"));
+    assert_eq!(o.types(), ["ActivityFailed", "ExecutionFailed"]);
+}
+
 // ---------------------------------------------------------------------------------------------
 // 7. Parallel
 // ---------------------------------------------------------------------------------------------

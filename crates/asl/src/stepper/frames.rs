@@ -107,6 +107,9 @@ pub struct RunningTask {
     /// A `.waitForTaskToken` request was delivered (TaskSubmitted recorded).
     #[serde(default)]
     pub submitted: bool,
+    /// An activity task was taken by a worker (ActivityStarted recorded).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub started: bool,
     /// The child execution a `.sync` task waits for (stopped when the task ends without it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub child: Option<String>,

@@ -112,6 +112,7 @@ impl Stepper<'_> {
             timeout_timer,
             heartbeat_timer,
             submitted: false,
+            started: false,
             child: None,
         }));
         Ok(())
@@ -129,6 +130,7 @@ impl Stepper<'_> {
             timeout_timer: None,
             heartbeat_timer: None,
             submitted: false,
+            started: false,
             child: None,
         }));
         if activity {
@@ -210,13 +212,27 @@ impl Stepper<'_> {
         let lambda = rt.request.integration == Integration::LambdaArn;
         let activity = rt.request.integration == Integration::Activity;
         let (rty, res) = rt.request.integration.names(&rt.request.resource);
+        if activity
+            && rt.submitted
+            && !rt.started
+            && matches!(outcome, TaskOutcome::Succeeded(_) | TaskOutcome::Failed { .. })
+        {
+            // The worker's answer overtook the message of its GetActivityTask (queues such as
+            // SQS do not keep order): a task is answered only once taken, so its start is
+            // recorded first (the late message then finds the task over and is ignored).
+            self.task_outcome(frame, task, TaskOutcome::Started { worker_name: None });
+            return self.task_outcome(frame, task, outcome);
+        }
         match outcome {
             TaskOutcome::Started { worker_name } => {
-                if activity {
+                if activity && !rt.started {
                     let d = match worker_name {
                         Some(w) => json!({"workerName": w}),
                         None => json!({}),
                     };
+                    if let Phase::Running(rt) = &mut self.x.frames[frame].phase {
+                        rt.started = true;
+                    }
                     self.emit(frame, "ActivityStarted", Some(d));
                 }
             }

@@ -6,16 +6,17 @@
 //! task token and the input: no queue per activity is needed, on SQLite or on DynamoDB. A
 //! worker's GetActivityTask takes the oldest (each task goes to one worker only, and never
 //! again: a worker that dies lets the task time out, as on AWS) and reports `ActivityStarted`
-//! with the worker's name to the execution. A task whose state is no longer running (timed
+//! with the worker's name to the execution, waiting until the execution has recorded it, so
+//! the worker's answer cannot overtake it. A task whose state is no longer running (timed
 //! out, stopped) when a worker polls is skipped.
 
 use super::{token_hash, Runtime};
 use crate::aws::check_name;
-use crate::ports::{Activity, Clock, Functions, PendingActivityTask, Queue, Store, Topics};
+use crate::ports::{Activity, Clock, Functions, PendingActivityTask, Queue, Store, TokenEntry, Topics};
 use crate::Error;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
-use stepwise_asl::stepper::TaskOutcome;
+use stepwise_asl::stepper::{Phase, TaskOutcome};
 
 /// `arn:PARTITION:states:REGION:ACCOUNT:activity:NAME`.
 pub fn activity_arn(region: &str, account: &str, name: &str) -> String {
@@ -103,6 +104,7 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
                 let Ok(entry) = self.running_task(token).await else { continue };
                 let started = TaskOutcome::Started { worker_name: worker_name.map(str::to_string) };
                 self.send_outcome(&entry, started, &format!("{}#started", token_hash(token))).await?;
+                self.await_started(&entry, deadline).await?;
                 return Ok(Some(ActivityTask { token: token.to_string(), input: input.to_string() }));
             }
             if Instant::now() >= deadline {
@@ -110,6 +112,30 @@ impl<S: Store, Q: Queue, T: Topics, F: Functions, C: Clock> Runtime<S, Q, T, F, 
             }
             tokio::time::sleep(pause.min(deadline.saturating_duration_since(Instant::now()))).await;
             pause = (pause * 2).min(Duration::from_millis(50));
+        }
+    }
+
+    /// Waits until the execution has recorded the start of a taken task, so that the worker's
+    /// answer cannot reach the execution first (queues such as SQS do not keep order) and
+    /// `ActivityStarted` keeps the worker's name. The poll's own deadline bounds the wait (a
+    /// GetActivityTask never answers later than its wait; a caller that drives the execution
+    /// itself passes none), as does [`Config::token_commit_wait`](crate::Config). A task that
+    /// ended meanwhile ends the wait; a driver too slow to record the start is not an error:
+    /// the stepper records it, without the name, when the answer comes first.
+    async fn await_started(&self, entry: &TokenEntry, poll_deadline: Instant) -> Result<(), Error> {
+        let deadline = poll_deadline.min(Instant::now() + self.config.token_commit_wait);
+        let mut pause = Duration::from_millis(1);
+        loop {
+            let stored = self.store.load(&entry.execution_arn).await?;
+            let waiting = stored.as_ref().is_some_and(|s| {
+                matches!(s.execution.frames.get(entry.frame).map(|f| &f.phase),
+                    Some(Phase::Running(rt)) if rt.task == entry.task && !rt.started)
+            });
+            if !waiting || Instant::now() >= deadline {
+                return Ok(());
+            }
+            tokio::time::sleep(pause.min(deadline.saturating_duration_since(Instant::now()))).await;
+            pause = (pause * 2).min(Duration::from_millis(20));
         }
     }
 }
