@@ -26,6 +26,10 @@ use stepwise_runtime::ports::{Queue, Store, SystemClock};
 use stepwise_runtime::{Config, Runtime};
 use stepwise_sample::pass_chain;
 
+/// The allocator `stepwise` runs with (see crates/cli/src/main.rs).
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 type Rt = Runtime<SqliteStore, SqliteQueue, SqliteTopics, FunctionRouter, SystemClock>;
 
 const ROLE: &str = "arn:aws:iam::123456789012:role/r";

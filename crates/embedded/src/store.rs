@@ -107,11 +107,10 @@ impl SqliteStore {
     ) -> Result<Option<T>, Error> {
         let arn = arn.to_string();
         self.db
-            .read(KIND, op, move |conn| {
-                let json: Option<String> = query_row(conn, sql, [&arn], |r| r.get(0)).optional()?;
-                Ok(json.map(|j| serde_json::from_str(&j)).transpose()?)
-            })
-            .await
+            .read(KIND, op, move |conn| Ok(query_row(conn, sql, [&arn], |r| r.get::<_, String>(0)).optional()?))
+            .await?
+            .map(|j| decode(&j, op))
+            .transpose()
     }
 
     /// Every JSON document `sql` selects (one column), decoded, in its order.
@@ -161,6 +160,12 @@ const SUMMARY: &str = "arn, machine_arn, name, status, start_time, stop_time";
 
 /// A listing row as read.
 struct SummaryRow(String, String, String, String, String, Option<String>);
+
+/// Decodes a JSON document read from the database: after the read, on the caller's thread,
+/// not under the connection, the one serial resource under load (`load`, `find_token`, `history`).
+fn decode<T: DeserializeOwned>(json: &str, op: &str) -> Result<T, Error> {
+    serde_json::from_str(json).map_err(|e| Failure::from(e).into_error(KIND, op))
+}
 
 fn summary_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SummaryRow> {
     Ok(SummaryRow(r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
@@ -394,7 +399,8 @@ impl Store for SqliteStore {
 
     async fn load(&self, arn: &str) -> Result<Option<Stored>, Error> {
         let arn = arn.to_string();
-        self.db
+        let row = self
+            .db
             .read(KIND, "load", move |conn| {
                 let row: Option<(String, String, i64, String, Option<String>)> = query_row(
                     conn,
@@ -403,16 +409,19 @@ impl Store for SqliteStore {
                     |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
                 )
                 .optional()?;
-                let Some((state, machine_arn, version, outbox, stop)) = row else { return Ok(None) };
-                Ok(Some(Stored {
-                    execution: serde_json::from_str(&state)?,
-                    machine_arn,
-                    version: to_u64(version)?,
-                    outbox: serde_json::from_str::<Vec<OutboxItem>>(&outbox)?,
-                    stop_date: stop.as_deref().map(from_text).transpose()?,
-                }))
+                Ok(row)
             })
-            .await
+            .await?;
+        // Decoded here, not under the connection: the execution's JSON is most of a load's
+        // time, and the connection is the one serial resource under load.
+        let Some((state, machine_arn, version, outbox, stop)) = row else { return Ok(None) };
+        Ok(Some(Stored {
+            execution: decode(&state, "load")?,
+            machine_arn,
+            version: to_u64(version).map_err(|e| e.into_error(KIND, "load"))?,
+            outbox: decode::<Vec<OutboxItem>>(&outbox, "load")?,
+            stop_date: stop.as_deref().map(from_text).transpose().map_err(|e| e.into_error(KIND, "load"))?,
+        }))
     }
 
     async fn commit(&self, commit: &Commit) -> Result<(), Error> {
@@ -452,23 +461,24 @@ impl Store for SqliteStore {
 
     async fn history(&self, arn: &str) -> Result<Vec<HistoryEvent>, Error> {
         let arn = arn.to_string();
-        self.db
+        let rows = self
+            .db
             .read(KIND, "history", move |conn| {
                 let mut stmt = conn.prepare_cached("SELECT event FROM history WHERE arn = ?1 ORDER BY event_id")?;
                 let rows = stmt.query_map([&arn], |r| r.get::<_, String>(0))?;
-                let mut events = Vec::new();
-                for row in rows {
-                    // A commit's events (an array), or one event (rows written before schema 5).
-                    let row = row?;
-                    if row.starts_with('[') {
-                        events.extend(serde_json::from_str::<Vec<HistoryEvent>>(&row)?);
-                    } else {
-                        events.push(serde_json::from_str(&row)?);
-                    }
-                }
-                Ok(events)
+                Ok(rows.collect::<Result<Vec<String>, _>>()?)
             })
-            .await
+            .await?;
+        let mut events = Vec::new();
+        for row in rows {
+            // A commit's events (an array), or one event (rows written before schema 5).
+            if row.starts_with('[') {
+                events.extend(decode::<Vec<HistoryEvent>>(&row, "history")?);
+            } else {
+                events.push(decode(&row, "history")?);
+            }
+        }
+        Ok(events)
     }
 
     async fn put_tokens(&self, tokens: &[TokenEntry]) -> Result<(), Error> {
@@ -495,11 +505,12 @@ impl Store for SqliteStore {
         let hash = hash.to_string();
         self.db
             .read(KIND, "find_token", move |conn| {
-                let entry: Option<String> =
-                    query_row(conn, "SELECT entry FROM tokens WHERE hash = ?1", [&hash], |r| r.get(0)).optional()?;
-                Ok(entry.map(|e| serde_json::from_str(&e)).transpose()?)
+                Ok(query_row(conn, "SELECT entry FROM tokens WHERE hash = ?1", [&hash], |r| r.get::<_, String>(0))
+                    .optional()?)
             })
-            .await
+            .await?
+            .map(|e| decode(&e, "find_token"))
+            .transpose()
     }
 
     async fn consume_token(&self, hash: &str) -> Result<bool, Error> {
